@@ -1,0 +1,183 @@
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Histogram } from 'hdr-histogram-js';
+import { METRICS, createHistogram, decodeHistogram, type Metric } from '../record/histogram.js';
+import type { AttemptRecord } from '../record/attempt.js';
+import { stripeShare } from '../schedule/stripe.js';
+import type { Stage } from '../schedule/arrival.js';
+import type { ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
+
+export interface EngineOptions {
+  stages: Stage[];
+  workers: number;
+  /** This process's share of a sharded schedule (shard K of N); defaults to the whole schedule. */
+  shard?: { index: number; count: number };
+  /** Sockets (open or opening) this process may hold at once. */
+  capacity: number;
+  drainTimeoutMs: number;
+  tickMs?: number;
+  connection: ConnectionSettings;
+}
+
+export interface EngineTick {
+  worker: number;
+  from: number;
+  at: number;
+  histograms: Partial<Record<Metric, Histogram>>;
+}
+
+export interface EngineListener {
+  /** Finished attempts, in batches, as the workers report them. */
+  records?(records: AttemptRecord[]): void;
+  /** One worker's interval: decoded histograms for [from, at). */
+  interval?(tick: EngineTick): void;
+}
+
+export interface WorkerStatus {
+  worker: number;
+  scheduled: number;
+  openNow: number;
+  inFlight: number;
+  pending: number;
+  done: boolean;
+  error: string | null;
+}
+
+/** The compiled worker beside this file, or the TypeScript source under tsx (tests). */
+function workerFile(): { filename: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return { filename: here.replace(/pool\.ts$/, 'worker.ts'), execArgv: ['--import', 'tsx'] };
+  return { filename: here.replace(/pool\.js$/, 'worker.js'), execArgv: [] };
+}
+
+/**
+ * Runs the schedule on N worker threads. Worker w owns the global stripe
+ * shard.index + w·shard.count of shard.count·N, so workers and shards compose: all stripes of
+ * all shards are exactly the whole schedule.
+ */
+export class Engine {
+  readonly histograms: Record<Metric, Histogram> = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
+  readonly workers: WorkerStatus[];
+  private readonly pool: Piscina;
+  private readonly ports: MessagePortLike[] = [];
+  private readonly doneSignals: Promise<void>[] = [];
+  private readyResolve!: () => void;
+  private readyCount = 0;
+  readonly ready: Promise<void>;
+  readonly finished: Promise<void>;
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly listener: EngineListener = {},
+  ) {
+    const n = options.workers;
+    const shard = options.shard ?? { index: 0, count: 1 };
+    const { filename, execArgv } = workerFile();
+    this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', execArgv });
+    this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
+    this.ready = new Promise((resolve) => (this.readyResolve = resolve));
+    const runs: Promise<void>[] = [];
+    for (let w = 0; w < n; w++) {
+      const { port1, port2 } = new MessageChannel();
+      this.ports.push(port1);
+      let doneResolve!: () => void;
+      this.doneSignals.push(new Promise<void>((resolve) => (doneResolve = resolve)));
+      port1.on('message', (msg: WorkerToMain) => this.onMessage(msg, doneResolve));
+      const task: WorkerTask = {
+        workerIndex: w,
+        workerCount: n,
+        stripe: { index: shard.index + w * shard.count, count: shard.count * n },
+        stages: options.stages,
+        capacity: Math.max(1, stripeShare(options.capacity, { index: w, count: n })),
+        drainTimeoutMs: options.drainTimeoutMs,
+        tickMs: options.tickMs ?? 1000,
+        connection: options.connection,
+        port: port2,
+      };
+      runs.push(
+        this.pool.run(task, { transferList: [port2] }).then(
+          () => undefined,
+          (err: unknown) => this.workerFailed(w, err, doneResolve),
+        ),
+      );
+    }
+    // piscina can resolve run() before the port's last messages arrive: wait for both.
+    this.finished = Promise.all([...runs, ...this.doneSignals]).then(() => undefined);
+  }
+
+  /** Starts every worker's schedule at the given epoch ms (call after `ready`). */
+  go(scheduleStart: number): void {
+    this.send({ type: 'go', scheduleStart });
+  }
+
+  /** Asks workers to stop: no new attempts, open sockets closed with 1001, then cut. */
+  stop(): void {
+    this.send({ type: 'stop', reason: 'interrupt' });
+  }
+
+  async close(): Promise<void> {
+    for (const port of this.ports) port.close();
+    await this.pool.destroy();
+  }
+
+  get openNow(): number {
+    return this.workers.reduce((sum, w) => sum + w.openNow, 0);
+  }
+
+  private send(msg: MainToWorker): void {
+    this.ports.forEach((port, w) => {
+      if (!this.workers[w].done) port.postMessage(msg);
+    });
+  }
+
+  private onMessage(msg: WorkerToMain, doneResolve: () => void): void {
+    const status = this.workers[msg.worker];
+    switch (msg.type) {
+      case 'ready':
+        status.scheduled = msg.scheduled;
+        if (++this.readyCount === this.workers.length) this.readyResolve();
+        break;
+      case 'tick':
+      case 'done':
+        this.onTick(msg, status);
+        if (msg.type === 'done') {
+          status.done = true;
+          doneResolve();
+        }
+        break;
+      case 'fatal':
+        status.error = msg.message;
+        break;
+    }
+  }
+
+  private onTick(msg: WorkerTick, status: WorkerStatus): void {
+    status.openNow = msg.openNow;
+    status.inFlight = msg.inFlight;
+    status.pending = msg.pending;
+    if (msg.records.length > 0) this.listener.records?.(msg.records);
+    const decoded: Partial<Record<Metric, Histogram>> = {};
+    for (const metric of METRICS) {
+      const encoded = msg.histograms[metric];
+      if (!encoded) continue;
+      const h = decodeHistogram(encoded);
+      this.histograms[metric].add(h);
+      decoded[metric] = h;
+    }
+    this.listener.interval?.({ worker: msg.worker, from: msg.from, at: msg.at, histograms: decoded });
+  }
+
+  private workerFailed(w: number, err: unknown, doneResolve: () => void): void {
+    const status = this.workers[w];
+    status.error = err instanceof Error ? err.message : String(err);
+    status.done = true;
+    if (this.readyCount < this.workers.length && status.scheduled === 0) {
+      // A worker that died before reporting ready must not hold the others back.
+      if (++this.readyCount === this.workers.length) this.readyResolve();
+    }
+    doneResolve();
+  }
+}
+
+type MessagePortLike = { postMessage(msg: unknown): void; close(): void };

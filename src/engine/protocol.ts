@@ -1,0 +1,69 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Stage } from '../schedule/arrival.js';
+import type { AttemptRecord } from '../record/attempt.js';
+import type { Metric } from '../record/histogram.js';
+
+/** What each attempt does, resolved from the scenario once per run. */
+export interface ConnectionSettings {
+  url: string;
+  headers: Record<string, string>;
+  subprotocols: string[];
+  handshakeTimeoutMs: number;
+  perMessageDeflate: boolean;
+  maxPayload: number;
+  holdMs: number;
+  send: string[];
+  expect: { match: string; withinMs: number } | null;
+  closeTimeoutMs: number;
+}
+
+/** The one long-lived task each worker thread runs. */
+export interface WorkerTask {
+  workerIndex: number;
+  workerCount: number;
+  /** Global stripe of the schedule this worker owns (index, count over all workers and shards). */
+  stripe: { index: number; count: number };
+  stages: Stage[];
+  /** Sockets (open or opening) this worker may hold at once; beyond it attempts are dropped. */
+  capacity: number;
+  /** After the last scheduled start, how long in-flight attempts may take before they are cut. */
+  drainTimeoutMs: number;
+  /** Interval between progress messages (and interval histograms). */
+  tickMs: number;
+  connection: ConnectionSettings;
+  port: MessagePort;
+}
+
+/** `go` carries the epoch ms of the schedule's offset 0, sent once every worker is ready. */
+export type MainToWorker = { type: 'go'; scheduleStart: number } | { type: 'stop'; reason: 'interrupt' | 'deadline' };
+
+export interface WorkerTick {
+  type: 'tick' | 'done';
+  worker: number;
+  /** Epoch ms when this interval ended. */
+  at: number;
+  /** Epoch ms when this interval started. */
+  from: number;
+  records: AttemptRecord[];
+  /** Interval histograms (reset after each tick), encoded; null when nothing was recorded. */
+  histograms: Partial<Record<Metric, string>>;
+  openNow: number;
+  inFlight: number;
+  /** Scheduled attempts not yet started. */
+  pending: number;
+}
+
+export interface WorkerFatal {
+  type: 'fatal';
+  worker: number;
+  message: string;
+}
+
+export interface WorkerReady {
+  type: 'ready';
+  worker: number;
+  /** Attempts this worker owns in the schedule. */
+  scheduled: number;
+}
+
+export type WorkerToMain = WorkerReady | WorkerTick | WorkerFatal;

@@ -1,0 +1,46 @@
+/**
+ * What happened to one connection attempt. Every attempt ends as exactly one outcome:
+ * - `close`: it opened, then closed with `code` (1006 when no close frame came), `reason` kept;
+ * - `http`: the upgrade was rejected with HTTP `status` (503, 403, 429 …);
+ * - `refused` (ECONNREFUSED), `reset` (ECONNRESET before open), `handshake_timeout`;
+ * - `expect_timeout`: it opened but the expected message never came (the message-lost race);
+ * - `dropped`: a cap (maxConnections, descriptors) stopped it from starting;
+ * - `interrupted`: the run was stopped or its drain time ran out while it was in progress;
+ * - `error`: anything else, with `err` naming it (EMFILE, invalid_accept, …).
+ */
+export type OutcomeKind =
+  | 'close'
+  | 'http'
+  | 'refused'
+  | 'reset'
+  | 'handshake_timeout'
+  | 'expect_timeout'
+  | 'dropped'
+  | 'interrupted'
+  | 'error';
+
+/** Times are epoch milliseconds on the clock shared by all threads (see util/clock.ts). */
+export interface AttemptRecord {
+  /** Global attempt index in the schedule. */
+  i: number;
+  /** Worker that ran it. */
+  w: number;
+  sched: number;
+  start: number | null;
+  tcp: number | null;
+  up: number | null;
+  open: number | null;
+  first: number | null;
+  end: number;
+  outcome: OutcomeKind;
+  code?: number;
+  reason?: string;
+  status?: number;
+  err?: string;
+  /** For `close`: true when the server (or the network) ended the socket, not the client. */
+  serverClosed?: boolean;
+}
+
+/** The failure buckets that summary.json's totals.errors always lists. */
+export const ERROR_KINDS = ['refused', 'reset', 'handshake_timeout', 'expect_timeout', 'interrupted', 'error'] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];

@@ -1,0 +1,50 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { AttemptRecord } from './attempt.js';
+
+const rel = (t: number | null, t0: number) => (t === null ? null : Math.round((t - t0) * 1000) / 1000);
+
+/** One attempt as an events.ndjson line: times in ms since T0 (µs precision). */
+export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, unknown>): string {
+  const line: Record<string, unknown> = {
+    i: r.i,
+    w: r.w,
+    sched: rel(r.sched, t0),
+    start: rel(r.start, t0),
+    tcp: rel(r.tcp, t0),
+    up: rel(r.up, t0),
+    open: rel(r.open, t0),
+    first: rel(r.first, t0),
+    end: rel(r.end, t0),
+    outcome: r.outcome,
+  };
+  if (r.code !== undefined) line.code = r.code;
+  if (r.reason !== undefined) line.reason = r.reason;
+  if (r.status !== undefined) line.status = r.status;
+  if (r.err !== undefined) line.err = r.err;
+  if (r.serverClosed !== undefined) line.serverClosed = r.serverClosed;
+  if (extra) Object.assign(line, extra);
+  return JSON.stringify(line);
+}
+
+/** events.ndjson, appended batch by batch as the run goes so an interrupted run keeps its data. */
+export class EventsFile {
+  private readonly stream: WriteStream;
+  constructor(
+    path: string,
+    private readonly t0: () => number,
+  ) {
+    this.stream = createWriteStream(path, { flags: 'w' });
+  }
+
+  write(records: readonly AttemptRecord[], extra?: (r: AttemptRecord) => Record<string, unknown> | undefined): void {
+    if (records.length === 0) return;
+    const t0 = this.t0();
+    let out = '';
+    for (const r of records) out += eventLine(r, t0, extra?.(r)) + '\n';
+    this.stream.write(out);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.stream.end(resolve));
+  }
+}

@@ -1,0 +1,28 @@
+/** Header names whose values are always secrets. */
+const ALWAYS_SECRET = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-api-key']);
+export const REDACTED = '[redacted]';
+
+/** Header values for reports: secrets replaced, names kept so the user sees what was sent. */
+export function redactHeaders(headers: Record<string, string>, secretNames: readonly string[] = []): Record<string, string> {
+  const secret = new Set([...ALWAYS_SECRET, ...secretNames.map((n) => n.toLowerCase())]);
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, secret.has(k.toLowerCase()) ? REDACTED : v]));
+}
+
+/** Subprotocols that carry tokens (the backend's `jwt.<token>`) are redacted. */
+export function redactSubprotocols(protocols: readonly string[]): string[] {
+  return protocols.map((p) => (/^(jwt|bearer|token)[.:]/i.test(p) ? `${p.split(/[.:]/)[0]}.${REDACTED}` : p));
+}
+
+/** Query parameters that commonly carry tokens are redacted from URLs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = REDACTED;
+    for (const key of [...u.searchParams.keys()]) {
+      if (/token|auth|key|secret|password|jwt|sig/i.test(key)) u.searchParams.set(key, REDACTED);
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

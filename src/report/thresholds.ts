@@ -1,0 +1,81 @@
+/**
+ * Thresholds: `<dot path into summary.json> <op> <number>[ms|s]`, e.g.
+ * "totals.closeCodes.1011 == 0" or "handshakeMs.p99 < 500ms". Pure: parse, check the path is
+ * one summary.json has, evaluate against a summary object.
+ */
+export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+export interface Threshold {
+  expr: string;
+  path: string[];
+  op: Op;
+  value: number;
+}
+
+export interface ThresholdResult {
+  expr: string;
+  ok: boolean;
+  actual: number | null;
+}
+
+const HISTOGRAM_FIELDS = '(count|min|mean|stddev|p50|p75|p90|p95|p99|p999|max)';
+const HISTOGRAMS = '(handshakeMs|handshakeFailMs|tcpConnectMs|upgradeMs|firstMessageMs|scheduleLagMs|serverCloseAfterMs)';
+const COUNTS = '(attempted|opened|dropped|closeCodes\\.[^.]+|httpStatus\\.[^.]+|errors\\.[^.]+)';
+
+/**
+ * Paths a threshold may name. Map keys (close codes, statuses, error kinds) are open: an absent
+ * one reads as 0. Later features add their own blocks here.
+ */
+export const THRESHOLD_PATHS: RegExp[] = [
+  new RegExp(`^${HISTOGRAMS}\\.${HISTOGRAM_FIELDS}$`),
+  new RegExp(`^totals\\.${COUNTS}$`),
+  /^(durationMs)$/,
+];
+
+/** Paths whose absence in a summary means zero (counts in maps), not an error. */
+const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors)\.[^.]+$|(^|\.)(attempted|opened|dropped)$/;
+
+const PARSE = /^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s)?\s*$/;
+
+/** Parses a threshold or throws an Error whose message says what was expected. */
+export function parseThreshold(expr: string): Threshold {
+  const m = PARSE.exec(expr);
+  if (!m) throw new Error(`expected "<path> <op> <number>" with op one of < <= > >= == != (e.g. "handshakeMs.p99 < 500"), found "${expr}"`);
+  const [, path, op, num, unit] = m;
+  if (!THRESHOLD_PATHS.some((re) => re.test(path))) {
+    throw new Error(
+      `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, totals.httpStatus.503, totals.errors.refused, handshakeMs.p99)`,
+    );
+  }
+  const value = Number(num) * (unit === 's' ? 1000 : 1);
+  return { expr: expr.trim(), path: path.split('.'), op: op as Op, value };
+}
+
+function lookup(summary: unknown, path: string[]): number | null {
+  let node: unknown = summary;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return null;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === 'number' ? node : null;
+}
+
+function compare(actual: number, op: Op, value: number): boolean {
+  switch (op) {
+    case '<': return actual < value;
+    case '<=': return actual <= value;
+    case '>': return actual > value;
+    case '>=': return actual >= value;
+    case '==': return actual === value;
+    case '!=': return actual !== value;
+  }
+}
+
+/** Evaluates thresholds against a summary. A missing count reads as 0; a missing metric fails. */
+export function evaluateThresholds(thresholds: readonly Threshold[], summary: unknown): ThresholdResult[] {
+  return thresholds.map((t) => {
+    let actual = lookup(summary, t.path);
+    if (actual === null && ZERO_WHEN_ABSENT.test(t.path.join('.'))) actual = 0;
+    return { expr: t.expr, ok: actual !== null && compare(actual, t.op, t.value), actual };
+  });
+}

@@ -1,0 +1,190 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { now } from '../util/clock.js';
+import type { LoadedScenario } from '../scenario/load.js';
+import type { Scenario } from '../scenario/schema.js';
+import type { Stage } from '../schedule/arrival.js';
+import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
+import { Engine } from '../engine/pool.js';
+import type { ConnectionSettings } from '../engine/protocol.js';
+import { addAttempt, emptyTotals } from '../record/totals.js';
+import { EventsFile } from '../record/events-file.js';
+import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
+import { buildSummary, type Summary } from '../report/summary.js';
+import { redactHeaders, redactSubprotocols, redactUrl } from '../report/redact.js';
+import { TargetProcess } from '../target/process.js';
+import { checkResolvable, planCapacity } from './preflight.js';
+import { RunError } from './errors.js';
+
+export interface Progress {
+  elapsedMs: number;
+  scheduled: number;
+  attempted: number;
+  /** Attempts finished in the last second. */
+  perSecond: number;
+  openNow: number;
+  opened: number;
+  failures: Record<string, number>;
+}
+
+export interface RunOptions {
+  /** Run folder; default reports/<name>/<UTC timestamp>/ under `reportsDir`. */
+  outDir?: string;
+  reportsDir?: string;
+  workers?: number;
+  /** Aborting it stops the run gracefully (Ctrl-C): the summary is written with partial: true. */
+  signal?: AbortSignal;
+  onProgress?(p: Progress): void;
+  /** Called once with the run folder, before any attempt. */
+  onStart?(info: { outDir: string; scheduled: number; workers: number; capacity: number }): void;
+}
+
+export interface RunResult {
+  summary: Summary;
+  outDir: string;
+  /** 0 pass, 1 a threshold failed (exit codes 2 and 3 are thrown as InputError / RunError). */
+  exitCode: number;
+}
+
+const ENGINE_READY_TIMEOUT_MS = 30_000;
+/** Lead between `go` and the first scheduled attempt when nothing else sets T0. */
+const GO_LEAD_MS = 50;
+
+export function defaultOutDir(reportsDir: string, name: string, at = new Date()): string {
+  const stamp = at.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return join(reportsDir, name, stamp);
+}
+
+export function connectionSettings(s: Scenario): ConnectionSettings {
+  return {
+    url: s.target.url,
+    headers: s.target.headers,
+    subprotocols: s.target.subprotocols,
+    handshakeTimeoutMs: s.target.handshakeTimeout,
+    perMessageDeflate: s.target.perMessageDeflate,
+    maxPayload: s.target.maxPayload,
+    holdMs: s.session.hold,
+    send: s.session.send,
+    expect: s.session.expect ? { match: s.session.expect.match, withinMs: s.session.expect.within } : null,
+    closeTimeoutMs: s.session.closeTimeout,
+  };
+}
+
+export function stagesOf(s: Scenario): Stage[] {
+  return s.load.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
+}
+
+/** Runs a loaded scenario end to end and writes its run folder. The CLI is a thin layer over this. */
+export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
+  const { scenario, thresholds } = loaded;
+  const stages = stagesOf(scenario);
+  const connection = connectionSettings(scenario);
+  const lifetimeMs = connection.handshakeTimeoutMs + (connection.expect?.withinMs ?? 0) + connection.holdMs;
+  const plan = planCapacity(stages, lifetimeMs, scenario.load.maxConnections);
+  if (!scenario.target.start) await checkResolvable(connection.url);
+
+  const workers = Math.max(1, options.workers ?? scenario.workers ?? availableParallelism());
+  const startedAt = new Date();
+  const outDir = options.outDir ?? defaultOutDir(options.reportsDir ?? 'reports', scenario.name, startedAt);
+  mkdirSync(outDir, { recursive: true });
+  const scheduled = scheduledCount(stages);
+  options.onStart?.({ outDir, scheduled, workers, capacity: plan.capacity });
+
+  let t0 = now() + GO_LEAD_MS;
+  const totals = emptyTotals();
+  const events = new EventsFile(join(outDir, 'events.ndjson'), () => t0);
+  let finishedLastSecond = 0;
+  const engine = new Engine(
+    { stages, workers, capacity: plan.capacity, drainTimeoutMs: scenario.drainTimeout, connection },
+    {
+      records(records: AttemptRecord[]) {
+        for (const r of records) addAttempt(totals, r);
+        finishedLastSecond += records.length;
+        events.write(records);
+      },
+    },
+  );
+
+  let target: TargetProcess | null = null;
+  let interruptedBy: string | null = null;
+  let progressTimer: NodeJS.Timeout | null = null;
+  const onAbort = () => {
+    interruptedBy ??= String(options.signal?.reason ?? 'interrupted');
+    engine.stop();
+  };
+  try {
+    const readyTimeout = new Promise<never>((_, reject) => {
+      const timer = setTimeout(() => reject(new RunError(`worker threads did not start within ${ENGINE_READY_TIMEOUT_MS / 1000} s`)), ENGINE_READY_TIMEOUT_MS);
+      timer.unref();
+    });
+    await Promise.race([engine.ready, readyTimeout]);
+
+    if (scenario.target.start) {
+      const start = scenario.target.start;
+      target = new TargetProcess({ command: start.command, cwd: start.cwd, env: start.env, stopGraceMs: start.stopGrace, logFile: join(outDir, 'target.log') });
+      t0 = target.startedAt;
+    } else {
+      t0 = now() + GO_LEAD_MS;
+    }
+    const scheduleStart = scenario.load.startAfter > 0 || target ? t0 + scenario.load.startAfter : t0;
+    engine.go(Math.max(scheduleStart, now() + 1));
+
+    if (options.signal) {
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    progressTimer = setInterval(() => {
+      options.onProgress?.({
+        elapsedMs: now() - t0,
+        scheduled,
+        attempted: totals.attempted,
+        perSecond: finishedLastSecond,
+        openNow: engine.openNow,
+        opened: totals.opened,
+        failures: failureKinds(totals),
+      });
+      finishedLastSecond = 0;
+    }, 1000);
+    await engine.finished;
+  } finally {
+    if (progressTimer) clearInterval(progressTimer);
+    options.signal?.removeEventListener('abort', onAbort);
+    await target?.stop();
+    await events.close();
+    await engine.close();
+  }
+
+  const workerReports = engine.workers.map((w) => ({ worker: w.worker, scheduled: w.scheduled, error: w.error }));
+  const partial = interruptedBy !== null || workerReports.some((w) => w.error !== null) || totals.attempted < scheduled;
+  const summary = buildSummary({
+    scenario: scenario.name,
+    scenarioFile: loaded.file,
+    target: {
+      url: redactUrl(connection.url),
+      headers: redactHeaders(connection.headers, scenario.target.secretHeaders),
+      subprotocols: redactSubprotocols(connection.subprotocols),
+    },
+    startedAt: startedAt.toISOString(),
+    t0: new Date(t0).toISOString(),
+    durationMs: Math.round(now() - t0),
+    partial,
+    interruptedBy,
+    workers: workerReports,
+    schedule: { scheduled, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages) },
+    totals,
+    histograms: engine.histograms,
+    thresholdDefs: thresholds,
+  });
+  writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return { summary, outDir, exitCode: summary.verdict === 'pass' ? 0 : 1 };
+}
+
+function failureKinds(totals: ReturnType<typeof emptyTotals>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [code, n] of Object.entries(totals.closeCodes)) if (code !== '1000') out[code] = n;
+  for (const [status, n] of Object.entries(totals.httpStatus)) out[`http_${status}`] = n;
+  for (const kind of ERROR_KINDS) if (totals.errors[kind] > 0) out[kind] = totals.errors[kind];
+  if (totals.dropped > 0) out.dropped = totals.dropped;
+  return out;
+}

@@ -1,0 +1,30 @@
+import { InputError, formatPath } from './errors.js';
+
+/**
+ * `${VAR}` and `${VAR:-default}` in string values are read from the environment when the
+ * scenario loads. Names that are per-connection templates (conn, worker, uuid, env.X, user.X)
+ * are left for the engine to fill in per attempt.
+ */
+const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-([^}]*))?\}/g;
+const PER_CONNECTION = /^(conn|worker|uuid|env\..+|user\..+)$/;
+
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: string, path: PropertyKey[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(PATTERN, (whole, name: string, fallback: string | undefined) => {
+      if (PER_CONNECTION.test(name)) return whole;
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      throw new InputError(
+        `${file}: ${formatPath(path)}: environment variable ${name} is not set (export it, or give a default with \${${name}:-value})`,
+      );
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, file, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, file, [...path, key]);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { core } from 'zod';
+import { InputError, formatPath } from './errors.js';
+import { interpolateEnv } from './interpolate.js';
+import { applySet } from './overrides.js';
+import { scenarioSchema, type Scenario } from './schema.js';
+import { parseThreshold, type Threshold } from '../report/thresholds.js';
+
+export interface ScenarioOverrides {
+  /** `--set path=value`, applied before validation. */
+  set?: string[];
+  /** `--target URL`. */
+  target?: string;
+  /** `--workers N`. */
+  workers?: number;
+}
+
+export interface LoadedScenario {
+  scenario: Scenario;
+  thresholds: Threshold[];
+  /** Where it came from, for messages and the report. */
+  file: string;
+}
+
+/** Reads, interpolates, overrides and validates a scenario file; throws InputError naming file, key and line. */
+export function loadScenarioFile(file: string, overrides: ScenarioOverrides = {}, env: NodeJS.ProcessEnv = process.env): LoadedScenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`${file}: cannot read the scenario (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return parseScenarioText(text, file, overrides, env);
+}
+
+/** Same as loadScenarioFile, from text already in memory (tests, `--scenario -`). */
+export function parseScenarioText(text: string, file: string, overrides: ScenarioOverrides = {}, env: NodeJS.ProcessEnv = process.env): LoadedScenario {
+  const lines = new LineCounter();
+  // YAML 1.2 is a superset of JSON, so one parser serves both and reports lines for both.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0];
+    throw new InputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
+  }
+  const raw = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError(`${file}: expected a scenario (a map with target, load, session, thresholds), found ${raw === null ? 'an empty file' : typeof raw}`);
+  }
+  const data = raw as Record<string, unknown>;
+  data.name ??= basename(file, extname(file));
+  for (const assignment of overrides.set ?? []) applySet(data, assignment);
+  if (overrides.target !== undefined) {
+    data.target ??= {};
+    (data.target as Record<string, unknown>).url = overrides.target;
+  }
+  if (overrides.workers !== undefined) data.workers = overrides.workers;
+
+  const interpolated = interpolateEnv(data, env, file);
+  const parsed = scenarioSchema.safeParse(interpolated);
+  if (!parsed.success) {
+    throw new InputError(parsed.error.issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated)).join('\n'));
+  }
+  const scenario = parsed.data;
+  const thresholds = scenario.thresholds.map((expr, i) => {
+    try {
+      return parseThreshold(expr);
+    } catch (err) {
+      throw new InputError(`${where(file, doc, lines, ['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
+    }
+  });
+  return { scenario, thresholds, file };
+}
+
+function where(file: string, doc: Document, lines: LineCounter, path: PropertyKey[]): string {
+  // Walk up to the nearest node that exists in the file (overrides and defaults have none).
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
+    if (isNode(node) && node.range) return `${file}:${lines.linePos(node.range[0]).line}`;
+  }
+  return file;
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let node = data;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function describeFound(value: unknown): string {
+  if (value === undefined) return 'nothing (the key is missing)';
+  const json = JSON.stringify(value);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+function describeIssue(issue: core.$ZodIssue, file: string, doc: Document, lines: LineCounter, data: unknown): string {
+  const path = issue.path;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys;
+    const known = Object.keys((valueAt(data, path) as object) ?? {}).filter((k) => !keys.includes(k));
+    const first = [...path, keys[0]];
+    return `${where(file, doc, lines, first)}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
+  }
+  let expected = issue.message;
+  if (issue.code === 'invalid_type' && !expected.startsWith('expected')) expected = `expected ${issue.expected}`;
+  if (!expected.startsWith('expected')) expected = `expected ${expected}`;
+  return `${where(file, doc, lines, path)}: ${formatPath(path)}: ${expected}, found ${describeFound(valueAt(data, path))}`;
+}

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+
+/**
+ * The scenario file's schema. Every object is strict: a typo in a key is an error, never a
+ * silently different test. Custom messages start with "expected" so the loader can print
+ * "<file>:<line>: <key>: expected …, found …".
+ */
+
+const duration = (what = 'a duration like 500ms, 5s or 2m') =>
+  z
+    .union([z.string(), z.number()], { error: `expected ${what}` })
+    .transform((value, ctx) => {
+      try {
+        return parseDuration(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}` });
+        return z.NEVER;
+      }
+    });
+
+const positiveDuration = () =>
+  duration('a positive duration like 500ms, 5s or 2m').refine((ms) => ms > 0, {
+    message: 'expected a positive duration like 500ms, 5s or 2m',
+  });
+
+const wsUrl = z.string({ error: 'expected a ws:// or wss:// URL' }).refine(
+  (url) => {
+    try {
+      const u = new URL(url);
+      return (u.protocol === 'ws:' || u.protocol === 'wss:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a ws:// or wss:// URL' },
+);
+
+const startSchema = z
+  .object({
+    command: z.string({ error: 'expected a shell command (string)' }).min(1, 'expected a non-empty shell command'),
+    cwd: z.string({ error: 'expected a directory path' }).optional(),
+    env: z.record(z.string(), z.string({ error: 'expected a string value' }), { error: 'expected a map of NAME: value' }).optional(),
+    /** How long to give the target to stop after SIGTERM before SIGKILL. */
+    stopGrace: duration().default(2000),
+  })
+  .strict();
+
+const targetSchema = z
+  .object({
+    url: wsUrl,
+    headers: z.record(z.string(), z.string({ error: 'expected a string header value' }), { error: 'expected a map of header: value' }).default({}),
+    subprotocols: z.array(z.string({ error: 'expected a string' }), { error: 'expected a list of subprotocol names' }).default([]),
+    handshakeTimeout: positiveDuration().default(5000),
+    perMessageDeflate: z.boolean({ error: 'expected true or false' }).default(false),
+    /** Largest message accepted from the server; ws's own default is 100 MiB, far too trusting. */
+    maxPayload: z.number({ error: 'expected a size in bytes' }).int('expected an integer number of bytes').positive('expected a positive number of bytes').default(1024 * 1024),
+    /** Header names whose values are secrets (Authorization and Cookie always are). */
+    secretHeaders: z.array(z.string(), { error: 'expected a list of header names' }).default([]),
+    /** Command that starts the target; spawned through /bin/sh -c at T0 and stopped at the end. */
+    start: startSchema.optional(),
+  })
+  .strict();
+
+const stageSchema = z
+  .object({
+    duration: positiveDuration(),
+    rate: z.number({ error: 'expected a rate in connections per second (number)' }).min(0, 'expected a rate ≥ 0 connections per second'),
+    rampTo: z.number({ error: 'expected a rate in connections per second (number)' }).min(0, 'expected a rate ≥ 0 connections per second').optional(),
+  })
+  .strict()
+  .refine((s) => s.rate > 0 || (s.rampTo ?? 0) > 0, {
+    message: 'expected rate > 0 (or a ramp with rampTo > 0): this stage would start no connection',
+    path: ['rate'],
+  });
+
+const loadSchema = z
+  .object({
+    stages: z.array(stageSchema, { error: 'expected a list of stages like { duration: 5s, rate: 200 }' }).min(1, 'expected at least one stage'),
+    maxConnections: z.number({ error: 'expected a whole number of sockets' }).int('expected a whole number of sockets').positive('expected a positive number of sockets').optional(),
+    /** Delay of the first stage after T0. */
+    startAfter: duration().default(0),
+  })
+  .strict();
+
+const expectSchema = z
+  .object({
+    match: z.string({ error: 'expected a regular expression (string)' }).refine(
+      (re) => {
+        try {
+          new RegExp(re);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'expected a valid regular expression' },
+    ),
+    within: positiveDuration().default(2000),
+  })
+  .strict();
+
+const sessionSchema = z
+  .object({
+    hold: duration().default(1000),
+    send: z.array(z.string({ error: 'expected a message (string)' }), { error: 'expected a list of messages' }).default([]),
+    expect: expectSchema.optional(),
+    /** How long a client close may wait for the server's close frame before the socket is destroyed. */
+    closeTimeout: positiveDuration().default(2000),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    name: z.string({ error: 'expected a name (string)' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"'),
+    description: z.string().optional(),
+    target: targetSchema,
+    load: loadSchema,
+    session: sessionSchema.default({ hold: 1000, send: [], closeTimeout: 2000 }),
+    thresholds: z.array(z.string({ error: 'expected a threshold like "handshakeMs.p99 < 500"' }), { error: 'expected a list of thresholds' }).default([]),
+    /** Run settings that the CLI can also set. */
+    workers: z.number({ error: 'expected a whole number of worker threads' }).int().positive().optional(),
+    /** Time allowed after the last stage for attempts to finish before stragglers are terminated. */
+    drainTimeout: duration().default(10_000),
+  })
+  .strict();
+
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { now } from '../util/clock.js';
+
+export interface TargetStartOptions {
+  command: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  stopGraceMs: number;
+  /** File that receives the target's stdout and stderr. */
+  logFile: string;
+}
+
+/**
+ * A target process started through /bin/sh -c (so `VAR=x cmd | tee` works as typed), in its own
+ * process group so stopping it stops everything it started. Emits 'line' for each output line
+ * (the timeline reads them) and 'exit' with its code or signal.
+ */
+export class TargetProcess extends EventEmitter {
+  readonly startedAt: number;
+  exited: { code: number | null; signal: NodeJS.Signals | null; at: number } | null = null;
+  private readonly child: ChildProcess;
+  private readonly log: WriteStream;
+
+  constructor(private readonly options: TargetStartOptions) {
+    super();
+    this.log = createWriteStream(options.logFile);
+    this.startedAt = now();
+    this.child = spawn('/bin/sh', ['-c', options.command], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      let partial = '';
+      stream.on('data', (chunk: Buffer) => {
+        const at = now();
+        this.log.write(chunk);
+        const text = partial + chunk.toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) this.emit('line', line.replace(/\r$/, ''), at);
+      });
+    }
+    this.child.on('error', (err) => this.emit('spawn-error', err));
+    this.child.on('exit', (code, signal) => {
+      this.exited = { code, signal, at: now() };
+      this.emit('exit', this.exited);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** SIGTERM to the process group, SIGKILL after the grace period; resolves once it has exited. */
+  async stop(): Promise<void> {
+    if (!this.exited && this.child.pid !== undefined) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.signal('SIGTERM');
+      const timer = setTimeout(() => this.signal('SIGKILL'), this.options.stopGraceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    await new Promise<void>((resolve) => this.log.end(resolve));
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.child.pid!, sig);
+    } catch {
+      try {
+        this.child.kill(sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}

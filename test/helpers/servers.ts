@@ -1,0 +1,85 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** What the test server does with the n-th upgrade request it receives (n from 0). */
+export type Action =
+  | { kind: 'accept' }
+  | { kind: 'close'; code: number; reason: string }
+  | { kind: 'http'; status: number }
+  | { kind: 'hang' }
+  | { kind: 'drop' }
+  | { kind: 'delay'; ms: number };
+
+export interface TestServer {
+  url: string;
+  port: number;
+  /** How many upgrade requests got each action kind (key: kind, or close code / http status). */
+  tally: Record<string, number>;
+  upgrades: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A deterministic WebSocket server on 127.0.0.1: behaviour(n) decides each upgrade, and the
+ * tally says what it actually did, so tests compare wsrace's counts with the server's.
+ */
+export async function startTestServer(behaviour: (n: number) => Action, options: { path?: string } = {}): Promise<TestServer> {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const server = http.createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  const sockets = new Set<Socket>();
+  const tally: Record<string, number> = {};
+  const bump = (key: string) => (tally[key] = (tally[key] ?? 0) + 1);
+  let upgrades = 0;
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const n = upgrades++;
+    const action = behaviour(n);
+    const accept = (then: (ws: WebSocket) => void) => wss.handleUpgrade(req, socket, head, then);
+    switch (action.kind) {
+      case 'accept':
+        bump('accept');
+        accept((ws) => ws.on('message', (m) => ws.send(m.toString() === '{"type":"ping"}' ? '{"type":"pong"}' : m)));
+        break;
+      case 'close':
+        bump(`close_${action.code}`);
+        accept((ws) => ws.close(action.code, action.reason));
+        break;
+      case 'http':
+        bump(`http_${action.status}`);
+        socket.end(`HTTP/1.1 ${action.status} ${http.STATUS_CODES[action.status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        break;
+      case 'hang':
+        bump('hang');
+        break;
+      case 'drop':
+        bump('drop');
+        accept((ws) => setImmediate(() => (ws as unknown as { _socket: Socket })._socket.destroy()));
+        break;
+      case 'delay':
+        bump('delay');
+        setTimeout(() => accept(() => undefined), action.ms);
+        break;
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}${options.path ?? '/ws'}`,
+    port,
+    tally,
+    get upgrades() {
+      return upgrades;
+    },
+    async close() {
+      for (const ws of wss.clients) ws.terminate();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
