@@ -62,3 +62,81 @@ thresholds:
     expect(lines).toHaveLength(200);
   });
 });
+
+describe('engine timing and caps', () => {
+  it('measures a delayed 101 from the scheduled start: p50 within a few ms of the delay', async () => {
+    server = await startTestServer(() => ({ kind: 'delay', ms: 50 }));
+    const loaded = scenario(server.url, `load:\n  stages:\n    - { duration: 1s, rate: 50 }\nsession:\n  hold: 10ms\n`);
+    const { summary } = await runScenario(loaded, { outDir: outDir(), workers: 2 });
+    expect(summary.totals.attempted).toBe(50);
+    expect(summary.totals.closeCodes['1000']).toBe(50);
+    expect(summary.handshakeMs.count).toBe(50);
+    expect(summary.handshakeMs.p50!).toBeGreaterThanOrEqual(50);
+    expect(summary.handshakeMs.p50!).toBeLessThan(55);
+    expect(summary.upgradeMs.p50!).toBeGreaterThanOrEqual(49.5);
+    expect(summary.scheduleLagMs.count).toBe(50);
+  });
+
+  it('counts attempts over maxConnections as dropped, not skipped', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    // 50 attempts 10 ms apart, each held 2 s, at most 10 sockets (5 per worker): 40 dropped.
+    const loaded = scenario(server.url, `load:\n  stages:\n    - { duration: 500ms, rate: 100 }\n  maxConnections: 10\nsession:\n  hold: 2s\n`);
+    const { summary } = await runScenario(loaded, { outDir: outDir(), workers: 2 });
+    expect(summary.totals.attempted).toBe(50);
+    expect(summary.totals.dropped).toBe(40);
+    expect(summary.totals.closeCodes['1000']).toBe(10);
+    expect(server.upgrades).toBe(10);
+  });
+
+  it('expect: a missing reply is expect_timeout, a 1011 while waiting is a 1011', async () => {
+    server = await startTestServer((n) => (n % 2 === 0 ? { kind: 'mute' } : { kind: 'closeAfter', ms: 30, code: 1011, reason: 'main mode error' }));
+    const loaded = scenario(server.url, `load:\n  stages:\n    - { duration: 400ms, rate: 50 }\nsession:\n  hold: 50ms\n  send: ['{"type":"ping"}']\n  expect: { match: '"type":"pong"', within: 200ms }\n`);
+    const { summary } = await runScenario(loaded, { outDir: outDir(), workers: 1 });
+    expect(summary.totals.attempted).toBe(20);
+    expect(summary.totals.errors.expect_timeout).toBe(10);
+    expect(summary.totals.closeCodes).toEqual({ '1011': 10 });
+    expect(summary.totals.closeReasons['1011']).toEqual(['main mode error']);
+    expect(summary.totals.opened).toBe(20);
+    expect(summary.firstMessageMs.count).toBe(0);
+    expect(summary.serverCloseAfterMs.count).toBe(10);
+  });
+
+  it('expect: a matching reply is timed from open', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const loaded = scenario(server.url, `load:\n  stages:\n    - { duration: 400ms, rate: 50 }\nsession:\n  hold: 10ms\n  send: ['{"type":"ping"}']\n  expect: { match: '"type":"pong"', within: 1s }\n`);
+    const { summary } = await runScenario(loaded, { outDir: outDir(), workers: 2 });
+    expect(summary.totals.closeCodes).toEqual({ '1000': 20 });
+    expect(summary.firstMessageMs.count).toBe(20);
+    expect(summary.firstMessageMs.max!).toBeLessThan(1000);
+  });
+
+  it('a reset before the 101 is reset; nothing listening is refused', async () => {
+    server = await startTestServer(() => ({ kind: 'reset' }));
+    const loaded = scenario(server.url, `load:\n  stages:\n    - { duration: 200ms, rate: 50 }\n`);
+    const { summary } = await runScenario(loaded, { outDir: outDir(), workers: 2 });
+    expect(summary.totals.errors.reset).toBe(10);
+    const port = server.port;
+    await server.close();
+    server = null;
+    const refused = scenario(`ws://127.0.0.1:${port}/ws`, `load:\n  stages:\n    - { duration: 200ms, rate: 50 }\n`);
+    const r = await runScenario(refused, { outDir: outDir(), workers: 2 });
+    expect(r.summary.totals.attempted).toBe(10);
+    expect(r.summary.totals.errors.refused).toBe(10);
+    expect(r.summary.handshakeFailMs.count).toBe(10);
+  });
+
+  it('an abort stops the run, closes open sockets and marks the summary partial', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const loaded = scenario(server.url, `load:\n  stages:\n    - { duration: 20s, rate: 20 }\nsession:\n  hold: 30s\n`);
+    const controller = new AbortController();
+    const run = runScenario(loaded, { outDir: outDir(), workers: 2, signal: controller.signal, onProgress: (p) => p.openNow >= 10 && controller.abort('SIGINT') });
+    const { summary } = await run;
+    expect(summary.partial).toBe(true);
+    expect(summary.interruptedBy).toBe('SIGINT');
+    expect(summary.totals.attempted).toBeGreaterThanOrEqual(10);
+    expect(summary.totals.attempted).toBeLessThan(400);
+    expect(summary.totals.errors.interrupted).toBe(summary.totals.attempted);
+    expect(summary.totals.closeCodes).toEqual({});
+    expect(server.tally.accept).toBe(summary.totals.opened);
+  });
+});

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { core } from 'zod';
 import { InputError, formatPath } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
@@ -61,7 +61,9 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   const interpolated = interpolateEnv(data, env, file);
   const parsed = scenarioSchema.safeParse(interpolated);
   if (!parsed.success) {
-    throw new InputError(parsed.error.issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated)).join('\n'));
+    // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
+    const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+    throw new InputError(issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated)).join('\n'));
   }
   const scenario = parsed.data;
   const thresholds = scenario.thresholds.map((expr, i) => {
@@ -81,6 +83,16 @@ function where(file: string, doc: Document, lines: LineCounter, path: PropertyKe
     if (isNode(node) && node.range) return `${file}:${lines.linePos(node.range[0]).line}`;
   }
   return file;
+}
+
+/** The line of a key itself (not of its value), for unknown-key errors. */
+function keyWhere(file: string, doc: Document, lines: LineCounter, parent: PropertyKey[], key: string): string {
+  const map = parent.length === 0 ? doc.contents : doc.getIn(parent as (string | number)[], true);
+  if (isMap(map)) {
+    const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    if (pair && isNode(pair.key) && pair.key.range) return `${file}:${lines.linePos(pair.key.range[0]).line}`;
+  }
+  return where(file, doc, lines, parent);
 }
 
 function valueAt(data: unknown, path: PropertyKey[]): unknown {
@@ -104,7 +116,7 @@ function describeIssue(issue: core.$ZodIssue, file: string, doc: Document, lines
     const keys = issue.keys;
     const known = Object.keys((valueAt(data, path) as object) ?? {}).filter((k) => !keys.includes(k));
     const first = [...path, keys[0]];
-    return `${where(file, doc, lines, first)}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
+    return `${keyWhere(file, doc, lines, path, keys[0])}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
   }
   let expected = issue.message;
   if (issue.code === 'invalid_type' && !expected.startsWith('expected')) expected = `expected ${issue.expected}`;

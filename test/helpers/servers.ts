@@ -9,6 +9,9 @@ export type Action =
   | { kind: 'http'; status: number }
   | { kind: 'hang' }
   | { kind: 'drop' }
+  | { kind: 'reset' }
+  | { kind: 'mute' }
+  | { kind: 'closeAfter'; ms: number; code: number; reason: string }
   | { kind: 'delay'; ms: number };
 
 export interface TestServer {
@@ -60,6 +63,18 @@ export async function startTestServer(behaviour: (n: number) => Action, options:
       case 'drop':
         bump('drop');
         accept((ws) => setImmediate(() => (ws as unknown as { _socket: Socket })._socket.destroy()));
+        break;
+      case 'reset':
+        bump('reset');
+        socket.resetAndDestroy();
+        break;
+      case 'mute':
+        bump('mute');
+        accept(() => undefined);
+        break;
+      case 'closeAfter':
+        bump(`close_${action.code}`);
+        accept((ws) => setTimeout(() => ws.close(action.code, action.reason), action.ms));
         break;
       case 'delay':
         bump('delay');

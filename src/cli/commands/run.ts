@@ -1,0 +1,72 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadScenarioFile } from '../../scenario/load.js';
+import { runScenario } from '../../run/run.js';
+import { renderSummary } from '../../report/console.js';
+import { progressPrinter } from '../progress.js';
+import { EXIT } from '../exit.js';
+
+export interface RunArgs {
+  scenario: string;
+  out?: string;
+  target?: string;
+  workers?: number;
+  set?: string[];
+  quiet: boolean;
+  json: boolean;
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <scenario>',
+  describe: 'Run a scenario: open connections on its schedule, record every outcome, write the run folder',
+  builder: (y: Argv) =>
+    y
+      .positional('scenario', { type: 'string', demandOption: true, describe: 'Scenario file (YAML or JSON)' })
+      .option('out', { type: 'string', describe: 'Run folder (default reports/<name>/<UTC timestamp>/)' })
+      .option('target', { type: 'string', describe: 'Override target.url' })
+      .option('workers', { type: 'number', describe: 'Worker threads (default: available CPUs)' })
+      .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
+      .check((argv) => {
+        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new Error('--workers: expected a positive whole number');
+        return true;
+      }) as unknown as Argv<RunArgs>,
+  handler: async (argv) => {
+    const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers });
+    const controller = new AbortController();
+    let signals = 0;
+    let exitSignal: number | null = null;
+    const onSignal = (name: NodeJS.Signals) => {
+      signals++;
+      exitSignal = name === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+      if (signals > 1) {
+        process.stderr.write('\nwsrace: second interrupt, exiting now (events.ndjson has what finished so far)\n');
+        process.exit(exitSignal);
+      }
+      process.stderr.write(`\nwsrace: ${name}: stopping, closing sockets and writing the partial report (again to quit at once)\n`);
+      controller.abort(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const progress = progressPrinter(process.stderr, argv.quiet || argv.json);
+    try {
+      const result = await runScenario(loaded, {
+        outDir: argv.out,
+        workers: argv.workers,
+        signal: controller.signal,
+        onProgress: (p) => progress.update(p),
+        onStart: ({ outDir, scheduled, workers }) => {
+          if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${loaded.scenario.name}: ${scheduled} attempts on ${workers} worker threads → ${outDir}\n`);
+        },
+      });
+      progress.end();
+      process.stdout.write(argv.json ? JSON.stringify(result.summary, null, 2) + '\n' : renderSummary(result.summary, result.outDir) + '\n');
+      const degraded = result.summary.workers.some((w) => w.error !== null);
+      process.exitCode = exitSignal ?? (result.exitCode !== 0 ? result.exitCode : degraded ? EXIT.degraded : EXIT.ok);
+    } finally {
+      progress.end();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};

@@ -1,0 +1,29 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadScenarioFile } from '../../scenario/load.js';
+import { scheduledCount, scheduleDurationMs, peakRate } from '../../schedule/arrival.js';
+import { stagesOf } from '../../run/run.js';
+import { formatDuration } from '../../util/duration.js';
+
+interface ValidateArgs {
+  scenario: string;
+  set?: string[];
+  target?: string;
+}
+
+export const validateCommand: CommandModule<object, ValidateArgs> = {
+  command: 'validate <scenario>',
+  describe: 'Check a scenario without running it (exit 2 with the file, key and expectation when it is wrong)',
+  builder: (y: Argv) =>
+    y
+      .positional('scenario', { type: 'string', demandOption: true })
+      .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
+      .option('target', { type: 'string', describe: 'Override target.url' }) as unknown as Argv<ValidateArgs>,
+  handler: (argv) => {
+    const { scenario } = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target });
+    const stages = stagesOf(scenario);
+    process.stdout.write(
+      `${argv.scenario}: ok — "${scenario.name}": ${scheduledCount(stages)} attempts over ${formatDuration(scheduleDurationMs(stages))} ` +
+        `(peak ${peakRate(stages)}/s) against ${scenario.target.url}, ${scenario.thresholds.length} threshold(s)\n`,
+    );
+  },
+};

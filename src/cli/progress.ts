@@ -1,0 +1,43 @@
+import type { Progress } from '../run/run.js';
+import { formatDuration } from '../util/duration.js';
+
+/** One status line: elapsed, attempts and rate, open sockets, failures by kind. */
+export function progressLine(p: Progress): string {
+  const failures = Object.entries(p.failures)
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, 6)
+    .map(([k, n]) => `${k}:${n}`)
+    .join(' ');
+  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}  ${p.attempted}/${p.scheduled} attempts  ${p.perSecond}/s  open ${p.openNow}${failures ? `  ${failures}` : ''}`;
+}
+
+/**
+ * Live progress on stderr: redrawn every second on a terminal, a plain line every 10 s
+ * otherwise (CI logs), nothing with --quiet.
+ */
+export function progressPrinter(stream: NodeJS.WriteStream, quiet: boolean): { update(p: Progress): void; end(): void } {
+  if (quiet) return { update() {}, end() {} };
+  if (stream.isTTY) {
+    let drawn = false;
+    return {
+      update(p) {
+        const line = progressLine(p).slice(0, (stream.columns || 120) - 1);
+        stream.write(`\r\x1b[2K${line}`);
+        drawn = true;
+      },
+      end() {
+        if (drawn) stream.write('\r\x1b[2K');
+      },
+    };
+  }
+  let last = 0;
+  return {
+    update(p) {
+      if (p.elapsedMs - last >= 10_000) {
+        last = p.elapsedMs;
+        stream.write(progressLine(p) + '\n');
+      }
+    },
+    end() {},
+  };
+}

@@ -1,0 +1,77 @@
+import { printable } from '../util/printable.js';
+import { formatDuration } from '../util/duration.js';
+import type { LatencyStats } from '../record/histogram.js';
+import { ERROR_KINDS } from '../record/attempt.js';
+import type { Summary } from './summary.js';
+
+const CLOSE_MEANING: Record<string, string> = {
+  '1000': 'normal',
+  '1001': 'going away',
+  '1005': 'no status',
+  '1006': 'no close frame: socket dropped',
+  '1008': 'policy violation',
+  '1011': 'server error',
+  '1012': 'service restart',
+  '1013': 'try again later',
+};
+
+const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '-');
+const num = (n: number) => n.toLocaleString('en-US');
+const ms = (v: number | null) => (v === null ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+}
+
+/** The human-readable summary printed after a run (and by `wsrace report`). */
+export function renderSummary(s: Summary, outDir?: string): string {
+  const t = s.totals;
+  const out: string[] = [];
+  out.push(`wsrace · ${s.scenario} · ${printable(s.target.url)}`);
+  out.push(
+    `${num(t.attempted)} of ${num(s.schedule.scheduled)} scheduled attempts in ${formatDuration(s.durationMs)}, ${s.workers.length} worker${s.workers.length === 1 ? '' : 's'}` +
+      (s.partial ? `  [PARTIAL${s.interruptedBy ? `: ${s.interruptedBy}` : ''}]` : ''),
+  );
+  for (const w of s.workers) if (w.error) out.push(`  ! worker ${w.worker} failed: ${printable(w.error)}`);
+  out.push('');
+  out.push('Outcomes');
+  const lines: [string, number, string][] = [];
+  lines.push(['opened', t.opened, '']);
+  for (const [code, n] of Object.entries(t.closeCodes).sort(([a], [b]) => Number(a) - Number(b))) {
+    const reasons = (t.closeReasons[code] ?? []).map((r) => `"${printable(r, 80)}"`).join(', ');
+    lines.push([`  closed ${code}`, n, reasons || (CLOSE_MEANING[code] ?? '')]);
+  }
+  if (t.errors.expect_timeout > 0) lines.push(['  expect_timeout', t.errors.expect_timeout, 'opened, expected message never came']);
+  for (const [status, n] of Object.entries(t.httpStatus).sort()) lines.push([`http ${status}`, n, 'upgrade rejected']);
+  for (const kind of ERROR_KINDS) {
+    if (kind === 'expect_timeout' || t.errors[kind] === 0) continue;
+    const detail = kind === 'error' ? Object.entries(t.errorCodes).map(([k, n]) => `${printable(k)} ${n}`).join(', ') : '';
+    lines.push([kind, t.errors[kind], detail]);
+  }
+  if (t.dropped > 0) lines.push(['dropped', t.dropped, 'over the socket cap: the generator, not the target']);
+  for (const [label, n, note] of lines) {
+    out.push(`  ${label.padEnd(20)}${num(n).padStart(9)}  ${pct(n, t.attempted).padStart(6)}  ${note}`.trimEnd());
+  }
+  out.push('');
+  const widths = [22, 8, 8, 8, 8, 8, 8, 8];
+  out.push('  ' + row(['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max'], widths));
+  const stat = (label: string, st: LatencyStats) => {
+    if (st.count === 0) return;
+    out.push('  ' + row([label, num(st.count), ms(st.min), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.p999), ms(st.max)], widths));
+  };
+  stat('handshake (opened)', s.handshakeMs);
+  stat('handshake (failed)', s.handshakeFailMs);
+  stat('  tcp connect', s.tcpConnectMs);
+  stat('  upgrade (tcp→101)', s.upgradeMs);
+  stat('first message', s.firstMessageMs);
+  stat('server close after', s.serverCloseAfterMs);
+  stat('schedule lag', s.scheduleLagMs);
+  if (s.thresholds.length > 0) {
+    out.push('');
+    out.push('Thresholds');
+    for (const th of s.thresholds) out.push(`  ${th.ok ? 'ok  ' : 'FAIL'}  ${th.expr}   (actual ${th.actual === null ? 'none' : th.actual})`);
+  }
+  out.push('');
+  out.push(`Verdict: ${s.verdict.toUpperCase()}${outDir ? `   report: ${outDir}` : ''}`);
+  return out.join('\n');
+}

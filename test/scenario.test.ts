@@ -1,0 +1,90 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { InputError } from '../src/scenario/errors.js';
+import { runCli } from './helpers/cli.js';
+
+const base = `name: t
+target:
+  url: ws://127.0.0.1:9/ws
+load:
+  stages:
+    - { duration: 1s, rate: 10 }
+`;
+
+function errorOf(text: string, env: NodeJS.ProcessEnv = {}, overrides = {}): string {
+  try {
+    parseScenarioText(text, 'bad.yaml', overrides, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(InputError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the scenario to be rejected');
+}
+
+describe('scenario loading', () => {
+  it('applies defaults and parses durations', () => {
+    const { scenario } = parseScenarioText(base + 'session:\n  hold: 2s\n  expect: { match: pong, within: 250ms }\n', 'ok.yaml', {}, {});
+    expect(scenario.target.handshakeTimeout).toBe(5000);
+    expect(scenario.target.perMessageDeflate).toBe(false);
+    expect(scenario.session.hold).toBe(2000);
+    expect(scenario.session.expect).toEqual({ match: 'pong', within: 250 });
+    expect(scenario.load.stages[0]).toEqual({ duration: 1000, rate: 10 });
+  });
+
+  it('names the file, line and key of an unknown key', () => {
+    const msg = errorOf(base.replace('  stages:', '  stges:'));
+    expect(msg).toMatch(/^bad\.yaml:5: load\.stges: unknown key "stges"/);
+  });
+
+  it('names the key and what was expected for a bad value', () => {
+    expect(errorOf(base.replace('rate: 10', 'rate: fast'))).toMatch(/^bad\.yaml:6: load\.stages\[0\]\.rate: expected a rate in connections per second \(number\), found "fast"/);
+    expect(errorOf(base.replace('duration: 1s', 'duration: soon'))).toMatch(/load\.stages\[0\]\.duration: expected a positive duration like 500ms, 5s or 2m, found "soon"/);
+    expect(errorOf(base.replace('ws://127.0.0.1:9/ws', 'http://x/'))).toMatch(/bad\.yaml:3: target\.url: expected a ws:\/\/ or wss:\/\/ URL, found "http:\/\/x\/"/);
+    expect(errorOf(base.replace('rate: 10', 'rate: 0'))).toMatch(/load\.stages\[0\]\.rate: expected rate > 0/);
+    expect(errorOf(base + 'thresholds: ["p99 < 4"]')).toMatch(/bad\.yaml:7: thresholds\[0\]: "p99" is not a summary.json value/);
+  });
+
+  it('reads ${VAR} from the environment, with defaults, and names an unset one', () => {
+    const text = base.replace('url: ws://127.0.0.1:9/ws', 'url: ws://127.0.0.1:9/ws\n  headers: { Authorization: "Bearer ${TOKEN}", X-Env: "${ENV_NAME:-staging}" }');
+    const { scenario } = parseScenarioText(text, 'ok.yaml', {}, { TOKEN: 'abc' });
+    expect(scenario.target.headers).toEqual({ Authorization: 'Bearer abc', 'X-Env': 'staging' });
+    expect(errorOf(text, {})).toMatch(/target\.headers\.Authorization: environment variable TOKEN is not set/);
+  });
+
+  it('applies --set and --target before validating', () => {
+    const { scenario } = parseScenarioText(base, 'ok.yaml', { set: ['load.stages[0].rate=50', 'session.hold=3s'], target: 'wss://example.test/ws' }, {});
+    expect(scenario.load.stages[0].rate).toBe(50);
+    expect(scenario.session.hold).toBe(3000);
+    expect(scenario.target.url).toBe('wss://example.test/ws');
+    expect(errorOf(base, {}, { set: ['load.stages[0].rate=-1'] })).toMatch(/load\.stages\[0\]\.rate: expected a rate ≥ 0/);
+  });
+});
+
+describe('CLI input errors exit 2 and run nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsrace-cli-'));
+  it('invalid scenario', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, base.replace('rate: 10', 'rate: "lots"'));
+    const r = await runCli(['run', file, '--quiet', '--out', join(dir, 'out')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('load.stages[0].rate');
+    expect(r.stderr).toContain(file);
+    const v = await runCli(['validate', file]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain('load.stages[0].rate: expected a rate');
+  });
+
+  it('unknown flag', async () => {
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, base);
+    const r = await runCli(['run', file, '--bogus-flag']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown argument: bogus-flag$/im);
+    const v = await runCli(['validate', file]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);
+  });
+});

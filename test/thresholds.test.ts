@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateThresholds, parseThreshold } from '../src/report/thresholds.js';
+
+describe('thresholds', () => {
+  it('parses path, operator, number and unit', () => {
+    expect(parseThreshold('handshakeMs.p99 < 500')).toMatchObject({ path: ['handshakeMs', 'p99'], op: '<', value: 500 });
+    expect(parseThreshold('handshakeMs.p99<=0.5s')).toMatchObject({ op: '<=', value: 500 });
+    expect(parseThreshold(' totals.closeCodes.1011 == 0 ')).toMatchObject({ expr: 'totals.closeCodes.1011 == 0', path: ['totals', 'closeCodes', '1011'] });
+  });
+
+  it('rejects malformed expressions and unknown paths with what was expected', () => {
+    expect(() => parseThreshold('handshakeMs.p99 ~ 5')).toThrow(/expected "<path> <op> <number>"/);
+    expect(() => parseThreshold('handshake.p99 < 5')).toThrow(/not a summary.json value/);
+    expect(() => parseThreshold('totals.bogus > 1')).toThrow(/not a summary.json value/);
+  });
+
+  it('evaluates; an absent count reads 0, an absent latency fails', () => {
+    const summary = { totals: { closeCodes: { '1000': 4 }, httpStatus: {}, errors: { refused: 2 } }, handshakeMs: { p99: 120.5 }, firstMessageMs: { p99: null } };
+    const results = evaluateThresholds(
+      ['totals.closeCodes.1011 == 0', 'totals.errors.refused < 2', 'handshakeMs.p99 < 121', 'handshakeMs.p99 > 1s', 'firstMessageMs.p99 < 10', 'totals.httpStatus.503 != 0'].map(parseThreshold),
+      summary,
+    );
+    expect(results.map((r) => [r.ok, r.actual])).toEqual([
+      [true, 0],
+      [false, 2],
+      [true, 120.5],
+      [false, 120.5],
+      [false, null],
+      [false, 0],
+    ]);
+  });
+});
