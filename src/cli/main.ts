@@ -2,24 +2,25 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runCommand } from './commands/run.js';
 import { validateCommand } from './commands/validate.js';
+import { simCommand } from '../sim/command.js';
 import { EXIT, exitFor } from './exit.js';
 
 /** The `wsrace` command line: a thin layer over the library (src/index.ts). */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   const cli = yargs(argv)
     .scriptName('wsrace')
-    .parserConfiguration({ 'camel-case-expansion': false })
     .usage('$0 <command> [options]')
     .command(runCommand)
     .command(validateCommand)
-    .demandCommand(1, 'Give a command: run, validate')
+    .command(simCommand)
+    .demandCommand(1, 'Give a command: run, validate, sim')
     .strict()
     .help()
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, err) => {
       if (err) throw err;
-      process.stderr.write(`wsrace: ${message}\nRun "wsrace --help" for usage.\n`);
+      process.stderr.write(`wsrace: ${withoutCamelCaseEchoes(message)}\nRun "wsrace --help" for usage.\n`);
       process.exit(EXIT.badInput);
     });
   try {
@@ -29,4 +30,13 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     process.stderr.write(`${message}\n`);
     process.exitCode = code;
   }
+}
+
+/** yargs reports an unknown --foo-bar twice (foo-bar, fooBar); show each once, as typed. */
+export function withoutCamelCaseEchoes(message: string): string {
+  const m = /^(Unknown arguments?): (.*)$/.exec(message);
+  if (!m) return message;
+  const names = m[2].split(', ');
+  const kept = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && o.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) === n));
+  return `${kept.length === 1 ? 'Unknown argument' : 'Unknown arguments'}: ${kept.join(', ')}`;
 }

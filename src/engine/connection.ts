@@ -115,6 +115,7 @@ export class Attempt {
     }
     socket.once('connect', () => {
       this.rec.tcp = now();
+      this.rec.lport = socket.localPort;
       recordMs(this.host.histograms.tcpConnect, this.rec.tcp - (this.rec.start ?? this.rec.tcp));
     });
     return socket;

@@ -37,6 +37,8 @@ export interface AttemptRecord {
   reason?: string;
   status?: number;
   err?: string;
+  /** Local (client) port, to join an attempt with what the server saw. */
+  lport?: number;
   /** For `close`: true when the server (or the network) ended the socket, not the client. */
   serverClosed?: boolean;
 }

@@ -22,6 +22,7 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
   if (r.status !== undefined) line.status = r.status;
   if (r.err !== undefined) line.err = r.err;
   if (r.serverClosed !== undefined) line.serverClosed = r.serverClosed;
+  if (r.lport !== undefined) line.lport = r.lport;
   if (extra) Object.assign(line, extra);
   return JSON.stringify(line);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { core } from 'zod';
 import { InputError, formatPath } from './errors.js';
@@ -58,7 +59,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   }
   if (overrides.workers !== undefined) data.workers = overrides.workers;
 
-  const interpolated = interpolateEnv(data, env, file);
+  const interpolated = interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file);
   const parsed = scenarioSchema.safeParse(interpolated);
   if (!parsed.success) {
     // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
@@ -74,6 +75,15 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     }
   });
   return { scenario, thresholds, file };
+}
+
+/**
+ * `${WSRACE}` runs this very wsrace (`node /abs/path/bin/wsrace.js`), so a scenario can spawn the
+ * simulator from any directory. The module sits two levels below the package root in src/ and dist/.
+ */
+export function wsraceCommand(): string {
+  const bin = fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url));
+  return `"${process.execPath}" "${bin}"`;
 }
 
 function where(file: string, doc: Document, lines: LineCounter, path: PropertyKey[]): string {

@@ -59,6 +59,69 @@ const targetSchema = z
     secretHeaders: z.array(z.string(), { error: 'expected a list of header names' }).default([]),
     /** Command that starts the target; spawned through /bin/sh -c at T0 and stopped at the end. */
     start: startSchema.optional(),
+    /** Command that causes a cold start elsewhere (a deploy, a scale-from-zero); launched at T0, not waited for. */
+    trigger: z.object({ command: z.string({ error: 'expected a shell command (string)' }).min(1, 'expected a non-empty shell command') }).strict().optional(),
+  })
+  .strict();
+
+const regex = (what: string) =>
+  z.string({ error: `expected ${what} (a regular expression string)` }).refine(
+    (re) => {
+      try {
+        new RegExp(re);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected ${what} (a valid regular expression)` },
+  );
+
+const logSchema = z
+  .object({
+    from: z.literal('target', { error: 'expected "target" (the spawned target\'s output)' }).optional(),
+    command: z.string({ error: 'expected a shell command whose output is the log (string)' }).min(1).optional(),
+    file: z.string({ error: 'expected a file path to follow' }).min(1).optional(),
+    phase: regex('a phase pattern with group 1 = the phase name').optional(),
+    ready: regex('a ready-line pattern').optional(),
+    failed: regex('a failed-startup pattern').optional(),
+    time: regex('a timestamp pattern with a named group ts').refine((re) => re.includes('?<ts>'), { message: 'expected a pattern with a named group (?<ts>...)' }).optional(),
+  })
+  .strict()
+  .refine((l) => [l.from, l.command, l.file].filter((x) => x !== undefined).length <= 1, { message: 'expected only one of from, command or file' });
+
+const httpUrl = z.string({ error: 'expected an http:// or https:// URL' }).refine(
+  (url) => {
+    try {
+      const u = new URL(url);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL' },
+);
+
+const healthSchema = z
+  .object({
+    url: httpUrl,
+    interval: positiveDuration().default(100),
+    timeout: positiveDuration().default(1000),
+    phaseField: z.string({ error: 'expected a dot path into the JSON body, like details.phase' }).nullable().default('details.phase'),
+    readyStatus: z
+      .union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))], { error: 'expected a status like 200, "2xx", or a list of them' })
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .refine((list) => list.every((x) => (typeof x === 'number' ? x >= 100 && x <= 599 : /^([1-5]xx|[1-5]\d\d)$/i.test(x))), { message: 'expected a status like 200, "2xx", or a list of them' })
+      .default(['2xx']),
+  })
+  .strict();
+
+const timelineSchema = z
+  .object({
+    log: logSchema.optional(),
+    health: healthSchema.optional(),
+    /** Which readiness signal counts; default health if configured, else log. */
+    readyFrom: z.enum(['health', 'log'], { error: 'expected health or log' }).optional(),
   })
   .strict();
 
@@ -80,6 +143,14 @@ const loadSchema = z
     maxConnections: z.number({ error: 'expected a whole number of sockets' }).int('expected a whole number of sockets').positive('expected a positive number of sockets').optional(),
     /** Delay of the first stage after T0. */
     startAfter: duration().default(0),
+    /** The herd that arrives when the service flips ready: N extra attempts spread over `over`. */
+    onReady: z
+      .object({
+        burst: z.number({ error: 'expected a whole number of attempts' }).int('expected a whole number of attempts').positive('expected a positive number of attempts'),
+        over: duration().default(1000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -117,6 +188,7 @@ export const scenarioSchema = z
     target: targetSchema,
     load: loadSchema,
     session: sessionSchema.default({ hold: 1000, send: [], closeTimeout: 2000 }),
+    timeline: timelineSchema.optional(),
     thresholds: z.array(z.string({ error: 'expected a threshold like "handshakeMs.p99 < 500"' }), { error: 'expected a list of thresholds' }).default([]),
     /** Run settings that the CLI can also set. */
     workers: z.number({ error: 'expected a whole number of worker threads' }).int().positive().optional(),

@@ -1,0 +1,112 @@
+import type { Totals } from '../record/totals.js';
+import { failureCount } from '../record/totals.js';
+import type { AfterReadyFailure, Attribution } from '../timeline/phase-report.js';
+import type { HealthSummary } from '../timeline/health-spans.js';
+import type { PhaseSpan } from '../timeline/types.js';
+
+export interface FindingsInput {
+  totals: Totals;
+  attribution: Attribution | null;
+  ready: { atMs: number | null; source: string | null; signals: Record<string, number | null> };
+  timeline: PhaseSpan[];
+  health: HealthSummary | null;
+  failed: { atMs: number; reason: string | null; phase: string | null } | null;
+  targetExit: { code: number | null; signal: string | null; atMs: number } | null;
+  scheduleLagP99: number | null;
+  hasTimelineSource: boolean;
+  interruptedBy: string | null;
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const signed = (ms: number) => `${ms >= 0 ? '+' : '−'}${(Math.abs(ms) / 1000).toFixed(2)} s`;
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function describeFailure(f: AfterReadyFailure): string {
+  const reasons = f.reasons.length ? ` \`${f.reasons.join('`, `')}\`` : '';
+  if (f.key.startsWith('close ')) return `closed ${f.key.slice(6)}${reasons}`;
+  if (f.key.startsWith('http ')) return `were rejected with HTTP ${f.key.slice(5)}`;
+  switch (f.key) {
+    case 'refused': return 'were refused (nothing listening)';
+    case 'reset': return 'were reset before the upgrade';
+    case 'handshake_timeout': return 'timed out in the handshake';
+    case 'expect_timeout': return 'opened but never got the expected message';
+    default: return `failed with ${f.key}`;
+  }
+}
+
+function failureMix(t: Totals): string {
+  const parts: string[] = [];
+  for (const [code, n] of Object.entries(t.closeCodes)) if (code !== '1000') parts.push(`${code} ×${n}`);
+  for (const [status, n] of Object.entries(t.httpStatus)) parts.push(`HTTP ${status} ×${n}`);
+  for (const [kind, n] of Object.entries(t.errors)) if (n > 0 && kind !== 'interrupted') parts.push(`${kind} ×${n}`);
+  if (t.dropped) parts.push(`dropped ×${t.dropped}`);
+  return parts.join(', ');
+}
+
+/** Plain sentences, most important first, each with its numbers (pure). */
+export function findings(input: FindingsInput): string[] {
+  const out: string[] = [];
+  const { totals, attribution: attr, ready } = input;
+  const readySource = ready.source === 'health' ? '/health' : ready.source === 'log' ? 'the log' : ready.source ?? 'the target';
+
+  if (attr && ready.atMs !== null) {
+    for (const f of attr.afterReadyFailures.slice(0, 3)) {
+      out.push(
+        `${plural(f.count, 'connection')} ${describeFailure(f)} after ${readySource} reported ready (${signed(f.fromMs)} to ${signed(f.toMs)}): readiness is signalled before WebSockets work`,
+      );
+    }
+  }
+  if (input.failed) {
+    const f = input.failed;
+    out.push(`startup failed${f.phase ? ` in phase ${f.phase}` : ''} at ${signed(f.atMs)}${f.reason ? ` (${f.reason})` : ''}`);
+  }
+  if (attr && totals.attempted > 0) {
+    const o = attr.outage;
+    const never2xx = input.health && input.health.first2xxMs === null;
+    if (o.firstSuccessMs === null) {
+      out.push(
+        `no WebSocket connection worked in the whole run (${s(o.longestNoSuccessMs)} of attempts)${never2xx ? '; /health never returned 2xx' : ''}${input.failed?.phase ? `; startup failed in phase ${input.failed.phase}` : ''}`,
+      );
+    } else if (o.longestNoSuccessMs > 0 && o.noSuccessFromMs !== null && o.noSuccessToMs !== null) {
+      out.push(`no WebSocket connection worked for ${s(o.longestNoSuccessMs)} (attempts scheduled ${signed(o.noSuccessFromMs)} to ${signed(o.noSuccessToMs)}); the first worked at ${signed(o.firstSuccessMs)}${ready.atMs !== null ? `, ${signed(o.firstSuccessMs - ready.atMs)} from ready` : ''}`);
+    }
+    if (o.longest503Ms > 0) out.push(`HTTP 503 answered every upgrade for ${s(o.longest503Ms)} in a row`);
+  }
+  if (attr && ready.atMs !== null) {
+    const before = attr.beforeReady;
+    const failedBefore = failureCount(before);
+    if (failedBefore > 0) {
+      const phases = Object.entries(attr.phases)
+        .filter(([p, b]) => p !== 'ready' && p !== 'failed' && failureCount(b) > 0)
+        .map(([p]) => p);
+      out.push(`${plural(failedBefore, 'connection')} of ${before.attempted} failed before ready (${failureMix(before)})${phases.length ? ` in ${phases.join(', ')}` : ''}`);
+    }
+    const after = attr.afterReady;
+    if (after.attempted > 0 && failureCount(after) === 0) out.push(`all ${after.attempted} connections after ready worked`);
+  }
+  if (ready.atMs !== null) {
+    out.push(`${readySource} reported ready at ${signed(ready.atMs)}`);
+  } else if (input.hasTimelineSource) {
+    out.push('the target never reported ready during the run');
+  }
+  const signals = Object.entries(ready.signals).filter(([, v]) => v !== null) as [string, number][];
+  if (signals.length > 1) out.push(`readiness by source: ${signals.map(([k, v]) => `${k} ${signed(v)}`).join(', ')}`);
+  if (input.health) {
+    const h = input.health;
+    out.push(
+      `/health ${h.firstAnswerMs === null ? 'never answered' : `first answered at ${signed(h.firstAnswerMs)}`}${h.first2xxMs === null ? ', never with 2xx' : `, first 2xx at ${signed(h.first2xxMs)}`} (${plural(h.probes, 'probe')})`,
+    );
+  }
+  if (input.targetExit) {
+    const e = input.targetExit;
+    out.push(`target exited ${e.signal ? `on ${e.signal}` : `with code ${e.code}`} at ${signed(e.atMs)}`);
+  }
+  if (!input.hasTimelineSource) out.push('no startup timeline was watched (configure timeline.health or timeline.log to pin failures to phases)');
+  if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
+  if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
+  if (input.interruptedBy) out.push(`the run was interrupted (${input.interruptedBy}): results are partial`);
+  if (out.length === 0 || (totals.attempted > 0 && failureCount(totals) === 0 && !out.some((x) => x.startsWith('all ')))) {
+    if (totals.attempted > 0 && failureCount(totals) === 0) out.unshift(`all ${totals.attempted} connections worked`);
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+import type { Writable } from 'node:stream';
+import type { Argv, CommandModule } from 'yargs';
+import { loadSimConfig, SIM_PROFILES, type SimCliArgs } from './config.js';
+import { startSimulator, type SimHandle } from './server.js';
+
+/**
+ * `wsrace sim`: runs the cold-start simulator in the foreground until SIGINT/SIGTERM.
+ * stdout carries only the backend-format phase log lines (so it can be piped into a log-line
+ * timeline source); the one human line goes to stderr.
+ */
+
+/** The CLI's own defaults, lower than any config file: a fixed port people can point at. */
+const CLI_DEFAULTS = { port: 8080 };
+
+export interface RunSimIo {
+  stdout?: Writable;
+  stderr?: Writable;
+  /** Aborting it stops the simulator; runSim resolves once everything is closed. */
+  signal?: AbortSignal;
+  /** Called once the simulator is up (tests use it to reach the handle). */
+  onStarted?: (sim: SimHandle) => void;
+}
+
+/** Loads config from flags (+ --config), starts the simulator, waits for the signal, closes. */
+export async function runSim(args: SimCliArgs, io: RunSimIo = {}): Promise<void> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const options = loadSimConfig(args, CLI_DEFAULTS);
+  const sim = await startSimulator({ ...options, log: stdout });
+  const p = sim.plan;
+  const eta = p.failed ? `startup fails at ~${(p.failAtMs! / 1000).toFixed(1)} s` : `startup ~${(p.readyAtMs! / 1000).toFixed(1)} s`;
+  stderr.write(`wsrace sim: ${sim.profile} listening on ${sim.url} (${eta})\n`);
+  io.onStarted?.(sim);
+  if (io.signal) {
+    if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal!.addEventListener('abort', () => resolve(), { once: true }));
+  }
+  await sim.close();
+}
+
+const builder = (y: Argv) =>
+  y
+    .usage('$0 sim [options]\n\nA WebSocket + HTTP server that starts up like the real backend (seven phases, ~19.5 s at --time-scale 1) and fails the ways a half-started service does.')
+    .option('profile', { type: 'string', choices: SIM_PROFILES, describe: 'how /ws behaves before ready [default: racy]' })
+    .option('port', { type: 'number', describe: 'port; 0 = any free one [default: 8080]' })
+    .option('host', { type: 'string', describe: 'address to bind [default: 127.0.0.1]' })
+    .option('path', { type: 'string', describe: 'WebSocket path [default: /ws]' })
+    .option('time-scale', { type: 'number', describe: 'wall time = model time × this; 0.1 ⇒ ~2 s startup [default: 1]' })
+    .option('race-window', { type: 'string', describe: 'racy: /health is 200 this long before the bridge is ready (model time) [default: 300ms]' })
+    .option('loss-window', { type: 'string', describe: 'racy: sockets accepted this long before the bridge lose their first message (model time; 0 = off) [default: 200ms]' })
+    .option('agent-step', { type: 'string', describe: 'gap between agent events after a user_message (model time) [default: 40ms]' })
+    .option('max-connections', { type: 'number', describe: 'open sockets + held upgrades; beyond it HTTP 503 [default: 10000]' })
+    .option('require-auth', { type: 'boolean', describe: 'close 1008 sockets without a Bearer header or jwt.<token> subprotocol' })
+    .option('truth', { type: 'string', describe: 'write one JSON line per connection handled (ground truth) to FILE' })
+    .option('config', { type: 'string', describe: 'JSON or YAML file with any of these options (flags win)' })
+    .option('phases', { type: 'string', describe: 'phases and model seconds, in order: "init=2.415,dependencies=14.084,…"' })
+    .option('timeout', { type: 'string', array: true, describe: 'base phase timeout in seconds, repeatable: dependencies=1.5' })
+    .option('env-multiplier', { type: 'number', describe: 'timeout × this [default: 0.7, staging]' })
+    .option('safety-margin', { type: 'number', describe: 'timeout × this [default: 1.1]' })
+    .option('max-total', { type: 'string', describe: 'cap on an effective timeout, seconds [default: 5]' })
+    .example('$0 sim --profile racy --time-scale 0.1', 'a ~2 s cold start that closes early sockets with 1011')
+    .example('$0 sim --profile broken --truth sim-truth.jsonl', 'the seed report: dependencies times out, 503 for good');
+
+type SimArgs = ReturnType<typeof builder> extends Argv<infer T> ? T : never;
+
+export const simCommand: CommandModule<object, SimArgs> = {
+  command: 'sim',
+  describe: 'run the cold-start simulator (a fake backend to test wsrace against)',
+  builder,
+  handler: async (argv) => {
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      await runSim(argv as SimCliArgs, { signal: ac.signal });
+      process.exitCode = 0;
+    } catch (err) {
+      process.stderr.write(`wsrace sim: ${(err as Error).message}\n`);
+      process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  },
+};

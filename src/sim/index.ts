@@ -1,0 +1,42 @@
+/** The cold-start simulator's public API (`wsrace sim`). */
+export { startSimulator, type SimHandle, type SimState } from './server.js';
+export { runSim, simCommand, type RunSimIo } from './command.js';
+export {
+  loadSimConfig,
+  loadSimConfigFile,
+  parseSimConfigText,
+  parseSimCliArgs,
+  resolveSimOptions,
+  toSimOptions,
+  simConfigSchema,
+  SimConfigError,
+  SIM_DEFAULTS,
+  SIM_PROFILES,
+  type SimOptions,
+  type ResolvedSimOptions,
+  type SimCliArgs,
+  type SimProfile,
+  type SimConfigInput,
+} from './config.js';
+export {
+  computePlan,
+  effectiveTimeout,
+  phaseAt,
+  missingComponents,
+  formatSeconds,
+  DEFAULT_PHASES,
+  STAGING_TIMEOUT_POLICY,
+  SEED_STAGING_PHASE_TIMEOUTS,
+  BRIDGE_PHASE,
+  COMPONENTS,
+  type PhaseSpec,
+  type TimeoutPolicy,
+  type PlannedPhase,
+  type StartupPlan,
+} from './phases.js';
+export { raceMarks, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
+export { decideUpgrade, notReadyReason, type UpgradeDecision } from './profiles.js';
+export { healthBody } from './health.js';
+export { AGENT_EVENTS } from './protocol.js';
+export { formatTransition, formatCompleted, formatReady, formatFailed } from './log.js';
+export { nowEpochMs, type ConnAction, type ConnRecord } from './truth.js';

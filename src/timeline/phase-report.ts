@@ -1,0 +1,157 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Histogram } from 'hdr-histogram-js';
+import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
+import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/totals.js';
+import type { AttemptRecord } from '../record/attempt.js';
+import { phaseAt, phaseOrder, type PhaseTimeline } from './attribute.js';
+
+/** Totals plus handshake latency for a slice of the run (a phase, before/after ready). */
+export type Block = Totals & { handshakeMs: LatencyStats };
+
+/** An events.ndjson line read back: times in ms since T0. */
+export type EventLine = Omit<AttemptRecord, 'sched' | 'start' | 'open' | 'end'> & { sched: number; start: number | null; open: number | null; end: number; phase?: string };
+
+/** How long WebSockets did not work, from the attempts' point of view (ms since T0). */
+export interface Outage {
+  /** Scheduled start of the first attempt that worked (opened and closed by the client). */
+  firstSuccessMs: number | null;
+  /** Longest stretch of scheduled starts with attempts but no success in it. */
+  longestNoSuccessMs: number;
+  noSuccessFromMs: number | null;
+  noSuccessToMs: number | null;
+  /** Longest stretch of consecutive attempts all answered HTTP 503. */
+  longest503Ms: number;
+}
+
+/** Failures of one kind after readiness, with the time range they hit (ms after ready). */
+export interface AfterReadyFailure {
+  key: string;
+  count: number;
+  fromMs: number;
+  toMs: number;
+  reasons: string[];
+}
+
+interface Acc {
+  totals: Totals;
+  handshake: Histogram;
+}
+
+const acc = (): Acc => ({ totals: emptyTotals(), handshake: createHistogram() });
+
+/**
+ * Attributes attempts to phases at their scheduled start and sums each slice. Pure over its
+ * inputs; used live at the end of a run and by `wsrace correlate` on a finished run.
+ */
+export class PhaseAttributor {
+  private readonly byPhase = new Map<string, Acc>();
+  private readonly before = acc();
+  private readonly after = acc();
+  private readonly afterFailures = new Map<string, AfterReadyFailure>();
+  private scheds: number[] = [];
+  private kinds: number[] = []; // 0 failure, 1 success, 2 http 503
+  constructor(private readonly timeline: PhaseTimeline) {
+    for (const phase of phaseOrder(timeline)) this.byPhase.set(phase, acc());
+  }
+
+  add(e: EventLine): string {
+    const phase = phaseAt(this.timeline, e.sched);
+    let slot = this.byPhase.get(phase);
+    if (!slot) this.byPhase.set(phase, (slot = acc()));
+    const ready = this.timeline.readyAtMs;
+    const side = ready !== null && e.sched >= ready ? this.after : this.before;
+    for (const a of [slot, side]) {
+      addAttempt(a.totals, e as unknown as AttemptRecord);
+      if (e.open !== null) recordMs(a.handshake, e.open - e.sched);
+    }
+    const success = e.outcome === 'close' && e.serverClosed === false;
+    if (e.outcome !== 'interrupted') {
+      this.scheds.push(e.sched);
+      this.kinds.push(success ? 1 : e.outcome === 'http' && e.status === 503 ? 2 : 0);
+    }
+    if (side === this.after && !success && e.outcome !== 'interrupted' && e.outcome !== 'dropped') {
+      const key = failureKey(e);
+      const rel = e.sched - ready!;
+      const f = this.afterFailures.get(key);
+      if (!f) this.afterFailures.set(key, { key, count: 1, fromMs: rel, toMs: rel, reasons: e.reason ? [e.reason] : [] });
+      else {
+        f.count++;
+        f.fromMs = Math.min(f.fromMs, rel);
+        f.toMs = Math.max(f.toMs, rel);
+        if (e.reason && f.reasons.length < 3 && !f.reasons.includes(e.reason)) f.reasons.push(e.reason);
+      }
+    }
+    return phase;
+  }
+
+  private outage(): Outage {
+    const order = this.scheds.map((_, i) => i).sort((a, b) => this.scheds[a] - this.scheds[b]);
+    let firstSuccessMs: number | null = null;
+    let longest = 0;
+    let from: number | null = null;
+    let to: number | null = null;
+    let runStart: number | null = null;
+    let longest503 = 0;
+    let run503: number | null = null;
+    let lastSched = 0;
+    for (const i of order) {
+      const t = this.scheds[i];
+      const kind = this.kinds[i];
+      lastSched = t;
+      if (kind === 1) {
+        firstSuccessMs ??= t;
+        if (runStart !== null && t - runStart > longest) [longest, from, to] = [t - runStart, runStart, t];
+        runStart = null;
+      } else runStart ??= t;
+      if (kind === 2) {
+        run503 ??= t;
+        longest503 = Math.max(longest503, t - run503);
+      } else run503 = null;
+    }
+    if (runStart !== null && lastSched - runStart >= longest && order.length > 0) [longest, from, to] = [lastSched - runStart, runStart, lastSched];
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    return { firstSuccessMs, longestNoSuccessMs: r3(longest), noSuccessFromMs: from, noSuccessToMs: to, longest503Ms: r3(longest503) };
+  }
+
+  /** Phases in timeline order; phases no attempt fell into are left out. */
+  result(): Attribution {
+    const phases: Record<string, Block> = {};
+    for (const [phase, a] of this.byPhase) if (a.totals.attempted > 0) phases[phase] = block(a);
+    const afterReadyFailures = [...this.afterFailures.values()].sort((a, b) => b.count - a.count);
+    return { phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
+  }
+}
+
+export interface Attribution {
+  phases: Record<string, Block>;
+  beforeReady: Block;
+  afterReady: Block;
+  outage: Outage;
+  afterReadyFailures: AfterReadyFailure[];
+}
+
+/** A failure's label in findings: "close 1011", "http 503", "refused", "error EMFILE". */
+export function failureKey(e: Pick<EventLine, 'outcome' | 'code' | 'status' | 'err'>): string {
+  if (e.outcome === 'close') return `close ${e.code}`;
+  if (e.outcome === 'http') return `http ${e.status}`;
+  if (e.outcome === 'error') return `error ${e.err ?? 'unknown'}`;
+  return e.outcome;
+}
+
+function block(a: Acc): Block {
+  return { ...mergeTotals(emptyTotals(), a.totals), handshakeMs: latencyStats(a.handshake) };
+}
+
+/** Reads events.ndjson line by line (it can be large) and attributes every attempt. */
+export async function attributeEventsFile(path: string, timeline: PhaseTimeline, each?: (e: EventLine, phase: string) => void) {
+  const attributor = new PhaseAttributor(timeline);
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line) as EventLine;
+    const phase = attributor.add(e);
+    each?.(e, phase);
+  }
+  return attributor.result();
+}

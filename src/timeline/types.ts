@@ -1,0 +1,23 @@
+/** Where a timeline event came from. */
+export type TimelineSource = 'log' | 'health' | 'target' | 'supplied';
+
+/**
+ * One thing learned about the target's startup. Times are epoch ms on the shared clock.
+ * - phase: the target entered a startup phase;
+ * - ready / failed: a readiness or failed-startup signal;
+ * - probe: one health probe (status null = no answer);
+ * - exit: the spawned target exited.
+ */
+export type TimelineEvent =
+  | { kind: 'phase'; source: TimelineSource; at: number; phase: string }
+  | { kind: 'ready'; source: TimelineSource; at: number }
+  | { kind: 'failed'; source: TimelineSource; at: number; reason?: string }
+  | { kind: 'probe'; source: 'health'; at: number; status: number | null; latencyMs: number; phase?: string; error?: string }
+  | { kind: 'exit'; source: 'target'; at: number; code: number | null; signal: string | null };
+
+/** A phase span on the run's time axis, in ms since T0. */
+export interface PhaseSpan {
+  phase: string;
+  startMs: number;
+  endMs: number | null;
+}
