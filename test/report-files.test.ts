@@ -298,6 +298,7 @@ describe('junit.xml', () => {
     expect(xml).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
     expect(xml).not.toMatch(/[\ud800-\udfff]/);
     expect(xml).toContain('&lt;script&gt;&amp;&quot;&apos;');
+    expect(attr(xml, 'testsuite', 'name')).toBe('wsrace.s&lt;script&gt;&amp;&quot;&apos;');
     expect(unescape(attr(xml, 'testsuite', 'name')!)).toBe(`wsrace.s${nasty}`);
     expect(unescape(/<testcase[^>]*\.thresholds" name="([^"]*)"/.exec(xml)![1])).toBe(`totals.errors.${nasty} == 0`);
     // Newlines inside an attribute survive as &#10; rather than being normalised to spaces.

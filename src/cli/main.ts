@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { runCommand } from './commands/run.js';
 import { validateCommand } from './commands/validate.js';
 import { simCommand } from '../sim/command.js';
+import { correlateCommand } from './commands/correlate.js';
 import { EXIT, exitFor } from './exit.js';
 
 /** The `wsrace` command line: a thin layer over the library (src/index.ts). */
@@ -13,7 +14,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(runCommand)
     .command(validateCommand)
     .command(simCommand)
-    .demandCommand(1, 'Give a command: run, validate, sim')
+    .command(correlateCommand)
+    .demandCommand(1, 'Give a command: run, validate, sim, correlate')
     .strict()
     .help()
     .version()

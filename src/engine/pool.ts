@@ -6,7 +6,7 @@ import { METRICS, createHistogram, decodeHistogram, type Metric } from '../recor
 import type { AttemptRecord } from '../record/attempt.js';
 import { stripeShare } from '../schedule/stripe.js';
 import type { Stage } from '../schedule/arrival.js';
-import type { ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
+import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 
 export interface EngineOptions {
   stages: Stage[];
@@ -18,6 +18,8 @@ export interface EngineOptions {
   drainTimeoutMs: number;
   tickMs?: number;
   connection: ConnectionSettings;
+  /** Attempts will be added at run time (load.onReady): workers wait for seal() before finishing. */
+  awaitSeal?: boolean;
 }
 
 export interface EngineTick {
@@ -93,6 +95,7 @@ export class Engine {
         drainTimeoutMs: options.drainTimeoutMs,
         tickMs: options.tickMs ?? 1000,
         connection: options.connection,
+        awaitSeal: options.awaitSeal ?? false,
         port: port2,
       };
       runs.push(
@@ -109,6 +112,20 @@ export class Engine {
   /** Starts every worker's schedule at the given epoch ms (call after `ready`). */
   go(scheduleStart: number): void {
     this.send({ type: 'go', scheduleStart });
+  }
+
+  /** Adds attempts at run time; attempt j of the list goes to worker j mod N. */
+  add(attempts: AddedAttempt[]): void {
+    const n = this.workers.length;
+    this.ports.forEach((port, w) => {
+      if (this.workers[w].done) return;
+      port.postMessage({ type: 'add', attempts: attempts.filter((_, j) => j % n === w) } satisfies MainToWorker);
+    });
+  }
+
+  /** No more attempts will be added: workers may finish once theirs are done. */
+  seal(): void {
+    this.send({ type: 'seal' });
   }
 
   /** Asks workers to stop: no new attempts, open sockets closed with 1001, then cut. */

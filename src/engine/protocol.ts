@@ -31,11 +31,23 @@ export interface WorkerTask {
   /** Interval between progress messages (and interval histograms). */
   tickMs: number;
   connection: ConnectionSettings;
+  /** When true, more attempts may be added at run time (load.onReady): finish only after `seal`. */
+  awaitSeal: boolean;
   port: MessagePort;
 }
 
+/** An attempt added at run time (the on-ready burst): its global index and scheduled epoch ms. */
+export interface AddedAttempt {
+  i: number;
+  sched: number;
+}
+
 /** `go` carries the epoch ms of the schedule's offset 0, sent once every worker is ready. */
-export type MainToWorker = { type: 'go'; scheduleStart: number } | { type: 'stop'; reason: 'interrupt' | 'deadline' };
+export type MainToWorker =
+  | { type: 'go'; scheduleStart: number }
+  | { type: 'add'; attempts: AddedAttempt[] }
+  | { type: 'seal' }
+  | { type: 'stop'; reason: 'interrupt' | 'deadline' };
 
 export interface WorkerTick {
   type: 'tick' | 'done';

@@ -5,7 +5,7 @@ import { stripeIndices } from '../schedule/stripe.js';
 import { METRICS, createHistogram, encodeHistogram, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, type AttemptHost } from './connection.js';
-import type { ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
+import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
 
 /** Below this many ms to the next start, spin on setImmediate instead of trusting a timer. */
 const SPIN_MS = 2;
@@ -31,6 +31,10 @@ class WorkerRun implements AttemptHost {
   private readonly indices: Uint32Array;
   private scheduleStart = 0;
   private next = 0;
+  /** Attempts added at run time, sorted by scheduled time, and how many have started. */
+  private added: AddedAttempt[] = [];
+  private nextAdded = 0;
+  private sealed: boolean;
   private readonly active = new Set<Attempt>();
   private openNow = 0;
   private records: AttemptRecord[] = [];
@@ -49,6 +53,7 @@ class WorkerRun implements AttemptHost {
     this.histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
     this.offsets = scheduleOffsets(task.stages);
     this.indices = stripeIndices(this.offsets.length, task.stripe);
+    this.sealed = !task.awaitSeal;
   }
 
   run(): Promise<{ worker: number }> {
@@ -65,32 +70,54 @@ class WorkerRun implements AttemptHost {
       this.intervalStart = now();
       this.tickTimer = setInterval(() => this.flush('tick'), this.task.tickMs);
       this.pump();
+    } else if (msg.type === 'add') {
+      if (this.stopping) return;
+      this.added = this.added.slice(this.nextAdded).concat(msg.attempts).sort((a, b) => a.sched - b.sched);
+      this.nextAdded = 0;
+      if (this.drainTimer) clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+      if (this.pumpTimer) clearTimeout(this.pumpTimer);
+      this.pump();
+    } else if (msg.type === 'seal') {
+      this.sealed = true;
+      if (this.allStarted()) this.scheduleDone();
     } else if (msg.type === 'stop') {
       this.stop();
     }
   }
 
-  // Starts every attempt that is due, then sleeps until the next one.
+  // Starts every attempt that is due (from the schedule and the added ones), then sleeps until the next.
   private readonly pump = (): void => {
     this.pumpTimer = null;
     if (this.stopping) return;
     const t = now();
-    const { offsets, indices } = this;
-    while (this.next < indices.length) {
-      const index = indices[this.next];
-      const scheduled = this.scheduleStart + offsets[index];
-      if (scheduled > t) break;
-      this.next++;
-      this.launch(index, scheduled);
+    for (;;) {
+      const scheduled = this.nextScheduled();
+      const added = this.nextAdded < this.added.length ? this.added[this.nextAdded] : null;
+      if (added && (scheduled === null || added.sched < scheduled) && added.sched <= t) {
+        this.nextAdded++;
+        this.launch(added.i, added.sched);
+      } else if (scheduled !== null && scheduled <= t) {
+        this.launch(this.indices[this.next++], scheduled);
+      } else break;
     }
-    if (this.next < indices.length) {
-      const wait = this.scheduleStart + offsets[indices[this.next]] - now();
+    const upcoming = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
+    if (Number.isFinite(upcoming)) {
+      const wait = upcoming - now();
       if (wait > SPIN_MS) this.pumpTimer = setTimeout(this.pump, Math.floor(wait - 1));
       else setImmediate(this.pump);
-    } else {
+    } else if (this.sealed) {
       this.scheduleDone();
     }
   };
+
+  private nextScheduled(): number | null {
+    return this.next < this.indices.length ? this.scheduleStart + this.offsets[this.indices[this.next]] : null;
+  }
+
+  private allStarted(): boolean {
+    return this.next >= this.indices.length && this.nextAdded >= this.added.length;
+  }
 
   private launch(index: number, scheduled: number): void {
     if (this.active.size >= this.task.capacity) {
@@ -115,12 +142,14 @@ class WorkerRun implements AttemptHost {
   }
 
   private stoppingOrDone(): boolean {
-    return this.stopping || this.next >= this.indices.length;
+    return this.stopping || (this.sealed && this.allStarted());
   }
 
   private scheduleDone(): void {
     if (this.active.size === 0) return this.complete();
-    const end = this.scheduleStart + scheduleDurationMs(this.task.stages);
+    if (this.drainTimer) return;
+    const lastAdded = this.added.length > 0 ? this.added[this.added.length - 1].sched : 0;
+    const end = Math.max(this.scheduleStart + scheduleDurationMs(this.task.stages), lastAdded);
     const wait = Math.max(0, end - now()) + this.task.drainTimeoutMs;
     this.drainTimer = setTimeout(() => this.cutStragglers(), wait);
   }
@@ -177,7 +206,7 @@ class WorkerRun implements AttemptHost {
       histograms,
       openNow: this.openNow,
       inFlight: this.active.size,
-      pending: this.stopping ? 0 : this.indices.length - this.next,
+      pending: this.stopping ? 0 : this.indices.length - this.next + this.added.length - this.nextAdded,
     });
     this.records = [];
     this.intervalStart = at;

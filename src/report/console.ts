@@ -33,6 +33,15 @@ export function renderSummary(s: Summary, outDir?: string): string {
       (s.partial ? `  [PARTIAL${s.interruptedBy ? `: ${s.interruptedBy}` : ''}]` : ''),
   );
   for (const w of s.workers) if (w.error) out.push(`  ! worker ${w.worker} failed: ${printable(w.error)}`);
+  if (s.findings.length > 0) {
+    out.push('');
+    out.push('Findings');
+    for (const f of s.findings) out.push(`  • ${printable(f, 400)}`);
+  }
+  if (Object.keys(s.phases).length > 0 && (s.timeline.length > 0 || Object.keys(s.phases).length > 1)) {
+    out.push('');
+    out.push(...phaseTable(s));
+  }
   out.push('');
   out.push('Outcomes');
   const lines: [string, number, string][] = [];
@@ -74,4 +83,34 @@ export function renderSummary(s: Summary, outDir?: string): string {
   out.push('');
   out.push(`Verdict: ${s.verdict.toUpperCase()}${outDir ? `   report: ${outDir}` : ''}`);
   return out.join('\n');
+}
+
+/** Phase × outcome: rows in timeline order, one column per kind of outcome. */
+export function phaseTable(s: Summary): string[] {
+  const spans = new Map(s.timeline.map((span) => [span.phase, span]));
+  const header = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other http', 'refused', 'timeouts', 'p50 hs', 'p99 hs'];
+  const rows: string[][] = [];
+  for (const [phase, b] of Object.entries(s.phases)) {
+    const span = spans.get(phase);
+    const closes = Object.entries(b.closeCodes).reduce((sum, [code, n]) => (code === '1000' || code === '1011' ? sum : sum + n), 0);
+    const http503 = b.httpStatus['503'] ?? 0;
+    const otherHttp = Object.entries(b.httpStatus).reduce((sum, [st, n]) => (st === '503' ? sum : sum + n), 0);
+    const timeouts = b.errors.handshake_timeout + b.errors.expect_timeout;
+    rows.push([
+      phase,
+      span ? `${(span.startMs / 1000).toFixed(2)}s` : '-',
+      num(b.attempted),
+      num(b.opened),
+      num(b.closeCodes['1011'] ?? 0),
+      num(closes),
+      num(http503),
+      num(otherHttp),
+      num(b.errors.refused),
+      num(timeouts),
+      ms(b.handshakeMs.p50),
+      ms(b.handshakeMs.p99),
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return ['  ' + row(header, widths), ...rows.map((r) => '  ' + row(r, widths))];
 }

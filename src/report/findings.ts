@@ -7,7 +7,7 @@ import type { PhaseSpan } from '../timeline/types.js';
 export interface FindingsInput {
   totals: Totals;
   attribution: Attribution | null;
-  ready: { atMs: number | null; source: string | null; signals: Record<string, number | null> };
+  ready: { atMs: number | null; source: string | null; signals: { health: number | null; log: number | null; supplied: number | null } };
   timeline: PhaseSpan[];
   health: HealthSummary | null;
   failed: { atMs: number; reason: string | null; phase: string | null } | null;
@@ -18,7 +18,10 @@ export interface FindingsInput {
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const signed = (ms: number) => `${ms >= 0 ? '+' : '−'}${(Math.abs(ms) / 1000).toFixed(2)} s`;
+const signed = (ms: number) => {
+  const r = Math.round(ms / 10) / 100;
+  return `${r >= 0 ? '+' : '−'}${Math.abs(r).toFixed(2)} s`;
+};
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 function describeFailure(f: AfterReadyFailure): string {
@@ -52,7 +55,7 @@ export function findings(input: FindingsInput): string[] {
   if (attr && ready.atMs !== null) {
     for (const f of attr.afterReadyFailures.slice(0, 3)) {
       out.push(
-        `${plural(f.count, 'connection')} ${describeFailure(f)} after ${readySource} reported ready (${signed(f.fromMs)} to ${signed(f.toMs)}): readiness is signalled before WebSockets work`,
+        `${plural(f.count, 'connection')} ${describeFailure(f)} after ${readySource} reported ready at ${signed(ready.atMs)} (${signed(f.fromMs)} to ${signed(f.toMs)} after it): readiness is signalled before WebSockets work`,
       );
     }
   }

@@ -1,7 +1,10 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { METRICS, latencyStats, type LatencyStats, type Metric } from '../record/histogram.js';
 import type { Totals } from '../record/totals.js';
-import { evaluateThresholds, type Threshold, type ThresholdResult } from './thresholds.js';
+import type { Attribution, Block, Outage } from '../timeline/phase-report.js';
+import type { TimelineSummary } from './assemble.js';
+import { findings } from './findings.js';
+import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from './thresholds.js';
 
 export const SUMMARY_SCHEMA = 'wsrace.summary/v1';
 
@@ -11,20 +14,28 @@ export interface WorkerReport {
   error: string | null;
 }
 
-export interface Summary {
+export interface Summary extends TimelineSummary {
   schema: typeof SUMMARY_SCHEMA;
   scenario: string;
   scenarioFile: string;
   target: { url: string; headers: Record<string, string>; subprotocols: string[] };
   startedAt: string;
-  /** T0 (ISO): the target's launch, or the first scheduled attempt. */
+  /** T0 (ISO): the target's launch or trigger, or the first scheduled attempt. */
   t0: string;
+  /** T0 in epoch ms with sub-ms precision: events.ndjson and timeline.ndjson times are relative to it. */
+  t0EpochMs: number;
+  /** The readiness source the run was told to trust (null: none configured). */
+  readyFrom: 'health' | 'log' | 'supplied' | null;
+  /** Set by `wsrace correlate`: the timeline file the run was re-attributed against. */
+  correlatedWith?: string;
   durationMs: number;
   partial: boolean;
   /** Why the run was cut short, when it was. */
   interruptedBy: string | null;
   workers: WorkerReport[];
-  schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number };
+  schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number };
+  /** Plain sentences, most important first. */
+  findings: string[];
   totals: Totals;
   handshakeMs: LatencyStats;
   handshakeFailMs: LatencyStats;
@@ -33,20 +44,64 @@ export interface Summary {
   firstMessageMs: LatencyStats;
   scheduleLagMs: LatencyStats;
   serverCloseAfterMs: LatencyStats;
+  /** Per startup phase (at each attempt's scheduled start), in timeline order. */
+  phases: Record<string, Block>;
+  beforeReady: Block;
+  afterReady: Block;
+  outage: Outage;
   thresholds: ThresholdResult[];
   verdict: 'pass' | 'fail';
 }
 
-export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | `${Metric}Ms`> & {
+export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | 'findings' | keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | `${Metric}Ms`> & {
   histograms: Record<Metric, Histogram>;
   thresholdDefs: readonly Threshold[];
+  timeline: TimelineSummary;
+  attribution: Attribution;
+  hasTimelineSource: boolean;
 };
 
-/** Assembles summary.json: stats read from merged histograms, thresholds evaluated on the result. */
+/** Assembles summary.json: stats read from merged histograms, findings, thresholds evaluated on the result. */
 export function buildSummary(input: SummaryInput): Summary {
-  const { histograms, thresholdDefs, ...rest } = input;
+  const { histograms, thresholdDefs, timeline, attribution, hasTimelineSource, ...rest } = input;
   const stats = Object.fromEntries(METRICS.map((m) => [`${m}Ms`, latencyStats(histograms[m])])) as Record<`${Metric}Ms`, LatencyStats>;
-  const partial: Omit<Summary, 'thresholds' | 'verdict'> = { schema: SUMMARY_SCHEMA, ...rest, ...stats };
-  const thresholds = evaluateThresholds(thresholdDefs, partial);
-  return { ...partial, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' };
+  const base = { schema: SUMMARY_SCHEMA, ...rest, findings: [] as string[], ...stats } as Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'thresholds' | 'verdict'>;
+  return withTimeline(base, timeline, attribution, thresholdDefs, hasTimelineSource);
+}
+
+/** Sets (or replaces, for `wsrace correlate`) everything that depends on the timeline, then re-judges. */
+export function withTimeline(
+  base: Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'thresholds' | 'verdict'> & Partial<Summary>,
+  timeline: TimelineSummary,
+  attribution: Attribution,
+  thresholdDefs: readonly Threshold[],
+  hasTimelineSource: boolean,
+): Summary {
+  const withoutVerdict = {
+    ...base,
+    ...timeline,
+    phases: attribution.phases,
+    beforeReady: attribution.beforeReady,
+    afterReady: attribution.afterReady,
+    outage: attribution.outage,
+  };
+  withoutVerdict.findings = findings({
+    totals: base.totals,
+    attribution,
+    ready: timeline.ready,
+    timeline: timeline.timeline,
+    health: timeline.health,
+    failed: timeline.failed,
+    targetExit: timeline.targetExit,
+    scheduleLagP99: base.scheduleLagMs.p99,
+    hasTimelineSource,
+    interruptedBy: base.interruptedBy,
+  });
+  const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
+  return { ...withoutVerdict, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' } as Summary;
+}
+
+/** Threshold definitions back from a summary (for re-judging a finished run). */
+export function thresholdsOf(summary: Pick<Summary, 'thresholds'>): Threshold[] {
+  return summary.thresholds.map((t) => parseThreshold(t.expr));
 }

@@ -1,5 +1,5 @@
 /**
- * Thresholds: `<dot path into summary.json> <op> <number>[ms|s]`, e.g.
+ * Thresholds: `<dot path into summary.json> <op> <number>[ms|s|m]`, e.g.
  * "totals.closeCodes.1011 == 0" or "handshakeMs.p99 < 500ms". Pure: parse, check the path is
  * one summary.json has, evaluate against a summary object.
  */
@@ -26,16 +26,21 @@ const COUNTS = '(attempted|opened|dropped|closeCodes\\.[^.]+|httpStatus\\.[^.]+|
  * Paths a threshold may name. Map keys (close codes, statuses, error kinds) are open: an absent
  * one reads as 0. Later features add their own blocks here.
  */
+const BLOCK = `(totals|beforeReady|afterReady|phases\\.[A-Za-z0-9_-]+)`;
 export const THRESHOLD_PATHS: RegExp[] = [
   new RegExp(`^${HISTOGRAMS}\\.${HISTOGRAM_FIELDS}$`),
-  new RegExp(`^totals\\.${COUNTS}$`),
+  new RegExp(`^${BLOCK}\\.${COUNTS}$`),
+  new RegExp(`^(beforeReady|afterReady|phases\\.[A-Za-z0-9_-]+)\\.handshakeMs\\.${HISTOGRAM_FIELDS}$`),
+  /^ready\.(atMs|signals\.(health|log|supplied))$/,
+  /^health\.(firstAnswerMs|first2xxMs|probes)$/,
+  /^outage\.(firstSuccessMs|longestNoSuccessMs|longest503Ms)$/,
   /^(durationMs)$/,
 ];
 
 /** Paths whose absence in a summary means zero (counts in maps), not an error. */
 const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors)\.[^.]+$|(^|\.)(attempted|opened|dropped)$/;
 
-const PARSE = /^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s)?\s*$/;
+const PARSE = /^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/;
 
 /** Parses a threshold or throws an Error whose message says what was expected. */
 export function parseThreshold(expr: string): Threshold {
@@ -44,10 +49,10 @@ export function parseThreshold(expr: string): Threshold {
   const [, path, op, num, unit] = m;
   if (!THRESHOLD_PATHS.some((re) => re.test(path))) {
     throw new Error(
-      `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, totals.httpStatus.503, totals.errors.refused, handshakeMs.p99)`,
+      `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms)`,
     );
   }
-  const value = Number(num) * (unit === 's' ? 1000 : 1);
+  const value = Number(num) * (unit === 'm' ? 60_000 : unit === 's' ? 1000 : 1);
   return { expr: expr.trim(), path: path.split('.'), op: op as Op, value };
 }
 

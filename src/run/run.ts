@@ -15,6 +15,10 @@ import { buildSummary, type Summary } from '../report/summary.js';
 import { redactHeaders, redactSubprotocols, redactUrl } from '../report/redact.js';
 import { TargetProcess } from '../target/process.js';
 import { checkResolvable, planCapacity } from './preflight.js';
+import { TimelineCollector } from '../timeline/collector.js';
+import { TimelineSources } from '../timeline/sources.js';
+import { attributeEventsFile } from '../timeline/phase-report.js';
+import { summarizeTimeline } from '../report/assemble.js';
 import { RunError } from './errors.js';
 
 export interface Progress {
@@ -82,13 +86,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const connection = connectionSettings(scenario);
   const lifetimeMs = connection.handshakeTimeoutMs + (connection.expect?.withinMs ?? 0) + connection.holdMs;
   const plan = planCapacity(stages, lifetimeMs, scenario.load.maxConnections);
-  if (!scenario.target.start) await checkResolvable(connection.url);
+  if (!scenario.target.start && !scenario.target.trigger) await checkResolvable(connection.url);
 
   const workers = Math.max(1, options.workers ?? scenario.workers ?? availableParallelism());
   const startedAt = new Date();
   const outDir = options.outDir ?? defaultOutDir(options.reportsDir ?? 'reports', scenario.name, startedAt);
   mkdirSync(outDir, { recursive: true });
   const scheduled = scheduledCount(stages);
+  const burst = scenario.load.onReady;
   options.onStart?.({ outDir, scheduled, workers, capacity: plan.capacity });
 
   let t0 = now() + GO_LEAD_MS;
@@ -96,7 +101,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const events = new EventsFile(join(outDir, 'events.ndjson'), () => t0);
   let finishedLastSecond = 0;
   const engine = new Engine(
-    { stages, workers, capacity: plan.capacity, drainTimeoutMs: scenario.drainTimeout, connection },
+    { stages, workers, capacity: plan.capacity, drainTimeoutMs: scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
     {
       records(records: AttemptRecord[]) {
         for (const r of records) addAttempt(totals, r);
@@ -106,11 +111,34 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     },
   );
 
+  // The herd that arrives when the service flips ready: scheduled from the moment it is seen.
+  let burstSent = 0;
+  let sealed = false;
+  const seal = () => {
+    if (!sealed) {
+      sealed = true;
+      engine.seal();
+    }
+  };
+  const readyFrom = TimelineSources.readyFrom(scenario);
+  const collector = new TimelineCollector(join(outDir, 'timeline.ndjson'), readyFrom, (at) => {
+    if (!burst || sealed) return;
+    const start = Math.max(at, now());
+    const attempts = Array.from({ length: burst.burst }, (_, j) => ({ i: scheduled + j, sched: start + (burst.over * j) / burst.burst }));
+    burstSent = attempts.length;
+    engine.add(attempts);
+    seal();
+  });
+  const sources = new TimelineSources(scenario, collector.add);
+
   let target: TargetProcess | null = null;
+  let trigger: TargetProcess | null = null;
   let interruptedBy: string | null = null;
   let progressTimer: NodeJS.Timeout | null = null;
+  let sealTimer: NodeJS.Timeout | null = null;
   const onAbort = () => {
     interruptedBy ??= String(options.signal?.reason ?? 'interrupted');
+    seal();
     engine.stop();
   };
   try {
@@ -120,15 +148,27 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     });
     await Promise.race([engine.ready, readyTimeout]);
 
-    if (scenario.target.start) {
-      const start = scenario.target.start;
+    // T0: the target's launch (or the trigger's), else the first scheduled attempt.
+    const { start, trigger: triggerCfg } = scenario.target;
+    if (start) {
       target = new TargetProcess({ command: start.command, cwd: start.cwd, env: start.env, stopGraceMs: start.stopGrace, logFile: join(outDir, 'target.log') });
+      target.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; at: number }) => collector.add({ kind: 'exit', source: 'target', at: e.at, code: e.code, signal: e.signal }));
       t0 = target.startedAt;
-    } else {
-      t0 = now() + GO_LEAD_MS;
     }
-    const scheduleStart = scenario.load.startAfter > 0 || target ? t0 + scenario.load.startAfter : t0;
+    if (triggerCfg) {
+      trigger = new TargetProcess({ command: triggerCfg.command, stopGraceMs: 1000, logFile: join(outDir, 'trigger.log') });
+      if (!start) t0 = trigger.startedAt;
+    }
+    if (!start && !triggerCfg) t0 = now() + GO_LEAD_MS;
+    collector.setT0(t0);
+    sources.start(target);
+    const scheduleStart = t0 + scenario.load.startAfter;
     engine.go(Math.max(scheduleStart, now() + 1));
+    if (burst) {
+      // No readiness by the end of the stages: no burst, and the workers may finish.
+      const end = scheduleStart + scheduleDurationMs(stages);
+      sealTimer = setTimeout(seal, Math.max(0, end - now()));
+    }
 
     if (options.signal) {
       if (options.signal.aborted) onAbort();
@@ -137,7 +177,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     progressTimer = setInterval(() => {
       options.onProgress?.({
         elapsedMs: now() - t0,
-        scheduled,
+        scheduled: scheduled + burstSent,
         attempted: totals.attempted,
         perSecond: finishedLastSecond,
         openNow: engine.openNow,
@@ -149,14 +189,20 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     await engine.finished;
   } finally {
     if (progressTimer) clearInterval(progressTimer);
+    if (sealTimer) clearTimeout(sealTimer);
     options.signal?.removeEventListener('abort', onAbort);
+    await sources.stop();
     await target?.stop();
+    await trigger?.stop();
     await events.close();
+    await collector.close();
     await engine.close();
   }
 
+  const { summary: timelineSummary, timeline } = summarizeTimeline(collector.events, t0, readyFrom);
+  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
   const workerReports = engine.workers.map((w) => ({ worker: w.worker, scheduled: w.scheduled, error: w.error }));
-  const partial = interruptedBy !== null || workerReports.some((w) => w.error !== null) || totals.attempted < scheduled;
+  const partial = interruptedBy !== null || workerReports.some((w) => w.error !== null) || totals.attempted < scheduled + burstSent;
   const summary = buildSummary({
     scenario: scenario.name,
     scenarioFile: loaded.file,
@@ -167,14 +213,19 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     },
     startedAt: startedAt.toISOString(),
     t0: new Date(t0).toISOString(),
+    t0EpochMs: t0,
+    readyFrom,
     durationMs: Math.round(now() - t0),
     partial,
     interruptedBy,
     workers: workerReports,
-    schedule: { scheduled, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages) },
+    schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent },
     totals,
     histograms: engine.histograms,
     thresholdDefs: thresholds,
+    timeline: timelineSummary,
+    attribution,
+    hasTimelineSource: TimelineSources.configured(scenario),
   });
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { summary, outDir, exitCode: summary.verdict === 'pass' ? 0 : 1 };

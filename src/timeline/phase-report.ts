@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync } from 'node:fs';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
@@ -143,15 +144,33 @@ function block(a: Acc): Block {
   return { ...mergeTotals(emptyTotals(), a.totals), handshakeMs: latencyStats(a.handshake) };
 }
 
-/** Reads events.ndjson line by line (it can be large) and attributes every attempt. */
-export async function attributeEventsFile(path: string, timeline: PhaseTimeline, each?: (e: EventLine, phase: string) => void) {
+/**
+ * Reads events.ndjson line by line (it can be large) and attributes every attempt. With
+ * `rewrite`, the file is rewritten with each line's `phase` (through a temporary file and a
+ * rename, so a crash midway leaves the original intact).
+ */
+export async function attributeEventsFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean } = {}): Promise<Attribution> {
   const attributor = new PhaseAttributor(timeline);
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  const tmp = `${path}.tmp`;
+  const out = options.rewrite ? createWriteStream(tmp) : null;
+  let batch = '';
   for await (const line of lines) {
     if (!line.trim()) continue;
     const e = JSON.parse(line) as EventLine;
-    const phase = attributor.add(e);
-    each?.(e, phase);
+    e.phase = attributor.add(e);
+    if (out) {
+      batch += JSON.stringify(e) + '\n';
+      if (batch.length > 1 << 16) {
+        if (!out.write(batch)) await once(out, 'drain');
+        batch = '';
+      }
+    }
+  }
+  if (out) {
+    out.write(batch);
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    renameSync(tmp, path);
   }
   return attributor.result();
 }

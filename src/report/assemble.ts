@@ -1,0 +1,51 @@
+import type { TimelineEvent } from '../timeline/types.js';
+import { buildTimeline, phaseAt, pickReady, readySignals, type PhaseTimeline, type ReadySignals } from '../timeline/attribute.js';
+import { summarizeHealth, type HealthSummary } from '../timeline/health-spans.js';
+import { attributeEventsFile, type Attribution } from '../timeline/phase-report.js';
+import type { PhaseSpan } from '../timeline/types.js';
+
+export interface TimelineSummary {
+  ready: { atMs: number | null; source: string | null; signals: ReadySignals };
+  timeline: PhaseSpan[];
+  health: HealthSummary | null;
+  failed: { atMs: number; reason: string | null; phase: string | null } | null;
+  targetExit: { code: number | null; signal: string | null; atMs: number } | null;
+}
+
+/** Folds a run's timeline events (epoch ms) into readiness, phase spans, health spans (pure). */
+export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, readyFrom: keyof ReadySignals | null): { summary: TimelineSummary; timeline: PhaseTimeline } {
+  const signals = readySignals(events, t0);
+  const ready = pickReady(signals, readyFrom ?? undefined);
+  const timeline = buildTimeline(events, t0, ready.atMs);
+  const failedEvent = events.filter((e): e is Extract<TimelineEvent, { kind: 'failed' }> => e.kind === 'failed').sort((a, b) => a.at - b.at)[0];
+  let failed: TimelineSummary['failed'] = null;
+  if (failedEvent) {
+    const atMs = failedEvent.at - t0;
+    // The phase it failed in: the last target phase that began before the failure.
+    const before = timeline.spans.filter((s) => s.startMs <= atMs && s.phase !== 'failed' && s.phase !== 'ready');
+    failed = { atMs, reason: failedEvent.reason ?? null, phase: before.length ? before[before.length - 1].phase : null };
+  }
+  const exit = events.find((e): e is Extract<TimelineEvent, { kind: 'exit' }> => e.kind === 'exit');
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    timeline,
+    summary: {
+      ready: { atMs: ready.atMs === null ? null : round(ready.atMs), source: ready.source, signals: { health: roundOrNull(signals.health), log: roundOrNull(signals.log), supplied: roundOrNull(signals.supplied) } },
+      timeline: timeline.spans.map((s) => ({ phase: s.phase, startMs: round(s.startMs), endMs: s.endMs === null ? null : round(s.endMs) })),
+      health: summarizeHealth(events, t0),
+      failed: failed && { ...failed, atMs: round(failed.atMs) },
+      targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round(exit.at - t0) } : null,
+    },
+  };
+}
+
+function roundOrNull(x: number | null): number | null {
+  return x === null ? null : Math.round(x * 1000) / 1000;
+}
+
+export { phaseAt };
+
+/** Attribution of a run folder's events.ndjson against a timeline. */
+export function attributeRun(eventsPath: string, timeline: PhaseTimeline): Promise<Attribution> {
+  return attributeEventsFile(eventsPath, timeline);
+}

@@ -1,0 +1,34 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../scenario/errors.js';
+import { summarizeTimeline } from '../report/assemble.js';
+import { thresholdsOf, withTimeline, type Summary } from '../report/summary.js';
+import { attributeEventsFile } from '../timeline/phase-report.js';
+import { loadRunTimeline, loadSuppliedTimeline } from '../timeline/supplied.js';
+
+export function readSummary(runDir: string): Summary {
+  const file = join(runDir, 'summary.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Summary;
+  } catch (err) {
+    throw new InputError(`${file}: not a wsrace run folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Re-attributes a finished run against phase events supplied later. The supplied phases replace
+ * the live ones; health probes and the target's exit are kept. Readiness comes from the supplied
+ * file when it has a `ready` event, else from the live run's source.
+ */
+export async function correlateRun(runDir: string, timelineFile: string): Promise<Summary> {
+  const summary = readSummary(runDir);
+  const t0 = summary.t0EpochMs ?? Date.parse(summary.t0);
+  const supplied = loadSuppliedTimeline(timelineFile);
+  const live = loadRunTimeline(join(runDir, 'timeline.ndjson'), t0).filter((e) => e.kind === 'probe' || e.kind === 'exit' || (e.kind === 'ready' && e.source === 'health'));
+  const readyFrom = supplied.some((e) => e.kind === 'ready') ? 'supplied' : summary.readyFrom === 'health' ? 'health' : null;
+  const { summary: timelineSummary, timeline } = summarizeTimeline([...supplied, ...live], t0, readyFrom);
+  const attribution = await attributeEventsFile(join(runDir, 'events.ndjson'), timeline, { rewrite: true });
+  const updated = withTimeline({ ...summary, readyFrom, correlatedWith: timelineFile }, timelineSummary, attribution, thresholdsOf(summary), true);
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(updated, null, 2) + '\n');
+  return updated;
+}
