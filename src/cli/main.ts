@@ -4,6 +4,7 @@ import { runCommand } from './commands/run.js';
 import { validateCommand } from './commands/validate.js';
 import { simCommand } from '../sim/command.js';
 import { correlateCommand } from './commands/correlate.js';
+import { compareCommand } from './commands/compare.js';
 import { EXIT, exitFor } from './exit.js';
 
 /** The `wsrace` command line: a thin layer over the library (src/index.ts). */
@@ -15,7 +16,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(validateCommand)
     .command(simCommand)
     .command(correlateCommand)
-    .demandCommand(1, 'Give a command: run, validate, sim, correlate')
+    .command(compareCommand)
+    .demandCommand(1, 'Give a command: run, validate, sim, correlate, compare, report')
     .strict()
     .help()
     .version()

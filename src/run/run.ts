@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { now } from '../util/clock.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -19,6 +19,10 @@ import { TimelineCollector } from '../timeline/collector.js';
 import { TimelineSources } from '../timeline/sources.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
 import { summarizeTimeline } from '../report/assemble.js';
+import { IntervalLog } from '../record/interval-log.js';
+import { buildTimeline, phaseAt, pickReady, readySignals, type PhaseTimeline } from '../timeline/attribute.js';
+import type { TimelineEvent } from '../timeline/types.js';
+import { writeRunReports, writeScenarioCopy, pointLatest } from '../report/run-files.js';
 import { RunError } from './errors.js';
 
 export interface Progress {
@@ -92,6 +96,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const startedAt = new Date();
   const outDir = options.outDir ?? defaultOutDir(options.reportsDir ?? 'reports', scenario.name, startedAt);
   mkdirSync(outDir, { recursive: true });
+  writeScenarioCopy(outDir, scenario);
   const scheduled = scheduledCount(stages);
   const burst = scenario.load.onReady;
   options.onStart?.({ outDir, scheduled, workers, capacity: plan.capacity });
@@ -100,13 +105,21 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const totals = emptyTotals();
   const events = new EventsFile(join(outDir, 'events.ndjson'), () => t0);
   let finishedLastSecond = 0;
+  let intervalLog: IntervalLog | null = null;
   const engine = new Engine(
     { stages, workers, capacity: plan.capacity, drainTimeoutMs: scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
     {
       records(records: AttemptRecord[]) {
-        for (const r of records) addAttempt(totals, r);
+        const timeline = liveTimeline();
+        for (const r of records) {
+          addAttempt(totals, r);
+          intervalLog?.addRecord(r, phaseAt(timeline, r.sched - t0));
+        }
         finishedLastSecond += records.length;
         events.write(records);
+      },
+      interval(tick) {
+        intervalLog?.addInterval(tick.histograms);
       },
     },
   );
@@ -129,7 +142,21 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     engine.add(attempts);
     seal();
   });
-  const sources = new TimelineSources(scenario, collector.add);
+  // The timeline as known so far, for live per-phase interval histograms (recomputed on change).
+  let timelineDirty = true;
+  let cachedTimeline: PhaseTimeline = { spans: [], readyAtMs: null, failedAtMs: null };
+  const liveTimeline = (): PhaseTimeline => {
+    if (timelineDirty) {
+      timelineDirty = false;
+      cachedTimeline = buildTimeline(collector.events, t0, pickReady(readySignals(collector.events, t0), readyFrom ?? undefined).atMs);
+    }
+    return cachedTimeline;
+  };
+  const onTimelineEvent = (e: TimelineEvent) => {
+    collector.add(e);
+    if (e.kind !== 'probe') timelineDirty = true;
+  };
+  const sources = new TimelineSources(scenario, onTimelineEvent);
 
   let target: TargetProcess | null = null;
   let trigger: TargetProcess | null = null;
@@ -152,7 +179,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     const { start, trigger: triggerCfg } = scenario.target;
     if (start) {
       target = new TargetProcess({ command: start.command, cwd: start.cwd, env: start.env, stopGraceMs: start.stopGrace, logFile: join(outDir, 'target.log') });
-      target.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; at: number }) => collector.add({ kind: 'exit', source: 'target', at: e.at, code: e.code, signal: e.signal }));
+      target.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; at: number }) => onTimelineEvent({ kind: 'exit', source: 'target', at: e.at, code: e.code, signal: e.signal }));
       t0 = target.startedAt;
     }
     if (triggerCfg) {
@@ -161,6 +188,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     }
     if (!start && !triggerCfg) t0 = now() + GO_LEAD_MS;
     collector.setT0(t0);
+    intervalLog = new IntervalLog(join(outDir, 'latency.hlog'), t0);
     sources.start(target);
     const scheduleStart = t0 + scenario.load.startAfter;
     engine.go(Math.max(scheduleStart, now() + 1));
@@ -185,6 +213,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         failures: failureKinds(totals),
       });
       finishedLastSecond = 0;
+      intervalLog?.flush(now());
     }, 1000);
     await engine.finished;
   } finally {
@@ -196,6 +225,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     await trigger?.stop();
     await events.close();
     await collector.close();
+    intervalLog?.close(now());
     await engine.close();
   }
 
@@ -228,6 +258,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     hasTimelineSource: TimelineSources.configured(scenario),
   });
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeRunReports(outDir, summary, engine.histograms);
+  // reports/<name>/latest → this run, when the run folder is laid out as reports/<name>/<stamp>.
+  if (basename(dirname(resolve(outDir))) === scenario.name) pointLatest(outDir);
   return { summary, outDir, exitCode: summary.verdict === 'pass' ? 0 : 1 };
 }
 

@@ -1,9 +1,21 @@
+import { realpathSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { runScenario } from '../../run/run.js';
 import { renderSummary } from '../../report/console.js';
 import { progressPrinter } from '../progress.js';
 import { EXIT } from '../exit.js';
+import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
+
+/** The first night has no baseline yet: say so and run without comparing. */
+function resolveBaseline(dir: string): string | null {
+  try {
+    return realpathSync(dir);
+  } catch {
+    process.stderr.write(`wsrace: --baseline ${dir}: no such run folder yet; running without a comparison\n`);
+    return null;
+  }
+}
 
 export interface RunArgs {
   scenario: string;
@@ -13,13 +25,14 @@ export interface RunArgs {
   set?: string[];
   quiet: boolean;
   json: boolean;
+  baseline?: string;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <scenario>',
   describe: 'Run a scenario: open connections on its schedule, record every outcome, write the run folder',
   builder: (y: Argv) =>
-    y
+    compareOptions(y)
       .positional('scenario', { type: 'string', demandOption: true, describe: 'Scenario file (YAML or JSON)' })
       .option('out', { type: 'string', describe: 'Run folder (default reports/<name>/<UTC timestamp>/)' })
       .option('target', { type: 'string', describe: 'Override target.url' })
@@ -27,12 +40,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
+      .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
         if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new Error('--workers: expected a positive whole number');
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
     const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers });
+    // Resolve the baseline now: reports/<name>/latest will point at this run once it ends.
+    const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
     const controller = new AbortController();
     let signals = 0;
     let exitSignal: number | null = null;
@@ -61,8 +77,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       });
       progress.end();
       process.stdout.write(argv.json ? JSON.stringify(result.summary, null, 2) + '\n' : renderSummary(result.summary, result.outDir) + '\n');
+      let regressed = false;
+      if (baseline) {
+        process.stdout.write(`\nCompared with ${baseline}\n`);
+        regressed = compareDirs(baseline, result.outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
+      }
       const degraded = result.summary.workers.some((w) => w.error !== null);
-      process.exitCode = exitSignal ?? (result.exitCode !== 0 ? result.exitCode : degraded ? EXIT.degraded : EXIT.ok);
+      process.exitCode = exitSignal ?? (result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : degraded ? EXIT.degraded : EXIT.ok);
     } finally {
       progress.end();
       process.off('SIGINT', onSignal);

@@ -1,0 +1,140 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Histogram } from 'hdr-histogram-js';
+import { createHistogram, NS_PER_MS } from '../record/histogram.js';
+import { failureCount, type Totals } from '../record/totals.js';
+import { InputError } from '../scenario/errors.js';
+import { readHlog } from './hlog.js';
+import { phaseTag } from '../record/interval-log.js';
+import type { Summary } from './summary.js';
+import { printable } from '../util/printable.js';
+
+export interface CompareOptions {
+  /** Allowed rise in failure rate, in percentage points. */
+  failureTolerancePp: number;
+  /** Allowed relative rise of a handshake percentile, in percent… */
+  latencyTolerancePct: number;
+  /** …and never flagged below this absolute rise (ms), so sub-millisecond noise is not a regression. */
+  minLatencyDeltaMs: number;
+  percentiles: number[];
+}
+
+export const DEFAULT_COMPARE: CompareOptions = { failureTolerancePp: 1, latencyTolerancePct: 10, minLatencyDeltaMs: 1, percentiles: [50, 90, 99] };
+
+export interface RunSide {
+  dir: string;
+  summary: Summary;
+  /** Handshake histograms from latency.hlog: 'total' and one per phase. */
+  handshake: Map<string, Histogram>;
+}
+
+export interface Comparison {
+  rows: { scope: string; base: ScopeStats | null; cand: ScopeStats | null }[];
+  regressions: string[];
+}
+
+export interface ScopeStats {
+  attempted: number;
+  failureRate: number;
+  c1011: number;
+  http5xx: number;
+  p: Record<number, number | null>;
+}
+
+/** Loads a run folder for comparison; latency comes from the interval log, not rounded numbers. */
+export function loadRunSide(dir: string, summary: Summary): RunSide {
+  const handshake = new Map<string, Histogram>();
+  const hlog = join(dir, 'latency.hlog');
+  if (!existsSync(hlog)) throw new InputError(`${hlog}: missing; compare needs the run's interval log`);
+  for (const interval of readHlog(hlog)) {
+    let key: string | null = null;
+    if (interval.tag === 'handshake') key = 'total';
+    else if (interval.tag.startsWith('handshake.')) key = interval.tag;
+    if (!key) continue;
+    let h = handshake.get(key);
+    if (!h) handshake.set(key, (h = createHistogram()));
+    h.add(interval.histogram);
+  }
+  return { dir: realpathSync(dir), summary, handshake };
+}
+
+function stats(t: Totals, h: Histogram | undefined, percentiles: number[]): ScopeStats {
+  const http5xx = Object.entries(t.httpStatus).reduce((sum, [st, n]) => (st.startsWith('5') ? sum + n : sum), 0);
+  const p: Record<number, number | null> = {};
+  for (const q of percentiles) p[q] = h && h.totalCount > 0 ? h.getValueAtPercentile(q) / NS_PER_MS : null;
+  return { attempted: t.attempted, failureRate: t.attempted > 0 ? failureCount(t) / t.attempted : 0, c1011: t.closeCodes['1011'] ?? 0, http5xx, p };
+}
+
+/** Keys of outcomes a run has: close codes other than 1000, HTTP status classes, error kinds. */
+function outcomeKinds(t: Totals): Set<string> {
+  const out = new Set<string>();
+  for (const [code, n] of Object.entries(t.closeCodes)) if (code !== '1000' && n > 0) out.add(`close ${code}`);
+  for (const [st, n] of Object.entries(t.httpStatus)) if (n > 0) out.add(`HTTP ${st[0]}xx`);
+  for (const [kind, n] of Object.entries(t.errors)) if (n > 0 && kind !== 'interrupted') out.add(kind);
+  if (t.dropped > 0) out.add('dropped');
+  return out;
+}
+
+/** Baseline vs candidate, in total and per phase present in either (pure over loaded runs). */
+export function compareRuns(base: RunSide, cand: RunSide, options: CompareOptions = DEFAULT_COMPARE): Comparison {
+  const regressions: string[] = [];
+  const rows: Comparison['rows'] = [];
+  const scopes: [string, Totals | undefined, Totals | undefined, string][] = [['total', base.summary.totals, cand.summary.totals, 'total']];
+  const phases = [...new Set([...Object.keys(base.summary.phases ?? {}), ...Object.keys(cand.summary.phases ?? {})])];
+  for (const phase of phases) scopes.push([`phase ${phase}`, base.summary.phases?.[phase], cand.summary.phases?.[phase], phaseTag(phase)]);
+
+  const newKinds = [...outcomeKinds(cand.summary.totals)].filter((k) => !outcomeKinds(base.summary.totals).has(k));
+  for (const k of newKinds) regressions.push(`new outcome: ${k} (absent in the baseline)`);
+
+  for (const [scope, bt, ct, key] of scopes) {
+    const b = bt ? stats(bt, base.handshake.get(key), options.percentiles) : null;
+    const c = ct ? stats(ct, cand.handshake.get(key), options.percentiles) : null;
+    rows.push({ scope, base: b, cand: c });
+    if (!b || !c || b.attempted === 0 || c.attempted === 0) continue;
+    const ppUp = (c.failureRate - b.failureRate) * 100;
+    if (ppUp > options.failureTolerancePp) {
+      regressions.push(`${scope}: failure rate ${(b.failureRate * 100).toFixed(1)}% → ${(c.failureRate * 100).toFixed(1)}% (+${ppUp.toFixed(1)} pp, tolerance ${options.failureTolerancePp} pp)`);
+    }
+    for (const q of options.percentiles) {
+      const bv = b.p[q];
+      const cv = c.p[q];
+      if (bv === null || cv === null) continue;
+      const delta = cv - bv;
+      if (delta > options.minLatencyDeltaMs && delta > (bv * options.latencyTolerancePct) / 100) {
+        regressions.push(`${scope}: handshake p${q} ${bv.toFixed(2)} ms → ${cv.toFixed(2)} ms (+${((delta / bv) * 100).toFixed(0)}%, tolerance ${options.latencyTolerancePct}%)`);
+      }
+    }
+  }
+  return { rows, regressions };
+}
+
+/** Side-by-side text for the console. */
+export function renderComparison(cmp: Comparison, base: RunSide, cand: RunSide, percentiles: number[]): string {
+  const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '-' : x.toFixed(digits));
+  const out: string[] = [];
+  out.push(`baseline:  ${base.dir}  (${base.summary.startedAt})`);
+  out.push(`candidate: ${cand.dir}  (${cand.summary.startedAt})`);
+  out.push('');
+  const header = ['scope', 'attempted', 'failed %', '1011', '5xx', ...percentiles.map((q) => `p${q} ms`)];
+  const cells: string[][] = [header];
+  for (const r of cmp.rows) {
+    const pair = (f: (s: ScopeStats) => string) => `${r.base ? f(r.base) : '-'} → ${r.cand ? f(r.cand) : '-'}`;
+    cells.push([
+      printable(r.scope),
+      pair((s) => String(s.attempted)),
+      pair((s) => (s.failureRate * 100).toFixed(1)),
+      pair((s) => String(s.c1011)),
+      pair((s) => String(s.http5xx)),
+      ...percentiles.map((q) => pair((s) => fmt(s.p[q]))),
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  for (const row of cells) out.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  out.push('');
+  if (cmp.regressions.length === 0) out.push('No regression.');
+  else {
+    out.push(`Regressions (${cmp.regressions.length}):`);
+    for (const r of cmp.regressions) out.push(`  ✗ ${r}`);
+  }
+  return out.join('\n');
+}

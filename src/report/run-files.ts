@@ -1,0 +1,58 @@
+import { existsSync, lstatSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Histogram } from 'hdr-histogram-js';
+import type { Scenario } from '../scenario/schema.js';
+import { METRICS, type Metric } from '../record/histogram.js';
+import { METRIC_TAGS } from '../record/interval-log.js';
+import { writeHgrmFiles } from './hgrm.js';
+import { renderJunit } from './junit.js';
+import { redactHeaders, redactSubprotocols, redactUrl } from './redact.js';
+import type { Summary } from './summary.js';
+
+/** scenario.json: the scenario as it ran (defaults filled, ${VAR}s resolved), secrets redacted. */
+export function writeScenarioCopy(outDir: string, scenario: Scenario): void {
+  const copy = {
+    ...scenario,
+    target: {
+      ...scenario.target,
+      url: redactUrl(scenario.target.url),
+      headers: redactHeaders(scenario.target.headers, scenario.target.secretHeaders),
+      subprotocols: redactSubprotocols(scenario.target.subprotocols),
+    },
+  };
+  writeFileSync(join(outDir, 'scenario.json'), JSON.stringify(copy, null, 2) + '\n');
+}
+
+/** The files written once a run (or a merge) has its summary: .hgrm per metric and junit.xml. */
+export function writeRunReports(outDir: string, summary: Summary, histograms: Record<Metric, Histogram>): void {
+  writeHgrmFiles(outDir, Object.fromEntries(METRICS.map((m) => [METRIC_TAGS[m], histograms[m]])));
+  writeFileSync(join(outDir, 'junit.xml'), renderJunit({ ...summary, outDir }));
+}
+
+/**
+ * reports/<name>/latest → the newest run folder, so a nightly job can compare against the last
+ * run. Only when the run folder sits directly in its scenario's folder (the default layout).
+ */
+export function pointLatest(outDir: string): void {
+  const parent = dirname(outDir);
+  const link = join(parent, 'latest');
+  try {
+    if (existsSync(link) || isLink(link)) {
+      if (!isLink(link)) return; // a real folder named latest: not ours to replace
+    }
+    const tmp = join(parent, `.latest-${process.pid}`);
+    symlinkSync(basename(outDir), tmp);
+    renameSync(tmp, link);
+  } catch {
+    /* best effort: a read-only or odd folder must not fail the run */
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+

@@ -1,0 +1,103 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { runScenario, type RunResult } from '../src/run/run.js';
+import { mergeHlog, readHlog } from '../src/report/hlog.js';
+import { compareRuns, loadRunSide, DEFAULT_COMPARE } from '../src/report/compare.js';
+import { readSummary } from '../src/run/correlate.js';
+import { NS_PER_MS } from '../src/record/histogram.js';
+import { startTestServer, type Action, type TestServer } from './helpers/servers.js';
+import { runCli } from './helpers/cli.js';
+
+const round3 = (ns: number) => Math.round((ns / NS_PER_MS) * 1000) / 1000;
+
+let server: TestServer;
+let regressed: TestServer;
+let base: RunResult;
+const root = mkdtempSync(join(tmpdir(), 'wsrace-reports-'));
+
+const scenarioFor = (url: string, name = 'rep') =>
+  parseScenarioText(`name: ${name}\ntarget:\n  url: ${url}\nload:\n  stages:\n    - { duration: 2500ms, rate: 80 }\nsession:\n  hold: 20ms\nthresholds:\n  - "totals.closeCodes.1011 == 0"\n  - "handshakeMs.p99 < 1ms"\n`, 'rep.yaml');
+
+beforeAll(async () => {
+  server = await startTestServer(() => ({ kind: 'delay', ms: 5 }));
+  // The injected regression: 10% closed with 1011, and a slower 101.
+  regressed = await startTestServer((n): Action => (n % 10 === 0 ? { kind: 'close', code: 1011, reason: 'Service not ready: bridge' } : { kind: 'delay', ms: 30 }));
+  base = await runScenario(scenarioFor(server.url), { outDir: join(root, 'rep', 'base'), workers: 2 });
+});
+afterAll(async () => {
+  await server.close();
+  await regressed.close();
+});
+
+describe('report files', () => {
+  it('latency.hlog reads back with the same counts and percentiles as summary.json', () => {
+    const hlog = join(base.outDir, 'latency.hlog');
+    const text = readFileSync(hlog, 'utf8');
+    expect(text.split('\n').slice(0, 4).join('\n')).toMatch(/^#\[Histogram log format version 1\.3\]\n#\[StartTime: [\d.]+ \(seconds since epoch\), .*\]\n#\[BaseTime: [\d.]+ \(seconds since epoch\)\]\n"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"$/);
+    const intervals = readHlog(hlog);
+    // One interval per second per metric: a 2.5 s run has at least 2 handshake intervals.
+    expect(intervals.filter((i) => i.tag === 'handshake').length).toBeGreaterThanOrEqual(2);
+    const s = base.summary;
+    const handshake = mergeHlog(hlog, 'handshake');
+    expect(handshake.totalCount).toBe(s.handshakeMs.count);
+    expect(handshake.totalCount).toBe(200);
+    expect(round3(handshake.getValueAtPercentile(50))).toBe(s.handshakeMs.p50);
+    expect(round3(handshake.getValueAtPercentile(99))).toBe(s.handshakeMs.p99);
+    expect(mergeHlog(hlog, 'schedule-lag').totalCount).toBe(s.scheduleLagMs.count);
+    expect(mergeHlog(hlog, 'tcp').totalCount).toBe(s.tcpConnectMs.count);
+    // No timeline: every attempt is in phase "unknown", and so is its tag.
+    expect(mergeHlog(hlog, 'handshake.unknown').totalCount).toBe(200);
+  });
+
+  it('.hgrm rows parse as the plotter parses them', () => {
+    const text = readFileSync(join(base.outDir, 'handshake.hgrm'), 'utf8');
+    const rows = text.split('\n').filter((l) => l.trim() && !l.startsWith('#') && !l.includes('Percentile'));
+    expect(rows.length).toBeGreaterThan(10);
+    for (const row of rows.slice(0, -1)) {
+      const cols = row.trim().split(/\s+/).map(Number);
+      expect(cols).toHaveLength(4);
+      expect(cols.every((c) => Number.isFinite(c))).toBe(true);
+    }
+    expect(text).toMatch(/#\[Mean\s+=\s+[\d.]+, StdDeviation\s+=\s+[\d.]+\]/);
+    expect(text).toMatch(/#\[Max\s+=\s+[\d.]+, Total count\s+=\s+200\]/);
+  });
+
+  it('junit.xml has one case per threshold and the run; the failing threshold is a failure', () => {
+    const xml = readFileSync(join(base.outDir, 'junit.xml'), 'utf8');
+    expect(xml).toMatch(/<testsuite [^>]*tests="3"[^>]*failures="1"/);
+    expect(xml).toContain('name="totals.closeCodes.1011 == 0"');
+    expect(xml).toMatch(/<testcase [^>]*name="handshakeMs.p99 &lt; 1ms"[^>]*>\s*<failure message="expected handshakeMs.p99 &lt; 1ms, actual [\d.]+"/);
+    expect(xml).toMatch(/name="run completed"[^>]*\/>/);
+  });
+
+  it('scenario.json and reports/<name>/latest', () => {
+    expect(JSON.parse(readFileSync(join(base.outDir, 'scenario.json'), 'utf8')).load.stages[0].rate).toBe(80);
+    expect(readlinkSync(join(root, 'rep', 'latest'))).toBe('base');
+  });
+});
+
+describe('compare', () => {
+  it('passes two equal runs and flags an injected regression', async () => {
+    const same = await runScenario(scenarioFor(server.url), { outDir: join(root, 'rep', 'same'), workers: 2 });
+    const worse = await runScenario(scenarioFor(regressed.url), { outDir: join(root, 'rep', 'worse'), workers: 2 });
+    const side = (dir: string) => loadRunSide(dir, readSummary(dir));
+    // A copy of a run is the same run.
+    cpSync(base.outDir, join(root, 'copy'), { recursive: true });
+    expect(compareRuns(side(base.outDir), side(join(root, 'copy'))).regressions).toEqual([]);
+    // Two runs against the same server: equal outcomes; latency within a loose tolerance (loopback noise).
+    expect(compareRuns(side(base.outDir), side(same.outDir), { ...DEFAULT_COMPARE, latencyTolerancePct: 100, minLatencyDeltaMs: 5 }).regressions).toEqual([]);
+    const cmp = compareRuns(side(base.outDir), side(worse.outDir));
+    expect(cmp.regressions).toContain('new outcome: close 1011 (absent in the baseline)');
+    expect(cmp.regressions.some((r) => /^total: failure rate 0\.0% → 10\.0%/.test(r))).toBe(true);
+    expect(cmp.regressions.some((r) => /^total: handshake p50 [\d.]+ ms → 3\d\.\d\d ms/.test(r))).toBe(true);
+    // The CLI exits 1 on it, 0 on equal runs, and `run --baseline` does the same comparison.
+    expect((await runCli(['compare', base.outDir, worse.outDir])).code).toBe(1);
+    const ok = await runCli(['compare', base.outDir, join(root, 'copy')]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('No regression.');
+    expect(existsSync(join(root, 'rep', 'latest'))).toBe(true);
+  });
+});
