@@ -9,15 +9,15 @@ import { runCli } from './helpers/cli.js';
 describe('preflight', () => {
   const stages = [{ durationMs: 10_000, rate: 1000 }];
   it('caps sockets at the descriptor limit minus a reserve', () => {
-    expect(planCapacity(stages, 7000, undefined, 20_000)).toEqual({ capacity: 20_000 - FD_RESERVE, fdLimit: 20_000, estimatedPeak: 7000 });
-    expect(planCapacity(stages, 7000, 15_000, 20_000).capacity).toBe(15_000);
+    expect(planCapacity(stages, 7000, undefined, 20_000, 0)).toEqual({ capacity: 20_000 - FD_RESERVE, fdLimit: 20_000, estimatedPeak: 7000 });
+    expect(planCapacity(stages, 7000, 15_000, 20_000, 0).capacity).toBe(15_000);
   });
 
   it('refuses a scenario that cannot fit, saying the limit and the fix', () => {
-    expect(() => planCapacity(stages, 7000, 50_000, 20_000)).toThrow(RunError);
-    expect(() => planCapacity(stages, 7000, 50_000, 20_000)).toThrow(/may open only 20000 files.*ulimit -n 50128/);
+    expect(() => planCapacity(stages, 7000, 50_000, 20_000, 0)).toThrow(RunError);
+    expect(() => planCapacity(stages, 7000, 50_000, 20_000, 0)).toThrow(/may open only 20000 files.*ulimit -n 50128/);
     // No explicit cap: the worst-case estimate (1000/s × 30 s) is what must fit.
-    expect(() => planCapacity(stages, 30_000, undefined, 20_000)).toThrow(/peak rate 1000\/s × 30\.0 s/);
+    expect(() => planCapacity(stages, 30_000, undefined, 20_000, 0)).toThrow(/peak rate 1000\/s × 30\.0 s/);
   });
 
   it('exits 3 before any attempt when the limit is too low or the host does not resolve', async () => {

@@ -55,8 +55,8 @@ describe('scenario loading', () => {
   });
 
   it('applies --set and --target before validating', () => {
-    const { scenario } = parseScenarioText(base, 'ok.yaml', { set: ['load.stages[0].rate=50', 'session.hold=3s'], target: 'wss://example.test/ws' }, {});
-    expect(scenario.load.stages[0].rate).toBe(50);
+    const { scenario } = parseScenarioText(base, 'ok.yaml', { set: ['load.stages[0].rate=15', 'session.hold=3s'], target: 'wss://example.test/ws' }, {});
+    expect(scenario.load.stages[0].rate).toBe(15);
     expect(scenario.session.hold).toBe(3000);
     expect(scenario.target.url).toBe('wss://example.test/ws');
     expect(errorOf(base, {}, { set: ['load.stages[0].rate=-1'] })).toMatch(/load\.stages\[0\]\.rate: expected a rate ≥ 0/);
@@ -86,5 +86,28 @@ describe('CLI input errors exit 2 and run nothing', () => {
     const v = await runCli(['validate', file]);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);
+  });
+});
+
+describe('safety: a pasted production URL never gets a stress test by accident', () => {
+  const remote = (rate: number, extra = '') => `name: t\ntarget:\n  url: wss://api.example.com/ws\n${extra}load:\n  stages:\n    - { duration: 10s, rate: ${rate} }\n`;
+  it('non-loopback above a modest rate must be named', () => {
+    expect(errorOf(remote(100))).toMatch(/target\.url: api\.example\.com is not loopback and the scenario peaks at 100 connections\/s.*allowHosts: \[api\.example\.com\] or pass --yes-really-target api\.example\.com/);
+    expect(() => parseScenarioText(remote(100, '  allowHosts: [api.example.com]\n'), 'ok.yaml', {}, {})).not.toThrow();
+    expect(() => parseScenarioText(remote(100), 'ok.yaml', { allowHosts: ['api.example.com'] }, {})).not.toThrow();
+    expect(() => parseScenarioText(remote(20), 'ok.yaml', {}, {})).not.toThrow();
+    expect(() => parseScenarioText(remote(5000).replace('wss://api.example.com', 'ws://127.0.0.9:8080'), 'ok.yaml', {}, {})).not.toThrow();
+    expect(() => parseScenarioText(remote(5000).replace('wss://api.example.com', 'ws://localhost:8080'), 'ok.yaml', {}, {})).not.toThrow();
+  });
+});
+
+describe('more bad input', () => {
+  it('a ramp with no duration, a JSON scenario with a bad value (with its line)', () => {
+    expect(errorOf(base.replace('{ duration: 1s, rate: 10 }', '{ rate: 10, rampTo: 50 }'))).toMatch(/load\.stages\[0\]\.duration: expected a positive duration like 500ms, 5s or 2m, found nothing \(the key is missing\)/);
+    const json = JSON.stringify({ name: 'j', target: { url: 'ws://127.0.0.1:9/ws' }, load: { stages: [{ duration: '1s', rate: -3 }] } }, null, 2);
+    expect(() => parseScenarioText(json, 'bad.json', {}, {})).toThrow(/^bad\.json:\d+: load\.stages\[0\]\.rate: expected a rate ≥ 0/);
+    expect(() => parseScenarioText('{ "name": "j", ', 'bad.json', {}, {})).toThrow(/^bad\.json:1:\d+: not valid JSON/);
+    expect(errorOf(base + 'timeline:\n  health: { url: "ws://x/health" }\n')).toMatch(/timeline\.health\.url: expected an http:\/\/ or https:\/\/ URL/);
+    expect(errorOf(base + 'timeline:\n  log: { command: "x", file: "y" }\n')).toMatch(/timeline\.log: expected only one of from, command or file/);
   });
 });

@@ -189,7 +189,14 @@ export class Attempt {
   private readonly onError = (err: Error): void => {
     if (this.outcome !== null || this.state !== 'connecting') {
       if (this.rec.err === undefined && this.state !== 'connecting') this.rec.err = errorCode(err);
-      return; // after open the close event carries the outcome (1006 for a dropped socket)
+      // A protocol violation by the server (oversized or invalid frame, bad close code, invalid
+      // UTF-8): ws fails the socket itself; count the violation, not the 1006 it leaves behind.
+      const violation = protocolViolation(err);
+      if (violation && this.outcome === null) {
+        this.outcome = 'error';
+        this.rec.err = violation;
+      }
+      return; // otherwise the close event carries the outcome (1006 for a dropped socket)
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ECONNREFUSED') this.outcome = 'refused';
@@ -242,9 +249,30 @@ export class Attempt {
   }
 }
 
+/** ws's codes for a server that broke the WebSocket protocol after open, as short names. */
+const VIOLATIONS: Record<string, string> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'max_payload',
+  WS_ERR_INVALID_UTF8: 'invalid_utf8',
+  WS_ERR_INVALID_CLOSE_CODE: 'invalid_close_code',
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 'protocol_error',
+  WS_ERR_INVALID_OPCODE: 'protocol_error',
+  WS_ERR_EXPECTED_FIN: 'protocol_error',
+  WS_ERR_EXPECTED_MASK: 'protocol_error',
+  WS_ERR_UNEXPECTED_MASK: 'protocol_error',
+  WS_ERR_UNEXPECTED_RSV_1: 'protocol_error',
+  WS_ERR_UNEXPECTED_RSV_2_3: 'protocol_error',
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 'protocol_error',
+};
+
+function protocolViolation(err: Error): string | null {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined ? (VIOLATIONS[code] ?? null) : null;
+}
+
 /** A short, stable name for an error: its errno code, or a slug of ws's message. */
 export function errorCode(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && e.code.startsWith('HPE_')) return 'invalid_http';
   if (typeof e?.code === 'string' && e.code.length > 0) return e.code;
   const message = String(e?.message ?? err);
   if (/Sec-WebSocket-Accept/i.test(message)) return 'invalid_accept';

@@ -4,8 +4,8 @@ import { Piscina } from 'piscina';
 import type { Histogram } from 'hdr-histogram-js';
 import { METRICS, createHistogram, decodeHistogram, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
-import { stripeShare } from '../schedule/stripe.js';
-import type { Stage } from '../schedule/arrival.js';
+import { stripeIndices, stripeShare } from '../schedule/stripe.js';
+import { scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 
 export interface EngineOptions {
@@ -66,6 +66,11 @@ export class Engine {
   private readonly doneSignals: Promise<void>[] = [];
   private readyResolve!: () => void;
   private readyCount = 0;
+  /** Which global attempt indices have reported an outcome (to count what a dead worker lost). */
+  private readonly reported: Uint8Array;
+  private readonly added: AddedAttempt[][];
+  private readonly scheduleTotal: number;
+  private scheduleStart = 0;
   readonly ready: Promise<void>;
   readonly finished: Promise<void>;
 
@@ -75,6 +80,9 @@ export class Engine {
   ) {
     const n = options.workers;
     const shard = options.shard ?? { index: 0, count: 1 };
+    this.scheduleTotal = scheduledCount(options.stages);
+    this.reported = new Uint8Array(this.scheduleTotal);
+    this.added = Array.from({ length: n }, () => []);
     const { filename, execArgv } = workerFile();
     this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', execArgv });
     this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
@@ -111,6 +119,7 @@ export class Engine {
 
   /** Starts every worker's schedule at the given epoch ms (call after `ready`). */
   go(scheduleStart: number): void {
+    this.scheduleStart = scheduleStart;
     this.send({ type: 'go', scheduleStart });
   }
 
@@ -119,7 +128,9 @@ export class Engine {
     const n = this.workers.length;
     this.ports.forEach((port, w) => {
       if (this.workers[w].done) return;
-      port.postMessage({ type: 'add', attempts: attempts.filter((_, j) => j % n === w) } satisfies MainToWorker);
+      const mine = attempts.filter((_, j) => j % n === w);
+      this.added[w].push(...mine);
+      port.postMessage({ type: 'add', attempts: mine } satisfies MainToWorker);
     });
   }
 
@@ -173,6 +184,10 @@ export class Engine {
     status.openNow = msg.openNow;
     status.inFlight = msg.inFlight;
     status.pending = msg.pending;
+    for (const r of msg.records) {
+      if (r.i < this.scheduleTotal) this.reported[r.i] = 1;
+      else this.reportedAdded.add(r.i);
+    }
     if (msg.records.length > 0) this.listener.records?.(msg.records);
     const decoded: Partial<Record<Metric, Histogram>> = {};
     for (const metric of METRICS) {
@@ -184,6 +199,29 @@ export class Engine {
     }
     this.listener.interval?.({ worker: msg.worker, from: msg.from, at: msg.at, histograms: decoded });
   }
+
+  /**
+   * Attempts a dead worker owned but never reported: counted as `lost` with their scheduled
+   * times, so every scheduled attempt is still in exactly one bucket.
+   */
+  lostRecords(): AttemptRecord[] {
+    const out: AttemptRecord[] = [];
+    const offsets = scheduleOffsets(this.options.stages);
+    const shard = this.options.shard ?? { index: 0, count: 1 };
+    const n = this.workers.length;
+    for (const status of this.workers) {
+      if (status.error === null) continue;
+      const w = status.worker;
+      const lost = (i: number, sched: number): AttemptRecord => ({ i, w, sched, start: null, tcp: null, up: null, open: null, first: null, end: sched, outcome: 'lost', err: status.error ?? 'worker failed' });
+      for (const i of stripeIndices(this.scheduleTotal, { index: shard.index + w * shard.count, count: shard.count * n })) {
+        if (!this.reported[i]) out.push(lost(i, this.scheduleStart + offsets[i]));
+      }
+      for (const a of this.added[w]) if (!this.reportedAdded.has(a.i)) out.push(lost(a.i, a.sched));
+    }
+    return out;
+  }
+
+  private readonly reportedAdded = new Set<number>();
 
   private workerFailed(w: number, err: unknown, doneResolve: () => void): void {
     const status = this.workers[w];

@@ -7,6 +7,9 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, type AttemptHost } from './connection.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
 
+/** WSRACE_FAULT_WORKER_CRASH=<worker>:<attempts> makes that worker die (tests only). */
+const [CRASH_WORKER, CRASH_AFTER] = (process.env.WSRACE_FAULT_WORKER_CRASH ?? '-1:-1').split(':').map(Number);
+
 /** Below this many ms to the next start, spin on setImmediate instead of trusting a timer. */
 const SPIN_MS = 2;
 /** After asking sockets to close at the end, how long before they are cut. */
@@ -31,6 +34,7 @@ class WorkerRun implements AttemptHost {
   private readonly indices: Uint32Array;
   private scheduleStart = 0;
   private next = 0;
+  private launched = 0;
   /** Attempts added at run time, sorted by scheduled time, and how many have started. */
   private added: AddedAttempt[] = [];
   private nextAdded = 0;
@@ -128,6 +132,12 @@ class WorkerRun implements AttemptHost {
     const attempt = new Attempt(this, index, scheduled);
     this.active.add(attempt);
     attempt.start();
+    if (++this.launched === CRASH_AFTER && this.workerIndex === CRASH_WORKER) {
+      // Fault injection for the test suite: this thread dies the way a bug would kill it.
+      setImmediate(() => {
+        throw new Error(`injected crash in worker ${this.workerIndex} after ${CRASH_AFTER} attempts`);
+      });
+    }
   }
 
   opened(): void {

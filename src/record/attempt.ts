@@ -6,6 +6,7 @@
  * - `expect_timeout`: it opened but the expected message never came (the message-lost race);
  * - `dropped`: a cap (maxConnections, descriptors) stopped it from starting;
  * - `interrupted`: the run was stopped or its drain time ran out while it was in progress;
+ * - `lost`: its worker thread died, taking the attempt (and what it knew of it) down with it;
  * - `error`: anything else, with `err` naming it (EMFILE, invalid_accept, …).
  */
 export type OutcomeKind =
@@ -17,6 +18,7 @@ export type OutcomeKind =
   | 'expect_timeout'
   | 'dropped'
   | 'interrupted'
+  | 'lost'
   | 'error';
 
 /** Times are epoch milliseconds on the clock shared by all threads (see util/clock.ts). */
@@ -44,5 +46,5 @@ export interface AttemptRecord {
 }
 
 /** The failure buckets that summary.json's totals.errors always lists. */
-export const ERROR_KINDS = ['refused', 'reset', 'handshake_timeout', 'expect_timeout', 'interrupted', 'error'] as const;
+export const ERROR_KINDS = ['refused', 'reset', 'handshake_timeout', 'expect_timeout', 'interrupted', 'lost', 'error'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { AttemptRecord } from './attempt.js';
 
 const rel = (t: number | null, t0: number) => (t === null ? null : Math.round((t - t0) * 1000) / 1000);
@@ -27,14 +27,18 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
   return JSON.stringify(line);
 }
 
-/** events.ndjson, appended batch by batch as the run goes so an interrupted run keeps its data. */
+/**
+ * events.ndjson, appended batch by batch as the run goes. Each batch is one synchronous write,
+ * so even a process that exits at once (a second Ctrl-C) leaves only whole lines behind.
+ */
 export class EventsFile {
-  private readonly stream: WriteStream;
+  private fd: number | null;
   constructor(
     path: string,
     private readonly t0: () => number,
+    flags: 'w' | 'a' = 'w',
   ) {
-    this.stream = createWriteStream(path, { flags: 'w' });
+    this.fd = openSync(path, flags);
   }
 
   write(records: readonly AttemptRecord[], extra?: (r: AttemptRecord) => Record<string, unknown> | undefined): void {
@@ -42,10 +46,13 @@ export class EventsFile {
     const t0 = this.t0();
     let out = '';
     for (const r of records) out += eventLine(r, t0, extra?.(r)) + '\n';
-    this.stream.write(out);
+    if (this.fd === null) return;
+    const buf = Buffer.from(out, 'utf8');
+    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(resolve));
+  async close(): Promise<void> {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }

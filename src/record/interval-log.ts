@@ -55,6 +55,7 @@ export class IntervalLog {
 
   /** Appends everything pending as the interval [last flush, now). */
   flush(now: number): void {
+    if (this.closed) return;
     for (const [tag, h] of this.pending) {
       if (h.totalCount === 0) continue;
       this.writer.append(tag, this.from, now, h);
@@ -63,8 +64,12 @@ export class IntervalLog {
     this.from = now;
   }
 
+  private closed = false;
+
   close(now: number): void {
+    if (this.closed) return;
     this.flush(now);
+    this.closed = true;
     this.writer.close();
   }
 }

@@ -15,6 +15,8 @@ export interface FindingsInput {
   scheduleLagP99: number | null;
   hasTimelineSource: boolean;
   interruptedBy: string | null;
+  workers?: { worker: number; error: string | null }[];
+  limits?: { openFiles: number | null; maxSockets: number } | null;
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -103,6 +105,22 @@ export function findings(input: FindingsInput): string[] {
   if (input.targetExit) {
     const e = input.targetExit;
     out.push(`target exited ${e.signal ? `on ${e.signal}` : `with code ${e.code}`} at ${signed(e.atMs)}`);
+  }
+  for (const w of input.workers ?? []) {
+    if (w.error) out.push(`worker thread ${w.worker} failed (${w.error}); its ${plural(totals.errors.lost ?? 0, 'unfinished attempt')} counted as lost: the result is degraded`);
+  }
+  const emfile = (totals.errorCodes.EMFILE ?? 0) + (totals.errorCodes.ENFILE ?? 0);
+  if (emfile > 0) {
+    const limit = input.limits?.openFiles;
+    out.unshift(
+      `${plural(emfile, 'attempt')} failed with EMFILE: wsrace ran out of file descriptors${limit ? ` (limit ${limit})` : ''} — a limit of the generator, not the target. Raise it with \`ulimit -n\` (up to \`ulimit -Hn\`), lower load.maxConnections, or split the run into shards`,
+    );
+  }
+  const eaddr = totals.errorCodes.EADDRNOTAVAIL ?? 0;
+  if (eaddr > 0) {
+    out.unshift(
+      `${plural(eaddr, 'attempt')} failed with EADDRNOTAVAIL: this machine ran out of ephemeral ports toward the target (about 28k per source address) — a limit of the generator, not the target. Widen net.ipv4.ip_local_port_range, use more source addresses, or split the run into shards on more machines`,
+    );
   }
   if (!input.hasTimelineSource) out.push('no startup timeline was watched (configure timeline.health or timeline.log to pin failures to phases)');
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);

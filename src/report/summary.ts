@@ -33,6 +33,8 @@ export interface Summary extends TimelineSummary {
   /** Why the run was cut short, when it was. */
   interruptedBy: string | null;
   workers: WorkerReport[];
+  /** This process's limits: open files (ulimit -n) and the socket cap derived from it. */
+  limits: { openFiles: number | null; maxSockets: number };
   schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number };
   /** Plain sentences, most important first. */
   findings: string[];
@@ -96,6 +98,8 @@ export function withTimeline(
     scheduleLagP99: base.scheduleLagMs.p99,
     hasTimelineSource,
     interruptedBy: base.interruptedBy,
+    workers: base.workers,
+    limits: base.limits,
   });
   const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
   return { ...withoutVerdict, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' } as Summary;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { peakRate, type Stage } from '../schedule/arrival.js';
@@ -19,6 +19,15 @@ export function openFileLimit(): number | null {
   }
 }
 
+/** Descriptors this process has open now (Linux), counted once before the run. */
+export function openFileCount(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Upper bound on sockets open at once: the peak arrival rate times the longest an attempt can
  * live (handshake timeout + expect wait + hold). Little's law with worst-case times.
@@ -35,16 +44,16 @@ export interface CapacityPlan {
 }
 
 /** Decides the socket cap; throws RunError when the scenario cannot fit this process's descriptors. */
-export function planCapacity(stages: readonly Stage[], lifetimeMs: number, maxConnections: number | undefined, fdLimit = openFileLimit()): CapacityPlan {
+export function planCapacity(stages: readonly Stage[], lifetimeMs: number, maxConnections: number | undefined, fdLimit = openFileLimit(), inUse = openFileCount()): CapacityPlan {
   const estimatedPeak = estimatePeakSockets(stages, lifetimeMs);
-  const available = fdLimit === null ? Number.MAX_SAFE_INTEGER : fdLimit - FD_RESERVE;
+  const available = fdLimit === null ? Number.MAX_SAFE_INTEGER : fdLimit - FD_RESERVE - inUse;
   const needed = Math.min(maxConnections ?? estimatedPeak, estimatedPeak);
   if (fdLimit !== null && (needed > available || (maxConnections !== undefined && maxConnections > available))) {
     const want = Math.max(needed, maxConnections ?? 0);
     throw new RunError(
       `this scenario may hold up to ${want} sockets at once (${maxConnections !== undefined && maxConnections >= needed ? 'load.maxConnections' : `peak rate ${peakRate(stages)}/s × ${(lifetimeMs / 1000).toFixed(1)} s worst-case socket life`}), ` +
-        `but this process may open only ${fdLimit} files (${FD_RESERVE} kept for wsrace itself). ` +
-        `Raise the limit with \`ulimit -n ${want + FD_RESERVE}\` (the hard limit: \`ulimit -Hn\`), lower load.maxConnections or the rate, or split the run into shards.`,
+        `but this process may open only ${fdLimit} files (${inUse} already open, ${FD_RESERVE} kept for wsrace itself). ` +
+        `Raise the limit with \`ulimit -n ${want + FD_RESERVE + inUse}\` (the hard limit: \`ulimit -Hn\`), lower load.maxConnections or the rate, or split the run into shards.`,
     );
   }
   return { capacity: Math.min(maxConnections ?? available, available), fdLimit, estimatedPeak };

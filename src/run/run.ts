@@ -163,6 +163,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   let interruptedBy: string | null = null;
   let progressTimer: NodeJS.Timeout | null = null;
   let sealTimer: NodeJS.Timeout | null = null;
+  const flushOnExit = () => intervalLog?.close(now());
   const onAbort = () => {
     interruptedBy ??= String(options.signal?.reason ?? 'interrupted');
     seal();
@@ -189,6 +190,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     if (!start && !triggerCfg) t0 = now() + GO_LEAD_MS;
     collector.setT0(t0);
     intervalLog = new IntervalLog(join(outDir, 'latency.hlog'), t0);
+    // An abrupt exit (a second Ctrl-C) still appends what the interval log holds (writes are sync).
+    process.once('exit', flushOnExit);
     sources.start(target);
     const scheduleStart = t0 + scenario.load.startAfter;
     engine.go(Math.max(scheduleStart, now() + 1));
@@ -226,7 +229,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     await events.close();
     await collector.close();
     intervalLog?.close(now());
+    process.off('exit', flushOnExit);
     await engine.close();
+  }
+  // A dead worker's unreported attempts are counted (as lost) and written like any other.
+  const lost = engine.lostRecords();
+  if (lost.length > 0) {
+    for (const r of lost) addAttempt(totals, r);
+    const lostEvents = new EventsFile(join(outDir, 'events.ndjson'), () => t0, 'a');
+    lostEvents.write(lost);
+    await lostEvents.close();
   }
 
   const { summary: timelineSummary, timeline } = summarizeTimeline(collector.events, t0, readyFrom);
@@ -249,6 +261,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     partial,
     interruptedBy,
     workers: workerReports,
+    limits: { openFiles: plan.fdLimit, maxSockets: plan.capacity },
     schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent },
     totals,
     histograms: engine.histograms,

@@ -8,6 +8,10 @@ import { interpolateEnv } from './interpolate.js';
 import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
+import { peakRate, type Stage } from '../schedule/arrival.js';
+import { checkTargetAllowed } from '../run/safety.js';
+
+const stagesOfRaw = (s: Scenario): Stage[] => s.load.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
 
 export interface ScenarioOverrides {
   /** `--set path=value`, applied before validation. */
@@ -16,6 +20,8 @@ export interface ScenarioOverrides {
   target?: string;
   /** `--workers N`. */
   workers?: number;
+  /** `--yes-really-target HOST`: added to target.allowHosts. */
+  allowHosts?: string[];
 }
 
 export interface LoadedScenario {
@@ -43,7 +49,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const pos = e.linePos?.[0];
+    const pos = e.linePos?.[0] ?? lines.linePos(Math.min(e.pos[0], text.length));
     throw new InputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
   }
   const raw = doc.toJS();
@@ -67,6 +73,9 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     throw new InputError(issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated)).join('\n'));
   }
   const scenario = parsed.data;
+  scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
+  const peak = Math.max(peakRate(stagesOfRaw(scenario)), 0);
+  checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
   const thresholds = scenario.thresholds.map((expr, i) => {
     try {
       return parseThreshold(expr);

@@ -55,6 +55,8 @@ const targetSchema = z
     perMessageDeflate: z.boolean({ error: 'expected true or false' }).default(false),
     /** Largest message accepted from the server; ws's own default is 100 MiB, far too trusting. */
     maxPayload: z.number({ error: 'expected a size in bytes' }).int('expected an integer number of bytes').positive('expected a positive number of bytes').default(1024 * 1024),
+    /** Non-loopback hosts this scenario may load above a modest rate (a guard against pasted production URLs). */
+    allowHosts: z.array(z.string({ error: 'expected a host name' }), { error: 'expected a list of host names' }).default([]),
     /** Header names whose values are secrets (Authorization and Cookie always are). */
     secretHeaders: z.array(z.string(), { error: 'expected a list of header names' }).default([]),
     /** Command that starts the target; spawned through /bin/sh -c at T0 and stopped at the end. */

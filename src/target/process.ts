@@ -12,6 +12,29 @@ export interface TargetStartOptions {
   logFile: string;
 }
 
+/** Process groups still running; killed if wsrace exits at once (a second Ctrl-C). */
+const live = new Set<number>();
+let exitHookInstalled = false;
+
+/** Registers a detached child's process group to be killed if wsrace exits abruptly. */
+export function killOnExit(pid: number | undefined): () => void {
+  if (pid === undefined) return () => undefined;
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const group of live) {
+        try {
+          process.kill(-group, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    });
+  }
+  live.add(pid);
+  return () => live.delete(pid);
+}
+
 /**
  * A target process started through /bin/sh -c (so `VAR=x cmd | tee` works as typed), in its own
  * process group so stopping it stops everything it started. Emits 'line' for each output line
@@ -44,8 +67,10 @@ export class TargetProcess extends EventEmitter {
         for (const line of lines) this.emit('line', line.replace(/\r$/, ''), at);
       });
     }
+    const forget = killOnExit(this.child.pid);
     this.child.on('error', (err) => this.emit('spawn-error', err));
     this.child.on('exit', (code, signal) => {
+      forget();
       this.exited = { code, signal, at: now() };
       this.emit('exit', this.exited);
     });

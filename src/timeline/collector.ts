@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { TimelineEvent } from './types.js';
 
 export type ReadySource = 'health' | 'log';
@@ -9,7 +9,7 @@ export type ReadySource = 'health' | 'log';
  */
 export class TimelineCollector {
   readonly events: TimelineEvent[] = [];
-  private readonly file: WriteStream | null;
+  private file: number | null;
   private t0 = 0;
   private readyCalled = false;
   private readonly buffered: TimelineEvent[] = [];
@@ -19,7 +19,7 @@ export class TimelineCollector {
     private readonly readyFrom: ReadySource | null,
     private readonly onReady?: (at: number) => void,
   ) {
-    this.file = path ? createWriteStream(path) : null;
+    this.file = path ? openSync(path, 'w') : null;
   }
 
   /** T0 is known only once the target is launched; events before it are held. */
@@ -39,12 +39,14 @@ export class TimelineCollector {
   };
 
   private write(e: TimelineEvent): void {
-    if (!this.file) return;
+    if (this.file === null) return;
     const { at, ...rest } = e;
-    this.file.write(JSON.stringify({ ms: Math.round((at - this.t0) * 1000) / 1000, ...rest }) + '\n');
+    // One synchronous write per event: an abrupt exit leaves whole lines only.
+    writeSync(this.file, JSON.stringify({ ms: Math.round((at - this.t0) * 1000) / 1000, ...rest }) + '\n');
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.file ? this.file.end(resolve) : resolve()));
+  async close(): Promise<void> {
+    if (this.file !== null) closeSync(this.file);
+    this.file = null;
   }
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { now } from '../util/clock.js';
-import type { TargetProcess } from '../target/process.js';
+import { killOnExit, type TargetProcess } from '../target/process.js';
 import type { TimelineEvent } from './types.js';
 
 export interface LogPatterns {
@@ -97,6 +97,8 @@ export class LogSource {
       this.child.stdout!.setEncoding('utf8').on('data', (d: string) => splitter.push(d));
       this.child.stderr!.setEncoding('utf8').on('data', (d: string) => splitter.push(d));
       this.child.on('error', () => undefined);
+      const forget = killOnExit(this.child.pid);
+      this.child.on('exit', forget);
     } else {
       this.follow(this.origin.file, splitter);
     }

@@ -26,6 +26,7 @@ export interface RunArgs {
   quiet: boolean;
   json: boolean;
   baseline?: string;
+  'yes-really-target'?: string[];
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -40,13 +41,14 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
+      .option('yes-really-target', { type: 'string', array: true, describe: 'Allow loading this non-loopback host above a modest rate (same as target.allowHosts)' })
       .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
         if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new Error('--workers: expected a positive whole number');
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
-    const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers });
+    const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'] });
     // Resolve the baseline now: reports/<name>/latest will point at this run once it ends.
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
     const controller = new AbortController();

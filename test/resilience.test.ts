@@ -1,0 +1,168 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { startEchoServerProcess } from './helpers/echo-server-process.js';
+import { startRawServer, acceptKey, switching } from './helpers/raw-server.js';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { runScenario } from '../src/run/run.js';
+import { readHlog } from '../src/report/hlog.js';
+import { startTestServer, type TestServer } from './helpers/servers.js';
+import { runCli } from './helpers/cli.js';
+
+let server: TestServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+  delete process.env.WSRACE_FAULT_WORKER_CRASH;
+});
+const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-res-'));
+
+/** Waits (bounded) until a condition holds, polling an in-process value. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function checkPartialFiles(dir: string) {
+  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+  const events = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(summary.partial).toBe(true);
+  expect(events.length).toBe(summary.totals.attempted);
+  const hs = readHlog(join(dir, 'latency.hlog')).filter((i) => i.tag === 'handshake').reduce((n, i) => n + i.histogram.totalCount, 0);
+  expect(hs).toBe(summary.handshakeMs.count);
+  expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('name="run completed"');
+  return summary;
+}
+
+describe('interruption', () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal}: stops, closes sockets with 1001, writes partial files, exits ${code}`, async () => {
+      server = await startTestServer(() => ({ kind: 'accept' }));
+      const dir = tmp();
+      const file = join(dir, 's.yaml');
+      writeFileSync(file, `target:\n  url: ${server.url}\nload:\n  stages: [{ duration: 30s, rate: 40 }]\nsession:\n  hold: 60s\n`);
+      const s = server;
+      let pid = 0;
+      const done = runCli(['run', file, '--quiet', '--out', join(dir, 'out')], { onSpawn: (p) => (pid = p) });
+      await until(() => (s.tally.accept ?? 0) >= 20, 15_000, '20 open sockets');
+      process.kill(pid, signal);
+      const r = await done;
+      expect(r.code).toBe(code);
+      const summary = checkPartialFiles(join(dir, 'out'));
+      expect(summary.interruptedBy).toBe(signal);
+      expect(summary.totals.errors.interrupted).toBe(summary.totals.attempted);
+      expect(r.stdout).toContain('PARTIAL');
+    });
+  }
+
+  it('a second Ctrl-C exits at once, leaving whole lines in events.ndjson and the interval log', async () => {
+    // The server never answers the client's close frame, so a graceful stop would take a while.
+    let upgrades = 0;
+    const raw = await startRawServer((head, socket) => {
+      upgrades++;
+      socket.write(switching(acceptKey(head)));
+    });
+    onTestFinished(() => raw.close());
+    const dir = tmp();
+    const file = join(dir, 's.yaml');
+    writeFileSync(file, `target:\n  url: ${raw.url}\nload:\n  stages: [{ duration: 30s, rate: 40 }]\nsession:\n  hold: 200ms\n  closeTimeout: 800ms\n`);
+    let pid = 0;
+    const done = runCli(['run', file, '--quiet', '--out', join(dir, 'out')], { onSpawn: (p) => (pid = p) });
+    await until(() => upgrades >= 100, 15_000, '100 sockets');
+    process.kill(pid, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    process.kill(pid, 'SIGINT');
+    const r = await done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('second interrupt');
+    const lines = readFileSync(join(dir, 'out', 'events.ndjson'), 'utf8').split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+    expect(readHlog(join(dir, 'out', 'latency.hlog')).length).toBeGreaterThan(0);
+  });
+});
+
+describe('faults', () => {
+  it('a worker thread that dies: the others go on, its attempts are counted as lost, the run is degraded', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    process.env.WSRACE_FAULT_WORKER_CRASH = '1:10';
+    const loaded = parseScenarioText(`name: crash\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 1s, rate: 100 }]\nsession:\n  hold: 50ms\n`, 'crash.yaml');
+    const dir = tmp();
+    const { summary } = await runScenario(loaded, { outDir: dir, workers: 2 });
+    expect(summary.totals.attempted).toBe(100);
+    expect(summary.workers[1].error).toMatch(/injected crash in worker 1/);
+    expect(summary.workers[0].error).toBeNull();
+    expect(summary.partial).toBe(true);
+    // Worker 0's 50 attempts all worked; worker 1 finished some before it died, the rest are lost.
+    expect(summary.totals.closeCodes['1000'] + summary.totals.errors.lost).toBe(100);
+    expect(summary.totals.errors.lost).toBeGreaterThanOrEqual(40);
+    expect(summary.findings.join('\n')).toMatch(/worker thread 1 failed .*counted as lost/);
+    const events = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n');
+    expect(events.length).toBe(100);
+    // The CLI says so with exit code 4.
+    const file = join(dir, 's.yaml');
+    writeFileSync(file, `target:\n  url: ${server.url}\nload:\n  stages: [{ duration: 1s, rate: 60 }]\nsession:\n  hold: 50ms\nworkers: 2\n`);
+    const r = await runCli(['run', file, '--quiet', '--out', join(dir, 'cli')], { env: { WSRACE_FAULT_WORKER_CRASH: '0:5' } });
+    expect(r.code).toBe(4);
+  });
+
+  it('a spawned target that exits mid-run is a timeline event, not a hang', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const loaded = parseScenarioText(
+      `name: exits\ntarget:\n  url: ${server.url}\n  start:\n    command: "echo starting; sleep 0.5; exit 3"\nload:\n  stages: [{ duration: 1500ms, rate: 20 }]\nsession:\n  hold: 20ms\n`,
+      'exits.yaml',
+    );
+    const dir = tmp();
+    const { summary } = await runScenario(loaded, { outDir: dir, workers: 1 });
+    expect(summary.targetExit).toMatchObject({ code: 3, signal: null });
+    expect(summary.targetExit!.atMs).toBeGreaterThan(400);
+    expect(summary.findings.join('\n')).toMatch(/target exited with code 3 at \+0\.\d\d s/);
+    expect(readFileSync(join(dir, 'target.log'), 'utf8')).toBe('starting\n');
+    expect(readFileSync(join(dir, 'timeline.ndjson'), 'utf8')).toContain('"kind":"exit"');
+  });
+
+  it('running out of file descriptors shows as EMFILE counts and one clear warning', async () => {
+    // The server lives in another process: only the generator runs out of descriptors.
+    const echo = await startEchoServerProcess();
+    onTestFinished(() => echo.close());
+    const loaded = parseScenarioText(`name: emfile\ntarget:\n  url: ${echo.url}\nload:\n  stages: [{ duration: 3s, rate: 40 }]\nsession:\n  hold: 20ms\n`, 'emfile.yaml');
+    const hogs: number[] = [];
+    let filled = false;
+    const { summary } = await runScenario(loaded, {
+      outDir: tmp(),
+      workers: 1,
+      onProgress: (p) => {
+        // After the first second, take every descriptor left for one second, then give them back.
+        if (!filled && p.elapsedMs > 900) {
+          filled = true;
+          try {
+            for (;;) hogs.push(openSync('/dev/null', 'r'));
+          } catch {
+            /* EMFILE: full */
+          }
+          setTimeout(() => hogs.splice(0).forEach((fd) => closeSync(fd)), 1000);
+        }
+      },
+    });
+    expect(hogs).toHaveLength(0);
+    expect(summary.totals.attempted).toBe(120);
+    expect(summary.totals.errorCodes.EMFILE).toBeGreaterThan(10);
+    expect(summary.totals.closeCodes['1000'] + summary.totals.errorCodes.EMFILE).toBe(120);
+    expect(summary.findings[0]).toMatch(/^\d+ attempts failed with EMFILE: wsrace ran out of file descriptors \(limit \d+\).*ulimit -n/);
+  });
+
+  it('the run is bounded: stragglers are cut after the drain time and counted', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const loaded = parseScenarioText(`name: drain\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 20 }]\nsession:\n  hold: 60s\ndrainTimeout: 500ms\n`, 'drain.yaml');
+    const started = Date.now();
+    const { summary } = await runScenario(loaded, { outDir: tmp(), workers: 1 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(summary.totals.attempted).toBe(10);
+    expect(summary.totals.errors.interrupted).toBe(10);
+    expect(existsSync).toBeDefined();
+  });
+});
