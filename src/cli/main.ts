@@ -5,6 +5,7 @@ import { validateCommand } from './commands/validate.js';
 import { simCommand } from '../sim/command.js';
 import { correlateCommand } from './commands/correlate.js';
 import { compareCommand } from './commands/compare.js';
+import { reportCommand } from './commands/report.js';
 import { EXIT, exitFor } from './exit.js';
 
 /** The `wsrace` command line: a thin layer over the library (src/index.ts). */
@@ -17,6 +18,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(simCommand)
     .command(correlateCommand)
     .command(compareCommand)
+    .command(reportCommand)
     .demandCommand(1, 'Give a command: run, validate, sim, correlate, compare, report')
     .strict()
     .help()

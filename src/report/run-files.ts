@@ -6,6 +6,8 @@ import { METRICS, type Metric } from '../record/histogram.js';
 import { METRIC_TAGS } from '../record/interval-log.js';
 import { writeHgrmFiles } from './hgrm.js';
 import { renderJunit } from './junit.js';
+import { renderHtmlReport } from './html.js';
+import { loadReportData } from './html-data.js';
 import { redactHeaders, redactSubprotocols, redactUrl } from './redact.js';
 import type { Summary } from './summary.js';
 
@@ -23,10 +25,16 @@ export function writeScenarioCopy(outDir: string, scenario: Scenario): void {
   writeFileSync(join(outDir, 'scenario.json'), JSON.stringify(copy, null, 2) + '\n');
 }
 
-/** The files written once a run (or a merge) has its summary: .hgrm per metric and junit.xml. */
-export function writeRunReports(outDir: string, summary: Summary, histograms: Record<Metric, Histogram>): void {
+/** The files written once a run (or a merge) has its summary: .hgrm per metric, junit.xml, report.html. */
+export async function writeRunReports(outDir: string, summary: Summary, histograms: Record<Metric, Histogram>): Promise<void> {
   writeHgrmFiles(outDir, Object.fromEntries(METRICS.map((m) => [METRIC_TAGS[m], histograms[m]])));
+  await writeDerivedReports(outDir, summary);
+}
+
+/** junit.xml and report.html: everything derived from summary.json and events.ndjson alone. */
+export async function writeDerivedReports(outDir: string, summary: Summary): Promise<void> {
   writeFileSync(join(outDir, 'junit.xml'), renderJunit({ ...summary, outDir }));
+  writeFileSync(join(outDir, 'report.html'), renderHtmlReport(await loadReportData(outDir)));
 }
 
 /**

@@ -4,6 +4,7 @@ import { InputError } from '../scenario/errors.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { thresholdsOf, withTimeline, type Summary } from '../report/summary.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
+import { writeDerivedReports } from '../report/run-files.js';
 import { loadRunTimeline, loadSuppliedTimeline } from '../timeline/supplied.js';
 
 export function readSummary(runDir: string): Summary {
@@ -30,5 +31,6 @@ export async function correlateRun(runDir: string, timelineFile: string): Promis
   const attribution = await attributeEventsFile(join(runDir, 'events.ndjson'), timeline, { rewrite: true });
   const updated = withTimeline({ ...summary, readyFrom, correlatedWith: timelineFile }, timelineSummary, attribution, thresholdsOf(summary), true);
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(updated, null, 2) + '\n');
+  await writeDerivedReports(runDir, updated);
   return updated;
 }

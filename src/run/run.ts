@@ -271,7 +271,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     hasTimelineSource: TimelineSources.configured(scenario),
   });
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  writeRunReports(outDir, summary, engine.histograms);
+  await writeRunReports(outDir, summary, engine.histograms);
   // reports/<name>/latest → this run, when the run folder is laid out as reports/<name>/<stamp>.
   if (basename(dirname(resolve(outDir))) === scenario.name) pointLatest(outDir);
   return { summary, outDir, exitCode: summary.verdict === 'pass' ? 0 : 1 };

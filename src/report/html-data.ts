@@ -1,0 +1,211 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { JsHistogram, type Histogram } from 'hdr-histogram-js';
+import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
+import type { EventLine } from '../timeline/phase-report.js';
+import type { Summary } from './summary.js';
+
+/** Per-second outcome counts, indexed alike: `t[i]` is the second (since T0) that index i covers. */
+export interface PerSecond {
+  /** Start of each one-second bucket, in seconds since T0: [t, t + 1) by scheduled start. */
+  t: number[];
+  /** Worked: closed with code 1000. */
+  opened: number[];
+  c1011: number[];
+  /** Closes with any code other than 1000 and 1011 (1006 when no close frame came). */
+  otherClose: number[];
+  http503: number[];
+  otherHttp: number[];
+  refused: number[];
+  /** handshake_timeout + expect_timeout. */
+  timeouts: number[];
+  /** reset, error, dropped, interrupted, lost: whatever else (not the target's doing, mostly). */
+  other: number[];
+}
+
+export const OUTCOME_SERIES = ['opened', 'c1011', 'otherClose', 'http503', 'otherHttp', 'refused', 'timeouts', 'other'] as const;
+export type OutcomeSeries = (typeof OUTCOME_SERIES)[number];
+
+/** Handshake latency (open − sched, ms) of the attempts that opened, per second of scheduled start. */
+export interface HandshakeOverTime {
+  t: number[];
+  count: number[];
+  /** Exact nearest-rank percentiles of the second's values; null for a second with none. */
+  p50: (number | null)[];
+  p99: (number | null)[];
+}
+
+/** One row of HdrHistogram's percentile distribution (the .hgrm rows), value in ms. */
+export interface DistributionPoint {
+  /** The percentile tick, 0–100 (0, 10, … 50, 55, … 75, 77.5, … 100). */
+  percentile: number;
+  /** Highest value equivalent to the tick's value in the histogram (as .hgrm prints it), ms, 3 decimals. */
+  valueMs: number;
+  /** Opened handshakes at or below this value. */
+  count: number;
+}
+
+export interface PhaseBand {
+  phase: string;
+  startS: number;
+  endS: number;
+}
+
+export interface ReportData {
+  summary: Summary;
+  /** scenario.json (the resolved, redacted scenario); null when the run folder has none. */
+  scenario: unknown | null;
+  perSecond: PerSecond;
+  handshakeOverTime: HandshakeOverTime;
+  distribution: DistributionPoint[];
+  /** Lines of events.ndjson that could not be parsed (skipped, counted). */
+  badEventLines: number;
+}
+
+/** HdrHistogram's default percentile ticks per half distance (the .hgrm files use it too). */
+export const TICKS_PER_HALF_DISTANCE = 5;
+
+/** Which per-second series an attempt counts in. */
+export function outcomeSeries(e: Pick<EventLine, 'outcome' | 'code' | 'status'>): OutcomeSeries {
+  switch (e.outcome) {
+    case 'close': {
+      const code = e.code ?? 1006;
+      return code === 1000 ? 'opened' : code === 1011 ? 'c1011' : 'otherClose';
+    }
+    case 'http':
+      return e.status === 503 ? 'http503' : 'otherHttp';
+    case 'refused':
+      return 'refused';
+    case 'handshake_timeout':
+    case 'expect_timeout':
+      return 'timeouts';
+    default:
+      return 'other'; // reset, error, dropped, interrupted, lost (and any kind added later)
+  }
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Nearest-rank percentile of sorted values. */
+function nearestRank(sorted: Float64Array, p: number): number {
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1];
+}
+
+/**
+ * Accumulates events into the per-second series and the handshake histogram. Pure (no I/O):
+ * `loadReportData` feeds it events.ndjson line by line; tests feed it arrays.
+ */
+export class ReportAccumulator {
+  private readonly counts = new Map<number, Record<OutcomeSeries, number>>();
+  private readonly handshakes = new Map<number, number[]>();
+  private readonly histogram: Histogram = createHistogram();
+
+  add(e: Pick<EventLine, 'sched' | 'open' | 'outcome' | 'code' | 'status'>): void {
+    const second = Math.floor(e.sched / 1000);
+    let c = this.counts.get(second);
+    if (!c) this.counts.set(second, (c = Object.fromEntries(OUTCOME_SERIES.map((k) => [k, 0])) as Record<OutcomeSeries, number>));
+    c[outcomeSeries(e)]++;
+    if (e.open !== null && e.open !== undefined) {
+      const ms = e.open - e.sched;
+      recordMs(this.histogram, ms);
+      let list = this.handshakes.get(second);
+      if (!list) this.handshakes.set(second, (list = []));
+      list.push(ms > 0 ? ms : 0); // as recordMs: clock jitter below 0 reads as 0
+    }
+  }
+
+  /**
+   * The series over every second from min(0, first attempt's) to max(last attempt's, run end),
+   * so the x axis spans the whole run even where nothing was scheduled.
+   */
+  result(runEndMs = 0): Pick<ReportData, 'perSecond' | 'handshakeOverTime' | 'distribution'> {
+    let first = 0;
+    let last = Math.ceil(runEndMs / 1000) - 1;
+    for (const s of this.counts.keys()) {
+      first = Math.min(first, s);
+      last = Math.max(last, s);
+    }
+    last = Math.max(last, first);
+    const perSecond: PerSecond = { t: [], opened: [], c1011: [], otherClose: [], http503: [], otherHttp: [], refused: [], timeouts: [], other: [] };
+    const handshakeOverTime: HandshakeOverTime = { t: [], count: [], p50: [], p99: [] };
+    for (let s = first; s <= last; s++) {
+      perSecond.t.push(s);
+      const c = this.counts.get(s);
+      for (const k of OUTCOME_SERIES) perSecond[k].push(c ? c[k] : 0);
+      const values = this.handshakes.get(s);
+      handshakeOverTime.t.push(s);
+      if (values && values.length > 0) {
+        const sorted = Float64Array.from(values).sort();
+        handshakeOverTime.count.push(sorted.length);
+        handshakeOverTime.p50.push(round3(nearestRank(sorted, 50)));
+        handshakeOverTime.p99.push(round3(nearestRank(sorted, 99)));
+      } else {
+        handshakeOverTime.count.push(0);
+        handshakeOverTime.p50.push(null);
+        handshakeOverTime.p99.push(null);
+      }
+    }
+    return { perSecond, handshakeOverTime, distribution: percentilePoints(this.histogram) };
+  }
+}
+
+/** HdrHistogram's percentile iteration (the rows of outputPercentileDistribution), values in ms. */
+export function percentilePoints(h: Histogram, ticksPerHalfDistance = TICKS_PER_HALF_DISTANCE): DistributionPoint[] {
+  if (h.totalCount === 0) return [];
+  if (!(h instanceof JsHistogram)) throw new Error('percentilePoints needs a JS histogram (createHistogram() builds one)');
+  const iterator = h.percentileIterator;
+  iterator.reset(ticksPerHalfDistance);
+  const points: DistributionPoint[] = [];
+  while (iterator.hasNext()) {
+    const v = iterator.next(); // a shared object: copy its fields now
+    points.push({ percentile: v.percentileLevelIteratedTo, valueMs: round3(v.valueIteratedTo / NS_PER_MS), count: v.totalCountToThisValue });
+  }
+  return points;
+}
+
+/**
+ * Startup phases as bands on the time axis (seconds since T0), in timeline order. A span still
+ * open (endMs null) ends at the run's end. When the first phase starts after T0, the time before
+ * it is `unknown` (as attempts are attributed there).
+ */
+export function phaseBands(summary: Pick<Summary, 'timeline' | 'durationMs'>): PhaseBand[] {
+  const runEndMs = Math.max(summary.durationMs, ...summary.timeline.map((s) => s.endMs ?? s.startMs));
+  const bands: PhaseBand[] = summary.timeline.map((s) => ({ phase: s.phase, startS: s.startMs / 1000, endS: (s.endMs ?? runEndMs) / 1000 }));
+  if (bands.length > 0 && bands[0].startS > 0) bands.unshift({ phase: 'unknown', startS: 0, endS: bands[0].startS });
+  return bands;
+}
+
+/**
+ * Reads a run folder: summary.json, events.ndjson (streamed line by line; unparseable lines are
+ * counted, not fatal) and scenario.json when present.
+ */
+export async function loadReportData(runDir: string): Promise<ReportData> {
+  const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8')) as Summary;
+  const scenarioPath = join(runDir, 'scenario.json');
+  const scenario: unknown = existsSync(scenarioPath) ? JSON.parse(await readFile(scenarioPath, 'utf8')) : null;
+  const acc = new ReportAccumulator();
+  let badEventLines = 0;
+  const eventsPath = join(runDir, 'events.ndjson');
+  if (existsSync(eventsPath)) {
+    const lines = createInterface({ input: createReadStream(eventsPath), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line.trim()) continue;
+      let e: EventLine;
+      try {
+        e = JSON.parse(line) as EventLine;
+      } catch {
+        badEventLines++; // e.g. a torn last line from a killed run
+        continue;
+      }
+      if (typeof e?.sched !== 'number' || typeof e.outcome !== 'string') {
+        badEventLines++;
+        continue;
+      }
+      acc.add(e);
+    }
+  }
+  return { summary, scenario, ...acc.result(summary.durationMs), badEventLines };
+}
