@@ -19,6 +19,35 @@ export interface AttemptHost {
   readonly histograms: Record<Metric, Histogram>;
   opened(attempt: Attempt): void;
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void;
+  /** Deadlines are kept in the worker's FIFO queues (one timer per worker, not per attempt). */
+  watchHandshake(attempt: Attempt): void;
+  watchHold(attempt: Attempt): void;
+  watchExpect(attempt: Attempt): void;
+}
+
+/** The attempt a WebSocket belongs to: ws calls listeners with `this` = the socket. */
+const ATTEMPT = Symbol('wsrace.attempt');
+type Socket = WebSocket & { [ATTEMPT]: Attempt };
+const attemptOf = (ws: WebSocket): Attempt => (ws as Socket)[ATTEMPT];
+
+// Listeners shared by every socket: no closures allocated per attempt on the hot path.
+function onUpgrade(this: WebSocket): void {
+  attemptOf(this).rec.up = now();
+}
+function onUnexpectedResponse(this: WebSocket, _req: unknown, res: IncomingMessage): void {
+  attemptOf(this).unexpectedResponse(res);
+}
+function onOpen(this: WebSocket): void {
+  attemptOf(this).opened();
+}
+function onMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  attemptOf(this).message(data, isBinary);
+}
+function onError(this: WebSocket, err: Error): void {
+  attemptOf(this).error(err);
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  attemptOf(this).closed(code, reason);
 }
 
 /**
@@ -27,15 +56,17 @@ export interface AttemptHost {
  * crash the tester.
  */
 export class Attempt {
-  private readonly rec: AttemptRecord;
+  readonly rec: AttemptRecord;
   private ws: WebSocket | null = null;
   private state: 'connecting' | 'open' | 'closing' | 'done' = 'connecting';
   private outcome: OutcomeKind | null = null; // decided before the close event, when known
-  private timer: NodeJS.Timeout | null = null;
-  private expectTimer: NodeJS.Timeout | null = null;
   private expecting = false;
   private holdOver = false;
   private clientClosed = false;
+  /** Deadlines (epoch ms), read by the worker's queues. */
+  handshakeDue = 0;
+  holdDue = 0;
+  expectDue = 0;
 
   constructor(
     private readonly host: AttemptHost,
@@ -43,6 +74,10 @@ export class Attempt {
     scheduled: number,
   ) {
     this.rec = { i: index, w: host.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: 0, outcome: 'error' };
+  }
+
+  get done(): boolean {
+    return this.state === 'done';
   }
 
   start(): void {
@@ -64,16 +99,16 @@ export class Attempt {
       this.fail('error', errorCode(err));
       return;
     }
+    (ws as Socket)[ATTEMPT] = this;
     this.ws = ws;
-    ws.on('upgrade', () => {
-      rec.up = now();
-    });
-    ws.on('unexpected-response', this.onUnexpectedResponse);
-    ws.on('open', this.onOpen);
-    ws.on('message', this.onMessage);
-    ws.on('error', this.onError);
-    ws.on('close', this.onClose);
-    this.timer = setTimeout(this.onHandshakeTimeout, s.handshakeTimeoutMs);
+    ws.on('upgrade', onUpgrade);
+    ws.on('unexpected-response', onUnexpectedResponse);
+    ws.on('open', onOpen);
+    if (this.host.expectRe) ws.on('message', onMessage);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    this.handshakeDue = rec.start + s.handshakeTimeoutMs;
+    this.host.watchHandshake(this);
   }
 
   /** Stops the attempt because the run is ending: close politely if open, else cut. */
@@ -102,7 +137,8 @@ export class Attempt {
     this.finish(this.outcome ?? 'interrupted', this.rec.open !== null);
   }
 
-  // Records the TCP connect time on the socket ws dials through.
+  // Records the TCP connect time on the socket ws dials through. A method (bound once per
+  // attempt) because ws calls createConnection without a receiver.
   private readonly dial = (options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }): net.Socket => {
     let socket: net.Socket;
     if (this.host.settings.url.startsWith('wss:')) {
@@ -113,25 +149,29 @@ export class Attempt {
       (options as net.IpcSocketConnectOpts).path = options.socketPath as string;
       socket = net.connect(options);
     }
-    socket.once('connect', () => {
-      this.rec.tcp = now();
-      this.rec.lport = socket.localPort;
-      recordMs(this.host.histograms.tcpConnect, this.rec.tcp - (this.rec.start ?? this.rec.tcp));
-    });
+    (socket as net.Socket & { [ATTEMPT]: Attempt })[ATTEMPT] = this;
+    socket.once('connect', onSocketConnect);
     return socket;
   };
 
-  private readonly onUnexpectedResponse = (_req: unknown, res: IncomingMessage): void => {
+  /** TCP connected (called with the socket). */
+  tcpConnected(socket: net.Socket): void {
+    const rec = this.rec;
+    rec.tcp = now();
+    rec.lport = socket.localPort;
+    recordMs(this.host.histograms.tcpConnect, rec.tcp - (rec.start ?? rec.tcp));
+  }
+
+  unexpectedResponse(res: IncomingMessage): void {
     this.rec.status = res.statusCode ?? 0;
     this.outcome = 'http';
     res.resume(); // drain the body, or the socket never closes
     this.ws?.terminate();
-  };
+  }
 
-  private readonly onOpen = (): void => {
+  opened(): void {
     const rec = this.rec;
     rec.open = now();
-    this.clearTimer();
     if (rec.up !== null && rec.tcp !== null) recordMs(this.host.histograms.upgrade, rec.up - rec.tcp);
     recordMs(this.host.histograms.handshake, rec.open - rec.sched);
     this.state = 'open';
@@ -141,36 +181,40 @@ export class Attempt {
     for (const message of s.send) ws.send(message);
     if (s.expect) {
       this.expecting = true;
-      this.expectTimer = setTimeout(this.onExpectTimeout, s.expect.withinMs);
+      this.expectDue = rec.open + s.expect.withinMs;
+      this.host.watchExpect(this);
     }
-    this.timer = setTimeout(this.onHoldOver, s.holdMs);
-  };
+    if (s.holdMs <= 0) this.holdDeadline();
+    else {
+      this.holdDue = rec.open + s.holdMs;
+      this.host.watchHold(this);
+    }
+  }
 
-  private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+  message(data: WebSocket.RawData, isBinary: boolean): void {
     if (!this.expecting) return;
     const text = isBinary ? '' : data.toString();
     if (!this.host.expectRe!.test(text)) return;
     this.expecting = false;
-    if (this.expectTimer) clearTimeout(this.expectTimer);
-    this.expectTimer = null;
     this.rec.first = now();
     recordMs(this.host.histograms.firstMessage, this.rec.first - this.rec.open!);
     if (this.holdOver) this.closeByClient();
-  };
+  }
 
-  private readonly onExpectTimeout = (): void => {
-    this.expectTimer = null;
+  /** Called by the worker when the expect deadline passes. */
+  expectDeadline(): void {
     if (!this.expecting || this.state !== 'open') return;
     this.expecting = false;
     this.outcome = 'expect_timeout';
     this.closeByClient();
-  };
+  }
 
-  private readonly onHoldOver = (): void => {
-    this.timer = null;
+  /** Called by the worker when the hold time is over. */
+  holdDeadline(): void {
+    if (this.state !== 'open') return;
     this.holdOver = true;
     if (!this.expecting) this.closeByClient();
-  };
+  }
 
   private closeByClient(): void {
     if (this.state !== 'open') return;
@@ -179,14 +223,14 @@ export class Attempt {
     this.ws!.close(1000);
   }
 
-  private readonly onHandshakeTimeout = (): void => {
-    this.timer = null;
+  /** Called by the worker when the handshake deadline passes. */
+  handshakeDeadline(): void {
     if (this.state !== 'connecting') return;
     this.outcome ??= 'handshake_timeout';
     this.ws?.terminate();
-  };
+  }
 
-  private readonly onError = (err: Error): void => {
+  error(err: Error): void {
     if (this.outcome !== null || this.state !== 'connecting') {
       if (this.rec.err === undefined && this.state !== 'connecting') this.rec.err = errorCode(err);
       // A protocol violation by the server (oversized or invalid frame, bad close code, invalid
@@ -205,9 +249,9 @@ export class Attempt {
       this.outcome = 'error';
       this.rec.err = errorCode(err);
     }
-  };
+  }
 
-  private readonly onClose = (code: number, reason: Buffer): void => {
+  closed(code: number, reason: Buffer): void {
     const rec = this.rec;
     const wasOpen = rec.open !== null;
     if (wasOpen) {
@@ -221,7 +265,7 @@ export class Attempt {
       if (serverClosed) recordMs(this.host.histograms.serverCloseAfter, now() - rec.open!);
     }
     this.finish(this.outcome ?? 'error', wasOpen);
-  };
+  }
 
   private fail(outcome: OutcomeKind, err?: string): void {
     this.outcome = outcome;
@@ -232,8 +276,6 @@ export class Attempt {
   private finish(outcome: OutcomeKind, wasOpen: boolean): void {
     if (this.state === 'done') return;
     this.state = 'done';
-    this.clearTimer();
-    if (this.expectTimer) clearTimeout(this.expectTimer);
     const rec = this.rec;
     rec.end = now();
     rec.outcome = outcome;
@@ -242,11 +284,10 @@ export class Attempt {
     this.ws = null;
     this.host.finished(this, rec, wasOpen);
   }
+}
 
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
+function onSocketConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {
+  this[ATTEMPT].tcpConnected(this);
 }
 
 /** ws's codes for a server that broke the WebSocket protocol after open, as short names. */

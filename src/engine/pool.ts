@@ -50,7 +50,7 @@ export interface WorkerStatus {
 function workerFile(): { filename: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) return { filename: here.replace(/pool\.ts$/, 'worker.ts'), execArgv: ['--import', 'tsx'] };
-  return { filename: here.replace(/pool\.js$/, 'worker.js'), execArgv: [] };
+  return { filename: here.replace(/pool\.js$/, 'worker.js'), execArgv: process.execArgv };
 }
 
 /**

@@ -5,6 +5,7 @@ import { stripeIndices } from '../schedule/stripe.js';
 import { METRICS, createHistogram, encodeHistogram, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, type AttemptHost } from './connection.js';
+import { DeadlineQueue } from './deadlines.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
 
 /** WSRACE_FAULT_WORKER_CRASH=<worker>:<attempts> makes that worker die (tests only). */
@@ -12,6 +13,8 @@ const [CRASH_WORKER, CRASH_AFTER] = (process.env.WSRACE_FAULT_WORKER_CRASH ?? '-
 
 /** Below this many ms to the next start, spin on setImmediate instead of trusting a timer. */
 const SPIN_MS = 2;
+/** How often the deadline queues are checked: the resolution of timeouts and hold times. */
+const DEADLINE_TICK_MS = 2;
 /** After asking sockets to close at the end, how long before they are cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -48,6 +51,10 @@ class WorkerRun implements AttemptHost {
   private pumpTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private readonly handshakes = new DeadlineQueue((a) => a.handshakeDue, (a) => a.handshakeDeadline());
+  private readonly holds = new DeadlineQueue((a) => a.holdDue, (a) => a.holdDeadline());
+  private readonly expects = new DeadlineQueue((a) => a.expectDue, (a) => a.expectDeadline());
   private resolve!: (v: { worker: number }) => void;
 
   constructor(private readonly task: WorkerTask) {
@@ -73,6 +80,7 @@ class WorkerRun implements AttemptHost {
       this.scheduleStart = msg.scheduleStart;
       this.intervalStart = now();
       this.tickTimer = setInterval(() => this.flush('tick'), this.task.tickMs);
+      this.deadlineTimer = setInterval(this.checkDeadlines, DEADLINE_TICK_MS);
       this.pump();
     } else if (msg.type === 'add') {
       if (this.stopping) return;
@@ -144,6 +152,25 @@ class WorkerRun implements AttemptHost {
     this.openNow++;
   }
 
+  watchHandshake(attempt: Attempt): void {
+    this.handshakes.push(attempt);
+  }
+
+  watchHold(attempt: Attempt): void {
+    this.holds.push(attempt);
+  }
+
+  watchExpect(attempt: Attempt): void {
+    this.expects.push(attempt);
+  }
+
+  private readonly checkDeadlines = (): void => {
+    const t = now();
+    this.handshakes.check(t);
+    this.expects.check(t);
+    this.holds.check(t);
+  };
+
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {
     this.active.delete(attempt);
     if (wasOpen) this.openNow--;
@@ -190,6 +217,7 @@ class WorkerRun implements AttemptHost {
     if (this.completed) return;
     this.completed = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     this.flush('done');

@@ -1,0 +1,43 @@
+// The floor: the simplest possible ws client loop — no schedule, no recording. Each of
+// `concurrency` loops opens a socket, closes it with 1000 once open, and starts the next when it
+// has closed. Run in `threads` worker threads, like wsrace's workers. Prints completions/s.
+import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
+import WebSocket from 'ws';
+
+if (isMainThread) {
+  const [url, seconds, threads, concurrency] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
+  let total = 0;
+  let finished = 0;
+  for (let t = 0; t < threads; t++) {
+    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency } });
+    w.on('message', (n) => {
+      total += n;
+      if (++finished === threads) {
+        process.stdout.write(JSON.stringify({ completed: total, perSecond: total / seconds }) + '\n');
+        process.exit(0);
+      }
+    });
+  }
+} else {
+  const { url, seconds, concurrency } = workerData;
+  const end = Date.now() + seconds * 1000;
+  let completed = 0;
+  let running = 0;
+  const loop = () => {
+    if (Date.now() >= end) {
+      if (--running === 0) parentPort.postMessage(completed);
+      return;
+    }
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('open', () => ws.close(1000));
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      completed++;
+      loop();
+    });
+  };
+  for (let i = 0; i < concurrency; i++) {
+    running++;
+    loop();
+  }
+}

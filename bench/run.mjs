@@ -1,0 +1,152 @@
+// npm run bench: wsrace against the raw limit of this machine. Not part of npm test.
+// Every measurement is a ratio against the floor measured in the same run (shared machines are
+// noisy), repeated REPEATS times, median reported. Traffic goes to 127.0.0.1 only; every loop is
+// bounded in count and time. Writes bench/results.json and prints a table.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseScenarioText } from '../dist/scenario/load.js';
+import { runScenario } from '../dist/run/run.js';
+import { openFileLimit } from '../dist/run/preflight.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.min(2, os.availableParallelism()));
+const QUICK = process.env.BENCH_QUICK === '1';
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const log = (...a) => process.stderr.write(a.join(' ') + '\n');
+
+function startServer(args = []) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('echo server did not start')), 10_000);
+    child.stdout.once('data', (d) => {
+      clearTimeout(timer);
+      resolve({ url: `ws://127.0.0.1:${Number(String(d).trim())}/ws`, stop: () => child.kill('SIGTERM') });
+    });
+  });
+}
+
+function floor(url, seconds, concurrency) {
+  const out = execFileSync(process.execPath, [fileURLToPath(new URL('./floor-client.mjs', import.meta.url)), url, String(seconds), String(WORKERS), String(concurrency)], { timeout: (seconds + 30) * 1000 });
+  return JSON.parse(String(out)).perSecond;
+}
+
+async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections, signalWhen, extra = '' }) {
+  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n${maxConnections ? `  maxConnections: ${maxConnections}\n` : ''}session:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
+  const loaded = parseScenarioText(text, 'bench.yaml');
+  const controller = new AbortController();
+  const samples = [];
+  const result = await runScenario(loaded, {
+    outDir: `${os.tmpdir()}/wsrace-bench-${process.pid}-${Date.now()}`,
+    workers: WORKERS,
+    signal: controller.signal,
+    onProgress: (p) => {
+      samples.push({ openNow: p.openNow, rss: process.memoryUsage().rss });
+      if (signalWhen?.(p)) controller.abort('bench');
+    },
+  });
+  return { summary: result.summary, samples };
+}
+
+/** On schedule: every attempt done and closed 1000, none dropped, lag p99 within 5 ms. */
+const onSchedule = (s) => s.totals.attempted === s.schedule.scheduled && (s.totals.closeCodes['1000'] ?? 0) === s.totals.attempted && s.scheduleLagMs.p99 <= 5;
+
+async function main() {
+  const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, memoryGiB: Math.round(os.totalmem() / 2 ** 30), openFiles: openFileLimit(), workers: WORKERS };
+  log(`machine: ${machine.cpus} cores (${machine.cpuModel}), node ${machine.node}, ${machine.memoryGiB} GiB, ulimit -n ${machine.openFiles}; ${WORKERS} worker threads; ${REPEATS} repeats`);
+  const server = await startServer();
+  const slow = await startServer(['--delay-101', '20']);
+  const results = { machine, date: new Date().toISOString(), repeats: REPEATS };
+  try {
+    // Warm up both sides once.
+    floor(server.url, 1, 16);
+    await wsrace(server.url, { rate: 500, seconds: 1 });
+
+    // 1. Connection rate.
+    const concurrencies = QUICK ? [32] : [16, 32, 64];
+    const floorRuns = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const best = Math.max(...concurrencies.map((c) => floor(server.url, QUICK ? 2 : 4, c)));
+      floorRuns.push(best);
+      log(`floor run ${r + 1}: ${best.toFixed(0)} open+close/s`);
+    }
+    const floorRate = median(floorRuns);
+    const fractions = QUICK ? [0.6, 0.85] : [0.5, 0.7, 0.85, 0.95, 1.05];
+    const rateRuns = [];
+    const lagAt = {};
+    for (let r = 0; r < REPEATS; r++) {
+      let best = 0;
+      for (const f of fractions) {
+        const rate = Math.round(floorRate * f);
+        const { summary } = await wsrace(server.url, { rate, seconds: QUICK ? 2 : 4 });
+        const ok = onSchedule(summary);
+        log(`wsrace run ${r + 1} at ${rate}/s (${f}× floor): lag p99 ${summary.scheduleLagMs.p99} ms, closed 1000 ${summary.totals.closeCodes['1000'] ?? 0}/${summary.totals.attempted} → ${ok ? 'on schedule' : 'behind'}`);
+        if (ok) best = rate;
+        else break;
+      }
+      rateRuns.push(best);
+    }
+    const maxRate = median(rateRuns);
+    results.connectionRate = { floorPerSecond: Math.round(floorRate), floorRuns: floorRuns.map(Math.round), wsraceOnSchedulePerSecond: maxRate, wsraceRuns: rateRuns, ratio: +(maxRate / floorRate).toFixed(3), target: 0.85 };
+
+    // 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
+    for (const f of [0.5, 0.9, 1.5]) {
+      const runs = [];
+      for (let r = 0; r < REPEATS; r++) {
+        const { summary } = await wsrace(server.url, { rate: Math.round(maxRate * f), seconds: QUICK ? 2 : 4 });
+        runs.push({ p50: summary.scheduleLagMs.p50, p99: summary.scheduleLagMs.p99, max: summary.scheduleLagMs.max, dropped: summary.totals.dropped, behind: summary.findings.some((x) => x.startsWith('schedule lag')) });
+      }
+      lagAt[`${f * 100}%`] = { rate: Math.round(maxRate * f), p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind) };
+      log(`lag at ${f * 100}% (${Math.round(maxRate * f)}/s): p50 ${lagAt[`${f * 100}%`].p50} p99 ${lagAt[`${f * 100}%`].p99} max ${lagAt[`${f * 100}%`].max} ms`);
+    }
+    results.scheduleLag = { ...lagAt, targetP99At50: 2 };
+
+    // 4. Recording overhead: the server holds each 101 for 20 ms.
+    const overhead = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const { summary } = await wsrace(slow.url, { rate: 200, seconds: 2 });
+      overhead.push(summary.handshakeMs.p50 - 20);
+    }
+    results.recordingOverhead = { delayMs: 20, p50OverMs: +median(overhead).toFixed(3), runs: overhead.map((x) => +x.toFixed(3)), target: 1 };
+    log(`recording overhead at p50: ${results.recordingOverhead.p50OverMs} ms over a 20 ms 101`);
+
+    // 2. Concurrency: hold as many sockets as the descriptor limit allows, measure RSS per socket.
+    const limit = machine.openFiles ?? 20_000;
+    const want = QUICK ? 5000 : Math.min(19_000, limit - 500);
+    const before = process.memoryUsage().rss;
+    const { summary, samples } = await wsrace(server.url, {
+      rate: 2000,
+      seconds: Math.ceil(want / 2000) + 3,
+      hold: '120s',
+      maxConnections: want,
+      signalWhen: (p) => p.openNow >= want,
+    });
+    const peak = samples.reduce((m, s) => (s.openNow > m.openNow ? s : m), { openNow: 0, rss: before });
+    results.concurrency = { heldAtOnce: peak.openNow, target: 19_000, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssAtPeakMiB: +(peak.rss / 2 ** 20).toFixed(1), bytesPerSocket: Math.round((peak.rss - before) / Math.max(1, peak.openNow)), targetBytesPerSocket: 16 * 1024, dropped: summary.totals.dropped, errors: summary.totals.errorCodes };
+    log(`concurrency: ${peak.openNow} sockets held, ${results.concurrency.bytesPerSocket} B RSS each`);
+  } finally {
+    server.stop();
+    slow.stop();
+  }
+  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
+  const c = results.connectionRate;
+  const rows = [
+    ['connection rate (open+close/s)', `floor ${c.floorPerSecond}`, `wsrace ${c.wsraceOnSchedulePerSecond} on schedule`, `${c.ratio}× floor (target ≥ 0.85)`],
+    ['sockets held at once', `${results.concurrency.heldAtOnce}`, `${results.concurrency.bytesPerSocket} B RSS/socket`, `target 19,000 at ≤ 16 KiB`],
+    ['schedule lag at 50% max', `p50 ${results.scheduleLag['50%'].p50} ms`, `p99 ${results.scheduleLag['50%'].p99} ms`, `max ${results.scheduleLag['50%'].max} ms (target p99 ≤ 2)`],
+    ['schedule lag at 90% max', `p50 ${results.scheduleLag['90%'].p50} ms`, `p99 ${results.scheduleLag['90%'].p99} ms`, `max ${results.scheduleLag['90%'].max} ms`],
+    ['overload at 150% max', `p99 ${results.scheduleLag['150%'].p99} ms`, `max ${results.scheduleLag['150%'].max} ms`, `reported in findings: ${results.scheduleLag['150%'].reportedBehind}`],
+    ['recording overhead (p50 − 20 ms)', `${results.recordingOverhead.p50OverMs} ms`, '', 'target ≤ 1 ms'],
+  ];
+  process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
+  for (const r of rows) process.stdout.write(`  ${r[0].padEnd(34)} ${r[1].padEnd(16)} ${r[2].padEnd(26)} ${r[3]}\n`);
+  process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  log(err.stack ?? String(err));
+  process.exit(1);
+});
