@@ -6,6 +6,7 @@ import { simCommand } from '../sim/command.js';
 import { correlateCommand } from './commands/correlate.js';
 import { compareCommand } from './commands/compare.js';
 import { reportCommand } from './commands/report.js';
+import { mergeCommand } from './commands/merge.js';
 import { EXIT, exitFor } from './exit.js';
 
 /** The `wsrace` command line: a thin layer over the library (src/index.ts). */
@@ -19,6 +20,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(correlateCommand)
     .command(compareCommand)
     .command(reportCommand)
+    .command(mergeCommand)
     .demandCommand(1, 'Give a command: run, validate, sim, correlate, compare, report')
     .strict()
     .help()

@@ -141,6 +141,8 @@ export class Attempt {
   // attempt) because ws calls createConnection without a receiver.
   private readonly dial = (options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }): net.Socket => {
     let socket: net.Socket;
+    const sources = this.host.settings.localAddresses;
+    if (sources.length > 0) (options as net.TcpNetConnectOpts).localAddress = sources[this.rec.i % sources.length];
     if (this.host.settings.url.startsWith('wss:')) {
       options.path = undefined;
       if (!options.servername && options.servername !== '') options.servername = net.isIP(options.host ?? '') ? '' : options.host;

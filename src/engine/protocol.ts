@@ -15,6 +15,8 @@ export interface ConnectionSettings {
   send: string[];
   expect: { match: string; withinMs: number } | null;
   closeTimeoutMs: number;
+  /** Source addresses, rotated by attempt index; empty: the system picks. */
+  localAddresses: string[];
 }
 
 /** The one long-lived task each worker thread runs. */

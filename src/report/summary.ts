@@ -33,6 +33,10 @@ export interface Summary extends TimelineSummary {
   /** Why the run was cut short, when it was. */
   interruptedBy: string | null;
   workers: WorkerReport[];
+  /** This run's stripe of a sharded schedule (null: the whole schedule). */
+  shard: { index: number; count: number; lateByMs: number | null } | null;
+  /** Set by `wsrace merge`: the shard folders this run was merged from. */
+  shards?: { dir: string; index: number | null; count: number | null; attempted: number; partial: boolean; failedWorkers: number[] }[];
   /** This process's limits: open files (ulimit -n) and the socket cap derived from it. */
   limits: { openFiles: number | null; maxSockets: number };
   schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number };

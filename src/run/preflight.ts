@@ -44,8 +44,16 @@ export interface CapacityPlan {
 }
 
 /** Decides the socket cap; throws RunError when the scenario cannot fit this process's descriptors. */
-export function planCapacity(stages: readonly Stage[], lifetimeMs: number, maxConnections: number | undefined, fdLimit = openFileLimit(), inUse = openFileCount()): CapacityPlan {
-  const estimatedPeak = estimatePeakSockets(stages, lifetimeMs);
+export function planCapacity(
+  stages: readonly Stage[],
+  lifetimeMs: number,
+  maxConnections: number | undefined,
+  fdLimit = openFileLimit(),
+  inUse = openFileCount(),
+  shards = 1,
+): CapacityPlan {
+  // A shard runs 1/N of the schedule, so it holds about 1/N of the sockets.
+  const estimatedPeak = Math.ceil(estimatePeakSockets(stages, lifetimeMs) / shards);
   const available = fdLimit === null ? Number.MAX_SAFE_INTEGER : fdLimit - FD_RESERVE - inUse;
   const needed = Math.min(maxConnections ?? estimatedPeak, estimatedPeak);
   if (fdLimit !== null && (needed > available || (maxConnections !== undefined && maxConnections > available))) {

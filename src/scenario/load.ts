@@ -22,6 +22,8 @@ export interface ScenarioOverrides {
   workers?: number;
   /** `--yes-really-target HOST`: added to target.allowHosts. */
   allowHosts?: string[];
+  /** `--local-address`: replaces target.localAddresses. */
+  localAddresses?: string[];
 }
 
 export interface LoadedScenario {
@@ -64,6 +66,10 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     (data.target as Record<string, unknown>).url = overrides.target;
   }
   if (overrides.workers !== undefined) data.workers = overrides.workers;
+  if (overrides.localAddresses !== undefined) {
+    data.target ??= {};
+    (data.target as Record<string, unknown>).localAddresses = overrides.localAddresses;
+  }
 
   const interpolated = interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file);
   const parsed = scenarioSchema.safeParse(interpolated);

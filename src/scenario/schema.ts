@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { expandAddresses } from './addresses.js';
 
 /**
  * The scenario file's schema. Every object is strict: a typo in a key is an error, never a
@@ -55,6 +56,18 @@ const targetSchema = z
     perMessageDeflate: z.boolean({ error: 'expected true or false' }).default(false),
     /** Largest message accepted from the server; ws's own default is 100 MiB, far too trusting. */
     maxPayload: z.number({ error: 'expected a size in bytes' }).int('expected an integer number of bytes').positive('expected a positive number of bytes').default(1024 * 1024),
+    /** Source addresses to rotate through (list, range 127.0.0.2-127.0.0.40, CIDR): past ~28k ports per address. */
+    localAddresses: z
+      .array(z.string({ error: 'expected an address, range or CIDR block' }), { error: 'expected a list of addresses, ranges or CIDR blocks' })
+      .transform((items, ctx) => {
+        try {
+          return expandAddresses(items);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .default([]),
     /** Non-loopback hosts this scenario may load above a modest rate (a guard against pasted production URLs). */
     allowHosts: z.array(z.string({ error: 'expected a host name' }), { error: 'expected a list of host names' }).default([]),
     /** Header names whose values are secrets (Authorization and Cookie always are). */

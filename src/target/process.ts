@@ -22,11 +22,15 @@ export function killOnExit(pid: number | undefined): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      for (const group of live) {
+      for (const pid of live) {
         try {
-          process.kill(-group, 'SIGKILL');
+          process.kill(-pid, 'SIGKILL'); // its process group (detached children)
         } catch {
-          /* already gone */
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
         }
       }
     });

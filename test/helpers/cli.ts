@@ -12,9 +12,16 @@ export interface CliResult {
 }
 
 /** Runs the wsrace CLI from source in a child process (tsx), bounded by a timeout. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void; shellPrefix?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, '--import', 'tsx', ENTRY, ...args];
+    // shellPrefix (e.g. "ulimit -Hn 800; ") runs in a shell that then execs the CLI, so limits apply to it.
+    const child = options.shellPrefix
+      ? spawn('/bin/bash', ['-c', `${options.shellPrefix}exec ${argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}`], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -27,7 +27,7 @@ export interface TestServer {
  * A deterministic WebSocket server on 127.0.0.1: behaviour(n) decides each upgrade, and the
  * tally says what it actually did, so tests compare wsrace's counts with the server's.
  */
-export async function startTestServer(behaviour: (n: number) => Action, options: { path?: string } = {}): Promise<TestServer> {
+export async function startTestServer(behaviour: (n: number) => Action, options: { path?: string; onUpgrade?: (req: http.IncomingMessage) => void } = {}): Promise<TestServer> {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const server = http.createServer((_req, res) => {
     res.writeHead(404).end();
@@ -42,6 +42,7 @@ export async function startTestServer(behaviour: (n: number) => Action, options:
   });
   server.on('upgrade', (req, socket, head) => {
     const n = upgrades++;
+    options.onUpgrade?.(req);
     const action = behaviour(n);
     const accept = (then: (ws: WebSocket) => void) => wss.handleUpgrade(req, socket, head, then);
     switch (action.kind) {

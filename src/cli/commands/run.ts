@@ -5,6 +5,35 @@ import { runScenario } from '../../run/run.js';
 import { renderSummary } from '../../report/console.js';
 import { progressPrinter } from '../progress.js';
 import { EXIT } from '../exit.js';
+import { parseShard, parseStartAt } from '../shard.js';
+import { InputError } from '../../scenario/errors.js';
+import { runProcesses } from '../../run/processes.js';
+import { defaultOutDir } from '../../run/run.js';
+
+/** `--processes N`: N local shard processes with a shared T0, merged into one run folder. */
+async function runAsProcesses(argv: RunArgs, name: string): Promise<void> {
+  const n = argv.processes!;
+  const outDir = argv.out ?? defaultOutDir('reports', name);
+  const pass: string[] = [];
+  for (const a of argv.set ?? []) pass.push('--set', a);
+  if (argv.target) pass.push('--target', argv.target);
+  pass.push('--workers', String(argv.workers ?? 1));
+  for (const a of argv['local-address'] ?? []) pass.push('--local-address', a);
+  for (const h of argv['yes-really-target'] ?? []) pass.push('--yes-really-target', h);
+  if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${name}: ${n} shard processes → ${outDir}\n`);
+  const { summary, exitCodes } = await runProcesses({
+    scenarioFile: argv.scenario,
+    processes: n,
+    outDir,
+    passThrough: pass,
+    onLine: (k, line) => {
+      if (line.startsWith('wsrace:')) process.stderr.write(`[shard ${k}] ${line}\n`);
+    },
+  });
+  process.stdout.write(argv.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary, outDir) + '\n');
+  const failed = exitCodes.some((c) => c !== 0 && c !== 1);
+  process.exitCode = summary.verdict === 'fail' ? EXIT.thresholdFailed : failed ? EXIT.degraded : EXIT.ok;
+}
 import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
 
 /** The first night has no baseline yet: say so and run without comparing. */
@@ -27,6 +56,10 @@ export interface RunArgs {
   json: boolean;
   baseline?: string;
   'yes-really-target'?: string[];
+  shard?: string;
+  'start-at'?: string;
+  processes?: number;
+  'local-address'?: string[];
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -41,6 +74,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
+      .option('shard', { type: 'string', describe: 'Run stripe K of N of the global schedule (K/N); shard 0 causes and watches the cold start' })
+      .option('start-at', { type: 'string', describe: 'Shared T0 for all shards (ISO time or epoch ms); the run waits for it' })
+      .option('processes', { type: 'number', describe: 'Run N local shard processes and merge them (more sockets than one process may hold)' })
+      .option('local-address', { type: 'string', array: true, describe: 'Source addresses to rotate: list, range 127.0.0.2-127.0.0.40, or CIDR' })
       .option('yes-really-target', { type: 'string', array: true, describe: 'Allow loading this non-loopback host above a modest rate (same as target.allowHosts)' })
       .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
@@ -48,7 +85,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
-    const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'] });
+    const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] });
+    const shard = argv.shard !== undefined ? parseShard(argv.shard) : undefined;
+    const startAt = argv['start-at'] !== undefined ? parseStartAt(argv['start-at']) : undefined;
+    if (argv.processes !== undefined && argv.processes > 1) {
+      if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
+      return runAsProcesses(argv, loaded.scenario.name);
+    }
     // Resolve the baseline now: reports/<name>/latest will point at this run once it ends.
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
     const controller = new AbortController();
@@ -69,6 +112,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const progress = progressPrinter(process.stderr, argv.quiet || argv.json);
     try {
       const result = await runScenario(loaded, {
+        shard,
+        startAt,
+        onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
         outDir: argv.out,
         workers: argv.workers,
         signal: controller.signal,

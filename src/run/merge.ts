@@ -1,0 +1,130 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Histogram } from 'hdr-histogram-js';
+import { InputError } from '../scenario/errors.js';
+import { METRICS, createHistogram, type Metric } from '../record/histogram.js';
+import { METRIC_TAGS } from '../record/interval-log.js';
+import { emptyTotals, mergeTotals } from '../record/totals.js';
+import { HlogWriter, readHlog } from '../report/hlog.js';
+import { summarizeTimeline } from '../report/assemble.js';
+import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
+import { writeRunReports } from '../report/run-files.js';
+import { attributeEventsFile } from '../timeline/phase-report.js';
+import { loadRunTimeline } from '../timeline/supplied.js';
+import type { TimelineEvent } from '../timeline/types.js';
+import { readSummary } from './correlate.js';
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Merges shard run folders into one: counts summed, histograms added from each shard's interval
+ * log (never percentiles averaged), events and intervals in time order on the earliest T0, the
+ * timeline from the shards that watched it, attribution and thresholds on the merged result.
+ */
+export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary> {
+  if (dirs.length === 0) throw new InputError('merge: give at least one run folder');
+  const shards = dirs.map((dir) => ({ dir: resolve(dir), summary: readSummary(dir) }));
+  const names = new Set(shards.map((s) => s.summary.scenario));
+  if (names.size > 1) throw new InputError(`merge: the run folders are of different scenarios (${[...names].join(', ')})`);
+  const seen = new Set<string>();
+  for (const s of shards) {
+    if (!s.summary.shard) continue;
+    const key = `${s.summary.shard.index}/${s.summary.shard.count}`;
+    if (seen.has(key)) throw new InputError(`merge: shard ${key} appears twice (${s.dir})`);
+    seen.add(key);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const t0s = shards.map((s) => s.summary.t0EpochMs ?? Date.parse(s.summary.t0));
+  const t0 = Math.min(...t0s);
+
+  // Events: every shard's lines, shifted to the merged T0, sorted by scheduled start.
+  const lines: { sched: number; text: string }[] = [];
+  shards.forEach((s, k) => {
+    const shift = t0s[k] - t0;
+    let text = '';
+    try {
+      text = readFileSync(join(s.dir, 'events.ndjson'), 'utf8');
+    } catch {
+      throw new InputError(`merge: ${s.dir} has no events.ndjson`);
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      const e = JSON.parse(line) as Record<string, unknown> & { sched: number };
+      delete e.phase;
+      for (const key of ['sched', 'start', 'tcp', 'up', 'open', 'first', 'end']) {
+        if (typeof e[key] === 'number') e[key] = round3((e[key] as number) + shift);
+      }
+      if (s.summary.shard) e.shard = s.summary.shard.index;
+      lines.push({ sched: e.sched, text: JSON.stringify(e) });
+    }
+  });
+  lines.sort((a, b) => a.sched - b.sched);
+  writeFileSync(join(outDir, 'events.ndjson'), lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
+
+  // Interval logs: all intervals in time order; totals per metric added from them.
+  const histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
+  const tagToMetric = new Map(METRICS.map((m) => [METRIC_TAGS[m], m]));
+  const intervals = shards.flatMap((s) => readHlog(join(s.dir, 'latency.hlog')));
+  intervals.sort((a, b) => a.startMs - b.startMs);
+  const hlog = new HlogWriter(join(outDir, 'latency.hlog'), { startTimeMs: t0 });
+  for (const interval of intervals) {
+    hlog.append(interval.tag, interval.startMs, interval.endMs, interval.histogram);
+    const metric = tagToMetric.get(interval.tag);
+    if (metric) histograms[metric].add(interval.histogram);
+  }
+  hlog.close();
+
+  // Timeline: the events the watching shard(s) saw, on the merged clock.
+  const timelineEvents: TimelineEvent[] = shards.flatMap((s, k) => loadRunTimeline(join(s.dir, 'timeline.ndjson'), t0s[k]));
+  timelineEvents.sort((a, b) => a.at - b.at);
+  writeFileSync(join(outDir, 'timeline.ndjson'), timelineEvents.map(({ at, ...rest }) => JSON.stringify({ ms: round3(at - t0), ...rest })).join('\n') + (timelineEvents.length ? '\n' : ''));
+  const leader = shards.find((s) => !s.summary.shard || s.summary.shard.index === 0) ?? shards[0];
+  const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
+  const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
+  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
+
+  const totals = shards.reduce((acc, s) => mergeTotals(acc, s.summary.totals), emptyTotals());
+  const ls = leader.summary;
+  const ends = shards.map((s, k) => t0s[k] + s.summary.durationMs);
+  const summary = buildSummary({
+    scenario: ls.scenario,
+    scenarioFile: ls.scenarioFile,
+    target: ls.target,
+    startedAt: shards.map((s) => s.summary.startedAt).sort()[0],
+    t0: new Date(t0).toISOString(),
+    t0EpochMs: t0,
+    readyFrom: ls.readyFrom,
+    durationMs: Math.round(Math.max(...ends) - t0),
+    partial: shards.some((s) => s.summary.partial),
+    interruptedBy: shards.map((s) => s.summary.interruptedBy).find((x) => x !== null) ?? null,
+    workers: shards.flatMap((s) => s.summary.workers),
+    shard: null,
+    shards: shards.map((s) => ({
+      dir: s.dir,
+      index: s.summary.shard?.index ?? null,
+      count: s.summary.shard?.count ?? null,
+      attempted: s.summary.totals.attempted,
+      partial: s.summary.partial,
+      failedWorkers: s.summary.workers.filter((w) => w.error !== null).map((w) => w.worker),
+    })),
+    limits: ls.limits,
+    schedule: { ...ls.schedule, scheduled: shards.reduce((n, s) => n + s.summary.schedule.scheduled, 0), onReadyBurst: shards.reduce((n, s) => n + s.summary.schedule.onReadyBurst, 0) },
+    totals,
+    histograms,
+    thresholdDefs: thresholdsOf(ls),
+    timeline: timelineSummary,
+    attribution,
+    hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),
+  });
+  const count = shards[0].summary.shard?.count;
+  if (count !== undefined && shards.length < count) {
+    summary.findings.unshift(`merged ${shards.length} of ${count} shards: the result is missing ${count - shards.length} shard(s)`);
+    summary.partial = true;
+  }
+  const failed = summary.shards!.filter((s) => s.partial);
+  summary.findings.push(`merged from ${shards.length} shard${shards.length === 1 ? '' : 's'}${failed.length ? `; partial or failed: ${failed.map((s) => (s.index ?? s.dir)).join(', ')}` : ''}`);
+  writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileSync(join(outDir, 'scenario.json'), readFileSync(join(leader.dir, 'scenario.json')));
+  await writeRunReports(outDir, summary, histograms);
+  return summary;
+}

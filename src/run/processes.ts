@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mergeRuns } from './merge.js';
+import { killOnExit } from '../target/process.js';
+import type { Summary } from '../report/summary.js';
+
+export interface ProcessesOptions {
+  scenarioFile: string;
+  processes: number;
+  outDir: string;
+  /** Flags passed to every shard process as they are (--set, --target, --workers, …). */
+  passThrough: string[];
+  /** Lead time before the shared T0, for the processes to start. */
+  leadMs?: number;
+  onLine?(shard: number, line: string): void;
+}
+
+/**
+ * Runs N shard processes of one scenario on this machine (each with its own descriptor limit)
+ * and merges them: for more sockets than one process may hold. Every process is `wsrace run
+ * --shard k/N --start-at T0`; shard 0 causes and watches the cold start.
+ */
+export async function runProcesses(options: ProcessesOptions): Promise<{ summary: Summary; exitCodes: (number | null)[] }> {
+  const bin = fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url));
+  const startAt = Date.now() + (options.leadMs ?? 3000);
+  mkdirSync(options.outDir, { recursive: true });
+  const dirs: string[] = [];
+  const runs = Array.from({ length: options.processes }, (_, k) => {
+    const dir = join(options.outDir, `shard-${k}`);
+    dirs.push(dir);
+    const args = [bin, 'run', options.scenarioFile, '--shard', `${k}/${options.processes}`, '--start-at', new Date(startAt).toISOString(), '--out', dir, '--quiet', ...options.passThrough];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const forget = killOnExit(child.pid);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let partial = '';
+      stream.setEncoding('utf8').on('data', (d: string) => {
+        const lines = (partial + d).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) options.onLine?.(k, line);
+      });
+    }
+    return new Promise<number | null>((resolve) => {
+      child.on('exit', (code) => {
+        forget();
+        resolve(code);
+      });
+      child.on('error', () => resolve(null));
+    });
+  });
+  const exitCodes = await Promise.all(runs);
+  // Shards that could not run at all (bad input, no descriptors) have no folder to merge.
+  const usable = dirs.filter((_, k) => exitCodes[k] !== 2 && exitCodes[k] !== 3 && exitCodes[k] !== null);
+  const summary = await mergeRuns(usable.length ? usable : dirs, options.outDir);
+  return { summary, exitCodes };
+}

@@ -1,0 +1,131 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { runScenario } from '../src/run/run.js';
+import { mergeRuns } from '../src/run/merge.js';
+import { mergeHlog } from '../src/report/hlog.js';
+import { expandAddresses } from '../src/scenario/addresses.js';
+import { startTestServer, type Action, type TestServer } from './helpers/servers.js';
+import { runCli } from './helpers/cli.js';
+
+let server: TestServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-scale-'));
+
+/** A deterministic server: what it does depends on the attempt's index (sent as a header). */
+const byIndex = (n: number): Action => (n % 10 === 0 ? { kind: 'close', code: 1011, reason: 'Service not ready: bridge' } : n % 10 === 1 ? { kind: 'http', status: 503 } : { kind: 'accept' });
+
+describe('shards', () => {
+  it('1 run vs 3 shards + merge: identical counts; merged histograms are the sum of the shards', async () => {
+    server = await startTestServer(byIndex);
+    const text = `name: shard\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 1s, rate: 90 }]\nsession:\n  hold: 20ms\nthresholds:\n  - "totals.closeCodes.1011 == 0"\n`;
+    const single = await runScenario(parseScenarioText(text, 'shard.yaml'), { outDir: join(tmp(), 'single'), workers: 1 });
+    const root = tmp();
+    const startAt = Date.now() + 1500;
+    const shards = await Promise.all([0, 1, 2].map((k) => runScenario(parseScenarioText(text, 'shard.yaml'), { outDir: join(root, `shard-${k}`), workers: 1, shard: { index: k, count: 3 }, startAt })));
+    expect(shards.map((s) => s.summary.totals.attempted)).toEqual([30, 30, 30]);
+    expect(shards.map((s) => s.summary.shard)).toEqual([0, 1, 2].map((index) => ({ index, count: 3, lateByMs: null })));
+    const merged = await mergeRuns(shards.map((s) => s.outDir), join(root, 'merged'));
+    // The server's behaviour depends on arrival order, so compare the totals as a whole:
+    // the same 90 attempts, each in exactly one bucket, 1 in 10 closed 1011 and 1 in 10 rejected.
+    expect(merged.totals.attempted).toBe(single.summary.totals.attempted);
+    expect(merged.schedule.scheduled).toBe(90);
+    expect(Object.values(merged.totals.closeCodes).reduce((a, b) => a + b, 0) + (merged.totals.httpStatus['503'] ?? 0)).toBe(90);
+    expect(merged.totals.closeCodes['1011']).toBe(9);
+    expect(merged.totals.httpStatus['503']).toBe(9);
+    expect(merged.totals.closeCodes).toEqual(single.summary.totals.closeCodes);
+    expect(merged.totals.httpStatus).toEqual(single.summary.totals.httpStatus);
+    expect(merged.totals.errors).toEqual(single.summary.totals.errors);
+    expect(merged.handshakeMs.count).toBe(shards.reduce((n, s) => n + s.summary.handshakeMs.count, 0));
+    expect(mergeHlog(join(root, 'merged', 'latency.hlog'), 'handshake').totalCount).toBe(merged.handshakeMs.count);
+    expect(merged.thresholds[0]).toMatchObject({ expr: 'totals.closeCodes.1011 == 0', ok: false, actual: 9 });
+    expect(merged.shards!.map((s) => [s.index, s.attempted])).toEqual([[0, 30], [1, 30], [2, 30]]);
+    const events = readFileSync(join(root, 'merged', 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events).toHaveLength(90);
+    expect(new Set(events.map((e) => e.i)).size).toBe(90);
+    for (let k = 1; k < events.length; k++) expect(events[k].sched).toBeGreaterThanOrEqual(events[k - 1].sched);
+  });
+
+  it('merge of a missing shard says so', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const text = `name: miss\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 40 }]\nsession:\n  hold: 10ms\n`;
+    const root = tmp();
+    const one = await runScenario(parseScenarioText(text, 'miss.yaml'), { outDir: join(root, 'shard-0'), workers: 1, shard: { index: 0, count: 2 } });
+    const merged = await mergeRuns([one.outDir], join(root, 'merged'));
+    expect(merged.partial).toBe(true);
+    expect(merged.findings[0]).toBe('merged 1 of 2 shards: the result is missing 1 shard(s)');
+  });
+});
+
+describe('beyond one process and one source address', () => {
+  it('source addresses rotate: the server sees each configured address', async () => {
+    const seen = new Set<string>();
+    server = await startTestServer(() => ({ kind: 'accept' }), { onUpgrade: (req) => seen.add(req.socket.remoteAddress ?? '') });
+    const text = `name: src\ntarget:\n  url: ${server.url}\n  localAddresses: ["127.0.0.2-127.0.0.4", "127.0.0.9"]\nload:\n  stages: [{ duration: 500ms, rate: 40 }]\nsession:\n  hold: 10ms\n`;
+    const { summary } = await runScenario(parseScenarioText(text, 'src.yaml'), { outDir: tmp(), workers: 1 });
+    expect(summary.totals.closeCodes['1000']).toBe(20);
+    expect([...seen].sort()).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.9']);
+    expect(expandAddresses(['127.0.1.0/30', '10.0.0.1,::1'])).toEqual(['127.0.1.0', '127.0.1.1', '127.0.1.2', '127.0.1.3', '10.0.0.1', '::1']);
+    expect(() => expandAddresses(['127.0.0.9-127.0.0.2'])).toThrow(/from low to high/);
+    expect(() => expandAddresses(['not-an-ip'])).toThrow(/expected an IP address, a range/);
+  });
+
+  it('--processes 2 holds more sockets than one process may (hard limit lowered to 800)', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const dir = tmp();
+    const file = join(dir, 's.yaml');
+    // 1,000 sockets held at once: one process with 800 descriptors cannot (it drops what its
+    // cap of 600 leaves over); two processes, 500 each, hold them all.
+    writeFileSync(file, `name: procs\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 2s, rate: 500 }]\n  maxConnections: 600\nsession:\n  hold: 4s\n`);
+    const one = await runCli(['run', file, '--quiet', '--out', join(dir, 'one')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 60_000 });
+    expect(one.code).toBe(0);
+    const single = JSON.parse(readFileSync(join(dir, 'one', 'summary.json'), 'utf8'));
+    expect(single.limits.openFiles).toBe(800);
+    expect(single.totals.dropped).toBe(400);
+    expect(single.totals.closeCodes['1000']).toBe(600);
+    const two = await runCli(['run', file, '--quiet', '--processes', '2', '--out', join(dir, 'two')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 90_000 });
+    expect(two.code).toBe(0);
+    const merged = JSON.parse(readFileSync(join(dir, 'two', 'summary.json'), 'utf8'));
+    expect(merged.totals.attempted).toBe(1000);
+    expect(merged.totals.closeCodes['1000']).toBe(1000);
+    expect(merged.totals.dropped).toBe(0);
+    expect(merged.shards.map((s: { attempted: number }) => s.attempted)).toEqual([500, 500]);
+    expect(server.upgrades).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('deploy/kubernetes', () => {
+  const load = (f: string) => parse(readFileSync(join('deploy/kubernetes', f), 'utf8'));
+  it('an Indexed Job whose completion index is the shard, sharing T0, writing to a volume', () => {
+    const job = load('job.yaml');
+    expect(job.kind).toBe('Job');
+    expect(job.spec.completionMode).toBe('Indexed');
+    expect(job.spec.parallelism).toBe(job.spec.completions);
+    const c = job.spec.template.spec.containers[0];
+    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    expect(Number(env.SHARDS)).toBe(job.spec.completions);
+    const cmd = c.args.join(' ');
+    expect(cmd).toContain('--shard "${JOB_COMPLETION_INDEX}/${SHARDS}"');
+    expect(cmd).toContain('--start-at "${START_AT}"');
+    expect(cmd).toMatch(/--out "\/results\/\$\{RUN_ID\}\/shard-\$\{JOB_COMPLETION_INDEX\}"/);
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual(['/scenario', '/results']);
+    expect(job.spec.template.spec.volumes[0].configMap.name).toBe(load('configmap.yaml').metadata.name);
+  });
+  it('the scenario in the ConfigMap is valid, the merge and nightly steps use real commands', async () => {
+    const scenario = load('configmap.yaml').data['scenario.yaml'];
+    expect(() => parseScenarioText(scenario, 'configmap.yaml', {}, { STAGING_WS_URL: 'wss://staging.example.com/ws', STAGING_TOKEN: 't', STAGING_HOST: 'staging.example.com', STAGING_HEALTH_URL: 'https://staging.example.com/health' })).not.toThrow();
+    expect(load('merge-job.yaml').spec.template.spec.containers[0].args.join(' ')).toContain('wsrace merge /results/${RUN_ID}/shard-* --out /results/${RUN_ID}/merged');
+    const cron = load('cronjob.yaml');
+    expect(cron.kind).toBe('CronJob');
+    const nightly = cron.spec.jobTemplate.spec.template.spec.containers[0].args.join(' ');
+    const help = (await runCli(['run', '--help'])).stdout;
+    for (const flag of nightly.match(/--[a-z-]+/g)) expect(help).toContain(flag);
+    expect((await runCli(['merge', '--help'])).stdout).toContain('--out');
+  });
+});
