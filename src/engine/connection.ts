@@ -6,7 +6,8 @@ import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
-import type { ConnectionSettings } from './protocol.js';
+import type { ConnectionSettings, StepSpec } from './protocol.js';
+import { compileTemplate, isTemplated, type Template, type TemplateContext } from '../session/template.js';
 
 /** Largest close reason a control frame can carry; longer text is not from a valid peer. */
 const MAX_REASON_BYTES = 123;
@@ -23,6 +24,44 @@ export interface AttemptHost {
   watchHandshake(attempt: Attempt): void;
   watchHold(attempt: Attempt): void;
   watchExpect(attempt: Attempt): void;
+  /** Per-connection templates, compiled once per worker. */
+  readonly templates: CompiledTemplates;
+  /** Records a passed step (expect, ping): ms from the step's start and from open. */
+  recordStep(name: string, fromStartMs: number, fromOpenMs: number): void;
+  /** The compiled regex of expect step `index`. */
+  stepRegex(index: number): RegExp;
+}
+
+export interface CompiledTemplates {
+  url: Template;
+  headers: [string, Template][];
+  subprotocols: Template[];
+  /** Send texts by index: the shorthand's `send` list, or each step's (null for other steps). */
+  sends: Template[];
+  stepSends: (Template | null)[];
+  /** True when nothing is per-connection: the same options object serves every attempt. */
+  constant: boolean;
+}
+
+export function compileTemplates(s: ConnectionSettings): CompiledTemplates {
+  const headers = Object.entries(s.headers).map(([k, v]) => [k, compileTemplate(v)] as [string, Template]);
+  const all = [s.url, ...Object.values(s.headers), ...s.subprotocols];
+  return {
+    url: compileTemplate(s.url),
+    headers,
+    subprotocols: s.subprotocols.map(compileTemplate),
+    sends: s.send.map(compileTemplate),
+    stepSends: (s.steps ?? []).map((st) => (st.kind === 'send' ? compileTemplate(st.text) : null)),
+    constant: !all.some(isTemplated),
+  };
+}
+
+/** Does a JSON value contain `subset` (every key, recursively; arrays and scalars by equality)? */
+export function jsonContains(value: unknown, subset: unknown): boolean {
+  if (subset === null || typeof subset !== 'object') return value === subset;
+  if (Array.isArray(subset)) return Array.isArray(value) && subset.length === value.length && subset.every((x, i) => jsonContains(value[i], x));
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  return Object.entries(subset).every(([k, v]) => jsonContains((value as Record<string, unknown>)[k], v));
 }
 
 /** The attempt a WebSocket belongs to: ws calls listeners with `this` = the socket. */
@@ -49,6 +88,9 @@ function onError(this: WebSocket, err: Error): void {
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   attemptOf(this).closed(code, reason);
 }
+function onPong(this: WebSocket): void {
+  attemptOf(this).pong();
+}
 
 /**
  * One connection attempt from start to its single outcome: dial, upgrade, optional
@@ -63,6 +105,12 @@ export class Attempt {
   private expecting = false;
   private holdOver = false;
   private clientClosed = false;
+  /** session.steps: the step running now, when it started, its timer. */
+  private stepIndex = 0;
+  private stepStart = 0;
+  private stepTimer: NodeJS.Timeout | null = null;
+  private waiting: 'expect' | 'ping' | null = null;
+  private ctx: TemplateContext | null = null;
   /** Deadlines (epoch ms), read by the worker's queues. */
   handshakeDue = 0;
   holdDue = 0;
@@ -85,15 +133,29 @@ export class Attempt {
     const rec = this.rec;
     rec.start = now();
     recordMs(this.host.histograms.scheduleLag, rec.start - rec.sched);
+    const t = this.host.templates;
+    let url = s.url;
+    let headers = s.headers;
+    let protocols = s.subprotocols;
+    if (!t.constant || s.users || t.sends.length || t.stepSends.length) {
+      this.ctx = { conn: rec.i, worker: this.host.workerIndex, user: s.users ? s.users[rec.i % s.users.length] : null, env: process.env };
+    }
+    if (!t.constant) {
+      const ctx = this.ctx!;
+      url = t.url(ctx);
+      headers = Object.fromEntries(t.headers.map(([k, tpl]) => [k, tpl(ctx)]));
+      protocols = t.subprotocols.map((tpl) => tpl(ctx));
+    }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(s.url, s.subprotocols, {
-        headers: s.headers,
+      ws = new WebSocket(url, protocols, {
+        headers,
         perMessageDeflate: s.perMessageDeflate,
         maxPayload: s.maxPayload,
         followRedirects: false,
         closeTimeout: s.closeTimeoutMs,
         createConnection: this.dial,
+        ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}),
       } as unknown as WebSocket.ClientOptions);
     } catch (err) {
       this.fail('error', errorCode(err));
@@ -104,7 +166,8 @@ export class Attempt {
     ws.on('upgrade', onUpgrade);
     ws.on('unexpected-response', onUnexpectedResponse);
     ws.on('open', onOpen);
-    if (this.host.expectRe) ws.on('message', onMessage);
+    if (this.host.expectRe || s.steps) ws.on('message', onMessage);
+    if (s.steps?.some((st) => st.kind === 'ping')) ws.on('pong', onPong);
     ws.on('error', onError);
     ws.on('close', onClose);
     this.handshakeDue = rec.start + s.handshakeTimeoutMs;
@@ -153,6 +216,7 @@ export class Attempt {
     }
     (socket as net.Socket & { [ATTEMPT]: Attempt })[ATTEMPT] = this;
     socket.once('connect', onSocketConnect);
+    if (socket instanceof tls.TLSSocket) socket.once('secureConnect', onSecureConnect);
     return socket;
   };
 
@@ -162,6 +226,13 @@ export class Attempt {
     rec.tcp = now();
     rec.lport = socket.localPort;
     recordMs(this.host.histograms.tcpConnect, rec.tcp - (rec.start ?? rec.tcp));
+  }
+
+  /** TLS established (wss://). */
+  tlsDone(): void {
+    const rec = this.rec;
+    rec.tls = now();
+    if (rec.tcp !== null) recordMs(this.host.histograms.tlsHandshake, rec.tls - rec.tcp);
   }
 
   unexpectedResponse(res: IncomingMessage): void {
@@ -174,13 +245,15 @@ export class Attempt {
   opened(): void {
     const rec = this.rec;
     rec.open = now();
-    if (rec.up !== null && rec.tcp !== null) recordMs(this.host.histograms.upgrade, rec.up - rec.tcp);
+    if (rec.up !== null && rec.tcp !== null) recordMs(this.host.histograms.upgrade, rec.up - (rec.tls ?? rec.tcp));
     recordMs(this.host.histograms.handshake, rec.open - rec.sched);
     this.state = 'open';
     this.host.opened(this);
     const s = this.host.settings;
     const ws = this.ws!;
-    for (const message of s.send) ws.send(message);
+    if (s.steps) return this.runSteps();
+    const sends = this.host.templates.sends;
+    for (let k = 0; k < s.send.length; k++) ws.send(this.ctx ? sends[k](this.ctx) : s.send[k]);
     if (s.expect) {
       this.expecting = true;
       this.expectDue = rec.open + s.expect.withinMs;
@@ -194,6 +267,7 @@ export class Attempt {
   }
 
   message(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.waiting === 'expect') return this.stepMessage(data, isBinary);
     if (!this.expecting) return;
     const text = isBinary ? '' : data.toString();
     if (!this.host.expectRe!.test(text)) return;
@@ -202,6 +276,97 @@ export class Attempt {
     recordMs(this.host.histograms.firstMessage, this.rec.first - this.rec.open!);
     if (this.holdOver) this.closeByClient();
   }
+
+  // ---- session.steps: a small state machine, one step at a time ----------------------------
+
+  private runSteps(): void {
+    const steps = this.host.settings.steps!;
+    const ws = this.ws!;
+    while (this.state === 'open' && this.stepIndex < steps.length) {
+      const step = steps[this.stepIndex];
+      switch (step.kind) {
+        case 'send': {
+          const tpl = this.host.templates.stepSends[this.stepIndex];
+          ws.send(tpl && this.ctx ? tpl(this.ctx) : step.text);
+          this.stepIndex++;
+          continue;
+        }
+        case 'expect':
+        case 'ping':
+          this.stepStart = now();
+          this.waiting = step.kind;
+          if (step.kind === 'ping') ws.ping();
+          this.stepTimer = setTimeout(this.stepTimedOut, step.withinMs);
+          return;
+        case 'sleep':
+          this.stepTimer = setTimeout(this.nextStep, step.ms);
+          return;
+        case 'close':
+          this.stepIndex = steps.length;
+          this.state = 'closing';
+          this.clientClosed = true;
+          ws.close(step.code, step.reason);
+          return;
+      }
+    }
+    if (this.state !== 'open') return;
+    // Every step done: keep the socket until `hold` has passed since open, then close 1000.
+    const left = this.rec.open! + this.host.settings.holdMs - now();
+    if (left <= 0) this.closeByClient();
+    else this.stepTimer = setTimeout(this.nextStep, left);
+  }
+
+  private readonly nextStep = (): void => {
+    this.stepTimer = null;
+    const steps = this.host.settings.steps!;
+    if (this.stepIndex >= steps.length) return this.closeByClient();
+    this.stepIndex++;
+    this.runSteps();
+  };
+
+  private stepPassed(): void {
+    const step = this.host.settings.steps![this.stepIndex] as Extract<StepSpec, { name: string }>;
+    const t = now();
+    this.host.recordStep(step.name, t - this.stepStart, t - this.rec.open!);
+    if (this.rec.first === null) this.rec.first = t;
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    this.stepTimer = null;
+    this.waiting = null;
+    this.stepIndex++;
+    this.runSteps();
+  }
+
+  private stepMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    const step = this.host.settings.steps![this.stepIndex] as Extract<StepSpec, { kind: 'expect' }>;
+    const text = isBinary ? '' : data.toString();
+    if (step.match !== null) {
+      if (!this.host.stepRegex(this.stepIndex).test(text)) return;
+    } else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return;
+      }
+      if (!jsonContains(parsed, step.json)) return;
+    }
+    this.stepPassed();
+  }
+
+  pong(): void {
+    if (this.waiting === 'ping') this.stepPassed();
+  }
+
+  private readonly stepTimedOut = (): void => {
+    this.stepTimer = null;
+    if (this.waiting === null || this.state !== 'open') return;
+    const step = this.host.settings.steps![this.stepIndex] as Extract<StepSpec, { name: string }>;
+    this.waiting = null;
+    this.outcome = 'expect_timeout';
+    this.rec.step = step.name;
+    this.rec.stepFail = 'timeout';
+    this.closeByClient();
+  };
 
   /** Called by the worker when the expect deadline passes. */
   expectDeadline(): void {
@@ -255,6 +420,15 @@ export class Attempt {
 
   closed(code: number, reason: Buffer): void {
     const rec = this.rec;
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    this.stepTimer = null;
+    if (this.waiting !== null && this.outcome === null) {
+      // The socket closed while a step waited: that step failed with the close code, not a timeout.
+      const step = this.host.settings.steps![this.stepIndex] as Extract<StepSpec, { name: string }>;
+      rec.step = step.name;
+      rec.stepFail = 'closed';
+      this.waiting = null;
+    }
     const wasOpen = rec.open !== null;
     if (wasOpen) {
       const serverClosed = !this.clientClosed;
@@ -290,6 +464,9 @@ export class Attempt {
 
 function onSocketConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {
   this[ATTEMPT].tcpConnected(this);
+}
+function onSecureConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {
+  this[ATTEMPT].tlsDone();
 }
 
 /** ws's codes for a server that broke the WebSocket protocol after open, as short names. */

@@ -61,6 +61,8 @@ function workerFile(): { filename: string; execArgv: string[] } {
 export class Engine {
   readonly histograms: Record<Metric, Histogram> = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
   readonly workers: WorkerStatus[];
+  /** session.steps: merged histograms per step name. */
+  readonly stepHistograms = new Map<string, { fromStart: Histogram; fromOpen: Histogram }>();
   private readonly pool: Piscina;
   private readonly ports: MessagePortLike[] = [];
   private readonly doneSignals: Promise<void>[] = [];
@@ -196,6 +198,12 @@ export class Engine {
       const h = decodeHistogram(encoded);
       this.histograms[metric].add(h);
       decoded[metric] = h;
+    }
+    for (const [name, enc] of Object.entries(msg.steps ?? {})) {
+      let h = this.stepHistograms.get(name);
+      if (!h) this.stepHistograms.set(name, (h = { fromStart: createHistogram(), fromOpen: createHistogram() }));
+      if (enc.fromStart) h.fromStart.add(decodeHistogram(enc.fromStart));
+      if (enc.fromOpen) h.fromOpen.add(decodeHistogram(enc.fromOpen));
     }
     this.listener.interval?.({ worker: msg.worker, from: msg.from, at: msg.at, histograms: decoded });
   }

@@ -3,6 +3,14 @@ import type { Stage } from '../schedule/arrival.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import type { Metric } from '../record/histogram.js';
 
+/** One scripted step of a session, resolved from the scenario (names filled in). */
+export type StepSpec =
+  | { kind: 'send'; text: string }
+  | { kind: 'expect'; name: string; match: string | null; json: Record<string, unknown> | null; withinMs: number }
+  | { kind: 'sleep'; ms: number }
+  | { kind: 'ping'; name: string; withinMs: number }
+  | { kind: 'close'; code: number; reason: string };
+
 /** What each attempt does, resolved from the scenario once per run. */
 export interface ConnectionSettings {
   url: string;
@@ -17,6 +25,12 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   /** Source addresses, rotated by attempt index; empty: the system picks. */
   localAddresses: string[];
+  /** Scripted steps (session.steps); null: the send/expect shorthand above. */
+  steps: StepSpec[] | null;
+  /** Rows for ${user.x} templates, round robin by attempt index; null: none. */
+  users: Record<string, string>[] | null;
+  /** TLS options for wss:// (ca as PEM text). */
+  tls: { ca?: string; insecure: boolean; servername?: string } | null;
 }
 
 /** The one long-lived task each worker thread runs. */
@@ -61,6 +75,8 @@ export interface WorkerTick {
   records: AttemptRecord[];
   /** Interval histograms (reset after each tick), encoded; null when nothing was recorded. */
   histograms: Partial<Record<Metric, string>>;
+  /** Per-step interval histograms (session.steps): time from the step's start and from open. */
+  steps?: Record<string, { fromStart?: string; fromOpen?: string }>;
   openNow: number;
   inFlight: number;
   /** Scheduled attempts not yet started. */

@@ -2,9 +2,9 @@ import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { scheduleOffsets, scheduleDurationMs } from '../schedule/arrival.js';
 import { stripeIndices } from '../schedule/stripe.js';
-import { METRICS, createHistogram, encodeHistogram, type Metric } from '../record/histogram.js';
+import { METRICS, createHistogram, encodeHistogram, recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
-import { Attempt, type AttemptHost } from './connection.js';
+import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
 
@@ -32,6 +32,9 @@ class WorkerRun implements AttemptHost {
   readonly workerIndex: number;
   readonly expectRe: RegExp | null;
   readonly histograms: Record<Metric, Histogram>;
+  readonly templates: CompiledTemplates;
+  private readonly stepRegexes: RegExp[];
+  private readonly stepHistograms = new Map<string, { fromStart: Histogram; fromOpen: Histogram }>();
 
   private readonly offsets: Float64Array;
   private readonly indices: Uint32Array;
@@ -62,6 +65,8 @@ class WorkerRun implements AttemptHost {
     this.workerIndex = task.workerIndex;
     this.expectRe = task.connection.expect ? new RegExp(task.connection.expect.match) : null;
     this.histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
+    this.templates = compileTemplates(task.connection);
+    this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
     this.offsets = scheduleOffsets(task.stages);
     this.indices = stripeIndices(this.offsets.length, task.stripe);
     this.sealed = !task.awaitSeal;
@@ -152,6 +157,17 @@ class WorkerRun implements AttemptHost {
     this.openNow++;
   }
 
+  stepRegex(index: number): RegExp {
+    return this.stepRegexes[index];
+  }
+
+  recordStep(name: string, fromStartMs: number, fromOpenMs: number): void {
+    let h = this.stepHistograms.get(name);
+    if (!h) this.stepHistograms.set(name, (h = { fromStart: createHistogram(), fromOpen: createHistogram() }));
+    recordMs(h.fromStart, fromStartMs);
+    recordMs(h.fromOpen, fromOpenMs);
+  }
+
   watchHandshake(attempt: Attempt): void {
     this.handshakes.push(attempt);
   }
@@ -235,8 +251,16 @@ class WorkerRun implements AttemptHost {
         h.reset();
       }
     }
+    let steps: Record<string, { fromStart?: string; fromOpen?: string }> | undefined;
+    for (const [name, h] of this.stepHistograms) {
+      if (h.fromStart.totalCount === 0) continue;
+      (steps ??= {})[name] = { fromStart: encodeHistogram(h.fromStart), fromOpen: encodeHistogram(h.fromOpen) };
+      h.fromStart.reset();
+      h.fromOpen.reset();
+    }
     this.post({
       type,
+      steps,
       worker: this.workerIndex,
       from: this.intervalStart,
       at,

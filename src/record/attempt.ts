@@ -39,6 +39,11 @@ export interface AttemptRecord {
   reason?: string;
   status?: number;
   err?: string;
+  /** TLS handshake done (wss://). */
+  tls?: number;
+  /** The scripted step that failed (session.steps) and how: timed out, or the socket closed during it. */
+  step?: string;
+  stepFail?: 'timeout' | 'closed';
   /** Local (client) port, to join an attempt with what the server saw. */
   lport?: number;
   /** For `close`: true when the server (or the network) ended the socket, not the client. */

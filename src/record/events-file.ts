@@ -23,6 +23,11 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
   if (r.err !== undefined) line.err = r.err;
   if (r.serverClosed !== undefined) line.serverClosed = r.serverClosed;
   if (r.lport !== undefined) line.lport = r.lport;
+  if (r.tls !== undefined) line.tls = rel(r.tls, t0);
+  if (r.step !== undefined) {
+    line.step = r.step;
+    line.stepFail = r.stepFail;
+  }
   if (extra) Object.assign(line, extra);
   return JSON.stringify(line);
 }

@@ -13,7 +13,8 @@ export const METRICS = [
   'handshake', // scheduled start → open (coordinated-omission free)
   'handshakeFail', // scheduled start → failure, for attempts that never opened
   'tcpConnect', // actual start → TCP connected
-  'upgrade', // TCP connected → HTTP 101
+  'tlsHandshake', // TCP connected → TLS established (wss://)
+  'upgrade', // TCP connected (TLS established, for wss://) → HTTP 101
   'firstMessage', // open → first message matching session.expect
   'scheduleLag', // actual − scheduled start: the generator's own lateness
   'serverCloseAfter', // open → a close the client did not ask for

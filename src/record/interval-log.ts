@@ -8,6 +8,7 @@ export const METRIC_TAGS: Record<Metric, string> = {
   handshake: 'handshake',
   handshakeFail: 'handshake-fail',
   tcpConnect: 'tcp',
+  tlsHandshake: 'tls',
   upgrade: 'upgrade',
   firstMessage: 'first-message',
   scheduleLag: 'schedule-lag',

@@ -71,10 +71,20 @@ export function renderSummary(s: Summary, outDir?: string): string {
   stat('handshake (opened)', s.handshakeMs);
   stat('handshake (failed)', s.handshakeFailMs);
   stat('  tcp connect', s.tcpConnectMs);
+  if (s.tlsHandshakeMs) stat('  tls handshake', s.tlsHandshakeMs);
   stat('  upgrade (tcp→101)', s.upgradeMs);
   stat('first message', s.firstMessageMs);
   stat('server close after', s.serverCloseAfterMs);
   stat('schedule lag', s.scheduleLagMs);
+  if (s.steps && Object.keys(s.steps).length > 0) {
+    out.push('');
+    const sw = [22, 8, 8, 10, 18, 10, 10, 10, 10];
+    out.push('  ' + row(['step', 'kind', 'passed', 'timeouts', 'closed during', 'p50 step', 'p99 step', 'p50 open', 'p99 open'], sw));
+    for (const [name, st] of Object.entries(s.steps)) {
+      const closed = Object.entries(st.closed).map(([c, n]) => `${c}×${n}`).join(' ') || '-';
+      out.push('  ' + row([printable(name), st.kind, num(st.passed), num(st.timeouts), closed, ms(st.fromStartMs.p50), ms(st.fromStartMs.p99), ms(st.fromOpenMs.p50), ms(st.fromOpenMs.p99)], sw));
+    }
+  }
   if (s.thresholds.length > 0) {
     out.push('');
     out.push('Thresholds');

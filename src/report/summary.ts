@@ -46,6 +46,7 @@ export interface Summary extends TimelineSummary {
   handshakeMs: LatencyStats;
   handshakeFailMs: LatencyStats;
   tcpConnectMs: LatencyStats;
+  tlsHandshakeMs: LatencyStats;
   upgradeMs: LatencyStats;
   firstMessageMs: LatencyStats;
   scheduleLagMs: LatencyStats;
@@ -55,8 +56,22 @@ export interface Summary extends TimelineSummary {
   beforeReady: Block;
   afterReady: Block;
   outage: Outage;
+  /** session.steps: per step, how many passed, timed out or saw the socket close, and its latency. */
+  steps?: Record<string, StepReport>;
   thresholds: ThresholdResult[];
   verdict: 'pass' | 'fail';
+}
+
+export interface StepReport {
+  kind: 'expect' | 'ping';
+  passed: number;
+  timeouts: number;
+  /** Sockets closed while the step waited, by close code. */
+  closed: Record<string, number>;
+  /** From the step's start (for ping: the round trip). */
+  fromStartMs: LatencyStats;
+  /** From the socket's open. */
+  fromOpenMs: LatencyStats;
 }
 
 export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | 'findings' | keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | `${Metric}Ms`> & {

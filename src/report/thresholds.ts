@@ -19,7 +19,7 @@ export interface ThresholdResult {
 }
 
 const HISTOGRAM_FIELDS = '(count|min|mean|stddev|p50|p75|p90|p95|p99|p999|max)';
-const HISTOGRAMS = '(handshakeMs|handshakeFailMs|tcpConnectMs|upgradeMs|firstMessageMs|scheduleLagMs|serverCloseAfterMs)';
+const HISTOGRAMS = '(handshakeMs|handshakeFailMs|tcpConnectMs|tlsHandshakeMs|upgradeMs|firstMessageMs|scheduleLagMs|serverCloseAfterMs)';
 const COUNTS = '(attempted|opened|dropped|closeCodes\\.[^.]+|httpStatus\\.[^.]+|errors\\.[^.]+)';
 
 /**
@@ -34,11 +34,13 @@ export const THRESHOLD_PATHS: RegExp[] = [
   /^ready\.(atMs|signals\.(health|log|supplied))$/,
   /^health\.(firstAnswerMs|first2xxMs|probes)$/,
   /^outage\.(firstSuccessMs|longestNoSuccessMs|longest503Ms)$/,
+  new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(fromStartMs|fromOpenMs)\\.${HISTOGRAM_FIELDS}$`),
+  /^steps\.[A-Za-z0-9_-]+\.(passed|timeouts|closed\.[^.]+)$/,
   /^(durationMs)$/,
 ];
 
 /** Paths whose absence in a summary means zero (counts in maps), not an error. */
-const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors)\.[^.]+$|(^|\.)(attempted|opened|dropped)$/;
+const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors|closed)\.[^.]+$|(^|\.)(attempted|opened|dropped|passed|timeouts)$/;
 
 const PARSE = /^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/;
 

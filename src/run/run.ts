@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { now } from '../util/clock.js';
@@ -8,11 +8,15 @@ import type { Stage } from '../schedule/arrival.js';
 import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
 import { stripeIndices } from '../schedule/stripe.js';
 import { Engine } from '../engine/pool.js';
-import type { ConnectionSettings } from '../engine/protocol.js';
+import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
+import { loadUsers } from '../session/users.js';
+import { InputError } from '../scenario/errors.js';
 import { addAttempt, emptyTotals } from '../record/totals.js';
 import { EventsFile } from '../record/events-file.js';
 import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
-import { buildSummary, type Summary } from '../report/summary.js';
+import { buildSummary, type StepReport, type Summary } from '../report/summary.js';
+import { createHistogram, latencyStats } from '../record/histogram.js';
+import type { Histogram } from 'hdr-histogram-js';
 import { redactHeaders, redactSubprotocols, redactUrl } from '../report/redact.js';
 import { TargetProcess } from '../target/process.js';
 import { checkResolvable, planCapacity } from './preflight.js';
@@ -83,7 +87,28 @@ export function defaultOutDir(reportsDir: string, name: string, at = new Date())
   return join(reportsDir, name, stamp);
 }
 
-export function connectionSettings(s: Scenario): ConnectionSettings {
+/** Resolves the scenario's steps into the engine's, naming unnamed expect and ping steps by position. */
+export function stepSpecs(s: Scenario): StepSpec[] | null {
+  if (!s.session.steps) return null;
+  return s.session.steps.map((step, i): StepSpec => {
+    if ('send' in step) return { kind: 'send', text: step.send };
+    if ('expect' in step) return { kind: 'expect', name: step.expect.name ?? `expect-${i + 1}`, match: step.expect.match ?? null, json: step.expect.json ?? null, withinMs: step.expect.within };
+    if ('sleep' in step) return { kind: 'sleep', ms: step.sleep };
+    if ('ping' in step) return { kind: 'ping', name: step.ping.name ?? `ping-${i + 1}`, withinMs: step.ping.within };
+    return { kind: 'close', code: step.close.code, reason: step.close.reason };
+  });
+}
+
+export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettings {
+  const tls = s.target.tls;
+  let ca: string | undefined;
+  if (tls?.ca) {
+    try {
+      ca = readFileSync(resolve(baseDir, tls.ca), 'utf8');
+    } catch (err) {
+      throw new InputError(`target.tls.ca: cannot read ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
   return {
     url: s.target.url,
     headers: s.target.headers,
@@ -96,6 +121,9 @@ export function connectionSettings(s: Scenario): ConnectionSettings {
     expect: s.session.expect ? { match: s.session.expect.match, withinMs: s.session.expect.within } : null,
     closeTimeoutMs: s.session.closeTimeout,
     localAddresses: s.target.localAddresses,
+    steps: stepSpecs(s),
+    users: s.session.users ? loadUsers(resolve(baseDir, s.session.users)) : null,
+    tls: tls ? { ca, insecure: tls.insecure, servername: tls.servername } : null,
   };
 }
 
@@ -107,7 +135,7 @@ export function stagesOf(s: Scenario): Stage[] {
 export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
   const { scenario, thresholds } = loaded;
   const stages = stagesOf(scenario);
-  const connection = connectionSettings(scenario);
+  const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
   const lifetimeMs = connection.handshakeTimeoutMs + (connection.expect?.withinMs ?? 0) + connection.holdMs;
   const plan = planCapacity(stages, lifetimeMs, scenario.load.maxConnections, undefined, undefined, options.shard?.count ?? 1);
   if (!scenario.target.start && !scenario.target.trigger) await checkResolvable(connection.url);
@@ -129,6 +157,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const events = new EventsFile(join(outDir, 'events.ndjson'), () => t0);
   let finishedLastSecond = 0;
   let intervalLog: IntervalLog | null = null;
+  const stepFailures = new Map<string, { timeouts: number; closed: Record<string, number> }>();
+  const countStepFailure = (r: AttemptRecord) => {
+    let f = stepFailures.get(r.step!);
+    if (!f) stepFailures.set(r.step!, (f = { timeouts: 0, closed: {} }));
+    if (r.stepFail === 'timeout') f.timeouts++;
+    else {
+      const code = String(r.code ?? 1006);
+      f.closed[code] = (f.closed[code] ?? 0) + 1;
+    }
+  };
   const engine = new Engine(
     { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
     {
@@ -136,6 +174,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         const timeline = liveTimeline();
         for (const r of records) {
           addAttempt(totals, r);
+          if (r.step !== undefined) countStepFailure(r);
           intervalLog?.addRecord(r, phaseAt(timeline, r.sched - t0));
         }
         finishedLastSecond += records.length;
@@ -298,6 +337,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     limits: { openFiles: plan.fdLimit, maxSockets: plan.capacity },
     schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent },
     totals,
+    steps: stepReports(connection.steps, engine.stepHistograms, stepFailures),
     histograms: engine.histograms,
     thresholdDefs: thresholds,
     timeline: timelineSummary,
@@ -309,6 +349,30 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // reports/<name>/latest → this run, when the run folder is laid out as reports/<name>/<stamp>.
   if (basename(dirname(resolve(outDir))) === scenario.name) pointLatest(outDir);
   return { summary, outDir, exitCode: summary.verdict === 'pass' ? 0 : 1 };
+}
+
+/** summary.steps: every expect and ping step in script order, passed from its histogram, failures from the records. */
+function stepReports(
+  steps: StepSpec[] | null,
+  histograms: Map<string, { fromStart: Histogram; fromOpen: Histogram }>,
+  failures: Map<string, { timeouts: number; closed: Record<string, number> }>,
+): Record<string, StepReport> | undefined {
+  if (!steps) return undefined;
+  const out: Record<string, StepReport> = {};
+  for (const step of steps) {
+    if (step.kind !== 'expect' && step.kind !== 'ping') continue;
+    const h = histograms.get(step.name);
+    const f = failures.get(step.name);
+    out[step.name] = {
+      kind: step.kind,
+      passed: h?.fromOpen.totalCount ?? 0,
+      timeouts: f?.timeouts ?? 0,
+      closed: f?.closed ?? {},
+      fromStartMs: latencyStats(h?.fromStart ?? createHistogram()),
+      fromOpenMs: latencyStats(h?.fromOpen ?? createHistogram()),
+    };
+  }
+  return out;
 }
 
 function failureKinds(totals: ReturnType<typeof emptyTotals>): Record<string, number> {

@@ -72,6 +72,18 @@ const targetSchema = z
     allowHosts: z.array(z.string({ error: 'expected a host name' }), { error: 'expected a list of host names' }).default([]),
     /** Header names whose values are secrets (Authorization and Cookie always are). */
     secretHeaders: z.array(z.string(), { error: 'expected a list of header names' }).default([]),
+    /** TLS for wss:// targets. */
+    tls: z
+      .object({
+        /** PEM file of the CA that signed the server's certificate (relative to the scenario). */
+        ca: z.string({ error: 'expected a path to a PEM file' }).optional(),
+        /** Accept any certificate (self-signed staging): the TLS time is still measured. */
+        insecure: z.boolean({ error: 'expected true or false' }).default(false),
+        /** SNI and certificate name to check, when it differs from the URL's host. */
+        servername: z.string({ error: 'expected a host name' }).optional(),
+      })
+      .strict()
+      .optional(),
     /** Command that starts the target; spawned through /bin/sh -c at T0 and stopped at the end. */
     start: startSchema.optional(),
     /** Command that causes a cold start elsewhere (a deploy, a scale-from-zero); launched at T0, not waited for. */
@@ -186,6 +198,53 @@ const expectSchema = z
   })
   .strict();
 
+const stepName = z.string({ error: 'expected a step name (string)' }).regex(/^[A-Za-z0-9_-]+$/, 'expected a step name of letters, digits, "_" or "-"');
+
+const expectStep = z
+  .object({
+    name: stepName.optional(),
+    match: z
+      .string({ error: 'expected a regular expression (string)' })
+      .refine(
+        (re) => {
+          try {
+            new RegExp(re);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'expected a valid regular expression' },
+      )
+      .optional(),
+    /** A JSON subset the message must contain, e.g. { type: agent_started }. */
+    json: z.record(z.string(), z.unknown(), { error: 'expected a map of fields the JSON message must have' }).optional(),
+    within: positiveDuration().default(2000),
+  })
+  .strict()
+  .refine((e) => (e.match === undefined) !== (e.json === undefined), { message: 'expected exactly one of match (regex) or json (subset)' });
+
+/** One scripted step: exactly one of send, expect, sleep, ping, close. */
+const stepSchema = z.union(
+  [
+    z.object({ send: z.string({ error: 'expected a message (string)' }) }).strict(),
+    z.object({ expect: expectStep }).strict(),
+    z.object({ sleep: positiveDuration() }).strict(),
+    z.object({ ping: z.object({ name: stepName.optional(), within: positiveDuration().default(2000) }).strict() }).strict(),
+    z
+      .object({
+        close: z
+          .object({
+            code: z.number({ error: 'expected a close code (number)' }).int().refine((c) => c === 1000 || (c >= 3000 && c <= 4999), { message: 'expected 1000 or a code in 3000-4999' }).default(1000),
+            reason: z.string().max(123, 'expected a reason of at most 123 bytes').default(''),
+          })
+          .strict(),
+      })
+      .strict(),
+  ],
+  { error: 'expected a step: one of { send: ... }, { expect: { match|json, within } }, { sleep: 100ms }, { ping: { within } }, { close: { code, reason } }' },
+);
+
 const sessionSchema = z
   .object({
     hold: duration().default(1000),
@@ -193,8 +252,13 @@ const sessionSchema = z
     expect: expectSchema.optional(),
     /** How long a client close may wait for the server's close frame before the socket is destroyed. */
     closeTimeout: positiveDuration().default(2000),
+    /** A scripted session, run in order once the socket opens (instead of send/expect). */
+    steps: z.array(stepSchema, { error: 'expected a list of steps' }).min(1, 'expected at least one step').optional(),
+    /** Test users for ${user.field} templates: a CSV file with a header row or a JSON list (relative to the scenario). */
+    users: z.string({ error: 'expected a path to a CSV or JSON file of users' }).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => !(s.steps && (s.send.length > 0 || s.expect)), { message: 'expected either steps or send/expect, not both (send/expect is shorthand for two steps)', path: ['steps'] });
 
 export const scenarioSchema = z
   .object({
@@ -202,7 +266,7 @@ export const scenarioSchema = z
     description: z.string().optional(),
     target: targetSchema,
     load: loadSchema,
-    session: sessionSchema.default({ hold: 1000, send: [], closeTimeout: 2000 }),
+    session: sessionSchema.default({ hold: 1000, send: [], closeTimeout: 2000 } as never),
     timeline: timelineSchema.optional(),
     thresholds: z.array(z.string({ error: 'expected a threshold like "handshakeMs.p99 < 500"' }), { error: 'expected a list of thresholds' }).default([]),
     /** Run settings that the CLI can also set. */
