@@ -157,3 +157,39 @@ describe('cold-start profiles, driven by the engine, checked against the simulat
     expect(supplied[0].at).toMatch(/Z$/);
   });
 });
+
+describe('reconnecting clients', () => {
+  it('retry with backoff through the racy startup and connect once the bridge is up; time to connected matches the simulator', async () => {
+    const { result, truth, dir } = await runAgainstSim({
+      profile: 'racy',
+      simArgs: `${SCALE} --race-window 0 --loss-window 0`,
+      body:
+        `load:\n  stages:\n    - { duration: 500ms, rate: 40 }\n` +
+        `session:\n  hold: 50ms\n  expect: { match: connection_established, within: 500ms }\n` +
+        `  reconnect: { on: [1011, refused, 1006], max: 200, backoff: { initial: 20ms, factor: 1.5, max: 40ms, jitter: 0% } }\n` +
+        `drainTimeout: 10s\n` +
+        TIMELINE('log'),
+    });
+    const s = result.summary;
+    const c = s.clients!;
+    expect({ c, totals: s.totals }).toMatchObject({ c: { clients: 20, connected: 20 } });
+    expect(c.clients).toBe(20);
+    expect(c.connected).toBe(20);
+    expect(c.neverConnected).toBe(0);
+    expect(c.retries).toBe(s.totals.attempted - 20);
+    expect(c.retries).toBeGreaterThan(20);
+    // Every retry is an attempt in events.ndjson, marked with its client and attempt number.
+    const events = readEvents(dir) as unknown as { client: number; try: number; open: number | null; outcome: string; code?: number; sched: number }[];
+    expect(events).toHaveLength(s.totals.attempted);
+    expect(new Set(events.map((e) => e.client)).size).toBe(20);
+    expect(events.filter((e) => e.try === 0)).toHaveLength(20);
+    // All 20 connect after the bridge is wired, within the backoff cap (+ a handshake) of it.
+    const bridge = truth.marks.bridge_ready - s.t0EpochMs;
+    for (const e of events.filter((x) => x.outcome === 'close' && x.code === 1000)) expect(e.open!).toBeGreaterThanOrEqual(bridge - 1);
+    const firstScheds = events.filter((e) => e.try === 0).map((e) => e.sched);
+    const latestConnect = Math.max(...events.filter((x) => x.outcome === 'close' && x.code === 1000).map((e) => e.open!));
+    expect(latestConnect - bridge).toBeLessThan(40 + 30);
+    // The earliest client waited about the whole startup: its time to connected ≈ bridge − its start.
+    expect(Math.abs(c.timeToConnectedMs.max! - (bridge - Math.min(...firstScheds)))).toBeLessThan(40 + 30);
+  });
+});

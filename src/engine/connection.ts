@@ -120,8 +120,14 @@ export class Attempt {
     private readonly host: AttemptHost,
     index: number,
     scheduled: number,
+    client?: number,
+    attemptNo?: number,
   ) {
     this.rec = { i: index, w: host.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: 0, outcome: 'error' };
+    if (client !== undefined) {
+      this.rec.client = client;
+      this.rec.try = attemptNo ?? 0;
+    }
   }
 
   get done(): boolean {
@@ -252,6 +258,7 @@ export class Attempt {
     const s = this.host.settings;
     const ws = this.ws!;
     if (s.steps) return this.runSteps();
+    if (!s.expect) rec.ok = rec.open;
     const sends = this.host.templates.sends;
     for (let k = 0; k < s.send.length; k++) ws.send(this.ctx ? sends[k](this.ctx) : s.send[k]);
     if (s.expect) {
@@ -273,6 +280,7 @@ export class Attempt {
     if (!this.host.expectRe!.test(text)) return;
     this.expecting = false;
     this.rec.first = now();
+    this.rec.ok = this.rec.first;
     recordMs(this.host.histograms.firstMessage, this.rec.first - this.rec.open!);
     if (this.holdOver) this.closeByClient();
   }
@@ -302,6 +310,7 @@ export class Attempt {
           this.stepTimer = setTimeout(this.nextStep, step.ms);
           return;
         case 'close':
+          this.rec.ok ??= now();
           this.stepIndex = steps.length;
           this.state = 'closing';
           this.clientClosed = true;
@@ -310,6 +319,7 @@ export class Attempt {
       }
     }
     if (this.state !== 'open') return;
+    this.rec.ok ??= now();
     // Every step done: keep the socket until `hold` has passed since open, then close 1000.
     const left = this.rec.open! + this.host.settings.holdMs - now();
     if (left <= 0) this.closeByClient();

@@ -29,6 +29,8 @@ export interface ConnectionSettings {
   steps: StepSpec[] | null;
   /** Rows for ${user.x} templates, round robin by attempt index; null: none. */
   users: Record<string, string>[] | null;
+  /** Reconnecting clients: outcome keys to retry on ("1011", "http_503", "refused" …) and the backoff. */
+  reconnect: { on: string[]; max: number; initialMs: number; factor: number; maxMs: number; jitter: number } | null;
   /** TLS options for wss:// (ca as PEM text). */
   tls: { ca?: string; insecure: boolean; servername?: string } | null;
 }
@@ -56,6 +58,9 @@ export interface WorkerTask {
 export interface AddedAttempt {
   i: number;
   sched: number;
+  /** Reconnects: the client (its first attempt's index) and this attempt's number (0 = first). */
+  client?: number;
+  try?: number;
 }
 
 /** `go` carries the epoch ms of the schedule's offset 0, sent once every worker is ready. */

@@ -52,6 +52,7 @@ class WorkerRun implements AttemptHost {
   private stopping = false;
   private completed = false;
   private pumpTimer: NodeJS.Timeout | null = null;
+  private pumpImmediate: NodeJS.Immediate | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -70,6 +71,7 @@ class WorkerRun implements AttemptHost {
     this.offsets = scheduleOffsets(task.stages);
     this.indices = stripeIndices(this.offsets.length, task.stripe);
     this.sealed = !task.awaitSeal;
+    this.nextRetryIndex = 0x40000000 + task.workerIndex * 0x1000000;
   }
 
   run(): Promise<{ worker: number }> {
@@ -91,10 +93,7 @@ class WorkerRun implements AttemptHost {
       if (this.stopping) return;
       this.added = this.added.slice(this.nextAdded).concat(msg.attempts).sort((a, b) => a.sched - b.sched);
       this.nextAdded = 0;
-      if (this.drainTimer) clearTimeout(this.drainTimer);
-      this.drainTimer = null;
-      if (this.pumpTimer) clearTimeout(this.pumpTimer);
-      this.pump();
+      this.repump();
     } else if (msg.type === 'seal') {
       this.sealed = true;
       if (this.allStarted()) this.scheduleDone();
@@ -106,6 +105,7 @@ class WorkerRun implements AttemptHost {
   // Starts every attempt that is due (from the schedule and the added ones), then sleeps until the next.
   private readonly pump = (): void => {
     this.pumpTimer = null;
+    this.pumpImmediate = null;
     if (this.stopping) return;
     const t = now();
     for (;;) {
@@ -113,7 +113,7 @@ class WorkerRun implements AttemptHost {
       const added = this.nextAdded < this.added.length ? this.added[this.nextAdded] : null;
       if (added && (scheduled === null || added.sched < scheduled) && added.sched <= t) {
         this.nextAdded++;
-        this.launch(added.i, added.sched);
+        this.launch(added.i, added.sched, added.client, added.try);
       } else if (scheduled !== null && scheduled <= t) {
         this.launch(this.indices[this.next++], scheduled);
       } else break;
@@ -122,7 +122,7 @@ class WorkerRun implements AttemptHost {
     if (Number.isFinite(upcoming)) {
       const wait = upcoming - now();
       if (wait > SPIN_MS) this.pumpTimer = setTimeout(this.pump, Math.floor(wait - 1));
-      else setImmediate(this.pump);
+      else this.pumpImmediate = setImmediate(this.pump);
     } else if (this.sealed) {
       this.scheduleDone();
     }
@@ -136,13 +136,20 @@ class WorkerRun implements AttemptHost {
     return this.next >= this.indices.length && this.nextAdded >= this.added.length;
   }
 
-  private launch(index: number, scheduled: number): void {
+  private launch(index: number, scheduled: number, client?: number, attemptNo?: number): void {
+    // With reconnects every attempt belongs to a client; a first attempt is its own client.
+    if (this.settings.reconnect && client === undefined) {
+      client = index;
+      attemptNo = 0;
+    }
     if (this.active.size >= this.task.capacity) {
       const t = now();
-      this.records.push({ i: index, w: this.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: t, outcome: 'dropped', err: 'maxConnections' });
+      const rec: AttemptRecord = { i: index, w: this.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: t, outcome: 'dropped', err: 'maxConnections' };
+      if (client !== undefined) Object.assign(rec, { client, try: attemptNo });
+      this.records.push(rec);
       return;
     }
-    const attempt = new Attempt(this, index, scheduled);
+    const attempt = new Attempt(this, index, scheduled, client, attemptNo);
     this.active.add(attempt);
     attempt.start();
     if (++this.launched === CRASH_AFTER && this.workerIndex === CRASH_WORKER) {
@@ -191,7 +198,41 @@ class WorkerRun implements AttemptHost {
     this.active.delete(attempt);
     if (wasOpen) this.openNow--;
     this.records.push(record);
+    this.maybeReconnect(record);
     if (this.stoppingOrDone() && this.active.size === 0) this.complete();
+  }
+
+  /** Retries start from this index upward, per worker, so every attempt keeps a unique index. */
+  private nextRetryIndex = 0;
+
+  // A reconnecting client whose attempt failed the way `on` lists tries again after backoff.
+  private maybeReconnect(r: AttemptRecord): void {
+    const rc = this.settings.reconnect;
+    if (!rc || this.stopping || r.client === undefined) return;
+    const attemptNo = r.try ?? 0;
+    if (attemptNo >= rc.max) return;
+    const key = r.outcome === 'close' ? String(r.code) : r.outcome === 'http' ? `http_${r.status}` : r.outcome === 'expect_timeout' && r.step === undefined ? 'expect_timeout' : r.outcome;
+    if (!rc.on.includes(key)) return;
+    const base = Math.min(rc.maxMs, rc.initialMs * rc.factor ** attemptNo);
+    const delay = base * (1 + rc.jitter * (2 * Math.random() - 1));
+    const retry: AddedAttempt = { i: this.nextRetryIndex++, sched: now() + delay, client: r.client, try: attemptNo + 1 };
+    // Keep the pending part of the queue sorted: insert after every earlier-scheduled attempt.
+    let k = this.added.length;
+    while (k > this.nextAdded && this.added[k - 1].sched > retry.sched) k--;
+    this.added.splice(k, 0, retry);
+    this.repump();
+  }
+
+  private repump(): void {
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    this.pumpTimer = null;
+    this.pumpImmediate = null;
+    if (this.drainTimer) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
+    this.pump();
   }
 
   private stoppingOrDone(): boolean {
@@ -236,6 +277,7 @@ class WorkerRun implements AttemptHost {
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.flush('done');
     this.task.port.close();
     this.resolve({ worker: this.workerIndex });

@@ -39,6 +39,11 @@ export interface AttemptRecord {
   reason?: string;
   status?: number;
   err?: string;
+  /** Reconnecting clients: the client (its first attempt's index) and the attempt number (0 = first). */
+  client?: number;
+  try?: number;
+  /** When the session's script completed (open with no script; the expected message; every step). */
+  ok?: number;
   /** TLS handshake done (wss://). */
   tls?: number;
   /** The scripted step that failed (session.steps) and how: timed out, or the socket closed during it. */

@@ -24,6 +24,11 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
   if (r.serverClosed !== undefined) line.serverClosed = r.serverClosed;
   if (r.lport !== undefined) line.lport = r.lport;
   if (r.tls !== undefined) line.tls = rel(r.tls, t0);
+  if (r.ok !== undefined) line.ok = rel(r.ok, t0);
+  if (r.client !== undefined) {
+    line.client = r.client;
+    line.try = r.try;
+  }
   if (r.step !== undefined) {
     line.step = r.step;
     line.stepFail = r.stepFail;

@@ -76,6 +76,15 @@ export function renderSummary(s: Summary, outDir?: string): string {
   stat('first message', s.firstMessageMs);
   stat('server close after', s.serverCloseAfterMs);
   stat('schedule lag', s.scheduleLagMs);
+  if (s.clients) {
+    const c = s.clients;
+    out.push('');
+    out.push(`Clients (reconnecting): ${num(c.clients)} clients, ${num(c.connected)} connected, ${num(c.neverConnected)} never did; ${num(c.retries)} retries, ${c.attemptsPerClient.mean} attempts per client (max ${c.attemptsPerClient.max})`);
+    const cw = [22, 8, 10, 10, 10, 10];
+    out.push('  ' + row(['first attempt in', 'clients', 'connected', 'p50 ttc', 'p99 ttc', 'max ttc'], cw));
+    for (const [phase, p] of Object.entries(c.byPhase)) out.push('  ' + row([printable(phase), num(p.clients), num(p.connected), ms(p.timeToConnectedMs.p50), ms(p.timeToConnectedMs.p99), ms(p.timeToConnectedMs.max)], cw));
+    out.push('  ' + row(['all', num(c.clients), num(c.connected), ms(c.timeToConnectedMs.p50), ms(c.timeToConnectedMs.p99), ms(c.timeToConnectedMs.max)], cw));
+  }
   if (s.steps && Object.keys(s.steps).length > 0) {
     out.push('');
     const sw = [22, 8, 8, 10, 18, 10, 10, 10, 10];

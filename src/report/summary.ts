@@ -3,6 +3,7 @@ import { METRICS, latencyStats, type LatencyStats, type Metric } from '../record
 import type { Totals } from '../record/totals.js';
 import type { Attribution, Block, Outage } from '../timeline/phase-report.js';
 import type { TimelineSummary } from './assemble.js';
+import type { ClientsReport } from '../record/clients.js';
 import { findings } from './findings.js';
 import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from './thresholds.js';
 
@@ -58,6 +59,8 @@ export interface Summary extends TimelineSummary {
   outage: Outage;
   /** session.steps: per step, how many passed, timed out or saw the socket close, and its latency. */
   steps?: Record<string, StepReport>;
+  /** session.reconnect: per client, attempts and time to connected (what a user saw). */
+  clients?: ClientsReport;
   thresholds: ThresholdResult[];
   verdict: 'pass' | 'fail';
 }

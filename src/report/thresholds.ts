@@ -36,6 +36,8 @@ export const THRESHOLD_PATHS: RegExp[] = [
   /^outage\.(firstSuccessMs|longestNoSuccessMs|longest503Ms)$/,
   new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(fromStartMs|fromOpenMs)\\.${HISTOGRAM_FIELDS}$`),
   /^steps\.[A-Za-z0-9_-]+\.(passed|timeouts|closed\.[^.]+)$/,
+  new RegExp(`^clients\\.(timeToConnectedMs|byPhase\\.[A-Za-z0-9_-]+\\.timeToConnectedMs)\\.${HISTOGRAM_FIELDS}$`),
+  /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max))$/,
   /^(durationMs)$/,
 ];
 

@@ -25,6 +25,7 @@ import { TimelineSources } from '../timeline/sources.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { IntervalLog } from '../record/interval-log.js';
+import { ClientTracker } from '../record/clients.js';
 import { buildTimeline, phaseAt, pickReady, readySignals, type PhaseTimeline } from '../timeline/attribute.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { writeRunReports, writeScenarioCopy, pointLatest } from '../report/run-files.js';
@@ -124,6 +125,16 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
     steps: stepSpecs(s),
     users: s.session.users ? loadUsers(resolve(baseDir, s.session.users)) : null,
     tls: tls ? { ca, insecure: tls.insecure, servername: tls.servername } : null,
+    reconnect: s.session.reconnect
+      ? {
+          on: s.session.reconnect.on.map(String),
+          max: s.session.reconnect.max,
+          initialMs: s.session.reconnect.backoff.initial,
+          factor: s.session.reconnect.backoff.factor,
+          maxMs: s.session.reconnect.backoff.max,
+          jitter: s.session.reconnect.backoff.jitter,
+        }
+      : null,
   };
 }
 
@@ -157,6 +168,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const events = new EventsFile(join(outDir, 'events.ndjson'), () => t0);
   let finishedLastSecond = 0;
   let intervalLog: IntervalLog | null = null;
+  const clientTracker = new ClientTracker();
+  let firstAttempts = 0;
   const stepFailures = new Map<string, { timeouts: number; closed: Record<string, number> }>();
   const countStepFailure = (r: AttemptRecord) => {
     let f = stepFailures.get(r.step!);
@@ -174,6 +187,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         const timeline = liveTimeline();
         for (const r of records) {
           addAttempt(totals, r);
+          clientTracker.add(r);
+          if ((r.try ?? 0) === 0) firstAttempts++;
           if (r.step !== undefined) countStepFailure(r);
           intervalLog?.addRecord(r, phaseAt(timeline, r.sched - t0));
         }
@@ -316,7 +331,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const { summary: timelineSummary, timeline } = summarizeTimeline(collector.events, t0, readyFrom);
   const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
   const workerReports = engine.workers.map((w) => ({ worker: w.worker, scheduled: w.scheduled, error: w.error }));
-  const partial = interruptedBy !== null || workerReports.some((w) => w.error !== null) || totals.attempted < scheduled + burstSent;
+  const partial = interruptedBy !== null || workerReports.some((w) => w.error !== null) || firstAttempts + lost.filter((r) => (r.try ?? 0) === 0).length < scheduled + burstSent;
   const summary = buildSummary({
     scenario: scenario.name,
     scenarioFile: loaded.file,
@@ -338,6 +353,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent },
     totals,
     steps: stepReports(connection.steps, engine.stepHistograms, stepFailures),
+    clients: clientTracker.report(timeline, t0),
     histograms: engine.histograms,
     thresholdDefs: thresholds,
     timeline: timelineSummary,

@@ -254,6 +254,34 @@ const sessionSchema = z
     closeTimeout: positiveDuration().default(2000),
     /** A scripted session, run in order once the socket opens (instead of send/expect). */
     steps: z.array(stepSchema, { error: 'expected a list of steps' }).min(1, 'expected at least one step').optional(),
+    /** Reconnecting clients: a failed attempt whose outcome is listed is retried with backoff. */
+    reconnect: z
+      .object({
+        on: z
+          .array(
+            z.union([z.number().int(), z.string().regex(/^(http_\d{3}|refused|reset|handshake_timeout|expect_timeout|error)$/)], {
+              error: 'expected a close code (1006, 1011 …) or one of http_<status>, refused, reset, handshake_timeout, expect_timeout, error',
+            }),
+          )
+          .min(1, 'expected at least one outcome to retry on')
+          .default([1006, 1011, 1012, 1013, 'http_503', 'refused']),
+        max: z.number({ error: 'expected a whole number of retries' }).int().min(1, 'expected at least 1 retry').default(10),
+        backoff: z
+          .object({
+            initial: positiveDuration().default(250),
+            factor: z.number({ error: 'expected a backoff factor (number ≥ 1)' }).min(1, 'expected a factor ≥ 1').default(2),
+            max: positiveDuration().default(5000),
+            jitter: z
+              .union([z.number(), z.string().regex(/^\d+(\.\d+)?%$/)], { error: 'expected a jitter like 10% or 0.1' })
+              .transform((j) => (typeof j === 'string' ? Number(j.slice(0, -1)) / 100 : j))
+              .refine((j) => j >= 0 && j <= 1, { message: 'expected a jitter between 0% and 100%' })
+              .default(0.1),
+          })
+          .strict()
+          .default({ initial: 250, factor: 2, max: 5000, jitter: 0.1 } as never),
+      })
+      .strict()
+      .optional(),
     /** Test users for ${user.field} templates: a CSV file with a header row or a JSON list (relative to the scenario). */
     users: z.string({ error: 'expected a path to a CSV or JSON file of users' }).min(1).optional(),
   })
