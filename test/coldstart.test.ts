@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { join_, readEvents, runAgainstSim, type Truth } from './helpers/coldstart.js';
 import { correlateRun } from '../src/run/correlate.js';
+import { loadReportData } from '../src/report/html-data.js';
 
 /** Profiles at 1/20 time: the whole startup takes ~1 s after the simulator's process is up. */
 const SCALE = '--time-scale 0.05';
@@ -189,6 +190,9 @@ describe('reconnecting clients', () => {
     const firstScheds = events.filter((e) => e.try === 0).map((e) => e.sched);
     const latestConnect = Math.max(...events.filter((x) => x.outcome === 'close' && x.code === 1000).map((e) => e.open!));
     expect(latestConnect - bridge).toBeLessThan(40 + 30);
+    // report.html draws the retry load per second beside the phases.
+    const report = await loadReportData(dir);
+    expect(report.perSecond.retries.reduce((a, b) => a + b, 0)).toBe(c.retries);
     // The earliest client waited about the whole startup: its time to connected ≈ bridge − its start.
     expect(Math.abs(c.timeToConnectedMs.max! - (bridge - Math.min(...firstScheds)))).toBeLessThan(40 + 30);
   });

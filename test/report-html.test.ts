@@ -172,8 +172,9 @@ describe('report data', () => {
       refused: [5, 0, 0, 0, 0, 0],
       timeouts: [0, 0, 1, 1, 0, 0],
       other: [0, 0, 1, 0, 1, 2],
+      retries: [0, 0, 0, 0, 0, 0],
     });
-    const all = Object.entries(data.perSecond).filter(([k]) => k !== 't').flatMap(([, v]) => v as number[]);
+    const all = Object.entries(data.perSecond).filter(([k]) => k !== 't' && k !== 'retries').flatMap(([, v]) => v as number[]);
     expect(all.reduce((a, b) => a + b, 0)).toBe(EVENTS.length); // every attempt in exactly one series
     expect(data.badEventLines).toBe(1);
     expect(data.scenario).toEqual(SCENARIO);

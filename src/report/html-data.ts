@@ -23,6 +23,8 @@ export interface PerSecond {
   timeouts: number[];
   /** reset, error, dropped, interrupted, lost: whatever else (not the target's doing, mostly). */
   other: number[];
+  /** Reconnecting clients: how many of the second's attempts were retries (try > 0), whatever their outcome. */
+  retries: number[];
 }
 
 export const OUTCOME_SERIES = ['opened', 'c1011', 'otherClose', 'http503', 'otherHttp', 'refused', 'timeouts', 'other'] as const;
@@ -102,9 +104,11 @@ export class ReportAccumulator {
   private readonly counts = new Map<number, Record<OutcomeSeries, number>>();
   private readonly handshakes = new Map<number, number[]>();
   private readonly histogram: Histogram = createHistogram();
+  private readonly retries = new Map<number, number>();
 
-  add(e: Pick<EventLine, 'sched' | 'open' | 'outcome' | 'code' | 'status'>): void {
+  add(e: Pick<EventLine, 'sched' | 'open' | 'outcome' | 'code' | 'status'> & { try?: number }): void {
     const second = Math.floor(e.sched / 1000);
+    if ((e.try ?? 0) > 0) this.retries.set(second, (this.retries.get(second) ?? 0) + 1);
     let c = this.counts.get(second);
     if (!c) this.counts.set(second, (c = Object.fromEntries(OUTCOME_SERIES.map((k) => [k, 0])) as Record<OutcomeSeries, number>));
     c[outcomeSeries(e)]++;
@@ -129,12 +133,13 @@ export class ReportAccumulator {
       last = Math.max(last, s);
     }
     last = Math.max(last, first);
-    const perSecond: PerSecond = { t: [], opened: [], c1011: [], otherClose: [], http503: [], otherHttp: [], refused: [], timeouts: [], other: [] };
+    const perSecond: PerSecond = { t: [], opened: [], c1011: [], otherClose: [], http503: [], otherHttp: [], refused: [], timeouts: [], other: [], retries: [] };
     const handshakeOverTime: HandshakeOverTime = { t: [], count: [], p50: [], p99: [] };
     for (let s = first; s <= last; s++) {
       perSecond.t.push(s);
       const c = this.counts.get(s);
       for (const k of OUTCOME_SERIES) perSecond[k].push(c ? c[k] : 0);
+      perSecond.retries.push(this.retries.get(s) ?? 0);
       const values = this.handshakes.get(s);
       handshakeOverTime.t.push(s);
       if (values && values.length > 0) {

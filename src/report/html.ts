@@ -474,6 +474,13 @@ const CLIENT_JS = String.raw`(function () {
       });
     });
     var bands = V.outcomes.slice(1).map(function (o, i) { return { series: [i + 2, i + 1] }; });
+    // Reconnecting clients: the retry load as a line over the bars (not part of the stack).
+    var hasRetries = (ps.retries || []).some(function (n) { return n > 0; });
+    if (hasRetries) {
+      series.push({ label: 'retries', stroke: '#111', width: 2, dash: [6, 4], points: { show: false }, value: function (u, v) { return v == null ? '--' : v; } });
+      stacked.push(ps.retries);
+      top = Math.max(top, ps.retries.reduce(function (a, b) { return Math.max(a, b); }, 0));
+    }
     return {
       data: [ps.t.map(function (t) { return t + 0.5; })].concat(stacked),
       opts: {
