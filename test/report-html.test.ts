@@ -13,7 +13,7 @@ import { embedJson, escapeHtml, renderHtmlReport } from '../src/report/html.js';
 import { SUMMARY_SCHEMA, type Summary } from '../src/report/summary.js';
 import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HOSTILE_REASON = '<script>window.__pwned=1</script>';
 const HOSTILE_SCENARIO_NAME = 'racy <b>cold</b> start';
 const HOSTILE_URL = 'ws://127.0.0.1:9/ws?room=<img src=x onerror="window.__pwned=3">';

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,5 +99,21 @@ describe('compare', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('No regression.');
     expect(existsSync(join(root, 'rep', 'latest'))).toBe(true);
+  });
+
+  it('run --baseline compares after the run and exits 1 on a regression; report re-renders from the files', async () => {
+    const file = join(root, 'worse.yaml');
+    writeFileSync(file, `name: rep\ntarget:\n  url: ${regressed.url}\nload:\n  stages:\n    - { duration: 1s, rate: 40 }\nsession:\n  hold: 20ms\n`);
+    const r = await runCli(['run', file, '--quiet', '--out', join(root, 'rep', 'cand'), '--baseline', base.outDir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`Compared with ${base.outDir}`);
+    expect(r.stdout).toContain('new outcome: close 1011 (absent in the baseline)');
+    const missing = await runCli(['run', file, '--quiet', '--out', join(root, 'rep', 'cand2'), '--baseline', join(root, 'nope')]);
+    expect(missing.stderr).toContain('no such run folder yet; running without a comparison');
+    rmSync(join(base.outDir, 'report.html'));
+    const rep = await runCli(['report', base.outDir]);
+    expect(rep.code).toBe(1); // its threshold failed
+    expect(rep.stdout).toContain('Verdict: FAIL');
+    expect(readFileSync(join(base.outDir, 'report.html'), 'utf8')).toContain('<!doctype html>');
   });
 });

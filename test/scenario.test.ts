@@ -111,3 +111,13 @@ describe('more bad input', () => {
     expect(errorOf(base + 'timeline:\n  log: { command: "x", file: "y" }\n')).toMatch(/timeline\.log: expected only one of from, command or file/);
   });
 });
+
+describe('keys that do not go together', () => {
+  it('log from the target without target.start, readyFrom without its source, onReady without a timeline, a burst over the safety limit', () => {
+    expect(errorOf(base + 'timeline:\n  log: { from: target }\n')).toMatch(/timeline\.log: expected command: or file: — reading the target's output \(from: target\) needs target\.start/);
+    expect(errorOf(base + 'timeline:\n  log: { command: "tail -F x" }\n  readyFrom: health\n')).toMatch(/timeline\.readyFrom: expected timeline\.health to be configured/);
+    expect(errorOf(base.replace('    - { duration: 1s, rate: 10 }', '    - { duration: 1s, rate: 10 }\n  onReady: { burst: 10 }'))).toMatch(/load\.onReady: expected a readiness signal/);
+    const remote = `name: t\ntarget:\n  url: wss://api.example.com/ws\nload:\n  stages: [{ duration: 1s, rate: 5 }]\n  onReady: { burst: 5000, over: 1s }\ntimeline:\n  health: { url: "https://api.example.com/health" }\n`;
+    expect(errorOf(remote)).toMatch(/peaks at 5000 connections\/s/);
+  });
+});

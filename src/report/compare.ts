@@ -1,7 +1,7 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Histogram } from 'hdr-histogram-js';
-import { createHistogram, NS_PER_MS } from '../record/histogram.js';
+import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
 import { failureCount, type Totals } from '../record/totals.js';
 import { InputError } from '../scenario/errors.js';
 import { readHlog } from './hlog.js';
@@ -41,19 +41,30 @@ export interface ScopeStats {
   p: Record<number, number | null>;
 }
 
-/** Loads a run folder for comparison; latency comes from the interval log, not rounded numbers. */
+/** Loads a run folder for comparison; latency comes from histograms (the interval log, the events), never from rounded numbers. */
 export function loadRunSide(dir: string, summary: Summary): RunSide {
   const handshake = new Map<string, Histogram>();
   const hlog = join(dir, 'latency.hlog');
   if (!existsSync(hlog)) throw new InputError(`${hlog}: missing; compare needs the run's interval log`);
-  for (const interval of readHlog(hlog)) {
-    let key: string | null = null;
-    if (interval.tag === 'handshake') key = 'total';
-    else if (interval.tag.startsWith('handshake.')) key = interval.tag;
-    if (!key) continue;
+  const total = createHistogram();
+  for (const interval of readHlog(hlog)) if (interval.tag === 'handshake') total.add(interval.histogram);
+  handshake.set('total', total);
+  // Per phase from events.ndjson, whose phases are the current ones (`wsrace correlate` rewrites
+  // them); recorded like the live histograms, from the events' µs times.
+  let text = '';
+  try {
+    text = readFileSync(join(dir, 'events.ndjson'), 'utf8');
+  } catch {
+    text = '';
+  }
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { sched: number; open: number | null; phase?: string };
+    if (e.open === null || e.open === undefined || !e.phase) continue;
+    const key = phaseTag(e.phase);
     let h = handshake.get(key);
     if (!h) handshake.set(key, (h = createHistogram()));
-    h.add(interval.histogram);
+    recordMs(h, e.open - e.sched);
   }
   return { dir: realpathSync(dir), summary, handshake };
 }

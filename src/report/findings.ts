@@ -87,7 +87,7 @@ export function findings(input: FindingsInput): string[] {
       out.push(`${plural(failedBefore, 'connection')} of ${before.attempted} failed before ready (${failureMix(before)})${phases.length ? ` in ${phases.join(', ')}` : ''}`);
     }
     const after = attr.afterReady;
-    if (after.attempted > 0 && failureCount(after) === 0) out.push(`all ${after.attempted} connections after ready worked`);
+    if (after.attempted > 0 && failureCount(after) === 0 && after.errors.interrupted === 0) out.push(`all ${after.attempted} connections after ready worked`);
   }
   if (ready.atMs !== null) {
     out.push(`${readySource} reported ready at ${signed(ready.atMs)}`);
@@ -126,8 +126,10 @@ export function findings(input: FindingsInput): string[] {
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
   if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
   if (input.interruptedBy) out.push(`the run was interrupted (${input.interruptedBy}): results are partial`);
-  if (out.length === 0 || (totals.attempted > 0 && failureCount(totals) === 0 && !out.some((x) => x.startsWith('all ')))) {
-    if (totals.attempted > 0 && failureCount(totals) === 0) out.unshift(`all ${totals.attempted} connections worked`);
+  const allWorked = totals.attempted > 0 && failureCount(totals) === 0 && totals.errors.interrupted === 0;
+  if (allWorked && !out.some((x) => x.startsWith('all '))) out.unshift(`all ${totals.attempted} connections worked`);
+  if (totals.errors.interrupted > 0 && !input.interruptedBy) {
+    out.push(`${plural(totals.errors.interrupted, 'attempt')} still in progress at the end of the drain time were cut (errors.interrupted)`);
   }
   return out;
 }

@@ -26,3 +26,16 @@ export function redactUrl(url: string): string {
     return url;
   }
 }
+
+/** Replaces every occurrence of the secret values in every string of a JSON-like value. */
+export function redactValues<T>(value: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return value;
+  const sorted = [...secrets].sort((a, b) => b.length - a.length);
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return sorted.reduce((text, secret) => text.split(secret).join(REDACTED), v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}

@@ -8,11 +8,12 @@ import { writeHgrmFiles } from './hgrm.js';
 import { renderJunit } from './junit.js';
 import { renderHtmlReport } from './html.js';
 import { loadReportData } from './html-data.js';
-import { redactHeaders, redactSubprotocols, redactUrl } from './redact.js';
+import { REDACTED, redactHeaders, redactSubprotocols, redactUrl, redactValues } from './redact.js';
 import type { Summary } from './summary.js';
 
 /** scenario.json: the scenario as it ran (defaults filled, ${VAR}s resolved), secrets redacted. */
-export function writeScenarioCopy(outDir: string, scenario: Scenario): void {
+export function writeScenarioCopy(outDir: string, scenario: Scenario, secrets: readonly string[] = []): void {
+  const redactEnv = (env?: Record<string, string>) => env && Object.fromEntries(Object.keys(env).map((k) => [k, REDACTED]));
   const copy = {
     ...scenario,
     target: {
@@ -20,9 +21,14 @@ export function writeScenarioCopy(outDir: string, scenario: Scenario): void {
       url: redactUrl(scenario.target.url),
       headers: redactHeaders(scenario.target.headers, scenario.target.secretHeaders),
       subprotocols: redactSubprotocols(scenario.target.subprotocols),
+      start: scenario.target.start && { ...scenario.target.start, env: redactEnv(scenario.target.start.env) },
+    },
+    timeline: scenario.timeline && {
+      ...scenario.timeline,
+      health: scenario.timeline.health && { ...scenario.timeline.health, url: redactUrl(scenario.timeline.health.url) },
     },
   };
-  writeFileSync(join(outDir, 'scenario.json'), JSON.stringify(copy, null, 2) + '\n');
+  writeFileSync(join(outDir, 'scenario.json'), JSON.stringify(redactValues(copy, secrets), null, 2) + '\n');
 }
 
 /** The files written once a run (or a merge) has its summary: .hgrm per metric, junit.xml, report.html. */

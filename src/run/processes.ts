@@ -15,6 +15,8 @@ export interface ProcessesOptions {
   /** Lead time before the shared T0, for the processes to start. */
   leadMs?: number;
   onLine?(shard: number, line: string): void;
+  /** Aborting it passes the signal (its reason: SIGINT or SIGTERM) on to every shard process. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -41,9 +43,15 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
         for (const line of lines) options.onLine?.(k, line);
       });
     }
+    const onAbort = () => {
+      const sig = options.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+      if (child.exitCode === null) child.kill(sig);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise<number | null>((resolve) => {
       child.on('exit', (code) => {
         forget();
+        options.signal?.removeEventListener('abort', onAbort);
         resolve(code);
       });
       child.on('error', () => resolve(null));

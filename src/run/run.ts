@@ -6,7 +6,7 @@ import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { Stage } from '../schedule/arrival.js';
 import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
-import { stripeIndices } from '../schedule/stripe.js';
+import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { Engine } from '../engine/pool.js';
 import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
 import { loadUsers } from '../session/users.js';
@@ -17,7 +17,7 @@ import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
 import { buildSummary, type StepReport, type Summary } from '../report/summary.js';
 import { createHistogram, latencyStats } from '../record/histogram.js';
 import type { Histogram } from 'hdr-histogram-js';
-import { redactHeaders, redactSubprotocols, redactUrl } from '../report/redact.js';
+import { redactHeaders, redactSubprotocols, redactUrl, redactValues } from '../report/redact.js';
 import { TargetProcess } from '../target/process.js';
 import { checkResolvable, planCapacity } from './preflight.js';
 import { TimelineCollector } from '../timeline/collector.js';
@@ -138,6 +138,13 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
   };
 }
 
+/** The longest an attempt is planned to live: handshake, the expect wait or the steps, the hold. */
+export function plannedLifeMs(c: ConnectionSettings): number {
+  let script = c.expect?.withinMs ?? 0;
+  if (c.steps) script = c.steps.reduce((sum, st) => sum + (st.kind === 'sleep' ? st.ms : st.kind === 'expect' || st.kind === 'ping' ? st.withinMs : 0), 0);
+  return c.handshakeTimeoutMs + script + c.holdMs;
+}
+
 export function stagesOf(s: Scenario): Stage[] {
   return s.load.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
 }
@@ -148,14 +155,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
   const lifetimeMs = connection.handshakeTimeoutMs + (connection.expect?.withinMs ?? 0) + connection.holdMs;
-  const plan = planCapacity(stages, lifetimeMs, scenario.load.maxConnections, undefined, undefined, options.shard?.count ?? 1);
+  // maxConnections is the cap of the whole run: a shard gets its share of it.
+  const cap = scenario.load.maxConnections;
+  const plan = planCapacity(stages, lifetimeMs, cap !== undefined && options.shard ? Math.max(1, stripeShare(cap, options.shard)) : cap, undefined, undefined, options.shard?.count ?? 1);
   if (!scenario.target.start && !scenario.target.trigger) await checkResolvable(connection.url);
 
   const workers = Math.max(1, options.workers ?? scenario.workers ?? defaultWorkers());
   const startedAt = new Date();
   const outDir = options.outDir ?? defaultOutDir(options.reportsDir ?? 'reports', scenario.name, startedAt);
   mkdirSync(outDir, { recursive: true });
-  writeScenarioCopy(outDir, scenario);
+  writeScenarioCopy(outDir, scenario, loaded.secrets);
   const shard = options.shard ?? null;
   // Shard 0 (or an unsharded run) causes the cold start and watches the timeline; the others only load.
   const leader = shard === null || shard.index === 0;
@@ -181,7 +190,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     }
   };
   const engine = new Engine(
-    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
+    // The run's bound: stages, then an attempt's planned life (handshake, expect/steps, hold), then drainTimeout.
+    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: plannedLifeMs(connection) + scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
     {
       records(records: AttemptRecord[]) {
         const timeline = liveTimeline();
@@ -214,7 +224,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const collector = new TimelineCollector(join(outDir, 'timeline.ndjson'), readyFrom, (at) => {
     if (!burst || sealed) return;
     const start = Math.max(at, now());
-    const attempts = Array.from({ length: burst.burst }, (_, j) => ({ i: scheduled + j, sched: start + (burst.over * j) / burst.burst }));
+    // Indices after the whole (unsharded) schedule: unique across shards (only shard 0 bursts).
+    const base = scheduledCount(stages);
+    const attempts = Array.from({ length: burst.burst }, (_, j) => ({ i: base + j, sched: start + (burst.over * j) / burst.burst }));
     burstSent = attempts.length;
     engine.add(attempts);
     seal();
@@ -271,7 +283,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       t0 = target.startedAt;
     }
     if (triggerCfg) {
-      trigger = new TargetProcess({ command: triggerCfg.command, stopGraceMs: 1000, logFile: join(outDir, 'trigger.log') });
+      trigger = new TargetProcess({ command: triggerCfg.command, stopGraceMs: 1000, logFile: join(outDir, 'trigger.log'), keepRunning: true });
       if (!start) t0 = trigger.startedAt;
     }
     if (!start && !triggerCfg) t0 = options.startAt ?? now() + GO_LEAD_MS;
@@ -312,7 +324,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     options.signal?.removeEventListener('abort', onAbort);
     await sources.stop();
     await target?.stop();
-    await trigger?.stop();
+    trigger?.release(); // a trigger (a deploy) is waited for by nobody and never killed
     await events.close();
     await collector.close();
     intervalLog?.close(now());
@@ -335,11 +347,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const summary = buildSummary({
     scenario: scenario.name,
     scenarioFile: loaded.file,
-    target: {
-      url: redactUrl(connection.url),
-      headers: redactHeaders(connection.headers, scenario.target.secretHeaders),
-      subprotocols: redactSubprotocols(connection.subprotocols),
-    },
+    target: redactValues(
+      {
+        url: redactUrl(connection.url),
+        headers: redactHeaders(connection.headers, scenario.target.secretHeaders),
+        subprotocols: redactSubprotocols(connection.subprotocols),
+      },
+      loaded.secrets,
+    ),
     startedAt: startedAt.toISOString(),
     t0: new Date(t0).toISOString(),
     t0EpochMs: t0,

@@ -8,11 +8,15 @@ import { InputError, formatPath } from './errors.js';
 const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-([^}]*))?\}/g;
 const PER_CONNECTION = /^(conn|worker|uuid|env\..+|user\..+)$/;
 
-export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: string, path: PropertyKey[] = []): unknown {
+/** Variables whose values are secrets by their name: never written to a report. */
+export const SECRET_NAME = /TOKEN|SECRET|PASSW|KEY|AUTH|COOKIE|CREDENTIAL|SESSION|JWT/i;
+
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: string, path: PropertyKey[] = [], secrets?: Set<string>): unknown {
   if (typeof value === 'string') {
     return value.replace(PATTERN, (whole, name: string, fallback: string | undefined) => {
       if (PER_CONNECTION.test(name)) return whole;
       const found = env[name];
+      if (found !== undefined && found !== '' && SECRET_NAME.test(name) && found.length >= 4) secrets?.add(found);
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
       throw new InputError(
@@ -20,10 +24,10 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: str
       );
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, file, [...path, i]));
+  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, file, [...path, i], secrets));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, file, [...path, key]);
+    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, file, [...path, key], secrets);
     return out;
   }
   return value;

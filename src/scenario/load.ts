@@ -31,6 +31,8 @@ export interface LoadedScenario {
   thresholds: Threshold[];
   /** Where it came from, for messages and the report. */
   file: string;
+  /** Values of secret-named variables (${STAGING_TOKEN} …) interpolated into it: redacted everywhere in reports. */
+  secrets: string[];
 }
 
 /** Reads, interpolates, overrides and validates a scenario file; throws InputError naming file, key and line. */
@@ -71,7 +73,8 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     (data.target as Record<string, unknown>).localAddresses = overrides.localAddresses;
   }
 
-  const interpolated = interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file);
+  const secrets = new Set<string>();
+  const interpolated = interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file, [], secrets);
   const parsed = scenarioSchema.safeParse(interpolated);
   if (!parsed.success) {
     // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
@@ -80,7 +83,10 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   }
   const scenario = parsed.data;
   scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
-  const peak = Math.max(peakRate(stagesOfRaw(scenario)), 0);
+  checkCoherence(scenario, file, doc, lines);
+  // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
+  const burst = scenario.load.onReady;
+  const peak = Math.max(peakRate(stagesOfRaw(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
   checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
   const thresholds = scenario.thresholds.map((expr, i) => {
     try {
@@ -89,7 +95,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
       throw new InputError(`${where(file, doc, lines, ['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
     }
   });
-  return { scenario, thresholds, file };
+  return { scenario, thresholds, file, secrets: [...secrets] };
 }
 
 /**
@@ -108,6 +114,18 @@ function where(file: string, doc: Document, lines: LineCounter, path: PropertyKe
     if (isNode(node) && node.range) return `${file}:${lines.linePos(node.range[0]).line}`;
   }
   return file;
+}
+
+/** Keys that are valid alone but not together: caught before anything runs. */
+function checkCoherence(s: Scenario, file: string, doc: Document, lines: LineCounter): void {
+  const fail = (path: (string | number)[], message: string) => {
+    throw new InputError(`${where(file, doc, lines, path)}: ${formatPath(path)}: ${message}`);
+  };
+  const log = s.timeline?.log;
+  if (log && !log.command && !log.file && !s.target.start) fail(['timeline', 'log'], 'expected command: or file: — reading the target\'s output (from: target) needs target.start');
+  if (s.timeline?.readyFrom === 'health' && !s.timeline.health) fail(['timeline', 'readyFrom'], 'expected timeline.health to be configured for readyFrom: health');
+  if (s.timeline?.readyFrom === 'log' && !s.timeline.log) fail(['timeline', 'readyFrom'], 'expected timeline.log to be configured for readyFrom: log');
+  if (s.load.onReady && !s.timeline?.health && !s.timeline?.log) fail(['load', 'onReady'], 'expected a readiness signal to burst on: configure timeline.health or timeline.log');
 }
 
 /** The line of a key itself (not of its value), for unknown-key errors. */

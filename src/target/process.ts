@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { now } from '../util/clock.js';
 
@@ -10,6 +10,8 @@ export interface TargetStartOptions {
   stopGraceMs: number;
   /** File that receives the target's stdout and stderr. */
   logFile: string;
+  /** A trigger: its output goes straight to the file, and it may outlive wsrace (never killed). */
+  keepRunning?: boolean;
 }
 
 /** Process groups still running; killed if wsrace exits at once (a second Ctrl-C). */
@@ -48,10 +50,24 @@ export class TargetProcess extends EventEmitter {
   readonly startedAt: number;
   exited: { code: number | null; signal: NodeJS.Signals | null; at: number } | null = null;
   private readonly child: ChildProcess;
-  private readonly log: WriteStream;
+  private readonly log: WriteStream | null;
 
   constructor(private readonly options: TargetStartOptions) {
     super();
+    if (options.keepRunning) {
+      // Straight to the file: no pipe back to wsrace that would break when wsrace exits first.
+      const fd = openSync(options.logFile, 'w');
+      this.startedAt = now();
+      this.child = spawn('/bin/sh', ['-c', options.command], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', fd, fd], detached: true });
+      closeSync(fd);
+      this.log = null;
+      this.child.on('error', (err) => this.emit('spawn-error', err));
+      this.child.on('exit', (code, signal) => {
+        this.exited = { code, signal, at: now() };
+        this.emit('exit', this.exited);
+      });
+      return;
+    }
     this.log = createWriteStream(options.logFile);
     this.startedAt = now();
     this.child = spawn('/bin/sh', ['-c', options.command], {
@@ -64,7 +80,7 @@ export class TargetProcess extends EventEmitter {
       let partial = '';
       stream.on('data', (chunk: Buffer) => {
         const at = now();
-        this.log.write(chunk);
+        this.log!.write(chunk);
         const text = partial + chunk.toString('utf8');
         const lines = text.split('\n');
         partial = lines.pop() ?? '';
@@ -93,7 +109,12 @@ export class TargetProcess extends EventEmitter {
       await exited;
       clearTimeout(timer);
     }
-    await new Promise<void>((resolve) => this.log.end(resolve));
+    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
+  }
+
+  /** Lets a trigger run on after wsrace (a deploy must not be killed halfway). */
+  release(): void {
+    this.child.unref();
   }
 
   private signal(sig: NodeJS.Signals): void {

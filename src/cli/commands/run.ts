@@ -1,4 +1,6 @@
 import { realpathSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { pointLatest } from '../../report/run-files.js';
 import type { Argv, CommandModule } from 'yargs';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { runScenario } from '../../run/run.js';
@@ -11,9 +13,19 @@ import { runProcesses } from '../../run/processes.js';
 import { defaultOutDir } from '../../run/run.js';
 
 /** `--processes N`: N local shard processes with a shared T0, merged into one run folder. */
-async function runAsProcesses(argv: RunArgs, name: string): Promise<void> {
+async function runAsProcesses(argv: RunArgs, name: string, baseline: string | null): Promise<void> {
   const n = argv.processes!;
   const outDir = argv.out ?? defaultOutDir('reports', name);
+  const controller = new AbortController();
+  let exitSignal: number | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (exitSignal !== null) process.exit(exitSignal);
+    exitSignal = sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    process.stderr.write(`\nwsrace: ${sig}: stopping the shard processes and merging what they did (again to quit at once)\n`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const pass: string[] = [];
   for (const a of argv.set ?? []) pass.push('--set', a);
   if (argv.target) pass.push('--target', argv.target);
@@ -26,13 +38,22 @@ async function runAsProcesses(argv: RunArgs, name: string): Promise<void> {
     processes: n,
     outDir,
     passThrough: pass,
+    signal: controller.signal,
     onLine: (k, line) => {
       if (line.startsWith('wsrace:')) process.stderr.write(`[shard ${k}] ${line}\n`);
     },
   });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   process.stdout.write(argv.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary, outDir) + '\n');
+  let regressed = false;
+  if (baseline) {
+    process.stdout.write(`\nCompared with ${baseline}\n`);
+    regressed = compareDirs(baseline, outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
+  }
+  if (basename(dirname(resolve(outDir))) === name) pointLatest(outDir);
   const failed = exitCodes.some((c) => c !== 0 && c !== 1);
-  process.exitCode = summary.verdict === 'fail' ? EXIT.thresholdFailed : failed ? EXIT.degraded : EXIT.ok;
+  process.exitCode = exitSignal ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
 }
 import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
 
@@ -70,7 +91,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional('scenario', { type: 'string', demandOption: true, describe: 'Scenario file (YAML or JSON)' })
       .option('out', { type: 'string', describe: 'Run folder (default reports/<name>/<UTC timestamp>/)' })
       .option('target', { type: 'string', describe: 'Override target.url' })
-      .option('workers', { type: 'number', describe: 'Worker threads (default: available CPUs)' })
+      .option('workers', { type: 'number', describe: 'Worker threads (default: available CPUs − 1, at least 1)' })
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
@@ -88,12 +109,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] });
     const shard = argv.shard !== undefined ? parseShard(argv.shard) : undefined;
     const startAt = argv['start-at'] !== undefined ? parseStartAt(argv['start-at']) : undefined;
-    if (argv.processes !== undefined && argv.processes > 1) {
-      if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
-      return runAsProcesses(argv, loaded.scenario.name);
-    }
     // Resolve the baseline now: reports/<name>/latest will point at this run once it ends.
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
+    if (argv.processes !== undefined && argv.processes > 1) {
+      if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
+      return runAsProcesses(argv, loaded.scenario.name, baseline);
+    }
     const controller = new AbortController();
     let signals = 0;
     let exitSignal: number | null = null;
@@ -131,7 +152,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         regressed = compareDirs(baseline, result.outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
       }
       const degraded = result.summary.workers.some((w) => w.error !== null);
-      process.exitCode = exitSignal ?? (result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : degraded ? EXIT.degraded : EXIT.ok);
+      // A degraded run says so first: its thresholds were judged on partial data.
+      process.exitCode = exitSignal ?? (degraded ? EXIT.degraded : result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : EXIT.ok);
     } finally {
       progress.end();
       process.off('SIGINT', onSignal);
