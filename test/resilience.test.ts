@@ -56,6 +56,9 @@ describe('interruption', () => {
       expect(summary.interruptedBy).toBe(signal);
       expect(summary.totals.errors.interrupted).toBe(summary.totals.attempted);
       expect(r.stdout).toContain('PARTIAL');
+      // Every open socket was closed with 1001 "going away", not dropped.
+      await until(() => (s.tally.client_close_1001 ?? 0) === summary.totals.opened, 5000, 'the server to see every 1001');
+      expect(s.tally.client_close_1006 ?? 0).toBe(0);
     });
   }
 

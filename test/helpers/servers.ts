@@ -48,7 +48,11 @@ export async function startTestServer(behaviour: (n: number) => Action, options:
     switch (action.kind) {
       case 'accept':
         bump('accept');
-        accept((ws) => ws.on('message', (m) => ws.send(m.toString() === '{"type":"ping"}' ? '{"type":"pong"}' : m)));
+        accept((ws) => {
+          ws.on('message', (m) => ws.send(m.toString() === '{"type":"ping"}' ? '{"type":"pong"}' : m));
+          // What the client said when it closed (1000 at the end of a hold, 1001 when interrupted).
+          ws.on('close', (code) => bump(`client_close_${code}`));
+        });
         break;
       case 'close':
         bump(`close_${action.code}`);
