@@ -1,19 +1,10 @@
 import { printable } from '../util/printable.js';
+import { CLOSE_MEANING } from './close-codes.js';
 import { formatDuration } from '../util/duration.js';
 import type { LatencyStats } from '../record/histogram.js';
 import { ERROR_KINDS } from '../record/attempt.js';
 import type { Summary } from './summary.js';
 
-const CLOSE_MEANING: Record<string, string> = {
-  '1000': 'normal',
-  '1001': 'going away',
-  '1005': 'no status',
-  '1006': 'no close frame: socket dropped',
-  '1008': 'policy violation',
-  '1011': 'server error',
-  '1012': 'service restart',
-  '1013': 'try again later',
-};
 
 const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '-');
 const num = (n: number) => n.toLocaleString('en-US');

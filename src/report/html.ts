@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CLOSE_MEANING } from './close-codes.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ERROR_KINDS } from '../record/attempt.js';
@@ -199,16 +200,6 @@ function phaseTableSection(s: Summary, view: ChartView): string {
 <tbody>${rows.join('\n')}</tbody>${foot.length ? `<tfoot>${foot.join('')}</tfoot>` : ''}</table></section>`;
 }
 
-const CLOSE_MEANING: Record<string, string> = {
-  '1000': 'normal',
-  '1001': 'going away',
-  '1005': 'no status',
-  '1006': 'no close frame: socket dropped',
-  '1008': 'policy violation',
-  '1011': 'server error',
-  '1012': 'service restart',
-  '1013': 'try again later',
-};
 
 function totalsSection(s: Summary): string {
   const t = s.totals;

@@ -183,17 +183,7 @@ const loadSchema = z
 
 const expectSchema = z
   .object({
-    match: z.string({ error: 'expected a regular expression (string)' }).refine(
-      (re) => {
-        try {
-          new RegExp(re);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { message: 'expected a valid regular expression' },
-    ),
+    match: regex('a regular expression'),
     within: positiveDuration().default(2000),
   })
   .strict();
@@ -203,20 +193,7 @@ const stepName = z.string({ error: 'expected a step name (string)' }).regex(/^[A
 const expectStep = z
   .object({
     name: stepName.optional(),
-    match: z
-      .string({ error: 'expected a regular expression (string)' })
-      .refine(
-        (re) => {
-          try {
-            new RegExp(re);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { message: 'expected a valid regular expression' },
-      )
-      .optional(),
+    match: regex('a regular expression').optional(),
     /** A JSON subset the message must contain, e.g. { type: agent_started }. */
     json: z.record(z.string(), z.unknown(), { error: 'expected a map of fields the JSON message must have' }).optional(),
     within: positiveDuration().default(2000),
