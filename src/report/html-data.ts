@@ -23,8 +23,10 @@ export interface PerSecond {
   timeouts: number[];
   /** reset, error, dropped, interrupted, lost: whatever else (not the target's doing, mostly). */
   other: number[];
-  /** Reconnecting clients: how many of the second's attempts were retries (try > 0), whatever their outcome. */
+  /** Reconnecting clients: how many of the bucket's attempts were retries (try > 0), whatever their outcome. */
   retries: number[];
+  /** Bucket length in seconds: `t[i]` covers [t[i], t[i] + bucketS). One second unless chosen finer. */
+  bucketS: number;
 }
 
 export const OUTCOME_SERIES = ['opened', 'c1011', 'otherClose', 'http503', 'otherHttp', 'refused', 'timeouts', 'other'] as const;
@@ -100,14 +102,26 @@ function nearestRank(sorted: Float64Array, p: number): number {
  * Accumulates events into the per-second series and the handshake histogram. Pure (no I/O):
  * `loadReportData` feeds it events.ndjson line by line; tests feed it arrays.
  */
+/**
+ * Bucket length for the time charts: fine enough to see a sub-second race in a short cold-start
+ * run, coarse enough to stay light for an hour-long one.
+ */
+export function chooseBucketMs(durationMs: number): number {
+  if (durationMs <= 15_000) return 100;
+  if (durationMs <= 60_000) return 250;
+  return 1000;
+}
+
 export class ReportAccumulator {
+  constructor(private readonly bucketMs = 1000) {}
+
   private readonly counts = new Map<number, Record<OutcomeSeries, number>>();
   private readonly handshakes = new Map<number, number[]>();
   private readonly histogram: Histogram = createHistogram();
   private readonly retries = new Map<number, number>();
 
   add(e: Pick<EventLine, 'sched' | 'open' | 'outcome' | 'code' | 'status'> & { try?: number }): void {
-    const second = Math.floor(e.sched / 1000);
+    const second = Math.floor(e.sched / this.bucketMs); // the bucket's number (seconds when 1000 ms)
     if ((e.try ?? 0) > 0) this.retries.set(second, (this.retries.get(second) ?? 0) + 1);
     let c = this.counts.get(second);
     if (!c) this.counts.set(second, (c = Object.fromEntries(OUTCOME_SERIES.map((k) => [k, 0])) as Record<OutcomeSeries, number>));
@@ -127,21 +141,22 @@ export class ReportAccumulator {
    */
   result(runEndMs = 0): Pick<ReportData, 'perSecond' | 'handshakeOverTime' | 'distribution'> {
     let first = 0;
-    let last = Math.ceil(runEndMs / 1000) - 1;
+    let last = Math.ceil(runEndMs / this.bucketMs) - 1;
     for (const s of this.counts.keys()) {
       first = Math.min(first, s);
       last = Math.max(last, s);
     }
     last = Math.max(last, first);
-    const perSecond: PerSecond = { t: [], opened: [], c1011: [], otherClose: [], http503: [], otherHttp: [], refused: [], timeouts: [], other: [], retries: [] };
+    const bucketS = this.bucketMs / 1000;
+    const perSecond: PerSecond = { t: [], opened: [], c1011: [], otherClose: [], http503: [], otherHttp: [], refused: [], timeouts: [], other: [], retries: [], bucketS };
     const handshakeOverTime: HandshakeOverTime = { t: [], count: [], p50: [], p99: [] };
     for (let s = first; s <= last; s++) {
-      perSecond.t.push(s);
+      perSecond.t.push(round3(s * bucketS));
       const c = this.counts.get(s);
       for (const k of OUTCOME_SERIES) perSecond[k].push(c ? c[k] : 0);
       perSecond.retries.push(this.retries.get(s) ?? 0);
       const values = this.handshakes.get(s);
-      handshakeOverTime.t.push(s);
+      handshakeOverTime.t.push(round3(s * bucketS));
       if (values && values.length > 0) {
         const sorted = Float64Array.from(values).sort();
         handshakeOverTime.count.push(sorted.length);
@@ -187,11 +202,11 @@ export function phaseBands(summary: Pick<Summary, 'timeline' | 'durationMs'>): P
  * Reads a run folder: summary.json, events.ndjson (streamed line by line; unparseable lines are
  * counted, not fatal) and scenario.json when present.
  */
-export async function loadReportData(runDir: string): Promise<ReportData> {
+export async function loadReportData(runDir: string, options: { bucketMs?: number } = {}): Promise<ReportData> {
   const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8')) as Summary;
   const scenarioPath = join(runDir, 'scenario.json');
   const scenario: unknown = existsSync(scenarioPath) ? JSON.parse(await readFile(scenarioPath, 'utf8')) : null;
-  const acc = new ReportAccumulator();
+  const acc = new ReportAccumulator(options.bucketMs ?? chooseBucketMs(summary.durationMs));
   let badEventLines = 0;
   const eventsPath = join(runDir, 'events.ndjson');
   if (existsSync(eventsPath)) {

@@ -76,13 +76,15 @@ interface ChartView {
   outcomes: typeof OUTCOME_STYLE;
 }
 
+const bucketText = (s: number) => (s >= 1 ? `${s} s` : `${Math.round(s * 1000)} ms`);
+
 function chartView(data: ReportData): ChartView {
   const s = data.summary;
   const bands = phaseBands(s);
   const colors = phaseColors(bands);
   const t = data.perSecond.t;
   const xMin = Math.min(0, t.length ? t[0] : 0);
-  const xMax = Math.max(t.length ? t[t.length - 1] + 1 : 1, s.durationMs / 1000, ...bands.map((b) => b.endS));
+  const xMax = Math.max(t.length ? t[t.length - 1] + data.perSecond.bucketS : 1, s.durationMs / 1000, ...bands.map((b) => b.endS));
   return {
     xMin,
     xMax,
@@ -148,11 +150,11 @@ function phaseLegend(view: ChartView): string {
 function chartsSections(view: ChartView, data: ReportData): string {
   const opened = data.summary.handshakeMs?.count ?? 0;
   return `<section><h2>Timeline</h2>
-<p class="note">Attempts per second of scheduled start (since T0), stacked by outcome, over the target's startup phases. The dashed line is readiness.</p>
+<p class="note">Attempts by scheduled start (since T0) in ${escapeHtml(bucketText(data.perSecond.bucketS))} buckets, drawn as attempts per second, stacked by outcome, over the target's startup phases. The dashed line is readiness.</p>
 ${phaseLegend(view)}
 <div class="chart" data-chart="timeline"></div></section>
 <section><h2>Handshake latency over time</h2>
-<p class="note">p50 and p99 of scheduled start → open, for the attempts that opened, per second of scheduled start (exact, not bucketed).</p>
+<p class="note">p50 and p99 of scheduled start → open, for the attempts that opened, per ${escapeHtml(bucketText(data.perSecond.bucketS))} of scheduled start (exact nearest-rank values within each bucket).</p>
 <div class="chart" data-chart="latency"></div></section>
 <section><h2>Handshake latency distribution</h2>
 <p class="note">All ${num(opened)} opened handshakes, HdrHistogram percentile ticks; x is 1/(1−percentile) on a log scale.</p>
@@ -312,7 +314,8 @@ const CLIENT_JS = String.raw`(function () {
   var charts = [];
 
   function widthOf(el) { return Math.max(320, Math.floor(el.getBoundingClientRect().width)); }
-  function secondLabel(u, v) { return v == null ? '--' : (v - 0.5) + ' s to ' + (v + 0.5) + ' s'; }
+  var B = R.perSecond.bucketS || 1;
+  function secondLabel(u, v) { return v == null ? '--' : (v - B / 2).toFixed(B < 1 ? 2 : 0) + ' s to ' + (v + B / 2).toFixed(B < 1 ? 2 : 0) + ' s'; }
   function fmtMs(v) { return v == null ? '--' : (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) + ' ms'; }
   function hexA(hex, a) {
     var n = parseInt(hex.slice(1), 16);
@@ -445,14 +448,15 @@ const CLIENT_JS = String.raw`(function () {
     var ps = R.perSecond;
     // Stacked bars: each series holds the running total; band i gives bar i its lower edge.
     var running = ps.t.map(function () { return 0; });
+    // Counts per bucket, drawn as a rate (per second) so the axis reads the same for any bucket.
     var stacked = V.outcomes.map(function (o) {
-      running = running.map(function (r, i) { return r + ps[o.key][i]; });
+      running = running.map(function (r, i) { return r + ps[o.key][i] / B; });
       return running.slice();
     });
     var top = running.reduce(function (a, b) { return Math.max(a, b); }, 0);
     // Each bar is centred on its second's middle, so the cursor picks the bar it is over.
     var bars = uPlot.paths.bars({ align: 0, size: [0.92, Infinity] });
-    var series = [{ label: 'second', value: secondLabel }];
+    var series = [{ label: 'time', value: secondLabel }];
     V.outcomes.forEach(function (o) {
       series.push({
         label: o.label,
@@ -468,12 +472,12 @@ const CLIENT_JS = String.raw`(function () {
     // Reconnecting clients: the retry load as a line over the bars (not part of the stack).
     var hasRetries = (ps.retries || []).some(function (n) { return n > 0; });
     if (hasRetries) {
-      series.push({ label: 'retries', stroke: '#111', width: 2, dash: [6, 4], points: { show: false }, value: function (u, v) { return v == null ? '--' : v; } });
-      stacked.push(ps.retries);
-      top = Math.max(top, ps.retries.reduce(function (a, b) { return Math.max(a, b); }, 0));
+      series.push({ label: 'retries', stroke: '#111', width: 2, dash: [6, 4], points: { show: false }, value: function (u, v, si, i) { return i == null ? '--' : ps.retries[i]; } });
+      stacked.push(ps.retries.map(function (n) { return n / B; }));
+      top = Math.max(top, ps.retries.reduce(function (a, b) { return Math.max(a, b / B); }, 0));
     }
     return {
-      data: [ps.t.map(function (t) { return t + 0.5; })].concat(stacked),
+      data: [ps.t.map(function (t) { return t + B / 2; })].concat(stacked),
       opts: {
         height: 340,
         cursor: { sync: sync, points: { show: false } },
@@ -489,7 +493,7 @@ const CLIENT_JS = String.raw`(function () {
   make('latency', function (el) {
     var h = R.handshakeOverTime;
     if (!h.count.some(function (c) { return c > 0; })) return empty(el, 'No attempt opened: no handshake latency to plot.');
-    var mid = h.t.map(function (t) { return t + 0.5; });
+    var mid = h.t.map(function (t) { return t + B / 2; });
     return {
       data: [mid, h.p50, h.p99],
       opts: {
@@ -498,7 +502,7 @@ const CLIENT_JS = String.raw`(function () {
         scales: { x: xRange, y: { range: function (u, min, max) { return [0, Math.max(1, max || 0) * 1.15]; } } },
         axes: [xAxis, { label: 'handshake (ms)', size: 56 }],
         series: [
-          { label: 'second', value: secondLabel },
+          { label: 'time', value: secondLabel },
           { label: 'p50', stroke: '#4e79a7', width: 2, points: { show: true, size: 5 }, value: function (u, v) { return fmtMs(v); } },
           { label: 'p99', stroke: '#d64545', width: 2, points: { show: true, size: 5 }, value: function (u, v) { return fmtMs(v); } },
         ],
