@@ -8,12 +8,16 @@ if (isMainThread) {
   const [url, seconds, threads, concurrency] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
   let total = 0;
   let finished = 0;
+  const handshakes = [];
   for (let t = 0; t < threads; t++) {
     const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency } });
-    w.on('message', (n) => {
-      total += n;
+    w.on('message', ({ completed, opens }) => {
+      total += completed;
+      handshakes.push(...opens);
       if (++finished === threads) {
-        process.stdout.write(JSON.stringify({ completed: total, perSecond: total / seconds }) + '\n');
+        handshakes.sort((a, b) => a - b);
+        const p50 = handshakes.length ? handshakes[Math.floor(handshakes.length / 2)] : null;
+        process.stdout.write(JSON.stringify({ completed: total, perSecond: total / seconds, handshakeP50Ms: p50 }) + '\n');
         process.exit(0);
       }
     });
@@ -23,13 +27,18 @@ if (isMainThread) {
   const end = Date.now() + seconds * 1000;
   let completed = 0;
   let running = 0;
+  const opens = []; // new WebSocket → open, ms: what a plain client sees as its handshake
   const loop = () => {
     if (Date.now() >= end) {
-      if (--running === 0) parentPort.postMessage(completed);
+      if (--running === 0) parentPort.postMessage({ completed, opens });
       return;
     }
+    const started = performance.now();
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.on('open', () => ws.close(1000));
+    ws.on('open', () => {
+      opens.push(performance.now() - started);
+      ws.close(1000);
+    });
     ws.on('error', () => undefined);
     ws.on('close', () => {
       completed++;
