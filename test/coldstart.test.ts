@@ -118,7 +118,9 @@ describe('cold-start profiles, driven by the engine, checked against the simulat
     expect(s.totals.attempted).toBe(210);
     expect({ totals: s.totals, truth: truth.counts, sum: s.totals.errors.refused + truth.conns.length }).toMatchObject({ sum: 210 });
     expect(s.beforeReady.errors.refused).toBeGreaterThan(50);
-    expect(s.beforeReady.errors.refused).toBe(s.beforeReady.attempted);
+    // Before ready everything is refused, except an attempt scheduled in the few ms between the
+    // simulator binding and its ready line reaching wsrace through the pipe.
+    for (const e of readEvents(dir).filter((x) => x.phase !== 'ready' && x.outcome !== 'refused')) expect(s.ready.atMs! - e.sched).toBeLessThan(25);
     // The simulator binds right after it logs ready (as servers do): only that instant may refuse.
     for (const e of readEvents(dir).filter((x) => x.phase === 'ready' && x.outcome === 'refused')) expect(e.sched - s.ready.atMs!).toBeLessThan(20);
     expect(s.totals.closeCodes['1000']).toBe(truth.conns.length);

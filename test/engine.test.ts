@@ -137,6 +137,8 @@ describe('engine timing and caps', () => {
     expect(summary.totals.attempted).toBeLessThan(400);
     expect(summary.totals.errors.interrupted).toBe(summary.totals.attempted);
     expect(summary.totals.closeCodes).toEqual({});
-    expect(server.tally.accept).toBe(summary.totals.opened);
+    // The server may have sent a 101 that the client never saw before it was cut.
+    expect(server.tally.accept - summary.totals.opened).toBeGreaterThanOrEqual(0);
+    expect(server.tally.accept - summary.totals.opened).toBeLessThanOrEqual(2);
   });
 });
