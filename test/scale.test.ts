@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ describe('shards', () => {
     const startAt = Date.now() + 1500;
     const shards = await Promise.all([0, 1, 2].map((k) => runScenario(parseScenarioText(text, 'shard.yaml'), { outDir: join(root, `shard-${k}`), workers: 1, shard: { index: k, count: 3 }, startAt })));
     expect(shards.map((s) => s.summary.totals.attempted)).toEqual([30, 30, 30]);
-    expect(shards.map((s) => s.summary.shard)).toEqual([0, 1, 2].map((index) => ({ index, count: 3, lateByMs: null })));
+    expect(shards.map((s) => s.summary.shard)).toEqual([0, 1, 2].map((index) => ({ index, count: 3, lateByMs: null, leader: index === 0 })));
     const merged = await mergeRuns(shards.map((s) => s.outDir), join(root, 'merged'));
     // The server's behaviour depends on arrival order, so compare the totals as a whole:
     // the same 90 attempts, each in exactly one bucket, 1 in 10 closed 1011 and 1 in 10 rejected.
@@ -50,6 +50,23 @@ describe('shards', () => {
     expect(events).toHaveLength(90);
     expect(new Set(events.map((e) => e.i)).size).toBe(90);
     for (let k = 1; k < events.length; k++) expect(events[k].sched).toBeGreaterThanOrEqual(events[k - 1].sched);
+  });
+
+  it('a named leader shard causes and watches the cold start; the merge takes its timeline', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const text = `name: lead\ntarget:\n  url: ${server.url}\n  start:\n    command: "echo 'PHASE TRANSITION  ->  init'; sleep 0.3; echo 'STARTUP COMPLETE'; sleep 2"\nload:\n  stages: [{ duration: 1s, rate: 20 }]\nsession:\n  hold: 10ms\ntimeline:\n  log: { from: target }\n`;
+    const root = tmp();
+    const startAt = Date.now() + 1500;
+    const runs = await Promise.all([0, 1].map((k) => runScenario(parseScenarioText(text, 'lead.yaml'), { outDir: join(root, `shard-${k}`), workers: 1, shard: { index: k, count: 2 }, startAt, leader: 1 })));
+    expect(runs.map((r) => r.summary.shard!.leader)).toEqual([false, true]);
+    expect(existsSync(join(root, 'shard-0', 'target.log'))).toBe(false);
+    expect(readFileSync(join(root, 'shard-1', 'target.log'), 'utf8')).toContain('STARTUP COMPLETE');
+    const merged = await mergeRuns(runs.map((r) => r.outDir), join(root, 'merged'));
+    expect(merged.ready.source).toBe('log');
+    expect(merged.timeline.map((x) => x.phase)).toEqual(['init', 'ready']);
+    // Shard 0's attempts are attributed with shard 1's timeline too.
+    expect(merged.totals.attempted).toBe(20);
+    expect((merged.phases.ready?.attempted ?? 0) + (merged.phases.init?.attempted ?? 0) + (merged.phases.unknown?.attempted ?? 0)).toBe(20);
   });
 
   it('merge of a missing shard says so', async () => {

@@ -35,7 +35,7 @@ export interface Summary extends TimelineSummary {
   interruptedBy: string | null;
   workers: WorkerReport[];
   /** This run's stripe of a sharded schedule (null: the whole schedule). */
-  shard: { index: number; count: number; lateByMs: number | null } | null;
+  shard: { index: number; count: number; lateByMs: number | null; leader?: boolean } | null;
   /** Set by `wsrace merge`: the shard folders this run was merged from. */
   shards?: { dir: string; index: number | null; count: number | null; attempted: number; partial: boolean; failedWorkers: number[] }[];
   /** This process's limits: open files (ulimit -n) and the socket cap derived from it. */

@@ -78,7 +78,8 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const timelineEvents: TimelineEvent[] = shards.flatMap((s, k) => loadRunTimeline(join(s.dir, 'timeline.ndjson'), t0s[k]));
   timelineEvents.sort((a, b) => a.at - b.at);
   writeFileSync(join(outDir, 'timeline.ndjson'), timelineEvents.map(({ at, ...rest }) => JSON.stringify({ ms: round3(at - t0), ...rest })).join('\n') + (timelineEvents.length ? '\n' : ''));
-  const leader = shards.find((s) => !s.summary.shard || s.summary.shard.index === 0) ?? shards[0];
+  // The shard that watched the cold start: marked leader, else shard 0 (older summaries).
+  const leader = shards.find((s) => s.summary.shard?.leader === true) ?? shards.find((s) => !s.summary.shard || s.summary.shard.index === 0) ?? shards[0];
   const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });

@@ -56,6 +56,8 @@ export interface RunOptions {
   shard?: { index: number; count: number };
   /** Epoch ms of T0 shared by all shards (`--start-at`); the run waits for it. */
   startAt?: number;
+  /** The shard that causes and watches the cold start (`--leader K`, default 0). */
+  leader?: number;
   /** Warnings for the console (a late start, clock skew). */
   onWarning?(message: string): void;
 }
@@ -167,7 +169,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   writeScenarioCopy(outDir, scenario, loaded.secrets);
   const shard = options.shard ?? null;
   // Shard 0 (or an unsharded run) causes the cold start and watches the timeline; the others only load.
-  const leader = shard === null || shard.index === 0;
+  const leader = shard === null || shard.index === (options.leader ?? 0);
   const scheduled = shard ? stripeIndices(scheduledCount(stages), shard).length : scheduledCount(stages);
   const burst = leader ? scenario.load.onReady : undefined;
   options.onStart?.({ outDir, scheduled, workers, capacity: plan.capacity });
@@ -363,7 +365,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     partial,
     interruptedBy,
     workers: workerReports,
-    shard: shard ? { ...shard, lateByMs } : null,
+    shard: shard ? { ...shard, lateByMs, leader } : null,
     limits: { openFiles: plan.fdLimit, maxSockets: plan.capacity },
     schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent },
     totals,

@@ -79,6 +79,7 @@ export interface RunArgs {
   'yes-really-target'?: string[];
   shard?: string;
   'start-at'?: string;
+  leader?: number;
   processes?: number;
   'local-address'?: string[];
 }
@@ -96,6 +97,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
       .option('shard', { type: 'string', describe: 'Run stripe K of N of the global schedule (K/N); shard 0 causes and watches the cold start' })
+      .option('leader', { type: 'number', describe: 'With --shard: the shard that causes and watches the cold start (default 0)' })
       .option('start-at', { type: 'string', describe: 'Shared T0 for all shards (ISO time or epoch ms); the run waits for it' })
       .option('processes', { type: 'number', describe: 'Run N local shard processes and merge them (more sockets than one process may hold)' })
       .option('local-address', { type: 'string', array: true, describe: 'Source addresses to rotate: list, range 127.0.0.2-127.0.0.40, or CIDR' })
@@ -108,6 +110,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: async (argv) => {
     const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] });
     const shard = argv.shard !== undefined ? parseShard(argv.shard) : undefined;
+    if (argv.leader !== undefined && (!shard || !Number.isInteger(argv.leader) || argv.leader < 0 || argv.leader >= shard.count)) {
+      throw new InputError(`--leader ${argv.leader}: expected a shard index 0 ≤ K < N, with --shard K/N`);
+    }
     const startAt = argv['start-at'] !== undefined ? parseStartAt(argv['start-at']) : undefined;
     // Resolve the baseline now: reports/<name>/latest will point at this run once it ends.
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
@@ -135,6 +140,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       const result = await runScenario(loaded, {
         shard,
         startAt,
+        leader: argv.leader,
         onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
         outDir: argv.out,
         workers: argv.workers,
