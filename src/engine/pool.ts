@@ -176,9 +176,6 @@ export class Engine {
           doneResolve();
         }
         break;
-      case 'fatal':
-        status.error = msg.message;
-        break;
     }
   }
 

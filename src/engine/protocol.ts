@@ -88,12 +88,6 @@ export interface WorkerTick {
   pending: number;
 }
 
-export interface WorkerFatal {
-  type: 'fatal';
-  worker: number;
-  message: string;
-}
-
 export interface WorkerReady {
   type: 'ready';
   worker: number;
@@ -101,4 +95,4 @@ export interface WorkerReady {
   scheduled: number;
 }
 
-export type WorkerToMain = WorkerReady | WorkerTick | WorkerFatal;
+export type WorkerToMain = WorkerReady | WorkerTick;

@@ -1,7 +1,6 @@
 import type { TimelineEvent } from '../timeline/types.js';
-import { buildTimeline, phaseAt, pickReady, readySignals, type PhaseTimeline, type ReadySignals } from '../timeline/attribute.js';
+import { timelineOf, type PhaseTimeline, type ReadySignals } from '../timeline/attribute.js';
 import { summarizeHealth, type HealthSummary } from '../timeline/health-spans.js';
-import { attributeEventsFile, type Attribution } from '../timeline/phase-report.js';
 import type { PhaseSpan } from '../timeline/types.js';
 
 export interface TimelineSummary {
@@ -14,9 +13,7 @@ export interface TimelineSummary {
 
 /** Folds a run's timeline events (epoch ms) into readiness, phase spans, health spans (pure). */
 export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, readyFrom: keyof ReadySignals | null): { summary: TimelineSummary; timeline: PhaseTimeline } {
-  const signals = readySignals(events, t0);
-  const ready = pickReady(signals, readyFrom ?? undefined);
-  const timeline = buildTimeline(events, t0, ready.atMs);
+  const { signals, ready, timeline } = timelineOf(events, t0, readyFrom);
   const failedEvent = events.filter((e): e is Extract<TimelineEvent, { kind: 'failed' }> => e.kind === 'failed').sort((a, b) => a.at - b.at)[0];
   let failed: TimelineSummary['failed'] = null;
   if (failedEvent) {
@@ -41,11 +38,4 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
 
 function roundOrNull(x: number | null): number | null {
   return x === null ? null : Math.round(x * 1000) / 1000;
-}
-
-export { phaseAt };
-
-/** Attribution of a run folder's events.ndjson against a timeline. */
-export function attributeRun(eventsPath: string, timeline: PhaseTimeline): Promise<Attribution> {
-  return attributeEventsFile(eventsPath, timeline);
 }

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Histogram } from 'hdr-histogram-js';
 import type { Scenario } from '../scenario/schema.js';
 import { METRICS, type Metric } from '../record/histogram.js';
@@ -45,9 +45,10 @@ export async function writeDerivedReports(outDir: string, summary: Summary): Pro
 
 /**
  * reports/<name>/latest → the newest run folder, so a nightly job can compare against the last
- * run. Only when the run folder sits directly in its scenario's folder (the default layout).
+ * run. Only when the run folder sits directly in its scenario's folder (reports/<name>/<stamp>).
  */
-export function pointLatest(outDir: string): void {
+export function pointLatest(outDir: string, name: string): void {
+  if (basename(dirname(resolve(outDir))) !== name) return;
   const parent = dirname(outDir);
   const link = join(parent, 'latest');
   try {

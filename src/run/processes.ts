@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { wsraceBin } from '../util/self.js';
 import { mergeRuns } from './merge.js';
 import { killOnExit } from '../target/process.js';
+import { LineSplitter } from '../util/lines.js';
 import type { Summary } from '../report/summary.js';
 
 export interface ProcessesOptions {
@@ -25,7 +26,7 @@ export interface ProcessesOptions {
  * --shard k/N --start-at T0`; shard 0 causes and watches the cold start.
  */
 export async function runProcesses(options: ProcessesOptions): Promise<{ summary: Summary; exitCodes: (number | null)[] }> {
-  const bin = fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url));
+  const bin = wsraceBin();
   const startAt = Date.now() + (options.leadMs ?? 3000);
   mkdirSync(options.outDir, { recursive: true });
   const dirs: string[] = [];
@@ -36,12 +37,8 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const forget = killOnExit(child.pid);
     for (const stream of [child.stdout!, child.stderr!]) {
-      let partial = '';
-      stream.setEncoding('utf8').on('data', (d: string) => {
-        const lines = (partial + d).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) options.onLine?.(k, line);
-      });
+      const lines = new LineSplitter((line) => options.onLine?.(k, line));
+      stream.setEncoding('utf8').on('data', (d: string) => lines.push(d));
     }
     const onAbort = () => {
       const sig = options.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';

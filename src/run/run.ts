@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { now } from '../util/clock.js';
 import type { LoadedScenario } from '../scenario/load.js';
+import { stagesOf } from '../scenario/stages.js';
 import type { Scenario } from '../scenario/schema.js';
-import type { Stage } from '../schedule/arrival.js';
 import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { Engine } from '../engine/pool.js';
@@ -26,7 +26,7 @@ import { attributeEventsFile } from '../timeline/phase-report.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { IntervalLog } from '../record/interval-log.js';
 import { ClientTracker } from '../record/clients.js';
-import { buildTimeline, phaseAt, pickReady, readySignals, type PhaseTimeline } from '../timeline/attribute.js';
+import { phaseAt, timelineOf, type PhaseTimeline } from '../timeline/attribute.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { writeRunReports, writeScenarioCopy, pointLatest } from '../report/run-files.js';
 import { RunError } from './errors.js';
@@ -147,16 +147,13 @@ export function plannedLifeMs(c: ConnectionSettings): number {
   return c.handshakeTimeoutMs + script + c.holdMs;
 }
 
-export function stagesOf(s: Scenario): Stage[] {
-  return s.load.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
-}
 
 /** Runs a loaded scenario end to end and writes its run folder. The CLI is a thin layer over this. */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
   const { scenario, thresholds } = loaded;
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
-  const lifetimeMs = connection.handshakeTimeoutMs + (connection.expect?.withinMs ?? 0) + connection.holdMs;
+  const lifetimeMs = plannedLifeMs(connection);
   // maxConnections is the cap of the whole run: a shard gets its share of it.
   const cap = scenario.load.maxConnections;
   const plan = planCapacity(stages, lifetimeMs, cap !== undefined && options.shard ? Math.max(1, stripeShare(cap, options.shard)) : cap, undefined, undefined, options.shard?.count ?? 1);
@@ -170,7 +167,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const shard = options.shard ?? null;
   // Shard 0 (or an unsharded run) causes the cold start and watches the timeline; the others only load.
   const leader = shard === null || shard.index === (options.leader ?? 0);
-  const scheduled = shard ? stripeIndices(scheduledCount(stages), shard).length : scheduledCount(stages);
+  const total = scheduledCount(stages); // the whole schedule, over all shards
+  const scheduled = shard ? stripeIndices(total, shard).length : total;
   const burst = leader ? scenario.load.onReady : undefined;
   options.onStart?.({ outDir, scheduled, workers, capacity: plan.capacity });
 
@@ -193,7 +191,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   };
   const engine = new Engine(
     // The run's bound: stages, then an attempt's planned life (handshake, expect/steps, hold), then drainTimeout.
-    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: plannedLifeMs(connection) + scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
+    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
     {
       records(records: AttemptRecord[]) {
         const timeline = liveTimeline();
@@ -226,9 +224,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const collector = new TimelineCollector(join(outDir, 'timeline.ndjson'), readyFrom, (at) => {
     if (!burst || sealed) return;
     const start = Math.max(at, now());
-    // Indices after the whole (unsharded) schedule: unique across shards (only shard 0 bursts).
-    const base = scheduledCount(stages);
-    const attempts = Array.from({ length: burst.burst }, (_, j) => ({ i: base + j, sched: start + (burst.over * j) / burst.burst }));
+    // Indices after the whole (unsharded) schedule: unique across shards (only the leader bursts).
+    const attempts = Array.from({ length: burst.burst }, (_, j) => ({ i: total + j, sched: start + (burst.over * j) / burst.burst }));
     burstSent = attempts.length;
     engine.add(attempts);
     seal();
@@ -239,7 +236,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const liveTimeline = (): PhaseTimeline => {
     if (timelineDirty) {
       timelineDirty = false;
-      cachedTimeline = buildTimeline(collector.events, t0, pickReady(readySignals(collector.events, t0), readyFrom ?? undefined).atMs);
+      cachedTimeline = timelineOf(collector.events, t0, readyFrom).timeline;
     }
     return cachedTimeline;
   };
@@ -379,8 +376,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   });
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   await writeRunReports(outDir, summary, engine.histograms);
-  // reports/<name>/latest → this run, when the run folder is laid out as reports/<name>/<stamp>.
-  if (basename(dirname(resolve(outDir))) === scenario.name) pointLatest(outDir);
+  pointLatest(outDir, scenario.name);
   return { summary, outDir, exitCode: summary.verdict === 'pass' ? 0 : 1 };
 }
 

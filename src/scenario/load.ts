@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { wsraceBin } from '../util/self.js';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { core } from 'zod';
 import { InputError, formatPath } from './errors.js';
@@ -8,10 +8,9 @@ import { interpolateEnv } from './interpolate.js';
 import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
-import { peakRate, type Stage } from '../schedule/arrival.js';
+import { peakRate } from '../schedule/arrival.js';
 import { checkTargetAllowed } from '../run/safety.js';
-
-const stagesOfRaw = (s: Scenario): Stage[] => s.load.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
+import { stagesOf } from './stages.js';
 
 export interface ScenarioOverrides {
   /** `--set path=value`, applied before validation. */
@@ -86,7 +85,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   checkCoherence(scenario, file, doc, lines);
   // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
   const burst = scenario.load.onReady;
-  const peak = Math.max(peakRate(stagesOfRaw(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
+  const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
   checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
   const thresholds = scenario.thresholds.map((expr, i) => {
     try {
@@ -103,8 +102,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
  * simulator from any directory. The module sits two levels below the package root in src/ and dist/.
  */
 export function wsraceCommand(): string {
-  const bin = fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url));
-  return `"${process.execPath}" "${bin}"`;
+  return `"${process.execPath}" "${wsraceBin()}"`;
 }
 
 function where(file: string, doc: Document, lines: LineCounter, path: PropertyKey[]): string {

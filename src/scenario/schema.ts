@@ -25,17 +25,21 @@ const positiveDuration = () =>
     message: 'expected a positive duration like 500ms, 5s or 2m',
   });
 
-const wsUrl = z.string({ error: 'expected a ws:// or wss:// URL' }).refine(
-  (url) => {
-    try {
-      const u = new URL(url);
-      return (u.protocol === 'ws:' || u.protocol === 'wss:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected a ws:// or wss:// URL' },
-);
+/** A URL with one of the given schemes and a host. */
+const urlWith = (protocols: string[], what: string) =>
+  z.string({ error: `expected ${what}` }).refine(
+    (url) => {
+      try {
+        const u = new URL(url);
+        return protocols.includes(u.protocol) && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected ${what}` },
+  );
+
+const wsUrl = urlWith(['ws:', 'wss:'], 'a ws:// or wss:// URL');
 
 const startSchema = z
   .object({
@@ -117,17 +121,7 @@ const logSchema = z
   .strict()
   .refine((l) => [l.from, l.command, l.file].filter((x) => x !== undefined).length <= 1, { message: 'expected only one of from, command or file' });
 
-const httpUrl = z.string({ error: 'expected an http:// or https:// URL' }).refine(
-  (url) => {
-    try {
-      const u = new URL(url);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected an http:// or https:// URL' },
-);
+const httpUrl = urlWith(['http:', 'https:'], 'an http:// or https:// URL');
 
 const healthSchema = z
   .object({

@@ -49,8 +49,3 @@ export function compileTemplate(text: string): Template {
     return out;
   };
 }
-
-/** The user fields a template names (to check them against the users file before the run). */
-export function userFields(text: string): string[] {
-  return [...text.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((n) => n.startsWith('user.')).map((n) => n.slice(5));
-}

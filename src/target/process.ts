@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { now } from '../util/clock.js';
+import { LineSplitter } from '../util/lines.js';
+import { signalGroup, stopGroup } from './signal.js';
 
 export interface TargetStartOptions {
   command: string;
@@ -24,17 +26,7 @@ export function killOnExit(pid: number | undefined): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      for (const pid of live) {
-        try {
-          process.kill(-pid, 'SIGKILL'); // its process group (detached children)
-        } catch {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
-      }
+      for (const pid of live) signalGroup(pid, 'SIGKILL');
     });
   }
   live.add(pid);
@@ -77,14 +69,10 @@ export class TargetProcess extends EventEmitter {
       detached: true,
     });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let partial = '';
+      const lines = new LineSplitter((line, at) => this.emit('line', line, at));
       stream.on('data', (chunk: Buffer) => {
-        const at = now();
         this.log!.write(chunk);
-        const text = partial + chunk.toString('utf8');
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) this.emit('line', line.replace(/\r$/, ''), at);
+        lines.push(chunk.toString('utf8'));
       });
     }
     const forget = killOnExit(this.child.pid);
@@ -102,30 +90,12 @@ export class TargetProcess extends EventEmitter {
 
   /** SIGTERM to the process group, SIGKILL after the grace period; resolves once it has exited. */
   async stop(): Promise<void> {
-    if (!this.exited && this.child.pid !== undefined) {
-      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-      this.signal('SIGTERM');
-      const timer = setTimeout(() => this.signal('SIGKILL'), this.options.stopGraceMs);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (!this.exited) await stopGroup(this.child, this.options.stopGraceMs);
     await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
   }
 
   /** Lets a trigger run on after wsrace (a deploy must not be killed halfway). */
   release(): void {
     this.child.unref();
-  }
-
-  private signal(sig: NodeJS.Signals): void {
-    try {
-      process.kill(-this.child.pid!, sig);
-    } catch {
-      try {
-        this.child.kill(sig);
-      } catch {
-        /* already gone */
-      }
-    }
   }
 }

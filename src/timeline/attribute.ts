@@ -85,3 +85,10 @@ export function phaseAt(timeline: PhaseTimeline, ms: number): string {
 export function phaseOrder(timeline: PhaseTimeline): string[] {
   return [UNKNOWN, ...timeline.spans.map((s) => s.phase)];
 }
+
+/** Readiness by source, the one that counts, and the phase timeline it closes (pure). */
+export function timelineOf(events: readonly TimelineEvent[], t0: number, readyFrom: keyof ReadySignals | null) {
+  const signals = readySignals(events, t0);
+  const ready = pickReady(signals, readyFrom ?? undefined);
+  return { signals, ready, timeline: buildTimeline(events, t0, ready.atMs) };
+}

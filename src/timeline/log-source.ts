@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { now } from '../util/clock.js';
 import { killOnExit, type TargetProcess } from '../target/process.js';
+import { stopGroup } from '../target/signal.js';
+import { LineSplitter } from '../util/lines.js';
 import type { TimelineEvent } from './types.js';
 
 export interface LogPatterns {
@@ -48,22 +49,6 @@ export function parseLogLine(line: string, patterns: LogPatterns, at: number): T
   if (patterns.failed.test(line)) out.push({ kind: 'failed', source: 'log', at: time, reason: line.trim().slice(0, 200) });
   else if (patterns.ready.test(line)) out.push({ kind: 'ready', source: 'log', at: time });
   return out;
-}
-
-/** Splits a byte stream into lines, calling back with the time each line arrived. */
-class LineSplitter {
-  private partial = '';
-  constructor(private readonly onLine: (line: string, at: number) => void) {}
-  push(chunk: string): void {
-    const at = now();
-    const parts = (this.partial + chunk).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) this.onLine(line.replace(/\r$/, ''), at);
-  }
-  end(): void {
-    if (this.partial) this.onLine(this.partial, now());
-    this.partial = '';
-  }
 }
 
 export type LogOrigin = { from: 'target' } | { command: string } | { file: string };
@@ -153,23 +138,6 @@ export class LogSource {
     this.detach?.();
     this.watcher?.close();
     if (this.poll) clearInterval(this.poll);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null && child.pid) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        child.kill('SIGTERM');
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, 1000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (this.child) await stopGroup(this.child, 1000);
   }
 }

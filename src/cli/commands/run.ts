@@ -1,5 +1,4 @@
 import { realpathSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
 import { pointLatest } from '../../report/run-files.js';
 import type { Argv, CommandModule } from 'yargs';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -12,20 +11,47 @@ import { InputError } from '../../scenario/errors.js';
 import { runProcesses } from '../../run/processes.js';
 import { defaultOutDir } from '../../run/run.js';
 
-/** `--processes N`: N local shard processes with a shared T0, merged into one run folder. */
-async function runAsProcesses(argv: RunArgs, name: string, baseline: string | null): Promise<void> {
-  const n = argv.processes!;
-  const outDir = argv.out ?? defaultOutDir('reports', name);
+/**
+ * Ctrl-C / SIGTERM: the first stops the run gracefully (through the returned signal), a second
+ * exits at once with its own code.
+ */
+function interruptHandler(stopping: string, quitting: string) {
   const controller = new AbortController();
-  let exitSignal: number | null = null;
+  let exitCode: number | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (exitSignal !== null) process.exit(exitSignal);
-    exitSignal = sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
-    process.stderr.write(`\nwsrace: ${sig}: stopping the shard processes and merging what they did (again to quit at once)\n`);
+    const second = exitCode !== null;
+    exitCode = sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    if (second) {
+      process.stderr.write(`\nwsrace: second interrupt, exiting now (${quitting})\n`);
+      process.exit(exitCode);
+    }
+    process.stderr.write(`\nwsrace: ${sig}: ${stopping} (again to quit at once)\n`);
     controller.abort(sig);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    exitCode: () => exitCode,
+    detach: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** `run --baseline`: compare the finished run with it; true when it regressed. */
+function compareWithBaseline(baseline: string | null, outDir: string, argv: RunArgs): boolean {
+  if (!baseline) return false;
+  process.stdout.write(`\nCompared with ${baseline}\n`);
+  return compareDirs(baseline, outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
+}
+
+/** `--processes N`: N local shard processes with a shared T0, merged into one run folder. */
+async function runAsProcesses(argv: RunArgs, name: string, baseline: string | null): Promise<void> {
+  const n = argv.processes!;
+  const outDir = argv.out ?? defaultOutDir('reports', name);
+  const interrupt = interruptHandler('stopping the shard processes and merging what they did', 'the shard processes are stopped with wsrace');
   const pass: string[] = [];
   for (const a of argv.set ?? []) pass.push('--set', a);
   if (argv.target) pass.push('--target', argv.target);
@@ -38,22 +64,17 @@ async function runAsProcesses(argv: RunArgs, name: string, baseline: string | nu
     processes: n,
     outDir,
     passThrough: pass,
-    signal: controller.signal,
+    signal: interrupt.signal,
     onLine: (k, line) => {
       if (line.startsWith('wsrace:')) process.stderr.write(`[shard ${k}] ${line}\n`);
     },
   });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  interrupt.detach();
   process.stdout.write(argv.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary, outDir) + '\n');
-  let regressed = false;
-  if (baseline) {
-    process.stdout.write(`\nCompared with ${baseline}\n`);
-    regressed = compareDirs(baseline, outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
-  }
-  if (basename(dirname(resolve(outDir))) === name) pointLatest(outDir);
+  const regressed = compareWithBaseline(baseline, outDir, argv);
+  pointLatest(outDir, name);
   const failed = exitCodes.some((c) => c !== 0 && c !== 1);
-  process.exitCode = exitSignal ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
+  process.exitCode = interrupt.exitCode() ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
 }
 import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
 
@@ -120,21 +141,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
       return runAsProcesses(argv, loaded.scenario.name, baseline);
     }
-    const controller = new AbortController();
-    let signals = 0;
-    let exitSignal: number | null = null;
-    const onSignal = (name: NodeJS.Signals) => {
-      signals++;
-      exitSignal = name === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
-      if (signals > 1) {
-        process.stderr.write('\nwsrace: second interrupt, exiting now (events.ndjson has what finished so far)\n');
-        process.exit(exitSignal);
-      }
-      process.stderr.write(`\nwsrace: ${name}: stopping, closing sockets and writing the partial report (again to quit at once)\n`);
-      controller.abort(name);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const interrupt = interruptHandler('stopping, closing sockets and writing the partial report', 'events.ndjson has what finished so far');
     const progress = progressPrinter(process.stderr, argv.quiet || argv.json);
     try {
       const result = await runScenario(loaded, {
@@ -144,7 +151,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
         outDir: argv.out,
         workers: argv.workers,
-        signal: controller.signal,
+        signal: interrupt.signal,
         onProgress: (p) => progress.update(p),
         onStart: ({ outDir, scheduled, workers }) => {
           if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${loaded.scenario.name}: ${scheduled} attempts on ${workers} worker threads → ${outDir}\n`);
@@ -152,18 +159,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       });
       progress.end();
       process.stdout.write(argv.json ? JSON.stringify(result.summary, null, 2) + '\n' : renderSummary(result.summary, result.outDir) + '\n');
-      let regressed = false;
-      if (baseline) {
-        process.stdout.write(`\nCompared with ${baseline}\n`);
-        regressed = compareDirs(baseline, result.outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
-      }
+      const regressed = compareWithBaseline(baseline, result.outDir, argv);
       const degraded = result.summary.workers.some((w) => w.error !== null);
       // A degraded run says so first: its thresholds were judged on partial data.
-      process.exitCode = exitSignal ?? (degraded ? EXIT.degraded : result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : EXIT.ok);
+      process.exitCode = interrupt.exitCode() ?? (degraded ? EXIT.degraded : result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : EXIT.ok);
     } finally {
       progress.end();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      interrupt.detach();
     }
   },
 };

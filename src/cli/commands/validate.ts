@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { scheduledCount, scheduleDurationMs, peakRate } from '../../schedule/arrival.js';
-import { stagesOf } from '../../run/run.js';
+import { stagesOf } from '../../scenario/stages.js';
 import { formatDuration } from '../../util/duration.js';
 
 interface ValidateArgs {
