@@ -20,17 +20,23 @@ export interface AttemptHost {
   readonly histograms: Record<Metric, Histogram>;
   opened(attempt: Attempt): void;
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void;
-  /** Deadlines are kept in the worker's FIFO queues (one timer per worker, not per attempt). */
-  watchHandshake(attempt: Attempt): void;
-  watchHold(attempt: Attempt): void;
-  watchExpect(attempt: Attempt): void;
+  /**
+   * Deadlines are kept in the worker's FIFO queues (one timer per worker, not per attempt):
+   * watch() returns a ticket, unwatch() drops the attempt from the queue once it no longer waits.
+   */
+  watch(kind: DeadlineKind, attempt: Attempt, due: number): number;
+  unwatch(kind: DeadlineKind, ticket: number): void;
   /** Per-connection templates, compiled once per worker. */
   readonly templates: CompiledTemplates;
+  /** Starts attempts that have come due; socket events call it so I/O batches don't delay starts. */
+  keepSchedule(): void;
   /** Records a passed step (expect, ping): ms from the step's start and from open. */
   recordStep(name: string, fromStartMs: number, fromOpenMs: number): void;
   /** The compiled regex of expect step `index`. */
   stepRegex(index: number): RegExp;
 }
+
+export type DeadlineKind = 'handshake' | 'hold' | 'expect';
 
 export interface CompiledTemplates {
   url: Template;
@@ -67,7 +73,12 @@ export function jsonContains(value: unknown, subset: unknown): boolean {
 /** The attempt a WebSocket belongs to: ws calls listeners with `this` = the socket. */
 const ATTEMPT = Symbol('wsrace.attempt');
 type Socket = WebSocket & { [ATTEMPT]: Attempt };
-const attemptOf = (ws: WebSocket): Attempt => (ws as Socket)[ATTEMPT];
+/** The attempt a socket event is for; first, any attempt that has come due starts. */
+const attemptOf = (ws: WebSocket): Attempt => {
+  const attempt = (ws as Socket)[ATTEMPT];
+  attempt.host.keepSchedule();
+  return attempt;
+};
 
 // Listeners shared by every socket: no closures allocated per attempt on the hot path.
 function onUpgrade(this: WebSocket): void {
@@ -111,13 +122,13 @@ export class Attempt {
   private stepTimer: NodeJS.Timeout | null = null;
   private waiting: 'expect' | 'ping' | null = null;
   private ctx: TemplateContext | null = null;
-  /** Deadlines (epoch ms), read by the worker's queues. */
-  handshakeDue = 0;
-  holdDue = 0;
-  expectDue = 0;
+  /** Tickets in the worker's deadline queues (-1: not waiting). */
+  private handshakeTicket = -1;
+  private holdTicket = -1;
+  private expectTicket = -1;
 
   constructor(
-    private readonly host: AttemptHost,
+    readonly host: AttemptHost,
     index: number,
     scheduled: number,
     client?: number,
@@ -176,8 +187,7 @@ export class Attempt {
     if (s.steps?.some((st) => st.kind === 'ping')) ws.on('pong', onPong);
     ws.on('error', onError);
     ws.on('close', onClose);
-    this.handshakeDue = rec.start + s.handshakeTimeoutMs;
-    this.host.watchHandshake(this);
+    this.handshakeTicket = this.host.watch('handshake', this, rec.start + s.handshakeTimeoutMs);
   }
 
   /** Stops the attempt because the run is ending: close politely if open, else cut. */
@@ -251,6 +261,8 @@ export class Attempt {
   opened(): void {
     const rec = this.rec;
     rec.open = now();
+    this.host.unwatch('handshake', this.handshakeTicket);
+    this.handshakeTicket = -1;
     if (rec.up !== null && rec.tcp !== null) recordMs(this.host.histograms.upgrade, rec.up - (rec.tls ?? rec.tcp));
     recordMs(this.host.histograms.handshake, rec.open - rec.sched);
     this.state = 'open';
@@ -263,14 +275,10 @@ export class Attempt {
     for (let k = 0; k < s.send.length; k++) ws.send(this.ctx ? sends[k](this.ctx) : s.send[k]);
     if (s.expect) {
       this.expecting = true;
-      this.expectDue = rec.open + s.expect.withinMs;
-      this.host.watchExpect(this);
+      this.expectTicket = this.host.watch('expect', this, rec.open + s.expect.withinMs);
     }
     if (s.holdMs <= 0) this.holdDeadline();
-    else {
-      this.holdDue = rec.open + s.holdMs;
-      this.host.watchHold(this);
-    }
+    else this.holdTicket = this.host.watch('hold', this, rec.open + s.holdMs);
   }
 
   message(data: WebSocket.RawData, isBinary: boolean): void {
@@ -467,12 +475,16 @@ export class Attempt {
     rec.outcome = outcome;
     if (outcome === 'error' && rec.err === undefined) rec.err = 'unknown';
     if (!wasOpen && outcome !== 'interrupted') recordMs(this.host.histograms.handshakeFail, rec.end - rec.sched);
+    if (this.handshakeTicket >= 0) this.host.unwatch('handshake', this.handshakeTicket);
+    if (this.holdTicket >= 0) this.host.unwatch('hold', this.holdTicket);
+    if (this.expectTicket >= 0) this.host.unwatch('expect', this.expectTicket);
     this.ws = null;
     this.host.finished(this, rec, wasOpen);
   }
 }
 
 function onSocketConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {
+  this[ATTEMPT].host.keepSchedule();
   this[ATTEMPT].tcpConnected(this);
 }
 function onSecureConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {

@@ -4,19 +4,30 @@ import type { Attempt } from './connection.js';
  * A FIFO of attempts whose deadlines arrive in the order they were pushed. Every deadline of one
  * kind is "event time + a constant" (start + handshakeTimeout, open + hold, open + within) and
  * events are pushed as they happen, so the queue is sorted by construction: checking it costs
- * O(due) and one worker timer replaces a timer per attempt. Finished attempts are skipped lazily.
+ * O(due) and one worker timer replaces a timer per attempt.
+ *
+ * An attempt that finishes first cancels its entry, which only clears the slot: the attempt is
+ * garbage at once instead of living (and being promoted by the GC) until its deadline passes.
  */
 export class DeadlineQueue {
-  private items: Attempt[] = [];
+  private items: (Attempt | null)[] = [];
+  private dues: number[] = [];
   private head = 0;
+  /** Ticket of items[0]: tickets stay valid across compaction. */
+  private base = 0;
 
-  constructor(
-    private readonly due: (a: Attempt) => number,
-    private readonly fire: (a: Attempt) => void,
-  ) {}
+  constructor(private readonly fire: (a: Attempt) => void) {}
 
-  push(a: Attempt): void {
+  /** Watches `a` until `due` (epoch ms); returns a ticket for cancel(). */
+  push(a: Attempt, due: number): number {
     this.items.push(a);
+    this.dues.push(due);
+    return this.base + this.items.length - 1;
+  }
+
+  cancel(ticket: number): void {
+    const k = ticket - this.base;
+    if (k >= this.head && k < this.items.length) this.items[k] = null;
   }
 
   /** Fires every deadline at or before `now`. */
@@ -24,18 +35,16 @@ export class DeadlineQueue {
     const items = this.items;
     while (this.head < items.length) {
       const a = items[this.head];
-      if (!a.done && this.due(a) > now) break;
-      this.head++;
-      if (!a.done) this.fire(a);
+      if (a !== null && this.dues[this.head] > now) break;
+      items[this.head++] = null;
+      if (a !== null) this.fire(a);
     }
     // Compact once the consumed prefix dominates, so memory stays proportional to what waits.
     if (this.head > 1024 && this.head * 2 > items.length) {
       this.items = items.slice(this.head);
+      this.dues = this.dues.slice(this.head);
+      this.base += this.head;
       this.head = 0;
     }
-  }
-
-  get size(): number {
-    return this.items.length - this.head;
   }
 }

@@ -6,6 +6,7 @@ import { METRICS, createHistogram, decodeHistogram, type Metric } from '../recor
 import type { AttemptRecord } from '../record/attempt.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
+import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 
 export interface EngineOptions {
@@ -20,6 +21,8 @@ export interface EngineOptions {
   connection: ConnectionSettings;
   /** Attempts will be added at run time (load.onReady): workers wait for seal() before finishing. */
   awaitSeal?: boolean;
+  /** Loopback warm-up connections per worker before it is ready (default 400; 0: none). */
+  warmup?: number;
 }
 
 export interface EngineTick {
@@ -46,11 +49,15 @@ export interface WorkerStatus {
   error: string | null;
 }
 
-/** The compiled worker beside this file, or the TypeScript source under tsx (tests). */
-function workerFile(): { filename: string; execArgv: string[] } {
+/**
+ * The compiled worker beside this file, or the TypeScript source under tsx (tests). Compiled
+ * workers inherit the parent's per-thread options by default; passing process.execArgv
+ * explicitly would make `node --trace-gc` or `--max-semi-space-size` refuse to start them.
+ */
+function workerFile(): { filename: string; execArgv?: string[] } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) return { filename: here.replace(/pool\.ts$/, 'worker.ts'), execArgv: ['--import', 'tsx'] };
-  return { filename: here.replace(/pool\.js$/, 'worker.js'), execArgv: process.execArgv };
+  return { filename: here.replace(/pool\.js$/, 'worker.js') };
 }
 
 /**
@@ -86,7 +93,7 @@ export class Engine {
     this.reported = new Uint8Array(this.scheduleTotal);
     this.added = Array.from({ length: n }, () => []);
     const { filename, execArgv } = workerFile();
-    this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', execArgv });
+    this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', ...(execArgv ? { execArgv } : {}) });
     this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
     const runs: Promise<void>[] = [];
@@ -106,6 +113,7 @@ export class Engine {
         tickMs: options.tickMs ?? 1000,
         connection: options.connection,
         awaitSeal: options.awaitSeal ?? false,
+        warmup: options.warmup ?? DEFAULT_WARMUP_CONNECTIONS,
         port: port2,
       };
       runs.push(
@@ -168,6 +176,9 @@ export class Engine {
         status.scheduled = msg.scheduled;
         if (++this.readyCount === this.workers.length) this.readyResolve();
         break;
+      case 'records':
+        this.onRecords(msg.records);
+        break;
       case 'tick':
       case 'done':
         this.onTick(msg, status);
@@ -179,15 +190,19 @@ export class Engine {
     }
   }
 
+  private onRecords(records: AttemptRecord[]): void {
+    for (const r of records) {
+      if (r.i < this.scheduleTotal) this.reported[r.i] = 1;
+      else this.reportedAdded.add(r.i);
+    }
+    if (records.length > 0) this.listener.records?.(records);
+  }
+
   private onTick(msg: WorkerTick, status: WorkerStatus): void {
     status.openNow = msg.openNow;
     status.inFlight = msg.inFlight;
     status.pending = msg.pending;
-    for (const r of msg.records) {
-      if (r.i < this.scheduleTotal) this.reported[r.i] = 1;
-      else this.reportedAdded.add(r.i);
-    }
-    if (msg.records.length > 0) this.listener.records?.(msg.records);
+    this.onRecords(msg.records);
     const decoded: Partial<Record<Metric, Histogram>> = {};
     for (const metric of METRICS) {
       const encoded = msg.histograms[metric];

@@ -51,6 +51,8 @@ export interface WorkerTask {
   connection: ConnectionSettings;
   /** When true, more attempts may be added at run time (load.onReady): finish only after `seal`. */
   awaitSeal: boolean;
+  /** Loopback connections to make before reporting ready (JIT warm-up), at most one per attempt. */
+  warmup: number;
   port: MessagePort;
 }
 
@@ -69,6 +71,13 @@ export type MainToWorker =
   | { type: 'add'; attempts: AddedAttempt[] }
   | { type: 'seal' }
   | { type: 'stop'; reason: 'interrupt' | 'deadline' };
+
+/** Finished attempts, posted every few hundred of them between ticks (small clones, short-lived objects). */
+export interface WorkerRecords {
+  type: 'records';
+  worker: number;
+  records: AttemptRecord[];
+}
 
 export interface WorkerTick {
   type: 'tick' | 'done';
@@ -95,4 +104,4 @@ export interface WorkerReady {
   scheduled: number;
 }
 
-export type WorkerToMain = WorkerReady | WorkerTick;
+export type WorkerToMain = WorkerReady | WorkerRecords | WorkerTick;

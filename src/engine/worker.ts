@@ -4,17 +4,22 @@ import { scheduleOffsets, scheduleDurationMs } from '../schedule/arrival.js';
 import { stripeIndices } from '../schedule/stripe.js';
 import { METRICS, createHistogram, encodeHistogram, recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
-import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates } from './connection.js';
+import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
+import { warmUp } from './warmup.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
 
 /** WSRACE_FAULT_WORKER_CRASH=<worker>:<attempts> makes that worker die (tests only). */
 const [CRASH_WORKER, CRASH_AFTER] = (process.env.WSRACE_FAULT_WORKER_CRASH ?? '-1:-1').split(':').map(Number);
 
-/** Below this many ms to the next start, spin on setImmediate instead of trusting a timer. */
-const SPIN_MS = 2;
 /** How often the deadline queues are checked: the resolution of timeouts and hold times. */
 const DEADLINE_TICK_MS = 2;
+/**
+ * Finished records are posted in batches of this many between ticks: one structured clone of a
+ * second's worth at 1,600/s took 2–4 ms, a stall the schedule would feel, and records held
+ * for a whole second outlive the young generation and get promoted.
+ */
+const RECORD_BATCH = 128;
 /** After asking sockets to close at the end, how long before they are cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -52,13 +57,16 @@ class WorkerRun implements AttemptHost {
   private stopping = false;
   private completed = false;
   private pumpTimer: NodeJS.Timeout | null = null;
-  private pumpImmediate: NodeJS.Immediate | null = null;
+  /** When the next attempt is due (epoch ms; Infinity when none is waiting). */
+  private nextDue = Infinity;
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
-  private readonly handshakes = new DeadlineQueue((a) => a.handshakeDue, (a) => a.handshakeDeadline());
-  private readonly holds = new DeadlineQueue((a) => a.holdDue, (a) => a.holdDeadline());
-  private readonly expects = new DeadlineQueue((a) => a.expectDue, (a) => a.expectDeadline());
+  private readonly deadlines: Record<DeadlineKind, DeadlineQueue> = {
+    handshake: new DeadlineQueue((a) => a.handshakeDeadline()),
+    hold: new DeadlineQueue((a) => a.holdDeadline()),
+    expect: new DeadlineQueue((a) => a.expectDeadline()),
+  };
   private resolve!: (v: { worker: number }) => void;
 
   constructor(private readonly task: WorkerTask) {
@@ -74,7 +82,10 @@ class WorkerRun implements AttemptHost {
     this.nextRetryIndex = 0x40000000 + task.workerIndex * 0x1000000;
   }
 
-  run(): Promise<{ worker: number }> {
+  async run(): Promise<{ worker: number }> {
+    // Warming more connections than this worker will make would cost more than it saves.
+    const attempts = this.indices.length + (this.task.awaitSeal ? this.task.capacity : 0);
+    await warmUp(Math.min(this.task.warmup, attempts));
     return new Promise((resolve) => {
       this.resolve = resolve;
       this.task.port.on('message', (msg: MainToWorker) => this.onControl(msg));
@@ -102,10 +113,14 @@ class WorkerRun implements AttemptHost {
     }
   }
 
-  // Starts every attempt that is due (from the schedule and the added ones), then sleeps until the next.
+  /**
+   * Starts every attempt that is due (from the schedule and the added ones), then sets one timer
+   * for the next. Never spins: a busy-wait would take a core from the target and the main thread.
+   * Between timer turns, socket events call keepSchedule(), so a long batch of I/O callbacks
+   * cannot hold a start back by more than one callback.
+   */
   private readonly pump = (): void => {
     this.pumpTimer = null;
-    this.pumpImmediate = null;
     if (this.stopping) return;
     const t = now();
     for (;;) {
@@ -118,15 +133,21 @@ class WorkerRun implements AttemptHost {
         this.launch(this.indices[this.next++], scheduled);
       } else break;
     }
-    const upcoming = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
-    if (Number.isFinite(upcoming)) {
-      const wait = upcoming - now();
-      if (wait > SPIN_MS) this.pumpTimer = setTimeout(this.pump, Math.floor(wait - 1));
-      else this.pumpImmediate = setImmediate(this.pump);
+    this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
+    if (Number.isFinite(this.nextDue)) {
+      // Timers have 1 ms resolution and never fire early: round down, so the lateness is < 1 ms.
+      this.pumpTimer = setTimeout(this.pump, Math.max(0, Math.floor(this.nextDue - now())));
     } else if (this.sealed) {
       this.scheduleDone();
     }
   };
+
+  keepSchedule(): void {
+    if (this.nextDue <= now() && !this.stopping) {
+      if (this.pumpTimer) clearTimeout(this.pumpTimer);
+      this.pump();
+    }
+  }
 
   private nextScheduled(): number | null {
     return this.next < this.indices.length ? this.scheduleStart + this.offsets[this.indices[this.next]] : null;
@@ -175,29 +196,29 @@ class WorkerRun implements AttemptHost {
     recordMs(h.fromOpen, fromOpenMs);
   }
 
-  watchHandshake(attempt: Attempt): void {
-    this.handshakes.push(attempt);
+  watch(kind: DeadlineKind, attempt: Attempt, due: number): number {
+    return this.deadlines[kind].push(attempt, due);
   }
 
-  watchHold(attempt: Attempt): void {
-    this.holds.push(attempt);
-  }
-
-  watchExpect(attempt: Attempt): void {
-    this.expects.push(attempt);
+  unwatch(kind: DeadlineKind, ticket: number): void {
+    this.deadlines[kind].cancel(ticket);
   }
 
   private readonly checkDeadlines = (): void => {
     const t = now();
-    this.handshakes.check(t);
-    this.expects.check(t);
-    this.holds.check(t);
+    this.deadlines.handshake.check(t);
+    this.deadlines.expect.check(t);
+    this.deadlines.hold.check(t);
   };
 
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {
     this.active.delete(attempt);
     if (wasOpen) this.openNow--;
     this.records.push(record);
+    if (this.records.length >= RECORD_BATCH) {
+      this.post({ type: 'records', worker: this.workerIndex, records: this.records });
+      this.records = [];
+    }
     this.maybeReconnect(record);
     if (this.stoppingOrDone() && this.active.size === 0) this.complete();
   }
@@ -225,9 +246,7 @@ class WorkerRun implements AttemptHost {
 
   private repump(): void {
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.pumpTimer = null;
-    this.pumpImmediate = null;
     if (this.drainTimer) {
       clearTimeout(this.drainTimer);
       this.drainTimer = null;
@@ -277,7 +296,6 @@ class WorkerRun implements AttemptHost {
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.flush('done');
     this.task.port.close();
     this.resolve({ worker: this.workerIndex });

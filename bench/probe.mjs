@@ -1,0 +1,61 @@
+// One rate, looked at closely: node bench/probe.mjs RATE SECONDS WORKERS
+// Starts the bench echo server, warms it (2 s at 1,500/s, so the target's own JIT warm-up is not
+// measured), runs wsrace at RATE for SECONDS, and prints the schedule lag per 500 ms and the CPU
+// seconds of every thread of wsrace and of the server. Add `node --cpu-prof` to profile it.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseScenarioText } from '../dist/scenario/load.js';
+import { runScenario } from '../dist/run/run.js';
+
+const [rate, seconds, workers] = [Number(process.argv[2] ?? 1200), Number(process.argv[3] ?? 4), Number(process.argv[4] ?? 1)];
+const server = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+process.on('exit', () => server.kill('SIGTERM'));
+const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+const scenario = (r, s) => parseScenarioText(`name: probe\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  stages: [{ duration: ${s}s, rate: ${r} }]\nsession:\n  hold: 0ms\n`, 'probe.yaml');
+
+/** CPU seconds by thread (tid:name) and the process total (which keeps the time of threads that exited). */
+function cpu(pid) {
+  const seconds = (stat) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
+  };
+  const out = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out[`${tid}${Number(tid) === pid ? ' main' : ''} ${name}`] = seconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  out.total = seconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return out;
+}
+const delta = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, +(v - (a[k] ?? 0)).toFixed(2)]).filter(([, v]) => v >= 0.05));
+
+await runScenario(scenario(1500, 2), { outDir: `${os.tmpdir()}/wsrace-probe-warm-${process.pid}`, workers });
+const outDir = `${os.tmpdir()}/wsrace-probe-${process.pid}`;
+const before = cpu(process.pid);
+const serverBefore = cpu(server.pid);
+const seen = {}; // worker threads exit with the run: sample them while they live
+const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 100);
+const started = Date.now();
+const { summary } = await runScenario(scenario(rate, seconds), { outDir, workers });
+clearInterval(sampler);
+const wall = (Date.now() - started) / 1000;
+const after = { ...seen, ...cpu(process.pid) };
+const serverAfter = cpu(server.pid);
+
+const events = readFileSync(`${outDir}/events.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const first = Math.min(...events.map((e) => e.sched));
+const windows = [];
+for (const e of events) (windows[Math.floor((e.sched - first) / 500)] ??= []).push(e.start - e.sched);
+const q = (xs, p) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(p * xs.length))].toFixed(1);
+console.log(`rate ${rate}/s for ${seconds} s on ${workers} worker(s): wall ${wall} s; lag p50 ${summary.scheduleLagMs.p50} p99 ${summary.scheduleLagMs.p99} max ${summary.scheduleLagMs.max} ms; close codes ${JSON.stringify(summary.totals.closeCodes)} of ${summary.totals.attempted}`);
+console.log(`lag p99 per 500 ms: ${windows.map((w) => q(w, 0.99)).join(' ')}`);
+console.log(`lag max per 500 ms: ${windows.map((w) => q(w, 1)).join(' ')}`);
+console.log(`wsrace CPU s (worker warm-up included): ${JSON.stringify(delta(before, after))}`);
+console.log(`server CPU s: ${JSON.stringify(delta(serverBefore, serverAfter))}`);
+process.exit(0);

@@ -1,0 +1,67 @@
+import http from 'node:http';
+import net from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { createHistogram, encodeHistogram, recordMs } from '../record/histogram.js';
+
+/** How many loopback connections a worker makes before it reports ready. */
+export const DEFAULT_WARMUP_CONNECTIONS = 400;
+const WARMUP_CONCURRENCY = 16;
+/** Warm-up is a courtesy to the schedule, never a reason to fail or delay a run for long. */
+const WARMUP_TIMEOUT_MS = 5000;
+
+/**
+ * Pushes `count` connections through ws's client (open, one message each way, close 1000)
+ * against a server on 127.0.0.1 in this thread, before the worker reports ready, so the run's
+ * first attempts meet JIT-compiled code rather than the interpreter. A cold worker's first
+ * second used to run with several times the schedule lag of the rest, and the first second
+ * after T0 is where a cold-start race lives. The histogram encoding of the per-second tick is
+ * warmed too: cold, the first tick's encode stalled the worker for 5–10 ms. Nothing here touches
+ * the target.
+ */
+export async function warmUp(count: number): Promise<void> {
+  if (count <= 0) return;
+  const h = createHistogram();
+  for (let k = 0; k < 50; k++) {
+    for (let v = 0; v < 200; v++) recordMs(h, (v * 7919) % 997 / 10);
+    encodeHistogram(h);
+    h.reset();
+  }
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const url = `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    let started = 0;
+    await new Promise<void>((resolve) => {
+      let finished = 0;
+      const timer = setTimeout(resolve, WARMUP_TIMEOUT_MS);
+      const next = (): void => {
+        if (started >= count) return;
+        started++;
+        const ws = new WebSocket(url, { perMessageDeflate: false, createConnection: net.connect as never });
+        ws.on('open', () => ws.send('warm'));
+        ws.on('message', () => ws.close(1000));
+        ws.on('error', () => undefined);
+        ws.on('close', () => {
+          if (++finished >= count) {
+            clearTimeout(timer);
+            resolve();
+          } else next();
+        });
+      };
+      for (let k = 0; k < WARMUP_CONCURRENCY; k++) next();
+    });
+  } catch {
+    // No loopback listener (an odd sandbox): run cold rather than not at all.
+  } finally {
+    // Nothing of the warm-up may outlive it: not a socket (after a timeout), not the listener.
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { DeadlineQueue } from '../src/engine/deadlines.js';
+import { warmUp } from '../src/engine/warmup.js';
+import type { Attempt } from '../src/engine/connection.js';
+import { startTestServer } from './helpers/servers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const fake = (name: string) => ({ name }) as unknown as Attempt;
+
+describe('deadline queue', () => {
+  it('fires due entries in order, skips cancelled ones, and keeps tickets valid across compaction', () => {
+    const fired: string[] = [];
+    const q = new DeadlineQueue((a) => fired.push((a as unknown as { name: string }).name));
+    const tickets: number[] = [];
+    for (let k = 0; k < 3000; k++) tickets.push(q.push(fake(`a${k}`), 1000 + k));
+    q.cancel(tickets[1]);
+    q.check(1002); // a0 and a2 (a1 was cancelled)
+    expect(fired).toEqual(['a0', 'a2']);
+    q.check(1000 + 2499); // compacts: the consumed prefix (2,500) is most of the 3,000
+    expect(fired.length).toBe(2499);
+    q.cancel(tickets[2600]); // a ticket from before the compaction still names its entry
+    q.cancel(tickets[5]); // already fired: no effect
+    q.check(5000);
+    expect(fired.length).toBe(2998);
+    expect(fired).not.toContain('a2600');
+    expect(fired.at(-1)).toBe('a2999');
+  });
+
+  it('a later push with an earlier deadline waits behind the head (FIFO by construction)', () => {
+    const fired: string[] = [];
+    const q = new DeadlineQueue((a) => fired.push((a as unknown as { name: string }).name));
+    q.push(fake('late'), 200);
+    q.push(fake('early'), 100);
+    q.check(150);
+    expect(fired).toEqual([]);
+    q.check(200);
+    expect(fired).toEqual(['late', 'early']);
+  });
+});
+
+describe('worker warm-up', () => {
+  it('makes its connections on its own loopback server and leaves nothing listening', async () => {
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    await warmUp(40);
+    // libuv frees a closed handle on a later loop turn: wait for it, bounded.
+    const servers = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    for (let turn = 0; turn < 100 && servers() > before; turn++) await new Promise((r) => setTimeout(r, 10));
+    expect(servers()).toBe(before);
+  });
+
+  it('never touches the target: the server sees exactly the scheduled attempts', async () => {
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    onTestFinished(() => server.close());
+    const { runScenario } = await import('../src/run/run.js');
+    const { parseScenarioText } = await import('../src/scenario/load.js');
+    const loaded = parseScenarioText(`name: w\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 60 }]\nsession:\n  hold: 0ms\n`, 'w.yaml');
+    const { summary } = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-warm-')), workers: 1 });
+    expect(summary.totals.attempted).toBe(30);
+    expect(server.upgrades).toBe(30);
+  });
+});
+
+describe('compiled CLI under node flags', () => {
+  it('starts its workers when node is given flags worker threads may not take (--max-semi-space-size)', async () => {
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    onTestFinished(() => server.close());
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-flags-'));
+    const file = join(dir, 's.yaml');
+    writeFileSync(file, `name: flags\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 50 }]\nsession:\n  hold: 0ms\n`);
+    const child = spawn(process.execPath, ['--max-semi-space-size=16', join(ROOT, 'bin/wsrace.js'), 'run', file, '--quiet', '--out', join(dir, 'out')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`wsrace did not finish in 30 s\n${stderr}`));
+      }, 30_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(stderr).not.toContain('ERR_WORKER_INVALID_EXEC_ARGV');
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'summary.json'), 'utf8')).totals.closeCodes).toEqual({ '1000': 10 });
+  });
+});
