@@ -96,14 +96,27 @@ async function main() {
       const floorNow = Math.max(...concurrencies.map((c) => floor(server.url, QUICK ? 2 : 4, c)));
       floorRuns.push(floorNow);
       log(`floor run ${r + 1}: ${floorNow.toFixed(0)} open+close/s`);
-      let best = 0;
-      for (const f of fractions) {
-        const rate = Math.max(1, Math.round(floorNow * f));
+      const attempt = async (rate, label) => {
         const { summary, steady } = await wsrace(server.url, { rate, seconds: QUICK ? 2 : 4 });
         const ok = onSchedule(summary, steady);
-        log(`wsrace run ${r + 1} at ${rate}/s (${f}× floor): lag p99 ${summary.scheduleLagMs.p99} ms (sustained ${steady.p99} ms), closed 1000 ${summary.totals.closeCodes['1000'] ?? 0}/${summary.totals.attempted} → ${ok ? 'on schedule' : 'behind'}`);
-        if (ok) best = rate;
-        else break; // the ladder only goes up while wsrace keeps pace
+        log(`wsrace run ${r + 1} at ${rate}/s (${label}): lag p99 ${summary.scheduleLagMs.p99} ms (sustained ${steady.p99} ms), closed 1000 ${summary.totals.closeCodes['1000'] ?? 0}/${summary.totals.attempted} → ${ok ? 'on schedule' : 'behind'}`);
+        return ok;
+      };
+      let best = 0;
+      let failed = null;
+      for (const f of fractions) {
+        const rate = Math.max(1, Math.round(floorNow * f));
+        if (!(await attempt(rate, `${f}× floor`))) {
+          failed = rate;
+          break; // the ladder only goes up while wsrace keeps pace
+        }
+        best = rate;
+      }
+      // Two bisection steps between the last rate that kept pace and the first that did not.
+      for (let step = 0; step < (QUICK ? 0 : 2) && failed !== null && best > 0; step++) {
+        const mid = Math.round((best + failed) / 2);
+        if (await attempt(mid, 'bisect')) best = mid;
+        else failed = mid;
       }
       rateRuns.push(best);
       ratioRuns.push(best / floorNow);

@@ -14,6 +14,11 @@ const [CRASH_WORKER, CRASH_AFTER] = (process.env.WSRACE_FAULT_WORKER_CRASH ?? '-
 
 /** How often the deadline queues are checked: the resolution of timeouts and hold times. */
 const DEADLINE_TICK_MS = 2;
+/** Spin (setImmediate) through the last this-many ms before a start instead of trusting a timer... */
+const SPIN_MS = 1.5;
+/** ...for at most this share of each window: precision may not cost the target its CPU. */
+const SPIN_BUDGET = 0.25;
+const SPIN_WINDOW_MS = 100;
 /**
  * Finished records are posted in batches of this many between ticks: one structured clone of a
  * second's worth at 1,600/s took 2–4 ms, a stall the schedule would feel, and records held
@@ -57,8 +62,13 @@ class WorkerRun implements AttemptHost {
   private stopping = false;
   private completed = false;
   private pumpTimer: NodeJS.Timeout | null = null;
+  private pumpImmediate: NodeJS.Immediate | null = null;
   /** When the next attempt is due (epoch ms; Infinity when none is waiting). */
   private nextDue = Infinity;
+  /** Spin accounting: since when this spin runs (0: not spinning), ms spun in this window. */
+  private spinSince = 0;
+  private spinUsed = 0;
+  private spinWindowStart = 0;
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -114,15 +124,19 @@ class WorkerRun implements AttemptHost {
   }
 
   /**
-   * Starts every attempt that is due (from the schedule and the added ones), then sets one timer
-   * for the next. Never spins: a busy-wait would take a core from the target and the main thread.
-   * Between timer turns, socket events call keepSchedule(), so a long batch of I/O callbacks
-   * cannot hold a start back by more than one callback.
+   * Starts every attempt that is due (from the schedule and the added ones), then sleeps until
+   * the next (sleepUntilNext). Between turns, socket events call keepSchedule(), so a long batch
+   * of I/O callbacks cannot hold a start back by more than one callback.
    */
   private readonly pump = (): void => {
     this.pumpTimer = null;
+    this.pumpImmediate = null;
     if (this.stopping) return;
     const t = now();
+    if (this.spinSince > 0) {
+      this.spinUsed += t - this.spinSince;
+      this.spinSince = 0;
+    }
     for (;;) {
       const scheduled = this.nextScheduled();
       const added = this.nextAdded < this.added.length ? this.added[this.nextAdded] : null;
@@ -134,17 +148,37 @@ class WorkerRun implements AttemptHost {
       } else break;
     }
     this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
-    if (Number.isFinite(this.nextDue)) {
-      // Timers have 1 ms resolution and never fire early: round down, so the lateness is < 1 ms.
-      this.pumpTimer = setTimeout(this.pump, Math.max(0, Math.floor(this.nextDue - now())));
-    } else if (this.sealed) {
+    if (Number.isFinite(this.nextDue)) this.sleepUntilNext(); else if (this.sealed) {
       this.scheduleDone();
     }
   };
 
+  /**
+   * Timers have 1 ms granularity (and a sleeping thread wakes late on a VM), so the last
+   * SPIN_MS before a start is spun on setImmediate, which keeps serving I/O. Spinning takes CPU
+   * from the target and the main thread, so it gets at most SPIN_BUDGET of each SPIN_WINDOW_MS;
+   * past that, starts ride the timer (and socket events) and run ~0.5 ms late on average.
+   */
+  private sleepUntilNext(): void {
+    const t = now();
+    if (t - this.spinWindowStart >= SPIN_WINDOW_MS) {
+      this.spinWindowStart = t;
+      this.spinUsed = 0;
+    }
+    const wait = this.nextDue - t;
+    const mayspin = this.spinUsed < SPIN_BUDGET * SPIN_WINDOW_MS;
+    if (wait <= SPIN_MS && mayspin) {
+      this.spinSince = t;
+      this.pumpImmediate = setImmediate(this.pump);
+    } else {
+      this.pumpTimer = setTimeout(this.pump, Math.max(0, Math.floor(mayspin ? wait - SPIN_MS : wait)));
+    }
+  }
+
   keepSchedule(): void {
     if (this.nextDue <= now() && !this.stopping) {
       if (this.pumpTimer) clearTimeout(this.pumpTimer);
+      if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
       this.pump();
     }
   }
@@ -246,7 +280,9 @@ class WorkerRun implements AttemptHost {
 
   private repump(): void {
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.pumpTimer = null;
+    this.pumpImmediate = null;
     if (this.drainTimer) {
       clearTimeout(this.drainTimer);
       this.drainTimer = null;
@@ -271,6 +307,7 @@ class WorkerRun implements AttemptHost {
     if (this.stopping || this.completed) return;
     this.stopping = true;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     if (this.active.size === 0) return this.complete();
     this.cutStragglers();
   }
@@ -296,6 +333,7 @@ class WorkerRun implements AttemptHost {
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.flush('done');
     this.task.port.close();
     this.resolve({ worker: this.workerIndex });
