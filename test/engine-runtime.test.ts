@@ -90,3 +90,17 @@ describe('compiled CLI under node flags', () => {
     expect(JSON.parse(readFileSync(join(dir, 'out', 'summary.json'), 'utf8')).totals.closeCodes).toEqual({ '1000': 10 });
   });
 });
+
+describe('worker wake-up plan', () => {
+  it('spins only through the last 1.5 ms, only within its budget, and never sets a timer that fires late', async () => {
+    const { planWake, SPIN_BUDGET, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
+    const spent = SPIN_BUDGET * SPIN_WINDOW_MS;
+    expect(planWake(10, 0)).toEqual({ spin: false, timeoutMs: 8 }); // wakes by 8.5 ms, then spins
+    expect(planWake(1.2, 0)).toEqual({ spin: true });
+    expect(planWake(0, 0)).toEqual({ spin: true });
+    expect(planWake(1.2, spent)).toEqual({ spin: false, timeoutMs: 1 }); // budget spent: timer only
+    expect(planWake(0.4, spent)).toEqual({ spin: false, timeoutMs: 0 });
+    expect(planWake(10, spent)).toEqual({ spin: false, timeoutMs: 10 });
+    expect(planWake(-3, spent)).toEqual({ spin: false, timeoutMs: 0 }); // already late: at once
+  });
+});

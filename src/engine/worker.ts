@@ -7,6 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import { warmUp } from './warmup.js';
+import { planWake, SPIN_WINDOW_MS } from './wake.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
 
 /** WSRACE_FAULT_WORKER_CRASH=<worker>:<attempts> makes that worker die (tests only). */
@@ -14,11 +15,6 @@ const [CRASH_WORKER, CRASH_AFTER] = (process.env.WSRACE_FAULT_WORKER_CRASH ?? '-
 
 /** How often the deadline queues are checked: the resolution of timeouts and hold times. */
 const DEADLINE_TICK_MS = 2;
-/** Spin (setImmediate) through the last this-many ms before a start instead of trusting a timer... */
-const SPIN_MS = 1.5;
-/** ...for at most this share of each window: precision may not cost the target its CPU. */
-const SPIN_BUDGET = 0.25;
-const SPIN_WINDOW_MS = 100;
 /**
  * Finished records are posted in batches of this many between ticks: one structured clone of a
  * second's worth at 1,600/s took 2–4 ms, a stall the schedule would feel, and records held
@@ -148,30 +144,23 @@ class WorkerRun implements AttemptHost {
       } else break;
     }
     this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
-    if (Number.isFinite(this.nextDue)) this.sleepUntilNext(); else if (this.sealed) {
-      this.scheduleDone();
-    }
+    if (Number.isFinite(this.nextDue)) this.sleepUntilNext();
+    else if (this.sealed) this.scheduleDone();
   };
 
-  /**
-   * Timers have 1 ms granularity (and a sleeping thread wakes late on a VM), so the last
-   * SPIN_MS before a start is spun on setImmediate, which keeps serving I/O. Spinning takes CPU
-   * from the target and the main thread, so it gets at most SPIN_BUDGET of each SPIN_WINDOW_MS;
-   * past that, starts ride the timer (and socket events) and run ~0.5 ms late on average.
-   */
+  /** Sets the one timer (or spin) for the next start: see planWake. */
   private sleepUntilNext(): void {
     const t = now();
     if (t - this.spinWindowStart >= SPIN_WINDOW_MS) {
       this.spinWindowStart = t;
       this.spinUsed = 0;
     }
-    const wait = this.nextDue - t;
-    const mayspin = this.spinUsed < SPIN_BUDGET * SPIN_WINDOW_MS;
-    if (wait <= SPIN_MS && mayspin) {
+    const wake = planWake(this.nextDue - t, this.spinUsed);
+    if (wake.spin) {
       this.spinSince = t;
       this.pumpImmediate = setImmediate(this.pump);
     } else {
-      this.pumpTimer = setTimeout(this.pump, Math.max(0, Math.floor(mayspin ? wait - SPIN_MS : wait)));
+      this.pumpTimer = setTimeout(this.pump, wake.timeoutMs);
     }
   }
 
