@@ -1,18 +1,35 @@
 // The benchmark's target: a minimal ws server in its own process, so it is never the bottleneck
-// of the client under test. Optional --delay-101 MS holds each upgrade that long.
+// of the client under test. Optional --delay-101 MS holds each upgrade that long; a timer fires
+// late by up to a millisecond, so the server measures each hold, and GET /holds answers (and
+// resets) their median and count: the delay the client's handshake really contains.
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 
 const delayArg = process.argv.indexOf('--delay-101');
 const delay = delayArg > 0 ? Number(process.argv[delayArg + 1]) : 0;
-const server = http.createServer((_req, res) => res.writeHead(404).end());
+let holds = [];
+const server = http.createServer((req, res) => {
+  if (req.url === '/holds') {
+    holds.sort((a, b) => a - b);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: holds.length, p50: holds.length ? holds[Math.floor(holds.length / 2)] : null }));
+    holds = [];
+    return;
+  }
+  res.writeHead(404).end();
+});
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
 server.on('upgrade', (req, socket, head) => {
   const go = () => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m) => ws.send(m)));
-  if (delay > 0) setTimeout(go, delay);
-  else go();
+  if (delay > 0) {
+    const held = performance.now();
+    setTimeout(() => {
+      holds.push(performance.now() - held);
+      go();
+    }, delay);
+  } else go();
 });
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+// A deep accept queue: a burst must not lose SYNs to the default backlog of 511.
+server.listen(0, '127.0.0.1', 4096, () => process.stdout.write(`${server.address().port}\n`));
 process.on('SIGTERM', () => process.exit(0));
 // Bounded: never outlives a forgotten benchmark.
 setTimeout(() => process.exit(0), 30 * 60 * 1000).unref();

@@ -5,12 +5,12 @@ import { Worker, isMainThread, workerData, parentPort } from 'node:worker_thread
 import WebSocket from 'ws';
 
 if (isMainThread) {
-  const [url, seconds, threads, concurrency] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
+  const [url, seconds, threads, concurrency, source] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6]];
   let total = 0;
   let finished = 0;
   const handshakes = [];
   for (let t = 0; t < threads; t++) {
-    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency } });
+    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency, source } });
     w.on('message', ({ completed, opens }) => {
       total += completed;
       handshakes.push(...opens);
@@ -23,7 +23,7 @@ if (isMainThread) {
     });
   }
 } else {
-  const { url, seconds, concurrency } = workerData;
+  const { url, seconds, concurrency, source } = workerData;
   const end = Date.now() + seconds * 1000;
   let completed = 0;
   let running = 0;
@@ -34,7 +34,7 @@ if (isMainThread) {
       return;
     }
     const started = performance.now();
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source } : {}) });
     ws.on('open', () => {
       opens.push(performance.now() - started);
       ws.close(1000);

@@ -13,7 +13,9 @@ const [rate, seconds, workers] = [Number(process.argv[2] ?? 1200), Number(proces
 const server = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
 process.on('exit', () => server.kill('SIGTERM'));
 const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
-const scenario = (r, s) => parseScenarioText(`name: probe\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  stages: [{ duration: ${s}s, rate: ${r} }]\nsession:\n  hold: 0ms\n`, 'probe.yaml');
+// A source address of this probe's own: earlier runs' TIME_WAIT ports on 127.0.0.1 slow connect().
+const source = `127.0.0.${10 + (process.pid % 240)}`;
+const scenario = (r, s) => parseScenarioText(`name: probe\ntarget:\n  url: ws://127.0.0.1:${port}/ws\n  localAddresses: ["${source}"]\nload:\n  stages: [{ duration: ${s}s, rate: ${r} }]\nsession:\n  hold: 0ms\n`, 'probe.yaml');
 
 /** CPU seconds by thread (tid:name) and the process total (which keeps the time of threads that exited). */
 function cpu(pid) {
