@@ -134,22 +134,29 @@ describe('faults', () => {
     onTestFinished(() => echo.close());
     const loaded = parseScenarioText(`name: emfile\ntarget:\n  url: ${echo.url}\nload:\n  stages: [{ duration: 6s, rate: 40 }]\nsession:\n  hold: 20ms\n`, 'emfile.yaml');
     const hogs: number[] = [];
-    let filled = false;
-    const release = () => hogs.splice(0).forEach((fd) => closeSync(fd));
+    let grabber: NodeJS.Timeout | undefined;
+    const grab = () => {
+      try {
+        for (;;) hogs.push(openSync('/dev/null', 'r'));
+      } catch {
+        /* EMFILE: full */
+      }
+    };
+    const release = () => {
+      clearInterval(grabber);
+      hogs.splice(0).forEach((fd) => closeSync(fd));
+    };
     const { summary } = await runScenario(loaded, {
       outDir: tmp(),
       workers: 1,
       onProgress: (p) => {
-        // After the first second, take every descriptor left; give them back once attempts failed.
-        if (!filled && p.elapsedMs > 900) {
-          filled = true;
-          try {
-            for (;;) hogs.push(openSync('/dev/null', 'r'));
-          } catch {
-            /* EMFILE: full */
-          }
+        // After the first second take every descriptor left, and keep taking the ones closing
+        // sockets give back (else the next attempt reuses them); give them back once attempts failed.
+        if (!grabber && p.elapsedMs > 900) {
+          grab();
+          grabber = setInterval(grab, 2);
           setTimeout(release, 4000); // bounded, whatever happens
-        } else if (filled && (p.failures.error ?? 0) >= 10) release();
+        } else if (grabber && (p.failures.error ?? 0) >= 10) release();
       },
     });
     release();
