@@ -73,34 +73,47 @@ export function jsonContains(value: unknown, subset: unknown): boolean {
 /** The attempt a WebSocket belongs to: ws calls listeners with `this` = the socket. */
 const ATTEMPT = Symbol('wsrace.attempt');
 type Socket = WebSocket & { [ATTEMPT]: Attempt };
-/** The attempt a socket event is for; first, any attempt that has come due starts. */
-const attemptOf = (ws: WebSocket): Attempt => {
-  const attempt = (ws as Socket)[ATTEMPT];
-  attempt.host.keepSchedule();
-  return attempt;
-};
+/** The attempt a socket event is for. */
+const attemptOf = (ws: WebSocket): Attempt => (ws as Socket)[ATTEMPT];
 
-// Listeners shared by every socket: no closures allocated per attempt on the hot path.
+// Listeners shared by every socket: no closures allocated per attempt on the hot path. Each
+// handles its event first (its timestamp must not include other attempts' starts, and a closing
+// attempt must leave `active` before the pump counts capacity), then lets any attempt that has
+// come due start: keepSchedule.
 function onUpgrade(this: WebSocket): void {
-  attemptOf(this).rec.up = now();
+  const a = attemptOf(this);
+  a.rec.up = now();
+  a.host.keepSchedule();
 }
 function onUnexpectedResponse(this: WebSocket, _req: unknown, res: IncomingMessage): void {
-  attemptOf(this).unexpectedResponse(res);
+  const a = attemptOf(this);
+  a.unexpectedResponse(res);
+  a.host.keepSchedule();
 }
 function onOpen(this: WebSocket): void {
-  attemptOf(this).opened();
+  const a = attemptOf(this);
+  a.opened();
+  a.host.keepSchedule();
 }
 function onMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
-  attemptOf(this).message(data, isBinary);
+  const a = attemptOf(this);
+  a.message(data, isBinary);
+  a.host.keepSchedule();
 }
 function onError(this: WebSocket, err: Error): void {
-  attemptOf(this).error(err);
+  const a = attemptOf(this);
+  a.error(err);
+  a.host.keepSchedule();
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  attemptOf(this).closed(code, reason);
+  const a = attemptOf(this);
+  a.closed(code, reason);
+  a.host.keepSchedule();
 }
 function onPong(this: WebSocket): void {
-  attemptOf(this).pong();
+  const a = attemptOf(this);
+  a.pong();
+  a.host.keepSchedule();
 }
 
 /**
@@ -484,11 +497,14 @@ export class Attempt {
 }
 
 function onSocketConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {
-  this[ATTEMPT].host.keepSchedule();
-  this[ATTEMPT].tcpConnected(this);
+  const a = this[ATTEMPT];
+  a.tcpConnected(this);
+  a.host.keepSchedule();
 }
 function onSecureConnect(this: net.Socket & { [ATTEMPT]: Attempt }): void {
-  this[ATTEMPT].tlsDone();
+  const a = this[ATTEMPT];
+  a.tlsDone();
+  a.host.keepSchedule();
 }
 
 /** ws's codes for a server that broke the WebSocket protocol after open, as short names. */

@@ -13,6 +13,8 @@ export type Wake = { spin: true } | { spin: false; timeoutMs: number };
 
 /** `waitMs` until the next start, `spunMs` already spun in this window. */
 export function planWake(waitMs: number, spunMs: number): Wake {
+  // Already due: the next turn, not a timer (Node turns a 0 ms timeout into 1 ms).
+  if (waitMs <= 0) return { spin: true };
   const maySpin = spunMs < SPIN_BUDGET * SPIN_WINDOW_MS;
   if (maySpin && waitMs <= SPIN_MS) return { spin: true };
   // A timer never fires early: round down, and aim SPIN_MS early when a spin may follow.

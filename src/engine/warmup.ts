@@ -7,7 +7,7 @@ import { createHistogram, encodeHistogram, recordMs } from '../record/histogram.
 export const DEFAULT_WARMUP_CONNECTIONS = 400;
 const WARMUP_CONCURRENCY = 16;
 /** Warm-up is a courtesy to the schedule, never a reason to fail or delay a run for long. */
-const WARMUP_TIMEOUT_MS = 5000;
+const WARMUP_TIMEOUT_MS = 1500;
 
 /**
  * Pushes `count` connections through ws's client (open, one message each way, close 1000)
@@ -29,6 +29,7 @@ export async function warmUp(count: number): Promise<void> {
   const server = http.createServer((_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+  const clients = new Set<WebSocket>();
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -38,19 +39,25 @@ export async function warmUp(count: number): Promise<void> {
     let started = 0;
     await new Promise<void>((resolve) => {
       let finished = 0;
-      const timer = setTimeout(resolve, WARMUP_TIMEOUT_MS);
+      let over = false;
+      const end = (): void => {
+        over = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(end, WARMUP_TIMEOUT_MS);
       const next = (): void => {
-        if (started >= count) return;
+        if (over || started >= count) return;
         started++;
         const ws = new WebSocket(url, { perMessageDeflate: false, createConnection: net.connect as never });
+        clients.add(ws);
         ws.on('open', () => ws.send('warm'));
         ws.on('message', () => ws.close(1000));
         ws.on('error', () => undefined);
         ws.on('close', () => {
-          if (++finished >= count) {
-            clearTimeout(timer);
-            resolve();
-          } else next();
+          clients.delete(ws);
+          if (++finished >= count) end();
+          else next();
         });
       };
       for (let k = 0; k < WARMUP_CONCURRENCY; k++) next();
@@ -59,6 +66,7 @@ export async function warmUp(count: number): Promise<void> {
     // No loopback listener (an odd sandbox): run cold rather than not at all.
   } finally {
     // Nothing of the warm-up may outlive it: not a socket (after a timeout), not the listener.
+    for (const ws of clients) ws.terminate();
     for (const ws of wss.clients) ws.terminate();
     wss.close();
     server.closeAllConnections();

@@ -156,6 +156,9 @@ class WorkerRun implements AttemptHost {
       this.spinUsed = 0;
     }
     const wake = planWake(this.nextDue - t, this.spinUsed);
+    // A pump nested in a socket event may have left a wake-up set: one at a time.
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     if (wake.spin) {
       this.spinSince = t;
       this.pumpImmediate = setImmediate(this.pump);

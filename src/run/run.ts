@@ -321,6 +321,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     if (progressTimer) clearInterval(progressTimer);
     if (sealTimer) clearTimeout(sealTimer);
     options.signal?.removeEventListener('abort', onAbort);
+    // First: closes the workers' ports, so no record arrives after the files below are closed.
+    await engine.close();
     await sources.stop();
     await target?.stop();
     trigger?.release(); // a trigger (a deploy) is waited for by nobody and never killed
@@ -328,7 +330,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     await collector.close();
     intervalLog?.close(now());
     process.off('exit', flushOnExit);
-    await engine.close();
   }
   // A dead worker's unreported attempts are counted (as lost) and written like any other.
   const lost = engine.lostRecords();
