@@ -235,6 +235,10 @@ export class Attempt {
     let socket: net.Socket;
     const sources = this.host.settings.localAddresses;
     if (sources.length > 0) (options as net.TcpNetConnectOpts).localAddress = sources[this.rec.i % sources.length];
+    // Nagle off before connect(), as ws wants it anyway: ws's setNoDelay() after the 101 is then
+    // a no-op. A setsockopt on the live socket showed as 6% of a worker's profile; measured
+    // alone, this saves 2-3 µs per connection.
+    (options as net.TcpNetConnectOpts).noDelay = true;
     if (this.host.settings.url.startsWith('wss:')) {
       options.path = undefined;
       if (!options.servername && options.servername !== '') options.servername = net.isIP(options.host ?? '') ? '' : options.host;
