@@ -160,13 +160,13 @@ async function main() {
       const runs = [];
       for (let r = 0; r < REPEATS; r++) {
         const { summary, steady } = await wsrace(server.url, { rate: Math.max(1, Math.round(maxRate * f)), seconds: QUICK ? 2 : 4 });
-        runs.push({ p50: summary.scheduleLagMs.p50, p99: summary.scheduleLagMs.p99, max: summary.scheduleLagMs.max, steadyP99: steady.p99, dropped: summary.totals.dropped, behind: summary.findings.some((x) => x.startsWith('schedule lag')) });
+        runs.push({ p50: summary.scheduleLagMs.p50, p99: summary.scheduleLagMs.p99, max: summary.scheduleLagMs.max, steadyP99: steady.p99, loopDelayP99: summary.loopDelayMs.p99, dropped: summary.totals.dropped, behind: summary.findings.some((x) => x.startsWith('schedule lag')) });
       }
       const key = `${f * 100}%`;
       // The machine's own floor for this: the same timer pattern with no sockets (bench/timer-floor.mjs).
       const timer = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./timer-floor.mjs', import.meta.url)), String(Math.max(1, Math.round(maxRate * f))), '4'], { timeout: 30_000 })));
-      lagAt[key] = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind) };
-      log(`lag at ${key} (${lagAt[key].rate}/s): p50 ${lagAt[key].p50} p99 ${lagAt[key].p99} (sustained ${lagAt[key].sustainedP99}) max ${lagAt[key].max} ms`);
+      lagAt[key] = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind) };
+      log(`lag at ${key} (${lagAt[key].rate}/s): p50 ${lagAt[key].p50} p99 ${lagAt[key].p99} (sustained ${lagAt[key].sustainedP99}) max ${lagAt[key].max} ms; worker loop delay p99 ${lagAt[key].loopDelayP99} ms`);
     }
     results.scheduleLag = { ...lagAt, targetP99At50: 2 };
 

@@ -48,6 +48,9 @@ describe('report files', () => {
     expect(round3(handshake.getValueAtPercentile(99))).toBe(s.handshakeMs.p99);
     expect(mergeHlog(hlog, 'schedule-lag').totalCount).toBe(s.scheduleLagMs.count);
     expect(mergeHlog(hlog, 'tcp').totalCount).toBe(s.tcpConnectMs.count);
+    // The workers' loop delay: one sample per 2 ms tick while they ran.
+    expect(s.loopDelayMs.count).toBeGreaterThan(100);
+    expect(mergeHlog(hlog, 'loop-delay').totalCount).toBe(s.loopDelayMs.count);
     // No timeline: every attempt is in phase "unknown", and so is its tag.
     expect(mergeHlog(hlog, 'handshake.unknown').totalCount).toBe(200);
   });

@@ -230,8 +230,14 @@ class WorkerRun implements AttemptHost {
     this.deadlines[kind].cancel(ticket);
   }
 
+  private lastDeadlineCheck = 0;
+
   private readonly checkDeadlines = (): void => {
     const t = now();
+    // The tick's own lateness is the event loop's: socket events queued behind the same work
+    // waited as long, and their latencies carry it (loopDelay).
+    if (this.lastDeadlineCheck > 0) recordMs(this.histograms.loopDelay, t - this.lastDeadlineCheck - DEADLINE_TICK_MS);
+    this.lastDeadlineCheck = t;
     this.deadlines.handshake.check(t);
     this.deadlines.expect.check(t);
     this.deadlines.hold.check(t);

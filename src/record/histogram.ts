@@ -18,6 +18,7 @@ export const METRICS = [
   'firstMessage', // open → first message matching session.expect
   'scheduleLag', // actual − scheduled start: the generator's own lateness
   'serverCloseAfter', // open → a close the client did not ask for
+  'loopDelay', // how late each worker's 2 ms tick ran: time socket events may have waited in wsrace
 ] as const;
 export type Metric = (typeof METRICS)[number];
 

@@ -13,6 +13,7 @@ export const METRIC_TAGS: Record<Metric, string> = {
   firstMessage: 'first-message',
   scheduleLag: 'schedule-lag',
   serverCloseAfter: 'server-close-after',
+  loopDelay: 'loop-delay',
 };
 
 /** Phase names are free text from logs: keep hlog tags to characters every reader accepts. */

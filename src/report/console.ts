@@ -67,6 +67,7 @@ export function renderSummary(s: Summary, outDir?: string): string {
   stat('first message', s.firstMessageMs);
   stat('server close after', s.serverCloseAfterMs);
   stat('schedule lag', s.scheduleLagMs);
+  if (s.loopDelayMs) stat('worker loop delay', s.loopDelayMs);
   if (s.clients) {
     const c = s.clients;
     out.push('');

@@ -13,11 +13,16 @@ export interface FindingsInput {
   failed: { atMs: number; reason: string | null; phase: string | null } | null;
   targetExit: { code: number | null; signal: string | null; atMs: number } | null;
   scheduleLagP99: number | null;
+  /** Worker event-loop delay p99 (ms); null or absent: not measured (older runs). */
+  loopDelayP99?: number | null;
   hasTimelineSource: boolean;
   interruptedBy: string | null;
   workers?: { worker: number; error: string | null }[];
   limits?: { openFiles: number | null; maxSockets: number } | null;
 }
+
+/** A worker loop late by more than this at p99 makes its own latencies suspect. */
+export const LOOP_DELAY_WARN_MS = 10;
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const signed = (ms: number) => {
@@ -125,6 +130,9 @@ export function findings(input: FindingsInput): string[] {
   if (!input.hasTimelineSource) out.push('no startup timeline was watched (configure timeline.health or timeline.log to pin failures to phases)');
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
   if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
+  if (input.loopDelayP99 != null && input.loopDelayP99 > LOOP_DELAY_WARN_MS) {
+    out.push(`wsrace's workers were busy: their event loop ran late by ${input.loopDelayP99.toFixed(1)} ms at p99 (loopDelayMs), and socket events waited as long — tcp, upgrade and handshake times include up to that much of the generator's own delay. Lower the rate per worker (more workers or --processes) or run from a bigger machine`);
+  }
   if (input.interruptedBy) out.push(`the run was interrupted (${input.interruptedBy}): results are partial`);
   const allWorked = totals.attempted > 0 && failureCount(totals) === 0 && totals.errors.interrupted === 0;
   if (allWorked && !out.some((x) => x.startsWith('all '))) out.unshift(`all ${totals.attempted} connections worked`);

@@ -244,6 +244,7 @@ const LATENCY_BLOCKS: [keyof Summary & `${string}Ms`, string][] = [
   ['firstMessageMs', 'first message'],
   ['serverCloseAfterMs', 'server close after'],
   ['scheduleLagMs', 'schedule lag'],
+  ['loopDelayMs', 'worker loop delay'],
 ];
 
 function scenarioSection(s: Summary, data: ReportData): string {

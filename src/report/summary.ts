@@ -52,6 +52,8 @@ export interface Summary extends TimelineSummary {
   firstMessageMs: LatencyStats;
   scheduleLagMs: LatencyStats;
   serverCloseAfterMs: LatencyStats;
+  /** How late each worker's 2 ms tick ran: while it waits, socket events wait in wsrace too. */
+  loopDelayMs: LatencyStats;
   /** Per startup phase (at each attempt's scheduled start), in timeline order. */
   phases: Record<string, Block>;
   beforeReady: Block;
@@ -118,6 +120,7 @@ export function withTimeline(
     failed: timeline.failed,
     targetExit: timeline.targetExit,
     scheduleLagP99: base.scheduleLagMs.p99,
+    loopDelayP99: base.loopDelayMs?.p99 ?? null,
     hasTimelineSource,
     interruptedBy: base.interruptedBy,
     workers: base.workers,

@@ -19,7 +19,7 @@ export interface ThresholdResult {
 }
 
 const HISTOGRAM_FIELDS = '(count|min|mean|stddev|p50|p75|p90|p95|p99|p999|max)';
-const HISTOGRAMS = '(handshakeMs|handshakeFailMs|tcpConnectMs|tlsHandshakeMs|upgradeMs|firstMessageMs|scheduleLagMs|serverCloseAfterMs)';
+const HISTOGRAMS = '(handshakeMs|handshakeFailMs|tcpConnectMs|tlsHandshakeMs|upgradeMs|firstMessageMs|scheduleLagMs|serverCloseAfterMs|loopDelayMs)';
 const COUNTS = '(attempted|opened|dropped|closeCodes\\.[^.]+|httpStatus\\.[^.]+|errors\\.[^.]+)';
 
 /**
