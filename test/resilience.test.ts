@@ -146,6 +146,7 @@ describe('faults', () => {
       clearInterval(grabber);
       hogs.splice(0).forEach((fd) => closeSync(fd));
     };
+    onTestFinished(release); // a failing run must not leave the next tests without descriptors
     const { summary } = await runScenario(loaded, {
       outDir: tmp(),
       workers: 1,
