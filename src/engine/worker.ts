@@ -2,7 +2,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { scheduleOffsets, scheduleDurationMs } from '../schedule/arrival.js';
 import { stripeIndices } from '../schedule/stripe.js';
-import { METRICS, createHistogram, encodeHistogram, recordMs, type Metric } from '../record/histogram.js';
+import { METRICS, createHistogram, encodeHistogram, recordMs, recordMsWithExpectedInterval, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
@@ -235,8 +235,8 @@ class WorkerRun implements AttemptHost {
   private readonly checkDeadlines = (): void => {
     const t = now();
     // The tick's own lateness is the event loop's: socket events queued behind the same work
-    // waited as long, and their latencies carry it (loopDelay).
-    if (this.lastDeadlineCheck > 0) recordMs(this.histograms.loopDelay, t - this.lastDeadlineCheck - DEADLINE_TICK_MS);
+    // could have waited as long, and their latencies would carry it (loopDelay).
+    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, t - this.lastDeadlineCheck - DEADLINE_TICK_MS, DEADLINE_TICK_MS);
     this.lastDeadlineCheck = t;
     this.deadlines.handshake.check(t);
     this.deadlines.expect.check(t);

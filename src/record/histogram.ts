@@ -37,6 +37,16 @@ export function recordMs(h: Histogram, ms: number): void {
   h.recordValue(ms > 0 ? Math.round(ms * NS_PER_MS) : 0);
 }
 
+/**
+ * Records how late a periodic sample ran, given in ms, and the samples a stall swallowed: a tick
+ * `ms` late stands for the ticks that never ran, late by ms − interval, ms − 2·interval, … down
+ * to the interval (HdrHistogram's coordinated-omission correction). Without them a 500 ms stall
+ * would be one sample among hundreds of punctual ones.
+ */
+export function recordMsWithExpectedInterval(h: Histogram, ms: number, intervalMs: number): void {
+  h.recordValueWithExpectedInterval(ms > 0 ? Math.round(ms * NS_PER_MS) : 0, Math.round(intervalMs * NS_PER_MS));
+}
+
 export function encodeHistogram(h: Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);
 }

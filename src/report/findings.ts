@@ -131,7 +131,7 @@ export function findings(input: FindingsInput): string[] {
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
   if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
   if (input.loopDelayP99 != null && input.loopDelayP99 > LOOP_DELAY_WARN_MS) {
-    out.push(`wsrace's workers were busy: their event loop ran late by ${input.loopDelayP99.toFixed(1)} ms at p99 (loopDelayMs), and socket events waited as long — tcp, upgrade and handshake times include up to that much of the generator's own delay. Lower the rate per worker (more workers or --processes) or run from a bigger machine`);
+    out.push(`wsrace's workers were busy: their event loop ran late by ${input.loopDelayP99.toFixed(1)} ms at p99 (loopDelayMs), and socket events could have waited as long — tcp, upgrade and handshake times may include up to that much of the generator's own delay. Lower the rate per worker (more workers or --processes) or run from a bigger machine`);
   }
   if (input.interruptedBy) out.push(`the run was interrupted (${input.interruptedBy}): results are partial`);
   const allWorked = totals.attempted > 0 && failureCount(totals) === 0 && totals.errors.interrupted === 0;

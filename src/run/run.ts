@@ -323,7 +323,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     options.signal?.removeEventListener('abort', onAbort);
     // First: closes the workers' ports, so no record arrives after the files below are closed.
     // (A dead worker's records still queued on its port are dropped and counted as lost.)
-    await engine.close().catch(() => undefined); // the target must still be stopped
+    // The target must still be stopped and the files closed whatever happens here.
+    await engine.close().catch((err: unknown) => process.emitWarning(`wsrace: closing the worker pool failed: ${err instanceof Error ? err.message : String(err)}`));
 
     await sources.stop();
     await target?.stop();
