@@ -32,9 +32,12 @@ export function createHistogram(): Histogram {
   });
 }
 
-/** Records a duration given in (fractional) milliseconds; negatives from clock jitter become 0. */
+/** (Fractional) ms as the integer ns histograms hold; negatives from clock jitter become 0. */
+const toNs = (ms: number): number => (ms > 0 ? Math.round(ms * NS_PER_MS) : 0);
+
+/** Records a duration given in (fractional) milliseconds. */
 export function recordMs(h: Histogram, ms: number): void {
-  h.recordValue(ms > 0 ? Math.round(ms * NS_PER_MS) : 0);
+  h.recordValue(toNs(ms));
 }
 
 /**
@@ -44,7 +47,7 @@ export function recordMs(h: Histogram, ms: number): void {
  * would be one sample among hundreds of punctual ones.
  */
 export function recordMsWithExpectedInterval(h: Histogram, ms: number, intervalMs: number): void {
-  h.recordValueWithExpectedInterval(ms > 0 ? Math.round(ms * NS_PER_MS) : 0, Math.round(intervalMs * NS_PER_MS));
+  h.recordValueWithExpectedInterval(toNs(ms), toNs(intervalMs));
 }
 
 export function encodeHistogram(h: Histogram): string {
