@@ -1,16 +1,17 @@
 // The floor: the simplest possible ws client loop — no schedule, no recording. Each of
 // `concurrency` loops opens a socket, closes it with 1000 once open, and starts the next when it
-// has closed. Run in `threads` worker threads, like wsrace's workers. Prints completions/s.
+// has closed. Run in `threads` worker threads, like wsrace's workers. Prints completions/s and the
+// handshake p50 of the sockets started after the first `warmMs` (default 0), once its JIT is warm.
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import WebSocket from 'ws';
 
 if (isMainThread) {
-  const [url, seconds, threads, concurrency, source] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6]];
+  const [url, seconds, threads, concurrency, source, warmMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6], Number(process.argv[7] ?? 0)];
   let total = 0;
   let finished = 0;
   const handshakes = [];
   for (let t = 0; t < threads; t++) {
-    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency, source } });
+    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency, source, warmMs } });
     w.on('message', ({ completed, opens }) => {
       total += completed;
       handshakes.push(...opens);
@@ -23,8 +24,9 @@ if (isMainThread) {
     });
   }
 } else {
-  const { url, seconds, concurrency, source } = workerData;
+  const { url, seconds, concurrency, source, warmMs } = workerData;
   const end = Date.now() + seconds * 1000;
+  const warmUntil = performance.now() + warmMs;
   let completed = 0;
   let running = 0;
   const opens = []; // new WebSocket → open, ms: what a plain client sees as its handshake
@@ -36,7 +38,7 @@ if (isMainThread) {
     const started = performance.now();
     const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source } : {}) });
     ws.on('open', () => {
-      opens.push(performance.now() - started);
+      if (started >= warmUntil) opens.push(performance.now() - started);
       ws.close(1000);
     });
     ws.on('error', () => undefined);

@@ -93,14 +93,19 @@ describe('compiled CLI under node flags', () => {
 
 describe('worker wake-up plan', () => {
   it('spins only through the last 1.5 ms, only within its budget, and rounds timers down to aim at or before the start', async () => {
-    const { planWake, SPIN_BUDGET, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
-    const spent = SPIN_BUDGET * SPIN_WINDOW_MS;
+    const { planWake, DEFAULT_SPIN_BUDGET, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
+    expect(DEFAULT_SPIN_BUDGET).toBe(1);
     expect(planWake(10, 0)).toEqual({ spin: false, timeoutMs: 8 }); // wakes by 8.5 ms, then spins
     expect(planWake(1.2, 0)).toEqual({ spin: true });
     expect(planWake(0, 0)).toEqual({ spin: true });
-    expect(planWake(1.2, spent)).toEqual({ spin: false, timeoutMs: 1 }); // budget spent: timer only
-    expect(planWake(0.4, spent)).toEqual({ spin: false, timeoutMs: 0 }); // Node waits 1 ms: the price of the budget
-    expect(planWake(10, spent)).toEqual({ spin: false, timeoutMs: 10 });
-    expect(planWake(-3, spent)).toEqual({ spin: true }); // already due: next turn, not a 1 ms timer
+    expect(planWake(1.2, 99.9)).toEqual({ spin: true }); // the default budget is the whole window
+    expect(planWake(1.2, SPIN_WINDOW_MS)).toEqual({ spin: false, timeoutMs: 1 });
+    const quarter = 0.25 * SPIN_WINDOW_MS;
+    expect(planWake(1.2, quarter - 0.1, 0.25)).toEqual({ spin: true });
+    expect(planWake(1.2, quarter, 0.25)).toEqual({ spin: false, timeoutMs: 1 }); // budget spent: timer only
+    expect(planWake(0.4, quarter, 0.25)).toEqual({ spin: false, timeoutMs: 0 }); // Node waits 1 ms: the price of the budget
+    expect(planWake(10, quarter, 0.25)).toEqual({ spin: false, timeoutMs: 10 });
+    expect(planWake(1.2, 0, 0)).toEqual({ spin: false, timeoutMs: 1 }); // --spin 0: never spins
+    expect(planWake(-3, quarter, 0.25)).toEqual({ spin: true }); // already due: next turn, not a 1 ms timer
   });
 });

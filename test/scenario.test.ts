@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +86,20 @@ describe('CLI input errors exit 2 and run nothing', () => {
     const v = await runCli(['validate', file]);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);
+  });
+
+  it('--spin outside 0–1, --workers 0: exit 2 with the flag, no stack trace', async () => {
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, base);
+    for (const [flag, value, expected] of [
+      ['--spin', '1.5', '--spin 1.5: expected a fraction from 0 to 1'],
+      ['--workers', '0', '--workers 0: expected a positive whole number'],
+    ]) {
+      const r = await runCli(['run', file, '--quiet', flag, value, '--out', join(dir, 'flags')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(expected);
+      expect(existsSync(join(dir, 'flags'))).toBe(false);
+    }
   });
 });
 

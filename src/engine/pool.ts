@@ -7,6 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
 import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
+import { DEFAULT_SPIN_BUDGET } from './wake.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 
 export interface EngineOptions {
@@ -23,6 +24,8 @@ export interface EngineOptions {
   awaitSeal?: boolean;
   /** Loopback warm-up connections per worker before it is ready (default 400; 0: none). */
   warmup?: number;
+  /** Fraction of each worker's time it may busy-wait before starts, 0–1 (default 1; see wake.ts). */
+  spinBudget?: number;
 }
 
 export interface EngineTick {
@@ -121,6 +124,7 @@ export class Engine {
         connection: options.connection,
         awaitSeal: options.awaitSeal ?? false,
         warmup: options.warmup ?? DEFAULT_WARMUP_CONNECTIONS,
+        spinBudget: options.spinBudget ?? DEFAULT_SPIN_BUDGET,
         port: port2,
       };
       runs.push(

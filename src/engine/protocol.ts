@@ -53,6 +53,8 @@ export interface WorkerTask {
   awaitSeal: boolean;
   /** Loopback connections to make before reporting ready (JIT warm-up), at most one per attempt. */
   warmup: number;
+  /** Fraction of its time a worker may busy-wait through the last 1.5 ms before a start (see wake.ts). */
+  spinBudget: number;
   port: MessagePort;
 }
 

@@ -3,6 +3,9 @@ import net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createHistogram, encodeHistogram, recordMs } from '../record/histogram.js';
 
+/** A run of the worker's own engine against the warm-up server (see worker.ts): url in, done out. */
+export type Rehearsal = (url: string) => Promise<void>;
+
 /** How many loopback connections a worker makes before it reports ready. */
 export const DEFAULT_WARMUP_CONNECTIONS = 400;
 const WARMUP_CONCURRENCY = 16;
@@ -15,10 +18,11 @@ const WARMUP_TIMEOUT_MS = 1500;
  * first attempts meet JIT-compiled code rather than the interpreter. A cold worker's first
  * second used to run with several times the schedule lag of the rest, and the first second
  * after T0 is where a cold-start race lives. The histogram encoding of the per-second tick is
- * warmed too: cold, the first tick's encode stalled the worker for 5–10 ms. Nothing here touches
- * the target.
+ * warmed too: cold, the first tick's encode stalled the worker for 5–10 ms. Then `rehearse`, when
+ * given, runs the worker's own scheduler and attempt code against the same server. Nothing here
+ * touches the target.
  */
-export async function warmUp(count: number): Promise<void> {
+export async function warmUp(count: number, rehearse?: Rehearsal): Promise<void> {
   if (count <= 0) return;
   const h = createHistogram();
   for (let k = 0; k < 50; k++) {
@@ -62,6 +66,7 @@ export async function warmUp(count: number): Promise<void> {
       };
       for (let k = 0; k < WARMUP_CONCURRENCY; k++) next();
     });
+    if (rehearse) await rehearse(url);
   } catch {
     // No loopback listener (an odd sandbox): run cold rather than not at all.
   } finally {

@@ -13,7 +13,7 @@ export interface ProcessesOptions {
   outDir: string;
   /** Flags passed to every shard process as they are (--set, --target, --workers, …). */
   passThrough: string[];
-  /** Lead time before the shared T0, for the processes to start. */
+  /** Lead time before the shared T0, for the processes to start and warm up (default 2 s + 1 s each). */
   leadMs?: number;
   onLine?(shard: number, line: string): void;
   /** Aborting it passes the signal (its reason: SIGINT or SIGTERM) on to every shard process. */
@@ -27,7 +27,8 @@ export interface ProcessesOptions {
  */
 export async function runProcesses(options: ProcessesOptions): Promise<{ summary: Summary; exitCodes: (number | null)[] }> {
   const bin = wsraceBin();
-  const startAt = Date.now() + (options.leadMs ?? 3000);
+  // Every shard warms its workers up before T0 (about 1.5 s alone); N of them share the CPUs.
+  const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * options.processes);
   mkdirSync(options.outDir, { recursive: true });
   const dirs: string[] = [];
   const runs = Array.from({ length: options.processes }, (_, k) => {

@@ -47,6 +47,12 @@ export interface RunOptions {
   outDir?: string;
   reportsDir?: string;
   workers?: number;
+  /**
+   * Fraction of each worker's time it may busy-wait through the last 1.5 ms before a start, 0–1
+   * (`--spin`; default 1). Lower it when the target shares the machine and needs the CPU: starts
+   * then ride timers and run ~0.5 ms late.
+   */
+  spinBudget?: number;
   /** Aborting it stops the run gracefully (Ctrl-C): the summary is written with partial: true. */
   signal?: AbortSignal;
   onProgress?(p: Progress): void;
@@ -191,7 +197,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   };
   const engine = new Engine(
     // The run's bound: stages, then an attempt's planned life (handshake, expect/steps, hold), then drainTimeout.
-    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined },
+    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined, spinBudget: options.spinBudget },
     {
       records(records: AttemptRecord[]) {
         const timeline = liveTimeline();

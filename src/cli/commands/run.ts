@@ -56,6 +56,7 @@ async function runAsProcesses(argv: RunArgs, name: string, baseline: string | nu
   for (const a of argv.set ?? []) pass.push('--set', a);
   if (argv.target) pass.push('--target', argv.target);
   pass.push('--workers', String(argv.workers ?? 1));
+  if (argv.spin !== undefined) pass.push('--spin', String(argv.spin));
   for (const a of argv['local-address'] ?? []) pass.push('--local-address', a);
   for (const h of argv['yes-really-target'] ?? []) pass.push('--yes-really-target', h);
   if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${name}: ${n} shard processes → ${outDir}\n`);
@@ -93,6 +94,7 @@ export interface RunArgs {
   out?: string;
   target?: string;
   workers?: number;
+  spin?: number;
   set?: string[];
   quiet: boolean;
   json: boolean;
@@ -114,6 +116,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('out', { type: 'string', describe: 'Run folder (default reports/<name>/<UTC timestamp>/)' })
       .option('target', { type: 'string', describe: 'Override target.url' })
       .option('workers', { type: 'number', describe: 'Worker threads (default: available CPUs − 1, at least 1)' })
+      .option('spin', { type: 'number', describe: 'Fraction of each worker\'s time it may busy-wait before starts, 0–1 (default 1: exact starts; lower it when the target shares the CPUs)' })
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
@@ -125,7 +128,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('yes-really-target', { type: 'string', array: true, describe: 'Allow loading this non-loopback host above a modest rate (same as target.allowHosts)' })
       .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
-        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new Error('--workers: expected a positive whole number');
+        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new InputError(`--workers ${argv.workers}: expected a positive whole number`);
+        if (argv.spin !== undefined && !(argv.spin >= 0 && argv.spin <= 1)) throw new InputError(`--spin ${argv.spin}: expected a fraction from 0 to 1`);
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
@@ -151,6 +155,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
         outDir: argv.out,
         workers: argv.workers,
+        spinBudget: argv.spin,
         signal: interrupt.signal,
         onProgress: (p) => progress.update(p),
         onStart: ({ outDir, scheduled, workers }) => {
