@@ -3,7 +3,7 @@
 // noisy), repeated REPEATS times, median reported. Traffic goes to 127.0.0.1 only; every loop is
 // bounded in count and time. Writes bench/results.json and prints a table.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
@@ -44,8 +44,43 @@ function floorRun(url, seconds, concurrency, warmMs = 0) {
 }
 const floor = (url, seconds, concurrency) => floorRun(url, seconds, concurrency).perSecond;
 
-async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections, signalWhen, extra = '', sources = freshSource() }) {
-  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n${maxConnections ? `  maxConnections: ${maxConnections}\n` : ''}session:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
+/**
+ * The peer: Artillery 1.7.9's ws engine (open model, arrivalRate), run by bench/peer-artillery.cjs.
+ * Not a dependency of wsrace: installed on first use into bench/.peer (git-ignored) from the npm
+ * registry, or taken from BENCH_PEER (a node_modules/artillery folder). Without either, skipped.
+ */
+const PEER_VERSION = '1.7.9';
+function peerDir() {
+  if (process.env.BENCH_PEER) return existsSync(process.env.BENCH_PEER) ? process.env.BENCH_PEER : null;
+  const prefix = fileURLToPath(new URL('./.peer', import.meta.url));
+  const dir = `${prefix}/node_modules/artillery`;
+  if (existsSync(`${dir}/package.json`)) return dir;
+  log(`peer: installing artillery@${PEER_VERSION} into bench/.peer (once)`);
+  try {
+    execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--no-save', `artillery@${PEER_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+    return existsSync(`${dir}/package.json`) ? dir : null;
+  } catch (err) {
+    log(`peer: could not install artillery (${err.message.split('\n')[0]}); the peer is skipped`);
+    return null;
+  }
+}
+
+/** The same on-schedule test as wsrace's: every socket created and opened, sustained lag p99 ≤ 10 ms. */
+function peerRun(dir, url, rate, seconds) {
+  const out = execFileSync(process.execPath, [fileURLToPath(new URL('./peer-artillery.cjs', import.meta.url)), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000 });
+  const r = JSON.parse(String(out));
+  return { ...r, ok: r.created >= r.scheduled && r.opened === r.created && r.errors === 0 && r.sustainedP99 !== null && r.sustainedP99 <= ON_SCHEDULE_LAG_P99_MS };
+}
+
+/**
+ * wsrace's preflight sizes a run by peak rate × worst-case socket life (here the 5 s handshake
+ * timeout), which at 150% of a ~2,700/s top rate passes the 20,000-descriptor limit: runs are
+ * capped instead, and an attempt past the cap is dropped and counted (overload, reported).
+ */
+const DEFAULT_MAX_CONNECTIONS = 15_000;
+
+async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource() }) {
+  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
   const loaded = parseScenarioText(text, 'bench.yaml');
   const controller = new AbortController();
   const samples = [];
@@ -115,6 +150,8 @@ async function main() {
     const rateRuns = [];
     const ratioRuns = [];
     const sameRuns = [];
+    const peer = peerDir();
+    const peerRuns = [];
     const lagAt = {};
     for (let r = 0; r < REPEATS; r++) {
       const floorNow = Math.max(...concurrencies.map((c) => floor(server.url, QUICK ? 2 : 4, c)));
@@ -150,10 +187,36 @@ async function main() {
       const floorSame = floor(server.url, QUICK ? 2 : 4, inFlight);
       sameRuns.push({ inFlight, floor: Math.round(floorSame), ratio: +(best / floorSame).toFixed(3) });
       log(`floor run ${r + 1} with wsrace's ${inFlight} sockets in flight: ${floorSame.toFixed(0)} open+close/s`);
+      if (peer) {
+        // The peer climbs its own ladder (finer: it falls behind far lower), in the same repeat.
+        let peerBest = 0;
+        let peerFailed = null;
+        for (const f of QUICK ? [0.05, 0.1] : [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0]) {
+          const rate = Math.max(1, Math.round(floorNow * f));
+          const p = peerRun(peer, server.url, rate, QUICK ? 2 : 4);
+          log(`peer (artillery ${PEER_VERSION}) run ${r + 1} at ${rate}/s: sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
+          if (!p.ok) {
+            peerFailed = rate;
+            break;
+          }
+          peerBest = rate;
+        }
+        for (let step = 0; step < (QUICK ? 0 : 2) && peerFailed !== null && peerBest > 0; step++) {
+          const mid = Math.round((peerBest + peerFailed) / 2);
+          const p = peerRun(peer, server.url, mid, 4);
+          log(`peer run ${r + 1} at ${mid}/s (bisect): sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
+          if (p.ok) peerBest = mid;
+          else peerFailed = mid;
+        }
+        peerRuns.push({ rate: peerBest, ratio: +(peerBest / floorNow).toFixed(3) });
+      }
     }
     const floorRate = median(floorRuns);
     const maxRate = median(rateRuns) || Math.round(floorRate * 0.3);
     results.connectionRate = { onSchedule: `all attempts closed 1000 and schedule lag p99 ≤ ${ON_SCHEDULE_LAG_P99_MS} ms`, floorPerSecond: Math.round(floorRate), floorRuns: floorRuns.map(Math.round), wsraceOnSchedulePerSecond: maxRate, wsraceRuns: rateRuns, ratio: +median(ratioRuns).toFixed(3), ratioRuns: ratioRuns.map((x) => +x.toFixed(3)), sameConcurrency: { ratio: median(sameRuns.map((x) => x.ratio)), runs: sameRuns }, target: 0.85 };
+    results.peer = peer
+      ? { tool: `artillery ${PEER_VERSION} (ws engine, arrivalRate; bench/peer-artillery.cjs)`, onSchedule: 'every socket created and opened, no errors, lag p99 after the first second ≤ 10 ms (lag against the schedule origin most favourable to it)', onSchedulePerSecond: median(peerRuns.map((x) => x.rate)), ratio: median(peerRuns.map((x) => x.ratio)), runs: peerRuns }
+      : { skipped: 'artillery could not be installed (no registry?) and BENCH_PEER was not set' };
 
     // 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
     for (const f of [0.5, 0.9, 1.5]) {
@@ -165,7 +228,7 @@ async function main() {
       const key = `${f * 100}%`;
       // The machine's own floor for this: the same timer pattern with no sockets (bench/timer-floor.mjs).
       const timer = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./timer-floor.mjs', import.meta.url)), String(Math.max(1, Math.round(maxRate * f))), '4'], { timeout: 30_000 })));
-      lagAt[key] = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind) };
+      lagAt[key] = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind), behindRuns: runs.filter((x) => x.p99 > 10).length, reportedWhenBehind: runs.every((x) => x.p99 <= 10 || x.behind), runP99s: runs.map((x) => x.p99) };
       log(`lag at ${key} (${lagAt[key].rate}/s): p50 ${lagAt[key].p50} p99 ${lagAt[key].p99} (sustained ${lagAt[key].sustainedP99}) max ${lagAt[key].max} ms; worker loop delay p99 ${lagAt[key].loopDelayP99} ms`);
     }
     results.scheduleLag = { ...lagAt, targetP99At50: 2 };
@@ -221,10 +284,11 @@ async function main() {
   const c = results.connectionRate;
   const rows = [
     ['connection rate (open+close/s)', `floor ${c.floorPerSecond}`, `wsrace ${c.wsraceOnSchedulePerSecond} on schedule`, `${c.ratio}× best floor, ${c.sameConcurrency.ratio}× floor at wsrace's concurrency (target ≥ 0.85)`],
+    ...(results.peer.skipped ? [] : [['peer on schedule (artillery)', `${results.peer.onSchedulePerSecond}/s`, `${results.peer.ratio}× best floor`, `wsrace keeps ${(c.wsraceOnSchedulePerSecond / Math.max(1, results.peer.onSchedulePerSecond)).toFixed(1)}× the peer's rate on schedule`]]),
     ['sockets held at once', `${results.concurrency.heldAtOnce}`, `${results.concurrency.bytesPerSocket} B RSS/socket`, `target 19,000 at ≤ 16 KiB`],
     ['schedule lag at 50% max', `p50 ${results.scheduleLag['50%'].p50} ms`, `p99 ${results.scheduleLag['50%'].p99} ms`, `sustained p99 ${results.scheduleLag['50%'].sustainedP99} ms (target p99 ≤ 2; a bare timer: p99 ${results.scheduleLag['50%'].timerFloor.p99} ms; idle machine took up to ${machine.noise.largestMs[0] ?? 0} ms from a spinning thread)`],
     ['schedule lag at 90% max', `p50 ${results.scheduleLag['90%'].p50} ms`, `p99 ${results.scheduleLag['90%'].p99} ms`, `sustained p99 ${results.scheduleLag['90%'].sustainedP99} ms`],
-    ['overload at 150% max', `p99 ${results.scheduleLag['150%'].p99} ms`, `max ${results.scheduleLag['150%'].max} ms`, `reported in findings: ${results.scheduleLag['150%'].reportedBehind}`],
+    ['overload at 150% max', `p99 ${results.scheduleLag['150%'].p99} ms`, `max ${results.scheduleLag['150%'].max} ms`, `${results.scheduleLag['150%'].behindRuns} of ${REPEATS} runs fell behind (p99 > 10 ms), every one reported: ${results.scheduleLag['150%'].reportedWhenBehind}`],
     ['recording overhead (p50 − 20 ms)', `${results.recordingOverhead.p50OverMs} ms`, `plain ws client ${results.recordingOverhead.plainClientP50OverMs} ms`, `over the server's measured hold: ${results.recordingOverhead.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
   ];
   process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
