@@ -65,19 +65,30 @@ function peerDir() {
   }
 }
 
-/** The same on-schedule test as wsrace's: every socket created and opened, sustained lag p99 ≤ 10 ms. */
+/**
+ * The same on-schedule test as wsrace's: every socket created and opened, sustained lag p99 ≤ 10 ms.
+ * A peer that crashes, hangs or prints nonsense is not wsrace's result: null, and the caller skips it.
+ */
 function peerRun(dir, url, rate, seconds) {
-  const out = execFileSync(process.execPath, [fileURLToPath(new URL('./peer-artillery.cjs', import.meta.url)), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000 });
-  const r = JSON.parse(String(out));
+  let r;
+  try {
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./peer-artillery.cjs', import.meta.url)), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'] });
+    r = JSON.parse(String(out));
+  } catch (err) {
+    log(`peer: the run at ${rate}/s failed (${String(err.message).split('\n')[0]}); the peer is skipped from here on`);
+    return null;
+  }
   return { ...r, ok: r.created >= r.scheduled && r.opened === r.created && r.errors === 0 && r.sustainedP99 !== null && r.sustainedP99 <= ON_SCHEDULE_LAG_P99_MS };
 }
 
 /**
  * wsrace's preflight sizes a run by peak rate × worst-case socket life (here the 5 s handshake
  * timeout), which at 150% of a ~2,700/s top rate passes the 20,000-descriptor limit: runs are
- * capped instead, and an attempt past the cap is dropped and counted (overload, reported).
+ * capped instead, and an attempt past the cap is dropped and counted (overload, reported). The
+ * cap stays under this process's own limit (with room for the preflight's reserve) when
+ * `ulimit -n` is lower.
  */
-const DEFAULT_MAX_CONNECTIONS = 15_000;
+const DEFAULT_MAX_CONNECTIONS = Math.max(1000, Math.min(15_000, (openFileLimit() ?? 20_000) - 1000));
 
 async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource() }) {
   const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
@@ -150,7 +161,8 @@ async function main() {
     const rateRuns = [];
     const ratioRuns = [];
     const sameRuns = [];
-    const peer = peerDir();
+    let peer = peerDir();
+    const peerInstalled = peer !== null;
     const peerRuns = [];
     const lagAt = {};
     for (let r = 0; r < REPEATS; r++) {
@@ -194,6 +206,10 @@ async function main() {
         for (const f of QUICK ? [0.05, 0.1] : [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0]) {
           const rate = Math.max(1, Math.round(floorNow * f));
           const p = peerRun(peer, server.url, rate, QUICK ? 2 : 4);
+          if (!p) {
+            peer = null;
+            break;
+          }
           log(`peer (artillery ${PEER_VERSION}) run ${r + 1} at ${rate}/s: sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
           if (!p.ok) {
             peerFailed = rate;
@@ -203,20 +219,24 @@ async function main() {
         }
         for (let step = 0; step < (QUICK ? 0 : 2) && peerFailed !== null && peerBest > 0; step++) {
           const mid = Math.round((peerBest + peerFailed) / 2);
-          const p = peerRun(peer, server.url, mid, 4);
+          const p = peer && peerRun(peer, server.url, mid, 4);
+          if (!p) {
+            peer = null;
+            break;
+          }
           log(`peer run ${r + 1} at ${mid}/s (bisect): sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
           if (p.ok) peerBest = mid;
           else peerFailed = mid;
         }
-        peerRuns.push({ rate: peerBest, ratio: +(peerBest / floorNow).toFixed(3) });
+        if (peer) peerRuns.push({ rate: peerBest, ratio: +(peerBest / floorNow).toFixed(3) });
       }
     }
     const floorRate = median(floorRuns);
     const maxRate = median(rateRuns) || Math.round(floorRate * 0.3);
     results.connectionRate = { onSchedule: `all attempts closed 1000 and schedule lag p99 ≤ ${ON_SCHEDULE_LAG_P99_MS} ms`, floorPerSecond: Math.round(floorRate), floorRuns: floorRuns.map(Math.round), wsraceOnSchedulePerSecond: maxRate, wsraceRuns: rateRuns, ratio: +median(ratioRuns).toFixed(3), ratioRuns: ratioRuns.map((x) => +x.toFixed(3)), sameConcurrency: { ratio: median(sameRuns.map((x) => x.ratio)), runs: sameRuns }, target: 0.85 };
-    results.peer = peer
+    results.peer = peerRuns.length
       ? { tool: `artillery ${PEER_VERSION} (ws engine, arrivalRate; bench/peer-artillery.cjs)`, onSchedule: 'every socket created and opened, no errors, lag p99 after the first second ≤ 10 ms (lag against the schedule origin most favourable to it)', onSchedulePerSecond: median(peerRuns.map((x) => x.rate)), ratio: median(peerRuns.map((x) => x.ratio)), runs: peerRuns }
-      : { skipped: 'artillery could not be installed (no registry?) and BENCH_PEER was not set' };
+      : { skipped: peerInstalled ? 'artillery failed to run (see the log above)' : 'artillery could not be installed (no registry?) and BENCH_PEER was not set' };
 
     // 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
     for (const f of [0.5, 0.9, 1.5]) {

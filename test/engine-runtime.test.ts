@@ -53,15 +53,49 @@ describe('worker warm-up', () => {
     expect(servers()).toBe(before);
   });
 
+  it('holds its server open for the rehearsal, within the warm-up budget, and closes it after', async () => {
+    const { WARMUP_BUDGET_MS } = await import('../src/engine/warmup.js');
+    const { now } = await import('../src/util/clock.js');
+    const WebSocket = (await import('ws')).default;
+    let seen: { url: string; leftMs: number; echoed: string } | null = null;
+    const started = now();
+    await warmUp(20, async (url, deadline) => {
+      // What the worker's rehearsal does: its own connections to the same server.
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      const echoed = await new Promise<string>((resolve, reject) => {
+        ws.once('open', () => ws.send('rehearse'));
+        ws.once('message', (m) => resolve(String(m)));
+        ws.once('error', reject);
+      });
+      ws.close(1000);
+      await new Promise((r) => ws.once('close', r));
+      seen = { url, leftMs: deadline - now(), echoed };
+    });
+    expect(seen).not.toBeNull();
+    const { url, leftMs, echoed } = seen!;
+    expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(echoed).toBe('rehearse');
+    expect(leftMs).toBeGreaterThan(0);
+    expect(leftMs).toBeLessThanOrEqual(WARMUP_BUDGET_MS - (now() - started) + 1);
+    // After warmUp returns, the rehearsal's server is gone: a connection is refused.
+    const refused = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      ws.once('open', () => resolve('open'));
+      ws.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+  });
+
   it('never touches the target: the server sees exactly the scheduled attempts', async () => {
     const server = await startTestServer(() => ({ kind: 'accept' }));
     onTestFinished(() => server.close());
     const { runScenario } = await import('../src/run/run.js');
     const { parseScenarioText } = await import('../src/scenario/load.js');
     const loaded = parseScenarioText(`name: w\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 60 }]\nsession:\n  hold: 0ms\n`, 'w.yaml');
-    const { summary } = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-warm-')), workers: 1 });
+    const { summary } = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-warm-')), workers: 1, spinBudget: 0.5 });
     expect(summary.totals.attempted).toBe(30);
     expect(server.upgrades).toBe(30);
+    expect(summary.schedule.spinBudget).toBe(0.5);
   });
 });
 
@@ -93,8 +127,7 @@ describe('compiled CLI under node flags', () => {
 
 describe('worker wake-up plan', () => {
   it('spins only through the last 1.5 ms, only within its budget, and rounds timers down to aim at or before the start', async () => {
-    const { planWake, DEFAULT_SPIN_BUDGET, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
-    expect(DEFAULT_SPIN_BUDGET).toBe(1);
+    const { planWake, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
     expect(planWake(10, 0)).toEqual({ spin: false, timeoutMs: 8 }); // wakes by 8.5 ms, then spins
     expect(planWake(1.2, 0)).toEqual({ spin: true });
     expect(planWake(0, 0)).toEqual({ spin: true });
@@ -107,5 +140,27 @@ describe('worker wake-up plan', () => {
     expect(planWake(10, quarter, 0.25)).toEqual({ spin: false, timeoutMs: 10 });
     expect(planWake(1.2, 0, 0)).toEqual({ spin: false, timeoutMs: 1 }); // --spin 0: never spins
     expect(planWake(-3, quarter, 0.25)).toEqual({ spin: true }); // already due: next turn, not a 1 ms timer
+  });
+
+  it('spins the whole window by default only while a core is left over, and refuses a budget outside [0, 1]', async () => {
+    const { defaultSpinBudget, checkSpinBudget } = await import('../src/engine/wake.js');
+    expect(defaultSpinBudget(1, 2)).toBe(1); // the default CPUs − 1 workers
+    expect(defaultSpinBudget(3, 4)).toBe(1);
+    expect(defaultSpinBudget(2, 2)).toBe(0.25); // --workers 2, or --processes 2 of one worker each, on 2 cores
+    expect(defaultSpinBudget(8, 4)).toBe(0.25);
+    expect(checkSpinBudget(0)).toBe(0);
+    expect(checkSpinBudget(0.5)).toBe(0.5);
+    for (const bad of [Number.NaN, -0.1, 1.5]) expect(() => checkSpinBudget(bad)).toThrow(RangeError);
+  });
+
+  it('a library caller gets an InputError for a spin budget or worker count out of range, before any thread starts', async () => {
+    const { runScenario } = await import('../src/run/run.js');
+    const { parseScenarioText } = await import('../src/scenario/load.js');
+    const { InputError } = await import('../src/scenario/errors.js');
+    const loaded = parseScenarioText(`name: w\ntarget:\n  url: ws://127.0.0.1:9/\nload:\n  stages: [{ duration: 100ms, rate: 10 }]\n`, 'w.yaml');
+    const outDir = mkdtempSync(join(tmpdir(), 'wsrace-spin-'));
+    await expect(runScenario(loaded, { outDir, spinBudget: Number.NaN })).rejects.toThrow(InputError);
+    await expect(runScenario(loaded, { outDir, spinBudget: 2 })).rejects.toThrow(/spin budget 2: expected a fraction from 0 to 1/);
+    await expect(runScenario(loaded, { outDir, workers: 0 })).rejects.toThrow(/workers 0: expected a positive whole number/);
   });
 });

@@ -103,7 +103,7 @@ describe('beyond one process and one source address', () => {
     const one = await runCli(['run', file, '--quiet', '--out', join(dir, 'one')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 60_000 });
     expect(one.code).toBe(3);
     expect(one.stderr).toMatch(/may hold up to 1250 sockets at once.*may open only 800 files/);
-    const two = await runCli(['run', file, '--quiet', '--processes', '2', '--out', join(dir, 'two')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 90_000 });
+    const two = await runCli(['run', file, '--quiet', '--processes', '2', '--spin', '0.3', '--out', join(dir, 'two')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 90_000 });
     expect(two.code).toBe(0);
     const merged = JSON.parse(readFileSync(join(dir, 'two', 'summary.json'), 'utf8'));
     expect(merged.totals.attempted).toBe(1000);
@@ -111,7 +111,13 @@ describe('beyond one process and one source address', () => {
     expect(merged.totals.dropped).toBe(0);
     expect(merged.shards.map((s: { attempted: number }) => s.attempted)).toEqual([500, 500]);
     // Each shard process really held more than a third of the run's sockets at once, under 800 descriptors.
-    for (const k of [0, 1]) expect(JSON.parse(readFileSync(join(dir, 'two', `shard-${k}`, 'summary.json'), 'utf8')).limits.openFiles).toBe(800);
+    // … and ran with the --spin it was given (passed on to every shard, kept in the merge).
+    for (const k of [0, 1]) {
+      const shard = JSON.parse(readFileSync(join(dir, 'two', `shard-${k}`, 'summary.json'), 'utf8'));
+      expect(shard.limits.openFiles).toBe(800);
+      expect(shard.schedule.spinBudget).toBe(0.3);
+    }
+    expect(merged.schedule.spinBudget).toBe(0.3);
     expect(server.upgrades).toBeGreaterThanOrEqual(1000);
   });
 });

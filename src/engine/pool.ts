@@ -7,7 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
 import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
-import { DEFAULT_SPIN_BUDGET } from './wake.js';
+import { DEFAULT_SPIN_BUDGET, checkSpinBudget } from './wake.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 
 export interface EngineOptions {
@@ -24,7 +24,7 @@ export interface EngineOptions {
   awaitSeal?: boolean;
   /** Loopback warm-up connections per worker before it is ready (default 400; 0: none). */
   warmup?: number;
-  /** Fraction of each worker's time it may busy-wait before starts, 0–1 (default 1; see wake.ts). */
+  /** Fraction of each worker's time it may busy-wait before starts, 0–1 (default 1; see wake.ts); else RangeError. */
   spinBudget?: number;
 }
 
@@ -98,6 +98,9 @@ export class Engine {
     private readonly listener: EngineListener = {},
   ) {
     const n = options.workers;
+    // Checked before a thread starts: a bad value from a library caller is a RangeError, not a hang.
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`workers ${n}: expected a whole number ≥ 1`);
+    const spinBudget = checkSpinBudget(options.spinBudget ?? DEFAULT_SPIN_BUDGET);
     const shard = options.shard ?? { index: 0, count: 1 };
     this.scheduleTotal = scheduledCount(options.stages);
     this.reported = new Uint8Array(this.scheduleTotal);
@@ -124,7 +127,7 @@ export class Engine {
         connection: options.connection,
         awaitSeal: options.awaitSeal ?? false,
         warmup: options.warmup ?? DEFAULT_WARMUP_CONNECTIONS,
-        spinBudget: options.spinBudget ?? DEFAULT_SPIN_BUDGET,
+        spinBudget,
         port: port2,
       };
       runs.push(

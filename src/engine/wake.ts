@@ -12,7 +12,24 @@ export const SPIN_MS = 1.5;
  * (bench/probe.mjs, interleaved runs), and no lower top rate.
  */
 export const DEFAULT_SPIN_BUDGET = 1;
+/** The budget when workers would spin on every core: the main thread and a local target need one. */
+export const SHARED_SPIN_BUDGET = 0.25;
 export const SPIN_WINDOW_MS = 100;
+
+/**
+ * The default budget for `threads` spinning workers (over all shard processes on this machine)
+ * on `cpus` cores: the full window while a core is left for the main thread and a target on the
+ * same machine (the default CPUs − 1 workers), a quarter of it when there is none.
+ */
+export function defaultSpinBudget(threads: number, cpus: number): number {
+  return threads < cpus ? DEFAULT_SPIN_BUDGET : SHARED_SPIN_BUDGET;
+}
+
+/** Throws RangeError unless `budget` is a fraction in [0, 1]. */
+export function checkSpinBudget(budget: number): number {
+  if (!(budget >= 0 && budget <= 1)) throw new RangeError(`spin budget ${budget}: expected a fraction from 0 to 1`);
+  return budget;
+}
 
 export type Wake = { readonly spin: true } | { readonly spin: false; readonly timeoutMs: number };
 

@@ -22,17 +22,17 @@ const DEADLINE_TICK_MS = 2;
  * for a whole second outlive the young generation and get promoted.
  */
 const RECORD_BATCH = 128;
-/** After asking sockets to close at the end, how long before they are cut. */
+/** After asking sockets to close at the end, how long before they are cut (the rehearsal's: loopback, its own server). */
 const CLOSE_GRACE_MS = 1000;
+const REHEARSAL_CLOSE_GRACE_MS = 100;
 /**
- * The rehearsal (see rehearse): its size, pace and bound (a warm-up, never a reason to wait).
+ * The rehearsal (see rehearse): its size and pace; warm-up's budget bounds it (WARMUP_BUDGET_MS).
  * Measured at 1,100/s on 2 cores (bench/probe.mjs, 6 runs each, interleaved): the worst lag p99
  * of the half-seconds from 0.5 to 2 s was 1.8–4.4 ms with 2,500 rehearsed attempts, 2.7–12.6 ms
  * with none or 400. It adds about 0.9 s before T0.
  */
 const REHEARSAL_ATTEMPTS = 2500;
 const REHEARSAL_RATE = 3000;
-const REHEARSAL_TIMEOUT_MS = 2000;
 
 /**
  * A worker thread's whole life is one piscina task: report ready, wait for `go`, start its
@@ -52,16 +52,17 @@ export default function runWorker(task: WorkerTask): Promise<{ worker: number }>
  * plain connect/close path: the session's messages, headers, TLS and source addresses are the
  * target's business. Its records go nowhere.
  */
-async function rehearse(task: WorkerTask, url: string, count: number): Promise<void> {
+async function rehearse(task: WorkerTask, url: string, count: number, deadline: number): Promise<void> {
   if (count <= 0) return;
   const { port1, port2 } = new MessageChannel();
   const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: [], tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
   const stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
-  const run = new WorkerRun({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 500, tickMs: 100, awaitSeal: false, warmup: 0, port: port2 }, true);
+  const run = new WorkerRun({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, warmup: 0, port: port2 }, true);
   port1.on('message', (msg: WorkerToMain) => {
     if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: now() + 5 } satisfies MainToWorker);
   });
-  const timer = setTimeout(() => port1.postMessage({ type: 'stop', reason: 'deadline' } satisfies MainToWorker), REHEARSAL_TIMEOUT_MS);
+  // Stopped early enough that cutting its stragglers (2 × the grace) still ends by the deadline.
+  const timer = setTimeout(() => port1.postMessage({ type: 'stop', reason: 'deadline' } satisfies MainToWorker), Math.max(0, deadline - now() - 2 * REHEARSAL_CLOSE_GRACE_MS));
   try {
     await run.run();
   } finally {
@@ -105,6 +106,7 @@ class WorkerRun implements AttemptHost {
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
   private readonly deadlines: Record<DeadlineKind, DeadlineQueue> = {
     handshake: new DeadlineQueue((a) => a.handshakeDeadline()),
     hold: new DeadlineQueue((a) => a.holdDeadline()),
@@ -134,7 +136,7 @@ class WorkerRun implements AttemptHost {
     const attempts = this.indices.length + (this.task.awaitSeal ? this.task.capacity : 0);
     const warm = Math.min(this.task.warmup, attempts);
     const rehearsal = this.task.warmup > 0 ? Math.min(REHEARSAL_ATTEMPTS, attempts) : 0;
-    await warmUp(warm, (url) => rehearse(this.task, url, rehearsal));
+    await warmUp(warm, (url, deadline) => rehearse(this.task, url, rehearsal, deadline));
     return new Promise((resolve) => {
       this.resolve = resolve;
       this.task.port.on('message', (msg: MainToWorker) => this.onControl(msg));
@@ -358,13 +360,14 @@ class WorkerRun implements AttemptHost {
     this.stopping = true;
     for (const attempt of [...this.active]) attempt.interrupt();
     if (this.active.size === 0) return this.complete();
-    const timer = setTimeout(() => {
+    if (this.graceTimer) return;
+    const grace = this.rehearsal ? REHEARSAL_CLOSE_GRACE_MS : CLOSE_GRACE_MS;
+    this.graceTimer = setTimeout(() => {
       for (const attempt of [...this.active]) attempt.terminate();
-      setTimeout(() => {
+      this.graceTimer = setTimeout(() => {
         for (const attempt of [...this.active]) attempt.forceFinish();
-      }, CLOSE_GRACE_MS).unref();
-    }, CLOSE_GRACE_MS);
-    timer.unref();
+      }, grace).unref();
+    }, grace).unref();
   }
 
   private complete(): void {
@@ -373,6 +376,7 @@ class WorkerRun implements AttemptHost {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.flush('done');

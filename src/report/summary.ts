@@ -40,7 +40,8 @@ export interface Summary extends TimelineSummary {
   shards?: { dir: string; index: number | null; count: number | null; attempted: number; partial: boolean; failedWorkers: number[] }[];
   /** This process's limits: open files (ulimit -n) and the socket cap derived from it. */
   limits: { openFiles: number | null; maxSockets: number };
-  schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number };
+  /** `spinBudget`: the fraction of each worker's time it could busy-wait for exact starts (`--spin`; absent in older runs). */
+  schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number; spinBudget?: number };
   /** Plain sentences, most important first. */
   findings: string[];
   totals: Totals;

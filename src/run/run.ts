@@ -8,6 +8,7 @@ import type { Scenario } from '../scenario/schema.js';
 import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { Engine } from '../engine/pool.js';
+import { defaultSpinBudget } from '../engine/wake.js';
 import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
 import { loadUsers } from '../session/users.js';
 import { InputError } from '../scenario/errors.js';
@@ -49,8 +50,9 @@ export interface RunOptions {
   workers?: number;
   /**
    * Fraction of each worker's time it may busy-wait through the last 1.5 ms before a start, 0–1
-   * (`--spin`; default 1). Lower it when the target shares the machine and needs the CPU: starts
-   * then ride timers and run ~0.5 ms late.
+   * (`--spin`). Default 1 while the workers (of all shards) leave a core free, else 0.25; lower
+   * it when the target shares the machine and needs the CPU: starts then ride timers and run
+   * ~0.5 ms late. Out of range: InputError.
    */
   spinBudget?: number;
   /** Aborting it stops the run gracefully (Ctrl-C): the summary is written with partial: true. */
@@ -165,7 +167,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const plan = planCapacity(stages, lifetimeMs, cap !== undefined && options.shard ? Math.max(1, stripeShare(cap, options.shard)) : cap, undefined, undefined, options.shard?.count ?? 1);
   if (!scenario.target.start && !scenario.target.trigger) await checkResolvable(connection.url);
 
-  const workers = Math.max(1, options.workers ?? scenario.workers ?? defaultWorkers());
+  const workers = options.workers ?? scenario.workers ?? defaultWorkers();
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new InputError(`workers ${workers}: expected a positive whole number`);
+  const spinBudget = options.spinBudget ?? defaultSpinBudget(workers * (options.shard?.count ?? 1), availableParallelism());
+  if (!(spinBudget >= 0 && spinBudget <= 1)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
   const startedAt = new Date();
   const outDir = options.outDir ?? defaultOutDir(options.reportsDir ?? 'reports', scenario.name, startedAt);
   mkdirSync(outDir, { recursive: true });
@@ -197,7 +202,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   };
   const engine = new Engine(
     // The run's bound: stages, then an attempt's planned life (handshake, expect/steps, hold), then drainTimeout.
-    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined, spinBudget: options.spinBudget },
+    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined, spinBudget },
     {
       records(records: AttemptRecord[]) {
         const timeline = liveTimeline();
@@ -374,7 +379,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     workers: workerReports,
     shard: shard ? { ...shard, lateByMs, leader } : null,
     limits: { openFiles: plan.fdLimit, maxSockets: plan.capacity },
-    schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent },
+    schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent, spinBudget },
     totals,
     steps: stepReports(connection.steps, engine.stepHistograms, stepFailures),
     clients: clientTracker.report(timeline, t0),

@@ -116,7 +116,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('out', { type: 'string', describe: 'Run folder (default reports/<name>/<UTC timestamp>/)' })
       .option('target', { type: 'string', describe: 'Override target.url' })
       .option('workers', { type: 'number', describe: 'Worker threads (default: available CPUs − 1, at least 1)' })
-      .option('spin', { type: 'number', describe: 'Fraction of each worker\'s time it may busy-wait before starts, 0–1 (default 1: exact starts; lower it when the target shares the CPUs)' })
+      .option('spin', { type: 'number', describe: 'Fraction of each worker\'s time it may busy-wait before starts, 0–1 (default 1 while the workers leave a core free, else 0.25; lower it when the target shares the CPUs)' })
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
