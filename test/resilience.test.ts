@@ -15,6 +15,7 @@ afterEach(async () => {
   await server?.close();
   server = null;
   delete process.env.WSRACE_FAULT_WORKER_CRASH;
+  delete process.env.WSRACE_FAULT_WORKER_STALL;
 });
 const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-res-'));
 
@@ -90,6 +91,25 @@ describe('interruption', () => {
 });
 
 describe('faults', () => {
+  it('a worker that fell behind catches up in bursts with its sockets\' events between them, not all at once', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    // Its 20th attempt stalls the thread for 300 ms: about 300 attempts (at 1,000/s) come due at once.
+    process.env.WSRACE_FAULT_WORKER_STALL = '0:20:300';
+    const loaded = parseScenarioText(`name: stall\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 600ms, rate: 1000 }]\nsession:\n  hold: 0ms\n`, 'stall.yaml');
+    const dir = tmp();
+    const { summary } = await runScenario(loaded, { outDir: dir, workers: 1 });
+    expect(summary.totals.closeCodes).toEqual({ '1000': 600 });
+    expect(summary.scheduleLagMs.max).toBeGreaterThanOrEqual(250); // the stall is reported as lag
+    type Ev = { i: number; start: number; open: number | null };
+    const events: Ev[] = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // The backlog: attempts scheduled during the stall, all started after it.
+    const backlog = events.filter((e) => e.i >= 20 && e.i < 300);
+    const lastBacklogStart = Math.max(...backlog.map((e) => e.start));
+    // Started all at once, no socket of the backlog could have opened before its last start.
+    const openedMeanwhile = backlog.filter((e) => e.open !== null && e.open < lastBacklogStart).length;
+    expect(openedMeanwhile).toBeGreaterThan(0);
+  });
+
   it('a worker thread that dies: the others go on, its attempts are counted as lost, the run is degraded', async () => {
     server = await startTestServer(() => ({ kind: 'accept' }));
     process.env.WSRACE_FAULT_WORKER_CRASH = '1:10';
