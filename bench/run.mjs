@@ -69,13 +69,18 @@ function peerDir() {
  * The same on-schedule test as wsrace's: every socket created and opened, sustained lag p99 ≤ 10 ms.
  * A peer that crashes, hangs or prints nonsense is not wsrace's result: null, and the caller skips it.
  */
+const peerFailures = [];
 function peerRun(dir, url, rate, seconds) {
   let r;
   try {
-    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./peer-artillery.cjs', import.meta.url)), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./peer-artillery.cjs', import.meta.url)), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
     r = JSON.parse(String(out));
+    for (const k of ['scheduled', 'created', 'opened', 'errors']) if (typeof r?.[k] !== 'number') throw new Error(`its result has no number "${k}": ${String(out).slice(0, 200)}`);
   } catch (err) {
-    log(`peer: the run at ${rate}/s failed (${String(err.message).split('\n')[0]}); the peer is skipped from here on`);
+    const stderr = String(err.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+    const reason = `${String(err.message).split('\n')[0]}${stderr ? ` — ${stderr}` : ''}`;
+    peerFailures.push({ rate, error: reason });
+    log(`peer: the run at ${rate}/s failed (${reason}); the peer is skipped from here on`);
     return null;
   }
   return { ...r, ok: r.created >= r.scheduled && r.opened === r.created && r.errors === 0 && r.sustainedP99 !== null && r.sustainedP99 <= ON_SCHEDULE_LAG_P99_MS };
@@ -88,7 +93,7 @@ function peerRun(dir, url, rate, seconds) {
  * cap stays under this process's own limit (with room for the preflight's reserve) when
  * `ulimit -n` is lower.
  */
-const DEFAULT_MAX_CONNECTIONS = Math.max(1000, Math.min(15_000, (openFileLimit() ?? 20_000) - 1000));
+const DEFAULT_MAX_CONNECTIONS = Math.max(1, Math.min(15_000, (openFileLimit() ?? 20_000) - 1000));
 
 async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource() }) {
   const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
@@ -235,8 +240,8 @@ async function main() {
     const maxRate = median(rateRuns) || Math.round(floorRate * 0.3);
     results.connectionRate = { onSchedule: `all attempts closed 1000 and schedule lag p99 ≤ ${ON_SCHEDULE_LAG_P99_MS} ms`, floorPerSecond: Math.round(floorRate), floorRuns: floorRuns.map(Math.round), wsraceOnSchedulePerSecond: maxRate, wsraceRuns: rateRuns, ratio: +median(ratioRuns).toFixed(3), ratioRuns: ratioRuns.map((x) => +x.toFixed(3)), sameConcurrency: { ratio: median(sameRuns.map((x) => x.ratio)), runs: sameRuns }, target: 0.85 };
     results.peer = peerRuns.length
-      ? { tool: `artillery ${PEER_VERSION} (ws engine, arrivalRate; bench/peer-artillery.cjs)`, onSchedule: 'every socket created and opened, no errors, lag p99 after the first second ≤ 10 ms (lag against the schedule origin most favourable to it)', onSchedulePerSecond: median(peerRuns.map((x) => x.rate)), ratio: median(peerRuns.map((x) => x.ratio)), runs: peerRuns }
-      : { skipped: peerInstalled ? 'artillery failed to run (see the log above)' : 'artillery could not be installed (no registry?) and BENCH_PEER was not set' };
+      ? { tool: `artillery ${PEER_VERSION} (ws engine, arrivalRate; bench/peer-artillery.cjs)`, onSchedule: 'every socket created and opened, no errors, lag p99 after the first second ≤ 10 ms (lag against the schedule origin most favourable to it)', onSchedulePerSecond: median(peerRuns.map((x) => x.rate)), ratio: median(peerRuns.map((x) => x.ratio)), runs: peerRuns, failures: peerFailures }
+      : { skipped: peerInstalled ? 'artillery failed to run' : 'artillery could not be installed (no registry?) and BENCH_PEER was not set', failures: peerFailures };
 
     // 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
     for (const f of [0.5, 0.9, 1.5]) {

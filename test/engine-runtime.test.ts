@@ -88,6 +88,38 @@ describe('worker warm-up', () => {
     expect(refused).toBe('ECONNREFUSED');
   });
 
+  it('a rehearsal against a server that never answers ends by its deadline, its sockets closed', async () => {
+    const net = await import('node:net');
+    const { MessageChannel } = await import('node:worker_threads');
+    const { rehearse } = await import('../src/engine/worker.js');
+    const { connectionSettings } = await import('../src/run/run.js');
+    const { parseScenarioText } = await import('../src/scenario/load.js');
+    const { now } = await import('../src/util/clock.js');
+    // Accepts TCP and never writes a byte back: every rehearsed upgrade would hang.
+    const held = new Set<import('node:net').Socket>();
+    const silent = net.createServer((sock) => {
+      held.add(sock);
+      sock.resume(); // read (and drop) the upgrade request, so the client's FIN is seen
+      sock.on('close', () => held.delete(sock));
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => { for (const sock of held) sock.destroy(); silent.close(() => r()); }));
+    const url = `ws://127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}/`;
+    const { scenario } = parseScenarioText(`name: r\ntarget:\n  url: ${url}\nload:\n  stages: [{ duration: 1s, rate: 10 }]\n`, 'r.yaml');
+    const { port2 } = new MessageChannel();
+    const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: connectionSettings(scenario), awaitSeal: false, warmup: 0, spinBudget: 0, port: port2 };
+    const started = now();
+    const deadline = started + 600;
+    await rehearse(task, url, 2500, deadline);
+    const ended = now();
+    expect(ended).toBeLessThanOrEqual(deadline + 50);
+    expect(ended - started).toBeGreaterThanOrEqual(350); // it ran until stopped, not out at once
+    // Every rehearsed socket was cut: the silent server sees them all close (bounded wait).
+    for (let turn = 0; turn < 100 && held.size > 0; turn++) await new Promise((r) => setTimeout(r, 10));
+    expect(held.size).toBe(0);
+  });
+
   it('never touches the target: the server sees exactly the scheduled attempts', async () => {
     const server = await startTestServer(() => ({ kind: 'accept' }));
     onTestFinished(() => server.close());

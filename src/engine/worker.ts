@@ -6,7 +6,7 @@ import { METRICS, createHistogram, encodeHistogram, recordMs, recordMsWithExpect
 import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
-import { warmUp } from './warmup.js';
+import { REHEARSAL_CLOSE_GRACE_MS, warmUp } from './warmup.js';
 import { planWake, SPIN_WINDOW_MS } from './wake.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
@@ -15,9 +15,11 @@ import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, Worker
 /**
  * Scavenges on this thread alone. A worker spins for its starts, so V8's helper threads (a
  * parallel scavenge recruits them ~30 times a second at 1,600/s) could only run by preempting it,
- * or the target, on a small machine. V8 reads the flag at every scavenge, so setting it here (for
- * the whole process: flags are not per isolate) is safe. Measured at 1,600/s on 2 cores, three
- * interleaved pairs: sustained lag p99 1.0/0.8/1.7 ms against 1.7/2.4/2.4 ms.
+ * or the target, on a small machine. V8 reads the flag at every scavenge (Node documents changing
+ * flags after start-up as unsupported; Node 20 does not freeze them, and the helper threads' CPU
+ * halved with it). It applies to the whole process, for good: flags are not per isolate. At
+ * 1,600/s on 2 cores, interleaved pairs: lag p99 after the first second 1.0/0.8/1.7 ms against
+ * 1.7/2.4/2.4 (node's flag); overall p99 0.8/1.7/1.1/3.9 ms against 2.7/1.7/1.6/2.3 (set here).
  */
 v8.setFlagsFromString('--no-parallel-scavenge');
 
@@ -42,9 +44,8 @@ const RECORD_BATCH = 128;
  */
 const STARTS_PER_TURN = 16;
 const STARTS_PER_EVENT = 2;
-/** After asking sockets to close at the end, how long before they are cut (the rehearsal's: loopback, its own server). */
+/** After asking sockets to close at the end, how long before they are cut (the rehearsal's: warmup.ts). */
 const CLOSE_GRACE_MS = 1000;
-const REHEARSAL_CLOSE_GRACE_MS = 100;
 /**
  * The rehearsal (see rehearse): its size and pace; warm-up's budget bounds it (WARMUP_BUDGET_MS).
  * Measured at 1,100/s on 2 cores (bench/probe.mjs, 6 runs each, interleaved): the worst lag p99
@@ -72,7 +73,7 @@ export default function runWorker(task: WorkerTask): Promise<{ worker: number }>
  * plain connect/close path: the session's messages, headers, TLS and source addresses are the
  * target's business. Its records go nowhere.
  */
-async function rehearse(task: WorkerTask, url: string, count: number, deadline: number): Promise<void> {
+export async function rehearse(task: WorkerTask, url: string, count: number, deadline: number): Promise<void> {
   if (count <= 0) return;
   const { port1, port2 } = new MessageChannel();
   const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: [], tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
@@ -344,10 +345,11 @@ class WorkerRun implements AttemptHost {
     let k = this.added.length;
     while (k > this.nextAdded && this.added[k - 1].sched > retry.sched) k--;
     this.added.splice(k, 0, retry);
-    this.repump();
+    // Called from a socket event (or a start that failed at once): the per-event cap applies.
+    this.repump(STARTS_PER_EVENT);
   }
 
-  private repump(): void {
+  private repump(maxStarts = STARTS_PER_TURN): void {
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
     this.pumpTimer = null;
@@ -356,7 +358,7 @@ class WorkerRun implements AttemptHost {
       clearTimeout(this.drainTimer);
       this.drainTimer = null;
     }
-    this.pump();
+    this.pump(maxStarts);
   }
 
   private stoppingOrDone(): boolean {
@@ -377,16 +379,19 @@ class WorkerRun implements AttemptHost {
     this.stopping = true;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
     if (this.active.size === 0) return this.complete();
     this.cutStragglers();
   }
 
   // Close open sockets with 1001, cut the rest; what still hangs after the grace is terminated.
   private cutStragglers(): void {
+    // Once only: a second call would cut the sockets that are closing politely.
+    if (this.graceTimer) return;
     this.stopping = true;
     for (const attempt of [...this.active]) attempt.interrupt();
     if (this.active.size === 0) return this.complete();
-    if (this.graceTimer) return;
     const grace = this.rehearsal ? REHEARSAL_CLOSE_GRACE_MS : CLOSE_GRACE_MS;
     this.graceTimer = setTimeout(() => {
       for (const attempt of [...this.active]) attempt.terminate();

@@ -109,7 +109,13 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
       failedWorkers: s.summary.workers.filter((w) => w.error !== null).map((w) => w.worker),
     })),
     limits: ls.limits,
-    schedule: { ...ls.schedule, scheduled: shards.reduce((n, s) => n + s.summary.schedule.scheduled, 0), onReadyBurst: shards.reduce((n, s) => n + s.summary.schedule.onReadyBurst, 0) },
+    schedule: {
+      ...ls.schedule,
+      scheduled: shards.reduce((n, s) => n + s.summary.schedule.scheduled, 0),
+      onReadyBurst: shards.reduce((n, s) => n + s.summary.schedule.onReadyBurst, 0),
+      // One budget when the shards agree; shards on different machines may not (then: absent).
+      spinBudget: shards.every((s) => s.summary.schedule.spinBudget === ls.schedule.spinBudget) ? ls.schedule.spinBudget : undefined,
+    },
     totals,
     histograms,
     thresholdDefs: thresholdsOf(ls),

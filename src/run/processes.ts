@@ -27,7 +27,7 @@ export interface ProcessesOptions {
  */
 export async function runProcesses(options: ProcessesOptions): Promise<{ summary: Summary; exitCodes: (number | null)[] }> {
   const bin = wsraceBin();
-  // Every shard warms its workers up before T0 (about 1.5 s alone); N of them share the CPUs.
+  // Every shard warms its workers up before T0 (about 1.2 s alone, at most 2.5 s); N of them share the CPUs.
   const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * options.processes);
   mkdirSync(options.outDir, { recursive: true });
   const dirs: string[] = [];

@@ -50,7 +50,8 @@ export interface RunOptions {
   workers?: number;
   /**
    * Fraction of each worker's time it may busy-wait through the last 1.5 ms before a start, 0–1
-   * (`--spin`). Default 1 while the workers (of all shards) leave a core free, else 0.25; lower
+   * (`--spin`). Default 1 while the workers leave a core free, else 0.25 (`--processes` passes
+   * the budget for all its shards' workers on this machine); lower
    * it when the target shares the machine and needs the CPU: starts then ride timers and run
    * ~0.5 ms late. Out of range: InputError.
    */
@@ -159,6 +160,11 @@ export function plannedLifeMs(c: ConnectionSettings): number {
 /** Runs a loaded scenario end to end and writes its run folder. The CLI is a thin layer over this. */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
   const { scenario, thresholds } = loaded;
+  const workers = options.workers ?? scenario.workers ?? defaultWorkers();
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new InputError(`workers ${workers}: expected a positive whole number`);
+  // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
+  const spinBudget = options.spinBudget ?? defaultSpinBudget(workers, availableParallelism());
+  if (!(spinBudget >= 0 && spinBudget <= 1)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
   const lifetimeMs = plannedLifeMs(connection);
@@ -167,10 +173,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const plan = planCapacity(stages, lifetimeMs, cap !== undefined && options.shard ? Math.max(1, stripeShare(cap, options.shard)) : cap, undefined, undefined, options.shard?.count ?? 1);
   if (!scenario.target.start && !scenario.target.trigger) await checkResolvable(connection.url);
 
-  const workers = options.workers ?? scenario.workers ?? defaultWorkers();
-  if (!(Number.isInteger(workers) && workers >= 1)) throw new InputError(`workers ${workers}: expected a positive whole number`);
-  const spinBudget = options.spinBudget ?? defaultSpinBudget(workers * (options.shard?.count ?? 1), availableParallelism());
-  if (!(spinBudget >= 0 && spinBudget <= 1)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
   const startedAt = new Date();
   const outDir = options.outDir ?? defaultOutDir(options.reportsDir ?? 'reports', scenario.name, startedAt);
   mkdirSync(outDir, { recursive: true });

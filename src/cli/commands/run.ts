@@ -1,4 +1,6 @@
 import { realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { defaultSpinBudget } from '../../engine/wake.js';
 import { pointLatest } from '../../report/run-files.js';
 import type { Argv, CommandModule } from 'yargs';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -55,8 +57,10 @@ async function runAsProcesses(argv: RunArgs, name: string, baseline: string | nu
   const pass: string[] = [];
   for (const a of argv.set ?? []) pass.push('--set', a);
   if (argv.target) pass.push('--target', argv.target);
-  pass.push('--workers', String(argv.workers ?? 1));
-  if (argv.spin !== undefined) pass.push('--spin', String(argv.spin));
+  const workers = argv.workers ?? 1;
+  pass.push('--workers', String(workers));
+  // The N shards share this machine's cores: the default spin budget counts all their workers.
+  pass.push('--spin', String(argv.spin ?? defaultSpinBudget(workers * n, availableParallelism())));
   for (const a of argv['local-address'] ?? []) pass.push('--local-address', a);
   for (const h of argv['yes-really-target'] ?? []) pass.push('--yes-really-target', h);
   if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${name}: ${n} shard processes → ${outDir}\n`);
