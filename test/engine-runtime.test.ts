@@ -176,6 +176,14 @@ describe('worker wake-up plan', () => {
     expect(planWake(-3, quarter, 0.25)).toEqual({ spin: true }); // already due: next turn, not a 1 ms timer
   });
 
+  it('sizes a worker\'s young generation to its peak rate: small for short pauses, large past 2,000/s', async () => {
+    const { youngGenerationMb } = await import('../src/engine/pool.js');
+    expect(youngGenerationMb(50)).toBe(8);
+    expect(youngGenerationMb(1999.9)).toBe(8);
+    expect(youngGenerationMb(2000)).toBe(32);
+    expect(youngGenerationMb(4000)).toBe(32);
+  });
+
   it('spins the whole window by default only while a core is left over, and refuses a budget outside [0, 1]', async () => {
     const { defaultSpinBudget, checkSpinBudget } = await import('../src/engine/wake.js');
     expect(defaultSpinBudget(1, 2)).toBe(1); // the default CPUs − 1 workers

@@ -5,7 +5,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { METRICS, createHistogram, decodeHistogram, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
-import { scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
+import { peakRate, scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
 import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
 import { DEFAULT_SPIN_BUDGET, checkSpinBudget } from './wake.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
@@ -53,11 +53,18 @@ export interface WorkerStatus {
 }
 
 /**
- * A worker allocates ~50 KB of short-lived objects per connection (Node's HTTP and stream
- * machinery). With V8's default young generation, scavenges came 5–10 a second and stalled the
- * schedule for up to 10 ms each at 1,600/s; at 8 MB they come ~18 a second and stall ~3 ms at most.
+ * A worker's young generation, sized to its peak rate. A worker allocates ~50 KB of short-lived
+ * objects per connection (Node's HTTP and stream machinery). Scavenge pauses grow with what is
+ * alive, and their count with what is allocated. Up to 2,000/s per worker: 8 MB, short pauses
+ * (at 1,600/s ~30 a second, p50 0.8–1.2 ms; V8's default stalled for up to 10 ms). From
+ * 2,000/s: 32 MB, because with 8 MB a worker that fell behind copied its growing backlog of live
+ * sockets at every scavenge (at 3,000/s, 220–235 scavenges took 300–580 ms of a 6 s run; with
+ * 32 MB, 62–63 took 225–240 ms, and lag p99 after the first second was 2.1–2.5 ms in three
+ * interleaved runs against 1.5, 2.5 and 17.9 ms).
  */
-const YOUNG_GENERATION_MB = 8;
+export function youngGenerationMb(peakRatePerWorker: number): number {
+  return peakRatePerWorker >= 2000 ? 32 : 8;
+}
 
 /**
  * The compiled worker beside this file, or the TypeScript source under tsx (tests). Compiled
@@ -106,7 +113,7 @@ export class Engine {
     this.reported = new Uint8Array(this.scheduleTotal);
     this.added = Array.from({ length: n }, () => []);
     const { filename, execArgv } = workerFile();
-    this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', ...(execArgv ? { execArgv } : {}), resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', ...(execArgv ? { execArgv } : {}), resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb(peakRate(options.stages) / (n * shard.count)) } });
     this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
     const runs: Promise<void>[] = [];
