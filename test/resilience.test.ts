@@ -10,6 +10,7 @@ import { defaultSpinBudget } from '../src/engine/wake.js';
 import { readHlog } from '../src/report/hlog.js';
 import { startTestServer, type TestServer } from './helpers/servers.js';
 import { runCli } from './helpers/cli.js';
+import { readEvents } from './helpers/coldstart.js';
 
 let server: TestServer | null = null;
 afterEach(async () => {
@@ -101,11 +102,9 @@ describe('faults', () => {
     const { summary } = await runScenario(loaded, { outDir: dir, workers: 1 });
     expect(summary.totals.closeCodes).toEqual({ '1000': 600 });
     expect(summary.scheduleLagMs.max).toBeGreaterThanOrEqual(250); // the stall is reported as lag
-    type Ev = { i: number; start: number; tcp: number | null };
-    const events: Ev[] = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     // The backlog: attempts scheduled during the stall, all started after it.
-    const backlog = events.filter((e) => e.i >= 20 && e.i < 300);
-    const lastBacklogStart = Math.max(...backlog.map((e) => e.start));
+    const backlog = readEvents(dir).filter((e) => e.i >= 20 && e.i < 300);
+    const lastBacklogStart = Math.max(...backlog.map((e) => e.start!));
     // Started all at once, no socket event of the backlog could have run before its last start.
     // TCP connect: the kernel completes it and the worker stamps it, whatever the server's thread does.
     const connectedMeanwhile = backlog.filter((e) => e.tcp !== null && e.tcp < lastBacklogStart).length;

@@ -25,9 +25,14 @@ export function defaultSpinBudget(threads: number, cpus: number): number {
   return threads < cpus ? DEFAULT_SPIN_BUDGET : SHARED_SPIN_BUDGET;
 }
 
+/** A spin budget is a fraction in [0, 1] (false for NaN). */
+export function isSpinBudget(budget: number): boolean {
+  return budget >= 0 && budget <= 1;
+}
+
 /** Throws RangeError unless `budget` is a fraction in [0, 1]. */
 export function checkSpinBudget(budget: number): number {
-  if (!(budget >= 0 && budget <= 1)) throw new RangeError(`spin budget ${budget}: expected a fraction from 0 to 1`);
+  if (!isSpinBudget(budget)) throw new RangeError(`spin budget ${budget}: expected a fraction from 0 to 1`);
   return budget;
 }
 

@@ -16,8 +16,9 @@ const WARMUP_CONCURRENCY = 16;
  */
 const PLAIN_TIMEOUT_MS = 1000;
 export const WARMUP_BUDGET_MS = 2500;
-/** The rehearsal's grace before its stragglers are cut, twice (terminate, then give up): kept back from its time. */
+/** The rehearsal's grace before its stragglers are cut, and the time kept back for it twice (terminate, then give up). */
 export const REHEARSAL_CLOSE_GRACE_MS = 100;
+export const REHEARSAL_RESERVE_MS = 2 * REHEARSAL_CLOSE_GRACE_MS;
 /** A rehearsal with less time than this to run (after that reserve) would not get far enough to be worth it. */
 const MIN_REHEARSAL_MS = 200;
 
@@ -78,7 +79,7 @@ export async function warmUp(count: number, rehearse?: Rehearsal): Promise<void>
     });
     // The plain loop's stragglers (after its timeout) go first: the rehearsal's sockets are its own.
     for (const ws of clients) ws.terminate();
-    if (rehearse && deadline - now() - 2 * REHEARSAL_CLOSE_GRACE_MS >= MIN_REHEARSAL_MS) await rehearse(url, deadline);
+    if (rehearse && deadline - now() - REHEARSAL_RESERVE_MS >= MIN_REHEARSAL_MS) await rehearse(url, deadline);
   } catch {
     // No loopback listener (an odd sandbox): run cold rather than not at all.
   } finally {

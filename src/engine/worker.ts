@@ -6,7 +6,7 @@ import { METRICS, createHistogram, encodeHistogram, recordMs, recordMsWithExpect
 import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
-import { REHEARSAL_CLOSE_GRACE_MS, warmUp } from './warmup.js';
+import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup.js';
 import { planWake, SPIN_WINDOW_MS } from './wake.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
@@ -82,8 +82,8 @@ export async function rehearse(task: WorkerTask, url: string, count: number, dea
   port1.on('message', (msg: WorkerToMain) => {
     if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: now() + 5 } satisfies MainToWorker);
   });
-  // Stopped early enough that cutting its stragglers (2 × the grace) still ends by the deadline.
-  const timer = setTimeout(() => port1.postMessage({ type: 'stop', reason: 'deadline' } satisfies MainToWorker), Math.max(0, deadline - now() - 2 * REHEARSAL_CLOSE_GRACE_MS));
+  // Stopped early enough that cutting its stragglers (the reserve) still ends by the deadline.
+  const timer = setTimeout(() => port1.postMessage({ type: 'stop', reason: 'deadline' } satisfies MainToWorker), Math.max(0, deadline - now() - REHEARSAL_RESERVE_MS));
   try {
     await run.run();
   } finally {

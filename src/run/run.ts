@@ -8,7 +8,7 @@ import type { Scenario } from '../scenario/schema.js';
 import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { Engine } from '../engine/pool.js';
-import { defaultSpinBudget } from '../engine/wake.js';
+import { defaultSpinBudget, isSpinBudget } from '../engine/wake.js';
 import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
 import { loadUsers } from '../session/users.js';
 import { InputError } from '../scenario/errors.js';
@@ -164,7 +164,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   if (!(Number.isInteger(workers) && workers >= 1)) throw new InputError(`workers ${workers}: expected a positive whole number`);
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
   const spinBudget = options.spinBudget ?? defaultSpinBudget(workers, availableParallelism());
-  if (!(spinBudget >= 0 && spinBudget <= 1)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
+  if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
   const lifetimeMs = plannedLifeMs(connection);

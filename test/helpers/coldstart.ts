@@ -51,6 +51,8 @@ export function readTruth(file: string): Truth {
 export interface EventRow {
   i: number;
   sched: number;
+  start: number | null;
+  tcp: number | null;
   open: number | null;
   outcome: string;
   code?: number;

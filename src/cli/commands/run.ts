@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { defaultSpinBudget } from '../../engine/wake.js';
+import { defaultSpinBudget, isSpinBudget } from '../../engine/wake.js';
 import { pointLatest } from '../../report/run-files.js';
 import type { Argv, CommandModule } from 'yargs';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -133,7 +133,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
         if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new InputError(`--workers ${argv.workers}: expected a positive whole number`);
-        if (argv.spin !== undefined && !(argv.spin >= 0 && argv.spin <= 1)) throw new InputError(`--spin ${argv.spin}: expected a fraction from 0 to 1`);
+        if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${argv.spin}: expected a fraction from 0 to 1`);
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
