@@ -8,6 +8,7 @@ import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
 import type { ConnectionSettings, StepSpec } from './protocol.js';
 import { compileTemplate, isTemplated, type Template, type TemplateContext } from '../session/template.js';
+import { adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, MAX_HEAD_BYTES, nextKey, parseResponseHead, plausibleStart, type UpgradeRequest } from './handshake.js';
 
 /** Largest close reason a control frame can carry; longer text is not from a valid peer. */
 const MAX_REASON_BYTES = 123;
@@ -47,18 +48,35 @@ export interface CompiledTemplates {
   stepSends: (Template | null)[];
   /** True when nothing is per-connection: the same options object serves every attempt. */
   constant: boolean;
+  /**
+   * Who does the opening handshake: wsrace (handshake.ts), or ws's client where wsrace does not
+   * (permessage-deflate; WSRACE_HANDSHAKE=ws forces it, to compare the two).
+   */
+  handshake: 'wsrace' | 'ws';
+  /** The upgrade request when it is the same for every attempt (wsrace's handshake, nothing templated). */
+  request: UpgradeRequest | null;
 }
 
 export function compileTemplates(s: ConnectionSettings): CompiledTemplates {
   const headers = Object.entries(s.headers).map(([k, v]) => [k, compileTemplate(v)] as [string, Template]);
   const all = [s.url, ...Object.values(s.headers), ...s.subprotocols];
+  const constant = !all.some(isTemplated);
+  const handshake = canAdopt && !s.perMessageDeflate && process.env.WSRACE_HANDSHAKE !== 'ws' ? 'wsrace' : 'ws';
+  let request: UpgradeRequest | null = null;
+  try {
+    if (handshake === 'wsrace' && constant) request = buildRequest(s.url, s.headers, s.subprotocols);
+  } catch {
+    // an invalid header: every attempt fails with it, counted (built again per attempt)
+  }
   return {
     url: compileTemplate(s.url),
     headers,
     subprotocols: s.subprotocols.map(compileTemplate),
     sends: s.send.map(compileTemplate),
     stepSends: (s.steps ?? []).map((st) => (st.kind === 'send' ? compileTemplate(st.text) : null)),
-    constant: !all.some(isTemplated),
+    constant,
+    handshake,
+    request,
   };
 }
 
@@ -115,6 +133,28 @@ function onPong(this: WebSocket): void {
   a.host.keepSchedule();
 }
 
+// wsrace's own handshake (handshake.ts): listeners on the dialled socket until the 101.
+type DialledSocket = net.Socket & { [ATTEMPT]: Attempt };
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+function onHandshakeData(this: DialledSocket, chunk: Buffer): void {
+  const a = this[ATTEMPT];
+  a.responseData(chunk);
+  a.host.keepSchedule();
+}
+function onHandshakeError(this: DialledSocket, err: Error): void {
+  const a = this[ATTEMPT];
+  a.error(err);
+  a.host.keepSchedule();
+}
+function onHandshakeClose(this: DialledSocket): void {
+  const a = this[ATTEMPT];
+  a.socketClosedBeforeOpen();
+  a.host.keepSchedule();
+}
+/** An error like Node's http parser's, which errorCode() names invalid_http. */
+const invalidHttp = (): Error => Object.assign(new Error('Parse Error: not an HTTP/1.x response'), { code: 'HPE_INVALID_RESPONSE' });
+
 /**
  * One connection attempt from start to its single outcome: dial, upgrade, optional
  * send/expect, hold, close. Failures are classified, never thrown: a failing target must not
@@ -138,6 +178,12 @@ export class Attempt {
   private handshakeTicket = -1;
   private holdTicket = -1;
   private expectTicket = -1;
+  /** wsrace's handshake: the dialled socket until the 101, the request, its key, offered subprotocols, a partial response head. */
+  private sock: DialledSocket | null = null;
+  private request: UpgradeRequest | null = null;
+  private key = '';
+  private offered: readonly string[] = [];
+  private pending: Buffer | null = null;
 
   constructor(
     readonly host: AttemptHost,
@@ -175,31 +221,114 @@ export class Attempt {
       headers = Object.fromEntries(t.headers.map(([k, tpl]) => [k, tpl(ctx)]));
       protocols = t.subprotocols.map((tpl) => tpl(ctx));
     }
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(url, protocols, {
-        headers,
-        perMessageDeflate: s.perMessageDeflate,
-        maxPayload: s.maxPayload,
-        followRedirects: false,
-        closeTimeout: s.closeTimeoutMs,
-        createConnection: this.dial,
-        ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}),
-      } as unknown as WebSocket.ClientOptions);
-    } catch (err) {
-      this.fail('error', errorCode(err));
-      return;
+    if (t.handshake === 'wsrace') {
+      let request = t.request;
+      try {
+        request ??= buildRequest(url, headers, protocols);
+      } catch (err) {
+        this.fail('error', errorCode(err));
+        return;
+      }
+      this.request = request;
+      this.offered = protocols;
+      this.key = nextKey();
+      const socket = this.dial({ host: request.host, port: request.port, ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}) }) as DialledSocket;
+      this.sock = socket;
+      socket.on('data', onHandshakeData);
+      socket.on('error', onHandshakeError);
+      socket.on('close', onHandshakeClose);
+    } else {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(url, protocols, {
+          headers,
+          perMessageDeflate: s.perMessageDeflate,
+          maxPayload: s.maxPayload,
+          followRedirects: false,
+          closeTimeout: s.closeTimeoutMs,
+          createConnection: (options: net.NetConnectOpts) => this.dial(options), // ws calls it without a receiver
+          ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}),
+        } as unknown as WebSocket.ClientOptions);
+      } catch (err) {
+        this.fail('error', errorCode(err));
+        return;
+      }
+      this.listen(ws);
+      ws.on('upgrade', onUpgrade);
+      ws.on('unexpected-response', onUnexpectedResponse);
     }
+    this.handshakeTicket = this.host.watch('handshake', this, rec.start + s.handshakeTimeoutMs);
+  }
+
+  /** The listeners every WebSocket gets, from ws's client or adopted after wsrace's handshake. */
+  private listen(ws: WebSocket): void {
+    const s = this.host.settings;
     (ws as Socket)[ATTEMPT] = this;
     this.ws = ws;
-    ws.on('upgrade', onUpgrade);
-    ws.on('unexpected-response', onUnexpectedResponse);
     ws.on('open', onOpen);
     if (this.host.expectRe || s.steps) ws.on('message', onMessage);
     if (s.steps?.some((st) => st.kind === 'ping')) ws.on('pong', onPong);
     ws.on('error', onError);
     ws.on('close', onClose);
-    this.handshakeTicket = this.host.watch('handshake', this, rec.start + s.handshakeTimeoutMs);
+  }
+
+  /** Sends the upgrade request once the socket can carry it (TCP connected, or TLS done for wss://). */
+  private sendRequest(): void {
+    if (this.sock && this.request && this.state === 'connecting') this.sock.write(`${this.request.head}${this.key}\r\n\r\n`, 'latin1');
+  }
+
+  /** Bytes of the response to the upgrade request, until its head is complete. */
+  responseData(chunk: Buffer): void {
+    if (this.state !== 'connecting' || this.outcome !== null || !this.sock) return;
+    const bytes = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const end = bytes.indexOf(CRLFCRLF);
+    if (end < 0) {
+      if (!plausibleStart(bytes) || bytes.length > MAX_HEAD_BYTES) return this.handshakeFailed(invalidHttp());
+      this.pending = bytes;
+      return;
+    }
+    this.pending = null;
+    const head = end > MAX_HEAD_BYTES ? null : parseResponseHead(bytes.toString('latin1', 0, end));
+    if (!head) return this.handshakeFailed(invalidHttp());
+    const rest = bytes.subarray(end + 4);
+    if (head.status !== 101) {
+      // 1xx is informational (RFC 9110 §15.2): the final response follows, as Node's client waits for it.
+      if (head.status < 200) return rest.length > 0 ? this.responseData(rest) : undefined;
+      this.rec.status = head.status;
+      this.outcome = 'http';
+      this.sock.destroy();
+      return;
+    }
+    this.rec.up = now();
+    const checked = checkSwitch(head, this.key, this.offered);
+    if ('error' in checked) return this.handshakeFailed(new Error(checked.error));
+    const socket = this.sock;
+    socket.removeListener('data', onHandshakeData);
+    socket.removeListener('error', onHandshakeError);
+    socket.removeListener('close', onHandshakeClose);
+    this.sock = null;
+    this.request = null;
+    const ws = adoptableWebSocket(checked.protocol, this.host.settings.closeTimeoutMs);
+    this.listen(ws);
+    attach(ws, socket, rest.length > 0 ? rest : EMPTY, this.host.settings.maxPayload); // emits 'open'
+  }
+
+  private handshakeFailed(err: Error): void {
+    this.error(err);
+    this.sock?.destroy();
+  }
+
+  /** The dialled socket closed before a 101: an end without an answer is a reset, as for Node's client. */
+  socketClosedBeforeOpen(): void {
+    this.sock = null;
+    if (this.outcome === null) this.error(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    this.closed(1006, EMPTY);
+  }
+
+  /** Cuts the connection now, whoever holds it (ws, or wsrace's handshake). */
+  private cut(): void {
+    if (this.ws) this.ws.terminate();
+    else this.sock?.destroy();
   }
 
   /** Stops the attempt because the run is ending: close politely if open, else cut. */
@@ -211,7 +340,7 @@ export class Attempt {
       this.clientClosed = true;
       this.ws.close(1001, 'wsrace run interrupted');
     } else {
-      this.ws?.terminate();
+      this.cut();
     }
   }
 
@@ -219,7 +348,7 @@ export class Attempt {
   terminate(): void {
     if (this.state === 'done') return;
     this.outcome ??= 'interrupted';
-    this.ws?.terminate();
+    this.cut();
   }
 
   /** Gives up on an attempt whose socket never reported its end: counted, never lost. */
@@ -228,9 +357,11 @@ export class Attempt {
     this.finish(this.outcome ?? 'interrupted', this.rec.open !== null);
   }
 
-  // Records the TCP connect time on the socket ws dials through. A method (bound once per
-  // attempt) because ws calls createConnection without a receiver.
-  private readonly dial = (options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }): net.Socket => {
+  /**
+   * Dials the target (TCP, or TLS for wss://) from the attempt's source address, and stamps TCP
+   * connect and TLS on the socket; wsrace's handshake and ws's client both go through it.
+   */
+  private dial(options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }): net.Socket {
     let socket: net.Socket;
     const sources = this.host.settings.localAddresses;
     if (sources.length > 0) (options as net.TcpNetConnectOpts).localAddress = sources[this.rec.i % sources.length];
@@ -246,7 +377,7 @@ export class Attempt {
     socket.once('connect', onSocketConnect);
     if (socket instanceof tls.TLSSocket) socket.once('secureConnect', onSecureConnect);
     return socket;
-  };
+  }
 
   /** TCP connected (called with the socket). */
   tcpConnected(socket: net.Socket): void {
@@ -254,6 +385,7 @@ export class Attempt {
     rec.tcp = now();
     rec.lport = socket.localPort;
     recordMs(this.host.histograms.tcpConnect, rec.tcp - (rec.start ?? rec.tcp));
+    if (!(socket instanceof tls.TLSSocket)) this.sendRequest();
   }
 
   /** TLS established (wss://). */
@@ -261,6 +393,7 @@ export class Attempt {
     const rec = this.rec;
     rec.tls = now();
     if (rec.tcp !== null) recordMs(this.host.histograms.tlsHandshake, rec.tls - rec.tcp);
+    this.sendRequest();
   }
 
   unexpectedResponse(res: IncomingMessage): void {
@@ -424,7 +557,7 @@ export class Attempt {
   handshakeDeadline(): void {
     if (this.state !== 'connecting') return;
     this.outcome ??= 'handshake_timeout';
-    this.ws?.terminate();
+    this.cut();
   }
 
   error(err: Error): void {
@@ -491,6 +624,9 @@ export class Attempt {
     if (this.holdTicket >= 0) this.host.unwatch('hold', this.holdTicket);
     if (this.expectTicket >= 0) this.host.unwatch('expect', this.expectTicket);
     this.ws = null;
+    this.sock = null;
+    this.pending = null;
+    this.request = null;
     this.host.finished(this, rec, wasOpen);
   }
 }

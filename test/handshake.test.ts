@@ -1,0 +1,205 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acceptFor, buildRequest, checkSwitch, InvalidHeaderError, nextKey, parseResponseHead, plausibleStart } from '../src/engine/handshake.js';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { runScenario } from '../src/run/run.js';
+import type { Summary } from '../src/report/summary.js';
+import { acceptKey, closeFrame, frame, startRawServer, switching } from './helpers/raw-server.js';
+
+describe('the upgrade request wsrace writes', () => {
+  it('is the request ws would send: path and query, Host, the handshake headers, the key last', () => {
+    const r = buildRequest('ws://example.test:8080/chat?room=1', { 'X-Trace': 'abc' }, []);
+    expect(r).toMatchObject({ host: 'example.test', port: 8080, secure: false });
+    expect(r.head.split('\r\n')).toEqual(['GET /chat?room=1 HTTP/1.1', 'Host: example.test:8080', 'X-Trace: abc', 'Sec-WebSocket-Version: 13', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Key: ']);
+  });
+
+  it('default ports, IPv6 hosts, subprotocols, Basic auth from the URL', () => {
+    expect(buildRequest('wss://h.test/', {}, [])).toMatchObject({ host: 'h.test', port: 443, secure: true });
+    expect(buildRequest('ws://h.test', {}, []).head).toContain('GET / HTTP/1.1\r\nHost: h.test\r\n');
+    const v6 = buildRequest('ws://[::1]:9000/x', {}, []);
+    expect(v6).toMatchObject({ host: '::1', port: 9000 });
+    expect(v6.head).toContain('Host: [::1]:9000\r\n');
+    expect(buildRequest('ws://h.test/', {}, ['v2.chat', 'v1.chat']).head).toContain('\r\nSec-WebSocket-Protocol: v2.chat,v1.chat\r\n');
+    expect(buildRequest('ws://ann:s%20cret@h.test/', {}, []).head).toContain(`\r\nAuthorization: Basic ${Buffer.from('ann:s%20cret').toString('base64')}\r\n`);
+  });
+
+  it('a scenario may set Host and Authorization, not the handshake’s own headers', () => {
+    const head = buildRequest('ws://h.test/', { host: 'other.test', Connection: 'keep-alive', 'sec-websocket-key': 'x', Authorization: 'Bearer t' }, []).head;
+    expect(head).toContain('\r\nhost: other.test\r\n');
+    expect(head).not.toContain('Host: h.test');
+    expect(head).toContain('\r\nAuthorization: Bearer t\r\n');
+    expect(head).not.toContain('keep-alive');
+    expect(head.match(/sec-websocket-key/gi)).toHaveLength(1);
+  });
+
+  it('refuses a header Node’s client would refuse, with its error code', () => {
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidHeaderError);
+        return (err as InvalidHeaderError).code;
+      }
+      return null;
+    };
+    expect(codeOf(() => buildRequest('ws://h.test/', { 'X-A': 'line\r\nInjected: 1' }, []))).toBe('ERR_INVALID_CHAR');
+    expect(codeOf(() => buildRequest('ws://h.test/', { 'Bad Name': 'v' }, []))).toBe('ERR_INVALID_HTTP_TOKEN');
+  });
+
+  it('draws a fresh 16-byte key for every socket', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => nextKey()));
+    expect(keys.size).toBe(1000);
+    for (const k of keys) expect(Buffer.from(k, 'base64')).toHaveLength(16);
+  });
+});
+
+describe('the response wsrace reads', () => {
+  it('parses the status and the headers (names lower-cased, repeats joined)', () => {
+    const head = parseResponseHead('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nX-A: 1\r\nx-a: 2');
+    expect(head?.status).toBe(503);
+    expect([...head!.headers]).toEqual([
+      ['retry-after', '5'],
+      ['x-a', '1, 2'],
+    ]);
+    expect(parseResponseHead('HTTP/1.0 101')?.status).toBe(101);
+  });
+
+  it('is not HTTP: null, or not plausible from the first bytes', () => {
+    expect(parseResponseHead('\x00\x01 garbage')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nno colon here')).toBeNull();
+    expect(plausibleStart(Buffer.from('HTT'))).toBe(true);
+    expect(plausibleStart(Buffer.from('HTTP/1.1 101'))).toBe(true);
+    expect(plausibleStart(Buffer.from('SSH-2.0'))).toBe(false);
+  });
+
+  it('checks a 101 as ws does, with ws’s messages', () => {
+    const key = nextKey();
+    const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}`;
+    const check = (text: string, protocols: string[] = []) => checkSwitch(parseResponseHead(text)!, key, protocols);
+    expect(check(ok)).toEqual({ protocol: '' });
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: b`, ['a', 'b'])).toEqual({ protocol: 'b' });
+    expect(check(ok.replace('websocket', 'h2c'))).toEqual({ error: 'Invalid Upgrade header' });
+    expect(check(ok.replace(acceptFor(key), acceptFor(nextKey())))).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
+    expect(check(ok, ['a'])).toEqual({ error: 'Server sent no subprotocol' });
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`, ['a'])).toEqual({ error: 'Server sent an invalid subprotocol' });
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`)).toEqual({ error: 'Server sent a subprotocol but none was requested' });
+    expect(check(`${ok}\r\nSec-WebSocket-Extensions: permessage-deflate`)).toEqual({ error: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' });
+  });
+});
+
+/**
+ * The same servers against both clients: wsrace's handshake and ws's (WSRACE_HANDSHAKE=ws) must
+ * count every attempt the same way.
+ */
+describe('wsrace’s handshake and ws’s client count the same outcomes', () => {
+  const saved = process.env.WSRACE_HANDSHAKE;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.WSRACE_HANDSHAKE;
+    else process.env.WSRACE_HANDSHAKE = saved;
+  });
+
+  /** Answers the client's close frame (the first frame it sends) with close 1000, then ends. */
+  const closeOnClientClose = (socket: net.Socket) => socket.on('data', () => socket.end(closeFrame(1000)));
+
+  type Handler = Parameters<typeof startRawServer>[0];
+  async function both(handler: Handler, extra = '', session = 'session:\n  hold: 20ms\n  closeTimeout: 300ms\n'): Promise<[Summary, Summary]> {
+    const server = await startRawServer(handler);
+    const text = `name: handshake\ntarget:\n  url: ${server.url}\n  handshakeTimeout: 500ms\n${extra}load:\n  stages:\n    - { duration: 200ms, rate: 20 }\n${session}drainTimeout: 3s\n`;
+    try {
+      const out: Summary[] = [];
+      for (const mode of ['wsrace', 'ws']) {
+        process.env.WSRACE_HANDSHAKE = mode;
+        const { summary } = await runScenario(parseScenarioText(text, 'handshake.yaml'), { outDir: mkdtempSync(join(tmpdir(), 'wsrace-handshake-')), workers: 1 });
+        out.push(summary);
+      }
+      return [out[0], out[1]];
+    } finally {
+      await server.close();
+    }
+  }
+  const totals = (s: Summary) => ({ ...s.totals });
+
+  it('a 101 in pieces, then a normal close', async () => {
+    const [mine, theirs] = await both((head, socket) => {
+      const bytes = Buffer.from(switching(acceptKey(head)));
+      socket.write(bytes.subarray(0, 10));
+      setTimeout(() => socket.write(bytes.subarray(10, 40)), 5);
+      setTimeout(() => socket.write(bytes.subarray(40)), 10);
+      closeOnClientClose(socket);
+    });
+    expect(mine.totals.closeCodes).toEqual({ '1000': 4 });
+    expect(totals(mine)).toEqual(totals(theirs));
+    expect(mine.upgradeMs.count).toBe(4);
+  });
+
+  it('a message in the same packet as the 101 reaches expect', async () => {
+    const [mine, theirs] = await both(
+      (head, socket) => {
+        socket.write(Buffer.concat([Buffer.from(switching(acceptKey(head))), frame(0x1, Buffer.from('ready'))]));
+        closeOnClientClose(socket);
+      },
+      '',
+      "session:\n  hold: 10ms\n  expect: { match: 'ready', within: 300ms }\n",
+    );
+    expect(mine.totals.closeCodes).toEqual({ '1000': 4 });
+    expect(mine.firstMessageMs.count).toBe(4);
+    expect(totals(mine)).toEqual(totals(theirs));
+  });
+
+  it('100 Continue before the 101 is skipped', async () => {
+    const [mine, theirs] = await both((head, socket) => {
+      socket.write(`HTTP/1.1 100 Continue\r\n\r\n${switching(acceptKey(head))}`);
+      closeOnClientClose(socket);
+    });
+    expect(mine.totals.closeCodes).toEqual({ '1000': 4 });
+    expect(totals(mine)).toEqual(totals(theirs));
+  });
+
+  it('a 503 with a body, and a 101 with a wrong subprotocol', async () => {
+    const [mine, theirs] = await both((_head, socket) => socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\n\r\nnot ready'));
+    expect(mine.totals.httpStatus).toEqual({ '503': 4 });
+    expect(totals(mine)).toEqual(totals(theirs));
+    const [p, q] = await both((head, socket) => socket.write(switching(acceptKey(head)).replace('\r\n\r\n', '\r\nSec-WebSocket-Protocol: other\r\n\r\n')), '  subprotocols: [chat]\n');
+    expect(p.totals.errorCodes).toEqual({ invalid_subprotocol: 4 });
+    expect(totals(p)).toEqual(totals(q));
+  });
+
+  it('an answer cut off mid-head is a reset; a head over 16 KiB is invalid HTTP', async () => {
+    const [mine, theirs] = await both((_head, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'));
+    expect(mine.totals.errors.reset).toBe(4);
+    expect(totals(mine)).toEqual(totals(theirs));
+    const [big, bigTheirs] = await both((_head, socket) => socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`));
+    expect(big.totals.errorCodes).toEqual({ invalid_http: 4 });
+    expect(totals(big)).toEqual(totals(bigTheirs));
+  });
+
+  it('an extension the client did not offer is refused', async () => {
+    const [mine, theirs] = await both((head, socket) => socket.write(switching(acceptKey(head)).replace('\r\n\r\n', '\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n')));
+    expect(mine.totals.errors.error).toBe(4);
+    expect(totals(mine)).toEqual(totals(theirs));
+  });
+
+  it('the request the server sees: the scenario’s headers and subprotocols, one key, no extension offered', async () => {
+    const heads: string[] = [];
+    await both(
+      (head, socket) => {
+        heads.push(head);
+        socket.write(switching(acceptKey(head)).replace('\r\n\r\n', '\r\nSec-WebSocket-Protocol: chat\r\n\r\n'));
+        closeOnClientClose(socket);
+      },
+      '  headers: { X-Run: nightly }\n  subprotocols: [chat, v2]\n',
+    );
+    expect(heads).toHaveLength(8);
+    for (const head of heads) {
+      expect(head).toMatch(/^GET \/ws HTTP\/1\.1\r\n/);
+      expect(head).toMatch(/\r\nX-Run: nightly\r\n/i);
+      expect(head).toMatch(/\r\nSec-WebSocket-Protocol: chat,v2\r\n/i);
+      expect(head.match(/sec-websocket-key: [A-Za-z0-9+/]{22}==/gi)).toHaveLength(1);
+      expect(head).not.toMatch(/sec-websocket-extensions/i);
+    }
+    expect(new Set(heads.map((h) => /sec-websocket-key: (\S+)/i.exec(h)![1])).size).toBe(8);
+  });
+});
