@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acceptFor, buildRequest, checkSwitch, InvalidHeaderError, nextKey, parseResponseHead, plausibleStart } from '../src/engine/handshake.js';
+import { acceptFor, buildRequest, checkSwitch, InvalidHeaderError, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
 import type { Summary } from '../src/report/summary.js';
@@ -23,7 +23,10 @@ describe('the upgrade request wsrace writes', () => {
     expect(v6).toMatchObject({ host: '::1', port: 9000 });
     expect(v6.head).toContain('Host: [::1]:9000\r\n');
     expect(buildRequest('ws://h.test/', {}, ['v2.chat', 'v1.chat']).head).toContain('\r\nSec-WebSocket-Protocol: v2.chat,v1.chat\r\n');
-    expect(buildRequest('ws://ann:s%20cret@h.test/', {}, []).head).toContain(`\r\nAuthorization: Basic ${Buffer.from('ann:s%20cret').toString('base64')}\r\n`);
+    // user info is percent-decoded before it is encoded, as ws does
+    expect(buildRequest('ws://ann:s%20cret%401@h.test/', {}, []).head).toContain(`\r\nAuthorization: Basic ${Buffer.from('ann:s cret@1').toString('base64')}\r\n`);
+    expect(buildRequest('http://h.test:80/', {}, [])).toMatchObject({ port: 80, secure: false });
+    expect(buildRequest('https://h.test/', {}, []).head).toContain('\r\nHost: h.test\r\n');
   });
 
   it('a scenario may set Host and Authorization, not the handshake’s own headers', () => {
@@ -49,6 +52,14 @@ describe('the upgrade request wsrace writes', () => {
     expect(codeOf(() => buildRequest('ws://h.test/', { 'Bad Name': 'v' }, []))).toBe('ERR_INVALID_HTTP_TOKEN');
   });
 
+  it('refuses what ws refuses, with ws’s messages: a bad URL, a fragment, a bad or repeated subprotocol', () => {
+    expect(() => buildRequest('not a url', {}, [])).toThrow('Invalid URL: not a url');
+    expect(() => buildRequest('ftp://h.test/', {}, [])).toThrow('The URL\'s protocol must be one of');
+    expect(() => buildRequest('ws://h.test/#x', {}, [])).toThrow('The URL contains a fragment identifier');
+    expect(() => buildRequest('ws://h.test/', {}, ['chat', 'chat'])).toThrow('An invalid or duplicated subprotocol was specified');
+    expect(() => buildRequest('ws://h.test/', {}, ['a b'])).toThrow('An invalid or duplicated subprotocol was specified');
+  });
+
   it('draws a fresh 16-byte key for every socket', () => {
     const keys = new Set(Array.from({ length: 1000 }, () => nextKey()));
     expect(keys.size).toBe(1000);
@@ -67,12 +78,39 @@ describe('the response wsrace reads', () => {
     expect(parseResponseHead('HTTP/1.0 101')?.status).toBe(101);
   });
 
-  it('is not HTTP: null, or not plausible from the first bytes', () => {
+  it('refuses what Node’s parser refuses: not HTTP, a header without a name, control characters, a bad or conflicting Content-Length', () => {
     expect(parseResponseHead('\x00\x01 garbage')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nno colon here')).toBeNull();
-    expect(plausibleStart(Buffer.from('HTT'))).toBe(true);
-    expect(plausibleStart(Buffer.from('HTTP/1.1 101'))).toBe(true);
-    expect(plausibleStart(Buffer.from('SSH-2.0'))).toBe(false);
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: a\x00b')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nContent-Length: abc')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 1\r\nContent-Length: 2')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\ncontent-length: 2')?.headers.get('content-length')).toBe('2');
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nX-A: \t padded\xa0 ')?.headers.get('x-a')).toBe('padded\xa0');
+  });
+
+  it('finds the end of a head as it arrives: garbage and bare line feeds at once, headers past 16 KiB', () => {
+    const ok = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02\n\n');
+    expect(scanHead(ok, 0)).toBe(ok.indexOf('\r\n\r\n')); // LFs in the frame after the head are not the head's
+    expect(scanHead(Buffer.from('HTT'), 0)).toBe('more');
+    expect(scanHead(Buffer.from('SSH-2.0'), 0)).toBe('invalid');
+    expect(scanHead(Buffer.from('HTTP/1.1 101 OK\nUpgrade: websocket\n\n'), 0)).toBe('invalid');
+    // piece by piece: the blank line split across reads is found, scanning only the new bytes
+    const pieces = Buffer.from(ok.subarray(0, ok.indexOf('\r\n\r\n') + 4));
+    let found: number | string = 'more';
+    for (let n = 1; n <= pieces.length && found === 'more'; n++) found = scanHead(pieces.subarray(0, n), n - 1);
+    expect(found).toBe(pieces.length - 4);
+    const status = 'HTTP/1.1 101 Switching Protocols\r\n';
+    const headers = (n: number) => Buffer.from(status + `X-Big: ${'a'.repeat(n - 9)}\r\n`);
+    expect(scanHead(headers(16 * 1024), 0)).toBe('more');
+    expect(scanHead(headers(16 * 1024 + 1), 0)).toBe('invalid');
+  });
+
+  it('a 101 is an upgrade only with an Upgrade header and Connection: upgrade; 1xx are skipped', () => {
+    const head = (text: string) => parseResponseHead(`HTTP/1.1 101 Switching Protocols\r\n${text}`)!;
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: keep-alive, Upgrade'))).toBe(true);
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: keep-alive'))).toBe(false);
+    expect(isUpgrade(head('Connection: Upgrade'))).toBe(false);
+    expect([99, 100, 101, 103, 199, 200].map(isInformational)).toEqual([false, true, false, true, true, false]);
   });
 
   it('checks a 101 as ws does, with ws’s messages', () => {
@@ -106,7 +144,12 @@ describe('wsrace’s handshake and ws’s client count the same outcomes', () =>
 
   type Handler = Parameters<typeof startRawServer>[0];
   async function both(handler: Handler, extra = '', session = 'session:\n  hold: 20ms\n  closeTimeout: 300ms\n'): Promise<[Summary, Summary]> {
-    const server = await startRawServer(handler);
+    // Which client asked: ws's puts Host last, wsrace's the key.
+    const lastHeaders: string[] = [];
+    const server = await startRawServer((head, socket) => {
+      lastHeaders.push(head.trimEnd().split('\r\n').pop()!.split(':')[0].toLowerCase());
+      handler(head, socket);
+    });
     const text = `name: handshake\ntarget:\n  url: ${server.url}\n  handshakeTimeout: 500ms\n${extra}load:\n  stages:\n    - { duration: 200ms, rate: 20 }\n${session}drainTimeout: 3s\n`;
     try {
       const out: Summary[] = [];
@@ -114,6 +157,8 @@ describe('wsrace’s handshake and ws’s client count the same outcomes', () =>
         process.env.WSRACE_HANDSHAKE = mode;
         const { summary } = await runScenario(parseScenarioText(text, 'handshake.yaml'), { outDir: mkdtempSync(join(tmpdir(), 'wsrace-handshake-')), workers: 1 });
         out.push(summary);
+        const asked = new Set(lastHeaders.splice(0));
+        if (asked.size > 0) expect(asked).toEqual(new Set([mode === 'ws' ? 'host' : 'sec-websocket-key'])); // none: nothing was dialled
       }
       return [out[0], out[1]];
     } finally {
@@ -174,6 +219,40 @@ describe('wsrace’s handshake and ws’s client count the same outcomes', () =>
     const [big, bigTheirs] = await both((_head, socket) => socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`));
     expect(big.totals.errorCodes).toEqual({ invalid_http: 4 });
     expect(totals(big)).toEqual(totals(bigTheirs));
+  });
+
+  it('line ends without CR are invalid HTTP; a 101 without Connection: upgrade is an ordinary response', async () => {
+    const [lf, lfTheirs] = await both((head, socket) => socket.write(switching(acceptKey(head)).replaceAll('\r\n', '\n')));
+    expect(lf.totals.errorCodes).toEqual({ invalid_http: 4 });
+    expect(totals(lf)).toEqual(totals(lfTheirs));
+    const [plain, plainTheirs] = await both((head, socket) => socket.write(switching(acceptKey(head)).replace('Connection: Upgrade\r\n', '')));
+    expect(plain.totals.httpStatus).toEqual({ '101': 4 });
+    expect(totals(plain)).toEqual(totals(plainTheirs));
+  });
+
+  it('ws’s client limits hold on an adopted socket: too many fragments, too many pings', async () => {
+    const fragments = Buffer.concat([Buffer.from([0x01, 1, 0x61]), ...Array.from({ length: 20_000 }, () => Buffer.from([0x00, 1, 0x61]))]);
+    // Without the limits both sessions would end 1000: the server answers the client's first frame with a close.
+    const [frag, fragTheirs] = await both((head, socket) => {
+      socket.write(Buffer.concat([Buffer.from(switching(acceptKey(head))), fragments]));
+      closeOnClientClose(socket);
+    });
+    expect(frag.totals.closeCodes).toEqual({ '1006': 4 });
+    expect(totals(frag)).toEqual(totals(fragTheirs));
+    const pings = Buffer.concat(Array.from({ length: 200 }, () => frame(0x9, Buffer.alloc(0))));
+    const [ping, pingTheirs] = await both((head, socket) => {
+      socket.write(Buffer.concat([Buffer.from(switching(acceptKey(head))), pings]));
+      closeOnClientClose(socket);
+    });
+    expect(ping.totals.closeCodes).toEqual({ '1006': 4 });
+    expect(totals(ping)).toEqual(totals(pingTheirs));
+  });
+
+  it('a repeated subprotocol fails before any socket is dialled', async () => {
+    const [mine, theirs] = await both((head, socket) => socket.write(switching(acceptKey(head))), '  subprotocols: [chat, chat]\n');
+    expect(mine.totals.errorCodes).toEqual({ invalid_subprotocol: 4 });
+    expect(mine.tcpConnectMs.count).toBe(0);
+    expect(totals(mine)).toEqual(totals(theirs));
   });
 
   it('an extension the client did not offer is refused', async () => {

@@ -8,7 +8,7 @@ import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
 import type { ConnectionSettings, StepSpec } from './protocol.js';
 import { compileTemplate, isTemplated, type Template, type TemplateContext } from '../session/template.js';
-import { adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, MAX_HEAD_BYTES, nextKey, parseResponseHead, plausibleStart, type UpgradeRequest } from './handshake.js';
+import { adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, HEAD_CAPACITY, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead, type UpgradeRequest } from './handshake.js';
 
 /** Largest close reason a control frame can carry; longer text is not from a valid peer. */
 const MAX_REASON_BYTES = 123;
@@ -184,6 +184,7 @@ export class Attempt {
   private key = '';
   private offered: readonly string[] = [];
   private pending: Buffer | null = null;
+  private pendingLength = 0;
 
   constructor(
     readonly host: AttemptHost,
@@ -229,10 +230,16 @@ export class Attempt {
         this.fail('error', errorCode(err));
         return;
       }
+      let socket: DialledSocket;
+      try {
+        socket = this.dial({ host: request.host, port: request.port, ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}) }) as DialledSocket;
+      } catch (err) {
+        this.fail('error', errorCode(err)); // e.g. an invalid source address, as ws's client counts it
+        return;
+      }
       this.request = request;
       this.offered = protocols;
       this.key = nextKey();
-      const socket = this.dial({ host: request.host, port: request.port, ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}) }) as DialledSocket;
       this.sock = socket;
       socket.on('data', onHandshakeData);
       socket.on('error', onHandshakeError);
@@ -277,23 +284,40 @@ export class Attempt {
     if (this.sock && this.request && this.state === 'connecting') this.sock.write(`${this.request.head}${this.key}\r\n\r\n`, 'latin1');
   }
 
-  /** Bytes of the response to the upgrade request, until its head is complete. */
+  /**
+   * Bytes of the response to the upgrade request, until its head is complete. A head nearly
+   * always comes in one read; one that comes in pieces is gathered in a buffer of its own, so
+   * each byte is copied and scanned once (a server dribbling its head costs linear time).
+   */
   responseData(chunk: Buffer): void {
     if (this.state !== 'connecting' || this.outcome !== null || !this.sock) return;
-    const bytes = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    const end = bytes.indexOf(CRLFCRLF);
-    if (end < 0) {
-      if (!plausibleStart(bytes) || bytes.length > MAX_HEAD_BYTES) return this.handshakeFailed(invalidHttp());
-      this.pending = bytes;
+    let bytes = chunk;
+    let from = 0;
+    let overflow: Buffer | null = null;
+    if (this.pending !== null) {
+      from = this.pendingLength;
+      const copied = chunk.copy(this.pending, from);
+      this.pendingLength += copied;
+      bytes = this.pending.subarray(0, this.pendingLength);
+      if (copied < chunk.length) overflow = chunk.subarray(copied);
+    }
+    const end = scanHead(bytes, from);
+    if (end === 'invalid') return this.handshakeFailed(invalidHttp());
+    if (end === 'more') {
+      if (overflow) return this.handshakeFailed(invalidHttp()); // a full buffer and no blank line
+      if (this.pending === null) {
+        this.pending = Buffer.allocUnsafe(HEAD_CAPACITY);
+        this.pendingLength = chunk.copy(this.pending, 0);
+      }
       return;
     }
     this.pending = null;
-    const head = end > MAX_HEAD_BYTES ? null : parseResponseHead(bytes.toString('latin1', 0, end));
+    this.pendingLength = 0;
+    const head = parseResponseHead(bytes.toString('latin1', 0, end));
     if (!head) return this.handshakeFailed(invalidHttp());
-    const rest = bytes.subarray(end + 4);
-    if (head.status !== 101) {
-      // 1xx is informational (RFC 9110 §15.2): the final response follows, as Node's client waits for it.
-      if (head.status < 200) return rest.length > 0 ? this.responseData(rest) : undefined;
+    const rest = overflow ? Buffer.concat([bytes.subarray(end + 4), overflow]) : bytes.subarray(end + 4);
+    if (isInformational(head.status)) return rest.length > 0 ? this.responseData(rest) : undefined; // the final response follows, as Node's client waits for it
+    if (!isUpgrade(head)) {
       this.rec.status = head.status;
       this.outcome = 'http';
       this.sock.destroy();
@@ -354,6 +378,7 @@ export class Attempt {
   /** Gives up on an attempt whose socket never reported its end: counted, never lost. */
   forceFinish(): void {
     if (this.state === 'done') return;
+    this.cut();
     this.finish(this.outcome ?? 'interrupted', this.rec.open !== null);
   }
 

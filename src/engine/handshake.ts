@@ -11,6 +11,7 @@
  * the same whichever client made it.
  */
 import { createHash, randomFillSync } from 'node:crypto';
+import querystring from 'node:querystring';
 import WebSocket from 'ws';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -19,9 +20,11 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 
 /** Headers the handshake owns: a scenario's header of the same name is replaced, as ws does. */
 const OWNED = new Set(['sec-websocket-version', 'sec-websocket-key', 'connection', 'upgrade']);
-/** RFC 7230 token characters (a header name), and what a header value may not contain. */
+/** RFC 7230 token characters (a header name, a subprotocol), and what a header value may not contain. */
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** ws's client limits on what a server may make it buffer (initAsClient's defaults in ws 8.23). */
+const CLIENT_LIMITS = { maxBufferedChunks: 256 * 1024, maxFragments: 16 * 1024, maxPendingAutoPongs: 60 };
 
 /**
  * Sec-WebSocket-Key nonces, 256 drawn at a time: one call into the CSPRNG per 256 sockets
@@ -63,13 +66,22 @@ export class InvalidHeaderError extends Error {
 }
 
 /**
- * The upgrade request for `url` (ws: or wss:), as ws would send it: the scenario's headers
- * (Host and Authorization may be overridden; the handshake's own may not), the subprotocols
- * offered, and Basic auth from the URL's user info. Throws InvalidHeaderError.
+ * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks (its
+ * SyntaxErrors, which errorCode() names), the scenario's headers (Host and Authorization may be
+ * overridden; the handshake's own may not), the subprotocols offered, and Basic auth from the
+ * URL's user info. Throws SyntaxError or InvalidHeaderError.
  */
 export function buildRequest(url: string, headers: Record<string, string>, protocols: readonly string[]): UpgradeRequest {
-  const u = new URL(url);
-  const secure = u.protocol === 'wss:';
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SyntaxError(`Invalid URL: ${url}`);
+  }
+  const secure = u.protocol === 'wss:' || u.protocol === 'https:';
+  if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
+  if (u.hash) throw new SyntaxError('The URL contains a fragment identifier');
+  if (new Set(protocols).size !== protocols.length || !protocols.every((p) => TOKEN.test(p))) throw new SyntaxError('An invalid or duplicated subprotocol was specified');
   const lines: string[] = [`GET ${u.pathname || '/'}${u.search} HTTP/1.1`];
   const given = new Map<string, string>();
   for (const [name, value] of Object.entries(headers)) {
@@ -79,14 +91,15 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
     if (OWNED.has(lower) || (lower === 'sec-websocket-protocol' && protocols.length > 0)) continue;
     given.set(lower, `${name}: ${value}`);
   }
-  if (!given.has('host')) lines.push(`Host: ${u.host}`);
-  if ((u.username || u.password) && !given.has('authorization')) lines.push(`Authorization: Basic ${Buffer.from(`${u.username}:${u.password}`).toString('base64')}`);
-  lines.push(...given.values(), 'Sec-WebSocket-Version: 13', 'Connection: Upgrade', 'Upgrade: websocket');
-  if (protocols.length > 0) {
-    const joined = protocols.join(',');
-    if (INVALID_VALUE.test(joined)) throw new InvalidHeaderError('ERR_INVALID_CHAR', 'Sec-WebSocket-Protocol');
-    lines.push(`Sec-WebSocket-Protocol: ${joined}`);
+  // http: and https: URLs are ws: and wss: to ws; Host is the URL's host, without a default port.
+  const host = u.port && Number(u.port) !== (secure ? 443 : 80) ? `${u.hostname}:${u.port}` : u.hostname;
+  if (!given.has('host')) lines.push(`Host: ${host}`);
+  if ((u.username || u.password) && !given.has('authorization')) {
+    const auth = `${querystring.unescape(u.username)}:${querystring.unescape(u.password)}`;
+    lines.push(`Authorization: Basic ${Buffer.from(auth).toString('base64')}`);
   }
+  lines.push(...given.values(), 'Sec-WebSocket-Version: 13', 'Connection: Upgrade', 'Upgrade: websocket');
+  if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(',')}`);
   lines.push('Sec-WebSocket-Key: ');
   const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
   return { host: hostname, port: u.port ? Number(u.port) : secure ? 443 : 80, secure, head: lines.join('\r\n') };
@@ -98,19 +111,40 @@ export interface ResponseHead {
   headers: Map<string, string>;
 }
 
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/;
-const HTTP_PREFIX = 'HTTP/1.';
+const CRLF = Buffer.from('\r\n');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})(?: [^\r\n]*)?$/;
+const HTTP_PREFIX = 'HTTP/';
+const CR = 13;
+const LF = 10;
 
 /**
- * Could `bytes` still begin a valid response? Lets garbage fail at its first bytes, as Node's
- * parser does, instead of waiting for a blank line that may never come.
+ * Where a response head that has arrived up to `bytes.length` ends: the index of its blank
+ * line (CRLF CRLF), 'more' while it may still come, or 'invalid' as soon as it cannot be HTTP,
+ * as Node's parser would say: not starting with HTTP/, a line ending in a bare LF, or headers
+ * over Node's 16 KiB. `from` is where the bytes not seen before begin (0 for a first read), so
+ * a head that arrives in pieces is scanned once, not again with every piece.
  */
-export function plausibleStart(bytes: Buffer): boolean {
-  const n = Math.min(bytes.length, HTTP_PREFIX.length);
-  return bytes.toString('latin1', 0, n) === HTTP_PREFIX.slice(0, n);
+export function scanHead(bytes: Buffer, from: number): number | 'more' | 'invalid' {
+  if (from < HTTP_PREFIX.length) {
+    const n = Math.min(bytes.length, HTTP_PREFIX.length);
+    if (bytes.toString('latin1', 0, n) !== HTTP_PREFIX.slice(0, n)) return 'invalid';
+  }
+  const end = bytes.indexOf(CRLFCRLF, Math.max(0, from - 3));
+  // Frames may follow the head in the same read: only the head's own line ends are checked.
+  const scanned = end >= 0 ? end + 4 : bytes.length;
+  for (let lf = bytes.indexOf(LF, from); lf >= 0 && lf < scanned; lf = bytes.indexOf(LF, lf + 1)) {
+    if (lf === 0 || bytes[lf - 1] !== CR) return 'invalid';
+  }
+  const headBytes = end >= 0 ? end : bytes.length;
+  // Node's limit counts the headers, not the status line (searched for only near the limit).
+  if (headBytes > MAX_HEAD_BYTES && headBytes - (bytes.indexOf(CRLF) + 2) > MAX_HEAD_BYTES) return 'invalid';
+  return end >= 0 ? end : 'more';
 }
+/** Room for a head that arrives in pieces: Node's 16 KiB of headers and a status line. */
+export const HEAD_CAPACITY = MAX_HEAD_BYTES + 1024;
 
-/** Parses the head (the text before CRLF CRLF); null when it is not HTTP/1.x. */
+/** Parses the head (the text before CRLF CRLF); null when Node's parser would refuse it. */
 export function parseResponseHead(text: string): ResponseHead | null {
   const lines = text.split('\r\n');
   const status = STATUS_LINE.exec(lines[0]);
@@ -122,11 +156,25 @@ export function parseResponseHead(text: string): ResponseHead | null {
     if (colon <= 0) return null;
     const name = line.slice(0, colon).toLowerCase();
     if (!TOKEN.test(name)) return null;
-    const value = line.slice(colon + 1).trim();
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (INVALID_VALUE.test(value)) return null;
     const before = headers.get(name);
-    headers.set(name, before === undefined ? value : `${before}, ${value}`);
+    if (name === 'content-length' && (!/^\d+$/.test(value) || (before !== undefined && before !== value))) return null;
+    headers.set(name, before === undefined || name === 'content-length' ? value : `${before}, ${value}`);
   }
   return { status: Number(status[1]), headers };
+}
+
+/** 1xx other than 101: informational (RFC 9110 §15.2); the final response follows. */
+export const isInformational = (status: number): boolean => status >= 100 && status < 200 && status !== 101;
+
+/**
+ * Node's client hands a 101 over as an upgrade only with an Upgrade header and "upgrade" among
+ * the Connection tokens; any other 101 is an ordinary response, which ws counts by its status.
+ */
+export function isUpgrade(head: ResponseHead): boolean {
+  const connection = head.headers.get('connection');
+  return head.status === 101 && head.headers.has('upgrade') && connection !== undefined && connection.split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
 }
 
 /**
@@ -152,7 +200,7 @@ interface Adoptable {
   _isServer: boolean;
   _protocol: string;
   _bufferedAmount: number;
-  setSocket(socket: unknown, head: Buffer, options: { allowSynchronousEvents: boolean; maxPayload: number; skipUTF8Validation: boolean }): void;
+  setSocket(socket: unknown, head: Buffer, options: { allowSynchronousEvents: boolean; maxPayload: number; skipUTF8Validation: boolean; maxBufferedChunks: number; maxFragments: number }): void;
 }
 
 /** ws exposes setSocket (how its server adopts sockets); without it wsrace uses ws's client. */
@@ -165,7 +213,7 @@ export const canAdopt = typeof (WebSocket.prototype as unknown as Partial<Adopta
 export function adoptableWebSocket(protocol: string, closeTimeoutMs: number): WebSocket {
   // address null is ws's server-side constructor; the fields set below make it a client
   // (masking its frames, refusing masked ones), as initAsClient would have.
-  const ws = new (WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocket)(null, undefined, { autoPong: true, closeTimeout: closeTimeoutMs });
+  const ws = new (WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocket)(null, undefined, { autoPong: true, maxPendingAutoPongs: CLIENT_LIMITS.maxPendingAutoPongs, closeTimeout: closeTimeoutMs });
   const inner = ws as unknown as Adoptable;
   inner._isServer = false;
   inner._protocol = protocol;
@@ -174,5 +222,5 @@ export function adoptableWebSocket(protocol: string, closeTimeoutMs: number): We
 }
 
 export function attach(ws: WebSocket, socket: unknown, head: Buffer, maxPayload: number): void {
-  (ws as unknown as Adoptable).setSocket(socket, head, { allowSynchronousEvents: true, maxPayload, skipUTF8Validation: false });
+  (ws as unknown as Adoptable).setSocket(socket, head, { allowSynchronousEvents: true, maxPayload, skipUTF8Validation: false, maxBufferedChunks: CLIENT_LIMITS.maxBufferedChunks, maxFragments: CLIENT_LIMITS.maxFragments });
 }
