@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acceptFor, buildRequest, checkSwitch, InvalidHeaderError, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
+import { acceptFor, buildRequest, canAdopt, checkSwitch, InvalidHeaderError, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
 import type { Summary } from '../src/report/summary.js';
@@ -58,6 +58,10 @@ describe('the upgrade request wsrace writes', () => {
     expect(() => buildRequest('ws://h.test/#x', {}, [])).toThrow('The URL contains a fragment identifier');
     expect(() => buildRequest('ws://h.test/', {}, ['chat', 'chat'])).toThrow('An invalid or duplicated subprotocol was specified');
     expect(() => buildRequest('ws://h.test/', {}, ['a b'])).toThrow('An invalid or duplicated subprotocol was specified');
+  });
+
+  it('the installed ws can adopt a socket (else every attempt would quietly fall back to ws’s client)', () => {
+    expect(canAdopt).toBe(true);
   });
 
   it('draws a fresh 16-byte key for every socket', () => {

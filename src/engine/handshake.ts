@@ -203,8 +203,21 @@ interface Adoptable {
   setSocket(socket: unknown, head: Buffer, options: { allowSynchronousEvents: boolean; maxPayload: number; skipUTF8Validation: boolean; maxBufferedChunks: number; maxFragments: number }): void;
 }
 
-/** ws exposes setSocket (how its server adopts sockets); without it wsrace uses ws's client. */
-export const canAdopt = typeof (WebSocket.prototype as unknown as Partial<Adoptable>).setSocket === 'function';
+/**
+ * Does this ws still work the way adoption assumes (ws 8.23: package.json allows patch releases
+ * only)? Its server-side constructor must leave the fields set below, and setSocket must exist;
+ * otherwise wsrace uses ws's client for every attempt.
+ */
+function adoptionWorks(): boolean {
+  try {
+    const probe = new (WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocket)(null, undefined, { autoPong: true });
+    const inner = probe as unknown as Partial<Adoptable>;
+    return typeof inner.setSocket === 'function' && inner._isServer === true && inner._protocol === '' && probe.readyState === WebSocket.CONNECTING;
+  } catch {
+    return false;
+  }
+}
+export const canAdopt = adoptionWorks();
 
 /**
  * A client-side WebSocket not yet attached: listeners go on it, then `attach` hands it the
