@@ -55,6 +55,8 @@ export interface CompiledTemplates {
   handshake: 'wsrace' | 'ws';
   /** The upgrade request when it is the same for every attempt (wsrace's handshake, nothing templated). */
   request: UpgradeRequest | null;
+  /** TLS options for wss:// (null for ws://), spread into each dial's own options (dial adds to them). */
+  tlsOptions: tls.ConnectionOptions | null;
 }
 
 export function compileTemplates(s: ConnectionSettings): CompiledTemplates {
@@ -77,6 +79,7 @@ export function compileTemplates(s: ConnectionSettings): CompiledTemplates {
     constant,
     handshake,
     request,
+    tlsOptions: s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : null,
   };
 }
 
@@ -135,7 +138,6 @@ function onPong(this: WebSocket): void {
 
 // wsrace's own handshake (handshake.ts): listeners on the dialled socket until the 101.
 type DialledSocket = net.Socket & { [ATTEMPT]: Attempt };
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 function onHandshakeData(this: DialledSocket, chunk: Buffer): void {
   const a = this[ATTEMPT];
@@ -232,7 +234,7 @@ export class Attempt {
       }
       let socket: DialledSocket;
       try {
-        socket = this.dial({ host: request.host, port: request.port, ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}) }) as DialledSocket;
+        socket = this.dial({ host: request.host, port: request.port, ...t.tlsOptions }) as DialledSocket;
       } catch (err) {
         this.fail('error', errorCode(err)); // e.g. an invalid source address, as ws's client counts it
         return;
@@ -254,7 +256,7 @@ export class Attempt {
           followRedirects: false,
           closeTimeout: s.closeTimeoutMs,
           createConnection: (options: net.NetConnectOpts) => this.dial(options), // ws calls it without a receiver
-          ...(s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : {}),
+          ...t.tlsOptions,
         } as unknown as WebSocket.ClientOptions);
       } catch (err) {
         this.fail('error', errorCode(err));

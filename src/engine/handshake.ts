@@ -1,10 +1,12 @@
 /**
  * The client's opening handshake (RFC 6455 §4.1), written by wsrace on the socket it dials; once
- * the 101 checks out, the socket is handed to a ws WebSocket (`adoptSocket`) for the frames.
+ * the 101 checks out, the socket is handed to a ws WebSocket (`adoptableWebSocket`, `attach`)
+ * for the frames.
  *
  * Why not ws's own client: it goes through node:http (a ClientRequest, its streams, its parser)
- * and draws 16 bytes from the CSPRNG per socket (one call each, ~8 µs here); on a 2-core VM a
- * worker spent ~20% less CPU per open+close without them (bench/README → Performance). ws's
+ * and draws 16 bytes from the CSPRNG per socket (one call each, ~8 µs here). On a 2-core VM a
+ * plain open+close loop spent 20–25% less CPU per connection without them, wsrace's worker ~12%
+ * (README → Performance). ws's
  * client is still used for what wsrace does not do itself: permessage-deflate's negotiation.
  *
  * The checks and their messages are ws's own (8.x, `initAsClient`), so an attempt is counted
@@ -79,6 +81,7 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
     throw new SyntaxError(`Invalid URL: ${url}`);
   }
   const secure = u.protocol === 'wss:' || u.protocol === 'https:';
+  const defaultPort = secure ? 443 : 80;
   if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
   if (u.hash) throw new SyntaxError('The URL contains a fragment identifier');
   if (new Set(protocols).size !== protocols.length || !protocols.every((p) => TOKEN.test(p))) throw new SyntaxError('An invalid or duplicated subprotocol was specified');
@@ -92,7 +95,7 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
     given.set(lower, `${name}: ${value}`);
   }
   // http: and https: URLs are ws: and wss: to ws; Host is the URL's host, without a default port.
-  const host = u.port && Number(u.port) !== (secure ? 443 : 80) ? `${u.hostname}:${u.port}` : u.hostname;
+  const host = u.port && Number(u.port) !== defaultPort ? `${u.hostname}:${u.port}` : u.hostname;
   if (!given.has('host')) lines.push(`Host: ${host}`);
   if ((u.username || u.password) && !given.has('authorization')) {
     const auth = `${querystring.unescape(u.username)}:${querystring.unescape(u.password)}`;
@@ -102,7 +105,7 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
   if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(',')}`);
   lines.push('Sec-WebSocket-Key: ');
   const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  return { host: hostname, port: u.port ? Number(u.port) : secure ? 443 : 80, secure, head: lines.join('\r\n') };
+  return { host: hostname, port: u.port ? Number(u.port) : defaultPort, secure, head: lines.join('\r\n') };
 }
 
 /** A response head: the status and the headers, names lower-cased, repeats joined by ", " (as Node does). */
@@ -195,6 +198,9 @@ export function checkSwitch(head: ResponseHead, key: string, protocols: readonly
   return { protocol: chosen ?? '' };
 }
 
+/** ws's server-side constructor (address null): how its server builds a WebSocket for a socket it accepted. */
+const ServerSideWebSocket = WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocket;
+
 /** The parts of ws's WebSocket that take over a socket after a handshake done elsewhere. */
 interface Adoptable {
   _isServer: boolean;
@@ -210,7 +216,7 @@ interface Adoptable {
  */
 function adoptionWorks(): boolean {
   try {
-    const probe = new (WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocket)(null, undefined, { autoPong: true });
+    const probe = new ServerSideWebSocket(null, undefined, { autoPong: true });
     const inner = probe as unknown as Partial<Adoptable>;
     return typeof inner.setSocket === 'function' && inner._isServer === true && inner._protocol === '' && probe.readyState === WebSocket.CONNECTING;
   } catch {
@@ -226,7 +232,7 @@ export const canAdopt = adoptionWorks();
 export function adoptableWebSocket(protocol: string, closeTimeoutMs: number): WebSocket {
   // address null is ws's server-side constructor; the fields set below make it a client
   // (masking its frames, refusing masked ones), as initAsClient would have.
-  const ws = new (WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocket)(null, undefined, { autoPong: true, maxPendingAutoPongs: CLIENT_LIMITS.maxPendingAutoPongs, closeTimeout: closeTimeoutMs });
+  const ws = new ServerSideWebSocket(null, undefined, { autoPong: true, maxPendingAutoPongs: CLIENT_LIMITS.maxPendingAutoPongs, closeTimeout: closeTimeoutMs });
   const inner = ws as unknown as Adoptable;
   inner._isServer = false;
   inner._protocol = protocol;
