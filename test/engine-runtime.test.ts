@@ -176,6 +176,16 @@ describe('worker wake-up plan', () => {
     expect(planWake(-3, quarter, 0.25)).toEqual({ spin: true }); // already due: next turn, not a 1 ms timer
   });
 
+  it('stays awake for handshakes in flight only with the whole window as budget, and sets no timer when nothing is due', async () => {
+    const { planWake, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
+    expect(planWake(10, 0, 1, true)).toEqual({ spin: true });
+    expect(planWake(Infinity, 50, 1, true)).toEqual({ spin: true }); // the schedule is over, its last handshakes are not
+    expect(planWake(10, 0, 0.25, true)).toEqual({ spin: false, timeoutMs: 8 }); // a partial budget is kept for starts
+    expect(planWake(10, SPIN_WINDOW_MS, 1, true)).toEqual({ spin: false, timeoutMs: 10 }); // the window is spent
+    expect(planWake(Infinity, 0, 1, false)).toEqual({ spin: false, timeoutMs: Infinity });
+    expect(planWake(Infinity, 0, 0, true)).toEqual({ spin: false, timeoutMs: Infinity });
+  });
+
   it('sizes a worker\'s young generation to its peak rate: small for short pauses, large past 2,000/s', async () => {
     const { youngGenerationMb } = await import('../src/engine/pool.js');
     expect(youngGenerationMb(50)).toBe(8);

@@ -7,7 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup.js';
-import { planWake, SPIN_WINDOW_MS } from './wake.js';
+import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS } from './wake.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
@@ -124,6 +124,8 @@ class WorkerRun implements AttemptHost {
   private spinSince = 0;
   private spinUsed = 0;
   private spinWindowStart = 0;
+  /** When the latest attempt started (epoch ms): see AWAIT_SPIN_MS. */
+  private lastStart = -Infinity;
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -211,25 +213,32 @@ class WorkerRun implements AttemptHost {
       } else break;
     }
     this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
-    if (Number.isFinite(this.nextDue)) this.sleepUntilNext();
-    else if (this.sealed) this.scheduleDone();
+    if (!Number.isFinite(this.nextDue) && this.sealed) this.scheduleDone();
+    if (!this.completed) this.sleepUntilNext();
   };
 
-  /** Sets the one timer (or spin) for the next start: see planWake. */
+  /**
+   * Sets the one timer (or spin) for the next start, or stays awake for the handshakes in
+   * flight (see planWake); nothing when no start is waiting and no handshake needs it.
+   */
   private sleepUntilNext(): void {
     const t = now();
     if (t - this.spinWindowStart >= SPIN_WINDOW_MS) {
       this.spinWindowStart = t;
       this.spinUsed = 0;
     }
-    const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget);
+    // Attempts not yet open are handshaking (open ones stay counted in openNow until they end).
+    const awaiting = this.active.size > this.openNow && t - this.lastStart < AWAIT_SPIN_MS;
+    const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget, awaiting);
     // A pump nested in a socket event may have left a wake-up set: one at a time.
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    this.pumpTimer = null;
+    this.pumpImmediate = null;
     if (wake.spin) {
       this.spinSince = t;
       this.pumpImmediate = setImmediate(this.pump);
-    } else {
+    } else if (Number.isFinite(wake.timeoutMs)) {
       this.pumpTimer = setTimeout(this.pump, wake.timeoutMs);
     }
   }
@@ -266,6 +275,7 @@ class WorkerRun implements AttemptHost {
     const attempt = new Attempt(this, index, scheduled, client, attemptNo);
     this.active.add(attempt);
     attempt.start();
+    this.lastStart = attempt.rec.start ?? this.lastStart;
     if (this.launched + 1 === STALL_AFTER && this.workerIndex === STALL_WORKER && !this.rehearsal) {
       // Fault injection for the test suite: a GC pause or a stolen vCPU, as long as asked.
       const until = now() + STALL_MS;
