@@ -31,6 +31,22 @@ describe('deadline queue', () => {
     expect(fired.at(-1)).toBe('a2999');
   });
 
+  it('tells whether an entry due after a time still waits, whatever was cancelled or fired before it', () => {
+    const q = new DeadlineQueue(() => {});
+    const tickets = [100, 200, 300, 400].map((due) => q.push(fake(`d${due}`), due));
+    expect(q.waitingAfter(350)).toBe(true); // d400
+    q.cancel(tickets[3]);
+    expect(q.waitingAfter(350)).toBe(false); // only d400 was after 350, and it is cancelled
+    expect(q.waitingAfter(250)).toBe(true); // d300
+    q.cancel(tickets[2]);
+    q.cancel(tickets[1]);
+    expect(q.waitingAfter(150)).toBe(false);
+    expect(q.waitingAfter(50)).toBe(true); // d100, older than the cancelled ones
+    q.check(100); // fires d100
+    expect(q.waitingAfter(0)).toBe(false);
+    expect(new DeadlineQueue(() => {}).waitingAfter(0)).toBe(false);
+  });
+
   it('a later push with an earlier deadline waits behind the head (FIFO by construction)', () => {
     const fired: string[] = [];
     const q = new DeadlineQueue((a) => fired.push((a as unknown as { name: string }).name));
@@ -181,6 +197,7 @@ describe('worker wake-up plan', () => {
     expect(planWake(10, 0, 1, true)).toEqual({ spin: true });
     expect(planWake(Infinity, 50, 1, true)).toEqual({ spin: true }); // the schedule is over, its last handshakes are not
     expect(planWake(10, 0, 0.25, true)).toEqual({ spin: false, timeoutMs: 8 }); // a partial budget is kept for starts
+    expect(planWake(10, 0, 0.99, true)).toEqual({ spin: false, timeoutMs: 8 });
     expect(planWake(10, SPIN_WINDOW_MS, 1, true)).toEqual({ spin: false, timeoutMs: 10 }); // the window is spent
     expect(planWake(Infinity, 0, 1, false)).toEqual({ spin: false, timeoutMs: Infinity });
     expect(planWake(Infinity, 0, 0, true)).toEqual({ spin: false, timeoutMs: Infinity });

@@ -30,6 +30,17 @@ export class DeadlineQueue {
     if (k >= this.head && k < this.items.length) this.items[k] = null;
   }
 
+  /**
+   * Whether an attempt still waits whose deadline is after `after`: with constant timeouts, one
+   * that started after a given time. Scans back from the newest entry, over cancelled ones only.
+   */
+  waitingAfter(after: number): boolean {
+    for (let k = this.items.length - 1; k >= this.head && this.dues[k] > after; k--) {
+      if (this.items[k] !== null) return true;
+    }
+    return false;
+  }
+
   /** Fires every deadline at or before `now`. */
   check(now: number): void {
     const items = this.items;

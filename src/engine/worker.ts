@@ -7,7 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup.js';
-import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS } from './wake.js';
+import { AWAIT_SPIN_MS, planWake, SPIN_MS, SPIN_WINDOW_MS } from './wake.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
@@ -124,8 +124,6 @@ class WorkerRun implements AttemptHost {
   private spinSince = 0;
   private spinUsed = 0;
   private spinWindowStart = 0;
-  /** When the latest attempt started (epoch ms): see AWAIT_SPIN_MS. */
-  private lastStart = -Infinity;
   private tickTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -227,14 +225,12 @@ class WorkerRun implements AttemptHost {
       this.spinWindowStart = t;
       this.spinUsed = 0;
     }
-    // Attempts not yet open are handshaking (open ones stay counted in openNow until they end).
-    const awaiting = this.active.size > this.openNow && t - this.lastStart < AWAIT_SPIN_MS;
-    const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget, awaiting);
-    // A pump nested in a socket event may have left a wake-up set: one at a time.
-    if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
-    this.pumpTimer = null;
-    this.pumpImmediate = null;
+    const wait = this.nextDue - t;
+    // A handshake started in the last AWAIT_SPIN_MS still waits in the handshake deadline queue
+    // (due = start + timeout). Asked only when it matters: a start within SPIN_MS spins anyway.
+    const awaiting = wait > SPIN_MS && this.deadlines.handshake.waitingAfter(t - AWAIT_SPIN_MS + this.settings.handshakeTimeoutMs);
+    const wake = planWake(wait, this.spinUsed, this.task.spinBudget, awaiting);
+    this.cancelWake(); // a pump nested in a socket event may have left one set: one at a time
     if (wake.spin) {
       this.spinSince = t;
       this.pumpImmediate = setImmediate(this.pump);
@@ -243,10 +239,17 @@ class WorkerRun implements AttemptHost {
     }
   }
 
+  /** Clears the pending wake-up (timer or spin turn), if any. */
+  private cancelWake(): void {
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    this.pumpTimer = null;
+    this.pumpImmediate = null;
+  }
+
   keepSchedule(): void {
     if (this.nextDue <= now() && !this.stopping) {
-      if (this.pumpTimer) clearTimeout(this.pumpTimer);
-      if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+      this.cancelWake();
       this.pump(STARTS_PER_EVENT);
     }
   }
@@ -275,7 +278,6 @@ class WorkerRun implements AttemptHost {
     const attempt = new Attempt(this, index, scheduled, client, attemptNo);
     this.active.add(attempt);
     attempt.start();
-    this.lastStart = attempt.rec.start ?? this.lastStart;
     if (this.launched + 1 === STALL_AFTER && this.workerIndex === STALL_WORKER && !this.rehearsal) {
       // Fault injection for the test suite: a GC pause or a stolen vCPU, as long as asked.
       const until = now() + STALL_MS;
@@ -360,10 +362,7 @@ class WorkerRun implements AttemptHost {
   }
 
   private repump(maxStarts = STARTS_PER_TURN): void {
-    if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
-    this.pumpTimer = null;
-    this.pumpImmediate = null;
+    this.cancelWake();
     if (this.drainTimer) {
       clearTimeout(this.drainTimer);
       this.drainTimer = null;
@@ -387,8 +386,7 @@ class WorkerRun implements AttemptHost {
   private stop(): void {
     if (this.stopping || this.completed) return;
     this.stopping = true;
-    if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    this.cancelWake();
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = null;
     if (this.active.size === 0) return this.complete();
@@ -400,6 +398,7 @@ class WorkerRun implements AttemptHost {
     // Once only: a second call would cut the sockets that are closing politely.
     if (this.graceTimer) return;
     this.stopping = true;
+    this.cancelWake();
     for (const attempt of [...this.active]) attempt.interrupt();
     if (this.active.size === 0) return this.complete();
     const grace = this.rehearsal ? REHEARSAL_CLOSE_GRACE_MS : CLOSE_GRACE_MS;
@@ -418,8 +417,7 @@ class WorkerRun implements AttemptHost {
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    this.cancelWake();
     this.flush('done');
     this.task.port.close();
     this.resolve({ worker: this.workerIndex });
