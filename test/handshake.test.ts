@@ -120,7 +120,7 @@ describe('the response wsrace reads', () => {
   it('checks a 101 as ws does, with ws’s messages', () => {
     const key = nextKey();
     const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}`;
-    const check = (text: string, protocols: string[] = []) => checkSwitch(parseResponseHead(text)!, key, protocols);
+    const check = (text: string, protocols: string[] = []) => checkSwitch(parseResponseHead(text)!, acceptFor(key), protocols);
     expect(check(ok)).toEqual({ protocol: '' });
     expect(check(`${ok}\r\nSec-WebSocket-Protocol: b`, ['a', 'b'])).toEqual({ protocol: 'b' });
     expect(check(ok.replace('websocket', 'h2c'))).toEqual({ error: 'Invalid Upgrade header' });

@@ -8,7 +8,7 @@ import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
 import type { ConnectionSettings, StepSpec } from './protocol.js';
 import { compileTemplate, isTemplated, type Template, type TemplateContext } from '../session/template.js';
-import { adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, HEAD_CAPACITY, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead, type UpgradeRequest } from './handshake.js';
+import { acceptFor, adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, HEAD_CAPACITY, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead, type UpgradeRequest } from './handshake.js';
 
 /** Largest close reason a control frame can carry; longer text is not from a valid peer. */
 const MAX_REASON_BYTES = 123;
@@ -180,13 +180,15 @@ export class Attempt {
   private handshakeTicket = -1;
   private holdTicket = -1;
   private expectTicket = -1;
-  /** wsrace's handshake: the dialled socket until the 101, the request, its key, offered subprotocols, a partial response head. */
+  /** wsrace's handshake: the dialled socket until the 101, the request, the accept its key asks for, offered subprotocols, a partial response head. */
   private sock: DialledSocket | null = null;
   private request: UpgradeRequest | null = null;
-  private key = '';
+  private accept = '';
   private offered: readonly string[] = [];
   private pending: Buffer | null = null;
   private pendingLength = 0;
+  /** When wsrace's handshake validated the 101 (0: not yet, or ws's client did it). */
+  private validatedAt = 0;
 
   constructor(
     readonly host: AttemptHost,
@@ -241,7 +243,6 @@ export class Attempt {
       }
       this.request = request;
       this.offered = protocols;
-      this.key = nextKey();
       this.sock = socket;
       socket.on('data', onHandshakeData);
       socket.on('error', onHandshakeError);
@@ -283,7 +284,11 @@ export class Attempt {
 
   /** Sends the upgrade request once the socket can carry it (TCP connected, or TLS done for wss://). */
   private sendRequest(): void {
-    if (this.sock && this.request && this.state === 'connecting') this.sock.write(`${this.request.head}${this.key}\r\n\r\n`, 'latin1');
+    if (!this.sock || !this.request || this.state !== 'connecting') return;
+    const key = nextKey();
+    this.sock.write(`${this.request.head}${key}\r\n\r\n`, 'latin1');
+    // The 101's expected accept, hashed while the request travels rather than after the answer.
+    this.accept = acceptFor(key);
   }
 
   /**
@@ -326,8 +331,11 @@ export class Attempt {
       return;
     }
     this.rec.up = now();
-    const checked = checkSwitch(head, this.key, this.offered);
+    const checked = checkSwitch(head, this.accept, this.offered);
     if ('error' in checked) return this.handshakeFailed(new Error(checked.error));
+    // RFC 6455 4.1: a validated response is an established connection, in the OPEN state. Handing
+    // the socket to ws (its receiver, sender, listeners) is wsrace's cost, not the target's.
+    this.validatedAt = now();
     const socket = this.sock;
     socket.removeListener('data', onHandshakeData);
     socket.removeListener('error', onHandshakeError);
@@ -410,9 +418,9 @@ export class Attempt {
   tcpConnected(socket: net.Socket): void {
     const rec = this.rec;
     rec.tcp = now();
+    if (!(socket instanceof tls.TLSSocket)) this.sendRequest(); // first: the bookkeeping can wait for the server
     rec.lport = socket.localPort;
     recordMs(this.host.histograms.tcpConnect, rec.tcp - (rec.start ?? rec.tcp));
-    if (!(socket instanceof tls.TLSSocket)) this.sendRequest();
   }
 
   /** TLS established (wss://). */
@@ -432,7 +440,7 @@ export class Attempt {
 
   opened(): void {
     const rec = this.rec;
-    rec.open = now();
+    rec.open = this.validatedAt > 0 ? this.validatedAt : now();
     this.host.unwatch('handshake', this.handshakeTicket);
     this.handshakeTicket = -1;
     if (rec.up !== null && rec.tcp !== null) recordMs(this.host.histograms.upgrade, rec.up - (rec.tls ?? rec.tcp));

@@ -182,13 +182,14 @@ export function isUpgrade(head: ResponseHead): boolean {
 
 /**
  * ws's checks on a 101 (its messages, which errorCode() names): the Upgrade header, the
- * accept key, the subprotocol (one of those offered, if any were), and no extension that was
- * not offered. Returns the error, or the subprotocol the server chose ('' for none).
+ * accept key (`accept`: acceptFor(the request's key), computed while the server answers), the
+ * subprotocol (one of those offered, if any were), and no extension that was not offered.
+ * Returns the error, or the subprotocol the server chose ('' for none).
  */
-export function checkSwitch(head: ResponseHead, key: string, protocols: readonly string[]): { error: string } | { protocol: string } {
+export function checkSwitch(head: ResponseHead, accept: string, protocols: readonly string[]): { error: string } | { protocol: string } {
   const upgrade = head.headers.get('upgrade');
   if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: 'Invalid Upgrade header' };
-  if (head.headers.get('sec-websocket-accept') !== acceptFor(key)) return { error: 'Invalid Sec-WebSocket-Accept header' };
+  if (head.headers.get('sec-websocket-accept') !== accept) return { error: 'Invalid Sec-WebSocket-Accept header' };
   const chosen = head.headers.get('sec-websocket-protocol');
   if (chosen !== undefined) {
     if (protocols.length === 0) return { error: 'Server sent a subprotocol but none was requested' };
