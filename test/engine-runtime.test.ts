@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { DeadlineQueue } from '../src/engine/deadlines.js';
 import { warmUp } from '../src/engine/warmup.js';
@@ -146,6 +147,25 @@ describe('worker warm-up', () => {
     expect(summary.totals.attempted).toBe(30);
     expect(server.upgrades).toBe(30);
     expect(summary.schedule.spinBudget).toBe(0.5);
+  });
+
+  it('a worker with the whole spin budget runs at nice −10 where it may, and keeps its nice otherwise', async () => {
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    onTestFinished(() => server.close());
+    const { runScenario } = await import('../src/run/run.js');
+    const { parseScenarioText } = await import('../src/scenario/load.js');
+    const { WORKER_NICE } = await import('../src/engine/priority.js');
+    // May a thread of this process raise its own priority (root or CAP_SYS_NICE)? Asked of a thread of its own.
+    const probe = new Worker(`const os = require('node:os'); let ok = true; try { os.setPriority(0, ${WORKER_NICE}); } catch { ok = false; } require('node:worker_threads').parentPort.postMessage(ok);`, { eval: true });
+    const permitted = await new Promise<boolean>((resolve) => probe.once('message', resolve));
+    await probe.terminate();
+    const inherited = os.getPriority(0); // worker threads are born with their creator's nice
+    const loaded = parseScenarioText(`name: n\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 20 }]\nsession:\n  hold: 0ms\n`, 'n.yaml');
+    const full = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 1, spinBudget: 1 });
+    const partial = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 1, spinBudget: 0.25 });
+    expect(full.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : permitted ? WORKER_NICE : inherited]);
+    expect(partial.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : inherited]);
+    expect(full.summary.totals.attempted).toBe(4);
   });
 });
 

@@ -45,6 +45,8 @@ export interface EngineListener {
 export interface WorkerStatus {
   worker: number;
   scheduled: number;
+  /** The thread's nice once ready (Linux; null where unknown or before it was ready). */
+  nice: number | null;
   openNow: number;
   inFlight: number;
   pending: number;
@@ -114,7 +116,7 @@ export class Engine {
     this.added = Array.from({ length: n }, () => []);
     const { filename, execArgv } = workerFile();
     this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', ...(execArgv ? { execArgv } : {}), resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb(peakRate(options.stages) / (n * shard.count)) } });
-    this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
+    this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, nice: null, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
     const runs: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
@@ -195,6 +197,7 @@ export class Engine {
     switch (msg.type) {
       case 'ready':
         status.scheduled = msg.scheduled;
+        status.nice = msg.nice;
         if (++this.readyCount === this.workers.length) this.readyResolve();
         break;
       case 'records':

@@ -104,6 +104,8 @@ export interface WorkerReady {
   worker: number;
   /** Attempts this worker owns in the schedule. */
   scheduled: number;
+  /** The worker thread's nice (Linux), after it asked for WORKER_NICE; null where unknown. */
+  nice: number | null;
 }
 
 export type WorkerToMain = WorkerReady | WorkerRecords | WorkerTick;

@@ -8,6 +8,7 @@ import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, ty
 import { DeadlineQueue } from './deadlines.js';
 import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup.js';
 import { AWAIT_SPIN_MS, planWake, SPIN_MS, SPIN_WINDOW_MS } from './wake.js';
+import { raiseThreadPriority, threadPriority } from './priority.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
@@ -157,11 +158,13 @@ class WorkerRun implements AttemptHost {
     const attempts = this.indices.length + (this.task.awaitSeal ? this.task.capacity : 0);
     const warm = Math.min(this.task.warmup, attempts);
     const rehearsal = this.task.warmup > 0 ? Math.min(REHEARSAL_ATTEMPTS, attempts) : 0;
+    // Favoured by the kernel only with the whole spin budget: a core is then left for the others.
+    const nice = this.task.spinBudget >= 1 ? raiseThreadPriority() : threadPriority();
     await warmUp(warm, (url, deadline) => rehearse(this.task, url, rehearsal, deadline));
     return new Promise((resolve) => {
       this.resolve = resolve;
       this.task.port.on('message', (msg: MainToWorker) => this.onControl(msg));
-      this.post({ type: 'ready', worker: this.workerIndex, scheduled: this.indices.length });
+      this.post({ type: 'ready', worker: this.workerIndex, scheduled: this.indices.length, nice });
     });
   }
 

@@ -358,7 +358,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
 
   const { summary: timelineSummary, timeline } = summarizeTimeline(collector.events, t0, readyFrom);
   const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
-  const workerReports = engine.workers.map((w) => ({ worker: w.worker, scheduled: w.scheduled, error: w.error }));
+  const workerReports = engine.workers.map((w) => ({ worker: w.worker, scheduled: w.scheduled, nice: w.nice, error: w.error }));
   const partial = interruptedBy !== null || workerReports.some((w) => w.error !== null) || firstAttempts + lost.filter((r) => (r.try ?? 0) === 0).length < scheduled + burstSent;
   const summary = buildSummary({
     scenario: scenario.name,
