@@ -125,7 +125,7 @@ describe('worker warm-up', () => {
     const url = `ws://127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}/`;
     const { scenario } = parseScenarioText(`name: r\ntarget:\n  url: ${url}\nload:\n  stages: [{ duration: 1s, rate: 10 }]\n`, 'r.yaml');
     const { port2 } = new MessageChannel();
-    const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: connectionSettings(scenario), awaitSeal: false, warmup: 0, spinBudget: 0, port: port2 };
+    const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: connectionSettings(scenario), awaitSeal: false, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
     const started = now();
     const deadline = started + 600;
     await rehearse(task, url, 2500, deadline);
@@ -166,6 +166,21 @@ describe('worker warm-up', () => {
     expect(full.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : permitted ? WORKER_NICE : inherited]);
     expect(partial.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : inherited]);
     expect(full.summary.totals.attempted).toBe(4);
+    expect(os.getPriority(0)).toBe(inherited); // the worker's thread only, never the caller's
+  });
+
+  it('never lowers a thread that already runs at a higher priority than asked (Linux; needs no privilege)', async () => {
+    if (process.platform !== 'linux') return;
+    const inherited = os.getPriority(0);
+    // The thread lowers itself to inherited + 3 (always allowed), then asks for inherited + 5.
+    const w = new Worker(new URL('./helpers/priority-worker.mjs', import.meta.url), { workerData: { start: inherited + 3, wanted: inherited + 5 } });
+    const got = await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+    expect(got).toBe(inherited + 3);
+    expect(os.getPriority(0)).toBe(inherited);
   });
 });
 
@@ -223,11 +238,11 @@ describe('worker wake-up plan', () => {
     expect(planWake(Infinity, 0, 0, true)).toEqual({ spin: false, timeoutMs: Infinity });
   });
 
-  it('sizes a worker\'s young generation to its peak rate: small for short pauses, large past 2,000/s', async () => {
+  it('sizes a worker\'s young generation to its peak rate: small for short pauses, large from 3,000/s', async () => {
     const { youngGenerationMb } = await import('../src/engine/pool.js');
     expect(youngGenerationMb(50)).toBe(8);
-    expect(youngGenerationMb(1999.9)).toBe(8);
-    expect(youngGenerationMb(2000)).toBe(32);
+    expect(youngGenerationMb(2999.9)).toBe(8);
+    expect(youngGenerationMb(3000)).toBe(32);
     expect(youngGenerationMb(4000)).toBe(32);
   });
 

@@ -125,6 +125,8 @@ describe('the response wsrace reads', () => {
     expect(check(`${ok}\r\nSec-WebSocket-Protocol: b`, ['a', 'b'])).toEqual({ protocol: 'b' });
     expect(check(ok.replace('websocket', 'h2c'))).toEqual({ error: 'Invalid Upgrade header' });
     expect(check(ok.replace(acceptFor(key), acceptFor(nextKey())))).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
+    // Before the request is written there is no expected accept: an empty header must not match it.
+    expect(checkSwitch(parseResponseHead(ok.replace(acceptFor(key), ''))!, '', [])).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
     expect(check(ok, ['a'])).toEqual({ error: 'Server sent no subprotocol' });
     expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`, ['a'])).toEqual({ error: 'Server sent an invalid subprotocol' });
     expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`)).toEqual({ error: 'Server sent a subprotocol but none was requested' });

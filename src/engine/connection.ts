@@ -180,9 +180,10 @@ export class Attempt {
   private handshakeTicket = -1;
   private holdTicket = -1;
   private expectTicket = -1;
-  /** wsrace's handshake: the dialled socket until the 101, the request, the accept its key asks for, offered subprotocols, a partial response head. */
+  /** wsrace's handshake: the dialled socket until the 101, the request, its key and the accept it asks for, offered subprotocols, a partial response head. */
   private sock: DialledSocket | null = null;
   private request: UpgradeRequest | null = null;
+  private key = '';
   private accept = '';
   private offered: readonly string[] = [];
   private pending: Buffer | null = null;
@@ -243,6 +244,7 @@ export class Attempt {
       }
       this.request = request;
       this.offered = protocols;
+      this.key = nextKey();
       this.sock = socket;
       socket.on('data', onHandshakeData);
       socket.on('error', onHandshakeError);
@@ -285,10 +287,9 @@ export class Attempt {
   /** Sends the upgrade request once the socket can carry it (TCP connected, or TLS done for wss://). */
   private sendRequest(): void {
     if (!this.sock || !this.request || this.state !== 'connecting') return;
-    const key = nextKey();
-    this.sock.write(`${this.request.head}${key}\r\n\r\n`, 'latin1');
+    this.sock.write(`${this.request.head}${this.key}\r\n\r\n`, 'latin1');
     // The 101's expected accept, hashed while the request travels rather than after the answer.
-    this.accept = acceptFor(key);
+    this.accept = acceptFor(this.key);
   }
 
   /**

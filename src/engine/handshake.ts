@@ -189,7 +189,8 @@ export function isUpgrade(head: ResponseHead): boolean {
 export function checkSwitch(head: ResponseHead, accept: string, protocols: readonly string[]): { error: string } | { protocol: string } {
   const upgrade = head.headers.get('upgrade');
   if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: 'Invalid Upgrade header' };
-  if (head.headers.get('sec-websocket-accept') !== accept) return { error: 'Invalid Sec-WebSocket-Accept header' };
+  // An empty `accept` (no request sent yet) matches no answer, not an empty header.
+  if (accept === '' || head.headers.get('sec-websocket-accept') !== accept) return { error: 'Invalid Sec-WebSocket-Accept header' };
   const chosen = head.headers.get('sec-websocket-protocol');
   if (chosen !== undefined) {
     if (protocols.length === 0) return { error: 'Server sent a subprotocol but none was requested' };

@@ -9,18 +9,24 @@ import os from 'node:os';
  * (3,000/s) both fall behind, at −10 by 4 ms–1.4 s (median 21 ms), at 0 by 8–91 ms (median 67).
  *
  * Linux only: there nice is per thread, and setPriority(0) names the calling thread (elsewhere it
- * would renice the whole process). Raising it needs root or CAP_SYS_NICE; without them the thread
- * keeps the nice it was born with.
+ * would renice the whole process). Raising it needs CAP_SYS_NICE (root outside a container, or
+ * a container given it) or a high enough RLIMIT_NICE; without them the thread keeps its nice.
+ * A target in another session (wsrace spawns `target.command` detached) may sit in its own
+ * scheduling autogroup, where nice does not weigh against it.
  */
 export const WORKER_NICE = -10;
 
-/** Tries to run the calling thread at `wanted`; returns the nice it runs at (null: unknown). */
+/**
+ * Tries to run the calling thread at `wanted` unless it already runs at that or higher (a lower
+ * nice); returns the nice it runs at (null: unknown). Threads it creates afterwards inherit it.
+ */
 export function raiseThreadPriority(wanted = WORKER_NICE): number | null {
-  if (process.platform !== 'linux') return null;
+  const current = threadPriority();
+  if (current === null || current <= wanted) return current;
   try {
     os.setPriority(0, wanted);
   } catch {
-    // EACCES without the privilege: the inherited nice stays
+    // EACCES/EPERM without the privilege (root with CAP_SYS_NICE, or RLIMIT_NICE): the nice stays
   }
   return threadPriority();
 }

@@ -55,6 +55,8 @@ export interface WorkerTask {
   warmup: number;
   /** Fraction of its time a worker may busy-wait through the last 1.5 ms before a start (see wake.ts). */
   spinBudget: number;
+  /** Run this worker thread at WORKER_NICE where allowed (priority.ts). */
+  raisePriority: boolean;
   port: MessagePort;
 }
 

@@ -158,8 +158,7 @@ class WorkerRun implements AttemptHost {
     const attempts = this.indices.length + (this.task.awaitSeal ? this.task.capacity : 0);
     const warm = Math.min(this.task.warmup, attempts);
     const rehearsal = this.task.warmup > 0 ? Math.min(REHEARSAL_ATTEMPTS, attempts) : 0;
-    // Favoured by the kernel only with the whole spin budget: a core is then left for the others.
-    const nice = this.task.spinBudget >= 1 ? raiseThreadPriority() : threadPriority();
+    const nice = this.task.raisePriority ? raiseThreadPriority() : threadPriority();
     await warmUp(warm, (url, deadline) => rehearse(this.task, url, rehearsal, deadline));
     return new Promise((resolve) => {
       this.resolve = resolve;

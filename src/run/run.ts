@@ -165,6 +165,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
   const spinBudget = options.spinBudget ?? defaultSpinBudget(workers, availableParallelism());
   if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
+  // Favoured by the kernel (nice −10) only when spinning freely with a core left for the rest.
+  const raisePriority = spinBudget >= 1 && workers < availableParallelism();
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
   const lifetimeMs = plannedLifeMs(connection);
@@ -204,7 +206,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   };
   const engine = new Engine(
     // The run's bound: stages, then an attempt's planned life (handshake, expect/steps, hold), then drainTimeout.
-    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined, spinBudget },
+    { stages, workers, shard: shard ?? undefined, capacity: plan.capacity, drainTimeoutMs: lifetimeMs + scenario.drainTimeout, connection, awaitSeal: burst !== undefined, spinBudget, raisePriority },
     {
       records(records: AttemptRecord[]) {
         const timeline = liveTimeline();
