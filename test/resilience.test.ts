@@ -59,9 +59,10 @@ describe('interruption', () => {
       expect(summary.interruptedBy).toBe(signal);
       expect(summary.totals.errors.interrupted).toBe(summary.totals.attempted);
       expect(r.stdout).toContain('PARTIAL');
-      // Every open socket was closed with 1001 "going away", not dropped.
+      // Every open socket was closed with 1001 "going away", not dropped. Only an attempt still in
+      // its handshake when the signal came may be cut (the server may have sent its 101 already).
       await until(() => (s.tally.client_close_1001 ?? 0) === summary.totals.opened, 5000, 'the server to see every 1001');
-      expect(s.tally.client_close_1006 ?? 0).toBe(0);
+      expect(s.tally.client_close_1006 ?? 0).toBeLessThanOrEqual(summary.totals.attempted - summary.totals.opened);
     });
   }
 
