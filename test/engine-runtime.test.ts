@@ -229,13 +229,25 @@ describe('worker wake-up plan', () => {
 
   it('stays awake for handshakes in flight only with the whole window as budget, and sets no timer when nothing is due', async () => {
     const { planWake, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
-    expect(planWake(10, 0, 1, true)).toEqual({ spin: true });
-    expect(planWake(Infinity, 50, 1, true)).toEqual({ spin: true }); // the schedule is over, its last handshakes are not
-    expect(planWake(10, 0, 0.25, true)).toEqual({ spin: false, timeoutMs: 8 }); // a partial budget is kept for starts
-    expect(planWake(10, 0, 0.99, true)).toEqual({ spin: false, timeoutMs: 8 });
-    expect(planWake(10, SPIN_WINDOW_MS, 1, true)).toEqual({ spin: false, timeoutMs: 10 }); // the window is spent
-    expect(planWake(Infinity, 0, 1, false)).toEqual({ spin: false, timeoutMs: Infinity });
-    expect(planWake(Infinity, 0, 0, true)).toEqual({ spin: false, timeoutMs: Infinity });
+    const yes = () => true;
+    const no = () => false;
+    expect(planWake(10, 0, 1, yes)).toEqual({ spin: true });
+    expect(planWake(Infinity, 50, 1, yes)).toEqual({ spin: true }); // the schedule is over, its last handshakes are not
+    expect(planWake(10, 0, 0.25, yes)).toEqual({ spin: false, timeoutMs: 8 }); // a partial budget is kept for starts
+    expect(planWake(10, 0, 0.99, yes)).toEqual({ spin: false, timeoutMs: 8 });
+    expect(planWake(10, SPIN_WINDOW_MS, 1, yes)).toEqual({ spin: false, timeoutMs: 10 }); // the window is spent
+    expect(planWake(Infinity, 0, 1, no)).toEqual({ spin: false, timeoutMs: Infinity });
+    expect(planWake(Infinity, 0, 0, yes)).toEqual({ spin: false, timeoutMs: Infinity });
+    // The question (a scan of the handshake queue) is asked only when its answer decides.
+    let asked = 0;
+    const counted = () => (asked++, true);
+    planWake(1.2, 0, 1, counted); // a start within SPIN_MS spins anyway
+    planWake(10, 0, 0.25, counted); // a partial budget
+    planWake(10, SPIN_WINDOW_MS, 1, counted); // the window spent
+    planWake(-1, 0, 1, counted); // already due
+    expect(asked).toBe(0);
+    planWake(10, 0, 1, counted);
+    expect(asked).toBe(1);
   });
 
   it('sizes a worker\'s young generation to its peak rate: small for short pauses, large from 3,000/s', async () => {

@@ -33,7 +33,12 @@ export const AWAIT_SPIN_MS = 250;
  * same machine (the default CPUs − 1 workers), a quarter of it when there is none.
  */
 export function defaultSpinBudget(threads: number, cpus: number): number {
-  return threads < cpus ? DEFAULT_SPIN_BUDGET : SHARED_SPIN_BUDGET;
+  return leavesACore(threads, cpus) ? DEFAULT_SPIN_BUDGET : SHARED_SPIN_BUDGET;
+}
+
+/** `threads` spinning workers on `cpus` cores leave one for the main thread and a local target. */
+export function leavesACore(threads: number, cpus: number): boolean {
+  return threads < cpus;
 }
 
 /** A spin budget is a fraction in [0, 1] (false for NaN). */
@@ -52,16 +57,19 @@ export type Wake = { readonly spin: true } | { readonly spin: false; readonly ti
 /** Shared: a worker spinning through its last 1.5 ms asks for this ~100,000 times a second. */
 const SPIN: Wake = Object.freeze({ spin: true });
 
+const NOT_AWAITING = (): boolean => false;
+
 /**
  * `waitMs` until the next start (Infinity: none waiting; the timeout is then Infinity, and the
  * caller sets no timer), `spunMs` already spun in this window, `budget` in [0, 1], `awaiting`:
- * handshakes started in the last AWAIT_SPIN_MS are in flight.
+ * whether handshakes started in the last AWAIT_SPIN_MS are in flight. It is asked only when its
+ * answer decides (the whole budget, not spent, no start within SPIN_MS): answering may scan.
  */
-export function planWake(waitMs: number, spunMs: number, budget = DEFAULT_SPIN_BUDGET, awaiting = false): Wake {
+export function planWake(waitMs: number, spunMs: number, budget = DEFAULT_SPIN_BUDGET, awaiting: () => boolean = NOT_AWAITING): Wake {
   // Already due: the next turn, not a timer (Node turns a 0 ms timeout into 1 ms).
   if (waitMs <= 0) return SPIN;
   const maySpin = spunMs < budget * SPIN_WINDOW_MS;
-  if (maySpin && (waitMs <= SPIN_MS || (awaiting && budget >= 1))) return SPIN;
+  if (maySpin && (waitMs <= SPIN_MS || (budget >= 1 && awaiting()))) return SPIN;
   // A timer never fires early: round down, and aim SPIN_MS early when a spin may follow.
   return { spin: false, timeoutMs: Math.max(0, Math.floor(maySpin ? waitMs - SPIN_MS : waitMs)) };
 }

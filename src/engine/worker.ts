@@ -7,7 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup.js';
-import { AWAIT_SPIN_MS, planWake, SPIN_MS, SPIN_WINDOW_MS } from './wake.js';
+import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS } from './wake.js';
 import { raiseThreadPriority, threadPriority } from './priority.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
@@ -227,11 +227,7 @@ class WorkerRun implements AttemptHost {
       this.spinWindowStart = t;
       this.spinUsed = 0;
     }
-    const wait = this.nextDue - t;
-    // A handshake started in the last AWAIT_SPIN_MS still waits in the handshake deadline queue
-    // (due = start + timeout). Asked only when it matters: a start within SPIN_MS spins anyway.
-    const awaiting = wait > SPIN_MS && this.deadlines.handshake.waitingAfter(t - AWAIT_SPIN_MS + this.settings.handshakeTimeoutMs);
-    const wake = planWake(wait, this.spinUsed, this.task.spinBudget, awaiting);
+    const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget, this.awaitingHandshakes);
     this.cancelWake(); // a pump nested in a socket event may have left one set: one at a time
     if (wake.spin) {
       this.spinSince = t;
@@ -240,6 +236,12 @@ class WorkerRun implements AttemptHost {
       this.pumpTimer = setTimeout(this.pump, wake.timeoutMs);
     }
   }
+
+  /**
+   * Whether a handshake started in the last AWAIT_SPIN_MS is in flight: it still waits in the
+   * handshake deadline queue (due = start + timeout). planWake asks only when it decides.
+   */
+  private readonly awaitingHandshakes = (): boolean => this.deadlines.handshake.waitingAfter(now() - AWAIT_SPIN_MS + this.settings.handshakeTimeoutMs);
 
   /** Clears the pending wake-up (timer or spin turn), if any. */
   private cancelWake(): void {

@@ -8,7 +8,7 @@ import type { Scenario } from '../scenario/schema.js';
 import { scheduleDurationMs, scheduledCount, peakRate } from '../schedule/arrival.js';
 import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { Engine } from '../engine/pool.js';
-import { defaultSpinBudget, isSpinBudget } from '../engine/wake.js';
+import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
 import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
 import { loadUsers } from '../session/users.js';
 import { InputError } from '../scenario/errors.js';
@@ -166,7 +166,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const spinBudget = options.spinBudget ?? defaultSpinBudget(workers, availableParallelism());
   if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
   // Favoured by the kernel (nice −10) only when spinning freely with a core left for the rest.
-  const raisePriority = spinBudget >= 1 && workers < availableParallelism();
+  const raisePriority = spinBudget >= 1 && leavesACore(workers, availableParallelism());
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
   const lifetimeMs = plannedLifeMs(connection);
