@@ -5,8 +5,13 @@ import os from 'node:os';
  * threads (the main thread, V8's helpers) and a target on the same machine, which otherwise
  * preempt it and start attempts late. Measured on 2 cores at 1,650/s against the bench's echo
  * server (bench/probe.mjs, 4 s runs, interleaved): schedule lag p99 0.68–2.0 ms at nice −10
- * against 0.98–4.3 ms at 0, lower in 15 of 15 pairs; at −5 1.3–2.3 ms. Past the top rate
- * (3,000/s) both fall behind, at −10 by 4 ms–1.4 s (median 21 ms), at 0 by 8–91 ms (median 67).
+ * against 0.98–4.3 ms at 0, lower in 15 of 15 pairs; at −5 1.3–2.3 ms. At 2,139/s (half the top
+ * rate of the bench of 12:35): 1.14–2.49 ms at −20 against 1.31–2.65 at −10, lower in 8 of 10
+ * pairs (one run of each fell behind, by 48 and 122 ms), and the worker waited for a CPU
+ * 40–70 ms a run against 20–130. The preemptions it still suffers are 2–7 ms, a time slice
+ * of a thread the kernel placed on its core. Past the top rate both fall behind (4,000/s, 3
+ * pairs: sustained lag p99 3.6–17.6 ms at −20, 5.2 ms–3.5 s at −10; at 3,000/s, −10 by
+ * 4 ms–1.4 s, median 21 ms, and nice 0 by 8–91 ms, median 67).
  *
  * Linux only: there nice is per thread, and setPriority(0) names the calling thread (elsewhere it
  * would renice the whole process). Raising it needs CAP_SYS_NICE (root outside a container, or
@@ -14,7 +19,7 @@ import os from 'node:os';
  * A target in another session (wsrace spawns `target.command` detached) may sit in its own
  * scheduling autogroup, where nice does not weigh against it.
  */
-export const WORKER_NICE = -10;
+export const WORKER_NICE = -20;
 
 /**
  * Tries to run the calling thread at `wanted` unless it already runs at that or higher (a lower
