@@ -6,10 +6,10 @@ import os from 'node:os';
  * preempt it and start attempts late. Measured on 2 cores at 1,650/s against the bench's echo
  * server (bench/probe.mjs, 4 s runs, interleaved): schedule lag p99 0.68–2.0 ms at nice −10
  * against 0.98–4.3 ms at 0, lower in 15 of 15 pairs; at −5 1.3–2.3 ms. At 2,139/s (half the top
- * rate of the bench of 12:35): 1.14–2.49 ms at −20 against 1.31–2.65 at −10, lower in 8 of 10
- * pairs (one run of each fell behind, by 48 and 122 ms), and the worker waited for a CPU
- * 40–70 ms a run against 20–130. The preemptions it still suffers are 2–7 ms, a time slice
- * of a thread the kernel placed on its core. Past the top rate both fall behind (4,000/s, 3
+ * rate of the bench of 12:35): 1.14–2.49 ms at −20 against 1.31–2.65 at −10 in the 9 runs of
+ * each that kept up, lower in 8 of 10 pairs (one run of each fell behind, by 48 and 122 ms),
+ * and the worker waited for a CPU 40–70 ms a run against 20–130. The preemptions it still
+ * suffers are 2–7 ms, a time slice of a thread the kernel placed on its core. Past the top rate both fall behind (4,000/s, 3
  * pairs: sustained lag p99 3.6–17.6 ms at −20, 5.2 ms–3.5 s at −10; at 3,000/s, −10 by
  * 4 ms–1.4 s, median 21 ms, and nice 0 by 8–91 ms, median 67).
  *
