@@ -9,9 +9,9 @@ import os from 'node:os';
  * rate of the bench of 12:35): 1.14–2.49 ms at −20 against 1.31–2.65 at −10 in the 9 runs of
  * each that kept up, lower in 8 of 10 pairs (one run of each fell behind, by 48 and 122 ms),
  * and the worker waited for a CPU 40–70 ms a run against 20–130. The preemptions it still
- * suffers are 2–7 ms, a time slice of a thread the kernel placed on its core. Past the top rate both fall behind (4,000/s, 3
- * pairs: sustained lag p99 3.6–17.6 ms at −20, 5.2 ms–3.5 s at −10; at 3,000/s, −10 by
- * 4 ms–1.4 s, median 21 ms, and nice 0 by 8–91 ms, median 67).
+ * suffers are 2–7 ms, a time slice of a thread the kernel placed on its core. Past the top
+ * rate both fall behind (4,000/s, 3 pairs: sustained lag p99 3.6–17.6 ms at −20, 5.2 ms–3.5 s
+ * at −10; at 3,000/s, −10 by 4 ms–1.4 s, median 21 ms, and nice 0 by 8–91 ms, median 67).
  *
  * Linux only: there nice is per thread, and setPriority(0) names the calling thread (elsewhere it
  * would renice the whole process). Raising it needs CAP_SYS_NICE (root outside a container, or
