@@ -149,7 +149,7 @@ describe('worker warm-up', () => {
     expect(summary.schedule.spinBudget).toBe(0.5);
   });
 
-  it('a worker with the whole spin budget runs at nice −20 where it may, and keeps its nice otherwise', async () => {
+  it('a worker with the whole spin budget runs at nice −10 where it may, and keeps its nice otherwise', async () => {
     const server = await startTestServer(() => ({ kind: 'accept' }));
     onTestFinished(() => server.close());
     const { runScenario } = await import('../src/run/run.js');

@@ -165,7 +165,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
   const spinBudget = options.spinBudget ?? defaultSpinBudget(workers, availableParallelism());
   if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
-  // Favoured by the kernel (nice −20, WORKER_NICE) only when spinning freely with a core left for the rest.
+  // Favoured by the kernel (nice −10, WORKER_NICE) only when spinning freely with a core left for the rest.
   const raisePriority = spinBudget >= 1 && leavesACore(workers, availableParallelism());
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
