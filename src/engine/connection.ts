@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
+import { connectQuietly } from './quiet-end.js';
 import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
 import type { ConnectionSettings, StepSpec } from './protocol.js';
@@ -407,7 +408,7 @@ export class Attempt {
       socket = tls.connect(options);
     } else {
       (options as net.IpcSocketConnectOpts).path = options.socketPath as string;
-      socket = net.connect(options);
+      socket = connectQuietly(options);
     }
     (socket as net.Socket & { [ATTEMPT]: Attempt })[ATTEMPT] = this;
     socket.once('connect', onSocketConnect);

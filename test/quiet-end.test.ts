@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import * as ws from 'ws';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectQuietly, QuietEndSocket, quietReceiverEnds } from '../src/engine/quiet-end.js';
+import { startEchoServerProcess } from './helpers/echo-server-process.js';
+
+const waitFor = (emitter: NodeJS.EventEmitter, event: string) => once(emitter, event, { signal: AbortSignal.timeout(5000) });
+
+/** end() calls with no arguments on a stream that has ended and finished (or been destroyed): the ones Node answers by building an error. */
+function countMootEnds() {
+  const counts = { receiver: 0, socket: 0 };
+  const moot = (s: Writable) => s.writableEnded && (s.writableFinished || s.destroyed);
+  const writableEnd = Writable.prototype.end;
+  const socketEnd = net.Socket.prototype.end;
+  Writable.prototype.end = function (this: Writable, ...args: unknown[]) {
+    if (args.length === 0 && moot(this)) counts.receiver++;
+    return (writableEnd as (...a: unknown[]) => Writable).apply(this, args);
+  } as typeof writableEnd;
+  net.Socket.prototype.end = function (this: net.Socket, ...args: unknown[]) {
+    if (args.length === 0 && moot(this)) counts.socket++;
+    return (socketEnd as (...a: unknown[]) => net.Socket).apply(this, args);
+  } as typeof socketEnd;
+  const restore = () => {
+    Writable.prototype.end = writableEnd;
+    net.Socket.prototype.end = socketEnd;
+  };
+  return { counts, restore };
+}
+
+// In its own process, so only the client's receivers and sockets are counted here.
+let server: Awaited<ReturnType<typeof startEchoServerProcess>>;
+let url: string;
+beforeAll(async () => {
+  server = await startEchoServerProcess();
+  url = server.url;
+});
+afterAll(() => server.close());
+
+/** `n` connections in turn through ws's client: open, close 1000, wait for ws's 'close' (after the socket's). */
+async function openAndClose(n: number, createConnection: (o: net.NetConnectOpts) => net.Socket): Promise<number[]> {
+  const codes: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const client = new WebSocket(url, { perMessageDeflate: false, createConnection: createConnection as never });
+    await waitFor(client, 'open');
+    client.close(1000);
+    const [code] = (await waitFor(client, 'close')) as [number];
+    codes.push(code);
+  }
+  return codes;
+}
+
+describe('ws’s redundant end() calls after a close handshake', () => {
+  // First, before quietReceiverEnds() changes ws's Receiver for this thread.
+  it('with net.connect and ws as shipped: two on the receiver per socket, and up to one on the socket', async () => {
+    const { counts, restore } = countMootEnds();
+    try {
+      expect(await openAndClose(10, (o) => net.connect(o))).toEqual(Array(10).fill(1000));
+    } finally {
+      restore();
+    }
+    expect(counts.receiver).toBe(20);
+    expect(counts.socket).toBeLessThanOrEqual(10);
+  });
+
+  it('with a QuietEndSocket and quiet receivers: none reach Node’s end(), and every close is still 1000', async () => {
+    expect(quietReceiverEnds()).toBe(true);
+    expect(quietReceiverEnds()).toBe(true); // idempotent
+    const { counts, restore } = countMootEnds();
+    try {
+      expect(await openAndClose(10, connectQuietly)).toEqual(Array(10).fill(1000));
+    } finally {
+      restore();
+    }
+    expect(counts).toEqual({ receiver: 0, socket: 0 });
+  });
+});
+
+describe('every other end() is Node’s own', () => {
+  it('a QuietEndSocket sends its FIN on end(), and end(cb) after finish still answers with the error', async () => {
+    const peer = net.createServer();
+    peer.listen(0, '127.0.0.1');
+    await waitFor(peer, 'listening');
+    try {
+      const accepted = waitFor(peer, 'connection');
+      const socket = connectQuietly({ host: '127.0.0.1', port: (peer.address() as net.AddressInfo).port });
+      expect(socket).toBeInstanceOf(QuietEndSocket);
+      await waitFor(socket, 'connect');
+      const [remote] = (await accepted) as [net.Socket];
+      remote.resume();
+      const remoteEnded = waitFor(remote, 'end');
+      const finished = waitFor(socket, 'finish');
+      expect(socket.end()).toBe(socket);
+      await Promise.all([remoteEnded, finished]);
+      expect(socket.end()).toBe(socket);
+      const err = await new Promise<Error | null | undefined>((resolve) => socket.end(resolve));
+      expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
+      remote.destroy();
+      socket.destroy();
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('a quiet receiver ends and finishes as before; end(cb) after finish still answers with the error', async () => {
+    expect(quietReceiverEnds()).toBe(true);
+    const Receiver = (ws as unknown as { Receiver: new (o: object) => Writable }).Receiver;
+    const receiver = new Receiver({});
+    const finished = waitFor(receiver, 'finish');
+    expect(receiver.end()).toBe(receiver);
+    await finished;
+    expect(receiver.end()).toBe(receiver);
+    const err = await new Promise<Error | null | undefined>((resolve) => receiver.end(resolve));
+    expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
+  });
+});
