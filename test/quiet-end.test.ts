@@ -44,17 +44,21 @@ async function openAndClose(n: number, createConnection: (o: net.NetConnectOpts)
   const codes: number[] = [];
   for (let k = 0; k < n; k++) {
     const client = new WebSocket(url, { perMessageDeflate: false, createConnection: createConnection as never });
-    await waitFor(client, 'open');
-    client.close(1000);
-    const [code] = (await waitFor(client, 'close')) as [number];
-    codes.push(code);
+    try {
+      await waitFor(client, 'open');
+      client.close(1000);
+      const [code] = (await waitFor(client, 'close')) as [number];
+      codes.push(code);
+    } finally {
+      client.terminate(); // a no-op once closed; cuts a client a failed wait left behind
+    }
   }
   return codes;
 }
 
 describe('ws’s redundant end() calls after a close handshake', () => {
-  // First, before quietReceiverEnds() changes ws's Receiver for this thread.
-  it('with net.connect and ws as shipped: two on the receiver per socket, and up to one on the socket', async () => {
+  // First (vitest runs a file's tests in order), before quietReceiverEnds() changes ws's Receiver for this thread.
+  it('with net.connect and ws as shipped: two on the receiver per socket, and up to one on the socket (when its own FIN went out before the server’s arrived)', async () => {
     const { counts, restore } = countMootEnds();
     try {
       expect(await openAndClose(10, (o) => net.connect(o))).toEqual(Array(10).fill(1000));
@@ -79,27 +83,45 @@ describe('ws’s redundant end() calls after a close handshake', () => {
 });
 
 describe('every other end() is Node’s own', () => {
-  it('a QuietEndSocket sends its FIN on end(), and end(cb) after finish still answers with the error', async () => {
+  /** A socket connected to a fresh loopback server, and the server's side of it. */
+  async function connectedPair(connect: (o: net.NetConnectOpts) => net.Socket, peer: net.Server) {
+    const accepted = waitFor(peer, 'connection');
+    const socket = connect({ host: '127.0.0.1', port: (peer.address() as net.AddressInfo).port });
+    socket.on('error', () => undefined);
+    const [[remote]] = (await Promise.all([accepted, waitFor(socket, 'connect')])) as [[net.Socket], unknown];
+    remote.resume();
+    return { socket, remote };
+  }
+
+  it('a QuietEndSocket sends its FIN on end(); a second end() after finish stops there, one with a callback still gets the error', async () => {
     const peer = net.createServer();
+    const open: net.Socket[] = [];
     peer.listen(0, '127.0.0.1');
     await waitFor(peer, 'listening');
     try {
-      const accepted = waitFor(peer, 'connection');
-      const socket = connectQuietly({ host: '127.0.0.1', port: (peer.address() as net.AddressInfo).port });
-      expect(socket).toBeInstanceOf(QuietEndSocket);
-      await waitFor(socket, 'connect');
-      const [remote] = (await accepted) as [net.Socket];
-      remote.resume();
-      const remoteEnded = waitFor(remote, 'end');
-      const finished = waitFor(socket, 'finish');
-      expect(socket.end()).toBe(socket);
-      await Promise.all([remoteEnded, finished]);
-      expect(socket.end()).toBe(socket);
-      const err = await new Promise<Error | null | undefined>((resolve) => socket.end(resolve));
-      expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
-      remote.destroy();
-      socket.destroy();
+      // The same steps on a plain net.Socket, then on a QuietEndSocket: only the plain one's second end() reaches net.Socket's.
+      const seen: number[] = [];
+      for (const connect of [(o: net.NetConnectOpts) => net.connect(o), connectQuietly]) {
+        const { socket, remote } = await connectedPair(connect, peer);
+        open.push(socket, remote);
+        const remoteEnded = waitFor(remote, 'end');
+        const finished = waitFor(socket, 'finish');
+        expect(socket.end()).toBe(socket);
+        await Promise.all([remoteEnded, finished]);
+        const { counts, restore } = countMootEnds();
+        try {
+          expect(socket.end()).toBe(socket);
+        } finally {
+          restore();
+        }
+        seen.push(counts.socket);
+        const err = await new Promise<Error | null | undefined>((resolve) => socket.end(resolve));
+        expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
+      }
+      expect(seen).toEqual([1, 0]);
+      expect(open[2]).toBeInstanceOf(QuietEndSocket);
     } finally {
+      for (const s of open) s.destroy();
       peer.close();
     }
   });

@@ -4,8 +4,9 @@
  * stream that has ended and then finished (or been destroyed) builds an error, formatting its
  * message and capturing a stack, and with no callback to hand it to, drops it: three errors per
  * closed socket, 4–5% of a worker's busy time at 2,000/s (--cpu-prof, bench/probe.mjs), and their
- * garbage. These skip exactly that case; every other end() is Node's own. (wss:// sockets are
- * tls.connect's own TLSSockets and keep Node's end(); their receivers are quiet all the same.)
+ * garbage. These skip only that case, and every other end() is Node's own; a receiver that
+ * errored before it ended still builds its error (rare, and harmless). wss:// sockets are
+ * tls.connect's own TLSSockets and keep Node's end(); their receivers are quiet all the same.
  */
 import net from 'node:net';
 import { Writable } from 'node:stream';
@@ -24,7 +25,11 @@ export class QuietEndSocket extends net.Socket {
   }
 }
 
-/** net.connect(options), with a QuietEndSocket. */
+/**
+ * net.connect(options) with a QuietEndSocket, for ws:// and ws+unix://. Unlike net.connect it
+ * neither applies `options.timeout` (dial() never passes one: handshake timeouts are wsrace's
+ * deadline queue) nor publishes to the `net.client.socket` diagnostics channel.
+ */
 export function connectQuietly(options: net.NetConnectOpts): net.Socket {
   return new QuietEndSocket(options).connect(options);
 }
