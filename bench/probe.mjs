@@ -1,7 +1,8 @@
 // One rate, looked at closely: node bench/probe.mjs RATE SECONDS WORKERS [SPIN]
 // Starts the bench echo server, warms it (2 s at 1,500/s, so the target's own JIT warm-up is not
 // measured), runs wsrace at RATE for SECONDS, and prints the schedule lag per 500 ms and the CPU
-// seconds of every thread of wsrace and of the server. Add `node --cpu-prof` to profile it.
+// seconds of every thread of wsrace and of the server, and how late the server's 101s came per 500 ms.
+// Add `node --cpu-prof` to profile it.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -63,6 +64,10 @@ console.log(`sustained lag (after the first second) p99 ${q(sustained, 0.99)} ms
 console.log(`totals: ${JSON.stringify({ ...summary.totals, closeCodes: undefined })}`);
 console.log(`lag p99 per 500 ms: ${windows.map((w) => q(w, 0.99)).join(' ')}`);
 console.log(`lag max per 500 ms: ${windows.map((w) => q(w, 1)).join(' ')}`);
+// The target's side of the same half-seconds: a late 101 keeps sockets (and the worker's GC survivors) alive longer.
+const answers = [];
+for (const e of events) if (e.tcp !== null && e.up !== null) (answers[Math.floor((e.sched - first) / 500)] ??= []).push(e.up - e.tcp);
+console.log(`request → 101 p90 per 500 ms: ${answers.map((w) => (w ? q(w, 0.9) : '-')).join(' ')}`);
 console.log(`wsrace CPU s (worker warm-up included): ${JSON.stringify(delta(before, after))}`);
 console.log(`server CPU s: ${JSON.stringify(delta(serverBefore, serverAfter))}`);
 process.exit(0);
