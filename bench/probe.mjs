@@ -55,8 +55,16 @@ const serverAfter = cpu(server.pid);
 
 const events = readFileSync(`${outDir}/events.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const first = Math.min(...events.map((e) => e.sched));
-const windows = [];
-for (const e of events) (windows[Math.floor((e.sched - first) / 500)] ??= []).push(e.start - e.sched);
+/** `pick(e)` of every event, by the half-second of its scheduled start; null picks are left out. */
+const perHalfSecond = (pick) => {
+  const out = [];
+  for (const e of events) {
+    const v = pick(e);
+    if (v !== null) (out[Math.floor((e.sched - first) / 500)] ??= []).push(v);
+  }
+  return out;
+};
+const windows = perHalfSecond((e) => e.start - e.sched);
 const q = (xs, p) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(p * xs.length))].toFixed(1);
 console.log(`rate ${rate}/s for ${seconds} s on ${workers} worker(s): wall ${wall} s; lag p50 ${summary.scheduleLagMs.p50} p99 ${summary.scheduleLagMs.p99} max ${summary.scheduleLagMs.max} ms; close codes ${JSON.stringify(summary.totals.closeCodes)} of ${summary.totals.attempted}`);
 const sustained = events.filter((e) => e.sched - first >= 1000).map((e) => e.start - e.sched);
@@ -65,8 +73,7 @@ console.log(`totals: ${JSON.stringify({ ...summary.totals, closeCodes: undefined
 console.log(`lag p99 per 500 ms: ${windows.map((w) => q(w, 0.99)).join(' ')}`);
 console.log(`lag max per 500 ms: ${windows.map((w) => q(w, 1)).join(' ')}`);
 // The target's side of the same half-seconds: a late 101 keeps sockets (and the worker's GC survivors) alive longer.
-const answers = [];
-for (const e of events) if (e.tcp !== null && e.up !== null) (answers[Math.floor((e.sched - first) / 500)] ??= []).push(e.up - e.tcp);
+const answers = perHalfSecond((e) => (e.tcp !== null && e.up !== null ? e.up - e.tcp : null));
 console.log(`request → 101 p90 per 500 ms: ${answers.map((w) => (w ? q(w, 0.9) : '-')).join(' ')}`);
 console.log(`wsrace CPU s (worker warm-up included): ${JSON.stringify(delta(before, after))}`);
 console.log(`server CPU s: ${JSON.stringify(delta(serverBefore, serverAfter))}`);
