@@ -2,8 +2,10 @@
 // `concurrency` loops opens a socket, closes it with 1000 once open, and starts the next when it
 // has closed. Run in `threads` worker threads, like wsrace's workers. Prints completions/s and the
 // handshake p50 of the sockets started after the first `warmMs` (default 0), once its JIT is warm.
+// From a source address it names each socket's port (source-ports.mjs), as wsrace does.
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import WebSocket from 'ws';
+import { sourcePortPicker } from './source-ports.mjs';
 
 if (isMainThread) {
   const [url, seconds, threads, concurrency, source, warmMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6], Number(process.argv[7] ?? 0)];
@@ -25,6 +27,7 @@ if (isMainThread) {
   }
 } else {
   const { url, seconds, concurrency, source, warmMs } = workerData;
+  const nextPort = sourcePortPicker();
   const end = Date.now() + seconds * 1000;
   const warmUntil = performance.now() + warmMs;
   let completed = 0;
@@ -36,7 +39,7 @@ if (isMainThread) {
       return;
     }
     const started = performance.now();
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source } : {}) });
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source, localPort: nextPort() } : {}) });
     ws.on('open', () => {
       if (started >= warmUntil) opens.push(performance.now() - started);
       ws.close(1000);

@@ -2,7 +2,8 @@
 // Starts the bench echo server, warms it (2 s at 1,500/s, so the target's own JIT warm-up is not
 // measured), runs wsrace at RATE for SECONDS, and prints the schedule lag per 500 ms and the CPU
 // seconds of every thread of wsrace and of the server, and how late the server's 101s came per 500 ms.
-// Add `node --cpu-prof` to profile it.
+// Add `node --cpu-prof` to profile it. PROBE_SERVER_FLAGS are node's flags for the server,
+// PROBE_SERVER_ARGS the server's own (e.g. `--delay-101 200`); PROBE_OUT keeps the run's folder.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { runScenario } from '../dist/run/run.js';
 const [rate, seconds, workers] = [Number(process.argv[2] ?? 1200), Number(process.argv[3] ?? 4), Number(process.argv[4] ?? 1)];
 // The spin budget (--spin); with 0 a worker's CPU time is its work alone, not its busy-waiting.
 const spinBudget = process.argv[5] !== undefined ? Number(process.argv[5]) : undefined;
-const server = spawn(process.execPath, [...(process.env.PROBE_SERVER_FLAGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./echo-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [...(process.env.PROBE_SERVER_FLAGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./echo-server.mjs', import.meta.url)), ...(process.env.PROBE_SERVER_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'pipe', 'inherit'] });
 process.on('exit', () => server.kill('SIGTERM'));
 const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
 // A source address of this probe's own: earlier runs' TIME_WAIT ports on 127.0.0.1 slow connect().

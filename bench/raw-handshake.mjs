@@ -1,14 +1,16 @@
 // The overhead floor: the least a client can add to a handshake's latency on this machine. It
-// dials the way wsrace does (a TCP socket from a source address, the upgrade request written at
-// connect) and stops the clock at the first byte of the response: no parsing, no WebSocket, no
-// recording. It starts sockets RATE/s on time and, like wsrace's worker, keeps its thread awake
-// (setImmediate) so the response is read when it arrives. What it measures over the server's
-// delay is the kernel, the server and the VM; what wsrace measures over it is that plus wsrace.
+// dials the way wsrace does (a TCP socket from a source address and a port it names, the upgrade
+// request written at connect) and stops the clock at the first byte of the response: no
+// parsing, no WebSocket, no recording. It starts sockets RATE/s on time and, like wsrace's
+// worker, keeps its thread awake (setImmediate) so the response is read when it arrives. What it
+// measures over the server's delay is the kernel, the server and the VM; what wsrace measures
+// over it is that plus wsrace.
 //
 //   node bench/raw-handshake.mjs URL RATE SECONDS SOURCE [WARM_SECONDS]
 // prints { count, p50Ms } of dial → first response byte, for the sockets after the warm-up.
 import net from 'node:net';
 import { randomFillSync } from 'node:crypto';
+import { sourcePortPicker } from './source-ports.mjs';
 
 const [url, rate, seconds, source, warmSeconds] = [new URL(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), process.argv[5], Number(process.argv[6] ?? 1)];
 const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: `;
@@ -16,11 +18,12 @@ const keys = Buffer.alloc(16);
 const total = Math.round(rate * (warmSeconds + seconds));
 const warm = Math.round(rate * warmSeconds);
 const latencies = [];
+const nextPort = sourcePortPicker();
 let finished = 0;
 
 function dial(record) {
   const started = performance.now();
-  const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: source });
+  const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: source, localPort: nextPort() });
   socket.setNoDelay(true);
   socket.once('connect', () => socket.write(`${request}${randomFillSync(keys).toString('base64')}\r\n\r\n`, 'latin1'));
   socket.once('data', () => {

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { connectQuietly } from './quiet-end.js';
+import { isPortTaken, type SourcePorts } from './source-ports.js';
 import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
 import type { ConnectionSettings, StepSpec } from './protocol.js';
@@ -32,6 +33,8 @@ export interface AttemptHost {
   readonly templates: CompiledTemplates;
   /** Starts attempts that have come due; socket events call it so I/O batches don't delay starts. */
   keepSchedule(): void;
+  /** This worker's source-port cursors (source-ports.ts). */
+  readonly sourcePorts: SourcePorts;
   /** Records a passed step (expect, ping): ms from the step's start and from open. */
   recordStep(name: string, fromStartMs: number, fromOpenMs: number): void;
   /** The compiled regex of expect step `index`. */
@@ -147,6 +150,7 @@ function onHandshakeData(this: DialledSocket, chunk: Buffer): void {
 }
 function onHandshakeError(this: DialledSocket, err: Error): void {
   const a = this[ATTEMPT];
+  if (a.redialIfPortTaken(this, err)) return;
   a.error(err);
   a.host.keepSchedule();
 }
@@ -189,6 +193,8 @@ export class Attempt {
   private offered: readonly string[] = [];
   private pending: Buffer | null = null;
   private pendingLength = 0;
+  /** Whether the socket in `sock` was dialled from a source port wsrace picked (source-ports.ts). */
+  private pickedPort = false;
   /** When wsrace's handshake validated the 101 (0: not yet, or ws's client did it). */
   private validatedAt = 0;
 
@@ -236,9 +242,8 @@ export class Attempt {
         this.fail('error', errorCode(err));
         return;
       }
-      let socket: DialledSocket;
       try {
-        socket = this.dial({ host: request.host, port: request.port, ...t.tlsOptions }) as DialledSocket;
+        this.dialForHandshake(request, true);
       } catch (err) {
         this.fail('error', errorCode(err)); // e.g. an invalid source address, as ws's client counts it
         return;
@@ -246,10 +251,6 @@ export class Attempt {
       this.request = request;
       this.offered = protocols;
       this.key = nextKey();
-      this.sock = socket;
-      socket.on('data', onHandshakeData);
-      socket.on('error', onHandshakeError);
-      socket.on('close', onHandshakeClose);
     } else {
       let ws: WebSocket;
       try {
@@ -283,6 +284,38 @@ export class Attempt {
     if (s.steps?.some((st) => st.kind === 'ping')) ws.on('pong', onPong);
     ws.on('error', onError);
     ws.on('close', onClose);
+  }
+
+  /**
+   * Dials for wsrace's handshake and listens to the socket until the 101. `pickPort`: from a
+   * source address, the port is wsrace's pick (source-ports.ts), not the kernel's.
+   */
+  private dialForHandshake(request: UpgradeRequest, pickPort: boolean): void {
+    const socket = this.dial({ host: request.host, port: request.port, ...this.host.templates.tlsOptions }, pickPort) as DialledSocket;
+    this.sock = socket;
+    socket.on('data', onHandshakeData);
+    socket.on('error', onHandshakeError);
+    socket.on('close', onHandshakeClose);
+  }
+
+  /**
+   * The source port wsrace picked was taken after all (EADDRINUSE at bind, EADDRNOTAVAIL at
+   * connect: source-ports.ts): that socket is dropped and the attempt dials once more, with the
+   * kernel's pick. False when the error is the attempt's own, to be counted.
+   */
+  redialIfPortTaken(socket: DialledSocket, err: Error): boolean {
+    if (!this.pickedPort || socket !== this.sock || this.rec.tcp !== null || this.request === null || !isPortTaken(err)) return false;
+    this.pickedPort = false;
+    socket.removeListener('data', onHandshakeData);
+    socket.removeListener('error', onHandshakeError);
+    socket.removeListener('close', onHandshakeClose);
+    this.sock = null;
+    try {
+      this.dialForHandshake(this.request, false);
+    } catch (e) {
+      this.fail('error', errorCode(e));
+    }
+    return true;
   }
 
   /** Sends the upgrade request once the socket can carry it (TCP connected, or TLS done for wss://). */
@@ -398,10 +431,16 @@ export class Attempt {
    * Dials the target (TCP, or TLS for wss://) from the attempt's source address, and stamps TCP
    * connect and TLS on the socket; wsrace's handshake and ws's client both go through it.
    */
-  private dial(options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }): net.Socket {
+  private dial(options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }, pickPort = false): net.Socket {
     let socket: net.Socket;
     const sources = this.host.settings.localAddresses;
-    if (sources.length > 0) (options as net.TcpNetConnectOpts).localAddress = sources[this.rec.i % sources.length];
+    if (sources.length > 0) {
+      const address = sources[this.rec.i % sources.length];
+      (options as net.TcpNetConnectOpts).localAddress = address;
+      const port = pickPort ? this.host.sourcePorts.next(address) : 0;
+      if (port > 0) (options as net.TcpNetConnectOpts).localPort = port;
+      this.pickedPort = port > 0;
+    }
     if (this.host.settings.url.startsWith('wss:')) {
       options.path = undefined;
       if (!options.servername && options.servername !== '') options.servername = net.isIP(options.host ?? '') ? '' : options.host;

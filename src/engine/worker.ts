@@ -10,6 +10,7 @@ import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup
 import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS } from './wake.js';
 import { raiseThreadPriority, threadPriority } from './priority.js';
 import { quietReceiverEnds } from './quiet-end.js';
+import { SourcePorts, sourcePortRange } from './source-ports.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
@@ -102,6 +103,7 @@ class WorkerRun implements AttemptHost {
   readonly expectRe: RegExp | null;
   readonly histograms: Record<Metric, Histogram>;
   readonly templates: CompiledTemplates;
+  readonly sourcePorts: SourcePorts;
   private readonly stepRegexes: RegExp[];
   private readonly stepHistograms = new Map<string, { fromStart: Histogram; fromOpen: Histogram }>();
 
@@ -149,6 +151,7 @@ class WorkerRun implements AttemptHost {
     this.expectRe = task.connection.expect ? new RegExp(task.connection.expect.match) : null;
     this.histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
     this.templates = compileTemplates(task.connection);
+    this.sourcePorts = new SourcePorts(task.connection.localAddresses.length > 0 ? sourcePortRange() : null);
     this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
     this.offsets = scheduleOffsets(task.stages);
     this.indices = stripeIndices(this.offsets.length, task.stripe);

@@ -1,0 +1,118 @@
+/**
+ * Local ports for sockets dialled from a source address (target.localAddresses), picked by
+ * wsrace instead of the kernel.
+ *
+ * Why: a socket bound to an address with port 0 gets its port from Linux's search of the
+ * ephemeral range (inet_csk_find_open_port). libuv sets SO_REUSEADDR on every bind, so the search
+ * starts in the lower half of the range, odd ports first, and any port of that address still
+ * held, TIME_WAIT included, is skipped one by one. Once ~7,000 of those ports are taken (about
+ * 3.5 s at 2,000 connections/s from one address), every bind() walks all of them: measured here,
+ * a plain connect loop at 2,000/s stalled for seconds at 7,000 connections, and a wsrace worker
+ * at 2,000/s spent 75% of its thread in bind() (perf) and fell behind by seconds.
+ *
+ * A port named in bind() costs one lookup, and Linux lets it be reused while the same address
+ * and port are in TIME_WAIT (both sockets have SO_REUSEADDR; connect() then reuses the TIME_WAIT
+ * 4-tuple, as timestamps allow). So each worker walks the range with a cursor per source address,
+ * from a random offset (two workers or processes rarely meet). A port still in use after all (a
+ * listener on it, a socket without SO_REUSEADDR, one of ours to the same destination) fails the
+ * dial with EADDRINUSE or EADDRNOTAVAIL, and the attempt dials once more with the kernel's choice.
+ *
+ * Linux only: elsewhere the kernel picks, as before.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Inclusive port bounds. */
+export interface PortRange {
+  readonly low: number;
+  readonly high: number;
+}
+
+/** The kernel's ephemeral range when /proc cannot be read. */
+const LINUX_DEFAULT: PortRange = { low: 32768, high: 60999 };
+
+/** Errors of a dial whose picked source port was taken: worth one more dial with the kernel's choice. */
+export function isPortTaken(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL';
+}
+
+/** Parses "32768 60999" or "40000-40999" (inclusive); null when it is not a range of ports. */
+export function parsePortRange(text: string): PortRange | null {
+  const m = /^\s*(\d+)\s*(?:-|\s)\s*(\d+)\s*$/.exec(text);
+  if (!m) return null;
+  const low = Number(m[1]);
+  const high = Number(m[2]);
+  return low >= 1 && low <= high && high <= 65535 ? { low, high } : null;
+}
+
+/** Parses ip_local_reserved_ports ("8080,9000-9010", or empty) into ranges; bad pieces are left out. */
+export function parseReservedPorts(text: string): PortRange[] {
+  const out: PortRange[] = [];
+  for (const piece of text.split(',')) {
+    if (!piece.trim()) continue;
+    const one = /^\s*(\d+)\s*$/.exec(piece);
+    const r = one ? parsePortRange(`${one[1]}-${one[1]}`) : parsePortRange(piece);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * The ports wsrace picks from, or null to leave them to the kernel. WSRACE_LOCAL_PORTS overrides
+ * it (tests and comparisons): "kernel", or a range "low-high".
+ */
+export function sourcePortRange(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): PortRange | null {
+  const forced = env.WSRACE_LOCAL_PORTS;
+  if (forced === 'kernel') return null;
+  if (forced) return parsePortRange(forced);
+  if (platform !== 'linux') return null;
+  try {
+    return parsePortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')) ?? LINUX_DEFAULT;
+  } catch {
+    return LINUX_DEFAULT;
+  }
+}
+
+function reservedPorts(): PortRange[] {
+  try {
+    return parseReservedPorts(readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** One worker's cursors: the next port for each source address. */
+export class SourcePorts {
+  private readonly cursors = new Map<string, number>();
+
+  /** `range` null: next() always answers 0 (the kernel picks). Ports in `reserved` are skipped. */
+  constructor(
+    private readonly range: PortRange | null,
+    private readonly reserved: readonly PortRange[] = range ? reservedPorts() : [],
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  get enabled(): boolean {
+    return this.range !== null;
+  }
+
+  /** The port to bind for a socket from `address`: 0 when the kernel should pick. */
+  next(address: string): number {
+    const r = this.range;
+    if (!r) return 0;
+    const size = r.high - r.low + 1;
+    let port = this.cursors.get(address) ?? r.low + Math.floor(this.random() * size);
+    // Skip reserved ports; a range that is all reserved leaves the choice to the kernel.
+    for (let tries = 0; this.isReserved(port); tries++) {
+      if (tries >= size) return 0;
+      port = port >= r.high ? r.low : port + 1;
+    }
+    this.cursors.set(address, port >= r.high ? r.low : port + 1);
+    return port;
+  }
+
+  private isReserved(port: number): boolean {
+    for (const x of this.reserved) if (port >= x.low && port <= x.high) return true;
+    return false;
+  }
+}

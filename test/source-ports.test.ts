@@ -1,0 +1,105 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { runScenario } from '../src/run/run.js';
+import { SourcePorts, isPortTaken, parsePortRange, parseReservedPorts, sourcePortRange } from '../src/engine/source-ports.js';
+import { startTestServer, type TestServer } from './helpers/servers.js';
+import { readEvents } from './helpers/coldstart.js';
+
+let server: TestServer | null = null;
+const listeners: net.Server[] = [];
+afterEach(async () => {
+  await server?.close();
+  server = null;
+  for (const l of listeners.splice(0)) await new Promise((r) => l.close(r));
+  delete process.env.WSRACE_LOCAL_PORTS;
+});
+const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-ports-'));
+
+/** A port free on `host` now, found by listening on port 0 (and closing again). */
+async function freePort(host: string): Promise<number> {
+  const l = net.createServer();
+  await new Promise<void>((r) => l.listen(0, host, r));
+  const port = (l.address() as net.AddressInfo).port;
+  await new Promise((r) => l.close(r));
+  return port;
+}
+
+/** Runs `count` attempts at 100/s from `source`, each held `hold`, on one worker; returns the events. */
+async function run(source: string, count: number, hold = '0ms') {
+  const text = `name: ports\ntarget:\n  url: ${server!.url}\n  localAddresses: ["${source}"]\nload:\n  stages: [{ duration: ${count * 10}ms, rate: 100 }]\nsession:\n  hold: ${hold}\n`;
+  const outDir = tmp();
+  const { summary } = await runScenario(parseScenarioText(text, 'ports.yaml'), { outDir, workers: 1 });
+  return { summary, events: readEvents(outDir).sort((a, b) => a.i - b.i) };
+}
+
+describe('source ports (picked by wsrace when dialling from a source address)', () => {
+  it('parses the kernel files and the override', () => {
+    expect(parsePortRange('32768\t60999\n')).toEqual({ low: 32768, high: 60999 });
+    expect(parsePortRange('40000-40999')).toEqual({ low: 40000, high: 40999 });
+    for (const bad of ['', 'abc', '0-5', '5-4', '60000-70000', '1-2-3']) expect(parsePortRange(bad)).toBeNull();
+    expect(parseReservedPorts('8080,9000-9010\n')).toEqual([
+      { low: 8080, high: 8080 },
+      { low: 9000, high: 9010 },
+    ]);
+    expect(parseReservedPorts('\n')).toEqual([]);
+    expect(sourcePortRange({ WSRACE_LOCAL_PORTS: 'kernel' }, 'linux')).toBeNull();
+    expect(sourcePortRange({ WSRACE_LOCAL_PORTS: '41000-41009' }, 'darwin')).toEqual({ low: 41000, high: 41009 });
+    expect(sourcePortRange({}, 'darwin')).toBeNull();
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    expect(sourcePortRange({}, 'linux')).toEqual({ low, high });
+    expect(isPortTaken(Object.assign(new Error('x'), { code: 'EADDRINUSE' }))).toBe(true);
+    expect(isPortTaken(Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }))).toBe(true);
+    expect(isPortTaken(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(false);
+  });
+
+  it('walks the range with a cursor per address, skipping reserved ports', () => {
+    const ports = new SourcePorts({ low: 100, high: 103 }, [{ low: 102, high: 102 }], () => 0.5);
+    // From a random offset (here the middle: 102, reserved, so 103), then round the range.
+    expect([1, 2, 3, 4].map(() => ports.next('127.0.0.2'))).toEqual([103, 100, 101, 103]);
+    expect(ports.next('127.0.0.3')).toBe(103);
+    expect(new SourcePorts({ low: 7, high: 8 }, [{ low: 1, high: 10 }]).next('a')).toBe(0);
+    expect(new SourcePorts(null).next('a')).toBe(0);
+    expect(new SourcePorts(null).enabled).toBe(false);
+  });
+
+  it('dials from the ports it picks, one after another', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    // Above the kernel's ephemeral range (32768-60999 here), where no test server listens.
+    const low = 61000 + (process.pid % 70) * 64;
+    process.env.WSRACE_LOCAL_PORTS = `${low}-${low + 63}`;
+    const { summary, events } = await run('127.0.0.61', 12);
+    expect(summary.totals.closeCodes['1000']).toBe(12);
+    const ports = events.map((e) => e.lport as number);
+    // Consecutive in the order of starts (wrapping from the top of the range to its bottom).
+    for (let k = 1; k < ports.length; k++) expect(ports[k]).toBe(ports[k - 1] === low + 63 ? low : ports[k - 1] + 1);
+    expect(ports.every((p) => p >= low && p <= low + 63)).toBe(true);
+  });
+
+  it('a picked port with a listener on it: the attempt dials again with the kernel\'s pick', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const port = await freePort('127.0.0.62');
+    const listener = net.createServer();
+    listeners.push(listener);
+    await new Promise<void>((r) => listener.listen(port, '127.0.0.62', r));
+    process.env.WSRACE_LOCAL_PORTS = `${port}-${port}`; // the only port to pick is taken (EADDRINUSE at bind)
+    const { summary, events } = await run('127.0.0.62', 5);
+    expect(summary.totals.closeCodes['1000']).toBe(5);
+    expect(summary.totals.errorCodes).toEqual({});
+    expect(events.every((e) => e.lport !== port && e.outcome === 'close')).toBe(true);
+  });
+
+  it('a picked port still open to the same destination: the attempt dials again with the kernel\'s pick', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const port = await freePort('127.0.0.63');
+    process.env.WSRACE_LOCAL_PORTS = `${port}-${port}`;
+    // Each socket is held 300 ms and the next starts 10 ms later: the one port is busy with the
+    // same 4-tuple (EADDRNOTAVAIL at connect) for every attempt but the first.
+    const { summary, events } = await run('127.0.0.63', 3, '300ms');
+    expect(summary.totals.closeCodes['1000']).toBe(3);
+    expect(events.map((e) => e.lport === port)).toEqual([true, false, false]);
+  });
+});
