@@ -2,10 +2,12 @@
 // `concurrency` loops opens a socket, closes it with 1000 once open, and starts the next when it
 // has closed. Run in `threads` worker threads, like wsrace's workers. Prints completions/s and the
 // handshake p50 of the sockets started after the first `warmMs` (default 0), once its JIT is warm.
-// From a source address it names each socket's port (source-ports.mjs), as wsrace does.
+// From a source address it names each socket's port, as wsrace does (src/engine/source-ports.ts:
+// left to the kernel, each bind() searches that address's taken ports). Only sockets that opened
+// count as completed.
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import WebSocket from 'ws';
-import { sourcePortPicker } from './source-ports.mjs';
+import { SourcePorts, sourcePortRange } from '../dist/engine/source-ports.js';
 
 if (isMainThread) {
   const [url, seconds, threads, concurrency, source, warmMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6], Number(process.argv[7] ?? 0)];
@@ -27,7 +29,7 @@ if (isMainThread) {
   }
 } else {
   const { url, seconds, concurrency, source, warmMs } = workerData;
-  const nextPort = sourcePortPicker();
+  const ports = new SourcePorts(source ? sourcePortRange() : null);
   const end = Date.now() + seconds * 1000;
   const warmUntil = performance.now() + warmMs;
   let completed = 0;
@@ -39,14 +41,16 @@ if (isMainThread) {
       return;
     }
     const started = performance.now();
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source, localPort: nextPort() } : {}) });
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source, localPort: ports.next(source) || undefined } : {}) });
+    let opened = false;
     ws.on('open', () => {
+      opened = true;
       if (started >= warmUntil) opens.push(performance.now() - started);
       ws.close(1000);
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
-      completed++;
+      if (opened) completed++;
       loop();
     });
   };

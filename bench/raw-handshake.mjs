@@ -10,7 +10,7 @@
 // prints { count, p50Ms } of dial → first response byte, for the sockets after the warm-up.
 import net from 'node:net';
 import { randomFillSync } from 'node:crypto';
-import { sourcePortPicker } from './source-ports.mjs';
+import { SourcePorts, sourcePortRange } from '../dist/engine/source-ports.js';
 
 const [url, rate, seconds, source, warmSeconds] = [new URL(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), process.argv[5], Number(process.argv[6] ?? 1)];
 const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: `;
@@ -18,12 +18,12 @@ const keys = Buffer.alloc(16);
 const total = Math.round(rate * (warmSeconds + seconds));
 const warm = Math.round(rate * warmSeconds);
 const latencies = [];
-const nextPort = sourcePortPicker();
+const ports = new SourcePorts(source ? sourcePortRange() : null);
 let finished = 0;
 
 function dial(record) {
   const started = performance.now();
-  const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: source, localPort: nextPort() });
+  const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: source, localPort: ports.next(source) || undefined });
   socket.setNoDelay(true);
   socket.once('connect', () => socket.write(`${request}${randomFillSync(keys).toString('base64')}\r\n\r\n`, 'latin1'));
   socket.once('data', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
-import { SourcePorts, isPortTaken, parsePortRange, parseReservedPorts, sourcePortRange } from '../src/engine/source-ports.js';
+import { SourcePorts, isPortTaken, parsePortRange, parseReservedPorts, sliceOf, sourcePortRange } from '../src/engine/source-ports.js';
 import { startTestServer, type TestServer } from './helpers/servers.js';
 import { readEvents } from './helpers/coldstart.js';
 
@@ -28,11 +28,11 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-/** Runs `count` attempts at 100/s from `source`, each held `hold`, on one worker; returns the events. */
-async function run(source: string, count: number, hold = '0ms') {
+/** Runs `count` attempts at 100/s from `source`, each held `hold`, on `workers` threads; returns the events. */
+async function run(source: string, count: number, hold = '0ms', workers = 1) {
   const text = `name: ports\ntarget:\n  url: ${server!.url}\n  localAddresses: ["${source}"]\nload:\n  stages: [{ duration: ${count * 10}ms, rate: 100 }]\nsession:\n  hold: ${hold}\n`;
   const outDir = tmp();
-  const { summary } = await runScenario(parseScenarioText(text, 'ports.yaml'), { outDir, workers: 1 });
+  const { summary } = await runScenario(parseScenarioText(text, 'ports.yaml'), { outDir, workers });
   return { summary, events: readEvents(outDir).sort((a, b) => a.i - b.i) };
 }
 
@@ -41,6 +41,7 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
     expect(parsePortRange('32768\t60999\n')).toEqual({ low: 32768, high: 60999 });
     expect(parsePortRange('40000-40999')).toEqual({ low: 40000, high: 40999 });
     for (const bad of ['', 'abc', '0-5', '5-4', '60000-70000', '1-2-3']) expect(parsePortRange(bad)).toBeNull();
+    expect(parsePortRange('80-90', 1024)).toBeNull();
     expect(parseReservedPorts('8080,9000-9010\n')).toEqual([
       { low: 8080, high: 8080 },
       { low: 9000, high: 9010 },
@@ -49,11 +50,15 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
     expect(sourcePortRange({ WSRACE_LOCAL_PORTS: 'kernel' }, 'linux')).toBeNull();
     expect(sourcePortRange({ WSRACE_LOCAL_PORTS: '41000-41009' }, 'darwin')).toEqual({ low: 41000, high: 41009 });
     expect(sourcePortRange({}, 'darwin')).toBeNull();
+    for (const bad of ['yes', '80-90', '50000']) expect(() => sourcePortRange({ WSRACE_LOCAL_PORTS: bad }, 'linux')).toThrow(`WSRACE_LOCAL_PORTS=${bad}: expected "kernel" or a port range "low-high" within 1024-65535`);
     const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     expect(sourcePortRange({}, 'linux')).toEqual({ low, high });
-    expect(isPortTaken(Object.assign(new Error('x'), { code: 'EADDRINUSE' }))).toBe(true);
-    expect(isPortTaken(Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }))).toBe(true);
-    expect(isPortTaken(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(false);
+    const err = (code: string, syscall: string) => Object.assign(new Error('x'), { code, syscall });
+    expect(isPortTaken(err('EADDRINUSE', 'bind'))).toBe(true);
+    expect(isPortTaken(err('EADDRNOTAVAIL', 'connect'))).toBe(true);
+    // A source address the host does not have fails bind with EADDRNOTAVAIL: no port would help.
+    expect(isPortTaken(err('EADDRNOTAVAIL', 'bind'))).toBe(false);
+    expect(isPortTaken(err('ECONNREFUSED', 'connect'))).toBe(false);
   });
 
   it('walks the range with a cursor per address, skipping reserved ports', () => {
@@ -63,20 +68,48 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
     expect(ports.next('127.0.0.3')).toBe(103);
     expect(new SourcePorts({ low: 7, high: 8 }, [{ low: 1, high: 10 }]).next('a')).toBe(0);
     expect(new SourcePorts(null).next('a')).toBe(0);
-    expect(new SourcePorts(null).enabled).toBe(false);
+    // A taken port sends the cursor to a random place (here the bottom), not to the ports after it.
+    const jumpy = new SourcePorts({ low: 100, high: 199 }, [], (() => { const r = [0.5, 0]; return () => r.shift() ?? 0; })());
+    expect([jumpy.next('a'), jumpy.next('a')]).toEqual([150, 151]);
+    jumpy.taken('a');
+    expect(jumpy.next('a')).toBe(100);
   });
 
-  it('dials from the ports it picks, one after another', async () => {
+  it('gives each stripe (worker, shard) a slice of its own', () => {
+    const r = { low: 100, high: 199 };
+    expect([0, 1, 2].map((k) => sliceOf(r, k, 3))).toEqual([
+      { low: 100, high: 132 },
+      { low: 133, high: 165 },
+      { low: 166, high: 199 },
+    ]);
+    expect(sliceOf(r, 0, 1)).toEqual(r);
+    expect(sliceOf({ low: 5000, high: 5001 }, 1, 3)).toEqual({ low: 5000, high: 5001 }); // fewer ports than slices: all of them
+  });
+
+  it('dials from the ports it picks, one after another, each worker in its half of the range', async () => {
     server = await startTestServer(() => ({ kind: 'accept' }));
     // Above the kernel's ephemeral range (32768-60999 here), where no test server listens.
     const low = 61000 + (process.pid % 70) * 64;
     process.env.WSRACE_LOCAL_PORTS = `${low}-${low + 63}`;
-    const { summary, events } = await run('127.0.0.61', 12);
-    expect(summary.totals.closeCodes['1000']).toBe(12);
-    const ports = events.map((e) => e.lport as number);
-    // Consecutive in the order of starts (wrapping from the top of the range to its bottom).
-    for (let k = 1; k < ports.length; k++) expect(ports[k]).toBe(ports[k - 1] === low + 63 ? low : ports[k - 1] + 1);
-    expect(ports.every((p) => p >= low && p <= low + 63)).toBe(true);
+    const { summary, events } = await run('127.0.0.61', 24, '0ms', 2);
+    expect(summary.totals.closeCodes['1000']).toBe(24);
+    for (const [w, from, to] of [
+      [0, low, low + 31],
+      [1, low + 32, low + 63],
+    ]) {
+      const ports = events.filter((e) => e.w === w).map((e) => e.lport as number);
+      expect(ports).toHaveLength(12);
+      // Consecutive in the order of starts (wrapping from the top of the slice to its bottom).
+      for (let k = 1; k < ports.length; k++) expect(ports[k]).toBe(ports[k - 1] === to ? from : ports[k - 1] + 1);
+      expect(ports.every((p) => p >= from && p <= to)).toBe(true);
+    }
+    expect(events.some((e) => e.portTaken !== undefined)).toBe(false);
+  });
+
+  it('a bad WSRACE_LOCAL_PORTS is an input error that names it', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    process.env.WSRACE_LOCAL_PORTS = '80-90';
+    await expect(run('127.0.0.61', 1)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('WSRACE_LOCAL_PORTS=80-90: expected') });
   });
 
   it('a picked port with a listener on it: the attempt dials again with the kernel\'s pick', async () => {
@@ -89,7 +122,7 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
     const { summary, events } = await run('127.0.0.62', 5);
     expect(summary.totals.closeCodes['1000']).toBe(5);
     expect(summary.totals.errorCodes).toEqual({});
-    expect(events.every((e) => e.lport !== port && e.outcome === 'close')).toBe(true);
+    expect(events.every((e) => e.lport !== port && e.outcome === 'close' && e.portTaken === port)).toBe(true);
   });
 
   it('a picked port still open to the same destination: the attempt dials again with the kernel\'s pick', async () => {
@@ -101,5 +134,6 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
     const { summary, events } = await run('127.0.0.63', 3, '300ms');
     expect(summary.totals.closeCodes['1000']).toBe(3);
     expect(events.map((e) => e.lport === port)).toEqual([true, false, false]);
+    expect(events.map((e) => e.portTaken)).toEqual([undefined, port, port]);
   });
 });

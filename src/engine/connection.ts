@@ -193,8 +193,8 @@ export class Attempt {
   private offered: readonly string[] = [];
   private pending: Buffer | null = null;
   private pendingLength = 0;
-  /** Whether the socket in `sock` was dialled from a source port wsrace picked (source-ports.ts). */
-  private pickedPort = false;
+  /** The source port wsrace picked for the socket in `sock` (source-ports.ts); 0: the kernel's pick. */
+  private pickedPort = 0;
   /** When wsrace's handshake validated the 101 (0: not yet, or ws's client did it). */
   private validatedAt = 0;
 
@@ -301,11 +301,16 @@ export class Attempt {
   /**
    * The source port wsrace picked was taken after all (EADDRINUSE at bind, EADDRNOTAVAIL at
    * connect: source-ports.ts): that socket is dropped and the attempt dials once more, with the
-   * kernel's pick. False when the error is the attempt's own, to be counted.
+   * kernel's pick, noting the port in `portTaken`. False when the error is the attempt's own, to
+   * be counted. Both errors come from the dial's own syscalls (an 'error' event, never thrown),
+   * before any deadline could have cut the attempt; the handshake deadline still counts from start.
    */
   redialIfPortTaken(socket: DialledSocket, err: Error): boolean {
-    if (!this.pickedPort || socket !== this.sock || this.rec.tcp !== null || this.request === null || !isPortTaken(err)) return false;
-    this.pickedPort = false;
+    if (this.pickedPort === 0 || socket !== this.sock || this.request === null || this.outcome !== null || this.state !== 'connecting' || !isPortTaken(err)) return false;
+    const sources = this.host.settings.localAddresses;
+    this.host.sourcePorts.taken(sources[this.rec.i % sources.length]);
+    this.rec.portTaken = this.pickedPort;
+    this.pickedPort = 0;
     socket.removeListener('data', onHandshakeData);
     socket.removeListener('error', onHandshakeError);
     socket.removeListener('close', onHandshakeClose);
@@ -439,7 +444,7 @@ export class Attempt {
       (options as net.TcpNetConnectOpts).localAddress = address;
       const port = pickPort ? this.host.sourcePorts.next(address) : 0;
       if (port > 0) (options as net.TcpNetConnectOpts).localPort = port;
-      this.pickedPort = port > 0;
+      this.pickedPort = port;
     }
     if (this.host.settings.url.startsWith('wss:')) {
       options.path = undefined;

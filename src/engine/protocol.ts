@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Stage } from '../schedule/arrival.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import type { Metric } from '../record/histogram.js';
+import type { PortRange } from './source-ports.js';
 
 /** One scripted step of a session, resolved from the scenario (names filled in). */
 export type StepSpec =
@@ -25,6 +26,8 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   /** Source addresses, rotated by attempt index; empty: the system picks. */
   localAddresses: string[];
+  /** With source addresses, the ports wsrace picks from (each worker its stripe's slice: source-ports.ts); null: the kernel picks. */
+  sourcePorts: PortRange | null;
   /** Scripted steps (session.steps); null: the send/expect shorthand above. */
   steps: StepSpec[] | null;
   /** Rows for ${user.x} templates, round robin by attempt index; null: none. */

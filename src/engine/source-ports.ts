@@ -10,14 +10,17 @@
  * a plain connect loop at 2,000/s stalled for seconds at 7,000 connections, and a wsrace worker
  * at 2,000/s spent 75% of its thread in bind() (perf) and fell behind by seconds.
  *
- * A port named in bind() costs one lookup, and Linux lets it be reused while the same address
- * and port are in TIME_WAIT (both sockets have SO_REUSEADDR; connect() then reuses the TIME_WAIT
- * 4-tuple, as timestamps allow). So each worker walks the range with a cursor per source address,
- * from a random offset (two workers or processes rarely meet). A port still in use after all (a
- * listener on it, a socket without SO_REUSEADDR, one of ours to the same destination) fails the
- * dial with EADDRINUSE or EADDRNOTAVAIL, and the attempt dials once more with the kernel's choice.
+ * A port named in bind() costs one lookup, and Linux lets it be bound while the same address and
+ * port are in TIME_WAIT (both sockets have SO_REUSEADDR); connect() then reuses a TIME_WAIT
+ * 4-tuple of its own when TCP timestamps were seen. So each worker walks its own slice of the
+ * range (its stripe's: workers and shards never share one), with a cursor per source address. A
+ * port taken after all (a listener on it, a socket without SO_REUSEADDR, another program's or
+ * one of ours still open to the same destination) fails the dial with EADDRINUSE at bind or
+ * EADDRNOTAVAIL at connect: the attempt dials once more with the kernel's pick, and the cursor
+ * jumps to a random place in the slice, so one busy stretch of ports costs one retry, not one per
+ * attempt.
  *
- * Linux only: elsewhere the kernel picks, as before.
+ * Linux only: elsewhere the kernel picks, as before, unless WSRACE_LOCAL_PORTS names a range.
  */
 import { readFileSync } from 'node:fs';
 
@@ -29,20 +32,22 @@ export interface PortRange {
 
 /** The kernel's ephemeral range when /proc cannot be read. */
 const LINUX_DEFAULT: PortRange = { low: 32768, high: 60999 };
+/** Below this a bind needs privileges: no range may reach into it. */
+const LOWEST_PORT = 1024;
 
-/** Errors of a dial whose picked source port was taken: worth one more dial with the kernel's choice. */
+/** Whether a dial failed because its picked source port was taken: bind EADDRINUSE, connect EADDRNOTAVAIL. */
 export function isPortTaken(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL';
+  const e = err as NodeJS.ErrnoException | null;
+  return (e?.syscall === 'bind' && e.code === 'EADDRINUSE') || (e?.syscall === 'connect' && e.code === 'EADDRNOTAVAIL');
 }
 
 /** Parses "32768 60999" or "40000-40999" (inclusive); null when it is not a range of ports. */
-export function parsePortRange(text: string): PortRange | null {
+export function parsePortRange(text: string, lowest = 1): PortRange | null {
   const m = /^\s*(\d+)\s*(?:-|\s)\s*(\d+)\s*$/.exec(text);
   if (!m) return null;
   const low = Number(m[1]);
   const high = Number(m[2]);
-  return low >= 1 && low <= high && high <= 65535 ? { low, high } : null;
+  return low >= lowest && low <= high && high <= 65535 ? { low, high } : null;
 }
 
 /** Parses ip_local_reserved_ports ("8080,9000-9010", or empty) into ranges; bad pieces are left out. */
@@ -59,15 +64,20 @@ export function parseReservedPorts(text: string): PortRange[] {
 
 /**
  * The ports wsrace picks from, or null to leave them to the kernel. WSRACE_LOCAL_PORTS overrides
- * it (tests and comparisons): "kernel", or a range "low-high".
+ * it (tests and comparisons): "kernel", or a range "low-high" that replaces the kernel's.
+ * Throws on any other value.
  */
 export function sourcePortRange(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): PortRange | null {
   const forced = env.WSRACE_LOCAL_PORTS;
   if (forced === 'kernel') return null;
-  if (forced) return parsePortRange(forced);
+  if (forced !== undefined) {
+    const range = parsePortRange(forced, LOWEST_PORT);
+    if (!range) throw new Error(`WSRACE_LOCAL_PORTS=${forced}: expected "kernel" or a port range "low-high" within ${LOWEST_PORT}-65535`);
+    return range;
+  }
   if (platform !== 'linux') return null;
   try {
-    return parsePortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')) ?? LINUX_DEFAULT;
+    return parsePortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'), LOWEST_PORT) ?? LINUX_DEFAULT;
   } catch {
     return LINUX_DEFAULT;
   }
@@ -81,7 +91,14 @@ function reservedPorts(): PortRange[] {
   }
 }
 
-/** One worker's cursors: the next port for each source address. */
+/** Slice `index` of `count` of a range: contiguous, sizes differing by one at most (the whole range if it has fewer ports than slices). */
+export function sliceOf(range: PortRange, index: number, count: number): PortRange {
+  const size = range.high - range.low + 1;
+  if (count <= 1 || size < count) return range;
+  return { low: range.low + Math.floor((size * index) / count), high: range.low + Math.floor((size * (index + 1)) / count) - 1 };
+}
+
+/** One worker's cursors: the next port for each source address, in its slice of the range. */
 export class SourcePorts {
   private readonly cursors = new Map<string, number>();
 
@@ -92,16 +109,12 @@ export class SourcePorts {
     private readonly random: () => number = Math.random,
   ) {}
 
-  get enabled(): boolean {
-    return this.range !== null;
-  }
-
   /** The port to bind for a socket from `address`: 0 when the kernel should pick. */
   next(address: string): number {
     const r = this.range;
     if (!r) return 0;
     const size = r.high - r.low + 1;
-    let port = this.cursors.get(address) ?? r.low + Math.floor(this.random() * size);
+    let port = this.cursors.get(address) ?? this.anywhere();
     // Skip reserved ports; a range that is all reserved leaves the choice to the kernel.
     for (let tries = 0; this.isReserved(port); tries++) {
       if (tries >= size) return 0;
@@ -109,6 +122,16 @@ export class SourcePorts {
     }
     this.cursors.set(address, port >= r.high ? r.low : port + 1);
     return port;
+  }
+
+  /** The port just picked for `address` was taken: go on from a random place instead of the ports after it. */
+  taken(address: string): void {
+    if (this.range) this.cursors.set(address, this.anywhere());
+  }
+
+  private anywhere(): number {
+    const r = this.range!;
+    return r.low + Math.floor(this.random() * (r.high - r.low + 1));
   }
 
   private isReserved(port: number): boolean {

@@ -10,7 +10,7 @@ import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup
 import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS } from './wake.js';
 import { raiseThreadPriority, threadPriority } from './priority.js';
 import { quietReceiverEnds } from './quiet-end.js';
-import { SourcePorts, sourcePortRange } from './source-ports.js';
+import { SourcePorts, sliceOf } from './source-ports.js';
 import { MessageChannel } from 'node:worker_threads';
 import v8 from 'node:v8';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerToMain } from './protocol.js';
@@ -81,7 +81,7 @@ export default function runWorker(task: WorkerTask): Promise<{ worker: number }>
 export async function rehearse(task: WorkerTask, url: string, count: number, deadline: number): Promise<void> {
   if (count <= 0) return;
   const { port1, port2 } = new MessageChannel();
-  const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: [], tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
+  const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: [], sourcePorts: null, tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
   const stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
   const run = new WorkerRun({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, warmup: 0, port: port2 }, true);
   port1.on('message', (msg: WorkerToMain) => {
@@ -151,7 +151,8 @@ class WorkerRun implements AttemptHost {
     this.expectRe = task.connection.expect ? new RegExp(task.connection.expect.match) : null;
     this.histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
     this.templates = compileTemplates(task.connection);
-    this.sourcePorts = new SourcePorts(task.connection.localAddresses.length > 0 ? sourcePortRange() : null);
+    const ports = task.connection.sourcePorts;
+    this.sourcePorts = new SourcePorts(ports && task.connection.localAddresses.length > 0 ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
     this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
     this.offsets = scheduleOffsets(task.stages);
     this.indices = stripeIndices(this.offsets.length, task.stripe);

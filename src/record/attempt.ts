@@ -51,6 +51,8 @@ export interface AttemptRecord {
   stepFail?: 'timeout' | 'closed';
   /** Local (client) port, to join an attempt with what the server saw. */
   lport?: number;
+  /** The source port wsrace picked first and found taken: the attempt then dialled with the kernel's pick (source-ports.ts). */
+  portTaken?: number;
   /** For `close`: true when the server (or the network) ended the socket, not the client. */
   serverClosed?: boolean;
 }

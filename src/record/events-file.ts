@@ -23,6 +23,7 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
   if (r.err !== undefined) line.err = r.err;
   if (r.serverClosed !== undefined) line.serverClosed = r.serverClosed;
   if (r.lport !== undefined) line.lport = r.lport;
+  if (r.portTaken !== undefined) line.portTaken = r.portTaken;
   if (r.tls !== undefined) line.tls = rel(r.tls, t0);
   if (r.ok !== undefined) line.ok = rel(r.ok, t0);
   if (r.client !== undefined) {

@@ -31,6 +31,7 @@ import { phaseAt, timelineOf, type PhaseTimeline } from '../timeline/attribute.j
 import type { TimelineEvent } from '../timeline/types.js';
 import { writeRunReports, writeScenarioCopy, pointLatest } from '../report/run-files.js';
 import { RunError } from './errors.js';
+import { sourcePortRange, type PortRange } from '../engine/source-ports.js';
 
 export interface Progress {
   elapsedMs: number;
@@ -133,6 +134,7 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
     expect: s.session.expect ? { match: s.session.expect.match, withinMs: s.session.expect.within } : null,
     closeTimeoutMs: s.session.closeTimeout,
     localAddresses: s.target.localAddresses,
+    sourcePorts: s.target.localAddresses.length > 0 ? pickedPortRange() : null,
     steps: stepSpecs(s),
     users: s.session.users ? loadUsers(resolve(baseDir, s.session.users)) : null,
     tls: tls ? { ca, insecure: tls.insecure, servername: tls.servername } : null,
@@ -147,6 +149,15 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
         }
       : null,
   };
+}
+
+/** The ports wsrace picks from for source addresses (source-ports.ts); a bad WSRACE_LOCAL_PORTS is an input error. */
+function pickedPortRange(): PortRange | null {
+  try {
+    return sourcePortRange();
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
 }
 
 /** The longest an attempt is planned to live: handshake, the expect wait or the steps, the hold. */
