@@ -162,9 +162,11 @@ async function main() {
     // fractions of that floor, so both sides of every ratio see the same machine minutes. The
     // ladder goes past 1×: at 11:08 on 2026-11-29 wsrace kept the top rung (the floor measured
     // in a slow minute) in two repeats, and the floor at its concurrency measured after it was
-    // higher, so the ratio said 0.78 where wsrace's own limit had not been found.
+    // higher, so the ratio said 0.78 where wsrace's own limit had not been found. At 18:31 and
+    // 18:43 it kept the then top rung (1.3×) in two repeats of three, so the ladder goes to 2×: the
+    // lag rows below are asked at fractions of this rate, and a capped rate would make them easy.
     const concurrencies = QUICK ? [16] : [8, 16, 32, 64];
-    const fractions = QUICK ? [0.4, 0.6] : [0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3];
+    const fractions = QUICK ? [0.4, 0.6] : [0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0];
     const floorRuns = [];
     const rateRuns = [];
     const ratioRuns = [];
