@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
 import { SourcePorts, isPortTaken, parsePortRange, parseReservedPorts, sliceOf, sourcePortRange } from '../src/engine/source-ports.js';
@@ -123,6 +126,28 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
     expect(summary.totals.closeCodes['1000']).toBe(5);
     expect(summary.totals.errorCodes).toEqual({});
     expect(events.every((e) => e.lport !== port && e.outcome === 'close' && e.portTaken === port)).toBe(true);
+  });
+
+  it('wss:// too: a taken port is dialled again through TLS, with the kernel\'s pick', async () => {
+    const dir = tmp();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    const tlsServer = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+    const wss = new WebSocketServer({ server: tlsServer, perMessageDeflate: false });
+    listeners.push(tlsServer);
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    const port = await freePort('127.0.0.64');
+    const taken = net.createServer();
+    listeners.push(taken);
+    await new Promise<void>((r) => taken.listen(port, '127.0.0.64', r));
+    process.env.WSRACE_LOCAL_PORTS = `${port}-${port}`;
+    const url = `wss://127.0.0.1:${(tlsServer.address() as net.AddressInfo).port}/ws`;
+    const text = `name: ports-tls\ntarget:\n  url: ${url}\n  tls: { insecure: true }\n  localAddresses: ["127.0.0.64"]\nload:\n  stages: [{ duration: 40ms, rate: 100 }]\nsession:\n  hold: 0ms\n`;
+    const { summary } = await runScenario(parseScenarioText(text, 'ports-tls.yaml'), { outDir: dir, workers: 1 });
+    for (const c of wss.clients) c.terminate();
+    expect(summary.totals.closeCodes).toEqual({ '1000': 4 });
+    expect(summary.tlsHandshakeMs.count).toBe(4);
+    const events = readEvents(dir);
+    expect(events.every((e) => e.portTaken === port && e.lport !== port)).toBe(true);
   });
 
   it('a picked port still open to the same destination: the attempt dials again with the kernel\'s pick', async () => {
