@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { Writable } from 'node:stream';
@@ -136,5 +137,11 @@ describe('every other end() is Node’s own', () => {
     expect(receiver.end()).toBe(receiver);
     const err = await new Promise<Error | null | undefined>((resolve) => receiver.end(resolve));
     expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
+  });
+
+  it('loading the worker module makes its thread\'s receivers quiet (in a fresh process: this one is already patched)', () => {
+    const probe = `const ws = await import('ws'); const before = Object.hasOwn(ws.Receiver.prototype, 'end'); await import('./src/engine/worker.ts'); console.log(JSON.stringify([before, Object.hasOwn(ws.Receiver.prototype, 'end')]));`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: new URL('..', import.meta.url), encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(out.trim())).toEqual([false, true]);
   });
 });
