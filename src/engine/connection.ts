@@ -298,6 +298,22 @@ export class Attempt {
     socket.on('close', onHandshakeClose);
   }
 
+  /** Stops listening to the handshake's socket and lets go of it (the 101 hands it to ws; a redial drops it). */
+  private releaseHandshakeSocket(): DialledSocket {
+    const socket = this.sock!;
+    socket.removeListener('data', onHandshakeData);
+    socket.removeListener('error', onHandshakeError);
+    socket.removeListener('close', onHandshakeClose);
+    this.sock = null;
+    return socket;
+  }
+
+  /** The source address of this attempt's dials (target.localAddresses, rotated by index); only when there are some. */
+  private sourceAddress(): string {
+    const sources = this.host.settings.localAddresses;
+    return sources[this.rec.i % sources.length];
+  }
+
   /**
    * The source port wsrace picked was taken after all (EADDRINUSE at bind, EADDRNOTAVAIL at
    * connect: source-ports.ts): that socket is dropped and the attempt dials once more, with the
@@ -307,14 +323,10 @@ export class Attempt {
    */
   redialIfPortTaken(socket: DialledSocket, err: Error): boolean {
     if (this.pickedPort === 0 || socket !== this.sock || this.request === null || this.outcome !== null || this.state !== 'connecting' || !isPortTaken(err)) return false;
-    const sources = this.host.settings.localAddresses;
-    this.host.sourcePorts.taken(sources[this.rec.i % sources.length]);
+    this.host.sourcePorts.taken(this.sourceAddress());
     this.rec.portTaken = this.pickedPort;
     this.pickedPort = 0;
-    socket.removeListener('data', onHandshakeData);
-    socket.removeListener('error', onHandshakeError);
-    socket.removeListener('close', onHandshakeClose);
-    this.sock = null;
+    this.releaseHandshakeSocket();
     try {
       this.dialForHandshake(this.request, false);
     } catch (e) {
@@ -376,11 +388,7 @@ export class Attempt {
     // RFC 6455 4.1: a validated response is an established connection, in the OPEN state. Handing
     // the socket to ws (its receiver, sender, listeners) is wsrace's cost, not the target's.
     this.validatedAt = now();
-    const socket = this.sock;
-    socket.removeListener('data', onHandshakeData);
-    socket.removeListener('error', onHandshakeError);
-    socket.removeListener('close', onHandshakeClose);
-    this.sock = null;
+    const socket = this.releaseHandshakeSocket();
     this.request = null;
     const ws = adoptableWebSocket(checked.protocol, this.host.settings.closeTimeoutMs);
     this.listen(ws);
@@ -438,9 +446,8 @@ export class Attempt {
    */
   private dial(options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }, pickPort = false): net.Socket {
     let socket: net.Socket;
-    const sources = this.host.settings.localAddresses;
-    if (sources.length > 0) {
-      const address = sources[this.rec.i % sources.length];
+    if (this.host.settings.localAddresses.length > 0) {
+      const address = this.sourceAddress();
       (options as net.TcpNetConnectOpts).localAddress = address;
       const port = pickPort ? this.host.sourcePorts.next(address) : 0;
       if (port > 0) (options as net.TcpNetConnectOpts).localPort = port;

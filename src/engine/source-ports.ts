@@ -118,10 +118,15 @@ export class SourcePorts {
     // Skip reserved ports; a range that is all reserved leaves the choice to the kernel.
     for (let tries = 0; this.isReserved(port); tries++) {
       if (tries >= size) return 0;
-      port = port >= r.high ? r.low : port + 1;
+      port = this.after(port);
     }
-    this.cursors.set(address, port >= r.high ? r.low : port + 1);
+    this.cursors.set(address, this.after(port));
     return port;
+  }
+
+  /** The port after `port`, round the range. */
+  private after(port: number): number {
+    return port >= this.range!.high ? this.range!.low : port + 1;
   }
 
   /** The port just picked for `address` was taken: go on from a random place instead of the ports after it. */

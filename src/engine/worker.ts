@@ -151,8 +151,9 @@ class WorkerRun implements AttemptHost {
     this.expectRe = task.connection.expect ? new RegExp(task.connection.expect.match) : null;
     this.histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
     this.templates = compileTemplates(task.connection);
+    // Set only with source addresses (connectionSettings); the rehearsal has neither.
     const ports = task.connection.sourcePorts;
-    this.sourcePorts = new SourcePorts(ports && task.connection.localAddresses.length > 0 ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
+    this.sourcePorts = new SourcePorts(ports ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
     this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
     this.offsets = scheduleOffsets(task.stages);
     this.indices = stripeIndices(this.offsets.length, task.stripe);
