@@ -229,8 +229,8 @@ describe('worker wake-up plan', () => {
 
   it('stays awake for handshakes in flight only with the whole window as budget, and sets no timer when nothing is due', async () => {
     const { planWake, SPIN_WINDOW_MS } = await import('../src/engine/wake.js');
-    const yes = () => true;
-    const no = () => false;
+    const yes = { awaitingHandshakes: () => true };
+    const no = { awaitingHandshakes: () => false };
     expect(planWake(10, 0, 1, yes)).toEqual({ spin: true });
     expect(planWake(Infinity, 50, 1, yes)).toEqual({ spin: true }); // the schedule is over, its last handshakes are not
     expect(planWake(10, 0, 0.25, yes)).toEqual({ spin: false, timeoutMs: 8 }); // a partial budget is kept for starts
@@ -240,7 +240,7 @@ describe('worker wake-up plan', () => {
     expect(planWake(Infinity, 0, 0, yes)).toEqual({ spin: false, timeoutMs: Infinity });
     // The question (a scan of the handshake queue) is asked only when its answer decides.
     let asked = 0;
-    const counted = () => (asked++, true);
+    const counted = { awaitingHandshakes: () => (asked++, true) };
     planWake(1.2, 0, 1, counted); // a start within SPIN_MS spins anyway
     planWake(10, 0, 0.25, counted); // a partial budget
     planWake(10, SPIN_WINDOW_MS, 1, counted); // the window spent

@@ -57,19 +57,24 @@ export type Wake = { readonly spin: true } | { readonly spin: false; readonly ti
 /** Shared: a worker spinning through its last 1.5 ms asks for this ~100,000 times a second. */
 const SPIN: Wake = Object.freeze({ spin: true });
 
-const NOT_AWAITING = (): boolean => false;
+/** Whether handshakes started in the last AWAIT_SPIN_MS are in flight (a worker; a method, not a closure per worker). */
+export interface HandshakeWaiter {
+  awaitingHandshakes(): boolean;
+}
+
+const NOT_AWAITING: HandshakeWaiter = { awaitingHandshakes: () => false };
 
 /**
  * `waitMs` until the next start (Infinity: none waiting; the timeout is then Infinity, and the
- * caller sets no timer), `spunMs` already spun in this window, `budget` in [0, 1], `awaiting`:
- * whether handshakes started in the last AWAIT_SPIN_MS are in flight. It is asked only when its
- * answer decides (the whole budget, not spent, no start within SPIN_MS): answering may scan.
+ * caller sets no timer), `spunMs` already spun in this window, `budget` in [0, 1], `waiter`
+ * tells whether handshakes are in flight. It is asked only when its answer decides (the whole
+ * budget, not spent, no start within SPIN_MS): answering may scan.
  */
-export function planWake(waitMs: number, spunMs: number, budget = DEFAULT_SPIN_BUDGET, awaiting: () => boolean = NOT_AWAITING): Wake {
+export function planWake(waitMs: number, spunMs: number, budget = DEFAULT_SPIN_BUDGET, waiter: HandshakeWaiter = NOT_AWAITING): Wake {
   // Already due: the next turn, not a timer (Node turns a 0 ms timeout into 1 ms).
   if (waitMs <= 0) return SPIN;
   const maySpin = spunMs < budget * SPIN_WINDOW_MS;
-  if (maySpin && (waitMs <= SPIN_MS || (budget >= 1 && awaiting()))) return SPIN;
+  if (maySpin && (waitMs <= SPIN_MS || (budget >= 1 && waiter.awaitingHandshakes()))) return SPIN;
   // A timer never fires early: round down, and aim SPIN_MS early when a spin may follow.
   return { spin: false, timeoutMs: Math.max(0, Math.floor(maySpin ? waitMs - SPIN_MS : waitMs)) };
 }

@@ -7,7 +7,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import { REHEARSAL_CLOSE_GRACE_MS, REHEARSAL_RESERVE_MS, warmUp } from './warmup.js';
-import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS } from './wake.js';
+import { AWAIT_SPIN_MS, planWake, SPIN_WINDOW_MS, type HandshakeWaiter } from './wake.js';
 import { raiseThreadPriority, threadPriority } from './priority.js';
 import { quietReceiverEnds } from './quiet-end.js';
 import { SourcePorts, sliceOf } from './source-ports.js';
@@ -97,7 +97,26 @@ export async function rehearse(task: WorkerTask, url: string, count: number, dea
   }
 }
 
-class WorkerRun implements AttemptHost {
+/**
+ * What the deadline queues fire. Module-level, like every callback on the hot path (see WorkerRun's
+ * static ones): one function per call site for every WorkerRun, the rehearsal's and the run's.
+ */
+const fireHandshake = (a: Attempt): void => a.handshakeDeadline();
+const fireHold = (a: Attempt): void => a.holdDeadline();
+const fireExpect = (a: Attempt): void => a.expectDeadline();
+
+class WorkerRun implements AttemptHost, HandshakeWaiter {
+  /**
+   * The timers' and setImmediate's callbacks, given the run as their argument: one function for
+   * every WorkerRun. A closure per instance (`this.pump` as an arrow field) made the rehearsal's
+   * closures the only call targets V8 saw before T0, so the code it had optimized for them
+   * deoptimized at the run's first calls ("wrong call target") and was compiled again in the
+   * run's first second, on the schedule's time.
+   */
+  private static readonly wake = (run: WorkerRun): void => run.pump();
+  private static readonly deadlineTick = (run: WorkerRun): void => run.checkDeadlines();
+  private static readonly tick = (run: WorkerRun): void => run.flush('tick');
+
   readonly settings: ConnectionSettings;
   readonly workerIndex: number;
   readonly expectRe: RegExp | null;
@@ -135,9 +154,9 @@ class WorkerRun implements AttemptHost {
   private deadlineTimer: NodeJS.Timeout | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
   private readonly deadlines: Record<DeadlineKind, DeadlineQueue> = {
-    handshake: new DeadlineQueue((a) => a.handshakeDeadline()),
-    hold: new DeadlineQueue((a) => a.holdDeadline()),
-    expect: new DeadlineQueue((a) => a.expectDeadline()),
+    handshake: new DeadlineQueue(fireHandshake),
+    hold: new DeadlineQueue(fireHold),
+    expect: new DeadlineQueue(fireExpect),
   };
   private resolve!: (v: { worker: number }) => void;
 
@@ -179,8 +198,8 @@ class WorkerRun implements AttemptHost {
     if (msg.type === 'go') {
       this.scheduleStart = msg.scheduleStart;
       this.intervalStart = now();
-      this.tickTimer = setInterval(() => this.flush('tick'), this.task.tickMs);
-      this.deadlineTimer = setInterval(this.checkDeadlines, DEADLINE_TICK_MS);
+      this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
+      this.deadlineTimer = setInterval(WorkerRun.deadlineTick, DEADLINE_TICK_MS, this);
       this.pump();
     } else if (msg.type === 'add') {
       if (this.stopping) return;
@@ -200,7 +219,7 @@ class WorkerRun implements AttemptHost {
    * the next (sleepUntilNext). Between turns, socket events call keepSchedule(), so a long batch
    * of I/O callbacks cannot hold a start back by more than one callback.
    */
-  private readonly pump = (maxStarts = STARTS_PER_TURN): void => {
+  private pump(maxStarts = STARTS_PER_TURN): void {
     this.pumpTimer = null;
     this.pumpImmediate = null;
     if (this.stopping) return;
@@ -223,7 +242,7 @@ class WorkerRun implements AttemptHost {
     this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
     if (!Number.isFinite(this.nextDue) && this.sealed) this.scheduleDone();
     if (!this.completed) this.sleepUntilNext();
-  };
+  }
 
   /**
    * Sets the one timer (or spin) for the next start, or stays awake for the handshakes in
@@ -235,13 +254,13 @@ class WorkerRun implements AttemptHost {
       this.spinWindowStart = t;
       this.spinUsed = 0;
     }
-    const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget, this.awaitingHandshakes);
+    const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget, this);
     this.cancelWake(); // a pump nested in a socket event may have left one set: one at a time
     if (wake.spin) {
       this.spinSince = t;
-      this.pumpImmediate = setImmediate(this.pump);
+      this.pumpImmediate = setImmediate(WorkerRun.wake, this);
     } else if (Number.isFinite(wake.timeoutMs)) {
-      this.pumpTimer = setTimeout(this.pump, wake.timeoutMs);
+      this.pumpTimer = setTimeout(WorkerRun.wake, wake.timeoutMs, this);
     }
   }
 
@@ -249,7 +268,9 @@ class WorkerRun implements AttemptHost {
    * Whether a handshake started in the last AWAIT_SPIN_MS is in flight: it still waits in the
    * handshake deadline queue (due = start + timeout). planWake asks only when it decides.
    */
-  private readonly awaitingHandshakes = (): boolean => this.deadlines.handshake.waitingAfter(now() - AWAIT_SPIN_MS + this.settings.handshakeTimeoutMs);
+  awaitingHandshakes(): boolean {
+    return this.deadlines.handshake.waitingAfter(now() - AWAIT_SPIN_MS + this.settings.handshakeTimeoutMs);
+  }
 
   /** Clears the pending wake-up (timer or spin turn), if any. */
   private cancelWake(): void {
@@ -328,7 +349,7 @@ class WorkerRun implements AttemptHost {
 
   private lastDeadlineCheck = 0;
 
-  private readonly checkDeadlines = (): void => {
+  private checkDeadlines(): void {
     const t = now();
     // The tick's own lateness is the event loop's: socket events queued behind the same work
     // could have waited as long, and their latencies would carry it (loopDelay).
@@ -337,7 +358,7 @@ class WorkerRun implements AttemptHost {
     this.deadlines.handshake.check(t);
     this.deadlines.expect.check(t);
     this.deadlines.hold.check(t);
-  };
+  }
 
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {
     this.active.delete(attempt);
