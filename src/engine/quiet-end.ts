@@ -11,6 +11,7 @@
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import * as ws from 'ws';
+import { socketOptions } from './socket-options.js';
 
 /** Whether end() with no arguments would only build an error and drop it (Node 20's Writable.end). */
 function endIsMoot(stream: Writable): boolean {
@@ -26,12 +27,13 @@ export class QuietEndSocket extends net.Socket {
 }
 
 /**
- * net.connect(options) with a QuietEndSocket, for ws:// and ws+unix://. Unlike net.connect it
+ * net.connect(options) with a QuietEndSocket, for ws:// and ws+unix://, whose constructor gets
+ * socketOptions(options) (socket-options.ts: one hidden class for every socket). Unlike net.connect it
  * neither applies `options.timeout` (dial() never passes one: handshake timeouts are wsrace's
  * deadline queue) nor publishes to the `net.client.socket` diagnostics channel.
  */
 export function connectQuietly(options: net.NetConnectOpts): net.Socket {
-  return new QuietEndSocket(options).connect(options);
+  return new QuietEndSocket(socketOptions(options)).connect(options);
 }
 
 /**
