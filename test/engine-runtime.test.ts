@@ -13,6 +13,37 @@ import { startTestServer } from './helpers/servers.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const fake = (name: string) => ({ name }) as unknown as Attempt;
 
+/**
+ * A TCP server on 127.0.0.1 that accepts, reads (so a client's FIN is seen) and never writes a
+ * byte: every upgrade sent to it hangs. `seen` lists where each connection came from, `held` the
+ * sockets still open; closed with the test.
+ */
+async function silentServer() {
+  const net = await import('node:net');
+  const seen: { address: string; port: number }[] = [];
+  const held = new Set<import('node:net').Socket>();
+  const server = net.createServer((sock) => {
+    seen.push({ address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
+    held.add(sock);
+    sock.resume();
+    sock.on('close', () => held.delete(sock));
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  onTestFinished(() => new Promise<void>((r) => { for (const sock of held) sock.destroy(); server.close(() => r()); }));
+  return { url: `ws://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/`, seen, held };
+}
+
+/** A worker task for rehearse(), from a scenario's target section. */
+async function rehearsalTask(target: string, sourcePorts: { low: number; high: number } | null = null) {
+  const { MessageChannel } = await import('node:worker_threads');
+  const { connectionSettings } = await import('../src/run/run.js');
+  const { parseScenarioText } = await import('../src/scenario/load.js');
+  const { scenario } = parseScenarioText(`name: r\ntarget:\n${target}load:\n  stages: [{ duration: 1s, rate: 10 }]\n`, 'r.yaml');
+  const { port2 } = new MessageChannel();
+  return { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: { ...connectionSettings(scenario), sourcePorts }, awaitSeal: false, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
+}
+
 describe('deadline queue', () => {
   it('fires due entries in order, skips cancelled ones, and keeps tickets valid across compaction', () => {
     const fired: string[] = [];
@@ -106,26 +137,10 @@ describe('worker warm-up', () => {
   });
 
   it('a rehearsal against a server that never answers ends by its deadline, its sockets closed', async () => {
-    const net = await import('node:net');
-    const { MessageChannel } = await import('node:worker_threads');
     const { rehearse } = await import('../src/engine/worker.js');
-    const { connectionSettings } = await import('../src/run/run.js');
-    const { parseScenarioText } = await import('../src/scenario/load.js');
     const { now } = await import('../src/util/clock.js');
-    // Accepts TCP and never writes a byte back: every rehearsed upgrade would hang.
-    const held = new Set<import('node:net').Socket>();
-    const silent = net.createServer((sock) => {
-      held.add(sock);
-      sock.resume(); // read (and drop) the upgrade request, so the client's FIN is seen
-      sock.on('close', () => held.delete(sock));
-      sock.on('error', () => undefined);
-    });
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    onTestFinished(() => new Promise<void>((r) => { for (const sock of held) sock.destroy(); silent.close(() => r()); }));
-    const url = `ws://127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}/`;
-    const { scenario } = parseScenarioText(`name: r\ntarget:\n  url: ${url}\nload:\n  stages: [{ duration: 1s, rate: 10 }]\n`, 'r.yaml');
-    const { port2 } = new MessageChannel();
-    const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: connectionSettings(scenario), awaitSeal: false, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
+    const { url, held } = await silentServer();
+    const task = await rehearsalTask(`  url: ${url}\n`);
     const started = now();
     const deadline = started + 600;
     await rehearse(task, url, 2500, deadline);
@@ -135,6 +150,27 @@ describe('worker warm-up', () => {
     // Every rehearsed socket was cut: the silent server sees them all close (bounded wait).
     for (let turn = 0; turn < 100 && held.size > 0; turn++) await new Promise((r) => setTimeout(r, 10));
     expect(held.size).toBe(0);
+  });
+
+  it('a rehearsal dials like the run: with source addresses, from 127.0.0.1 with ports from wsrace’s range; without, as the kernel picks', async () => {
+    const { rehearse } = await import('../src/engine/worker.js');
+    const { now } = await import('../src/util/clock.js');
+    const { url, seen } = await silentServer();
+    const range = { low: 61200, high: 61263 };
+    const rehearseWith = async (addresses: string[]) => {
+      const task = await rehearsalTask(`  url: ws://127.0.0.1:9/\n  localAddresses: ${JSON.stringify(addresses)}\n`, addresses.length > 0 ? range : null);
+      seen.length = 0;
+      await rehearse(task, url, 30, now() + 400);
+      return [...seen];
+    };
+    const bound = await rehearseWith(['127.0.0.82']);
+    expect(bound.length).toBeGreaterThan(0);
+    // Never the run's own source address: the rehearsal's traffic is loopback's business.
+    expect(bound.every((s) => s.address === '127.0.0.1' && s.port >= range.low && s.port <= range.high)).toBe(true);
+    const kernel = await rehearseWith([]);
+    expect(kernel.length).toBeGreaterThan(0);
+    expect(kernel.every((s) => s.address === '127.0.0.1')).toBe(true);
+    expect(kernel.some((s) => s.port < range.low || s.port > range.high)).toBe(true);
   });
 
   it('never touches the target: the server sees exactly the scheduled attempts', async () => {

@@ -10,8 +10,11 @@ import type { Attempt } from './connection.js';
  * garbage at once instead of living (and being promoted by the GC) until its deadline passes.
  */
 export class DeadlineQueue {
-  private items: (Attempt | null)[] = [];
-  private dues: number[] = [];
+  // Empty, but already of the element kinds they will hold (objects, doubles): from `[]` their
+  // first push changed the array's map, and code optimized on the rehearsal's queues (worker.ts)
+  // deoptimized at the run's first push ("wrong map").
+  private items: (Attempt | null)[] = emptyOfKind(null);
+  private dues: number[] = emptyOfKind(0.5);
   private head = 0;
   /** Ticket of items[0]: tickets stay valid across compaction. */
   private base = 0;
@@ -58,4 +61,11 @@ export class DeadlineQueue {
       this.head = 0;
     }
   }
+}
+
+/** An empty array with the element kind of `sample` (an object or null: any value; a fraction: doubles). */
+function emptyOfKind<T>(sample: T): T[] {
+  const a = [sample];
+  a.pop();
+  return a;
 }

@@ -75,15 +75,47 @@ export default function runWorker(task: WorkerTask): Promise<{ worker: number }>
  * V8 compiles wsrace's code before the schedule starts and not in its first seconds: with only
  * the plain loopback loop, `--trace-opt` showed ~170 functions (pump, start, finish, ws's and
  * Node's socket code) optimized after T0, their compile jobs taking a third of a core. Only the
- * plain connect/close path: the session's messages, headers, TLS and source addresses are the
- * target's business. Its records go nowhere.
+ * plain connect/close path: the session's messages, headers and TLS are the target's business.
+ * With source addresses it dials as the run does, binding a port it picks (source-ports.ts), but
+ * from 127.0.0.1: the run's addresses are not used before T0. Its records go nowhere.
  */
 export async function rehearse(task: WorkerTask, url: string, count: number, deadline: number): Promise<void> {
   if (count <= 0) return;
   const { port1, port2 } = new MessageChannel();
-  const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: [], sourcePorts: null, tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
-  const stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
-  const run = new WorkerRun({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, warmup: 0, port: port2 }, true);
+  // Structured clones, like the run's own task and settings (they arrive by postMessage), with the
+  // rehearsal's values put in: the same hidden classes, so code V8 optimizes here still fits the run.
+  // Built with spreads (as before) they had maps of their own (socket-options.ts), and the run's
+  // first calls deoptimized that code ("wrong map") and compiled it again after T0.
+  // The values too: a deserialized array is not a literal's kind of array.
+  const [connection, values] = structuredClone([task.connection, { headers: {}, subprotocols: [], loopback: ['127.0.0.1'], none: [], send: [] }]);
+  connection.url = url;
+  connection.headers = values.headers;
+  connection.subprotocols = values.subprotocols;
+  // With source addresses the run dials from them with wsrace's port picks: so does the rehearsal, from 127.0.0.1.
+  if (connection.localAddresses.length > 0) connection.localAddresses = values.loopback;
+  else {
+    connection.localAddresses = values.none;
+    connection.sourcePorts = null;
+  }
+  connection.tls = null;
+  connection.send = values.send;
+  connection.expect = null;
+  connection.steps = null;
+  connection.users = null;
+  connection.reconnect = null;
+  connection.holdMs = 0;
+  connection.handshakeTimeoutMs = 1000;
+  const rehearsal = structuredClone({ ...task, port: null }) as unknown as WorkerTask;
+  rehearsal.connection = connection;
+  rehearsal.stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
+  rehearsal.stripe = { index: 0, count: 1 };
+  rehearsal.capacity = 256;
+  rehearsal.drainTimeoutMs = 200;
+  rehearsal.tickMs = 100;
+  rehearsal.awaitSeal = false;
+  rehearsal.warmup = 0;
+  rehearsal.port = port2;
+  const run = new WorkerRun(rehearsal, true);
   port1.on('message', (msg: WorkerToMain) => {
     if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: now() + 5 } satisfies MainToWorker);
   });
