@@ -31,12 +31,12 @@ describe('socketOptions: the options wsrace gives net.Socket’s constructor', (
   });
 
   it('keep one hidden class through net.Socket’s copy and stores, socket after socket (V8 natives, in a child process)', () => {
-    // The same steps as net.Socket, on 300 dial()-shaped options with changing values: how often a
+    // The same steps as net.Socket, on 300 options shaped like dial()'s with changing values: how often a
     // copy's map differs from the previous copy's (the first 20 may still settle field representations).
     const probe = `
       import { socketOptions } from './src/engine/socket-options.ts';
       const copy = (o) => { const c = { ...o }; c.allowHalfOpen = Boolean(c.allowHalfOpen); c.emitClose = false; c.autoDestroy = true; c.decodeStrings = false; return c; };
-      const dial = (i) => { const o = { host: '127.0.0.1', port: 9 }; o.localAddress = '127.0.0.' + (2 + (i % 3)); o.localPort = 40000 + i; return o; };
+      const dial = (i) => { const o = { host: '127.0.0.1', port: 9 }; o.localAddress = '127.0.0.' + (2 + (i % 3)); o.localPort = 40000 + i; o.path = undefined; return o; };
       const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
       const count = (make) => {
         let previous = null, differ = 0;

@@ -13,8 +13,8 @@ export class DeadlineQueue {
   // Empty, but already of the element kinds they will hold (objects, doubles): from `[]` their
   // first push changed the array's map, and code optimized on the rehearsal's queues (worker.ts)
   // deoptimized at the run's first push ("wrong map").
-  private items: (Attempt | null)[] = emptyOfKind(null);
-  private dues: number[] = emptyOfKind(0.5);
+  private items: (Attempt | null)[] = emptyObjects();
+  private dues: number[] = emptyDoubles();
   private head = 0;
   /** Ticket of items[0]: tickets stay valid across compaction. */
   private base = 0;
@@ -63,9 +63,20 @@ export class DeadlineQueue {
   }
 }
 
-/** An empty array with the element kind of `sample` (an object or null: any value; a fraction: doubles). */
-function emptyOfKind<T>(sample: T): T[] {
-  const a = [sample];
+/*
+ * Two functions, not one taking a sample: V8 tracks an array literal's element kind per literal,
+ * so one shared `[sample]` would have made the doubles' array an array of objects (boxed numbers).
+ */
+/** An empty array that holds objects (V8's PACKED_ELEMENTS). */
+function emptyObjects<T>(): (T | null)[] {
+  const a: (T | null)[] = [null];
+  a.pop();
+  return a;
+}
+
+/** An empty array that holds unboxed doubles (PACKED_DOUBLE_ELEMENTS). */
+function emptyDoubles(): number[] {
+  const a = [0.5];
   a.pop();
   return a;
 }

@@ -82,38 +82,17 @@ export default function runWorker(task: WorkerTask): Promise<{ worker: number }>
 export async function rehearse(task: WorkerTask, url: string, count: number, deadline: number): Promise<void> {
   if (count <= 0) return;
   const { port1, port2 } = new MessageChannel();
-  // Structured clones, like the run's own task and settings (they arrive by postMessage), with the
-  // rehearsal's values put in: the same hidden classes, so code V8 optimizes here still fits the run.
-  // Built with spreads (as before) they had maps of their own (socket-options.ts), and the run's
-  // first calls deoptimized that code ("wrong map") and compiled it again after T0.
-  // The values too: a deserialized array is not a literal's kind of array.
-  const [connection, values] = structuredClone([task.connection, { headers: {}, subprotocols: [], loopback: ['127.0.0.1'], none: [], send: [] }]);
-  connection.url = url;
-  connection.headers = values.headers;
-  connection.subprotocols = values.subprotocols;
-  // With source addresses the run dials from them with wsrace's port picks: so does the rehearsal, from 127.0.0.1.
-  if (connection.localAddresses.length > 0) connection.localAddresses = values.loopback;
-  else {
-    connection.localAddresses = values.none;
-    connection.sourcePorts = null;
-  }
-  connection.tls = null;
-  connection.send = values.send;
-  connection.expect = null;
-  connection.steps = null;
-  connection.users = null;
-  connection.reconnect = null;
-  connection.holdMs = 0;
-  connection.handshakeTimeoutMs = 1000;
-  const rehearsal = structuredClone({ ...task, port: null }) as unknown as WorkerTask;
-  rehearsal.connection = connection;
-  rehearsal.stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
-  rehearsal.stripe = { index: 0, count: 1 };
-  rehearsal.capacity = 256;
-  rehearsal.drainTimeoutMs = 200;
-  rehearsal.tickMs = 100;
-  rehearsal.awaitSeal = false;
-  rehearsal.warmup = 0;
+  // A structured clone, like the run's own task (it arrives by postMessage), of copies holding the
+  // rehearsal's values: an overridden key keeps its place, so the clone has the run's hidden
+  // classes, values included (a deserialized array is not a literal's), and code V8 optimizes here
+  // still fits the run. The spread copies themselves had maps of their own (socket-options.ts): the
+  // run's first calls deoptimized that code ("wrong map") and compiled it again after T0.
+  // With source addresses the run binds ports it picks: so does the rehearsal, from 127.0.0.1.
+  const bind = task.connection.localAddresses.length > 0;
+  const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: bind ? ['127.0.0.1'] : [], sourcePorts: bind ? task.connection.sourcePorts : null, tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
+  const stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
+  // The port cannot be cloned: a placeholder keeps its key's place, and the real one goes in after.
+  const rehearsal = structuredClone({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, warmup: 0, port: null }) as unknown as WorkerTask;
   rehearsal.port = port2;
   const run = new WorkerRun(rehearsal, true);
   port1.on('message', (msg: WorkerToMain) => {
@@ -139,13 +118,17 @@ const fireExpect = (a: Attempt): void => a.expectDeadline();
 
 class WorkerRun implements AttemptHost, HandshakeWaiter {
   /**
-   * The timers' and setImmediate's callbacks, given the run as their argument: one function for
-   * every WorkerRun. A closure per instance (`this.pump` as an arrow field) made the rehearsal's
-   * closures the only call targets V8 saw before T0, so the code it had optimized for them
-   * deoptimized at the run's first calls ("wrong call target") and was compiled again in the
-   * run's first second, on the schedule's time.
+   * The timers' and setImmediate's callbacks: one function for every WorkerRun. A closure per
+   * instance (`this.pump` as an arrow field) made the rehearsal's closures the only call targets
+   * V8 saw before T0, so the code it had optimized around them deoptimized at the run's first
+   * calls ("wrong call target") and was compiled again in the run's first second. The intervals
+   * get their run as an argument (one array per interval); the wake-up, set up to ~100,000 times
+   * a second while spinning, finds it in `pumping` (set by the run that sets the wake-up), as an
+   * argument would cost an array per setImmediate. One run pumps at a time in a thread: the
+   * rehearsal has ended, its wake-up cancelled, before the run's `go`.
    */
-  private static readonly wake = (run: WorkerRun): void => run.pump();
+  private static pumping: WorkerRun | null = null;
+  private static readonly pumpNow = (): void => WorkerRun.pumping?.pump();
   private static readonly deadlineTick = (run: WorkerRun): void => run.checkDeadlines();
   private static readonly tick = (run: WorkerRun): void => run.flush('tick');
 
@@ -202,7 +185,7 @@ class WorkerRun implements AttemptHost, HandshakeWaiter {
     this.expectRe = task.connection.expect ? new RegExp(task.connection.expect.match) : null;
     this.histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
     this.templates = compileTemplates(task.connection);
-    // Set only with source addresses (connectionSettings); the rehearsal has neither.
+    // Set only with source addresses (connectionSettings); the rehearsal's, when set, are the run's.
     const ports = task.connection.sourcePorts;
     this.sourcePorts = new SourcePorts(ports ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
     this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
@@ -288,11 +271,12 @@ class WorkerRun implements AttemptHost, HandshakeWaiter {
     }
     const wake = planWake(this.nextDue - t, this.spinUsed, this.task.spinBudget, this);
     this.cancelWake(); // a pump nested in a socket event may have left one set: one at a time
+    WorkerRun.pumping = this; // the run that sets the wake-up is the one it wakes
     if (wake.spin) {
       this.spinSince = t;
-      this.pumpImmediate = setImmediate(WorkerRun.wake, this);
+      this.pumpImmediate = setImmediate(WorkerRun.pumpNow);
     } else if (Number.isFinite(wake.timeoutMs)) {
-      this.pumpTimer = setTimeout(WorkerRun.wake, wake.timeoutMs, this);
+      this.pumpTimer = setTimeout(WorkerRun.pumpNow, wake.timeoutMs);
     }
   }
 
@@ -478,6 +462,7 @@ class WorkerRun implements AttemptHost, HandshakeWaiter {
   private complete(): void {
     if (this.completed) return;
     this.completed = true;
+    if (WorkerRun.pumping === this) WorkerRun.pumping = null;
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
