@@ -249,17 +249,27 @@ async function main() {
       : { skipped: peerInstalled ? 'artillery failed to run' : 'artillery could not be installed (no registry?) and BENCH_PEER was not set', failures: peerFailures };
 
     // 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
-    for (const f of [0.5, 0.9, 1.5]) {
+    const lagRow = async (f) => {
       const runs = [];
       for (let r = 0; r < REPEATS; r++) {
         const { summary, steady } = await wsrace(server.url, { rate: Math.max(1, Math.round(maxRate * f)), seconds: QUICK ? 2 : 4 });
         runs.push({ p50: summary.scheduleLagMs.p50, p99: summary.scheduleLagMs.p99, max: summary.scheduleLagMs.max, steadyP99: steady.p99, loopDelayP99: summary.loopDelayMs.p99, dropped: summary.totals.dropped, behind: summary.findings.some((x) => x.startsWith('schedule lag')) });
       }
-      const key = `${f * 100}%`;
       // The machine's own floor for this: the same timer pattern with no sockets (bench/timer-floor.mjs).
       const timer = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./timer-floor.mjs', import.meta.url)), String(Math.max(1, Math.round(maxRate * f))), '4'], { timeout: 30_000 })));
-      lagAt[key] = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind), behindRuns: runs.filter((x) => x.p99 > 10).length, reportedWhenBehind: runs.every((x) => x.p99 <= 10 || x.behind), runP99s: runs.map((x) => x.p99) };
-      log(`lag at ${key} (${lagAt[key].rate}/s): p50 ${lagAt[key].p50} p99 ${lagAt[key].p99} (sustained ${lagAt[key].sustainedP99}) max ${lagAt[key].max} ms; worker loop delay p99 ${lagAt[key].loopDelayP99} ms`);
+      const row = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind), behindRuns: runs.filter((x) => x.p99 > 10).length, reportedWhenBehind: runs.every((x) => x.p99 <= 10 || x.behind), runP99s: runs.map((x) => x.p99) };
+      log(`lag at ${f * 100}% (${row.rate}/s): p50 ${row.p50} p99 ${row.p99} (sustained ${row.sustainedP99}) max ${row.max} ms; worker loop delay p99 ${row.loopDelayP99} ms; ${row.behindRuns} of ${REPEATS} runs behind`);
+      return row;
+    };
+    for (const f of [0.5, 0.9, 1.5]) lagAt[`${f * 100}%`] = await lagRow(f);
+    // The top rate is a median of noisy repeats: when it came out low, 150% of it is no overload,
+    // and whether an overload is reported would go unasked. Then the rate doubles, up to 6×, until a run falls behind.
+    if (lagAt['150%'].behindRuns === 0) {
+      for (const f of [3, 6]) {
+        const row = await lagRow(f);
+        lagAt.overload = { fraction: f, ...row };
+        if (row.behindRuns > 0) break;
+      }
     }
     results.scheduleLag = { ...lagAt, targetP99At50: 2 };
 
@@ -323,6 +333,7 @@ async function main() {
     ['schedule lag at 50% max', `p50 ${results.scheduleLag['50%'].p50} ms`, `p99 ${results.scheduleLag['50%'].p99} ms`, `sustained p99 ${results.scheduleLag['50%'].sustainedP99} ms (target p99 ≤ 2; a bare timer: p99 ${results.scheduleLag['50%'].timerFloor.p99} ms; idle machine took up to ${machine.noise.largestMs[0] ?? 0} ms from a spinning thread)`],
     ['schedule lag at 90% max', `p50 ${results.scheduleLag['90%'].p50} ms`, `p99 ${results.scheduleLag['90%'].p99} ms`, `sustained p99 ${results.scheduleLag['90%'].sustainedP99} ms`],
     ['overload at 150% max', `p99 ${results.scheduleLag['150%'].p99} ms`, `max ${results.scheduleLag['150%'].max} ms`, `${results.scheduleLag['150%'].behindRuns} of ${REPEATS} runs fell behind (p99 > 10 ms), every one reported: ${results.scheduleLag['150%'].reportedWhenBehind}`],
+    ...(results.scheduleLag.overload ? [[`overload at ${results.scheduleLag.overload.fraction * 100}% max`, `p99 ${results.scheduleLag.overload.p99} ms`, `max ${results.scheduleLag.overload.max} ms`, `${results.scheduleLag.overload.behindRuns} of ${REPEATS} runs fell behind, every one reported: ${results.scheduleLag.overload.reportedWhenBehind} (150% of the top rate was no overload)`]] : []),
     ['recording overhead (p50 − 20 ms)', `${results.recordingOverhead.p50OverMs} ms`, `raw floor ${results.recordingOverhead.rawClientP50OverMs} ms, plain ws client ${results.recordingOverhead.plainClientP50OverMs} ms`, `over the server's measured hold: ${results.recordingOverhead.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
   ];
   process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
