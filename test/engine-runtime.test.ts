@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { DeadlineQueue } from '../src/engine/deadlines.js';
 import { warmUp } from '../src/engine/warmup.js';
 import type { Attempt } from '../src/engine/connection.js';
 import { startTestServer } from './helpers/servers.js';
+import { runProbe } from './helpers/probe.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const fake = (name: string) => ({ name }) as unknown as Attempt;
@@ -105,7 +106,7 @@ describe('deadline queue', () => {
       }
       process.stdout.write(JSON.stringify(out));
     `;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const out = runProbe(probe, ['--allow-natives-syntax']);
     expect(JSON.parse(out)).toEqual(Array(8).fill([true, true]));
   });
 });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { Writable } from 'node:stream';
@@ -7,6 +6,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectQuietly, QuietEndSocket, quietReceiverEnds } from '../src/engine/quiet-end.js';
 import { startEchoServerProcess } from './helpers/echo-server-process.js';
+import { runProbe } from './helpers/probe.js';
 
 const waitFor = (emitter: NodeJS.EventEmitter, event: string) => once(emitter, event, { signal: AbortSignal.timeout(5000) });
 
@@ -141,7 +141,7 @@ describe('every other end() is Node’s own', () => {
 
   it('loading the worker module makes its thread\'s receivers quiet (in a fresh process: this one is already patched)', () => {
     const probe = `const ws = await import('ws'); const before = Object.hasOwn(ws.Receiver.prototype, 'end'); await import('./src/engine/worker.ts'); console.log(JSON.stringify([before, Object.hasOwn(ws.Receiver.prototype, 'end')]));`;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: new URL('..', import.meta.url), encoding: 'utf8', timeout: 30_000 });
+    const out = runProbe(probe);
     expect(JSON.parse(out.trim())).toEqual([false, true]);
   });
 });

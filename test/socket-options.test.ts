@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectQuietly } from '../src/engine/quiet-end.js';
 import { socketOptions } from '../src/engine/socket-options.js';
+import { runProbe } from './helpers/probe.js';
 
 /** Node 20's net.Socket constructor, on its own options: the copy and the four stores socketOptions() anticipates. */
 const NODE_COPY_AND_STORES = [
@@ -49,7 +49,7 @@ describe('socketOptions: the options wsrace gives net.Socket’s constructor', (
       };
       process.stdout.write(JSON.stringify({ withSocketOptions: count(socketOptions), plain: count((o) => o) }));
     `;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', probe], { cwd: new URL('..', import.meta.url), encoding: 'utf8', timeout: 30_000 });
+    const out = runProbe(probe, ['--allow-natives-syntax']);
     const { withSocketOptions, plain } = JSON.parse(out) as { withSocketOptions: number; plain: number };
     expect(withSocketOptions).toBe(0);
     // Why it matters: without it, nearly every socket's copy has a map of its own (V8 11.3, Node 20).
