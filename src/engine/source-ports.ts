@@ -83,12 +83,16 @@ export function sourcePortRange(env: NodeJS.ProcessEnv = process.env, platform: 
   }
 }
 
+/** Read once per thread: a worker's rehearsal and its run each make a SourcePorts. */
+let reservedRead: PortRange[] | undefined;
 function reservedPorts(): PortRange[] {
+  if (reservedRead) return reservedRead;
   try {
-    return parseReservedPorts(readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8'));
+    reservedRead = parseReservedPorts(readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8'));
   } catch {
-    return [];
+    reservedRead = [];
   }
+  return reservedRead;
 }
 
 /** Slice `index` of `count` of a range: contiguous, sizes differing by one at most (the whole range if it has fewer ports than slices). */
