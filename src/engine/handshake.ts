@@ -6,7 +6,7 @@
  * Why not ws's own client: it goes through node:http (a ClientRequest, its streams, its parser)
  * and draws 16 bytes from the CSPRNG per socket (one call each, ~8 µs here). On a 2-core VM a
  * plain open+close loop spent 20–25% less CPU per connection without them, wsrace's worker ~12%
- * (README → Performance). ws's
+ * (docs/performance.md). ws's
  * client is still used for what wsrace does not do itself: permessage-deflate's negotiation.
  *
  * The checks and their messages are ws's own (8.x, `initAsClient`), so an attempt is counted
