@@ -2,13 +2,18 @@
 // of the client under test. Optional --delay-101 MS holds each upgrade that long; a timer fires
 // late by up to a millisecond, so the server measures each hold, and GET /holds answers (and
 // resets) their median and count: the delay the client's handshake really contains.
+// Optional --tls DIR serves wss:// with DIR/key.pem and DIR/cert.pem (bench/probe-wss.mjs).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { WebSocketServer } from 'ws';
 
 const delayArg = process.argv.indexOf('--delay-101');
 const delay = delayArg > 0 ? Number(process.argv[delayArg + 1]) : 0;
 let holds = [];
-const server = http.createServer((req, res) => {
+const tlsArg = process.argv.indexOf('--tls');
+const tls = tlsArg > 0 ? { key: readFileSync(`${process.argv[tlsArg + 1]}/key.pem`), cert: readFileSync(`${process.argv[tlsArg + 1]}/cert.pem`) } : null;
+const server = (tls ? https : http).createServer(tls ?? {}, (req, res) => {
   if (req.url === '/holds') {
     holds.sort((a, b) => a - b);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: holds.length, p50: holds.length ? holds[Math.floor(holds.length / 2)] : null }));

@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseScenarioText } from '../src/scenario/load.js';
-import { runScenario } from '../src/run/run.js';
-import { jsonContains } from '../src/engine/connection.js';
+import { connectionSettings, runScenario } from '../src/run/run.js';
+import { compileTemplates, jsonContains } from '../src/engine/connection.js';
 import { compileTemplate } from '../src/session/template.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-sess-'));
@@ -106,6 +107,8 @@ describe('TLS', () => {
     const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
     const wss = new WebSocketServer({ server, perMessageDeflate: false });
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+    const resumed: boolean[] = [];
+    server.on('secureConnection', (socket: TLSSocket) => resumed.push(socket.isSessionReused()));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     closers.push(async () => {
       for (const c of wss.clients) c.terminate();
@@ -121,7 +124,25 @@ describe('TLS', () => {
     expect(ok.summary.tlsHandshakeMs.p50! + ok.summary.upgradeMs.p50!).toBeLessThan(ok.summary.handshakeMs.max! + 1);
     const insecure = await run(url, `  hold: 20ms\n`, `  tls: { insecure: true }\n`);
     expect(insecure.summary.totals.closeCodes).toEqual({ '1000': 10 });
+    // ws's client (permessage-deflate offered) dials with the same options: it gets the CA only through the shared context.
+    const viaWs = await run(url, `  hold: 20ms\n`, `  perMessageDeflate: true\n  tls: { ca: cert.pem }\n`, dir);
+    expect(viaWs.summary.totals.closeCodes).toEqual({ '1000': 10 });
+    // One SecureContext per worker (tls-context.ts), and still a full handshake for every attempt: none resumed.
+    expect(resumed).toEqual(Array(30).fill(false));
     const unchecked = await run(url, `  hold: 20ms\n`);
     expect(unchecked.summary.totals.errorCodes).toEqual({ DEPTH_ZERO_SELF_SIGNED_CERT: 10 });
+    await expect(run(url, `  hold: 20ms\n`, `  tls: { ca: key.pem }\n`, dir)).rejects.toThrow('target.tls.ca: key.pem holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)');
+  });
+
+  it('a worker makes one SecureContext for its wss:// dials, with the CA in it', () => {
+    const dir = tmp();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    const settings = (url: string, tls = '') => connectionSettings(parseScenarioText(`name: t\ntarget:\n  url: ${url}\n${tls}load:\n  stages: [{ duration: 1s, rate: 1 }]\n`, join(dir, 's.yaml')).scenario, dir);
+    const withCa = compileTemplates(settings('wss://127.0.0.1:1/ws', `  tls: { ca: cert.pem, servername: localhost }\n`)).tlsOptions!;
+    expect(withCa.secureContext).toBeDefined();
+    expect(withCa).toEqual({ secureContext: withCa.secureContext, rejectUnauthorized: true, servername: 'localhost' });
+    expect(compileTemplates(settings('wss://127.0.0.1:1/ws')).tlsOptions).toMatchObject({ rejectUnauthorized: true });
+    expect(compileTemplates(settings('wss://127.0.0.1:1/ws', `  tls: { insecure: true }\n`)).tlsOptions).toMatchObject({ rejectUnauthorized: false });
+    expect(compileTemplates(settings('ws://127.0.0.1:1/ws')).tlsOptions).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { connectQuietly } from './quiet-end.js';
+import { tlsDialOptions } from './tls-context.js';
 import { isPortTaken, type SourcePorts } from './source-ports.js';
 import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
@@ -59,7 +60,7 @@ export interface CompiledTemplates {
   handshake: 'wsrace' | 'ws';
   /** The upgrade request when it is the same for every attempt (wsrace's handshake, nothing templated). */
   request: UpgradeRequest | null;
-  /** TLS options for wss:// (null for ws://), spread into each dial's own options (dial adds to them). */
+  /** TLS options for wss:// (null for ws://) with the worker's one SecureContext, spread into each dial's own options (dial adds to them). */
   tlsOptions: tls.ConnectionOptions | null;
 }
 
@@ -83,7 +84,7 @@ export function compileTemplates(s: ConnectionSettings): CompiledTemplates {
     constant,
     handshake,
     request,
-    tlsOptions: s.tls ? { ca: s.tls.ca, rejectUnauthorized: !s.tls.insecure, servername: s.tls.servername } : null,
+    tlsOptions: s.url.startsWith('wss:') ? tlsDialOptions(s.tls) : null,
   };
 }
 

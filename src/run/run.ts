@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -120,6 +121,12 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
       ca = readFileSync(resolve(baseDir, tls.ca), 'utf8');
     } catch (err) {
       throw new InputError(`target.tls.ca: cannot read ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    // Node takes a CA file without a certificate in it silently, and every attempt would then fail verification.
+    try {
+      new X509Certificate(ca);
+    } catch {
+      throw new InputError(`target.tls.ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
     }
   }
   return {

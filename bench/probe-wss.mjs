@@ -1,0 +1,63 @@
+// wss:// by hand (not part of `npm run bench`): node bench/probe-wss.mjs SECONDS RATE [RATE...]
+// Makes a P-256 certificate for 127.0.0.1 with openssl, starts the bench echo server with it
+// (--tls), warms the server (2 s at 300/s, so its JIT warm-up is not measured), then runs wsrace
+// (one worker, its defaults, `target.tls.ca` set to the certificate) at each RATE for SECONDS from
+// a source address of its own, and prints per rate: closes, errors, schedule lag, the TLS and
+// whole handshake, and the CPU seconds of wsrace's process and of the server.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseScenarioText } from '../dist/scenario/load.js';
+import { runScenario } from '../dist/run/run.js';
+
+const seconds = Number(process.argv[2] ?? 4);
+const rates = process.argv.slice(3).map(Number);
+if (!(seconds > 0 && seconds <= 60) || rates.length === 0 || rates.some((r) => !(r > 0 && r <= 5000))) {
+  console.error('usage: node bench/probe-wss.mjs SECONDS(≤ 60) RATE(≤ 5000) [RATE...]');
+  process.exit(2);
+}
+const dir = mkdtempSync(join(os.tmpdir(), 'wsrace-wss-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+const server = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url)), '--tls', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+process.on('exit', () => server.kill('SIGTERM'));
+const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+
+const cpuSeconds = (pid) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
+};
+const round = (x) => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
+let runs = 0;
+async function run(rate, secs) {
+  // A source address per run: earlier runs' TIME_WAIT ports on one address slow connect().
+  const source = `127.0.0.${20 + ((process.pid + runs++) % 200)}`;
+  const yaml = `name: probe-wss\ntarget:\n  url: wss://127.0.0.1:${port}/ws\n  localAddresses: ["${source}"]\n  tls: { ca: cert.pem }\nload:\n  stages: [{ duration: ${secs}s, rate: ${rate} }]\nsession:\n  hold: 0ms\n`;
+  const [client0, server0] = [cpuSeconds(process.pid), cpuSeconds(server.pid)];
+  const { summary: s } = await runScenario(parseScenarioText(yaml, join(dir, 'probe-wss.yaml')), { outDir: join(dir, `run-${runs}`), workers: 1 });
+  return {
+    rate,
+    closed1000: s.totals.closeCodes['1000'] ?? 0,
+    scheduled: s.schedule.scheduled,
+    errors: s.totals.errorCodes,
+    lagP99: round(s.scheduleLagMs.p99),
+    lagMax: round(s.scheduleLagMs.max),
+    tlsP50: round(s.tlsHandshakeMs.p50),
+    tlsP99: round(s.tlsHandshakeMs.p99),
+    handshakeP50: round(s.handshakeMs.p50),
+    handshakeP99: round(s.handshakeMs.p99),
+    wsraceCpuS: round(cpuSeconds(process.pid) - client0),
+    serverCpuS: round(cpuSeconds(server.pid) - server0),
+  };
+}
+
+await run(300, 2);
+for (const rate of rates) {
+  const r = await run(rate, seconds);
+  const onSchedule = r.closed1000 === r.scheduled && r.lagP99 !== null && r.lagP99 <= 10;
+  console.log(JSON.stringify({ ...r, onSchedule }));
+}
+process.exit(0);
