@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +76,19 @@ describe('CLI input errors exit 2 and run nothing', () => {
     const v = await runCli(['validate', file]);
     expect(v.code).toBe(2);
     expect(v.stderr).toContain('load.stages[0].rate: expected a rate');
+  });
+
+  it('validate reads the files a scenario names: a CA file without a certificate', async () => {
+    const file = join(dir, 'tls.yaml');
+    writeFileSync(join(dir, 'not-a-cert.pem'), 'not a certificate\n');
+    writeFileSync(file, base.replace(/url: .*/, 'url: wss://127.0.0.1:1/ws\n  tls: { ca: not-a-cert.pem }'));
+    const v = await runCli(['validate', file]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain('target.tls.ca: not-a-cert.pem holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)');
+    // A byte-order mark before the certificate is not an error (OpenSSL skips to the BEGIN line).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    writeFileSync(join(dir, 'not-a-cert.pem'), '\uFEFF' + readFileSync(join(dir, 'cert.pem'), 'utf8'));
+    expect((await runCli(['validate', file])).code).toBe(0);
   });
 
   it('unknown flag', async () => {

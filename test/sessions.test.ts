@@ -127,21 +127,26 @@ describe('TLS', () => {
     // ws's client (permessage-deflate offered) dials with the same options: it gets the CA only through the shared context.
     const viaWs = await run(url, `  hold: 20ms\n`, `  perMessageDeflate: true\n  tls: { ca: cert.pem }\n`, dir);
     expect(viaWs.summary.totals.closeCodes).toEqual({ '1000': 10 });
+    // The scheme decides TLS as the URL parser reads it: WSS:// is wss://.
+    const upper = await run(url.replace('wss://', 'WSS://'), `  hold: 20ms\n`, `  tls: { ca: cert.pem }\n`, dir);
+    expect(upper.summary.totals.closeCodes).toEqual({ '1000': 10 });
     // One SecureContext per worker (tls-context.ts), and still a full handshake for every attempt: none resumed.
-    expect(resumed).toEqual(Array(30).fill(false));
+    expect(resumed).toEqual(Array(40).fill(false));
     const unchecked = await run(url, `  hold: 20ms\n`);
     expect(unchecked.summary.totals.errorCodes).toEqual({ DEPTH_ZERO_SELF_SIGNED_CERT: 10 });
     await expect(run(url, `  hold: 20ms\n`, `  tls: { ca: key.pem }\n`, dir)).rejects.toThrow('target.tls.ca: key.pem holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)');
   });
 
-  it('a worker makes one SecureContext for its wss:// dials, with the CA in it', () => {
+  it('a worker makes one SecureContext for its wss:// dials; rejectUnauthorized is set only by target.tls', () => {
     const dir = tmp();
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
     const settings = (url: string, tls = '') => connectionSettings(parseScenarioText(`name: t\ntarget:\n  url: ${url}\n${tls}load:\n  stages: [{ duration: 1s, rate: 1 }]\n`, join(dir, 's.yaml')).scenario, dir);
     const withCa = compileTemplates(settings('wss://127.0.0.1:1/ws', `  tls: { ca: cert.pem, servername: localhost }\n`)).tlsOptions!;
-    expect(withCa.secureContext).toBeDefined();
+    expect(withCa.secureContext?.context).toBeDefined(); // the native SSL_CTX
     expect(withCa).toEqual({ secureContext: withCa.secureContext, rejectUnauthorized: true, servername: 'localhost' });
-    expect(compileTemplates(settings('wss://127.0.0.1:1/ws')).tlsOptions).toMatchObject({ rejectUnauthorized: true });
+    // Without target.tls Node's default applies (NODE_TLS_REJECT_UNAUTHORIZED included).
+    expect(Object.keys(compileTemplates(settings('wss://127.0.0.1:1/ws')).tlsOptions!)).toEqual(['secureContext']);
+    expect(compileTemplates(settings('WSS://127.0.0.1:1/ws')).tlsOptions).not.toBeNull();
     expect(compileTemplates(settings('wss://127.0.0.1:1/ws', `  tls: { insecure: true }\n`)).tlsOptions).toMatchObject({ rejectUnauthorized: false });
     expect(compileTemplates(settings('ws://127.0.0.1:1/ws')).tlsOptions).toBeNull();
   });

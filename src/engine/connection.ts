@@ -11,7 +11,7 @@ import { recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../record/attempt.js';
 import type { ConnectionSettings, StepSpec } from './protocol.js';
 import { compileTemplate, isTemplated, type Template, type TemplateContext } from '../session/template.js';
-import { acceptFor, adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, HEAD_CAPACITY, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead, type UpgradeRequest } from './handshake.js';
+import { acceptFor, adoptableWebSocket, attach, buildRequest, canAdopt, checkSwitch, HEAD_CAPACITY, isInformational, isSecureUrl, isUpgrade, nextKey, parseResponseHead, scanHead, type UpgradeRequest } from './handshake.js';
 
 /** Largest close reason a control frame can carry; longer text is not from a valid peer. */
 const MAX_REASON_BYTES = 123;
@@ -84,7 +84,7 @@ export function compileTemplates(s: ConnectionSettings): CompiledTemplates {
     constant,
     handshake,
     request,
-    tlsOptions: s.url.startsWith('wss:') ? tlsDialOptions(s.tls) : null,
+    tlsOptions: isSecureUrl(s.url) ? tlsDialOptions(s.tls) : null,
   };
 }
 
@@ -454,7 +454,7 @@ export class Attempt {
       if (port > 0) (options as net.TcpNetConnectOpts).localPort = port;
       this.pickedPort = port;
     }
-    if (this.host.settings.url.startsWith('wss:')) {
+    if (this.host.templates.tlsOptions !== null) {
       options.path = undefined;
       if (!options.servername && options.servername !== '') options.servername = net.isIP(options.host ?? '') ? '' : options.host;
       socket = tls.connect(options);

@@ -73,6 +73,16 @@ export class InvalidHeaderError extends Error {
  * overridden; the handshake's own may not), the subprotocols offered, and Basic auth from the
  * URL's user info. Throws SyntaxError or InvalidHeaderError.
  */
+/** Whether a target URL is dialled through TLS: its scheme, parsed as ws's client parses it (so `WSS://` is TLS too). */
+export function isSecureUrl(url: string): boolean {
+  try {
+    const protocol = new URL(url).protocol;
+    return protocol === 'wss:' || protocol === 'https:';
+  } catch {
+    return false; // not a URL: every attempt fails on it, counted
+  }
+}
+
 export function buildRequest(url: string, headers: Record<string, string>, protocols: readonly string[]): UpgradeRequest {
   let u: URL;
   try {

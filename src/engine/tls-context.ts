@@ -9,11 +9,14 @@ import type { ConnectionSettings } from './protocol.js';
  * contexts keep no client session cache (a session is resumed only when passed as `session`,
  * which wsrace never does), so every attempt is still a full handshake (test/sessions.test.ts
  * counts them on the server). Verification stays per socket: rejectUnauthorized and the name check.
+ * Whether an attempt dials through TLS at all is decided once, from the URL's scheme (isSecureUrl).
  */
 export function tlsDialOptions(settings: ConnectionSettings['tls']): tls.ConnectionOptions {
+  // Without target.tls, rejectUnauthorized stays unset: Node's default then, NODE_TLS_REJECT_UNAUTHORIZED included.
+  if (settings === null) return { secureContext: tls.createSecureContext({}) };
   return {
-    secureContext: tls.createSecureContext(settings?.ca !== undefined ? { ca: settings.ca } : {}),
-    rejectUnauthorized: !(settings?.insecure ?? false),
-    servername: settings?.servername,
+    secureContext: tls.createSecureContext(settings.ca !== undefined ? { ca: settings.ca } : {}),
+    rejectUnauthorized: !settings.insecure,
+    servername: settings.servername,
   };
 }

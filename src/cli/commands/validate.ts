@@ -1,4 +1,6 @@
+import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { connectionSettings } from '../../run/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { scheduledCount, scheduleDurationMs, peakRate } from '../../schedule/arrival.js';
 import { stagesOf } from '../../scenario/stages.js';
@@ -20,6 +22,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('target', { type: 'string', describe: 'Override target.url' }) as unknown as Argv<ValidateArgs>,
   handler: (argv) => {
     const { scenario } = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target });
+    // The files a scenario names (target.tls.ca, session.users) are read and checked as a run would.
+    connectionSettings(scenario, dirname(resolve(argv.scenario)));
     const stages = stagesOf(scenario);
     process.stdout.write(
       `${argv.scenario}: ok — "${scenario.name}": ${scheduledCount(stages)} attempts over ${formatDuration(scheduleDurationMs(stages))} ` +
