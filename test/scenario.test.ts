@@ -64,6 +64,15 @@ describe('scenario loading', () => {
   });
 });
 
+describe('thresholds name what the scenario has', () => {
+  it('a step threshold names a step of session.steps', () => {
+    const withSteps = base + 'session:\n  steps:\n    - expect: { name: ready, match: ok, within: 1s }\n    - ping: { within: 1s }\n';
+    expect(() => parseScenarioText(withSteps + 'thresholds: ["steps.ready.passed > 0", "steps.ping-2.timeouts == 0"]\n', 'ok.yaml')).not.toThrow();
+    expect(errorOf(withSteps + 'thresholds: ["steps.redy.passed > 0"]\n')).toBe('bad.yaml:11: thresholds[0]: "steps.redy" names no step (expected one of session.steps\' expect and ping steps: ready, ping-2)');
+    expect(errorOf(base + 'thresholds: ["steps.ready.passed > 0"]\n')).toBe('bad.yaml:7: thresholds[0]: "steps.ready" names no step (expected a session.steps expect or ping step, and the scenario has none)');
+  });
+});
+
 describe('CLI input errors exit 2 and run nothing', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wsrace-cli-'));
   it('invalid scenario', async () => {

@@ -14,6 +14,14 @@ describe('thresholds', () => {
     expect(() => parseThreshold('totals.bogus > 1')).toThrow(/not a summary.json value/);
   });
 
+  it('rejects a misspelt error kind, close code or status: it would read 0 and pass for ever', () => {
+    expect(() => parseThreshold('totals.errors.refusd == 0')).toThrow('"totals.errors.refusd": "refusd" is not an error kind: refused, reset, handshake_timeout, expect_timeout, interrupted, lost, error');
+    expect(() => parseThreshold('afterReady.closeCodes.abc == 0')).toThrow('"afterReady.closeCodes.abc": "abc" is not a close code (four digits, e.g. 1011)');
+    expect(() => parseThreshold('totals.httpStatus.5030 == 0')).toThrow('"totals.httpStatus.5030": "5030" is not an HTTP status (e.g. 503)');
+    expect(() => parseThreshold('steps.s.closed.10 == 0')).toThrow('"steps.s.closed.10": "10" is not a close code (four digits, e.g. 1011)');
+    for (const ok of ['totals.errors.handshake_timeout == 0', 'phases.init_db.closeCodes.1011 == 0', 'beforeReady.httpStatus.503 < 5', 'steps.s.closed.4000 == 0']) expect(() => parseThreshold(ok)).not.toThrow();
+  });
+
   it('evaluates; an absent count reads 0, an absent latency fails', () => {
     const summary = { totals: { closeCodes: { '1000': 4 }, httpStatus: {}, errors: { refused: 2 } }, handshakeMs: { p99: 120.5 }, firstMessageMs: { p99: null } };
     const results = evaluateThresholds(

@@ -3,6 +3,8 @@
  * "totals.closeCodes.1011 == 0" or "handshakeMs.p99 < 500ms". Pure: parse, check the path is
  * one summary.json has, evaluate against a summary object.
  */
+import { ERROR_KINDS } from '../record/attempt.js';
+
 export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
 
 export interface Threshold {
@@ -20,11 +22,14 @@ export interface ThresholdResult {
 
 const HISTOGRAM_FIELDS = '(count|min|mean|stddev|p50|p75|p90|p95|p99|p999|max)';
 const HISTOGRAMS = '(handshakeMs|handshakeFailMs|tcpConnectMs|tlsHandshakeMs|upgradeMs|firstMessageMs|scheduleLagMs|serverCloseAfterMs|loopDelayMs)';
-const COUNTS = '(attempted|opened|dropped|closeCodes\\.[^.]+|httpStatus\\.[^.]+|errors\\.[^.]+)';
+// Map keys are checked for their shape (a misspelt one would read 0 and pass for ever): close
+// codes are four digits, statuses three, error kinds the closed list of ERROR_KINDS.
+const CLOSE_CODE = '\\d{4}';
+const COUNTS = `(attempted|opened|dropped|closeCodes\\.${CLOSE_CODE}|httpStatus\\.[1-5]\\d\\d|errors\\.(${ERROR_KINDS.join('|')}))`;
 
 /**
- * Paths a threshold may name. Map keys (close codes, statuses, error kinds) are open: an absent
- * one reads as 0. Later features add their own blocks here.
+ * Paths a threshold may name. A close code, status or error kind that never happened reads as 0.
+ * Later features add their own blocks here.
  */
 const BLOCK = `(totals|beforeReady|afterReady|phases\\.[A-Za-z0-9_-]+)`;
 export const THRESHOLD_PATHS: RegExp[] = [
@@ -35,7 +40,7 @@ export const THRESHOLD_PATHS: RegExp[] = [
   /^health\.(firstAnswerMs|first2xxMs|probes)$/,
   /^outage\.(firstSuccessMs|longestNoSuccessMs|longest503Ms)$/,
   new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(fromStartMs|fromOpenMs)\\.${HISTOGRAM_FIELDS}$`),
-  /^steps\.[A-Za-z0-9_-]+\.(passed|timeouts|closed\.[^.]+)$/,
+  new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(passed|timeouts|closed\\.${CLOSE_CODE})$`),
   new RegExp(`^clients\\.(timeToConnectedMs|byPhase\\.[A-Za-z0-9_-]+\\.timeToConnectedMs)\\.${HISTOGRAM_FIELDS}$`),
   /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max))$/,
   /^(durationMs)$/,
@@ -44,7 +49,8 @@ export const THRESHOLD_PATHS: RegExp[] = [
 /** Paths whose absence in a summary means zero (counts in maps), not an error. */
 const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors|closed)\.[^.]+$|(^|\.)(attempted|opened|dropped|passed|timeouts)$/;
 
-const PARSE = /^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/;
+// Hyphens too: default step names are expect-N and ping-N, phase names may have them.
+const PARSE = /^\s*([A-Za-z0-9_.-]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/;
 
 /** Parses a threshold or throws an Error whose message says what was expected. */
 export function parseThreshold(expr: string): Threshold {
@@ -52,6 +58,11 @@ export function parseThreshold(expr: string): Threshold {
   if (!m) throw new Error(`expected "<path> <op> <number>" with op one of < <= > >= == != (e.g. "handshakeMs.p99 < 500"), found "${expr}"`);
   const [, path, op, num, unit] = m;
   if (!THRESHOLD_PATHS.some((re) => re.test(path))) {
+    const key = /\.(errors|closeCodes|httpStatus|closed)\.([^.]+)$/.exec(path);
+    if (key) {
+      const expected = { errors: `an error kind: ${ERROR_KINDS.join(', ')}`, closeCodes: 'a close code (four digits, e.g. 1011)', closed: 'a close code (four digits, e.g. 1011)', httpStatus: 'an HTTP status (e.g. 503)' }[key[1]];
+      throw new Error(`"${path}": "${key[2]}" is not ${expected}`);
+    }
     throw new Error(
       `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms)`,
     );

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { now } from '../util/clock.js';
+import { stepName } from '../scenario/step-names.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { stagesOf } from '../scenario/stages.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -106,9 +107,9 @@ export function stepSpecs(s: Scenario): StepSpec[] | null {
   if (!s.session.steps) return null;
   return s.session.steps.map((step, i): StepSpec => {
     if ('send' in step) return { kind: 'send', text: step.send };
-    if ('expect' in step) return { kind: 'expect', name: step.expect.name ?? `expect-${i + 1}`, match: step.expect.match ?? null, json: step.expect.json ?? null, withinMs: step.expect.within };
+    if ('expect' in step) return { kind: 'expect', name: stepName(step, i)!, match: step.expect.match ?? null, json: step.expect.json ?? null, withinMs: step.expect.within };
     if ('sleep' in step) return { kind: 'sleep', ms: step.sleep };
-    if ('ping' in step) return { kind: 'ping', name: step.ping.name ?? `ping-${i + 1}`, withinMs: step.ping.within };
+    if ('ping' in step) return { kind: 'ping', name: stepName(step, i)!, withinMs: step.ping.within };
     return { kind: 'close', code: step.close.code, reason: step.close.reason };
   });
 }
