@@ -43,7 +43,7 @@ describe('scenario loading', () => {
   it('names the key and what was expected for a bad value', () => {
     expect(errorOf(base.replace('rate: 10', 'rate: fast'))).toMatch(/^bad\.yaml:6: load\.stages\[0\]\.rate: expected a rate in connections per second \(number\), found "fast"/);
     expect(errorOf(base.replace('duration: 1s', 'duration: soon'))).toMatch(/load\.stages\[0\]\.duration: expected a positive duration like 500ms, 5s or 2m, found "soon"/);
-    expect(errorOf(base.replace('ws://127.0.0.1:9/ws', 'http://x/'))).toMatch(/bad\.yaml:3: target\.url: expected a ws:\/\/ or wss:\/\/ URL, found "http:\/\/x\/"/);
+    expect(errorOf(base.replace('ws://127.0.0.1:9/ws', 'http://x/'))).toMatch(/bad\.yaml:3: target\.url: expected a ws:\/\/ or wss:\/\/ URL with a host and no #fragment, found "http:\/\/x\/"/);
     expect(errorOf(base.replace('rate: 10', 'rate: 0'))).toMatch(/load\.stages\[0\]\.rate: expected rate > 0/);
     expect(errorOf(base + 'thresholds: ["p99 < 4"]')).toMatch(/bad\.yaml:7: thresholds\[0\]: "p99" is not a summary.json value/);
   });
@@ -61,6 +61,17 @@ describe('scenario loading', () => {
     expect(scenario.session.hold).toBe(3000);
     expect(scenario.target.url).toBe('wss://example.test/ws');
     expect(errorOf(base, {}, { set: ['load.stages[0].rate=-1'] })).toMatch(/load\.stages\[0\]\.rate: expected a rate ≥ 0/);
+  });
+});
+
+describe('target URLs', () => {
+  it('a host after //, no #fragment; the scheme in any case', () => {
+    const url = (u: string) => base.replace('ws://127.0.0.1:9/ws', u);
+    const expected = 'target.url: expected a ws:// or wss:// URL with a host and no #fragment';
+    expect(errorOf(url('ws:///ws'))).toBe(`bad.yaml:3: ${expected}, found "ws:///ws"`); // the URL parser reads host "ws"
+    expect(errorOf(url('ws://127.0.0.1:9/ws#frag'))).toBe(`bad.yaml:3: ${expected}, found "ws://127.0.0.1:9/ws#frag"`);
+    expect(errorOf(url('ws:127.0.0.1/ws'))).toBe(`bad.yaml:3: ${expected}, found "ws:127.0.0.1/ws"`);
+    for (const ok of ['WSS://127.0.0.1/ws', 'ws://[::1]:9/ws?x=1', 'ws://localhost']) expect(parseScenarioText(url(ok), 'ok.yaml', {}, {}).scenario.target.url).toBe(ok);
   });
 });
 
@@ -111,18 +122,22 @@ describe('CLI input errors exit 2 and run nothing', () => {
     expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);
   });
 
-  it('--spin outside 0–1, --workers 0: exit 2 with the flag, no stack trace', async () => {
+  it('--spin outside 0–1, --workers 0, --processes 0, a tolerance that is no number: exit 2 with the flag, no stack trace', async () => {
     const file = join(dir, 'ok.yaml');
     writeFileSync(file, base);
     for (const [flag, value, expected] of [
       ['--spin', '1.5', '--spin 1.5: expected a fraction from 0 to 1'],
       ['--workers', '0', '--workers 0: expected a positive whole number'],
+      ['--processes', '0', '--processes 0: expected a positive whole number'],
+      ['--failure-tolerance', 'abc', '--failure-tolerance NaN: expected a number ≥ 0'], // NaN would let no regression through
     ]) {
-      const r = await runCli(['run', file, '--quiet', flag, value, '--out', join(dir, 'flags')]);
+      const r = await runCli(['run', file, '--quiet', `${flag}=${value}`, '--out', join(dir, 'flags')]);
       expect(r.code).toBe(2);
       expect(r.stderr.trim()).toBe(expected);
       expect(existsSync(join(dir, 'flags'))).toBe(false);
     }
+    const c = await runCli(['compare', dir, dir, '--latency-tolerance=-5']);
+    expect([c.code, c.stderr.trim()]).toEqual([2, '--latency-tolerance -5: expected a number ≥ 0']);
   });
 });
 
@@ -144,6 +159,8 @@ describe('more bad input', () => {
     const json = JSON.stringify({ name: 'j', target: { url: 'ws://127.0.0.1:9/ws' }, load: { stages: [{ duration: '1s', rate: -3 }] } }, null, 2);
     expect(() => parseScenarioText(json, 'bad.json', {}, {})).toThrow(/^bad\.json:\d+: load\.stages\[0\]\.rate: expected a rate ≥ 0/);
     expect(() => parseScenarioText('{ "name": "j", ', 'bad.json', {}, {})).toThrow(/^bad\.json:1:\d+: not valid JSON/);
+    // YAML reads trailing commas; a .json file is held to JSON.
+    expect(() => parseScenarioText(json.replace(/\n\}$/, ',\n}'), 'bad.json', {}, {})).toThrow(/^bad\.json:14:1: not valid JSON: Expected double-quoted property name$/);
     expect(errorOf(base + 'timeline:\n  health: { url: "ws://x/health" }\n')).toMatch(/timeline\.health\.url: expected an http:\/\/ or https:\/\/ URL/);
     expect(errorOf(base + 'timeline:\n  log: { command: "x", file: "y" }\n')).toMatch(/timeline\.log: expected only one of from, command or file/);
   });

@@ -56,6 +56,17 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     const pos = e.linePos?.[0] ?? lines.linePos(Math.min(e.pos[0], text.length));
     throw new InputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
   }
+  // YAML would take JSON with trailing commas or comments: a .json file must be JSON.
+  if (extname(file).toLowerCase() === '.json') {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      const message = (err as Error).message;
+      const at = /position (\d+)/.exec(message);
+      const pos = at ? lines.linePos(Number(at[1])) : undefined;
+      throw new InputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+    }
+  }
   const raw = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InputError(`${file}: expected a scenario (a map with target, load, session, thresholds), found ${raw === null ? 'an empty file' : typeof raw}`);

@@ -25,13 +25,17 @@ const positiveDuration = () =>
     message: 'expected a positive duration like 500ms, 5s or 2m',
   });
 
-/** A URL with one of the given schemes and a host. */
+/**
+ * A URL with one of the given schemes, a host written after `//` (the URL parser would read
+ * `ws:///ws` as host "ws"), and for WebSocket URLs no #fragment (RFC 6455 forbids one; ws's
+ * client refuses it).
+ */
 const urlWith = (protocols: string[], what: string) =>
   z.string({ error: `expected ${what}` }).refine(
     (url) => {
       try {
         const u = new URL(url);
-        return protocols.includes(u.protocol) && u.hostname !== '';
+        return protocols.includes(u.protocol) && u.hostname !== '' && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]/i.test(url.trim()) && !(protocols.includes('ws:') && url.includes('#'));
       } catch {
         return false;
       }
@@ -39,7 +43,7 @@ const urlWith = (protocols: string[], what: string) =>
     { message: `expected ${what}` },
   );
 
-const wsUrl = urlWith(['ws:', 'wss:'], 'a ws:// or wss:// URL');
+const wsUrl = urlWith(['ws:', 'wss:'], 'a ws:// or wss:// URL with a host and no #fragment');
 
 const startSchema = z
   .object({

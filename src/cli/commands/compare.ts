@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { InputError } from '../../scenario/errors.js';
 import { readSummary } from '../../run/correlate.js';
 import { DEFAULT_COMPARE, compareRuns, loadRunSide, renderComparison, type CompareOptions } from '../../report/compare.js';
 
@@ -16,7 +17,15 @@ export function compareOptions(y: Argv): Argv {
   return y
     .option('failure-tolerance', { type: 'number', default: DEFAULT_COMPARE.failureTolerancePp, describe: 'Allowed rise of the failure rate, percentage points' })
     .option('latency-tolerance', { type: 'number', default: DEFAULT_COMPARE.latencyTolerancePct, describe: 'Allowed rise of a handshake percentile, percent' })
-    .option('min-latency-delta', { type: 'number', default: DEFAULT_COMPARE.minLatencyDeltaMs, describe: 'Latency rises below this many ms are never regressions' });
+    .option('min-latency-delta', { type: 'number', default: DEFAULT_COMPARE.minLatencyDeltaMs, describe: 'Latency rises below this many ms are never regressions' })
+    .check((argv) => {
+      // A NaN tolerance would make every comparison false: no regression could ever be found.
+      for (const flag of ['failure-tolerance', 'latency-tolerance', 'min-latency-delta']) {
+        const value = argv[flag] as number;
+        if (!Number.isFinite(value) || value < 0) throw new InputError(`--${flag} ${value}: expected a number ≥ 0`);
+      }
+      return true;
+    });
 }
 
 export function compareOptionsFrom(argv: Record<string, unknown>): CompareOptions {

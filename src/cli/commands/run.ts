@@ -134,6 +134,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .check((argv) => {
         if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new InputError(`--workers ${argv.workers}: expected a positive whole number`);
         if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${argv.spin}: expected a fraction from 0 to 1`);
+        if (argv.processes !== undefined && (!Number.isInteger(argv.processes) || argv.processes < 1)) throw new InputError(`--processes ${argv.processes}: expected a positive whole number`);
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
