@@ -90,6 +90,13 @@ describe('compare', () => {
     // A copy of a run is the same run.
     cpSync(base.outDir, join(root, 'copy'), { recursive: true });
     expect(compareRuns(side(base.outDir), side(join(root, 'copy'))).regressions).toEqual([]);
+    // A partial run is said so; its attempts cut short are not failures.
+    const cut = side(join(root, 'copy'));
+    cut.summary = { ...cut.summary, partial: true, interruptedBy: 'SIGINT', totals: { ...cut.summary.totals, attempted: cut.summary.totals.attempted + 7, errors: { ...cut.summary.totals.errors, interrupted: 7 } } };
+    const partial = compareRuns(side(base.outDir), cut);
+    expect(partial.regressions).toEqual([]);
+    expect(partial.rows[0].cand!.failureRate).toBe(partial.rows[0].base!.failureRate);
+    expect(partial.warnings).toEqual(['the candidate is a partial run (SIGINT): it covers only part of its schedule, so its rates and percentiles are of that part']);
     // Two runs against the same server: equal outcomes; latency within a loose tolerance (loopback noise).
     expect(compareRuns(side(base.outDir), side(same.outDir), { ...DEFAULT_COMPARE, latencyTolerancePct: 100, minLatencyDeltaMs: 5 }).regressions).toEqual([]);
     const cmp = compareRuns(side(base.outDir), side(worse.outDir));

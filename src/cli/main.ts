@@ -21,7 +21,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(compareCommand)
     .command(reportCommand)
     .command(mergeCommand)
-    .demandCommand(1, 'Give a command: run, validate, sim, correlate, compare, report')
+    .demandCommand(1, 'Give a command: run, validate, sim, correlate, compare, report, merge')
     .strict()
     .help()
     .version()

@@ -31,6 +31,8 @@ export interface RunSide {
 export interface Comparison {
   rows: { scope: string; base: ScopeStats | null; cand: ScopeStats | null }[];
   regressions: string[];
+  /** What makes the two less comparable than they look (a partial run); never a regression by itself. */
+  warnings: string[];
 }
 
 export interface ScopeStats {
@@ -73,7 +75,9 @@ function stats(t: Totals, h: Histogram | undefined, percentiles: number[]): Scop
   const http5xx = Object.entries(t.httpStatus).reduce((sum, [st, n]) => (st.startsWith('5') ? sum + n : sum), 0);
   const p: Record<number, number | null> = {};
   for (const q of percentiles) p[q] = h && h.totalCount > 0 ? h.getValueAtPercentile(q) / NS_PER_MS : null;
-  return { attempted: t.attempted, failureRate: t.attempted > 0 ? failureCount(t) / t.attempted : 0, c1011: t.closeCodes['1011'] ?? 0, http5xx, p };
+  // Of the attempts that got an outcome: one cut short by Ctrl-C or the drain bound is neither a failure nor a success.
+  const decided = t.attempted - (t.errors.interrupted ?? 0);
+  return { attempted: t.attempted, failureRate: decided > 0 ? failureCount(t) / decided : 0, c1011: t.closeCodes['1011'] ?? 0, http5xx, p };
 }
 
 /** Keys of outcomes a run has: close codes other than 1000, HTTP status classes, error kinds. */
@@ -89,6 +93,10 @@ function outcomeKinds(t: Totals): Set<string> {
 /** Baseline vs candidate, in total and per phase present in either (pure over loaded runs). */
 export function compareRuns(base: RunSide, cand: RunSide, options: CompareOptions = DEFAULT_COMPARE): Comparison {
   const regressions: string[] = [];
+  const warnings: string[] = [];
+  for (const [name, side] of [['baseline', base], ['candidate', cand]] as const) {
+    if (side.summary.partial) warnings.push(`the ${name} is a partial run (${side.summary.interruptedBy ?? 'stopped early'}): it covers only part of its schedule, so its rates and percentiles are of that part`);
+  }
   const rows: Comparison['rows'] = [];
   const scopes: [string, Totals | undefined, Totals | undefined, string][] = [['total', base.summary.totals, cand.summary.totals, 'total']];
   const phases = [...new Set([...Object.keys(base.summary.phases ?? {}), ...Object.keys(cand.summary.phases ?? {})])];
@@ -116,7 +124,7 @@ export function compareRuns(base: RunSide, cand: RunSide, options: CompareOption
       }
     }
   }
-  return { rows, regressions };
+  return { rows, regressions, warnings };
 }
 
 /** Side-by-side text for the console. */
@@ -142,6 +150,7 @@ export function renderComparison(cmp: Comparison, base: RunSide, cand: RunSide, 
   const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   for (const row of cells) out.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
   out.push('');
+  for (const w of cmp.warnings) out.push(`Note: ${w}.`);
   if (cmp.regressions.length === 0) out.push('No regression.');
   else {
     out.push(`Regressions (${cmp.regressions.length}):`);
