@@ -50,6 +50,9 @@ describe('shards', () => {
     expect(events).toHaveLength(90);
     expect(new Set(events.map((e) => e.i)).size).toBe(90);
     for (let k = 1; k < events.length; k++) expect(events[k].sched).toBeGreaterThanOrEqual(events[k - 1].sched);
+    // Only the shards of one run add up: never a folder twice, never a whole run among them.
+    await expect(mergeRuns([shards[0].outDir, join(shards[0].outDir, '.')], join(root, 'twice'))).rejects.toThrow(`merge: ${join(shards[0].outDir, '.')} is given twice`);
+    await expect(mergeRuns([single.outDir, shards[1].outDir], join(root, 'whole'))).rejects.toThrow(`merge: ${single.outDir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
   });
 
   it('a named leader shard causes and watches the cold start; the merge takes its timeline', async () => {
@@ -103,6 +106,10 @@ describe('beyond one process and one source address', () => {
     const one = await runCli(['run', file, '--quiet', '--out', join(dir, 'one')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 60_000 });
     expect(one.code).toBe(3);
     expect(one.stderr).toMatch(/may hold up to 1250 sockets at once.*may open only 800 files/);
+    // When no shard process can run, the shards' own reason and exit code come through.
+    const none = await runCli(['run', file, '--quiet', '--processes', '2', '--out', join(dir, 'none')], { shellPrefix: 'ulimit -Sn 300 && ulimit -Hn 300; ', timeoutMs: 60_000 });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/no shard process could run \(exit codes 3, 3\); shard 0 said:\n.*may hold up to 625 sockets at once.*may open only 300 files/);
     const two = await runCli(['run', file, '--quiet', '--processes', '2', '--spin', '0.3', '--out', join(dir, 'two')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 90_000 });
     expect(two.code).toBe(0);
     const merged = JSON.parse(readFileSync(join(dir, 'two', 'summary.json'), 'utf8'));

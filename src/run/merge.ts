@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Histogram } from 'hdr-histogram-js';
 import { InputError } from '../scenario/errors.js';
@@ -26,10 +26,19 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const shards = dirs.map((dir) => ({ dir: resolve(dir), summary: readSummary(dir) }));
   const names = new Set(shards.map((s) => s.summary.scenario));
   if (names.size > 1) throw new InputError(`merge: the run folders are of different scenarios (${[...names].join(', ')})`);
+  // Only the shards of one run add up: two whole runs (or one twice) would count their attempts twice.
+  const real = new Set<string>();
+  for (const s of shards) {
+    const path = realpathSync(s.dir);
+    if (real.has(path)) throw new InputError(`merge: ${s.dir} is given twice`);
+    real.add(path);
+    if (shards.length > 1 && !s.summary.shard) throw new InputError(`merge: ${s.dir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
+  }
   const seen = new Set<string>();
   for (const s of shards) {
     if (!s.summary.shard) continue;
     const key = `${s.summary.shard.index}/${s.summary.shard.count}`;
+    if (s.summary.shard.count !== shards[0].summary.shard!.count) throw new InputError(`merge: ${s.dir} is shard ${key}, ${shards[0].dir} of ${shards[0].summary.shard!.count}: the shards of one run have one N`);
     if (seen.has(key)) throw new InputError(`merge: shard ${key} appears twice (${s.dir})`);
     seen.add(key);
   }

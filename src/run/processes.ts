@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { wsraceBin } from '../util/self.js';
 import { mergeRuns } from './merge.js';
+import { RunError } from './errors.js';
+import { InputError } from '../scenario/errors.js';
 import { killOnExit } from '../target/process.js';
 import { LineSplitter } from '../util/lines.js';
 import type { Summary } from '../report/summary.js';
@@ -31,6 +33,8 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * options.processes);
   mkdirSync(options.outDir, { recursive: true });
   const dirs: string[] = [];
+  // Each shard's last stderr lines: when none could run, its own message says why.
+  const stderrTails: string[][] = Array.from({ length: options.processes }, () => []);
   const runs = Array.from({ length: options.processes }, (_, k) => {
     const dir = join(options.outDir, `shard-${k}`);
     dirs.push(dir);
@@ -38,7 +42,10 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const forget = killOnExit(child.pid);
     for (const stream of [child.stdout!, child.stderr!]) {
-      const lines = new LineSplitter((line) => options.onLine?.(k, line));
+      const lines = new LineSplitter((line) => {
+        if (stream === child.stderr) stderrTails[k] = [...stderrTails[k].slice(-19), line];
+        options.onLine?.(k, line);
+      });
       stream.setEncoding('utf8').on('data', (d: string) => lines.push(d));
     }
     const onAbort = () => {
@@ -58,6 +65,10 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   const exitCodes = await Promise.all(runs);
   // Shards that could not run at all (bad input, no descriptors) have no folder to merge.
   const usable = dirs.filter((_, k) => exitCodes[k] !== 2 && exitCodes[k] !== 3 && exitCodes[k] !== null);
-  const summary = await mergeRuns(usable.length ? usable : dirs, options.outDir);
+  if (usable.length === 0) {
+    const message = `no shard process could run (exit codes ${exitCodes.map((c) => c ?? 'none').join(', ')}); shard 0 said:\n${stderrTails[0].join('\n') || '(nothing)'}`;
+    throw exitCodes[0] === 2 ? new InputError(message) : new RunError(message);
+  }
+  const summary = await mergeRuns(usable, options.outDir);
   return { summary, exitCodes };
 }
