@@ -55,6 +55,29 @@ describe('report files', () => {
     expect(mergeHlog(hlog, 'handshake.unknown').totalCount).toBe(200);
   });
 
+  it('latency.hlog: each interval holds what its worker recorded in it, not what arrived in that second', async () => {
+    const run = await runScenario(scenarioFor(server.url, 'hlog'), { outDir: join(root, 'hlog'), workers: 1 });
+    const intervals = readHlog(join(run.outDir, 'latency.hlog'));
+    const handshake = intervals.filter((i) => i.tag === 'handshake').sort((a, b) => a.endMs - b.endMs);
+    const opens = readFileSync(join(run.outDir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).open as number | null).filter((o): o is number => o !== null);
+    const t0 = run.summary.t0EpochMs;
+    expect(handshake.length).toBeGreaterThanOrEqual(2);
+    // Up to the end of every interval, the log holds the handshakes that opened by then: events
+    // stamp open in ms from T0 (to the µs), the log its bounds to the ms, hence the 1 ms margins.
+    let cumulative = 0;
+    for (const interval of handshake) {
+      cumulative += interval.histogram.totalCount;
+      const end = interval.endMs - t0;
+      expect(cumulative).toBeGreaterThanOrEqual(opens.filter((o) => o < end - 1).length);
+      expect(cumulative).toBeLessThanOrEqual(opens.filter((o) => o < end + 1).length);
+    }
+    expect(cumulative).toBe(opens.length);
+    // The per-phase tag goes out with the same worker intervals.
+    const bounds = new Set(handshake.map((i) => `${i.startMs}-${i.endMs}`));
+    for (const i of intervals.filter((x) => x.tag === 'handshake.unknown')) expect(bounds.has(`${i.startMs}-${i.endMs}`)).toBe(true);
+    expect(mergeHlog(join(run.outDir, 'latency.hlog'), 'handshake.unknown').totalCount).toBe(opens.length);
+  });
+
   it('.hgrm rows parse as the plotter parses them', () => {
     const text = readFileSync(join(base.outDir, 'handshake.hgrm'), 'utf8');
     const rows = text.split('\n').filter((l) => l.trim() && !l.startsWith('#') && !l.includes('Percentile'));

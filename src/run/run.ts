@@ -240,7 +240,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         events.write(records);
       },
       interval(tick) {
-        intervalLog?.addInterval(tick.histograms);
+        intervalLog?.addInterval(tick.worker, tick.from, tick.at, tick.histograms);
       },
     },
   );
@@ -348,7 +348,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         failures: failureKinds(totals),
       });
       finishedLastSecond = 0;
-      intervalLog?.flush(now());
     }, 1000);
     await engine.finished;
   } finally {
