@@ -72,6 +72,17 @@ describe('shards', () => {
     expect((merged.phases.ready?.attempted ?? 0) + (merged.phases.init?.attempted ?? 0) + (merged.phases.unknown?.attempted ?? 0)).toBe(20);
   });
 
+  it('the onReady burst: run by the workers, counted in the schedule and in each worker\'s share', async () => {
+    server = await startTestServer(() => ({ kind: 'accept' }));
+    const text = `name: herd\ntarget:\n  url: ${server.url}\n  start:\n    command: "sleep 0.3; echo 'STARTUP COMPLETE'; sleep 2"\nload:\n  stages: [{ duration: 1s, rate: 20 }]\n  onReady: { burst: 21, over: 100ms }\nsession:\n  hold: 10ms\ntimeline:\n  log: { from: target }\n`;
+    const run = await runScenario(parseScenarioText(text, 'herd.yaml'), { outDir: join(tmp(), 'herd'), workers: 2 });
+    expect(run.summary.schedule).toMatchObject({ scheduled: 41, onReadyBurst: 21 });
+    expect(run.summary.totals.attempted).toBe(41);
+    expect(run.summary.totals.closeCodes).toEqual({ '1000': 41 });
+    // Burst attempt j goes to worker j mod 2: 11 and 10, on top of the stages' 10 each.
+    expect(run.summary.workers.map((w) => w.scheduled)).toEqual([21, 20]);
+  });
+
   it('merge of a missing shard says so', async () => {
     server = await startTestServer(() => ({ kind: 'accept' }));
     const text = `name: miss\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 40 }]\nsession:\n  hold: 10ms\n`;

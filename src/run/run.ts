@@ -63,7 +63,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   onProgress?(p: Progress): void;
   /** Called once with the run folder, before any attempt. */
-  onStart?(info: { outDir: string; scheduled: number; workers: number; capacity: number }): void;
+  onStart?(info: { outDir: string; scheduled: number; onReadyBurst: number; workers: number; capacity: number }): void;
   /** Run stripe K of N of the global schedule (`--shard K/N`); shard 0 causes and watches the cold start. */
   shard?: { index: number; count: number };
   /** Epoch ms of T0 shared by all shards (`--start-at`); the run waits for it. */
@@ -204,7 +204,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const total = scheduledCount(stages); // the whole schedule, over all shards
   const scheduled = shard ? stripeIndices(total, shard).length : total;
   const burst = leader ? scenario.load.onReady : undefined;
-  options.onStart?.({ outDir, scheduled, workers, capacity: plan.capacity });
+  options.onStart?.({ outDir, scheduled, onReadyBurst: burst?.burst ?? 0, workers, capacity: plan.capacity });
 
   let t0 = now() + GO_LEAD_MS;
   const totals = emptyTotals();

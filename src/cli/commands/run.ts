@@ -163,8 +163,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
         spinBudget: argv.spin,
         signal: interrupt.signal,
         onProgress: (p) => progress.update(p),
-        onStart: ({ outDir, scheduled, workers }) => {
-          if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${loaded.scenario.name}: ${scheduled} attempts on ${workers} worker threads → ${outDir}\n`);
+        onStart: ({ outDir, scheduled, onReadyBurst, workers }) => {
+          const burst = onReadyBurst > 0 ? ` (+${onReadyBurst} when ready)` : '';
+          if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${loaded.scenario.name}: ${scheduled} attempts${burst} on ${workers} worker thread${workers === 1 ? '' : 's'} → ${outDir}\n`);
         },
       });
       progress.end();
