@@ -13,6 +13,7 @@ import { Engine } from '../engine/pool.js';
 import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
 import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
 import { loadUsers } from '../session/users.js';
+import { templateProblem } from '../session/template.js';
 import { InputError } from '../scenario/errors.js';
 import { addAttempt, emptyTotals } from '../record/totals.js';
 import { EventsFile } from '../record/events-file.js';
@@ -130,6 +131,16 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
       throw new InputError(`target.tls.ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
     }
   }
+  const users = s.session.users ? loadUsers(resolve(baseDir, s.session.users)) : null;
+  const templated: [string, string][] = [
+    ['target.url', s.target.url],
+    ...Object.entries(s.target.headers).map(([k, v]): [string, string] => [`target.headers.${k}`, v]),
+    ...s.target.subprotocols.map((p, i): [string, string] => [`target.subprotocols[${i}]`, p]),
+    ...s.session.send.map((m, i): [string, string] => [`session.send[${i}]`, m]),
+    ...(s.session.steps ?? []).flatMap((st, i): [string, string][] => ('send' in st ? [[`session.steps[${i}].send`, st.send]] : [])),
+  ];
+  const problem = templateProblem(templated, users, process.env);
+  if (problem) throw new InputError(problem);
   return {
     url: s.target.url,
     headers: s.target.headers,
@@ -144,7 +155,7 @@ export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettin
     localAddresses: s.target.localAddresses,
     sourcePorts: s.target.localAddresses.length > 0 ? pickedPortRange() : null,
     steps: stepSpecs(s),
-    users: s.session.users ? loadUsers(resolve(baseDir, s.session.users)) : null,
+    users,
     tls: tls ? { ca, insecure: tls.insecure, servername: tls.servername } : null,
     reconnect: s.session.reconnect
       ? {

@@ -49,3 +49,32 @@ export function compileTemplate(text: string): Template {
     return out;
   };
 }
+
+/** The `${env.X}` and `${user.x}` names a text refers to. */
+function references(text: string): { env: string[]; user: string[] } {
+  const out = { env: [] as string[], user: [] as string[] };
+  for (const m of text.matchAll(PLACEHOLDER)) {
+    if (m[1].startsWith('env.')) out.env.push(m[1].slice(4));
+    else if (m[1].startsWith('user.')) out.user.push(m[1].slice(5));
+  }
+  return out;
+}
+
+/**
+ * Checks, before a run, that every `${env.X}` a template names is set and every `${user.x}` is a
+ * field of the test users: otherwise each would become an empty string on every connection (a
+ * token-less `Authorization: Bearer`), which looks like the server's fault. `texts` maps the
+ * key each text came from (target.headers.Authorization) to the text. Returns the first problem.
+ */
+export function templateProblem(texts: [key: string, text: string][], users: Record<string, string>[] | null, env: NodeJS.ProcessEnv): string | null {
+  const fields = users ? new Set(users.flatMap((u) => Object.keys(u))) : null;
+  for (const [key, text] of texts) {
+    const refs = references(text);
+    for (const name of refs.env) if (env[name] === undefined) return `${key}: \${env.${name}}: environment variable ${name} is not set (the template reads it on every connection)`;
+    for (const field of refs.user) {
+      if (!fields) return `${key}: \${user.${field}} needs session.users (a CSV with a header row, or a JSON list of users)`;
+      if (!fields.has(field)) return `${key}: \${user.${field}}: the users have no field "${field}" (they have ${[...fields].join(', ')})`;
+    }
+  }
+  return null;
+}
