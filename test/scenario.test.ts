@@ -104,7 +104,7 @@ describe('CLI input errors exit 2 and run nothing', () => {
     writeFileSync(file, base.replace(/url: .*/, 'url: wss://127.0.0.1:1/ws\n  tls: { ca: not-a-cert.pem }'));
     const v = await runCli(['validate', file]);
     expect(v.code).toBe(2);
-    expect(v.stderr).toContain('target.tls.ca: not-a-cert.pem holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)');
+    expect(v.stderr.trim()).toBe(`${file}: target.tls.ca: not-a-cert.pem holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
     // A byte-order mark before the certificate is not an error (OpenSSL skips to the BEGIN line).
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
     writeFileSync(join(dir, 'not-a-cert.pem'), '\uFEFF' + readFileSync(join(dir, 'cert.pem'), 'utf8'));

@@ -115,7 +115,17 @@ export function stepSpecs(s: Scenario): StepSpec[] | null {
   });
 }
 
-export function connectionSettings(s: Scenario, baseDir = '.'): ConnectionSettings {
+/** The engine's view of a scenario; an input error in a file it names is prefixed with `file`, the scenario's. */
+export function connectionSettings(s: Scenario, baseDir = '.', file?: string): ConnectionSettings {
+  try {
+    return buildConnectionSettings(s, baseDir);
+  } catch (err) {
+    if (file !== undefined && err instanceof InputError) throw new InputError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+function buildConnectionSettings(s: Scenario, baseDir: string): ConnectionSettings {
   const tls = s.target.tls;
   let ca: string | undefined;
   if (tls?.ca) {
@@ -198,7 +208,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // Favoured by the kernel (nice −10, WORKER_NICE) only when spinning freely with a core left for the rest.
   const raisePriority = spinBudget >= 1 && leavesACore(workers, availableParallelism());
   const stages = stagesOf(scenario);
-  const connection = connectionSettings(scenario, dirname(resolve(loaded.file)));
+  const connection = connectionSettings(scenario, dirname(resolve(loaded.file)), loaded.file);
   const lifetimeMs = plannedLifeMs(connection);
   // maxConnections is the cap of the whole run: a shard gets its share of it.
   const cap = scenario.load.maxConnections;

@@ -10,6 +10,9 @@ interface ValidateArgs {
   scenario: string;
   set?: string[];
   target?: string;
+  workers?: number;
+  'local-address'?: string[];
+  'yes-really-target'?: string[];
 }
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
@@ -19,11 +22,15 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     y
       .positional('scenario', { type: 'string', demandOption: true })
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
-      .option('target', { type: 'string', describe: 'Override target.url' }) as unknown as Argv<ValidateArgs>,
+      .option('target', { type: 'string', describe: 'Override target.url' })
+      // The flags `run` applies before it validates, so that validate judges the same scenario.
+      .option('workers', { type: 'number', describe: 'As for run' })
+      .option('local-address', { type: 'string', array: true, describe: 'As for run' })
+      .option('yes-really-target', { type: 'string', array: true, describe: 'As for run' }) as unknown as Argv<ValidateArgs>,
   handler: (argv) => {
-    const { scenario } = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target });
+    const { scenario } = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] });
     // The files a scenario names (target.tls.ca, session.users) are read and checked as a run would.
-    connectionSettings(scenario, dirname(resolve(argv.scenario)));
+    connectionSettings(scenario, dirname(resolve(argv.scenario)), argv.scenario);
     const stages = stagesOf(scenario);
     process.stdout.write(
       `${argv.scenario}: ok — "${scenario.name}": ${scheduledCount(stages)} attempts over ${formatDuration(scheduleDurationMs(stages))} ` +
