@@ -5,7 +5,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } fr
 import type { core } from 'zod';
 import { InputError, formatPath } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
-import { applySet } from './overrides.js';
+import { applySet, parseKeyPath } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
 import { stepNames } from './step-names.js';
@@ -73,7 +73,15 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   }
   const data = raw as Record<string, unknown>;
   data.name ??= basename(file, extname(file));
-  for (const assignment of overrides.set ?? []) applySet(data, assignment);
+  // Values from the command line: an error in one names the flag, not a line of the file.
+  const flags: FlagValue[] = [];
+  for (const assignment of overrides.set ?? []) {
+    applySet(data, assignment);
+    flags.push({ path: parseKeyPath(assignment.slice(0, assignment.indexOf('='))), flag: `--set ${assignment}` });
+  }
+  if (overrides.target !== undefined) flags.push({ path: ['target', 'url'], flag: `--target ${overrides.target}` });
+  if (overrides.workers !== undefined) flags.push({ path: ['workers'], flag: `--workers ${overrides.workers}` });
+  if (overrides.localAddresses !== undefined) flags.push({ path: ['target', 'localAddresses'], flag: `--local-address ${overrides.localAddresses.join(' ')}` });
   if (overrides.target !== undefined) {
     data.target ??= {};
     (data.target as Record<string, unknown>).url = overrides.target;
@@ -90,7 +98,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   if (!parsed.success) {
     // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
     const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
-    throw new InputError(issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated)).join('\n'));
+    throw new InputError(issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated, flags)).join('\n'));
   }
   const scenario = parsed.data;
   scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
@@ -171,16 +179,34 @@ function describeFound(value: unknown): string {
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
-function describeIssue(issue: core.$ZodIssue, file: string, doc: Document, lines: LineCounter, data: unknown): string {
+/** A scenario value that came from a command-line flag. */
+interface FlagValue {
+  path: (string | number)[];
+  flag: string;
+}
+
+/** The flag a key path's value came from: the flag set it, or the path leads to what the flag set. */
+function flagAt(flags: FlagValue[], path: PropertyKey[]): string | null {
+  const prefix = (a: readonly PropertyKey[], b: readonly PropertyKey[]) => a.length <= b.length && a.every((k, i) => String(k) === String(b[i]));
+  const hit = flags.find((f) => prefix(f.path, path) || (path.length >= 2 && prefix(path, f.path)));
+  return hit ? hit.flag : null;
+}
+
+function describeIssue(issue: core.$ZodIssue, file: string, doc: Document, lines: LineCounter, data: unknown, flags: FlagValue[]): string {
   const path = issue.path;
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys;
     const known = Object.keys((valueAt(data, path) as object) ?? {}).filter((k) => !keys.includes(k));
     const first = [...path, keys[0]];
-    return `${keyWhere(file, doc, lines, path, keys[0])}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
+    const flag = flagAt(flags, first);
+    return `${flag ? `${file} (${flag})` : keyWhere(file, doc, lines, path, keys[0])}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
   }
   let expected = issue.message;
   if (issue.code === 'invalid_type' && !expected.startsWith('expected')) expected = `expected ${issue.expected}`;
   if (!expected.startsWith('expected')) expected = `expected ${expected}`;
-  return `${where(file, doc, lines, path)}: ${formatPath(path)}: ${expected}, found ${describeFound(valueAt(data, path))}`;
+  const flag = flagAt(flags, path);
+  const location = flag ? `${file} (${flag})` : where(file, doc, lines, path);
+  // Some messages already say what was found (a source address list names the bad item).
+  if (/\bfound\b/.test(expected)) return `${location}: ${formatPath(path)}: ${expected}`;
+  return `${location}: ${formatPath(path)}: ${expected}, found ${describeFound(valueAt(data, path))}`;
 }

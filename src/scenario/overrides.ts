@@ -1,17 +1,12 @@
 import { parse as parseYaml } from 'yaml';
-import { InputError } from './errors.js';
+import { formatPath, InputError } from './errors.js';
 
 /** Splits `load.stages[0].rate` into ['load', 'stages', 0, 'rate']. */
 export function parseKeyPath(text: string): (string | number)[] {
+  // A key, then .key or [index] parts: no empty keys (a..b), no key glued to an index (a[0]b).
+  if (!/^[^.[\]]+(\.[^.[\]]+|\[\d+\])*$/.test(text)) throw new InputError(`--set ${text}: expected a key path like load.stages[0].rate`);
   const out: (string | number)[] = [];
-  const re = /([^.[\]]+)|\[(\d+)\]/g;
-  let consumed = 0;
-  for (const m of text.matchAll(re)) {
-    out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
-    consumed += m[0].length;
-  }
-  const separators = (text.match(/\./g) ?? []).length;
-  if (out.length === 0 || consumed + separators !== text.length) throw new InputError(`--set ${text}: expected a key path like load.stages[0].rate`);
+  for (const m of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
   return out;
 }
 
@@ -26,13 +21,22 @@ export function applySet(data: Record<string, unknown>, assignment: string): voi
   } catch (err) {
     throw new InputError(`--set ${assignment}: the value is not valid YAML (${(err as Error).message})`);
   }
-  setIn(data, path, value);
+  try {
+    setIn(data, path, value);
+  } catch (err) {
+    throw new InputError(`--set ${assignment}: ${(err as Error).message}`);
+  }
 }
 
 export function setIn(data: Record<string, unknown>, path: (string | number)[], value: unknown): void {
   let node: Record<string | number, unknown> = data;
-  for (let i = 0; i < path.length - 1; i++) {
+  for (let i = 0; i < path.length; i++) {
     const key = path[i];
+    // A list grows by one at its end; an index past that would leave holes.
+    if (Array.isArray(node) && typeof key === 'number' && key > node.length) {
+      throw new Error(`${formatPath(path.slice(0, i))} has ${node.length} item${node.length === 1 ? '' : 's'}: [${key}] is past its end (the next one is [${node.length}])`);
+    }
+    if (i === path.length - 1) break;
     let next = node[key];
     if (next === undefined || next === null || typeof next !== 'object') {
       next = typeof path[i + 1] === 'number' ? [] : {};
