@@ -53,6 +53,11 @@ describe('scenario loading', () => {
     const { scenario } = parseScenarioText(text, 'ok.yaml', {}, { TOKEN: 'abc' });
     expect(scenario.target.headers).toEqual({ Authorization: 'Bearer abc', 'X-Env': 'staging' });
     expect(errorOf(text, {})).toMatch(/target\.headers\.Authorization: environment variable TOKEN is not set/);
+    // ${VAR} gives text: a rate, a burst or a socket cap read from it is the number it holds.
+    const numbers = `name: t\ntarget:\n  url: ws://127.0.0.1:9/ws\nload:\n  stages:\n    - { duration: 1s, rate: "\${RATE:-5}" }\n  maxConnections: \${MAXC}\nworkers: \${WORKERS:-2}\n`;
+    const loaded = parseScenarioText(numbers, 'ok.yaml', {}, { MAXC: '300' }).scenario;
+    expect([loaded.load.stages[0].rate, loaded.load.maxConnections, loaded.workers]).toEqual([5, 300, 2]);
+    expect(errorOf(numbers, { MAXC: 'many' })).toBe('bad.yaml:7: load.maxConnections: expected a whole number of sockets, found "many"');
   });
 
   it('applies --set and --target before validating', () => {

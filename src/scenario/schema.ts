@@ -20,6 +20,12 @@ const duration = (what = 'a duration like 500ms, 5s or 2m') =>
       }
     });
 
+/**
+ * A number field that also takes a string holding just a number: `${VAR}` always gives text, so
+ * `rate: ${RATE:-150}` reads as 150. Any other string is left for the schema to refuse.
+ */
+const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), schema);
+
 const positiveDuration = () =>
   duration('a positive duration like 500ms, 5s or 2m').refine((ms) => ms > 0, {
     message: 'expected a positive duration like 500ms, 5s or 2m',
@@ -153,8 +159,8 @@ const timelineSchema = z
 const stageSchema = z
   .object({
     duration: positiveDuration(),
-    rate: z.number({ error: 'expected a rate in connections per second (number)' }).min(0, 'expected a rate ≥ 0 connections per second'),
-    rampTo: z.number({ error: 'expected a rate in connections per second (number)' }).min(0, 'expected a rate ≥ 0 connections per second').optional(),
+    rate: numeric(z.number({ error: 'expected a rate in connections per second (number)' }).min(0, 'expected a rate ≥ 0 connections per second')),
+    rampTo: numeric(z.number({ error: 'expected a rate in connections per second (number)' }).min(0, 'expected a rate ≥ 0 connections per second').optional()),
   })
   .strict()
   .refine((s) => s.rate > 0 || (s.rampTo ?? 0) > 0, {
@@ -165,13 +171,13 @@ const stageSchema = z
 const loadSchema = z
   .object({
     stages: z.array(stageSchema, { error: 'expected a list of stages like { duration: 5s, rate: 200 }' }).min(1, 'expected at least one stage'),
-    maxConnections: z.number({ error: 'expected a whole number of sockets' }).int('expected a whole number of sockets').positive('expected a positive number of sockets').optional(),
+    maxConnections: numeric(z.number({ error: 'expected a whole number of sockets' }).int('expected a whole number of sockets').positive('expected a positive number of sockets').optional()),
     /** Delay of the first stage after T0. */
     startAfter: duration().default(0),
     /** The herd that arrives when the service flips ready: N extra attempts spread over `over`. */
     onReady: z
       .object({
-        burst: z.number({ error: 'expected a whole number of attempts' }).int('expected a whole number of attempts').positive('expected a positive number of attempts'),
+        burst: numeric(z.number({ error: 'expected a whole number of attempts' }).int('expected a whole number of attempts').positive('expected a positive number of attempts')),
         over: duration().default(1000),
       })
       .strict()
@@ -273,7 +279,7 @@ export const scenarioSchema = z
     timeline: timelineSchema.optional(),
     thresholds: z.array(z.string({ error: 'expected a threshold like "handshakeMs.p99 < 500"' }), { error: 'expected a list of thresholds' }).default([]),
     /** Run settings that the CLI can also set. */
-    workers: z.number({ error: 'expected a whole number of worker threads' }).int().positive().optional(),
+    workers: numeric(z.number({ error: 'expected a whole number of worker threads' }).int().positive().optional()),
     /** Time allowed after the last stage for attempts to finish before stragglers are terminated. */
     drainTimeout: duration().default(10_000),
   })
