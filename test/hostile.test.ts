@@ -138,5 +138,7 @@ describe('hostile or broken servers: a counted outcome each, no crash', () => {
     expect(text).not.toContain('\x1b');
     expect(text).not.toContain('\u202e');
     expect(text).toContain('not ready \\x1b[2J\\x1b[31mred\\u202e');
+    // No thresholds: the verdict says why nothing failed.
+    expect(text.trim().split('\n').at(-1)).toBe('Verdict: PASS (no thresholds set: add some, e.g. "totals.opened > 0", for a run to fail)');
   });
 });

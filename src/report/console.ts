@@ -92,7 +92,9 @@ export function renderSummary(s: Summary, outDir?: string): string {
     for (const th of s.thresholds) out.push(`  ${th.ok ? 'ok  ' : 'FAIL'}  ${th.expr}   (actual ${th.actual === null ? 'none' : th.actual})`);
   }
   out.push('');
-  out.push(`Verdict: ${s.verdict.toUpperCase()}${outDir ? `   report: ${outDir}` : ''}`);
+  // With no thresholds nothing can fail: say so rather than a bare PASS over a run where nothing worked.
+  const vacuous = s.thresholds.length === 0 && s.verdict === 'pass' ? ' (no thresholds set: add some, e.g. "totals.opened > 0", for a run to fail)' : '';
+  out.push(`Verdict: ${s.verdict.toUpperCase()}${vacuous}${outDir ? `   report: ${outDir}` : ''}`);
   return out.join('\n');
 }
 
