@@ -76,6 +76,9 @@ describe('scenario loading', () => {
     expect(errorOf(base, {}, { set: ['load.stages[3].rate=5'] })).toBe('--set load.stages[3].rate=5: load.stages has 1 item: [3] is past its end (the next one is [1])');
     for (const path of ['load.stages[0]rate', 'load..stages', '.load', 'load.']) expect(errorOf(base, {}, { set: [`${path}=5`] })).toBe(`--set ${path}: expected a key path like load.stages[0].rate`);
     expect(parseScenarioText(base, 'ok.yaml', { set: ['load.stages[1]={ duration: 1s, rate: 5 }'] }, {}).scenario.load.stages).toHaveLength(2);
+    expect(parseScenarioText(base, 'ok.yaml', { set: ['load.stages.0.rate=7'] }, {}).scenario.load.stages[0].rate).toBe(7);
+    expect(errorOf(base, {}, { set: ['load.stages.5.rate=5'] })).toBe('--set load.stages.5.rate=5: load.stages has 1 item: [5] is past its end (the next one is [1])');
+    expect(errorOf(base, {}, { set: ['load.stages.rate=50'] })).toBe('--set load.stages.rate=50: load.stages is a list: expected an index like [0], found "rate"');
   });
 });
 

@@ -104,7 +104,7 @@ describe('scripted sessions', () => {
     writeFileSync(join(dir, 'users.csv'), 'id,token\nalice,tok-a\n');
     const settings = (extra: string, session = '') =>
       connectionSettings(parseScenarioText(`name: t\ntarget:\n  url: ws://127.0.0.1:1/ws\n${extra}load:\n  stages: [{ duration: 1s, rate: 1 }]\n${session}`, join(dir, 's.yaml')).scenario, dir);
-    expect(() => settings(`  headers: { Authorization: "Bearer \${user.tokn}" }\n`, 'session:\n  users: users.csv\n')).toThrow('target.headers.Authorization: ${user.tokn}: the users have no field "tokn" (they have id, token)');
+    expect(() => settings(`  headers: { Authorization: "Bearer \${user.tokn}" }\n`, 'session:\n  users: users.csv\n')).toThrow('target.headers.Authorization: ${user.tokn}: user 1 of 1 has no field "tokn" (it has id, token)');
     expect(() => settings(`  subprotocols: ["jwt.\${user.token}"]\n`)).toThrow('target.subprotocols[0]: ${user.token} needs session.users (a CSV with a header row, or a JSON list of users)');
     delete process.env.WSRACE_TEST_UNSET;
     expect(() => settings('', 'session:\n  steps:\n    - send: "v=\${env.WSRACE_TEST_UNSET}"\n')).toThrow('session.steps[0].send: ${env.WSRACE_TEST_UNSET}: environment variable WSRACE_TEST_UNSET is not set (the template reads it on every connection)');

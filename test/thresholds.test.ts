@@ -19,6 +19,7 @@ describe('thresholds', () => {
     expect(() => parseThreshold('afterReady.closeCodes.abc == 0')).toThrow('"afterReady.closeCodes.abc": "abc" is not a close code (four digits, e.g. 1011)');
     expect(() => parseThreshold('totals.httpStatus.5030 == 0')).toThrow('"totals.httpStatus.5030": "5030" is not an HTTP status (e.g. 503)');
     expect(() => parseThreshold('steps.s.closed.10 == 0')).toThrow('"steps.s.closed.10": "10" is not a close code (four digits, e.g. 1011)');
+    expect(() => parseThreshold('total.errors.refused == 0')).toThrow(/^"total\.errors\.refused" is not a summary\.json value/); // the block is misspelt, not the kind
     for (const ok of ['totals.errors.handshake_timeout == 0', 'phases.init_db.closeCodes.1011 == 0', 'beforeReady.httpStatus.503 < 5', 'steps.s.closed.4000 == 0']) expect(() => parseThreshold(ok)).not.toThrow();
   });
 

@@ -168,7 +168,7 @@ export class Engine {
       if (this.workers[w].done) return;
       const mine = attempts.filter((_, j) => j % n === w);
       this.added[w].push(...mine);
-      this.workers[w].scheduled += mine.length; // summary.json's workers[].scheduled adds up to schedule.scheduled
+      this.workers[w].scheduled += mine.length; // so workers[].scheduled includes the burst (a finished worker gets none)
       port.postMessage({ type: 'add', attempts: mine } satisfies MainToWorker);
     });
   }

@@ -5,6 +5,7 @@ import type { Attribution, Block, Outage } from '../timeline/phase-report.js';
 import type { TimelineSummary } from './assemble.js';
 import type { ClientsReport } from '../record/clients.js';
 import { findings } from './findings.js';
+import { InputError } from '../scenario/errors.js';
 import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from './thresholds.js';
 
 export const SUMMARY_SCHEMA = 'wsrace.summary/v1';
@@ -133,7 +134,16 @@ export function withTimeline(
   return { ...withoutVerdict, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' } as Summary;
 }
 
-/** Threshold definitions back from a summary (for re-judging a finished run). */
-export function thresholdsOf(summary: Pick<Summary, 'thresholds'>): Threshold[] {
-  return summary.thresholds.map((t) => parseThreshold(t.expr));
+/**
+ * Threshold definitions back from a summary (for re-judging a finished run). One an older wsrace
+ * accepted and this one does not (a misspelt error kind) is an input error naming `source`.
+ */
+export function thresholdsOf(summary: Pick<Summary, 'thresholds'>, source = 'summary.json'): Threshold[] {
+  return summary.thresholds.map((t, i) => {
+    try {
+      return parseThreshold(t.expr);
+    } catch (err) {
+      throw new InputError(`${source}: thresholds[${i}]: ${(err as Error).message}`);
+    }
+  });
 }

@@ -58,10 +58,12 @@ export function parseThreshold(expr: string): Threshold {
   if (!m) throw new Error(`expected "<path> <op> <number>" with op one of < <= > >= == != (e.g. "handshakeMs.p99 < 500"), found "${expr}"`);
   const [, path, op, num, unit] = m;
   if (!THRESHOLD_PATHS.some((re) => re.test(path))) {
-    const key = /\.(errors|closeCodes|httpStatus|closed)\.([^.]+)$/.exec(path);
+    // A bad map key under a valid block (a misspelt block gets the general message below).
+    const key = new RegExp(`^(?:${BLOCK}\\.(errors|closeCodes|httpStatus)|steps\\.[A-Za-z0-9_-]+\\.(closed))\\.([^.]+)$`).exec(path);
     if (key) {
-      const expected = { errors: `an error kind: ${ERROR_KINDS.join(', ')}`, closeCodes: 'a close code (four digits, e.g. 1011)', closed: 'a close code (four digits, e.g. 1011)', httpStatus: 'an HTTP status (e.g. 503)' }[key[1]];
-      throw new Error(`"${path}": "${key[2]}" is not ${expected}`);
+      const map = (key[2] ?? key[3]) as 'errors' | 'closeCodes' | 'httpStatus' | 'closed'; // key[1] is BLOCK's own group
+      const expected = { errors: `an error kind: ${ERROR_KINDS.join(', ')}`, closeCodes: 'a close code (four digits, e.g. 1011)', closed: 'a close code (four digits, e.g. 1011)', httpStatus: 'an HTTP status (e.g. 503)' }[map];
+      throw new Error(`"${path}": "${key[4]}" is not ${expected}`);
     }
     throw new Error(
       `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms)`,

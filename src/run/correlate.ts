@@ -29,7 +29,7 @@ export async function correlateRun(runDir: string, timelineFile: string): Promis
   const readyFrom = supplied.some((e) => e.kind === 'ready') ? 'supplied' : summary.readyFrom === 'health' ? 'health' : null;
   const { summary: timelineSummary, timeline } = summarizeTimeline([...supplied, ...live], t0, readyFrom);
   const attribution = await attributeEventsFile(join(runDir, 'events.ndjson'), timeline, { rewrite: true });
-  const updated = withTimeline({ ...summary, readyFrom, correlatedWith: timelineFile }, timelineSummary, attribution, thresholdsOf(summary), true);
+  const updated = withTimeline({ ...summary, readyFrom, correlatedWith: timelineFile }, timelineSummary, attribution, thresholdsOf(summary, join(runDir, 'summary.json')), true);
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(updated, null, 2) + '\n');
   await writeDerivedReports(runDir, updated);
   return updated;

@@ -60,7 +60,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
       if (!line.trim()) continue;
       const e = JSON.parse(line) as Record<string, unknown> & { sched: number };
       delete e.phase;
-      for (const key of ['sched', 'start', 'tcp', 'up', 'open', 'first', 'end']) {
+      for (const key of ['sched', 'start', 'tcp', 'tls', 'up', 'open', 'first', 'ok', 'end']) {
         if (typeof e[key] === 'number') e[key] = round3((e[key] as number) + shift);
       }
       if (s.summary.shard) e.shard = s.summary.shard.index;
@@ -127,7 +127,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     },
     totals,
     histograms,
-    thresholdDefs: thresholdsOf(ls),
+    thresholdDefs: thresholdsOf(ls, join(leader.dir, 'summary.json')),
     timeline: timelineSummary,
     attribution,
     hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),

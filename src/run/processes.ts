@@ -54,7 +54,8 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise<number | null>((resolve) => {
-      child.on('exit', (code) => {
+      // 'close', not 'exit': its stderr is then read to the end (the reason a shard could not run).
+      child.on('close', (code) => {
         forget();
         options.signal?.removeEventListener('abort', onAbort);
         resolve(code);

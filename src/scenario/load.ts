@@ -59,7 +59,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   // YAML would take JSON with trailing commas or comments: a .json file must be JSON.
   if (extname(file).toLowerCase() === '.json') {
     try {
-      JSON.parse(text);
+      JSON.parse(text.replace(/^\uFEFF/, '')); // a byte-order mark, as YAML's parser allows
     } catch (err) {
       const message = (err as Error).message;
       const at = /position (\d+)/.exec(message);
@@ -188,7 +188,8 @@ interface FlagValue {
 /** The flag a key path's value came from: the flag set it, or the path leads to what the flag set. */
 function flagAt(flags: FlagValue[], path: PropertyKey[]): string | null {
   const prefix = (a: readonly PropertyKey[], b: readonly PropertyKey[]) => a.length <= b.length && a.every((k, i) => String(k) === String(b[i]));
-  const hit = flags.find((f) => prefix(f.path, path) || (path.length >= 2 && prefix(path, f.path)));
+  // The last flag applied to a key is the one whose value is there.
+  const hit = [...flags].reverse().find((f) => prefix(f.path, path) || (path.length >= 2 && prefix(path, f.path)));
   return hit ? hit.flag : null;
 }
 

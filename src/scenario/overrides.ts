@@ -31,7 +31,12 @@ export function applySet(data: Record<string, unknown>, assignment: string): voi
 export function setIn(data: Record<string, unknown>, path: (string | number)[], value: unknown): void {
   let node: Record<string | number, unknown> = data;
   for (let i = 0; i < path.length; i++) {
-    const key = path[i];
+    let key = path[i];
+    // In a list, `stages.1` is `stages[1]`; any other name would be a property the schema never sees.
+    if (Array.isArray(node) && typeof key === 'string') {
+      if (!/^\d+$/.test(key)) throw new Error(`${formatPath(path.slice(0, i))} is a list: expected an index like [0], found "${key}"`);
+      key = path[i] = Number(key);
+    }
     // A list grows by one at its end; an index past that would leave holes.
     if (Array.isArray(node) && typeof key === 'number' && key > node.length) {
       throw new Error(`${formatPath(path.slice(0, i))} has ${node.length} item${node.length === 1 ? '' : 's'}: [${key}] is past its end (the next one is [${node.length}])`);

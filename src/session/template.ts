@@ -67,13 +67,14 @@ function references(text: string): { env: string[]; user: string[] } {
  * key each text came from (target.headers.Authorization) to the text. Returns the first problem.
  */
 export function templateProblem(texts: [key: string, text: string][], users: Record<string, string>[] | null, env: NodeJS.ProcessEnv): string | null {
-  const fields = users ? new Set(users.flatMap((u) => Object.keys(u))) : null;
   for (const [key, text] of texts) {
     const refs = references(text);
-    for (const name of refs.env) if (env[name] === undefined) return `${key}: \${env.${name}}: environment variable ${name} is not set (the template reads it on every connection)`;
+    // Empty counts as unset, as for ${VAR} at load.
+    for (const name of refs.env) if (!env[name]) return `${key}: \${env.${name}}: environment variable ${name} is not set (the template reads it on every connection)`;
     for (const field of refs.user) {
-      if (!fields) return `${key}: \${user.${field}} needs session.users (a CSV with a header row, or a JSON list of users)`;
-      if (!fields.has(field)) return `${key}: \${user.${field}}: the users have no field "${field}" (they have ${[...fields].join(', ')})`;
+      if (!users) return `${key}: \${user.${field}} needs session.users (a CSV with a header row, or a JSON list of users)`;
+      const without = users.findIndex((u) => !(field in u));
+      if (without >= 0) return `${key}: \${user.${field}}: user ${without + 1} of ${users.length} has no field "${field}" (it has ${Object.keys(users[without]).join(', ') || 'none'})`;
     }
   }
   return null;
