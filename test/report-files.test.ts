@@ -8,6 +8,8 @@ import { createHistogram } from '../src/record/histogram.js';
 import { HlogWriter, mergeHlog, readHlog } from '../src/report/hlog.js';
 import { percentileDistribution, writeHgrmFiles } from '../src/report/hgrm.js';
 import { renderJunit, type JunitInput } from '../src/report/junit.js';
+import { IntervalLog } from '../src/record/interval-log.js';
+import type { AttemptRecord } from '../src/record/attempt.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wsrace-report-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,6 +30,31 @@ function values(seed: number, n: number): number[] {
 function percentilesOf(h: Histogram): number[] {
   return [0, 1, 25, 50, 75, 90, 99, 99.9, 100].map((p) => h.getValueAtPercentile(p));
 }
+
+describe('IntervalLog: one interval per round of worker ticks, on the workers\' own bounds', () => {
+  it('joins the two workers\' ticks of a second; a worker that stops ticking does not hold the log back', () => {
+    const path = join(dir, 'rounds.hlog');
+    const log = new IntervalLog(path, T0, 2);
+    const record = (w: number, open: number): AttemptRecord => ({ i: 0, w, sched: open - 2, start: open - 2, tcp: null, up: null, open, first: null, end: open + 1, outcome: 'close', code: 1000 });
+    log.addRecord(record(0, T0 + 10), 'init');
+    log.addInterval(0, T0 - 5, T0 + 1000, { handshake: histogramOf([1e6, 2e6]) }); // opened at go, before T0
+    log.addRecord(record(1, T0 + 20), 'init');
+    log.addInterval(1, T0 - 3, T0 + 1002, { handshake: histogramOf([3e6]) });
+    // Worker 1 ticks no more: worker 0's second tick waits for a round, its third closes it.
+    log.addInterval(0, T0 + 1000, T0 + 2000, { handshake: histogramOf([4e6]) });
+    log.addInterval(0, T0 + 2000, T0 + 3000, { handshake: histogramOf([5e6, 6e6]) });
+    log.addRecord(record(1, T0 + 3500), 'ready'); // after worker 1's last tick: written at close
+    log.close(T0 + 4000);
+    const rows = readHlog(path).map((i) => [i.tag, i.startMs - T0, i.endMs - T0, i.histogram.totalCount]);
+    expect(rows).toEqual([
+      ['handshake', 0, 1002, 3],
+      ['handshake.init', 0, 1002, 2],
+      ['handshake', 1000, 2000, 1],
+      ['handshake', 2000, 3000, 2],
+      ['handshake.ready', 3000, 4000, 1],
+    ]);
+  });
+});
 
 describe('latency.hlog', () => {
   // Two tags, three intervals each (plus an empty one that must be skipped).

@@ -22,72 +22,91 @@ export function phaseTag(phase: string): string {
 }
 
 /**
- * latency.hlog, written as the run goes. Each worker's interval histograms are appended with the
- * bounds that worker measured them over ([its previous tick, this tick), about a second), never
- * with the time they happened to reach the main thread: a tick that arrives late must not move a
- * second's handshakes into the next interval. With N workers there are N intervals per tag per
- * second, as in a merged log; HistogramLogProcessor adds them up by time. The handshakes of each
+ * latency.hlog, written as the run goes. Every second each worker sends the histograms it
+ * recorded since its previous tick, with the bounds it measured them over. One interval goes out
+ * per round of ticks (every worker's, or as soon as one worker ticks again while another is late
+ * or gone), spanning its workers' own bounds: never the time the ticks happened to reach the main
+ * thread, so a late tick cannot move a second's handshakes into the next interval, and readers
+ * that print a row per interval (HistogramLogProcessor) see one per second, not one per worker.
+ * Adjacent intervals overlap by the workers' tick skew (milliseconds). The handshakes of each
  * startup phase (attributed at scheduled start with the timeline known at that moment) come from
- * the records a worker sent since its previous tick, and go out with that worker's interval: they
- * are the attempts that ended in it.
+ * the records a worker sent before its tick, and go out with it: the attempts that ended in it.
  */
 export class IntervalLog {
   private readonly writer: HlogWriter;
-  /** Per worker: its per-phase handshakes since its last interval. */
+  /** This round's histograms, by tag. */
+  private readonly round = new Map<string, Histogram>();
+  private readonly inRound = new Set<number>();
+  private roundFrom = Infinity;
+  private roundAt = -Infinity;
+  /** Per worker: its per-phase handshakes since its last tick. */
   private readonly phases = new Map<number, Map<string, Histogram>>();
-  /** Per worker: the end of its last interval, where its next one starts. */
-  private readonly lastAt = new Map<number, number>();
+  private lastAt: number;
   private closed = false;
 
   constructor(
     path: string,
     private readonly t0: number,
+    private readonly workers = 1,
   ) {
     this.writer = new HlogWriter(path, { startTimeMs: t0 });
+    this.lastAt = t0;
   }
 
-  private phaseSlot(worker: number, tag: string): Histogram {
-    let byTag = this.phases.get(worker);
-    if (!byTag) this.phases.set(worker, (byTag = new Map()));
+  private slot(byTag: Map<string, Histogram>, tag: string): Histogram {
     let h = byTag.get(tag);
     if (!h) byTag.set(tag, (h = createHistogram()));
     return h;
   }
 
-  /** Per-phase handshakes, from finished attempts (before their worker's interval that carries them). */
+  /** Per-phase handshakes, from finished attempts (before their worker's tick that carries them). */
   addRecord(r: AttemptRecord, phase: string): void {
-    if (r.open !== null) recordMs(this.phaseSlot(r.w, phaseTag(phase)), r.open - r.sched);
+    let byTag = this.phases.get(r.w);
+    if (!byTag) this.phases.set(r.w, (byTag = new Map()));
+    if (r.open !== null) recordMs(this.slot(byTag, phaseTag(phase)), r.open - r.sched);
   }
 
   /** One worker's interval histograms (already decoded), measured over [from, at). */
   addInterval(worker: number, from: number, at: number, histograms: Partial<Record<Metric, Histogram>>): void {
     if (this.closed) return;
+    if (this.inRound.has(worker)) this.flushRound(); // a round ahead: another worker is late or gone
     // A worker's first interval opens at its 'go', a moment before T0: the log starts at T0.
     const start = Math.max(from, this.t0);
-    const end = Math.max(at, start);
+    this.roundFrom = Math.min(this.roundFrom, start);
+    this.roundAt = Math.max(this.roundAt, at, start);
     for (const metric of METRICS) {
       const h = histograms[metric];
-      if (h && h.totalCount > 0) this.writer.append(METRIC_TAGS[metric], start, end, h);
+      if (h && h.totalCount > 0) this.slot(this.round, METRIC_TAGS[metric]).add(h);
     }
-    this.appendPhases(worker, start, end);
-    this.lastAt.set(worker, end);
-  }
-
-  private appendPhases(worker: number, start: number, end: number): void {
     for (const [tag, h] of this.phases.get(worker) ?? []) {
       if (h.totalCount === 0) continue;
-      this.writer.append(tag, start, end, h);
+      this.slot(this.round, tag).add(h);
       h.reset();
     }
+    this.inRound.add(worker);
+    if (this.inRound.size >= this.workers) this.flushRound();
   }
 
-  /** Ends the log: what a worker sent after its last interval (a worker that died) goes out up to `now`. */
+  private flushRound(): void {
+    if (this.inRound.size === 0) return;
+    for (const [tag, h] of this.round) {
+      if (h.totalCount === 0) continue;
+      this.writer.append(tag, this.roundFrom, this.roundAt, h);
+      h.reset();
+    }
+    this.lastAt = this.roundAt;
+    this.inRound.clear();
+    this.roundFrom = Infinity;
+    this.roundAt = -Infinity;
+  }
+
+  /** Ends the log: the round in progress, then what arrived after the last tick (a worker that died), up to `now`. */
   close(now: number): void {
     if (this.closed) return;
-    for (const worker of this.phases.keys()) {
-      const start = this.lastAt.get(worker) ?? this.t0;
-      this.appendPhases(worker, start, Math.max(now, start));
-    }
+    this.flushRound();
+    const rest = new Map<string, Histogram>();
+    for (const byTag of this.phases.values()) for (const [tag, h] of byTag) if (h.totalCount > 0) this.slot(rest, tag).add(h);
+    for (const [tag, h] of rest) this.writer.append(tag, this.lastAt, Math.max(now, this.lastAt), h);
     this.closed = true;
     this.writer.close();
   }

@@ -342,7 +342,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     }
     if (!start && !triggerCfg) t0 = options.startAt ?? now() + GO_LEAD_MS;
     collector.setT0(t0);
-    intervalLog = new IntervalLog(join(outDir, 'latency.hlog'), t0);
+    intervalLog = new IntervalLog(join(outDir, 'latency.hlog'), t0, workers);
     // An abrupt exit (a second Ctrl-C) still appends what the interval log holds (writes are sync).
     process.once('exit', flushOnExit);
     sources.start(target);
