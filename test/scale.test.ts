@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -51,7 +51,8 @@ describe('shards', () => {
     expect(new Set(events.map((e) => e.i)).size).toBe(90);
     for (let k = 1; k < events.length; k++) expect(events[k].sched).toBeGreaterThanOrEqual(events[k - 1].sched);
     // Only the shards of one run add up: never a folder twice, never a whole run among them.
-    await expect(mergeRuns([shards[0].outDir, join(shards[0].outDir, '.')], join(root, 'twice'))).rejects.toThrow(`merge: ${join(shards[0].outDir, '.')} is given twice`);
+    symlinkSync(shards[0].outDir, join(root, 'link'));
+    await expect(mergeRuns([shards[0].outDir, join(root, 'link')], join(root, 'twice'))).rejects.toThrow(`merge: ${join(root, 'link')} is given twice`); // the same folder by another name
     await expect(mergeRuns([single.outDir, shards[1].outDir], join(root, 'whole'))).rejects.toThrow(`merge: ${single.outDir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
   });
 
