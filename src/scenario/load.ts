@@ -107,18 +107,22 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   const burst = scenario.load.onReady;
   const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
   checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
+  const located = (path: (string | number)[]) => {
+    const flag = flagAt(flags, path);
+    return flag ? `${file} (${flag})` : where(file, doc, lines, path);
+  };
   const steps = stepNames(scenario);
   const thresholds = scenario.thresholds.map((expr, i) => {
     let t: Threshold;
     try {
       t = parseThreshold(expr);
     } catch (err) {
-      throw new InputError(`${where(file, doc, lines, ['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
+      throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
     }
     // A step's numbers exist only under the names session.steps gives them: any other reads 0 for ever.
     if (t.path[0] === 'steps' && !steps.includes(t.path[1])) {
       const known = steps.length > 0 ? `one of session.steps' expect and ping steps: ${steps.join(', ')}` : 'a session.steps expect or ping step, and the scenario has none';
-      throw new InputError(`${where(file, doc, lines, ['thresholds', i])}: thresholds[${i}]: "steps.${t.path[1]}" names no step (expected ${known})`);
+      throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "steps.${t.path[1]}" names no step (expected ${known})`);
     }
     return t;
   });
