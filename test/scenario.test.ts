@@ -148,7 +148,8 @@ describe('CLI input errors exit 2 and run nothing', () => {
       ['--spin', '1.5', '--spin 1.5: expected a fraction from 0 to 1'],
       ['--workers', '0', '--workers 0: expected a positive whole number'],
       ['--processes', '0', '--processes 0: expected a positive whole number'],
-      ['--failure-tolerance', 'abc', '--failure-tolerance NaN: expected a number ≥ 0'], // NaN would let no regression through
+      ['--failure-tolerance', 'abc', '--failure-tolerance abc: expected a number ≥ 0'], // NaN would let no regression through
+      ['--workers', 'two', '--workers two: expected a positive whole number'],
     ]) {
       const r = await runCli(['run', file, '--quiet', `${flag}=${value}`, '--out', join(dir, 'flags')]);
       expect(r.code).toBe(2);

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../scenario/errors.js';
+import { rawFlag } from '../raw-flag.js';
 import { readSummary } from '../../run/correlate.js';
 import { DEFAULT_COMPARE, compareRuns, loadRunSide, renderComparison, type CompareOptions } from '../../report/compare.js';
 
@@ -22,7 +23,7 @@ export function compareOptions(y: Argv): Argv {
       // A NaN tolerance would make every comparison false: no regression could ever be found.
       for (const flag of ['failure-tolerance', 'latency-tolerance', 'min-latency-delta']) {
         const value = argv[flag] as number;
-        if (!Number.isFinite(value) || value < 0) throw new InputError(`--${flag} ${value}: expected a number ≥ 0`);
+        if (!Number.isFinite(value) || value < 0) throw new InputError(`--${flag} ${rawFlag(flag, value)}: expected a number ≥ 0`);
       }
       return true;
     });
