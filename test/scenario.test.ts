@@ -73,6 +73,7 @@ describe('scenario loading', () => {
     expect(errorOf(base, {}, { set: ['load.stages[0].rate=fast'] })).toBe('bad.yaml (--set load.stages[0].rate=fast): load.stages[0].rate: expected a rate in connections per second (number), found "fast"');
     expect(errorOf(base, {}, { target: 'http://x/' })).toBe('bad.yaml (--target http://x/): target.url: expected a ws:// or wss:// URL with a host and no #fragment, found "http://x/"');
     expect(errorOf(base, {}, { localAddresses: ['10.0.0.300'] })).toBe('bad.yaml (--local-address 10.0.0.300): target.localAddresses: expected an IP address, a range like 127.0.0.2-127.0.0.40 or a CIDR block like 127.0.1.0/24, found "10.0.0.300"');
+    expect(errorOf(base, {}, { set: ['load.onReady={ burst: 5 }'] })).toBe('bad.yaml (--set load.onReady={ burst: 5 }): load.onReady: expected a readiness signal to burst on: configure timeline.health or timeline.log');
     expect(errorOf(base, {}, { set: ['thresholds[0]=totals.errors.refusd == 0'] })).toMatch(/^bad\.yaml \(--set thresholds\[0\]=totals\.errors\.refusd == 0\): thresholds\[0\]: "totals\.errors\.refusd"/);
     expect(errorOf(base, {}, { set: ['load.stages[3].rate=5'] })).toBe('--set load.stages[3].rate=5: load.stages has 1 item: [3] is past its end (the next one is [1])');
     for (const path of ['load.stages[0]rate', 'load..stages', '.load', 'load.']) expect(errorOf(base, {}, { set: [`${path}=5`] })).toBe(`--set ${path}: expected a key path like load.stages[0].rate`);

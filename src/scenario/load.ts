@@ -102,15 +102,16 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   }
   const scenario = parsed.data;
   scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
-  checkCoherence(scenario, file, doc, lines);
-  // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
-  const burst = scenario.load.onReady;
-  const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
-  checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
+  // Where a key's value came from: the flag that set it, else its line in the file.
   const located = (path: (string | number)[]) => {
     const flag = flagAt(flags, path);
     return flag ? `${file} (${flag})` : where(file, doc, lines, path);
   };
+  checkCoherence(scenario, located);
+  // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
+  const burst = scenario.load.onReady;
+  const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
+  checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
   const steps = stepNames(scenario);
   const thresholds = scenario.thresholds.map((expr, i) => {
     let t: Threshold;
@@ -147,9 +148,9 @@ function where(file: string, doc: Document, lines: LineCounter, path: PropertyKe
 }
 
 /** Keys that are valid alone but not together: caught before anything runs. */
-function checkCoherence(s: Scenario, file: string, doc: Document, lines: LineCounter): void {
+function checkCoherence(s: Scenario, located: (path: (string | number)[]) => string): void {
   const fail = (path: (string | number)[], message: string) => {
-    throw new InputError(`${where(file, doc, lines, path)}: ${formatPath(path)}: ${message}`);
+    throw new InputError(`${located(path)}: ${formatPath(path)}: ${message}`);
   };
   const log = s.timeline?.log;
   if (log && !log.command && !log.file && !s.target.start) fail(['timeline', 'log'], 'expected command: or file: — reading the target\'s output (from: target) needs target.start');
