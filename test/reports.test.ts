@@ -126,6 +126,10 @@ describe('compare', () => {
     expect(cmp.regressions).toContain('new outcome: close 1011 (absent in the baseline)');
     expect(cmp.regressions.some((r) => /^total: failure rate 0\.0% → 10\.0%/.test(r))).toBe(true);
     expect(cmp.regressions.some((r) => /^total: handshake p50 [\d.]+ ms → 3\d\.\d\d ms/.test(r))).toBe(true);
+    // Too few handshakes in a scope: its percentiles are not compared, and the note says so.
+    const few = compareRuns(side(base.outDir), side(worse.outDir), { ...DEFAULT_COMPARE, minSamples: 1000 });
+    expect(few.regressions.filter((r) => r.includes('handshake p'))).toEqual([]);
+    expect(few.warnings).toContain('total: handshake percentiles not compared (200 and 200 handshakes, fewer than --min-samples 1000)');
     // The CLI exits 1 on it, 0 on equal runs, and `run --baseline` does the same comparison.
     expect((await runCli(['compare', base.outDir, worse.outDir])).code).toBe(1);
     const ok = await runCli(['compare', base.outDir, join(root, 'copy')]);

@@ -53,6 +53,7 @@ describe('shards', () => {
     // Only the shards of one run add up: never a folder twice, never a whole run among them.
     symlinkSync(shards[0].outDir, join(root, 'link'));
     await expect(mergeRuns([shards[0].outDir, join(root, 'link')], join(root, 'twice'))).rejects.toThrow(`merge: ${join(root, 'link')} is given twice`); // the same folder by another name
+    await expect(mergeRuns([single.outDir], join(root, 'whole1'))).rejects.toThrow(`merge: ${single.outDir} is a whole run`);
     await expect(mergeRuns([single.outDir, shards[1].outDir], join(root, 'whole'))).rejects.toThrow(`merge: ${single.outDir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
   });
 

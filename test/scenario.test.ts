@@ -73,6 +73,7 @@ describe('scenario loading', () => {
     expect(errorOf(base, {}, { set: ['load.stages[0].rate=fast'] })).toBe('bad.yaml (--set load.stages[0].rate=fast): load.stages[0].rate: expected a rate in connections per second (number), found "fast"');
     expect(errorOf(base, {}, { target: 'http://x/' })).toBe('bad.yaml (--target http://x/): target.url: expected a ws:// or wss:// URL with a host and no #fragment, found "http://x/"');
     expect(errorOf(base, {}, { localAddresses: ['10.0.0.300'] })).toBe('bad.yaml (--local-address 10.0.0.300): target.localAddresses: expected an IP address, a range like 127.0.0.2-127.0.0.40 or a CIDR block like 127.0.1.0/24, found "10.0.0.300"');
+    expect(errorOf(base.replace('rate: 10', 'rate: 100'), {}, { target: 'ws://staging.example.com/ws' })).toMatch(/^bad\.yaml \(--target ws:\/\/staging\.example\.com\/ws\): target\.url: staging\.example\.com is not loopback/);
     expect(errorOf(base, {}, { set: ['load.onReady={ burst: 5 }'] })).toBe('bad.yaml (--set load.onReady={ burst: 5 }): load.onReady: expected a readiness signal to burst on: configure timeline.health or timeline.log');
     expect(errorOf(base, {}, { set: ['thresholds[0]=totals.errors.refusd == 0'] })).toMatch(/^bad\.yaml \(--set thresholds\[0\]=totals\.errors\.refusd == 0\): thresholds\[0\]: "totals\.errors\.refusd"/);
     expect(errorOf(base, {}, { set: ['load.stages[3].rate=5'] })).toBe('--set load.stages[3].rate=5: load.stages has 1 item: [3] is past its end (the next one is [1])');
@@ -96,6 +97,12 @@ describe('target URLs', () => {
 });
 
 describe('thresholds name what the scenario has', () => {
+  it('two steps never share a name', () => {
+    const two = base + 'session:\n  steps:\n    - expect: { name: a, match: x, within: 1s }\n    - expect: { match: y, within: 1s }\n    - ping: { name: a, within: 1s }\n';
+    expect(errorOf(two)).toBe('bad.yaml:11: session.steps[2]: expected a step name of its own, found "a" a second time (an expect or ping step is named expect-N / ping-N by its position when it has no name)');
+    expect(errorOf(two.replace('name: a, match: x', 'name: expect-2, match: x').replace('ping: { name: a,', 'ping: {'))).toMatch(/^bad\.yaml:10: session\.steps\[1\]: expected a step name of its own, found "expect-2" a second time/);
+  });
+
   it('a step threshold names a step of session.steps', () => {
     const withSteps = base + 'session:\n  steps:\n    - expect: { name: ready, match: ok, within: 1s }\n    - ping: { within: 1s }\n';
     expect(() => parseScenarioText(withSteps + 'thresholds: ["steps.ready.passed > 0", "steps.ping-2.timeouts == 0"]\n', 'ok.yaml')).not.toThrow();
@@ -159,6 +166,10 @@ describe('CLI input errors exit 2 and run nothing', () => {
     }
     const c = await runCli(['compare', dir, dir, '--latency-tolerance=-5']);
     expect([c.code, c.stderr.trim()]).toEqual([2, '--latency-tolerance -5: expected a number ≥ 0']);
+    const empty = await runCli(['compare', dir, dir, '--latency-tolerance=']);
+    expect([empty.code, empty.stderr.trim()]).toEqual([2, '--latency-tolerance : expected a number ≥ 0']);
+    const v = await runCli(['validate', file, '--workers', 'two']);
+    expect([v.code, v.stderr.trim()]).toEqual([2, '--workers two: expected a positive whole number']);
   });
 });
 

@@ -16,10 +16,12 @@ export interface CompareOptions {
   latencyTolerancePct: number;
   /** …and never flagged below this absolute rise (ms), so sub-millisecond noise is not a regression. */
   minLatencyDeltaMs: number;
+  /** Handshakes a scope needs on both sides before its percentiles are compared: p99 of a few dozen is noise. */
+  minSamples: number;
   percentiles: number[];
 }
 
-export const DEFAULT_COMPARE: CompareOptions = { failureTolerancePp: 1, latencyTolerancePct: 10, minLatencyDeltaMs: 1, percentiles: [50, 90, 99] };
+export const DEFAULT_COMPARE: CompareOptions = { failureTolerancePp: 1, latencyTolerancePct: 10, minLatencyDeltaMs: 1, minSamples: 100, percentiles: [50, 90, 99] };
 
 export interface RunSide {
   dir: string;
@@ -113,6 +115,11 @@ export function compareRuns(base: RunSide, cand: RunSide, options: CompareOption
     const ppUp = (c.failureRate - b.failureRate) * 100;
     if (ppUp > options.failureTolerancePp) {
       regressions.push(`${scope}: failure rate ${(b.failureRate * 100).toFixed(1)}% → ${(c.failureRate * 100).toFixed(1)}% (+${ppUp.toFixed(1)} pp, tolerance ${options.failureTolerancePp} pp)`);
+    }
+    const samples = [base.handshake.get(key)?.totalCount ?? 0, cand.handshake.get(key)?.totalCount ?? 0];
+    if (Math.min(...samples) < options.minSamples) {
+      if (Math.max(...samples) > 0) warnings.push(`${scope}: handshake percentiles not compared (${samples[0]} and ${samples[1]} handshakes, fewer than --min-samples ${options.minSamples})`);
+      continue;
     }
     for (const q of options.percentiles) {
       const bv = b.p[q];

@@ -32,7 +32,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     const path = realpathSync(s.dir);
     if (real.has(path)) throw new InputError(`merge: ${s.dir} is given twice`);
     real.add(path);
-    if (shards.length > 1 && !s.summary.shard) throw new InputError(`merge: ${s.dir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
+    if (!s.summary.shard) throw new InputError(`merge: ${s.dir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
   }
   const seen = new Set<string>();
   for (const s of shards) {

@@ -8,7 +8,7 @@ import { interpolateEnv } from './interpolate.js';
 import { applySet, parseKeyPath } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
-import { stepNames } from './step-names.js';
+import { stepName, stepNames } from './step-names.js';
 import { peakRate } from '../schedule/arrival.js';
 import { checkTargetAllowed } from '../run/safety.js';
 import { stagesOf } from './stages.js';
@@ -111,8 +111,15 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
   const burst = scenario.load.onReady;
   const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
-  checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, file);
+  checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
   const steps = stepNames(scenario);
+  // Two steps under one name would add up under it in summary.json.
+  const twice = steps.find((n, i) => steps.indexOf(n) !== i);
+  if (twice !== undefined) {
+    const names = (scenario.session.steps ?? []).map(stepName);
+    const at = names.lastIndexOf(twice);
+    throw new InputError(`${located(['session', 'steps', at])}: session.steps[${at}]: expected a step name of its own, found "${twice}" a second time (an expect or ping step is named expect-N / ping-N by its position when it has no name)`);
+  }
   const thresholds = scenario.thresholds.map((expr, i) => {
     let t: Threshold;
     try {

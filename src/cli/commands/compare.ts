@@ -10,6 +10,7 @@ interface CompareArgs {
   'failure-tolerance': number;
   'latency-tolerance': number;
   'min-latency-delta': number;
+  'min-samples': number;
   json: boolean;
 }
 
@@ -19,11 +20,13 @@ export function compareOptions(y: Argv): Argv {
     .option('failure-tolerance', { type: 'number', default: DEFAULT_COMPARE.failureTolerancePp, describe: 'Allowed rise of the failure rate, percentage points' })
     .option('latency-tolerance', { type: 'number', default: DEFAULT_COMPARE.latencyTolerancePct, describe: 'Allowed rise of a handshake percentile, percent' })
     .option('min-latency-delta', { type: 'number', default: DEFAULT_COMPARE.minLatencyDeltaMs, describe: 'Latency rises below this many ms are never regressions' })
+    .option('min-samples', { type: 'number', default: DEFAULT_COMPARE.minSamples, describe: 'Handshakes a scope needs in both runs before its percentiles are compared' })
     .check((argv) => {
       // A NaN tolerance would make every comparison false: no regression could ever be found.
-      for (const flag of ['failure-tolerance', 'latency-tolerance', 'min-latency-delta']) {
+      for (const flag of ['failure-tolerance', 'latency-tolerance', 'min-latency-delta', 'min-samples']) {
         const value = argv[flag] as number;
-        if (!Number.isFinite(value) || value < 0) throw new InputError(`--${flag} ${rawFlag(flag, value)}: expected a number ≥ 0`);
+        // An empty value (--latency-tolerance=) would read as 0.
+        if (!Number.isFinite(value) || value < 0 || rawFlag(flag, value).trim() === '') throw new InputError(`--${flag} ${rawFlag(flag, value)}: expected a number ≥ 0`);
       }
       return true;
     });
@@ -35,6 +38,7 @@ export function compareOptionsFrom(argv: Record<string, unknown>): CompareOption
     failureTolerancePp: Number(argv['failure-tolerance'] ?? DEFAULT_COMPARE.failureTolerancePp),
     latencyTolerancePct: Number(argv['latency-tolerance'] ?? DEFAULT_COMPARE.latencyTolerancePct),
     minLatencyDeltaMs: Number(argv['min-latency-delta'] ?? DEFAULT_COMPARE.minLatencyDeltaMs),
+    minSamples: Number(argv['min-samples'] ?? DEFAULT_COMPARE.minSamples),
   };
 }
 

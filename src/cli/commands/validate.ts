@@ -2,6 +2,8 @@ import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { connectionSettings } from '../../run/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
+import { InputError } from '../../scenario/errors.js';
+import { rawFlag } from '../raw-flag.js';
 import { scheduledCount, scheduleDurationMs, peakRate } from '../../schedule/arrival.js';
 import { stagesOf } from '../../scenario/stages.js';
 import { formatDuration } from '../../util/duration.js';
@@ -26,7 +28,11 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       // The flags `run` applies before it validates, so that validate judges the same scenario.
       .option('workers', { type: 'number', describe: 'As for run' })
       .option('local-address', { type: 'string', array: true, describe: 'As for run' })
-      .option('yes-really-target', { type: 'string', array: true, describe: 'As for run' }) as unknown as Argv<ValidateArgs>,
+      .option('yes-really-target', { type: 'string', array: true, describe: 'As for run' })
+      .check((argv) => {
+        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || (argv.workers as number) < 1)) throw new InputError(`--workers ${rawFlag('workers', argv.workers)}: expected a positive whole number`);
+        return true;
+      }) as unknown as Argv<ValidateArgs>,
   handler: (argv) => {
     const { scenario } = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] });
     // The files a scenario names (target.tls.ca, session.users) are read and checked as a run would.
