@@ -131,6 +131,12 @@ export function withTimeline(
     limits: base.limits,
   });
   const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
+  // Phases come from the timeline, so a misspelt one cannot be refused at load: it reads 0. Say so.
+  const seen = Object.keys(attribution.phases);
+  for (const t of thresholdDefs) {
+    const phase = t.path[0] === 'phases' ? t.path[1] : t.path[0] === 'clients' && t.path[1] === 'byPhase' ? t.path[2] : null;
+    if (phase !== null && !seen.includes(phase)) withoutVerdict.findings.push(`threshold "${t.expr}" names phase "${phase}", which this run never saw (its phases: ${seen.join(', ') || 'none'})`);
+  }
   return { ...withoutVerdict, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' } as Summary;
 }
 
