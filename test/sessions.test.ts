@@ -109,6 +109,17 @@ describe('scripted sessions', () => {
     delete process.env.WSRACE_TEST_UNSET;
     expect(() => settings('', 'session:\n  steps:\n    - send: "v=\${env.WSRACE_TEST_UNSET}"\n')).toThrow('session.steps[0].send: ${env.WSRACE_TEST_UNSET}: environment variable WSRACE_TEST_UNSET is not set (the template reads it on every connection)');
     expect(settings(`  headers: { Authorization: "Bearer \${user.token}" }\n`, 'session:\n  users: users.csv\n').users).toEqual([{ id: 'alice', token: 'tok-a' }]);
+    // What the templates become with every user: a value no client can send fails every attempt of that user.
+    writeFileSync(join(dir, 'users.csv'), 'id,token\nalice,tok-a\nbob,tök✓\n');
+    expect(() => settings(`  headers: { Authorization: "Bearer \${user.token}" }\n`, 'session:\n  users: users.csv\n')).toThrow('target.headers.Authorization with user 2 of 2: expected a header value without control characters or characters beyond Latin-1 (encode them), found "Bearer tök✓"');
+    expect(() => settings(`  headers: { Bad Name: x }\n`)).toThrow(/^target\.headers\.Bad Name: expected a header name of letters, digits/);
+    expect(() => settings(`  subprotocols: ["a b"]\n`)).toThrow('target.subprotocols[0]: expected a subprotocol token: letters, digits and !#$%&\'*+-.^_`|~, no spaces or commas, found "a b"');
+    process.env.WSRACE_TEST_FRAG = '#a';
+    try {
+      expect(() => connectionSettings(parseScenarioText(`name: t\ntarget:\n  url: "ws://127.0.0.1:1/ws?x=\${env.WSRACE_TEST_FRAG}"\nload:\n  stages: [{ duration: 1s, rate: 1 }]\n`, join(dir, 's.yaml')).scenario, dir)).toThrow('target.url: expected no # in the URL once filled in (a fragment; encode it as %23), found "ws://127.0.0.1:1/ws?x=#a"');
+    } finally {
+      delete process.env.WSRACE_TEST_FRAG;
+    }
   });
 });
 

@@ -14,6 +14,7 @@ import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js'
 import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
 import { loadUsers } from '../session/users.js';
 import { templateProblem } from '../session/template.js';
+import { expansionProblem } from '../session/expansion-check.js';
 import { InputError } from '../scenario/errors.js';
 import { addAttempt, emptyTotals } from '../record/totals.js';
 import { EventsFile } from '../record/events-file.js';
@@ -149,7 +150,7 @@ function buildConnectionSettings(s: Scenario, baseDir: string): ConnectionSettin
     ...s.session.send.map((m, i): [string, string] => [`session.send[${i}]`, m]),
     ...(s.session.steps ?? []).flatMap((st, i): [string, string][] => ('send' in st ? [[`session.steps[${i}].send`, st.send]] : [])),
   ];
-  const problem = templateProblem(templated, users, process.env);
+  const problem = templateProblem(templated, users, process.env) ?? expansionProblem(templated, users, process.env);
   if (problem) throw new InputError(problem);
   return {
     url: s.target.url,

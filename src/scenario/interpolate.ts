@@ -20,7 +20,7 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: str
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
       throw new InputError(
-        `${file}: ${formatPath(path)}: environment variable ${name} is not set (export it, or give a default with \${${name}:-value})`,
+        `${file}: ${formatPath(path)}: environment variable ${name} is ${found === '' ? 'empty' : 'not set'} (export it, or give a default with \${${name}:-value})`,
       );
     });
   }

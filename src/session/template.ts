@@ -70,7 +70,7 @@ export function templateProblem(texts: [key: string, text: string][], users: Rec
   for (const [key, text] of texts) {
     const refs = references(text);
     // Empty counts as unset, as for ${VAR} at load.
-    for (const name of refs.env) if (!env[name]) return `${key}: \${env.${name}}: environment variable ${name} is not set (the template reads it on every connection)`;
+    for (const name of refs.env) if (!env[name]) return `${key}: \${env.${name}}: environment variable ${name} is ${env[name] === '' ? 'empty' : 'not set'} (the template reads it on every connection)`;
     for (const field of refs.user) {
       if (!users) return `${key}: \${user.${field}} needs session.users (a CSV with a header row, or a JSON list of users)`;
       const without = users.findIndex((u) => !(field in u));
