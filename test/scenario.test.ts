@@ -74,6 +74,7 @@ describe('scenario loading', () => {
     expect(errorOf(base, {}, { target: 'http://x/' })).toBe('bad.yaml (--target http://x/): target.url: expected a ws:// or wss:// URL with a host and no #fragment, found "http://x/"');
     expect(errorOf(base, {}, { localAddresses: ['10.0.0.300'] })).toBe('bad.yaml (--local-address 10.0.0.300): target.localAddresses: expected an IP address, a range like 127.0.0.2-127.0.0.40 or a CIDR block like 127.0.1.0/24, found "10.0.0.300"');
     expect(errorOf(base.replace('rate: 10', 'rate: 100'), {}, { target: 'ws://staging.example.com/ws' })).toMatch(/^bad\.yaml \(--target ws:\/\/staging\.example\.com\/ws\): target\.url: staging\.example\.com is not loopback/);
+    expect(errorOf(base, {}, { set: ['load.stages[1].rate=3'] })).toBe('bad.yaml (--set load.stages[1].rate=3): load.stages[1].duration: expected a positive duration like 500ms, 5s or 2m, found nothing (the key is missing)');
     expect(errorOf(base, {}, { set: ['load.onReady={ burst: 5 }'] })).toBe('bad.yaml (--set load.onReady={ burst: 5 }): load.onReady: expected a readiness signal to burst on: configure timeline.health or timeline.log');
     expect(errorOf(base, {}, { set: ['thresholds[0]=totals.errors.refusd == 0'] })).toMatch(/^bad\.yaml \(--set thresholds\[0\]=totals\.errors\.refusd == 0\): thresholds\[0\]: "totals\.errors\.refusd"/);
     expect(errorOf(base, {}, { set: ['load.stages[3].rate=5'] })).toBe('--set load.stages[3].rate=5: load.stages has 1 item: [3] is past its end (the next one is [1])');

@@ -5,7 +5,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } fr
 import type { core } from 'zod';
 import { InputError, formatPath } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
-import { applySet, parseKeyPath } from './overrides.js';
+import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
 import { stepName, stepNames } from './step-names.js';
@@ -76,8 +76,8 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   // Values from the command line: an error in one names the flag, not a line of the file.
   const flags: FlagValue[] = [];
   for (const assignment of overrides.set ?? []) {
-    applySet(data, assignment);
-    flags.push({ path: parseKeyPath(assignment.slice(0, assignment.indexOf('='))), flag: `--set ${assignment}` });
+    const created = applySet(data, assignment);
+    flags.push({ path: created, flag: `--set ${assignment}` });
   }
   if (overrides.target !== undefined) flags.push({ path: ['target', 'url'], flag: `--target ${overrides.target}` });
   if (overrides.workers !== undefined) flags.push({ path: ['workers'], flag: `--workers ${overrides.workers}` });

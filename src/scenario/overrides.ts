@@ -10,8 +10,12 @@ export function parseKeyPath(text: string): (string | number)[] {
   return out;
 }
 
-/** Applies `--set path=value` (value read as YAML, so numbers, lists and maps work) to raw scenario data. */
-export function applySet(data: Record<string, unknown>, assignment: string): void {
+/**
+ * Applies `--set path=value` (value read as YAML, so numbers, lists and maps work) to raw scenario
+ * data. Returns the shortest prefix of the path that the assignment created (a new list item, a
+ * new map), or the path itself: everything under it came from the flag.
+ */
+export function applySet(data: Record<string, unknown>, assignment: string): (string | number)[] {
   const eq = assignment.indexOf('=');
   if (eq <= 0) throw new InputError(`--set ${assignment}: expected path=value, for example --set load.stages[0].rate=50`);
   const path = parseKeyPath(assignment.slice(0, eq));
@@ -22,14 +26,16 @@ export function applySet(data: Record<string, unknown>, assignment: string): voi
     throw new InputError(`--set ${assignment}: the value is not valid YAML (${(err as Error).message})`);
   }
   try {
-    setIn(data, path, value);
+    return setIn(data, path, value);
   } catch (err) {
     throw new InputError(`--set ${assignment}: ${(err as Error).message}`);
   }
 }
 
-export function setIn(data: Record<string, unknown>, path: (string | number)[], value: unknown): void {
+/** Sets a value at a key path, creating maps and list items on the way; returns the first path it created (or the path). */
+export function setIn(data: Record<string, unknown>, path: (string | number)[], value: unknown): (string | number)[] {
   let node: Record<string | number, unknown> = data;
+  let created: (string | number)[] | null = null;
   for (let i = 0; i < path.length; i++) {
     let key = path[i];
     // In a list, `stages.1` is `stages[1]`; any other name would be a property the schema never sees.
@@ -44,10 +50,12 @@ export function setIn(data: Record<string, unknown>, path: (string | number)[], 
     if (i === path.length - 1) break;
     let next = node[key];
     if (next === undefined || next === null || typeof next !== 'object') {
-      next = typeof path[i + 1] === 'number' ? [] : {};
+      next = typeof path[i + 1] === 'number' || /^\d+$/.test(String(path[i + 1])) ? [] : {};
       node[key] = next;
+      created ??= path.slice(0, i + 1);
     }
     node = next as Record<string | number, unknown>;
   }
   node[path[path.length - 1]] = value;
+  return created ?? path;
 }
