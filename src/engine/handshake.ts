@@ -15,6 +15,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import querystring from 'node:querystring';
 import WebSocket from 'ws';
+import { INVALID_VALUE, TOKEN } from './header-syntax.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Node's default limit for a response head (--max-http-header-size). */
@@ -22,9 +23,7 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 
 /** Headers the handshake owns: a scenario's header of the same name is replaced, as ws does. */
 const OWNED = new Set(['sec-websocket-version', 'sec-websocket-key', 'connection', 'upgrade']);
-/** RFC 7230 token characters (a header name, a subprotocol), and what a header value may not contain. */
-const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** ws's client limits on what a server may make it buffer (initAsClient's defaults in ws 8.23). */
 const CLIENT_LIMITS = { maxBufferedChunks: 256 * 1024, maxFragments: 16 * 1024, maxPendingAutoPongs: 60 };
 
@@ -67,22 +66,24 @@ export class InvalidHeaderError extends Error {
   }
 }
 
+/** http: and https: URLs are ws: and wss: to ws's client; the secure ones go through TLS. */
+const isSecureProtocol = (protocol: string): boolean => protocol === 'wss:' || protocol === 'https:';
+
+/** Whether a target URL is dialled through TLS: its scheme, parsed as ws's client parses it (so `WSS://` is TLS too). */
+export function isSecureUrl(url: string): boolean {
+  try {
+    return isSecureProtocol(new URL(url).protocol);
+  } catch {
+    return false; // not a URL: every attempt fails on it, counted
+  }
+}
+
 /**
  * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks (its
  * SyntaxErrors, which errorCode() names), the scenario's headers (Host and Authorization may be
  * overridden; the handshake's own may not), the subprotocols offered, and Basic auth from the
  * URL's user info. Throws SyntaxError or InvalidHeaderError.
  */
-/** Whether a target URL is dialled through TLS: its scheme, parsed as ws's client parses it (so `WSS://` is TLS too). */
-export function isSecureUrl(url: string): boolean {
-  try {
-    const protocol = new URL(url).protocol;
-    return protocol === 'wss:' || protocol === 'https:';
-  } catch {
-    return false; // not a URL: every attempt fails on it, counted
-  }
-}
-
 export function buildRequest(url: string, headers: Record<string, string>, protocols: readonly string[]): UpgradeRequest {
   let u: URL;
   try {
@@ -90,7 +91,7 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
   } catch {
     throw new SyntaxError(`Invalid URL: ${url}`);
   }
-  const secure = u.protocol === 'wss:' || u.protocol === 'https:';
+  const secure = isSecureProtocol(u.protocol);
   const defaultPort = secure ? 443 : 80;
   if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
   if (u.hash) throw new SyntaxError('The URL contains a fragment identifier');
