@@ -8,7 +8,7 @@ import { interpolateEnv } from './interpolate.js';
 import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
-import { stepName, stepNames } from './step-names.js';
+import { stepName } from './step-names.js';
 import { peakRate } from '../schedule/arrival.js';
 import { checkTargetAllowed } from '../run/safety.js';
 import { stagesOf } from './stages.js';
@@ -92,32 +92,36 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     (data.target as Record<string, unknown>).localAddresses = overrides.localAddresses;
   }
 
+  // Where a key's value came from: the flag that set it, else its line in the file (with `key`:
+  // the line of that key under `path`, for unknown keys).
+  const located: Locate = (path, key) => {
+    const flag = flagAt(flags, key === undefined ? path : [...path, key]);
+    if (flag) return `${file} (${flag})`;
+    return key === undefined ? where(file, doc, lines, path) : keyWhere(file, doc, lines, path, key);
+  };
+
   const secrets = new Set<string>();
   const interpolated = interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file, [], secrets);
   const parsed = scenarioSchema.safeParse(interpolated);
   if (!parsed.success) {
     // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
     const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
-    throw new InputError(issues.map((issue) => describeIssue(issue, file, doc, lines, interpolated, flags)).join('\n'));
+    throw new InputError(issues.map((issue) => describeIssue(issue, located, interpolated)).join('\n'));
   }
   const scenario = parsed.data;
   scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
-  // Where a key's value came from: the flag that set it, else its line in the file.
-  const located = (path: (string | number)[]) => {
-    const flag = flagAt(flags, path);
-    return flag ? `${file} (${flag})` : where(file, doc, lines, path);
-  };
   checkCoherence(scenario, located);
   // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
   const burst = scenario.load.onReady;
   const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
   checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
-  const steps = stepNames(scenario);
+  // Each step's name under summary.json `steps` (null for send, sleep and close).
+  const named = (scenario.session.steps ?? []).map(stepName);
+  const steps = named.filter((n): n is string => n !== null);
   // Two steps under one name would add up under it in summary.json.
   const twice = steps.find((n, i) => steps.indexOf(n) !== i);
   if (twice !== undefined) {
-    const names = (scenario.session.steps ?? []).map(stepName);
-    const at = names.lastIndexOf(twice);
+    const at = named.lastIndexOf(twice);
     throw new InputError(`${located(['session', 'steps', at])}: session.steps[${at}]: expected a step name of its own, found "${twice}" a second time (an expect or ping step is named expect-N / ping-N by its position when it has no name)`);
   }
   const thresholds = scenario.thresholds.map((expr, i) => {
@@ -155,7 +159,7 @@ function where(file: string, doc: Document, lines: LineCounter, path: PropertyKe
 }
 
 /** Keys that are valid alone but not together: caught before anything runs. */
-function checkCoherence(s: Scenario, located: (path: (string | number)[]) => string): void {
+function checkCoherence(s: Scenario, located: Locate): void {
   const fail = (path: (string | number)[], message: string) => {
     throw new InputError(`${located(path)}: ${formatPath(path)}: ${message}`);
   };
@@ -191,6 +195,9 @@ function describeFound(value: unknown): string {
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
+/** Where a key path's value came from, for an error message: `file (--flag)` or `file:line`. */
+type Locate = (path: PropertyKey[], key?: string) => string;
+
 /** A scenario value that came from a command-line flag. */
 interface FlagValue {
   path: (string | number)[];
@@ -205,21 +212,18 @@ function flagAt(flags: FlagValue[], path: PropertyKey[]): string | null {
   return hit ? hit.flag : null;
 }
 
-function describeIssue(issue: core.$ZodIssue, file: string, doc: Document, lines: LineCounter, data: unknown, flags: FlagValue[]): string {
+function describeIssue(issue: core.$ZodIssue, located: Locate, data: unknown): string {
   const path = issue.path;
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys;
     const known = Object.keys((valueAt(data, path) as object) ?? {}).filter((k) => !keys.includes(k));
     const first = [...path, keys[0]];
-    const flag = flagAt(flags, first);
-    return `${flag ? `${file} (${flag})` : keyWhere(file, doc, lines, path, keys[0])}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
+    return `${located(path, keys[0])}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
   }
   let expected = issue.message;
   if (issue.code === 'invalid_type' && !expected.startsWith('expected')) expected = `expected ${issue.expected}`;
   if (!expected.startsWith('expected')) expected = `expected ${expected}`;
-  const flag = flagAt(flags, path);
-  const location = flag ? `${file} (${flag})` : where(file, doc, lines, path);
   // Some messages already say what was found (a source address list names the bad item).
-  if (/\bfound\b/.test(expected)) return `${location}: ${formatPath(path)}: ${expected}`;
-  return `${location}: ${formatPath(path)}: ${expected}, found ${describeFound(valueAt(data, path))}`;
+  if (/\bfound\b/.test(expected)) return `${located(path)}: ${formatPath(path)}: ${expected}`;
+  return `${located(path)}: ${formatPath(path)}: ${expected}, found ${describeFound(valueAt(data, path))}`;
 }

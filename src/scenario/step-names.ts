@@ -8,8 +8,3 @@ export function stepName(step: Step, i: number): string | null {
   if ('ping' in step) return step.ping.name ?? `ping-${i + 1}`;
   return null;
 }
-
-/** Every name under summary.json `steps`, in order. */
-export function stepNames(s: Scenario): string[] {
-  return (s.session.steps ?? []).map(stepName).filter((n): n is string => n !== null);
-}
