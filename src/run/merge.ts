@@ -23,25 +23,26 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
  */
 export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary> {
   if (dirs.length === 0) throw new InputError('merge: give at least one run folder');
-  const shards = dirs.map((dir) => ({ dir: resolve(dir), summary: readSummary(dir) }));
-  const names = new Set(shards.map((s) => s.summary.scenario));
+  const runs = dirs.map((dir) => ({ dir: resolve(dir), summary: readSummary(dir) }));
+  const names = new Set(runs.map((s) => s.summary.scenario));
   if (names.size > 1) throw new InputError(`merge: the run folders are of different scenarios (${[...names].join(', ')})`);
   // Only the shards of one run add up: two whole runs (or one twice) would count their attempts twice.
   const real = new Set<string>();
-  for (const s of shards) {
+  const seen = new Set<string>();
+  const shards = runs.map((s) => {
     const path = realpathSync(s.dir);
     if (real.has(path)) throw new InputError(`merge: ${s.dir} is given twice`);
     real.add(path);
-    if (!s.summary.shard) throw new InputError(`merge: ${s.dir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
-  }
-  const seen = new Set<string>();
-  for (const s of shards) {
-    if (!s.summary.shard) continue;
-    const key = `${s.summary.shard.index}/${s.summary.shard.count}`;
-    if (s.summary.shard.count !== shards[0].summary.shard!.count) throw new InputError(`merge: ${s.dir} is shard ${key}, ${shards[0].dir} of ${shards[0].summary.shard!.count}: the shards of one run have one N`);
+    const shard = s.summary.shard;
+    if (!shard) throw new InputError(`merge: ${s.dir} is a whole run, not a shard (its summary.json has no shard): merge takes the folders of one run started with --shard K/N`);
+    const key = `${shard.index}/${shard.count}`;
+    const count = runs[0].summary.shard?.count;
+    if (shard.count !== count) throw new InputError(`merge: ${s.dir} is shard ${key}, ${runs[0].dir} of ${count}: the shards of one run have one N`);
     if (seen.has(key)) throw new InputError(`merge: shard ${key} appears twice (${s.dir})`);
     seen.add(key);
-  }
+    return { ...s, shard };
+  });
+  const shardCount = shards[0].shard.count;
   mkdirSync(outDir, { recursive: true });
   const t0s = shards.map((s) => s.summary.t0EpochMs ?? Date.parse(s.summary.t0));
   const t0 = Math.min(...t0s);
@@ -63,7 +64,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
       for (const key of ['sched', 'start', 'tcp', 'tls', 'up', 'open', 'first', 'ok', 'end']) {
         if (typeof e[key] === 'number') e[key] = round3((e[key] as number) + shift);
       }
-      if (s.summary.shard) e.shard = s.summary.shard.index;
+      e.shard = s.shard.index;
       lines.push({ sched: e.sched, text: JSON.stringify(e) });
     }
   });
@@ -88,7 +89,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   timelineEvents.sort((a, b) => a.at - b.at);
   writeFileSync(join(outDir, 'timeline.ndjson'), timelineEvents.map(({ at, ...rest }) => JSON.stringify({ ms: round3(at - t0), ...rest })).join('\n') + (timelineEvents.length ? '\n' : ''));
   // The shard that watched the cold start: marked leader, else shard 0 (older summaries).
-  const leader = shards.find((s) => s.summary.shard?.leader === true) ?? shards.find((s) => !s.summary.shard || s.summary.shard.index === 0) ?? shards[0];
+  const leader = shards.find((s) => s.shard.leader === true) ?? shards.find((s) => s.shard.index === 0) ?? shards[0];
   const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
@@ -111,8 +112,8 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     shard: null,
     shards: shards.map((s) => ({
       dir: s.dir,
-      index: s.summary.shard?.index ?? null,
-      count: s.summary.shard?.count ?? null,
+      index: s.shard.index,
+      count: s.shard.count,
       attempted: s.summary.totals.attempted,
       partial: s.summary.partial,
       failedWorkers: s.summary.workers.filter((w) => w.error !== null).map((w) => w.worker),
@@ -132,9 +133,8 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     attribution,
     hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),
   });
-  const count = shards[0].summary.shard?.count;
-  if (count !== undefined && shards.length < count) {
-    summary.findings.unshift(`merged ${shards.length} of ${count} shards: the result is missing ${count - shards.length} shard(s)`);
+  if (shards.length < shardCount) {
+    summary.findings.unshift(`merged ${shards.length} of ${shardCount} shards: the result is missing ${shardCount - shards.length} shard(s)`);
     summary.partial = true;
   }
   const failed = summary.shards!.filter((s) => s.partial);
