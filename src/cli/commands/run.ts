@@ -82,7 +82,7 @@ async function runAsProcesses(argv: RunArgs, name: string, baseline: string | nu
   process.exitCode = interrupt.exitCode() ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
 }
 import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
-import { rawFlag } from '../raw-flag.js';
+import { checkPositiveWhole, rawFlag } from '../raw-flag.js';
 
 /** The first night has no baseline yet: say so and run without comparing. */
 function resolveBaseline(dir: string): string | null {
@@ -133,9 +133,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('yes-really-target', { type: 'string', array: true, describe: 'Allow loading this non-loopback host above a modest rate (same as target.allowHosts)' })
       .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
-        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new InputError(`--workers ${rawFlag('workers', argv.workers)}: expected a positive whole number`);
+        checkPositiveWhole('workers', argv.workers);
         if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${rawFlag('spin', argv.spin)}: expected a fraction from 0 to 1`);
-        if (argv.processes !== undefined && (!Number.isInteger(argv.processes) || argv.processes < 1)) throw new InputError(`--processes ${rawFlag('processes', argv.processes)}: expected a positive whole number`);
+        checkPositiveWhole('processes', argv.processes);
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {

@@ -2,8 +2,7 @@ import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { connectionSettings } from '../../run/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
-import { InputError } from '../../scenario/errors.js';
-import { rawFlag } from '../raw-flag.js';
+import { checkPositiveWhole } from '../raw-flag.js';
 import { scheduledCount, scheduleDurationMs, peakRate } from '../../schedule/arrival.js';
 import { stagesOf } from '../../scenario/stages.js';
 import { formatDuration } from '../../util/duration.js';
@@ -30,7 +29,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('local-address', { type: 'string', array: true, describe: 'As for run' })
       .option('yes-really-target', { type: 'string', array: true, describe: 'As for run' })
       .check((argv) => {
-        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || (argv.workers as number) < 1)) throw new InputError(`--workers ${rawFlag('workers', argv.workers)}: expected a positive whole number`);
+        checkPositiveWhole('workers', argv.workers as number | undefined);
         return true;
       }) as unknown as Argv<ValidateArgs>,
   handler: (argv) => {
