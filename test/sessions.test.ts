@@ -107,7 +107,7 @@ describe('scripted sessions', () => {
     expect(() => settings(`  headers: { Authorization: "Bearer \${user.tokn}" }\n`, 'session:\n  users: users.csv\n')).toThrow('target.headers.Authorization: ${user.tokn}: user 1 of 1 has no field "tokn" (it has id, token)');
     expect(() => settings(`  subprotocols: ["jwt.\${user.token}"]\n`)).toThrow('target.subprotocols[0]: ${user.token} needs session.users (a CSV with a header row, or a JSON list of users)');
     delete process.env.WSRACE_TEST_UNSET;
-    expect(() => settings('', 'session:\n  steps:\n    - send: "v=\${env.WSRACE_TEST_UNSET}"\n')).toThrow('session.steps[0].send: ${env.WSRACE_TEST_UNSET}: environment variable WSRACE_TEST_UNSET is not set (the template reads it on every connection)');
+    expect(() => settings('', 'session:\n  steps:\n    - send: "v=${env.WSRACE_TEST_UNSET}"\n')).toThrow('session.steps[0].send: ${env.WSRACE_TEST_UNSET}: environment variable WSRACE_TEST_UNSET is not set (the template reads it on every connection)');
     expect(settings(`  headers: { Authorization: "Bearer \${user.token}" }\n`, 'session:\n  users: users.csv\n').users).toEqual([{ id: 'alice', token: 'tok-a' }]);
     // What the templates become with every user: a value no client can send fails every attempt of that user.
     writeFileSync(join(dir, 'users.csv'), 'id,token\nalice,tok-a\nbob,tök✓\n');

@@ -55,7 +55,7 @@ export function loadRunSide(dir: string, summary: Summary): RunSide {
   handshake.set('total', total);
   // Per phase from events.ndjson, whose phases are the current ones (`wsrace correlate` rewrites
   // them); recorded like the live histograms, from the events' µs times.
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(join(dir, 'events.ndjson'), 'utf8');
   } catch {

@@ -51,7 +51,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const lines: { sched: number; text: string }[] = [];
   shards.forEach((s, k) => {
     const shift = t0s[k] - t0;
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(join(s.dir, 'events.ndjson'), 'utf8');
     } catch {

@@ -16,7 +16,7 @@ export function expandAddresses(items: readonly string[]): string[] {
   for (const raw of items.flatMap((i) => i.split(','))) {
     const item = raw.trim();
     if (!item) continue;
-    let range: [number, number] | null = null;
+    let range: [number, number] | null;
     const dash = /^(\d+\.\d+\.\d+\.\d+)\s*-\s*(\d+\.\d+\.\d+\.\d+)$/.exec(item);
     const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(item);
     if (dash && net.isIPv4(dash[1]) && net.isIPv4(dash[2])) range = [toInt(dash[1]), toInt(dash[2])];

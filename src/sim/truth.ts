@@ -62,7 +62,7 @@ export class TruthWriter {
     try {
       this.fd = openSync(file, 'w');
     } catch (err) {
-      throw new Error(`sim: cannot write the truth file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`sim: cannot write the truth file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
   }
 

@@ -29,7 +29,7 @@ export function loadSuppliedTimeline(file: string): TimelineEvent[] {
 
 /** timeline.ndjson read back into events (its times are ms since T0). */
 export function loadRunTimeline(file: string, t0: number): TimelineEvent[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
