@@ -10,10 +10,12 @@ import { WebSocketServer } from 'ws';
 
 const delayArg = process.argv.indexOf('--delay-101');
 const delay = delayArg > 0 ? Number(process.argv[delayArg + 1]) : 0;
+/** @type {number[]} */
 let holds = [];
 const tlsArg = process.argv.indexOf('--tls');
 const tls = tlsArg > 0 ? { key: readFileSync(`${process.argv[tlsArg + 1]}/key.pem`), cert: readFileSync(`${process.argv[tlsArg + 1]}/cert.pem`) } : null;
-const server = (tls ? https : http).createServer(tls ?? {}, (req, res) => {
+/** @type {http.RequestListener} */
+const answer = (req, res) => {
   if (req.url === '/holds') {
     holds.sort((a, b) => a - b);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: holds.length, p50: holds.length ? holds[Math.floor(holds.length / 2)] : null }));
@@ -21,7 +23,9 @@ const server = (tls ? https : http).createServer(tls ?? {}, (req, res) => {
     return;
   }
   res.writeHead(404).end();
-});
+};
+/** @type {http.Server} */
+const server = tls ? https.createServer(tls, answer) : http.createServer({}, answer);
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
 server.on('upgrade', (req, socket, head) => {
   const go = () => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m) => ws.send(m)));
@@ -34,7 +38,7 @@ server.on('upgrade', (req, socket, head) => {
   } else go();
 });
 // A deep accept queue: a burst must not lose SYNs to the default backlog of 511.
-server.listen(0, '127.0.0.1', 4096, () => process.stdout.write(`${server.address().port}\n`));
+server.listen(0, '127.0.0.1', 4096, () => process.stdout.write(`${/** @type {import('node:net').AddressInfo} */ (server.address()).port}\n`));
 process.on('SIGTERM', () => process.exit(0));
 // Bounded: never outlives a forgotten benchmark.
 setTimeout(() => process.exit(0), 30 * 60 * 1000).unref();

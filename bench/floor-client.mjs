@@ -13,10 +13,11 @@ if (isMainThread) {
   const [url, seconds, threads, concurrency, source, warmMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6], Number(process.argv[7] ?? 0)];
   let total = 0;
   let finished = 0;
+  /** @type {number[]} */
   const handshakes = [];
   for (let t = 0; t < threads; t++) {
     const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency, source, warmMs } });
-    w.on('message', ({ completed, opens }) => {
+    w.on('message', (/** @type {{ completed: number, opens: number[] }} */ { completed, opens }) => {
       total += completed;
       handshakes.push(...opens);
       if (++finished === threads) {
@@ -28,16 +29,20 @@ if (isMainThread) {
     });
   }
 } else {
+  /** @type {{ url: string, seconds: number, concurrency: number, source: string | undefined, warmMs: number }} */
   const { url, seconds, concurrency, source, warmMs } = workerData;
+  // A worker thread always has its parent's port.
+  const parent = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
   const ports = new SourcePorts(source ? sourcePortRange() : null);
   const end = Date.now() + seconds * 1000;
   const warmUntil = performance.now() + warmMs;
   let completed = 0;
   let running = 0;
+  /** @type {number[]} */
   const opens = []; // new WebSocket → open, ms: what a plain client sees as its handshake
   const loop = () => {
     if (Date.now() >= end) {
-      if (--running === 0) parentPort.postMessage({ completed, opens });
+      if (--running === 0) parent.postMessage({ completed, opens });
       return;
     }
     const started = performance.now();

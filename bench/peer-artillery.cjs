@@ -13,11 +13,13 @@ const [dir, url, rate, seconds, source] = [process.argv[2], process.argv[3], Num
 process.env.ARTILLERY_DISABLE_TELEMETRY = 'true';
 const wsPath = require.resolve('ws', { paths: [path.join(dir, 'core', 'lib')] });
 const WS = require(wsPath);
+/** @type {number[]} */
 const created = [];
 let opened = 0;
 let errors = 0;
 // Artillery's engine does `new (require('ws'))(...)`: hand it a subclass that notes the moment.
 class Timed extends WS {
+  /** @param {unknown[]} args passed through to ws untouched */
   constructor(...args) {
     created.push(performance.now());
     super(...args);
@@ -25,7 +27,7 @@ class Timed extends WS {
     this.once('error', () => errors++);
   }
 }
-require.cache[wsPath].exports = Timed;
+/** @type {NodeJS.Module} */ (require.cache[wsPath]).exports = Timed; // the require above put it there
 const { runner } = require(path.join(dir, 'core'));
 
 const script = {
@@ -35,7 +37,7 @@ const script = {
 const started = performance.now();
 // Bounded: a tool that falls far behind is stopped and reported as such.
 const guard = setTimeout(() => report(), (seconds * 3 + 10) * 1000);
-runner(script, [], {}).then((ee) => {
+runner(script, [], {}).then((/** @type {import('node:events').EventEmitter & { run(): void, stop(done: () => void): void }} */ ee) => {
   ee.on('done', () => ee.stop(() => report()));
   ee.run();
 });
@@ -49,6 +51,7 @@ function report() {
   // The first second is JIT warm-up, left out as in wsrace's sustained lag.
   const sustained = lags.filter((_, k) => k * interval >= 1000).sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
+  /** @param {number} q */
   const at = (q) => (lags.length ? +lags[Math.min(lags.length - 1, Math.floor(q * lags.length))].toFixed(3) : null);
   const sustainedP99 = sustained.length ? +sustained[Math.min(sustained.length - 1, Math.floor(0.99 * sustained.length))].toFixed(3) : null;
   process.stdout.write(JSON.stringify({ scheduled: Math.round(rate * seconds), created: created.length, opened, errors, lagP50: at(0.5), lagP99: at(0.99), sustainedP99, lagMax: lags.length ? +lags[lags.length - 1].toFixed(3) : null, wallS: +((performance.now() - started) / 1000).toFixed(2) }) + '\n');

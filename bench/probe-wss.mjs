@@ -35,13 +35,19 @@ const port = await new Promise((resolve, reject) => {
 if (!Number.isInteger(port) || port <= 0) throw new Error(`the echo server did not report its port (got ${port})`);
 const spinBudget = process.env.PROBE_SPIN !== undefined ? Number(process.env.PROBE_SPIN) : undefined;
 
+/** @param {number | undefined} pid */
 const cpuSeconds = (pid) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
 };
+/** @param {number | null | undefined} x */
 const round = (x) => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
 let runs = 0;
+/**
+ * @param {number} rate
+ * @param {number} secs
+ */
 async function run(rate, secs) {
   // A source address per run: earlier runs' TIME_WAIT ports on one address slow connect().
   const source = `127.0.0.${20 + ((process.pid + runs++) % 200)}`;

@@ -19,14 +19,24 @@ process.on('exit', () => server.kill('SIGTERM'));
 const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
 // A source address of this probe's own: earlier runs' TIME_WAIT ports on 127.0.0.1 slow connect().
 const source = `127.0.0.${10 + (process.pid % 240)}`;
+/**
+ * @param {number} r
+ * @param {number} s
+ */
 const scenario = (r, s) => parseScenarioText(`name: probe\ntarget:\n  url: ws://127.0.0.1:${port}/ws\n  localAddresses: ["${source}"]\nload:\n  stages: [{ duration: ${s}s, rate: ${r} }]\nsession:\n  hold: 0ms\n`, 'probe.yaml');
 
 /** CPU seconds by thread (tid:name) and the process total (which keeps the time of threads that exited). */
+/**
+ * @param {number | undefined} pid
+ * @returns {Record<string, number>}
+ */
 function cpu(pid) {
+  /** @param {string} stat */
   const seconds = (stat) => {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
   };
+  /** @type {Record<string, number>} */
   const out = {};
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -39,12 +49,17 @@ function cpu(pid) {
   out.total = seconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return out;
 }
-const delta = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, +(v - (a[k] ?? 0)).toFixed(2)]).filter(([, v]) => v >= 0.05));
+/**
+ * @param {Record<string, number>} a
+ * @param {Record<string, number>} b
+ */
+const delta = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => /** @type {const} */ ([k, +(v - (a[k] ?? 0)).toFixed(2)])).filter(([, v]) => v >= 0.05));
 
 await runScenario(scenario(1500, 2), { outDir: `${os.tmpdir()}/wsrace-probe-warm-${process.pid}`, workers, spinBudget });
 const outDir = process.env.PROBE_OUT ?? `${os.tmpdir()}/wsrace-probe-${process.pid}`;
 const before = cpu(process.pid);
 const serverBefore = cpu(server.pid);
+/** @type {Record<string, number>} */
 const seen = {}; // worker threads exit with the run: sample them while they live
 const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 100);
 const started = Date.now();
@@ -54,10 +69,16 @@ const wall = (Date.now() - started) / 1000;
 const after = { ...seen, ...cpu(process.pid) };
 const serverAfter = cpu(server.pid);
 
+/** @typedef {{ sched: number, start: number | null, tcp: number | null, up: number | null }} EventLine  the fields of an events.ndjson line read here */
+/** @type {EventLine[]} */
 const events = readFileSync(`${outDir}/events.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const first = Math.min(...events.map((e) => e.sched));
-/** `pick(e)` of every event, by the half-second of its scheduled start; null picks are left out. */
+/**
+ * `pick(e)` of every event, by the half-second of its scheduled start; null picks are left out.
+ * @param {(e: EventLine) => number | null} pick
+ */
 const perHalfSecond = (pick) => {
+  /** @type {number[][]} */
   const out = [];
   for (const e of events) {
     const v = pick(e);
@@ -65,10 +86,15 @@ const perHalfSecond = (pick) => {
   }
   return out;
 };
-const windows = perHalfSecond((e) => e.start - e.sched);
+// A dropped attempt never started: it has no lag.
+const windows = perHalfSecond((e) => (e.start === null ? null : e.start - e.sched));
+/**
+ * @param {readonly number[]} xs
+ * @param {number} p
+ */
 const q = (xs, p) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(p * xs.length))].toFixed(1);
 console.log(`rate ${rate}/s for ${seconds} s on ${workers} worker(s): wall ${wall} s; lag p50 ${summary.scheduleLagMs.p50} p99 ${summary.scheduleLagMs.p99} max ${summary.scheduleLagMs.max} ms; close codes ${JSON.stringify(summary.totals.closeCodes)} of ${summary.totals.attempted}`);
-const sustained = events.filter((e) => e.sched - first >= 1000).map((e) => e.start - e.sched);
+const sustained = events.flatMap((e) => (e.sched - first >= 1000 && e.start !== null ? [e.start - e.sched] : []));
 console.log(`sustained lag (after the first second) p99 ${q(sustained, 0.99)} ms`);
 console.log(`totals: ${JSON.stringify({ ...summary.totals, closeCodes: undefined })}`);
 console.log(`lag p99 per 500 ms: ${windows.map((w) => q(w, 0.99)).join(' ')}`);

@@ -17,10 +17,12 @@ const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\
 const keys = Buffer.alloc(16);
 const total = Math.round(rate * (warmSeconds + seconds));
 const warm = Math.round(rate * warmSeconds);
+/** @type {number[]} */
 const latencies = [];
 const ports = new SourcePorts(source ? sourcePortRange() : null);
 let finished = 0;
 
+/** @param {boolean} record time this one (the warm-up's are not) */
 function dial(record) {
   const started = performance.now();
   const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: source, localPort: ports.next(source) || undefined });

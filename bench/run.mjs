@@ -10,15 +10,50 @@ import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
 import { openFileLimit } from '../dist/run/preflight.js';
 
+/** @typedef {import('../dist/report/summary.js').Summary} Summary */
+/** @typedef {import('../dist/run/run.js').Progress} Progress */
+/**
+ * The bench's target (bench/echo-server.mjs) in its own process.
+ * @typedef {{ url: string, holds: () => Promise<{ count: number, p50: number | null }>, stop: () => boolean }} EchoServer
+ */
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.max(1, os.availableParallelism() - 1)); // wsrace's default
 const QUICK = process.env.BENCH_QUICK === '1';
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** How long each run of the rate ladders and the lag rows lasts. */
+const SECONDS = QUICK ? 2 : 4;
+/**
+ * The middle value (the upper one of an even count). A null, a run without that statistic, sorts
+ * as 0, as the plain `a - b` here always sorted it.
+ * @template {number | null} T
+ * @param {readonly T[]} xs
+ * @returns {T}
+ */
+const median = (xs) => [...xs].sort((a, b) => Number(a) - Number(b))[Math.floor(xs.length / 2)];
+/** @param {...unknown} a */
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
+/** @param {string} file a script next to this one */
+const benchScript = (file) => fileURLToPath(new URL(`./${file}`, import.meta.url));
 
+/**
+ * A statistic the bench computes with: a run that recorded none of it is a failed measurement,
+ * not a number (null − 20 would be −20 ms).
+ * @param {number | null} value
+ * @param {string} what
+ * @returns {number}
+ */
+function known(value, what) {
+  if (value === null) throw new Error(`${what}: the run recorded no sample`);
+  return value;
+}
+
+/**
+ * @param {string[]} [args] the echo server's own flags
+ * @returns {Promise<EchoServer>}
+ */
 function startServer(args = []) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [benchScript('echo-server.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('echo server did not start')), 10_000);
     child.stdout.once('data', (d) => {
@@ -38,10 +73,26 @@ function startServer(args = []) {
 let sourceNo = 10;
 const freshSource = () => `127.0.0.${(sourceNo = sourceNo >= 250 ? 10 : sourceNo + 1)}`;
 
+/**
+ * What bench/floor-client.mjs prints.
+ * @typedef {{ completed: number, perSecond: number, handshakeP50Ms: number | null }} FloorResult
+ */
+/**
+ * @param {string} url
+ * @param {number} seconds
+ * @param {number} concurrency
+ * @param {number} [warmMs]
+ * @returns {FloorResult}
+ */
 function floorRun(url, seconds, concurrency, warmMs = 0) {
-  const out = execFileSync(process.execPath, [fileURLToPath(new URL('./floor-client.mjs', import.meta.url)), url, String(seconds), String(WORKERS), String(concurrency), freshSource(), String(warmMs)], { timeout: (seconds + 30) * 1000 });
+  const out = execFileSync(process.execPath, [benchScript('floor-client.mjs'), url, String(seconds), String(WORKERS), String(concurrency), freshSource(), String(warmMs)], { timeout: (seconds + 30) * 1000 });
   return JSON.parse(String(out));
 }
+/**
+ * @param {string} url
+ * @param {number} seconds
+ * @param {number} concurrency
+ */
 const floor = (url, seconds, concurrency) => floorRun(url, seconds, concurrency).perSecond;
 
 /**
@@ -50,6 +101,7 @@ const floor = (url, seconds, concurrency) => floorRun(url, seconds, concurrency)
  * registry, or taken from BENCH_PEER (a node_modules/artillery folder). Without either, skipped.
  */
 const PEER_VERSION = '1.7.9';
+/** @returns {string | null} */
 function peerDir() {
   if (process.env.BENCH_PEER) return existsSync(process.env.BENCH_PEER) ? process.env.BENCH_PEER : null;
   const prefix = fileURLToPath(new URL('./.peer', import.meta.url));
@@ -60,25 +112,40 @@ function peerDir() {
     execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--no-save', `artillery@${PEER_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
     return existsSync(`${dir}/package.json`) ? dir : null;
   } catch (err) {
-    log(`peer: could not install artillery (${err.message.split('\n')[0]}); the peer is skipped`);
+    log(`peer: could not install artillery (${String(/** @type {Error} */ (err).message).split('\n')[0]}); the peer is skipped`);
     return null;
   }
 }
 
 /**
+ * What bench/peer-artillery.cjs prints.
+ * @typedef {{ scheduled: number, created: number, opened: number, errors: number, lagP50: number | null, lagP99: number | null, sustainedP99: number | null, lagMax: number | null, wallS: number }} PeerResult
+ */
+/**
  * The same on-schedule test as wsrace's: every socket created and opened, sustained lag p99 ≤ 10 ms.
  * A peer that crashes, hangs or prints nonsense is not wsrace's result: null, and the caller skips it.
  */
+/** @type {{ rate: number, error: string }[]} */
 const peerFailures = [];
+/**
+ * @param {string} dir
+ * @param {string} url
+ * @param {number} rate
+ * @param {number} seconds
+ * @returns {(PeerResult & { ok: boolean }) | null}
+ */
 function peerRun(dir, url, rate, seconds) {
+  /** @type {PeerResult} */
   let r;
   try {
-    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./peer-artillery.cjs', import.meta.url)), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
+    const out = execFileSync(process.execPath, [benchScript('peer-artillery.cjs'), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
     r = JSON.parse(String(out));
-    for (const k of ['scheduled', 'created', 'opened', 'errors']) if (typeof r?.[k] !== 'number') throw new Error(`its result has no number "${k}": ${String(out).slice(0, 200)}`);
+    for (const k of /** @type {const} */ (['scheduled', 'created', 'opened', 'errors'])) if (typeof r?.[k] !== 'number') throw new Error(`its result has no number "${k}": ${String(out).slice(0, 200)}`);
   } catch (err) {
-    const stderr = String(err.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
-    const reason = `${String(err.message).split('\n')[0]}${stderr ? ` — ${stderr}` : ''}`;
+    // execFileSync's error carries the child's stderr; a parse or shape error has none.
+    const { message, stderr: childErr } = /** @type {Error & { stderr?: Buffer }} */ (err);
+    const stderr = String(childErr ?? '').trim().split('\n').slice(-3).join(' | ');
+    const reason = `${String(message).split('\n')[0]}${stderr ? ` — ${stderr}` : ''}`;
     peerFailures.push({ rate, error: reason });
     log(`peer: the run at ${rate}/s failed (${reason}); the peer is skipped from here on`);
     return null;
@@ -95,10 +162,26 @@ function peerRun(dir, url, rate, seconds) {
  */
 const DEFAULT_MAX_CONNECTIONS = Math.max(1, Math.min(15_000, (openFileLimit() ?? 20_000) - 1000));
 
+/**
+ * One wsrace run's settings; `signalWhen` stops the run (gracefully) at the first progress report it accepts.
+ * @typedef {object} WsraceRun
+ * @property {number} rate
+ * @property {number} seconds
+ * @property {string} [hold]
+ * @property {number} [maxConnections]
+ * @property {(p: Progress) => boolean} [signalWhen]
+ * @property {string} [extra]
+ * @property {string} [sources]
+ */
+/**
+ * @param {string} url
+ * @param {WsraceRun} run
+ */
 async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource() }) {
   const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
   const loaded = parseScenarioText(text, 'bench.yaml');
   const controller = new AbortController();
+  /** @type {{ openNow: number, rss: number }[]} */
   const samples = [];
   const outDir = `${os.tmpdir()}/wsrace-bench-${process.pid}-${Date.now()}`;
   const result = await runScenario(loaded, {
@@ -114,27 +197,35 @@ async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAU
 }
 
 /**
+ * The fields of an events.ndjson line read here (ms since T0; `start` is null for a dropped attempt).
+ * @typedef {{ sched: number, start: number | null, end: number }} EventLine
+ */
+/**
  * From events.ndjson: the schedule lag of the attempts after the first second (JIT warm-up
  * excluded), and the mean socket life (start → end), which with the rate gives the sockets in
  * flight (Little's law) for the same-concurrency floor.
+ * @param {string} outDir
  */
 function steadyLag(outDir) {
+  /** @type {number[]} */
   const lags = [];
   let life = 0;
   let lives = 0;
   for (const line of readFileSync(`${outDir}/events.ndjson`, 'utf8').split('\n')) {
     if (!line) continue;
+    /** @type {EventLine} */
     const e = JSON.parse(line);
-    if (e.sched >= 1000 && e.start !== null) lags.push(e.start - e.sched);
-    if (e.start !== null) {
-      life += e.end - e.start;
-      lives++;
-    }
+    if (e.start === null) continue;
+    if (e.sched >= 1000) lags.push(e.start - e.sched);
+    life += e.end - e.start;
+    lives++;
   }
   lags.sort((a, b) => a - b);
+  /** @param {number} q */
   const at = (q) => (lags.length ? +lags[Math.min(lags.length - 1, Math.floor(q * lags.length))].toFixed(3) : null);
   return { count: lags.length, p50: at(0.5), p99: at(0.99), max: lags.length ? +lags[lags.length - 1].toFixed(3) : null, meanLifeMs: lives ? life / lives : 0 };
 }
+/** @typedef {ReturnType<typeof steadyLag>} SteadyLag */
 
 /**
  * On schedule: every attempt done and closed 1000 (none dropped or failed) and the sustained
@@ -142,203 +233,315 @@ function steadyLag(outDir) {
  * pace instead of building a backlog.
  */
 const ON_SCHEDULE_LAG_P99_MS = 10;
+/**
+ * @param {Summary} s
+ * @param {SteadyLag} steady
+ */
 const onSchedule = (s, steady) => s.totals.attempted === s.schedule.scheduled && (s.totals.closeCodes['1000'] ?? 0) === s.totals.attempted && steady.p99 !== null && steady.p99 <= ON_SCHEDULE_LAG_P99_MS;
+/**
+ * A run fell behind: its schedule lag p99 is over 10 ms (one without any lag sample is not).
+ * @param {number | null} p99
+ */
+const fellBehind = (p99) => p99 !== null && p99 > ON_SCHEDULE_LAG_P99_MS;
+
+/** The machine, and the time a spinning thread loses on it while idle: lag of that size is not wsrace's. */
+function measureMachine() {
+  const base = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, memoryGiB: Math.round(os.totalmem() / 2 ** 30), openFiles: openFileLimit(), workers: WORKERS };
+  log(`machine: ${base.cpus} cores (${base.cpuModel}), node ${base.node}, ${base.memoryGiB} GiB, ulimit -n ${base.openFiles}; ${WORKERS} worker threads; ${REPEATS} repeats`);
+  /** @type {{ seconds: number, gaps: number, lostMs: number, largestMs: number[] }} */
+  const noise = JSON.parse(String(execFileSync(process.execPath, [benchScript('machine-noise.mjs'), '3'], { timeout: 30_000 })));
+  log(`machine noise: a spinning thread lost ${noise.lostMs} ms in ${noise.gaps} gaps over ${noise.seconds} s (largest ${noise.largestMs.join(', ')} ms)`);
+  return { ...base, noise };
+}
+/** @typedef {ReturnType<typeof measureMachine>} Machine */
+
+/**
+ * One repeat's wsrace ladder: fractions of the floor while wsrace keeps pace, then (full runs)
+ * two bisection steps. Returns the best rate on schedule and the sockets in flight at it.
+ * @param {EchoServer} server
+ * @param {number} floorNow
+ * @param {number} r the repeat
+ * @param {readonly number[]} fractions
+ */
+async function climbWsrace(server, floorNow, r, fractions) {
+  let inFlight = 1;
+  /**
+   * @param {number} rate
+   * @param {string} label
+   */
+  const attempt = async (rate, label) => {
+    const { summary, steady } = await wsrace(server.url, { rate, seconds: SECONDS });
+    const ok = onSchedule(summary, steady);
+    if (ok) inFlight = Math.max(1, Math.ceil((rate * steady.meanLifeMs) / 1000));
+    log(`wsrace run ${r + 1} at ${rate}/s (${label}): lag p99 ${summary.scheduleLagMs.p99} ms (sustained ${steady.p99} ms), closed 1000 ${summary.totals.closeCodes['1000'] ?? 0}/${summary.totals.attempted} → ${ok ? 'on schedule' : 'behind'}`);
+    return ok;
+  };
+  let best = 0;
+  /** @type {number | null} */
+  let failed = null;
+  for (const f of fractions) {
+    const rate = Math.max(1, Math.round(floorNow * f));
+    if (!(await attempt(rate, `${f}× floor`))) {
+      failed = rate;
+      break; // the ladder only goes up while wsrace keeps pace
+    }
+    best = rate;
+  }
+  // Two bisection steps between the last rate that kept pace and the first that did not.
+  for (let step = 0; step < (QUICK ? 0 : 2) && failed !== null && best > 0; step++) {
+    const mid = Math.round((best + failed) / 2);
+    if (await attempt(mid, 'bisect')) best = mid;
+    else failed = mid;
+  }
+  return { best, inFlight };
+}
+
+/**
+ * One repeat's peer ladder (finer than wsrace's: it falls behind far lower). Null when the peer
+ * failed to run: it is skipped from then on.
+ * @param {string} dir
+ * @param {EchoServer} server
+ * @param {number} floorNow
+ * @param {number} r the repeat
+ * @returns {number | null}
+ */
+function climbPeer(dir, server, floorNow, r) {
+  let peerBest = 0;
+  /** @type {number | null} */
+  let peerFailed = null;
+  for (const f of QUICK ? [0.05, 0.1] : [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0]) {
+    const rate = Math.max(1, Math.round(floorNow * f));
+    const p = peerRun(dir, server.url, rate, SECONDS);
+    if (!p) return null;
+    log(`peer (artillery ${PEER_VERSION}) run ${r + 1} at ${rate}/s: sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
+    if (!p.ok) {
+      peerFailed = rate;
+      break;
+    }
+    peerBest = rate;
+  }
+  // Only full runs bisect, so their runs last SECONDS = 4 like the ladder's.
+  for (let step = 0; step < (QUICK ? 0 : 2) && peerFailed !== null && peerBest > 0; step++) {
+    const mid = Math.round((peerBest + peerFailed) / 2);
+    const p = peerRun(dir, server.url, mid, SECONDS);
+    if (!p) return null;
+    log(`peer run ${r + 1} at ${mid}/s (bisect): sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
+    if (p.ok) peerBest = mid;
+    else peerFailed = mid;
+  }
+  return peerBest;
+}
+
+/**
+ * 1. Connection rate: each repeat measures the floor, then walks wsrace up a ladder of
+ * fractions of that floor, so both sides of every ratio see the same machine minutes. The
+ * ladder goes past 1×: at 11:08 on 2026-11-29 wsrace kept the top rung (the floor measured
+ * in a slow minute) in two repeats, and the floor at its concurrency measured after it was
+ * higher, so the ratio said 0.78 where wsrace's own limit had not been found. At 18:31 and
+ * 18:43 it kept the then top rung (1.3×) in two repeats of three, so the ladder goes to 2×: the
+ * lag rows below are asked at fractions of this rate, and a capped rate would make them easy.
+ * @param {EchoServer} server
+ */
+async function measureConnectionRate(server) {
+  const concurrencies = QUICK ? [16] : [8, 16, 32, 64];
+  const fractions = QUICK ? [0.4, 0.6] : [0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0];
+  /** @type {number[]} */
+  const floorRuns = [];
+  /** @type {number[]} */
+  const rateRuns = [];
+  /** @type {number[]} */
+  const ratioRuns = [];
+  /** @type {{ inFlight: number, floor: number, ratio: number }[]} */
+  const sameRuns = [];
+  let peer = peerDir();
+  const peerInstalled = peer !== null;
+  /** @type {{ rate: number, ratio: number }[]} */
+  const peerRuns = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const floorNow = Math.max(...concurrencies.map((c) => floor(server.url, SECONDS, c)));
+    floorRuns.push(floorNow);
+    log(`floor run ${r + 1}: ${floorNow.toFixed(0)} open+close/s`);
+    const { best, inFlight } = await climbWsrace(server, floorNow, r, fractions);
+    rateRuns.push(best);
+    ratioRuns.push(best / floorNow);
+    // The issue's own floor: the plain loop with as many sockets in flight as wsrace had at its best rate.
+    const floorSame = floor(server.url, SECONDS, inFlight);
+    sameRuns.push({ inFlight, floor: Math.round(floorSame), ratio: +(best / floorSame).toFixed(3) });
+    log(`floor run ${r + 1} with wsrace's ${inFlight} sockets in flight: ${floorSame.toFixed(0)} open+close/s`);
+    if (peer) {
+      // The peer climbs its own ladder, in the same repeat.
+      const peerBest = climbPeer(peer, server, floorNow, r);
+      if (peerBest === null) peer = null;
+      else peerRuns.push({ rate: peerBest, ratio: +(peerBest / floorNow).toFixed(3) });
+    }
+  }
+  const floorRate = median(floorRuns);
+  const maxRate = median(rateRuns) || Math.round(floorRate * 0.3);
+  const connectionRate = { onSchedule: `all attempts closed 1000 and schedule lag p99 ≤ ${ON_SCHEDULE_LAG_P99_MS} ms`, floorPerSecond: Math.round(floorRate), floorRuns: floorRuns.map(Math.round), wsraceOnSchedulePerSecond: maxRate, wsraceRuns: rateRuns, ratio: +median(ratioRuns).toFixed(3), ratioRuns: ratioRuns.map((x) => +x.toFixed(3)), sameConcurrency: { ratio: median(sameRuns.map((x) => x.ratio)), runs: sameRuns }, target: 0.85 };
+  const peerResult = peerRuns.length
+    ? { tool: `artillery ${PEER_VERSION} (ws engine, arrivalRate; bench/peer-artillery.cjs)`, onSchedule: 'every socket created and opened, no errors, lag p99 after the first second ≤ 10 ms (lag against the schedule origin most favourable to it)', onSchedulePerSecond: median(peerRuns.map((x) => x.rate)), ratio: median(peerRuns.map((x) => x.ratio)), runs: peerRuns, failures: peerFailures }
+    : { skipped: peerInstalled ? 'artillery failed to run' : 'artillery could not be installed (no registry?) and BENCH_PEER was not set', failures: peerFailures };
+  return { connectionRate, peer: peerResult };
+}
+
+/**
+ * REPEATS runs at `f` × the top rate, and the machine's own floor for that pattern.
+ * @param {EchoServer} server
+ * @param {number} maxRate
+ * @param {number} f
+ */
+async function lagRow(server, maxRate, f) {
+  const runs = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const { summary, steady } = await wsrace(server.url, { rate: Math.max(1, Math.round(maxRate * f)), seconds: SECONDS });
+    runs.push({ p50: summary.scheduleLagMs.p50, p99: summary.scheduleLagMs.p99, max: summary.scheduleLagMs.max, steadyP99: steady.p99, loopDelayP99: summary.loopDelayMs.p99, dropped: summary.totals.dropped, behind: summary.findings.some((x) => x.startsWith('schedule lag')) });
+  }
+  // The machine's own floor for this: the same timer pattern with no sockets (bench/timer-floor.mjs).
+  /** @type {{ p50: number, p99: number, max: number }} */
+  const timer = JSON.parse(String(execFileSync(process.execPath, [benchScript('timer-floor.mjs'), String(Math.max(1, Math.round(maxRate * f))), '4'], { timeout: 30_000 })));
+  const row = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind), behindRuns: runs.filter((x) => fellBehind(x.p99)).length, reportedWhenBehind: runs.every((x) => !fellBehind(x.p99) || x.behind), runP99s: runs.map((x) => x.p99) };
+  log(`lag at ${f * 100}% (${row.rate}/s): p50 ${row.p50} p99 ${row.p99} (sustained ${row.sustainedP99}) max ${row.max} ms; worker loop delay p99 ${row.loopDelayP99} ms; ${row.behindRuns} of ${REPEATS} runs behind`);
+  return row;
+}
+
+/**
+ * 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
+ * @param {EchoServer} server
+ * @param {number} maxRate
+ */
+async function measureScheduleLag(server, maxRate) {
+  const lagAt = { '50%': await lagRow(server, maxRate, 0.5), '90%': await lagRow(server, maxRate, 0.9), '150%': await lagRow(server, maxRate, 1.5) };
+  // The top rate is a median of noisy repeats: when it came out low, 150% of it is no overload,
+  // and whether an overload is reported would go unasked. Then the rate doubles, up to 6×, until a run falls behind.
+  /** @type {(Awaited<ReturnType<typeof lagRow>> & { fraction: number }) | null} */
+  let overload = null;
+  if (lagAt['150%'].behindRuns === 0) {
+    for (const f of [3, 6]) {
+      const row = await lagRow(server, maxRate, f);
+      overload = { fraction: f, ...row };
+      if (row.behindRuns > 0) break;
+    }
+  }
+  return { ...lagAt, ...(overload ? { overload } : {}), targetP99At50: 2 };
+}
+
+/**
+ * 4. Recording overhead: the server holds each 101 for 20 ms (and says how long it really held).
+ * Each repeat runs wsrace, then the raw floor (bench/raw-handshake.mjs: dial → first byte of the
+ * answer, nothing else), then a plain ws client, so the three see the same machine minutes.
+ * @param {EchoServer} slow
+ */
+async function measureRecordingOverhead(slow) {
+  /** @type {number[]} */
+  const overhead = [];
+  /** @type {number[]} */
+  const overHeld = [];
+  const parts = [];
+  /** @type {number[]} */
+  const raw = [];
+  /** @type {number[]} */
+  const plain = [];
+  for (let r = 0; r < REPEATS; r++) {
+    await slow.holds(); // reset
+    const { summary } = await wsrace(slow.url, { rate: 200, seconds: 2 });
+    const held = known((await slow.holds()).p50, "the server's 101 hold");
+    const handshake = known(summary.handshakeMs.p50, 'handshake p50');
+    overhead.push(handshake - 20);
+    overHeld.push(handshake - held);
+    // Where the time goes, at p50: the generator's lateness, TCP connect, request → 101 minus the
+    // server's hold; the rest is 101 → open (ws's response handling and wsrace's bookkeeping).
+    const lag = known(summary.scheduleLagMs.p50, 'schedule lag p50');
+    const tcp = known(summary.tcpConnectMs.p50, 'TCP connect p50');
+    const upgradeOverHold = known(summary.upgradeMs.p50, 'upgrade p50') - held;
+    parts.push({ lag, tcp, upgradeOverHold: +upgradeOverHold.toFixed(3), rest: +(handshake - held - lag - tcp - upgradeOverHold).toFixed(3) });
+    // The raw floor at the same rate, after a 1 s warm-up of its own.
+    raw.push(known(JSON.parse(String(execFileSync(process.execPath, [benchScript('raw-handshake.mjs'), slow.url, '200', '2', freshSource(), '1'], { timeout: 60_000 }))).p50Ms, 'raw handshake p50') - 20);
+    // A plain ws client: its first 2 s (~350 handshakes) only warm its JIT, as wsrace's workers
+    // warm up before T0; 4 in flight is what wsrace holds at 200/s with 20 ms each.
+    plain.push(known(floorRun(slow.url, 4, 4, 2000).handshakeP50Ms, 'plain client handshake p50') - 20);
+  }
+  const result = { delayMs: 20, p50OverMs: +median(overhead).toFixed(3), runs: overhead.map((x) => +x.toFixed(3)), p50OverServerHoldMs: +median(overHeld).toFixed(3), partsP50Ms: parts, rawClientP50OverMs: +median(raw).toFixed(3), rawRuns: raw.map((x) => +x.toFixed(3)), plainClientP50OverMs: +median(plain).toFixed(3), target: 1 };
+  log(`recording overhead at p50: ${result.p50OverMs} ms over a 20 ms 101, ${result.p50OverServerHoldMs} ms over the server's measured hold (the raw floor: ${result.rawClientP50OverMs} ms; a plain ws client: ${result.plainClientP50OverMs} ms)`);
+  return result;
+}
+
+/**
+ * 2. Concurrency: hold as many sockets as the descriptor limit allows, measure RSS per socket.
+ * @param {EchoServer} server
+ * @param {number | null} openFiles
+ */
+async function measureConcurrency(server, openFiles) {
+  const limit = openFiles ?? 20_000;
+  const want = QUICK ? 5000 : Math.min(19_000, limit - 500);
+  const before = process.memoryUsage().rss;
+  const { summary, samples } = await wsrace(server.url, {
+    rate: 2000,
+    seconds: Math.ceil(want / 2000) + 3,
+    hold: '120s',
+    maxConnections: want,
+    // 19,000 sockets from one address would fill most of its ~28k ports; near a full range
+    // every connect() makes the kernel hunt for a free port (measured: 0.5-1 ms per connect
+    // past ~14k sockets, and a 3 s stall). Four addresses, unused by the runs before.
+    sources: '127.0.0.251-127.0.0.254',
+    signalWhen: (p) => p.openNow >= want,
+  });
+  const peak = samples.reduce((m, s) => (s.openNow > m.openNow ? s : m), { openNow: 0, rss: before });
+  const result = { heldAtOnce: peak.openNow, target: 19_000, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssAtPeakMiB: +(peak.rss / 2 ** 20).toFixed(1), bytesPerSocket: Math.round((peak.rss - before) / Math.max(1, peak.openNow)), targetBytesPerSocket: 16 * 1024, dropped: summary.totals.dropped, errors: summary.totals.errorCodes };
+  log(`concurrency: ${peak.openNow} sockets held, ${result.bytesPerSocket} B RSS each`);
+  return result;
+}
+
+/**
+ * Every measurement, in the order results.json has always listed them.
+ * @param {Machine} machine
+ * @param {EchoServer} server
+ * @param {EchoServer} slow
+ */
+async function measure(machine, server, slow) {
+  const date = new Date().toISOString();
+  // Warm up both sides once.
+  floor(server.url, 1, 16);
+  await wsrace(server.url, { rate: 500, seconds: 1 });
+  const { connectionRate, peer } = await measureConnectionRate(server);
+  const scheduleLag = await measureScheduleLag(server, connectionRate.wsraceOnSchedulePerSecond);
+  const recordingOverhead = await measureRecordingOverhead(slow);
+  const concurrency = await measureConcurrency(server, machine.openFiles);
+  return { machine, date, repeats: REPEATS, connectionRate, peer, scheduleLag, recordingOverhead, concurrency };
+}
+/** @typedef {Awaited<ReturnType<typeof measure>>} Results */
+
+/** @param {Results} results */
+function printTable(results) {
+  const { machine, connectionRate: c, peer, scheduleLag: lag, recordingOverhead: over, concurrency } = results;
+  const { overload } = lag;
+  const rows = [
+    ['connection rate (open+close/s)', `floor ${c.floorPerSecond}`, `wsrace ${c.wsraceOnSchedulePerSecond} on schedule`, `${c.ratio}× best floor, ${c.sameConcurrency.ratio}× floor at wsrace's concurrency (target ≥ 0.85)`],
+    ...('skipped' in peer ? [] : [['peer on schedule (artillery)', `${peer.onSchedulePerSecond}/s`, `${peer.ratio}× best floor`, `wsrace keeps ${(c.wsraceOnSchedulePerSecond / Math.max(1, peer.onSchedulePerSecond)).toFixed(1)}× the peer's rate on schedule`]]),
+    ['sockets held at once', `${concurrency.heldAtOnce}`, `${concurrency.bytesPerSocket} B RSS/socket`, `target 19,000 at ≤ 16 KiB`],
+    ['schedule lag at 50% max', `p50 ${lag['50%'].p50} ms`, `p99 ${lag['50%'].p99} ms`, `sustained p99 ${lag['50%'].sustainedP99} ms (target p99 ≤ 2; a bare timer: p99 ${lag['50%'].timerFloor.p99} ms; idle machine took up to ${machine.noise.largestMs[0] ?? 0} ms from a spinning thread)`],
+    ['schedule lag at 90% max', `p50 ${lag['90%'].p50} ms`, `p99 ${lag['90%'].p99} ms`, `sustained p99 ${lag['90%'].sustainedP99} ms`],
+    ['overload at 150% max', `p99 ${lag['150%'].p99} ms`, `max ${lag['150%'].max} ms`, `${lag['150%'].behindRuns} of ${REPEATS} runs fell behind (p99 > 10 ms), every one reported: ${lag['150%'].reportedWhenBehind}`],
+    ...(overload ? [[`overload at ${overload.fraction * 100}% max`, `p99 ${overload.p99} ms`, `max ${overload.max} ms`, `${overload.behindRuns} of ${REPEATS} runs fell behind, every one reported: ${overload.reportedWhenBehind} (150% of the top rate was no overload)`]] : []),
+    ['recording overhead (p50 − 20 ms)', `${over.p50OverMs} ms`, `raw floor ${over.rawClientP50OverMs} ms, plain ws client ${over.plainClientP50OverMs} ms`, `over the server's measured hold: ${over.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
+  ];
+  process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
+  for (const r of rows) process.stdout.write(`  ${r[0].padEnd(34)} ${r[1].padEnd(16)} ${r[2].padEnd(26)} ${r[3]}\n`);
+  process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
+}
 
 async function main() {
-  const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, memoryGiB: Math.round(os.totalmem() / 2 ** 30), openFiles: openFileLimit(), workers: WORKERS };
-  log(`machine: ${machine.cpus} cores (${machine.cpuModel}), node ${machine.node}, ${machine.memoryGiB} GiB, ulimit -n ${machine.openFiles}; ${WORKERS} worker threads; ${REPEATS} repeats`);
-  // Time a spinning thread loses on this (idle) machine: lag of that size is not wsrace's.
-  machine.noise = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./machine-noise.mjs', import.meta.url)), '3'], { timeout: 30_000 })));
-  log(`machine noise: a spinning thread lost ${machine.noise.lostMs} ms in ${machine.noise.gaps} gaps over ${machine.noise.seconds} s (largest ${machine.noise.largestMs.join(', ')} ms)`);
+  const machine = measureMachine();
   const server = await startServer();
   const slow = await startServer(['--delay-101', '20']);
-  const results = { machine, date: new Date().toISOString(), repeats: REPEATS };
+  let results;
   try {
-    // Warm up both sides once.
-    floor(server.url, 1, 16);
-    await wsrace(server.url, { rate: 500, seconds: 1 });
-
-    // 1. Connection rate: each repeat measures the floor, then walks wsrace up a ladder of
-    // fractions of that floor, so both sides of every ratio see the same machine minutes. The
-    // ladder goes past 1×: at 11:08 on 2026-11-29 wsrace kept the top rung (the floor measured
-    // in a slow minute) in two repeats, and the floor at its concurrency measured after it was
-    // higher, so the ratio said 0.78 where wsrace's own limit had not been found. At 18:31 and
-    // 18:43 it kept the then top rung (1.3×) in two repeats of three, so the ladder goes to 2×: the
-    // lag rows below are asked at fractions of this rate, and a capped rate would make them easy.
-    const concurrencies = QUICK ? [16] : [8, 16, 32, 64];
-    const fractions = QUICK ? [0.4, 0.6] : [0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0];
-    const floorRuns = [];
-    const rateRuns = [];
-    const ratioRuns = [];
-    const sameRuns = [];
-    let peer = peerDir();
-    const peerInstalled = peer !== null;
-    const peerRuns = [];
-    const lagAt = {};
-    for (let r = 0; r < REPEATS; r++) {
-      const floorNow = Math.max(...concurrencies.map((c) => floor(server.url, QUICK ? 2 : 4, c)));
-      floorRuns.push(floorNow);
-      log(`floor run ${r + 1}: ${floorNow.toFixed(0)} open+close/s`);
-      let inFlight = 1;
-      const attempt = async (rate, label) => {
-        const { summary, steady } = await wsrace(server.url, { rate, seconds: QUICK ? 2 : 4 });
-        const ok = onSchedule(summary, steady);
-        if (ok) inFlight = Math.max(1, Math.ceil((rate * steady.meanLifeMs) / 1000));
-        log(`wsrace run ${r + 1} at ${rate}/s (${label}): lag p99 ${summary.scheduleLagMs.p99} ms (sustained ${steady.p99} ms), closed 1000 ${summary.totals.closeCodes['1000'] ?? 0}/${summary.totals.attempted} → ${ok ? 'on schedule' : 'behind'}`);
-        return ok;
-      };
-      let best = 0;
-      let failed = null;
-      for (const f of fractions) {
-        const rate = Math.max(1, Math.round(floorNow * f));
-        if (!(await attempt(rate, `${f}× floor`))) {
-          failed = rate;
-          break; // the ladder only goes up while wsrace keeps pace
-        }
-        best = rate;
-      }
-      // Two bisection steps between the last rate that kept pace and the first that did not.
-      for (let step = 0; step < (QUICK ? 0 : 2) && failed !== null && best > 0; step++) {
-        const mid = Math.round((best + failed) / 2);
-        if (await attempt(mid, 'bisect')) best = mid;
-        else failed = mid;
-      }
-      rateRuns.push(best);
-      ratioRuns.push(best / floorNow);
-      // The issue's own floor: the plain loop with as many sockets in flight as wsrace had at its best rate.
-      const floorSame = floor(server.url, QUICK ? 2 : 4, inFlight);
-      sameRuns.push({ inFlight, floor: Math.round(floorSame), ratio: +(best / floorSame).toFixed(3) });
-      log(`floor run ${r + 1} with wsrace's ${inFlight} sockets in flight: ${floorSame.toFixed(0)} open+close/s`);
-      if (peer) {
-        // The peer climbs its own ladder (finer: it falls behind far lower), in the same repeat.
-        let peerBest = 0;
-        let peerFailed = null;
-        for (const f of QUICK ? [0.05, 0.1] : [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0]) {
-          const rate = Math.max(1, Math.round(floorNow * f));
-          const p = peerRun(peer, server.url, rate, QUICK ? 2 : 4);
-          if (!p) {
-            peer = null;
-            break;
-          }
-          log(`peer (artillery ${PEER_VERSION}) run ${r + 1} at ${rate}/s: sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
-          if (!p.ok) {
-            peerFailed = rate;
-            break;
-          }
-          peerBest = rate;
-        }
-        for (let step = 0; step < (QUICK ? 0 : 2) && peerFailed !== null && peerBest > 0; step++) {
-          const mid = Math.round((peerBest + peerFailed) / 2);
-          const p = peer && peerRun(peer, server.url, mid, 4);
-          if (!p) {
-            peer = null;
-            break;
-          }
-          log(`peer run ${r + 1} at ${mid}/s (bisect): sustained lag p99 ${p.sustainedP99} ms, opened ${p.opened}/${p.scheduled}, errors ${p.errors} → ${p.ok ? 'on schedule' : 'behind'}`);
-          if (p.ok) peerBest = mid;
-          else peerFailed = mid;
-        }
-        if (peer) peerRuns.push({ rate: peerBest, ratio: +(peerBest / floorNow).toFixed(3) });
-      }
-    }
-    const floorRate = median(floorRuns);
-    const maxRate = median(rateRuns) || Math.round(floorRate * 0.3);
-    results.connectionRate = { onSchedule: `all attempts closed 1000 and schedule lag p99 ≤ ${ON_SCHEDULE_LAG_P99_MS} ms`, floorPerSecond: Math.round(floorRate), floorRuns: floorRuns.map(Math.round), wsraceOnSchedulePerSecond: maxRate, wsraceRuns: rateRuns, ratio: +median(ratioRuns).toFixed(3), ratioRuns: ratioRuns.map((x) => +x.toFixed(3)), sameConcurrency: { ratio: median(sameRuns.map((x) => x.ratio)), runs: sameRuns }, target: 0.85 };
-    results.peer = peerRuns.length
-      ? { tool: `artillery ${PEER_VERSION} (ws engine, arrivalRate; bench/peer-artillery.cjs)`, onSchedule: 'every socket created and opened, no errors, lag p99 after the first second ≤ 10 ms (lag against the schedule origin most favourable to it)', onSchedulePerSecond: median(peerRuns.map((x) => x.rate)), ratio: median(peerRuns.map((x) => x.ratio)), runs: peerRuns, failures: peerFailures }
-      : { skipped: peerInstalled ? 'artillery failed to run' : 'artillery could not be installed (no registry?) and BENCH_PEER was not set', failures: peerFailures };
-
-    // 3. Schedule accuracy at 50% and 90% of wsrace's max, and overload at 150%.
-    const lagRow = async (f) => {
-      const runs = [];
-      for (let r = 0; r < REPEATS; r++) {
-        const { summary, steady } = await wsrace(server.url, { rate: Math.max(1, Math.round(maxRate * f)), seconds: QUICK ? 2 : 4 });
-        runs.push({ p50: summary.scheduleLagMs.p50, p99: summary.scheduleLagMs.p99, max: summary.scheduleLagMs.max, steadyP99: steady.p99, loopDelayP99: summary.loopDelayMs.p99, dropped: summary.totals.dropped, behind: summary.findings.some((x) => x.startsWith('schedule lag')) });
-      }
-      // The machine's own floor for this: the same timer pattern with no sockets (bench/timer-floor.mjs).
-      const timer = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./timer-floor.mjs', import.meta.url)), String(Math.max(1, Math.round(maxRate * f))), '4'], { timeout: 30_000 })));
-      const row = { rate: Math.round(maxRate * f), timerFloor: timer, p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)), max: median(runs.map((x) => x.max)), sustainedP99: median(runs.map((x) => x.steadyP99)), loopDelayP99: median(runs.map((x) => x.loopDelayP99)), dropped: median(runs.map((x) => x.dropped)), reportedBehind: runs.every((x) => x.behind), behindRuns: runs.filter((x) => x.p99 > 10).length, reportedWhenBehind: runs.every((x) => x.p99 <= 10 || x.behind), runP99s: runs.map((x) => x.p99) };
-      log(`lag at ${f * 100}% (${row.rate}/s): p50 ${row.p50} p99 ${row.p99} (sustained ${row.sustainedP99}) max ${row.max} ms; worker loop delay p99 ${row.loopDelayP99} ms; ${row.behindRuns} of ${REPEATS} runs behind`);
-      return row;
-    };
-    for (const f of [0.5, 0.9, 1.5]) lagAt[`${f * 100}%`] = await lagRow(f);
-    // The top rate is a median of noisy repeats: when it came out low, 150% of it is no overload,
-    // and whether an overload is reported would go unasked. Then the rate doubles, up to 6×, until a run falls behind.
-    if (lagAt['150%'].behindRuns === 0) {
-      for (const f of [3, 6]) {
-        const row = await lagRow(f);
-        lagAt.overload = { fraction: f, ...row };
-        if (row.behindRuns > 0) break;
-      }
-    }
-    results.scheduleLag = { ...lagAt, targetP99At50: 2 };
-
-    // 4. Recording overhead: the server holds each 101 for 20 ms (and says how long it really held).
-    // Each repeat runs wsrace, then the raw floor (bench/raw-handshake.mjs: dial → first byte of the
-    // answer, nothing else), then a plain ws client, so the three see the same machine minutes.
-    const overhead = [];
-    const overHeld = [];
-    const parts = [];
-    const raw = [];
-    const plain = [];
-    for (let r = 0; r < REPEATS; r++) {
-      await slow.holds(); // reset
-      const { summary } = await wsrace(slow.url, { rate: 200, seconds: 2 });
-      const held = await slow.holds();
-      overhead.push(summary.handshakeMs.p50 - 20);
-      overHeld.push(summary.handshakeMs.p50 - held.p50);
-      // Where the time goes, at p50: the generator's lateness, TCP connect, request → 101 minus the
-      // server's hold; the rest is 101 → open (ws's response handling and wsrace's bookkeeping).
-      const lag = summary.scheduleLagMs.p50;
-      const tcp = summary.tcpConnectMs.p50;
-      const upgradeOverHold = summary.upgradeMs.p50 - held.p50;
-      parts.push({ lag, tcp, upgradeOverHold: +upgradeOverHold.toFixed(3), rest: +(summary.handshakeMs.p50 - held.p50 - lag - tcp - upgradeOverHold).toFixed(3) });
-      // The raw floor at the same rate, after a 1 s warm-up of its own.
-      raw.push(JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./raw-handshake.mjs', import.meta.url)), slow.url, '200', '2', freshSource(), '1'], { timeout: 60_000 }))).p50Ms - 20);
-      // A plain ws client: its first 2 s (~350 handshakes) only warm its JIT, as wsrace's workers
-      // warm up before T0; 4 in flight is what wsrace holds at 200/s with 20 ms each.
-      plain.push(floorRun(slow.url, 4, 4, 2000).handshakeP50Ms - 20);
-    }
-    results.recordingOverhead = { delayMs: 20, p50OverMs: +median(overhead).toFixed(3), runs: overhead.map((x) => +x.toFixed(3)), p50OverServerHoldMs: +median(overHeld).toFixed(3), partsP50Ms: parts, rawClientP50OverMs: +median(raw).toFixed(3), rawRuns: raw.map((x) => +x.toFixed(3)), plainClientP50OverMs: +median(plain).toFixed(3), target: 1 };
-    log(`recording overhead at p50: ${results.recordingOverhead.p50OverMs} ms over a 20 ms 101, ${results.recordingOverhead.p50OverServerHoldMs} ms over the server's measured hold (the raw floor: ${results.recordingOverhead.rawClientP50OverMs} ms; a plain ws client: ${results.recordingOverhead.plainClientP50OverMs} ms)`);
-
-    // 2. Concurrency: hold as many sockets as the descriptor limit allows, measure RSS per socket.
-    const limit = machine.openFiles ?? 20_000;
-    const want = QUICK ? 5000 : Math.min(19_000, limit - 500);
-    const before = process.memoryUsage().rss;
-    const { summary, samples } = await wsrace(server.url, {
-      rate: 2000,
-      seconds: Math.ceil(want / 2000) + 3,
-      hold: '120s',
-      maxConnections: want,
-      // 19,000 sockets from one address would fill most of its ~28k ports; near a full range
-      // every connect() makes the kernel hunt for a free port (measured: 0.5-1 ms per connect
-      // past ~14k sockets, and a 3 s stall). Four addresses, unused by the runs before.
-      sources: '127.0.0.251-127.0.0.254',
-      signalWhen: (p) => p.openNow >= want,
-    });
-    const peak = samples.reduce((m, s) => (s.openNow > m.openNow ? s : m), { openNow: 0, rss: before });
-    results.concurrency = { heldAtOnce: peak.openNow, target: 19_000, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssAtPeakMiB: +(peak.rss / 2 ** 20).toFixed(1), bytesPerSocket: Math.round((peak.rss - before) / Math.max(1, peak.openNow)), targetBytesPerSocket: 16 * 1024, dropped: summary.totals.dropped, errors: summary.totals.errorCodes };
-    log(`concurrency: ${peak.openNow} sockets held, ${results.concurrency.bytesPerSocket} B RSS each`);
+    results = await measure(machine, server, slow);
   } finally {
     server.stop();
     slow.stop();
   }
   writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
-  const c = results.connectionRate;
-  const rows = [
-    ['connection rate (open+close/s)', `floor ${c.floorPerSecond}`, `wsrace ${c.wsraceOnSchedulePerSecond} on schedule`, `${c.ratio}× best floor, ${c.sameConcurrency.ratio}× floor at wsrace's concurrency (target ≥ 0.85)`],
-    ...(results.peer.skipped ? [] : [['peer on schedule (artillery)', `${results.peer.onSchedulePerSecond}/s`, `${results.peer.ratio}× best floor`, `wsrace keeps ${(c.wsraceOnSchedulePerSecond / Math.max(1, results.peer.onSchedulePerSecond)).toFixed(1)}× the peer's rate on schedule`]]),
-    ['sockets held at once', `${results.concurrency.heldAtOnce}`, `${results.concurrency.bytesPerSocket} B RSS/socket`, `target 19,000 at ≤ 16 KiB`],
-    ['schedule lag at 50% max', `p50 ${results.scheduleLag['50%'].p50} ms`, `p99 ${results.scheduleLag['50%'].p99} ms`, `sustained p99 ${results.scheduleLag['50%'].sustainedP99} ms (target p99 ≤ 2; a bare timer: p99 ${results.scheduleLag['50%'].timerFloor.p99} ms; idle machine took up to ${machine.noise.largestMs[0] ?? 0} ms from a spinning thread)`],
-    ['schedule lag at 90% max', `p50 ${results.scheduleLag['90%'].p50} ms`, `p99 ${results.scheduleLag['90%'].p99} ms`, `sustained p99 ${results.scheduleLag['90%'].sustainedP99} ms`],
-    ['overload at 150% max', `p99 ${results.scheduleLag['150%'].p99} ms`, `max ${results.scheduleLag['150%'].max} ms`, `${results.scheduleLag['150%'].behindRuns} of ${REPEATS} runs fell behind (p99 > 10 ms), every one reported: ${results.scheduleLag['150%'].reportedWhenBehind}`],
-    ...(results.scheduleLag.overload ? [[`overload at ${results.scheduleLag.overload.fraction * 100}% max`, `p99 ${results.scheduleLag.overload.p99} ms`, `max ${results.scheduleLag.overload.max} ms`, `${results.scheduleLag.overload.behindRuns} of ${REPEATS} runs fell behind, every one reported: ${results.scheduleLag.overload.reportedWhenBehind} (150% of the top rate was no overload)`]] : []),
-    ['recording overhead (p50 − 20 ms)', `${results.recordingOverhead.p50OverMs} ms`, `raw floor ${results.recordingOverhead.rawClientP50OverMs} ms, plain ws client ${results.recordingOverhead.plainClientP50OverMs} ms`, `over the server's measured hold: ${results.recordingOverhead.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
-  ];
-  process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
-  for (const r of rows) process.stdout.write(`  ${r[0].padEnd(34)} ${r[1].padEnd(16)} ${r[2].padEnd(26)} ${r[3]}\n`);
-  process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
+  printTable(results);
   process.exit(0);
 }
 

@@ -16,6 +16,7 @@ const pump = () => {
   if (next < count) setTimeout(pump, Math.max(0, Math.floor(start + (next * 1000) / rate - performance.now())));
   else {
     lates.sort();
+    /** @param {number} p */
     const at = (p) => +lates[Math.min(count - 1, Math.floor(p * count))].toFixed(3);
     process.stdout.write(JSON.stringify({ p50: at(0.5), p99: at(0.99), max: at(1) }) + '\n');
   }

@@ -2,6 +2,7 @@ import type { TimelineEvent } from '../timeline/types.js';
 import { timelineOf, type PhaseTimeline, type ReadySignals } from '../timeline/attribute.js';
 import { summarizeHealth, type HealthSummary } from '../timeline/health-spans.js';
 import type { PhaseSpan } from '../timeline/types.js';
+import { sumCuts, type LineCut } from '../util/lines.js';
 
 export interface TimelineSummary {
   ready: { atMs: number | null; source: string | null; signals: ReadySignals };
@@ -9,6 +10,8 @@ export interface TimelineSummary {
   health: HealthSummary | null;
   failed: { atMs: number; reason: string | null; phase: string | null } | null;
   targetExit: { code: number | null; signal: string | null; atMs: number } | null;
+  /** Log lines longer than LOG_LINE_CAP that the timeline read cut, and the bytes dropped; absent when none was. */
+  logCut?: LineCut;
 }
 
 /** Folds a run's timeline events (epoch ms) into readiness, phase spans, health spans (pure). */
@@ -24,6 +27,7 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
   }
   const exit = events.find((e): e is Extract<TimelineEvent, { kind: 'exit' }> => e.kind === 'exit');
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  const cuts = events.filter((e): e is Extract<TimelineEvent, { kind: 'cut' }> => e.kind === 'cut');
   return {
     timeline,
     summary: {
@@ -32,6 +36,7 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
       health: summarizeHealth(events, t0),
       failed: failed && { ...failed, atMs: round(failed.atMs) },
       targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round(exit.at - t0) } : null,
+      ...(cuts.length > 0 ? { logCut: sumCuts(cuts) } : {}),
     },
   };
 }

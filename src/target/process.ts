@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { now } from '../util/clock.js';
-import { LineSplitter } from '../util/lines.js';
+import { LOG_LINE_CAP, LineSplitter, sumCuts, type LineCut } from '../util/lines.js';
 import { signalGroup, stopGroup } from './signal.js';
 
 export interface TargetStartOptions {
@@ -43,6 +43,7 @@ export class TargetProcess extends EventEmitter {
   exited: { code: number | null; signal: NodeJS.Signals | null; at: number } | null = null;
   private readonly child: ChildProcess;
   private readonly log: WriteStream | null;
+  private readonly splitters: LineSplitter[] = [];
 
   constructor(private readonly options: TargetStartOptions) {
     super();
@@ -69,7 +70,8 @@ export class TargetProcess extends EventEmitter {
       detached: true,
     });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      const lines = new LineSplitter((line, at) => this.emit('line', line, at));
+      const lines = new LineSplitter((line, at) => this.emit('line', line, at), { maxLine: LOG_LINE_CAP });
+      this.splitters.push(lines);
       stream.on('data', (chunk: Buffer) => {
         this.log!.write(chunk);
         lines.push(chunk.toString('utf8'));
@@ -82,6 +84,11 @@ export class TargetProcess extends EventEmitter {
       this.exited = { code, signal, at: now() };
       this.emit('exit', this.exited);
     });
+  }
+
+  /** Output lines longer than LOG_LINE_CAP cut so far (the file gets them whole), and the bytes dropped. */
+  get cut(): LineCut {
+    return sumCuts(this.splitters.map((s) => s.cut));
   }
 
   get pid(): number | undefined {

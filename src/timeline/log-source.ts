@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { killOnExit, type TargetProcess } from '../target/process.js';
 import { stopGroup } from '../target/signal.js';
-import { LineSplitter } from '../util/lines.js';
+import { now } from '../util/clock.js';
+import { LOG_LINE_CAP, LineSplitter, sumCuts, type LineCut } from '../util/lines.js';
 import type { TimelineEvent } from './types.js';
 
 export interface LogPatterns {
@@ -62,6 +63,8 @@ export class LogSource {
   private watcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
   private detach: (() => void) | null = null;
+  /** Where the lines come from: the target's own splitters, or this source's (one per stream). */
+  private cutSoFar: () => LineCut = () => sumCuts([]);
 
   constructor(
     private readonly origin: LogOrigin,
@@ -71,22 +74,38 @@ export class LogSource {
   ) {}
 
   start(target: TargetProcess | null): void {
-    const splitter = new LineSplitter((line, at) => this.line(line, at));
     if ('from' in this.origin) {
       if (!target) throw new Error('timeline.log.from: target needs target.start');
       const onLine = (line: string, at: number) => this.line(line, at);
       target.on('line', onLine);
       this.detach = () => target.off('line', onLine);
+      this.cutSoFar = () => target.cut;
     } else if ('command' in this.origin) {
       this.child = spawn('/bin/sh', ['-c', this.origin.command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      this.child.stdout!.setEncoding('utf8').on('data', (d: string) => splitter.push(d));
-      this.child.stderr!.setEncoding('utf8').on('data', (d: string) => splitter.push(d));
+      // A splitter per stream: a partial line on stdout must not be joined to a line on stderr.
+      const splitters = [this.child.stdout!, this.child.stderr!].map((stream) => {
+        const splitter = this.splitter();
+        stream.setEncoding('utf8').on('data', (d: string) => splitter.push(d));
+        return splitter;
+      });
+      this.cutSoFar = () => sumCuts(splitters.map((s) => s.cut));
       this.child.on('error', () => undefined);
       const forget = killOnExit(this.child.pid);
       this.child.on('exit', forget);
     } else {
+      const splitter = this.splitter();
+      this.cutSoFar = () => splitter.cut;
       this.follow(this.origin.file, splitter);
     }
+  }
+
+  /** Lines longer than LOG_LINE_CAP cut so far, and the bytes dropped from them. */
+  get cut(): LineCut {
+    return this.cutSoFar();
+  }
+
+  private splitter(): LineSplitter {
+    return new LineSplitter((line, at) => this.line(line, at), { maxLine: LOG_LINE_CAP });
   }
 
   private line(line: string, at: number): void {
@@ -134,10 +153,13 @@ export class LogSource {
     this.poll = setInterval(read, 50);
   }
 
+  /** Stops reading; a line cut on the way is one `cut` event with the totals, so summary.json says so. */
   async stop(): Promise<void> {
     this.detach?.();
     this.watcher?.close();
     if (this.poll) clearInterval(this.poll);
     if (this.child) await stopGroup(this.child, 1000);
+    const { lines, bytes } = this.cut;
+    if (lines > 0) this.emit({ kind: 'cut', source: 'log', at: now(), lines, bytes });
   }
 }

@@ -6,14 +6,16 @@ export type TimelineSource = 'log' | 'health' | 'target' | 'supplied';
  * - phase: the target entered a startup phase;
  * - ready / failed: a readiness or failed-startup signal;
  * - probe: one health probe (status null = no answer);
- * - exit: the spawned target exited.
+ * - exit: the spawned target exited;
+ * - cut: when the log source stopped, how many lines it had cut at LOG_LINE_CAP and the bytes dropped.
  */
 export type TimelineEvent =
   | { kind: 'phase'; source: TimelineSource; at: number; phase: string }
   | { kind: 'ready'; source: TimelineSource; at: number }
   | { kind: 'failed'; source: TimelineSource; at: number; reason?: string }
   | { kind: 'probe'; source: 'health'; at: number; status: number | null; latencyMs: number; phase?: string; error?: string }
-  | { kind: 'exit'; source: 'target'; at: number; code: number | null; signal: string | null };
+  | { kind: 'exit'; source: 'target'; at: number; code: number | null; signal: string | null }
+  | { kind: 'cut'; source: 'log'; at: number; lines: number; bytes: number };
 
 /** A phase span on the run's time axis, in ms since T0. */
 export interface PhaseSpan {
