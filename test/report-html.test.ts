@@ -103,6 +103,7 @@ function fixtureSummary(events: EventLine[]): Summary {
       { worker: 1, scheduled: 15, error: null },
     ],
     limits: { openFiles: 1024, maxSockets: 960 },
+    shard: null,
     schedule: { scheduled: 30, durationMs: 5000, startAfterMs: 0, peakRate: 10, onReadyBurst: 0 },
     findings: [
       `2 connections closed 1011 \`${HOSTILE_REASON}\` before ready`,
@@ -114,8 +115,10 @@ function fixtureSummary(events: EventLine[]): Summary {
     handshakeFailMs: stats(hsFail),
     tcpConnectMs: empty,
     upgradeMs: empty,
+    tlsHandshakeMs: empty,
     firstMessageMs: empty,
     scheduleLagMs: empty,
+    loopDelayMs: empty,
     serverCloseAfterMs: empty,
     ready: { atMs: 3200, source: 'health', signals: { health: 3200, log: null, supplied: null } },
     timeline: TIMELINE,
