@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,8 +12,8 @@ import { loadReportData, percentilePoints, phaseBands, ReportAccumulator, type R
 import { embedJson, escapeHtml, renderHtmlReport } from '../src/report/html.js';
 import { SUMMARY_SCHEMA, type Summary } from '../src/report/summary.js';
 import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
+import { findChromium } from './helpers/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HOSTILE_REASON = '<script>window.__pwned=1</script>';
 const HOSTILE_SCENARIO_NAME = 'racy <b>cold</b> start';
 const HOSTILE_URL = 'ws://127.0.0.1:9/ws?room=<img src=x onerror="window.__pwned=3">';
@@ -103,6 +103,7 @@ function fixtureSummary(events: EventLine[]): Summary {
       { worker: 1, scheduled: 15, error: null },
     ],
     limits: { openFiles: 1024, maxSockets: 960 },
+    shard: null,
     schedule: { scheduled: 30, durationMs: 5000, startAfterMs: 0, peakRate: 10, onReadyBurst: 0 },
     findings: [
       `2 connections closed 1011 \`${HOSTILE_REASON}\` before ready`,
@@ -114,8 +115,10 @@ function fixtureSummary(events: EventLine[]): Summary {
     handshakeFailMs: stats(hsFail),
     tcpConnectMs: empty,
     upgradeMs: empty,
+    tlsHandshakeMs: empty,
     firstMessageMs: empty,
     scheduleLagMs: empty,
+    loopDelayMs: empty,
     serverCloseAfterMs: empty,
     ready: { atMs: 3200, source: 'health', signals: { health: 3200, log: null, supplied: null } },
     timeline: TIMELINE,
@@ -269,26 +272,33 @@ describe('escaping', () => {
 // ---------------------------------------------------------------- in a real browser
 
 describe('report.html in Chromium', () => {
-  let browser: Browser;
+  let launched: Browser | undefined;
+  let noBrowser: unknown;
   let file: string;
+  /** The browser, or the reason there is none: then every test here fails with it (never skips). */
+  const browser = (): Browser => {
+    if (!launched) throw noBrowser;
+    return launched;
+  };
+  // Unpacking the bundled Chromium on first use takes seconds on a busy machine.
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: the report.html browser test needs Debian's chromium (apt-get install chromium)`);
-    }
     writeRunFolder(dir);
     file = join(dir, 'report.html');
     writeFileSync(file, renderHtmlReport(await loadReportData(dir)));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
+    try {
+      const found = await findChromium();
+      console.log(`report.html test browser: ${found.launch.executablePath} (${found.source})`);
+      launched = await chromium.launch(found.launch);
+    } catch (err) {
+      noBrowser = err;
+    }
+  }, 120_000);
   afterAll(async () => {
-    await browser?.close();
+    await launched?.close();
   });
 
   it('draws all three charts with no errors and no network, shows hostile text as text', async () => {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const page = await browser().newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
     const requests: string[] = [];
     page.on('console', (m) => {
@@ -340,7 +350,7 @@ describe('report.html in Chromium', () => {
       writeFileSync(join(bare, 'events.ndjson'), [refused(10), http(1500, 503)].map((e, i) => JSON.stringify({ i, w: 0, tcp: null, up: null, first: null, ...e })).join('\n') + '\n');
       const html = join(bare, 'report.html');
       writeFileSync(html, renderHtmlReport(await loadReportData(bare)));
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const page = await browser().newPage({ viewport: { width: 1200, height: 900 } });
       const errors: string[] = [];
       page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
       page.on('pageerror', (e) => errors.push(e.message));

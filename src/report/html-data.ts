@@ -5,65 +5,19 @@ import { createInterface } from 'node:readline';
 import { JsHistogram, type Histogram } from 'hdr-histogram-js';
 import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
 import type { EventLine } from '../timeline/phase-report.js';
+import type { ChartData, DistributionPoint, HandshakeOverTime, PerSecond, PhaseBand } from './html/page-data.js';
 import type { Summary } from './summary.js';
 
-/** Per-second outcome counts, indexed alike: `t[i]` is the second (since T0) that index i covers. */
-export interface PerSecond {
-  /** Start of each one-second bucket, in seconds since T0: [t, t + 1) by scheduled start. */
-  t: number[];
-  /** Worked: closed with code 1000. */
-  opened: number[];
-  c1011: number[];
-  /** Closes with any code other than 1000 and 1011 (1006 when no close frame came). */
-  otherClose: number[];
-  http503: number[];
-  otherHttp: number[];
-  refused: number[];
-  /** handshake_timeout + expect_timeout. */
-  timeouts: number[];
-  /** reset, error, dropped, interrupted, lost: whatever else (not the target's doing, mostly). */
-  other: number[];
-  /** Reconnecting clients: how many of the bucket's attempts were retries (try > 0), whatever their outcome. */
-  retries: number[];
-  /** Bucket length in seconds: `t[i]` covers [t[i], t[i] + bucketS). One second unless chosen finer. */
-  bucketS: number;
-}
+// The page's data types live with the page's script, which reads them without Node's types.
+export type { DistributionPoint, HandshakeOverTime, PerSecond, PhaseBand } from './html/page-data.js';
 
 export const OUTCOME_SERIES = ['opened', 'c1011', 'otherClose', 'http503', 'otherHttp', 'refused', 'timeouts', 'other'] as const;
 export type OutcomeSeries = (typeof OUTCOME_SERIES)[number];
 
-/** Handshake latency (open − sched, ms) of the attempts that opened, per second of scheduled start. */
-export interface HandshakeOverTime {
-  t: number[];
-  count: number[];
-  /** Exact nearest-rank percentiles of the second's values; null for a second with none. */
-  p50: (number | null)[];
-  p99: (number | null)[];
-}
-
-/** One row of HdrHistogram's percentile distribution (the .hgrm rows), value in ms. */
-export interface DistributionPoint {
-  /** The percentile tick, 0–100 (0, 10, … 50, 55, … 75, 77.5, … 100). */
-  percentile: number;
-  /** Highest value equivalent to the tick's value in the histogram (as .hgrm prints it), ms, 3 decimals. */
-  valueMs: number;
-  /** Opened handshakes at or below this value. */
-  count: number;
-}
-
-export interface PhaseBand {
-  phase: string;
-  startS: number;
-  endS: number;
-}
-
-export interface ReportData {
+export interface ReportData extends ChartData {
   summary: Summary;
   /** scenario.json (the resolved, redacted scenario); null when the run folder has none. */
   scenario: unknown | null;
-  perSecond: PerSecond;
-  handshakeOverTime: HandshakeOverTime;
-  distribution: DistributionPoint[];
   /** Lines of events.ndjson that could not be parsed (skipped, counted). */
   badEventLines: number;
 }
@@ -99,10 +53,6 @@ function nearestRank(sorted: Float64Array, p: number): number {
 }
 
 /**
- * Accumulates events into the per-second series and the handshake histogram. Pure (no I/O):
- * `loadReportData` feeds it events.ndjson line by line; tests feed it arrays.
- */
-/**
  * Bucket length for the time charts: fine enough to see a sub-second race in a short cold-start
  * run, coarse enough to stay light for an hour-long one.
  */
@@ -112,6 +62,10 @@ export function chooseBucketMs(durationMs: number): number {
   return 1000;
 }
 
+/**
+ * Accumulates events into the per-second series and the handshake histogram. Pure (no I/O):
+ * `loadReportData` feeds it events.ndjson line by line; tests feed it arrays.
+ */
 export class ReportAccumulator {
   constructor(private readonly bucketMs = 1000) {}
 
