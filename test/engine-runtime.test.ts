@@ -157,7 +157,7 @@ describe('worker warm-up', () => {
   });
 
   it('a rehearsal against a server that never answers ends by its deadline, its sockets closed', async () => {
-    const { rehearse } = await import('../src/engine/worker.js');
+    const { rehearse } = await import('../src/engine/rehearsal.js');
     const { now } = await import('../src/util/clock.js');
     const { url, held } = await silentServer();
     const task = await rehearsalTask(`  url: ${url}\n`);
@@ -173,7 +173,7 @@ describe('worker warm-up', () => {
   });
 
   it('a rehearsal dials like the run: with source addresses, from 127.0.0.1 with ports from wsrace’s range; without, as the kernel picks', async () => {
-    const { rehearse } = await import('../src/engine/worker.js');
+    const { rehearse } = await import('../src/engine/rehearsal.js');
     const { now } = await import('../src/util/clock.js');
     const { url, seen } = await silentServer();
     // Above every window source-ports.test.ts may use (61000-65479), and the kernel's range.

@@ -139,9 +139,27 @@ describe('every other end() is Node’s own', () => {
     expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
   });
 
-  it('loading the worker module makes its thread\'s receivers quiet (in a fresh process: this one is already patched)', () => {
-    const probe = `const ws = await import('ws'); const before = Object.hasOwn(ws.Receiver.prototype, 'end'); await import('./src/engine/worker.ts'); console.log(JSON.stringify([before, Object.hasOwn(ws.Receiver.prototype, 'end')]));`;
+  it('the worker entry makes its thread\'s receivers quiet when it runs a task; importing the engine or the library does not (in a fresh process: this one is already patched)', () => {
+    // A task with an empty schedule: ready, go, done at once.
+    const probe = `
+      import { MessageChannel } from 'node:worker_threads';
+      const ws = await import('ws');
+      const quiet = () => Object.hasOwn(ws.Receiver.prototype, 'end');
+      const seen = [quiet()];
+      await import('./src/index.ts');
+      await import('./src/engine/worker-run.ts');
+      const { default: runWorker } = await import('./src/engine/worker.ts');
+      seen.push(quiet());
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (msg) => { if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: Date.now() }); });
+      const connection = { url: 'ws://127.0.0.1:9/', headers: {}, subprotocols: [], handshakeTimeoutMs: 1000, perMessageDeflate: false, maxPayload: 1048576, holdMs: 0, send: [], expect: null, closeTimeoutMs: 1000, localAddresses: [], sourcePorts: null, steps: null, users: null, reconnect: null, tls: null };
+      const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1, drainTimeoutMs: 0, tickMs: 1000, connection, awaitSeal: false, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
+      const done = await runWorker(task);
+      seen.push(quiet());
+      port1.close();
+      console.log(JSON.stringify({ seen, done }));
+    `;
     const out = runProbe(probe);
-    expect(JSON.parse(out.trim())).toEqual([false, true]);
+    expect(JSON.parse(out.trim())).toEqual({ seen: [false, false, true], done: { worker: 0 } });
   });
 });

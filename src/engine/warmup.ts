@@ -4,7 +4,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { createHistogram, encodeHistogram, recordMs } from '../record/histogram.js';
 import { now } from '../util/clock.js';
 
-/** A run of the worker's own engine against the warm-up server (see worker.ts), over by `deadline` (epoch ms). */
+/** A run of the worker's own engine against the warm-up server (see rehearsal.ts), over by `deadline` (epoch ms). */
 export type Rehearsal = (url: string, deadline: number) => Promise<void>;
 
 /** How many loopback connections a worker makes before it reports ready. */
