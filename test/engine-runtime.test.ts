@@ -9,7 +9,6 @@ import { DeadlineQueue } from '../src/engine/deadlines.js';
 import { warmUp } from '../src/engine/warmup.js';
 import type { Attempt } from '../src/engine/connection.js';
 import { startTestServer } from './helpers/servers.js';
-import { runProbe } from './helpers/probe.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const fake = (name: string) => ({ name }) as unknown as Attempt;
@@ -91,24 +90,7 @@ describe('deadline queue', () => {
     expect(fired).toEqual(['late', 'early']);
   });
 
-  it('every queue starts with the element kinds it will hold, before its first push (V8 natives, in a child process)', () => {
-    // Several queues, as a worker makes three per run (the rehearsal's, then the run's): each one's
-    // arrays, fresh and then after pushes, are objects and unboxed doubles, so their maps never change.
-    const probe = `
-      import { DeadlineQueue } from './src/engine/deadlines.ts';
-      const kinds = (q) => [%HasObjectElements(q.items), %HasDoubleElements(q.dues)];
-      const out = [];
-      for (let n = 0; n < 4; n++) {
-        const q = new DeadlineQueue(() => {});
-        out.push(kinds(q));
-        q.push({}, Date.now() + 0.5);
-        out.push(kinds(q));
-      }
-      process.stdout.write(JSON.stringify(out));
-    `;
-    const out = runProbe(probe, ['--allow-natives-syntax']);
-    expect(JSON.parse(out)).toEqual(Array(8).fill([true, true]));
-  });
+  // That every queue starts with the element kinds it will hold guards speed: bench/guards.mjs.
 });
 
 describe('worker warm-up', () => {
@@ -157,7 +139,7 @@ describe('worker warm-up', () => {
   });
 
   it('a rehearsal against a server that never answers ends by its deadline, its sockets closed', async () => {
-    const { rehearse } = await import('../src/engine/worker.js');
+    const { rehearse } = await import('../src/engine/rehearsal.js');
     const { now } = await import('../src/util/clock.js');
     const { url, held } = await silentServer();
     const task = await rehearsalTask(`  url: ${url}\n`);
@@ -173,7 +155,7 @@ describe('worker warm-up', () => {
   });
 
   it('a rehearsal dials like the run: with source addresses, from 127.0.0.1 with ports from wsrace’s range; without, as the kernel picks', async () => {
-    const { rehearse } = await import('../src/engine/worker.js');
+    const { rehearse } = await import('../src/engine/rehearsal.js');
     const { now } = await import('../src/util/clock.js');
     const { url, seen } = await silentServer();
     // Above every window source-ports.test.ts may use (61000-65479), and the kernel's range.

@@ -10,25 +10,15 @@ import { runProbe } from './helpers/probe.js';
 
 const waitFor = (emitter: NodeJS.EventEmitter, event: string) => once(emitter, event, { signal: AbortSignal.timeout(5000) });
 
-/** end() calls with no arguments on a stream that has ended and finished (or been destroyed): the ones Node answers by building an error. */
-function countMootEnds() {
-  const counts = { receiver: 0, socket: 0 };
-  const moot = (s: Writable) => s.writableEnded && (s.writableFinished || s.destroyed);
-  const writableEnd = Writable.prototype.end;
+/** Counts the end() calls with no arguments that reach net.Socket's on a socket that has ended and finished (or been destroyed): the ones Node answers by building an error. */
+function spyOnMootSocketEnds() {
   const socketEnd = net.Socket.prototype.end;
-  Writable.prototype.end = function (this: Writable, ...args: unknown[]) {
-    if (args.length === 0 && moot(this)) counts.receiver++;
-    return (writableEnd as (...a: unknown[]) => Writable).apply(this, args);
-  } as typeof writableEnd;
+  let calls = 0;
   net.Socket.prototype.end = function (this: net.Socket, ...args: unknown[]) {
-    if (args.length === 0 && moot(this)) counts.socket++;
+    if (args.length === 0 && this.writableEnded && (this.writableFinished || this.destroyed)) calls++;
     return (socketEnd as (...a: unknown[]) => net.Socket).apply(this, args);
   } as typeof socketEnd;
-  const restore = () => {
-    Writable.prototype.end = writableEnd;
-    net.Socket.prototype.end = socketEnd;
-  };
-  return { counts, restore };
+  return { calls: () => calls, restore: () => void (net.Socket.prototype.end = socketEnd) };
 }
 
 // In its own process, so only the client's receivers and sockets are counted here.
@@ -57,29 +47,13 @@ async function openAndClose(n: number, createConnection: (o: net.NetConnectOpts)
   return codes;
 }
 
-describe('ws’s redundant end() calls after a close handshake', () => {
-  // First (vitest runs a file's tests in order), before quietReceiverEnds() changes ws's Receiver for this thread.
-  it('with net.connect and ws as shipped: two on the receiver per socket, and up to one on the socket (when its own FIN went out before the server’s arrived)', async () => {
-    const { counts, restore } = countMootEnds();
-    try {
-      expect(await openAndClose(10, (o) => net.connect(o))).toEqual(Array(10).fill(1000));
-    } finally {
-      restore();
-    }
-    expect(counts.receiver).toBe(20);
-    expect(counts.socket).toBeLessThanOrEqual(10);
-  });
-
-  it('with a QuietEndSocket and quiet receivers: none reach Node’s end(), and every close is still 1000', async () => {
+describe('ws’s client with quiet ends', () => {
+  // How many redundant end() calls ws makes, and that none reach Node's with quiet ends, guards
+  // speed and reads ws's internals: bench/guards.mjs (npm run bench:guards).
+  it('with a QuietEndSocket and quiet receivers every close is still 1000', async () => {
     expect(quietReceiverEnds()).toBe(true);
     expect(quietReceiverEnds()).toBe(true); // idempotent
-    const { counts, restore } = countMootEnds();
-    try {
-      expect(await openAndClose(10, connectQuietly)).toEqual(Array(10).fill(1000));
-    } finally {
-      restore();
-    }
-    expect(counts).toEqual({ receiver: 0, socket: 0 });
+    expect(await openAndClose(10, connectQuietly)).toEqual(Array(10).fill(1000));
   });
 });
 
@@ -109,14 +83,14 @@ describe('every other end() is Node’s own', () => {
         const finished = waitFor(socket, 'finish');
         expect(socket.end()).toBe(socket);
         await Promise.all([remoteEnded, finished]);
-        const { counts, restore } = countMootEnds();
+        const spy = spyOnMootSocketEnds();
         try {
           expect(socket.end()).toBe(socket);
         } finally {
-          restore();
+          spy.restore();
         }
-        seen.push(counts.socket);
-        const err = await new Promise<Error | null | undefined>((resolve) => socket.end(resolve));
+        seen.push(spy.calls());
+        const err = await new Promise<Error | null | undefined>((resolve) => socket.end(resolve as () => void)); // Node passes the error; its types say no argument
         expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
       }
       expect(seen).toEqual([1, 0]);
@@ -139,9 +113,27 @@ describe('every other end() is Node’s own', () => {
     expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_STREAM_ALREADY_FINISHED');
   });
 
-  it('loading the worker module makes its thread\'s receivers quiet (in a fresh process: this one is already patched)', () => {
-    const probe = `const ws = await import('ws'); const before = Object.hasOwn(ws.Receiver.prototype, 'end'); await import('./src/engine/worker.ts'); console.log(JSON.stringify([before, Object.hasOwn(ws.Receiver.prototype, 'end')]));`;
+  it('the worker entry makes its thread\'s receivers quiet when it runs a task; importing the engine or the library does not (in a fresh process: this one is already patched)', () => {
+    // A task with an empty schedule: ready, go, done at once.
+    const probe = `
+      import { MessageChannel } from 'node:worker_threads';
+      const ws = await import('ws');
+      const quiet = () => Object.hasOwn(ws.Receiver.prototype, 'end');
+      const seen = [quiet()];
+      await import('./src/index.ts');
+      await import('./src/engine/worker-run.ts');
+      const { default: runWorker } = await import('./src/engine/worker.ts');
+      seen.push(quiet());
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (msg) => { if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: Date.now() }); });
+      const connection = { url: 'ws://127.0.0.1:9/', headers: {}, subprotocols: [], handshakeTimeoutMs: 1000, perMessageDeflate: false, maxPayload: 1048576, holdMs: 0, send: [], expect: null, closeTimeoutMs: 1000, localAddresses: [], sourcePorts: null, steps: null, users: null, reconnect: null, tls: null };
+      const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1, drainTimeoutMs: 0, tickMs: 1000, connection, awaitSeal: false, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
+      const done = await runWorker(task);
+      seen.push(quiet());
+      port1.close();
+      console.log(JSON.stringify({ seen, done }));
+    `;
     const out = runProbe(probe);
-    expect(JSON.parse(out.trim())).toEqual([false, true]);
+    expect(JSON.parse(out.trim())).toEqual({ seen: [false, false, true], done: { worker: 0 } });
   });
 });

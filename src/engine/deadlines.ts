@@ -11,7 +11,7 @@ import type { Attempt } from './connection.js';
  */
 export class DeadlineQueue {
   // Empty, but already of the element kinds they will hold (objects, doubles): from `[]` their
-  // first push changed the array's map, and code optimized on the rehearsal's queues (worker.ts)
+  // first push changed the array's map, and code optimized on the rehearsal's queues (rehearsal.ts)
   // deoptimized at the run's first push ("wrong map").
   private items: (Attempt | null)[] = emptyObjects();
   private dues: number[] = emptyDoubles();

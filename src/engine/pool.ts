@@ -57,16 +57,9 @@ export interface WorkerStatus {
 }
 
 /**
- * A worker's young generation, sized to its peak rate. A worker allocates ~50 KB of short-lived
- * objects per connection (Node's HTTP and stream machinery). Scavenge pauses grow with what is
- * alive, and their count with what is allocated. Below 3,000/s per worker: 8 MB, short pauses
- * (at 1,600/s ~30 a second, p50 0.8–1.2 ms; V8's default stalled for up to 10 ms; at 2,041/s,
- * 4 interleaved pairs of 4 s runs, lag p99 1.07–1.65 ms against 2.1–6.5 ms with 32 MB, one pair
- * of which both fell behind, 37 against 115 ms; at 2,500/s one run of each in two pairs fell far
- * behind). From 3,000/s: 32 MB, because with 8 MB a worker that fell behind copied its growing
- * backlog of live sockets at every scavenge (at 3,000/s, 220–235 scavenges took 300–580 ms of a
- * 6 s run; with 32 MB, 62–63 took 225–240 ms, and lag p99 after the first second was 2.1–2.5 ms
- * in three interleaved runs against 1.5, 2.5 and 17.9 ms).
+ * A worker's young generation, sized to its peak rate: small below 3,000/s per worker, for short
+ * scavenge pauses; large from there, because a worker that fell behind copied its growing backlog
+ * of live sockets at every scavenge (docs/performance.md, "Notes moved from engine code").
  */
 export function youngGenerationMb(peakRatePerWorker: number): number {
   return peakRatePerWorker >= 3000 ? 32 : 8;

@@ -3,10 +3,10 @@
  * itself on 'end', after the close handshake has ended both already. Node's Writable.end() on a
  * stream that has ended and then finished (or been destroyed) builds an error, formatting its
  * message and capturing a stack, and with no callback to hand it to, drops it: three errors per
- * closed socket, 4–5% of a worker's busy time at 2,000/s (--cpu-prof, bench/probe.mjs), and their
- * garbage. These skip only that case, and every other end() is Node's own; a receiver that
- * errored before it ended still builds its error (rare, and harmless). wss:// sockets are
- * tls.connect's own TLSSockets and keep Node's end(); their receivers are quiet all the same.
+ * closed socket, and their garbage, a cost a worker's profile shows (docs/performance.md). These
+ * skip only that case, and every other end() is Node's own; a receiver that errored before it
+ * ended still builds its error (rare, and harmless). wss:// sockets are tls.connect's own
+ * TLSSockets and keep Node's end(); their receivers are quiet all the same.
  */
 import net from 'node:net';
 import { Writable } from 'node:stream';

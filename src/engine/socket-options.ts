@@ -11,9 +11,8 @@ export type SocketOptions = net.NetConnectOpts & { emitClose: boolean; autoDestr
  * that gains properties gets a hidden class of its own, so every socket made new maps and every
  * option read in the stream constructors (~30 per socket) missed its inline cache: the runtime,
  * new handlers, old-space garbage. With the fields present the stores only replace values.
- * Measured on this 2-core VM, 20,000 `new net.Socket()` in a loop: 9–13 µs each with dial()'s
- * options, 1.0–1.5 µs with these; `--log-ic` on bench/probe.mjs 2200 3 1: ~140,000 inline-cache
- * misses in the worker's last 2 s, then 15.
+ * A socket then costs several times less to make (docs/performance.md, "Notes moved from engine
+ * code"); bench/guards.mjs checks that it still holds.
  */
 export function socketOptions(options: net.NetConnectOpts): SocketOptions {
   // The fields first, the spread last: a literal that starts with a spread is itself such a copy.

@@ -5,10 +5,9 @@
  * Why: a socket bound to an address with port 0 gets its port from Linux's search of the
  * ephemeral range (inet_csk_find_open_port). libuv sets SO_REUSEADDR on every bind, so the search
  * starts in the lower half of the range, odd ports first, and any port of that address still
- * held, TIME_WAIT included, is skipped one by one. Once ~7,000 of those ports are taken (about
- * 3.5 s at 2,000 connections/s from one address), every bind() walks all of them: measured here,
- * a plain connect loop at 2,000/s stalled for seconds at 7,000 connections, and a wsrace worker
- * at 2,000/s spent 75% of its thread in bind() (perf) and fell behind by seconds.
+ * held, TIME_WAIT included, is skipped one by one. Once thousands of those ports are taken
+ * (seconds into a run from one address), every bind() walks all of them, and a worker falls behind
+ * by seconds (docs/performance.md, "Notes moved from engine code").
  *
  * A port named in bind() costs one lookup, and Linux lets it be bound while the same address and
  * port are in TIME_WAIT (both sockets have SO_REUSEADDR); connect() then reuses a TIME_WAIT

@@ -6,15 +6,14 @@
  * starts ride a timer (and socket events) and run ~0.5 ms late.
  *
  * A sleeping thread also reads a socket late: the 101 that wakes it is stamped after the wake-up
- * (~0.36 ms here, a raw client sleeping against spinning, bench's 20 ms server). So with the
- * whole window as budget, a worker stays awake while handshakes it started in the last
- * AWAIT_SPIN_MS are in flight. A partial budget is kept for starts.
+ * (docs/performance.md, "Notes moved from engine code"). So with the whole window as budget, a
+ * worker stays awake while handshakes it started in the last AWAIT_SPIN_MS are in flight. A
+ * partial budget is kept for starts.
  */
 export const SPIN_MS = 1.5;
 /**
- * The whole window by default: measured at 1,100/s on 2 cores with the target on the same box,
- * a 25% budget gave lag p50 0.2 ms and p99 4–10 ms, the full one p50 0.005 ms and p99 1.6–5 ms
- * (bench/probe.mjs, interleaved runs), and no lower top rate.
+ * The whole window by default: against a target on the same box it kept the lag lower than a
+ * quarter of it, at no lower top rate (docs/performance.md, "Notes moved from engine code").
  */
 export const DEFAULT_SPIN_BUDGET = 1;
 /** The budget when workers would spin on every core: the main thread and a local target need one. */

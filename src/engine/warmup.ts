@@ -4,7 +4,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { createHistogram, encodeHistogram, recordMs } from '../record/histogram.js';
 import { now } from '../util/clock.js';
 
-/** A run of the worker's own engine against the warm-up server (see worker.ts), over by `deadline` (epoch ms). */
+/** A run of the worker's own engine against the warm-up server (see rehearsal.ts), over by `deadline` (epoch ms). */
 export type Rehearsal = (url: string, deadline: number) => Promise<void>;
 
 /** How many loopback connections a worker makes before it reports ready. */
@@ -12,7 +12,7 @@ export const DEFAULT_WARMUP_CONNECTIONS = 400;
 const WARMUP_CONCURRENCY = 16;
 /**
  * Warm-up is a courtesy to the schedule, never a reason to fail or delay a run for long: the
- * plain loop gets at most 1 s, and it and the rehearsal together 2.5 s (typically 0.3 + 0.9 s).
+ * plain loop gets at most 1 s, and it and the rehearsal together 2.5 s.
  */
 const PLAIN_TIMEOUT_MS = 1000;
 export const WARMUP_BUDGET_MS = 2500;
@@ -28,9 +28,9 @@ const MIN_REHEARSAL_MS = 200;
  * first attempts meet JIT-compiled code rather than the interpreter. A cold worker's first
  * second used to run with several times the schedule lag of the rest, and the first second
  * after T0 is where a cold-start race lives. The histogram encoding of the per-second tick is
- * warmed too: cold, the first tick's encode stalled the worker for 5–10 ms. Then `rehearse`, when
- * given, runs the worker's own scheduler and attempt code against the same server. Nothing here
- * touches the target.
+ * warmed too: cold, the first tick's encode stalled the worker (docs/performance.md). Then
+ * `rehearse`, when given, runs the worker's own scheduler and attempt code against the same
+ * server. Nothing here touches the target.
  */
 export async function warmUp(count: number, rehearse?: Rehearsal): Promise<void> {
   if (count <= 0) return;

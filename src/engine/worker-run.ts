@@ -1,0 +1,277 @@
+import type { Histogram } from 'hdr-histogram-js';
+import { now } from '../util/clock.js';
+import { recordMsWithExpectedInterval, type Metric } from '../record/histogram.js';
+import type { AttemptRecord } from '../record/attempt.js';
+import { Attempt, compileTemplates, type AttemptHost, type CompiledTemplates, type DeadlineKind } from './connection.js';
+import { DeadlineQueue } from './deadlines.js';
+import { WorkerFaults } from './faults.js';
+import { raiseThreadPriority, threadPriority } from './priority.js';
+import { retryDelay } from './reconnect-policy.js';
+import { Reporter } from './reporter.js';
+import { Scheduler, STARTS_PER_EVENT, STARTS_PER_TURN, type SchedulerHost } from './scheduler.js';
+import { SourcePorts, sliceOf } from './source-ports.js';
+import { AWAIT_SPIN_MS } from './wake.js';
+import { REHEARSAL_CLOSE_GRACE_MS } from './warmup.js';
+import type { ConnectionSettings, MainToWorker, WorkerTask } from './protocol.js';
+
+/** How often the deadline queues are checked: the resolution of timeouts and hold times. */
+const DEADLINE_TICK_MS = 2;
+/** After asking sockets to close at the end, how long before they are cut (the rehearsal's: warmup.ts). */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * What the deadline queues fire. Module-level, like every callback on the hot path (see WorkerRun's
+ * static ones): one function per call site for every WorkerRun, the rehearsal's and the run's.
+ */
+const fireHandshake = (a: Attempt): void => a.handshakeDeadline();
+const fireHold = (a: Attempt): void => a.holdDeadline();
+const fireExpect = (a: Attempt): void => a.expectDeadline();
+
+/**
+ * One worker task's run: report ready, wait for `go`, start its stripe of attempts on schedule
+ * (Scheduler), keep their deadlines and capacity (AttemptHost), stream records and interval
+ * histograms every tick (Reporter), retry reconnecting clients (reconnect-policy.ts), and finish
+ * with a `done` message once every attempt has an outcome (or the drain time ran out).
+ */
+export class WorkerRun implements AttemptHost, SchedulerHost {
+  /**
+   * The intervals' callbacks: one function for every WorkerRun, each given its run as an argument
+   * (one array per interval). A closure per instance made the rehearsal's closures the only call
+   * targets V8 saw before T0, and the run's first calls deoptimized the code built around them.
+   */
+  private static readonly deadlineTick = (run: WorkerRun): void => run.checkDeadlines();
+  private static readonly tick = (run: WorkerRun): void => run.flush('tick');
+
+  readonly settings: ConnectionSettings;
+  readonly workerIndex: number;
+  readonly expectRe: RegExp | null;
+  readonly histograms: Record<Metric, Histogram>;
+  readonly templates: CompiledTemplates;
+  readonly sourcePorts: SourcePorts;
+  private readonly stepRegexes: RegExp[];
+  private readonly scheduler: Scheduler;
+  private readonly reporter: Reporter;
+  private sealed: boolean;
+  private readonly active = new Set<Attempt>();
+  private openNow = 0;
+  private stopping = false;
+  private completed = false;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private lastDeadlineCheck = 0;
+  /** Retries start from this index upward, per worker, so every attempt keeps a unique index. */
+  private nextRetryIndex: number;
+  private readonly deadlines: Record<DeadlineKind, DeadlineQueue> = {
+    handshake: new DeadlineQueue(fireHandshake),
+    hold: new DeadlineQueue(fireHold),
+    expect: new DeadlineQueue(fireExpect),
+  };
+  private resolve!: (v: { worker: number }) => void;
+
+  /** `rehearsal`: the warm-up run before T0 (rehearsal.ts), with faults that never fire. */
+  constructor(
+    private readonly task: WorkerTask,
+    private readonly faults: WorkerFaults = new WorkerFaults(task.workerIndex),
+    private readonly rehearsal = false,
+  ) {
+    this.settings = task.connection;
+    this.workerIndex = task.workerIndex;
+    this.expectRe = task.connection.expect ? new RegExp(task.connection.expect.match) : null;
+    this.reporter = new Reporter(task.port, task.workerIndex);
+    this.histograms = this.reporter.histograms;
+    this.templates = compileTemplates(task.connection);
+    // Set only with source addresses (connectionSettings); the rehearsal's, when set, are the run's.
+    const ports = task.connection.sourcePorts;
+    this.sourcePorts = new SourcePorts(ports ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
+    this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
+    this.scheduler = new Scheduler(this, task.stages, task.stripe, task.spinBudget);
+    this.sealed = !task.awaitSeal;
+    this.nextRetryIndex = 0x40000000 + task.workerIndex * 0x1000000;
+  }
+
+  /** The most attempts this worker may start: its stripe, and a burst's share when one may be added. */
+  get attemptsAtMost(): number {
+    return this.scheduler.scheduled + (this.task.awaitSeal ? this.task.capacity : 0);
+  }
+
+  /**
+   * Runs the task to its end: the thread's priority, then `warm` (the warm-up and rehearsal, before
+   * `ready`), then the schedule once `go` comes.
+   */
+  async run(warm?: () => Promise<void>): Promise<{ worker: number }> {
+    const nice = this.task.raisePriority ? raiseThreadPriority() : threadPriority();
+    if (warm) await warm();
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.task.port.on('message', (msg: MainToWorker) => this.onControl(msg));
+      this.reporter.post({ type: 'ready', worker: this.workerIndex, scheduled: this.scheduler.scheduled, nice });
+    });
+  }
+
+  private onControl(msg: MainToWorker): void {
+    if (msg.type === 'go') {
+      this.reporter.begin();
+      this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
+      this.deadlineTimer = setInterval(WorkerRun.deadlineTick, DEADLINE_TICK_MS, this);
+      this.scheduler.begin(msg.scheduleStart);
+    } else if (msg.type === 'add') {
+      if (this.stopping) return;
+      this.scheduler.add(msg.attempts);
+      this.repump();
+    } else if (msg.type === 'seal') {
+      this.sealed = true;
+      if (this.scheduler.allStarted()) this.scheduleDone();
+    } else if (msg.type === 'stop') {
+      this.stop();
+    }
+  }
+
+  launch(index: number, scheduled: number, client?: number, attemptNo?: number): void {
+    // With reconnects every attempt belongs to a client; a first attempt is its own client.
+    if (this.settings.reconnect && client === undefined) {
+      client = index;
+      attemptNo = 0;
+    }
+    if (this.active.size >= this.task.capacity) {
+      const rec: AttemptRecord = { i: index, w: this.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: now(), outcome: 'dropped', err: 'maxConnections' };
+      if (client !== undefined) Object.assign(rec, { client, try: attemptNo });
+      this.reporter.add(rec);
+      return;
+    }
+    const attempt = new Attempt(this, index, scheduled, client, attemptNo);
+    this.active.add(attempt);
+    attempt.start();
+    this.faults.started();
+  }
+
+  noneWaiting(): void {
+    if (this.sealed) this.scheduleDone();
+  }
+
+  /**
+   * Whether a handshake started in the last AWAIT_SPIN_MS is in flight: it still waits in the
+   * handshake deadline queue (due = start + timeout). planWake asks only when it decides.
+   */
+  awaitingHandshakes(): boolean {
+    return this.deadlines.handshake.waitingAfter(now() - AWAIT_SPIN_MS + this.settings.handshakeTimeoutMs);
+  }
+
+  keepSchedule(): void {
+    this.scheduler.keepSchedule();
+  }
+
+  opened(): void {
+    this.openNow++;
+  }
+
+  stepRegex(index: number): RegExp {
+    return this.stepRegexes[index];
+  }
+
+  recordStep(name: string, fromStartMs: number, fromOpenMs: number): void {
+    this.reporter.recordStep(name, fromStartMs, fromOpenMs);
+  }
+
+  watch(kind: DeadlineKind, attempt: Attempt, due: number): number {
+    return this.deadlines[kind].push(attempt, due);
+  }
+
+  unwatch(kind: DeadlineKind, ticket: number): void {
+    this.deadlines[kind].cancel(ticket);
+  }
+
+  private checkDeadlines(): void {
+    const t = now();
+    // The tick's own lateness is the event loop's: socket events queued behind the same work
+    // could have waited as long, and their latencies would carry it (loopDelay).
+    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, t - this.lastDeadlineCheck - DEADLINE_TICK_MS, DEADLINE_TICK_MS);
+    this.lastDeadlineCheck = t;
+    this.deadlines.handshake.check(t);
+    this.deadlines.expect.check(t);
+    this.deadlines.hold.check(t);
+  }
+
+  finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {
+    this.active.delete(attempt);
+    if (wasOpen) this.openNow--;
+    this.reporter.add(record);
+    this.maybeReconnect(record);
+    if (this.stoppingOrDone() && this.active.size === 0) this.complete();
+  }
+
+  // A reconnecting client whose attempt failed the way `on` lists tries again after backoff.
+  private maybeReconnect(r: AttemptRecord): void {
+    const rc = this.settings.reconnect;
+    if (!rc || this.stopping) return;
+    const delay = retryDelay(rc, r, Math.random());
+    if (delay === null) return;
+    this.scheduler.insert({ i: this.nextRetryIndex++, sched: now() + delay, client: r.client, try: (r.try ?? 0) + 1 });
+    // Called from a socket event (or a start that failed at once): the per-event cap applies.
+    this.repump(STARTS_PER_EVENT);
+  }
+
+  private repump(maxStarts = STARTS_PER_TURN): void {
+    if (this.drainTimer) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
+    this.scheduler.repump(maxStarts);
+  }
+
+  private stoppingOrDone(): boolean {
+    return this.stopping || (this.sealed && this.scheduler.allStarted());
+  }
+
+  private scheduleDone(): void {
+    if (this.active.size === 0) return this.complete();
+    if (this.drainTimer) return;
+    const wait = Math.max(0, this.scheduler.lastStart() - now()) + this.task.drainTimeoutMs;
+    this.drainTimer = setTimeout(() => this.cutStragglers(), wait);
+  }
+
+  private stop(): void {
+    if (this.stopping || this.completed) return;
+    this.stopping = true;
+    this.scheduler.halt();
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    if (this.active.size === 0) return this.complete();
+    this.cutStragglers();
+  }
+
+  // Close open sockets with 1001, cut the rest; what still hangs after the grace is terminated.
+  private cutStragglers(): void {
+    // Once only: a second call would cut the sockets that are closing politely.
+    if (this.graceTimer) return;
+    this.stopping = true;
+    this.scheduler.halt();
+    for (const attempt of [...this.active]) attempt.interrupt();
+    if (this.active.size === 0) return this.complete();
+    const grace = this.rehearsal ? REHEARSAL_CLOSE_GRACE_MS : CLOSE_GRACE_MS;
+    this.graceTimer = setTimeout(() => {
+      for (const attempt of [...this.active]) attempt.terminate();
+      this.graceTimer = setTimeout(() => {
+        for (const attempt of [...this.active]) attempt.forceFinish();
+      }, grace).unref();
+    }, grace).unref();
+  }
+
+  private complete(): void {
+    if (this.completed) return;
+    this.completed = true;
+    this.scheduler.halt();
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.deadlineTimer) clearInterval(this.deadlineTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.flush('done');
+    this.task.port.close();
+    this.resolve({ worker: this.workerIndex });
+  }
+
+  private flush(type: 'tick' | 'done'): void {
+    this.reporter.flush(type, { openNow: this.openNow, inFlight: this.active.size, pending: this.stopping ? 0 : this.scheduler.pending() });
+  }
+}
