@@ -6,7 +6,8 @@ import type { TimelineSummary } from './assemble.js';
 import type { ClientsReport } from '../record/clients.js';
 import { findings } from './findings.js';
 import { InputError } from '../scenario/errors.js';
-import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from './thresholds.js';
+import { evaluateThresholds, type ThresholdResult } from './thresholds.js';
+import { parseThreshold, type Threshold } from '../scenario/thresholds.js';
 
 export const SUMMARY_SCHEMA = 'wsrace.summary/v1';
 
