@@ -6,6 +6,7 @@ export { RunError } from './run/errors.js';
 export { runScenario, type RunOptions, type RunResult, type Progress } from './run/run.js';
 export { scheduleOffsets, scheduledCount, scheduleDurationMs, type Stage } from './schedule/arrival.js';
 export { stripeIndices } from './schedule/stripe.js';
-export { parseThreshold, evaluateThresholds } from './report/thresholds.js';
+export { parseThreshold } from './scenario/thresholds.js';
+export { evaluateThresholds } from './report/thresholds.js';
 export { buildSummary, type Summary } from './report/summary.js';
 export { renderSummary } from './report/console.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findings, LOOP_DELAY_WARN_MS, type FindingsInput } from '../src/report/findings.js';
 import { emptyTotals } from '../src/record/totals.js';
-import { parseThreshold } from '../src/report/thresholds.js';
+import { parseThreshold } from '../src/scenario/thresholds.js';
 
 const input = (loopDelayP99: number | null | undefined): FindingsInput => ({
   totals: { ...emptyTotals(), attempted: 10, opened: 10, closeCodes: { '1000': 10 } },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateThresholds, parseThreshold } from '../src/report/thresholds.js';
+import { evaluateThresholds } from '../src/report/thresholds.js';
+import { parseThreshold } from '../src/scenario/thresholds.js';
 
 describe('thresholds', () => {
   it('parses path, operator, number and unit', () => {

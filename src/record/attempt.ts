@@ -57,6 +57,5 @@ export interface AttemptRecord {
   serverClosed?: boolean;
 }
 
-/** The failure buckets that summary.json's totals.errors always lists. */
-export const ERROR_KINDS = ['refused', 'reset', 'handshake_timeout', 'expect_timeout', 'interrupted', 'lost', 'error'] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
+/** The failure buckets that summary.json's totals.errors always lists (defined where scenarios name them). */
+export { ERROR_KINDS, type ErrorKind } from '../scenario/error-kinds.js';

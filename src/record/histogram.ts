@@ -25,7 +25,7 @@ export type Metric = (typeof METRICS)[number];
 export function createHistogram(): Histogram {
   return hdr.build({
     autoResize: true,
-    lowestDiscernibleValue: 1000, // 1 µs: finer than any socket event, and 4x smaller
+    lowestDiscernibleValue: 1000, // 1 µs: finer than any socket event, and a smaller histogram (docs/performance.md)
     highestTrackableValue: 60 * 1000 * NS_PER_MS,
     numberOfSignificantValueDigits: 3,
     bitBucketSize: 32,

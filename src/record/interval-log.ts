@@ -1,5 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { HlogWriter } from '../report/hlog.js';
+import { HlogWriter } from './hlog-writer.js';
 import { METRICS, createHistogram, recordMs, type Metric } from './histogram.js';
 import type { AttemptRecord } from './attempt.js';
 

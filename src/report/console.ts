@@ -5,7 +5,6 @@ import type { LatencyStats } from '../record/histogram.js';
 import { ERROR_KINDS } from '../record/attempt.js';
 import type { Summary } from './summary.js';
 
-
 const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '-');
 const num = (n: number) => n.toLocaleString('en-US');
 const ms = (v: number | null) => (v === null ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -16,6 +15,17 @@ function row(cells: string[], widths: number[]): string {
 
 /** The human-readable summary printed after a run (and by `wsrace report`). */
 export function renderSummary(s: Summary, outDir?: string): string {
+  const sections = [header(s), outcomes(s), latencies(s), clients(s), steps(s), thresholds(s)];
+  const out = sections.filter((lines) => lines.length > 0).flatMap((lines, i) => (i === 0 ? lines : ['', ...lines]));
+  out.push('');
+  // With no thresholds nothing can fail: say so rather than a bare PASS over a run where nothing worked.
+  const vacuous = s.thresholds.length === 0 && s.verdict === 'pass' ? ' (no thresholds set: add some, e.g. "totals.opened > 0", for a run to fail)' : '';
+  out.push(`Verdict: ${s.verdict.toUpperCase()}${vacuous}${outDir ? `   report: ${outDir}` : ''}`);
+  return out.join('\n');
+}
+
+/** The run in one line, failed workers, the findings and the phase table. */
+function header(s: Summary): string[] {
   const t = s.totals;
   const out: string[] = [];
   out.push(`wsrace · ${s.scenario} · ${printable(s.target.url)}`);
@@ -33,8 +43,12 @@ export function renderSummary(s: Summary, outDir?: string): string {
     out.push('');
     out.push(...phaseTable(s));
   }
-  out.push('');
-  out.push('Outcomes');
+  return out;
+}
+
+/** Every outcome with its count, share and what it means. */
+function outcomes(s: Summary): string[] {
+  const t = s.totals;
   const lines: [string, number, string][] = [];
   lines.push(['opened', t.opened, '']);
   for (const [code, n] of Object.entries(t.closeCodes).sort(([a], [b]) => Number(a) - Number(b))) {
@@ -49,12 +63,13 @@ export function renderSummary(s: Summary, outDir?: string): string {
     lines.push([kind, t.errors[kind], detail]);
   }
   if (t.dropped > 0) lines.push(['dropped', t.dropped, 'over the socket cap: the generator, not the target']);
-  for (const [label, n, note] of lines) {
-    out.push(`  ${label.padEnd(20)}${num(n).padStart(9)}  ${pct(n, t.attempted).padStart(6)}  ${note}`.trimEnd());
-  }
-  out.push('');
+  return ['Outcomes', ...lines.map(([label, n, note]) => `  ${label.padEnd(20)}${num(n).padStart(9)}  ${pct(n, t.attempted).padStart(6)}  ${note}`.trimEnd())];
+}
+
+/** The latency table: one row per measured interval that has samples. */
+function latencies(s: Summary): string[] {
   const widths = [22, 8, 8, 8, 8, 8, 8, 8];
-  out.push('  ' + row(['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max'], widths));
+  const out = ['  ' + row(['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max'], widths)];
   const stat = (label: string, st: LatencyStats) => {
     if (st.count === 0) return;
     out.push('  ' + row([label, num(st.count), ms(st.min), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.p999), ms(st.max)], widths));
@@ -68,34 +83,37 @@ export function renderSummary(s: Summary, outDir?: string): string {
   stat('server close after', s.serverCloseAfterMs);
   stat('schedule lag', s.scheduleLagMs);
   if (s.loopDelayMs) stat('worker loop delay', s.loopDelayMs);
-  if (s.clients) {
-    const c = s.clients;
-    out.push('');
-    out.push(`Clients (reconnecting): ${num(c.clients)} clients, ${num(c.connected)} connected, ${num(c.neverConnected)} never did; ${num(c.retries)} retries, ${c.attemptsPerClient.mean} attempts per client (max ${c.attemptsPerClient.max})`);
-    const cw = [22, 8, 10, 10, 10, 10];
-    out.push('  ' + row(['first attempt in', 'clients', 'connected', 'p50 ttc', 'p99 ttc', 'max ttc'], cw));
-    for (const [phase, p] of Object.entries(c.byPhase)) out.push('  ' + row([printable(phase), num(p.clients), num(p.connected), ms(p.timeToConnectedMs.p50), ms(p.timeToConnectedMs.p99), ms(p.timeToConnectedMs.max)], cw));
-    out.push('  ' + row(['all', num(c.clients), num(c.connected), ms(c.timeToConnectedMs.p50), ms(c.timeToConnectedMs.p99), ms(c.timeToConnectedMs.max)], cw));
+  return out;
+}
+
+/** Reconnecting clients by the phase of their first attempt (session.reconnect). */
+function clients(s: Summary): string[] {
+  const c = s.clients;
+  if (!c) return [];
+  const cw = [22, 8, 10, 10, 10, 10];
+  return [
+    `Clients (reconnecting): ${num(c.clients)} clients, ${num(c.connected)} connected, ${num(c.neverConnected)} never did; ${num(c.retries)} retries, ${c.attemptsPerClient.mean} attempts per client (max ${c.attemptsPerClient.max})`,
+    '  ' + row(['first attempt in', 'clients', 'connected', 'p50 ttc', 'p99 ttc', 'max ttc'], cw),
+    ...Object.entries(c.byPhase).map(([phase, p]) => '  ' + row([printable(phase), num(p.clients), num(p.connected), ms(p.timeToConnectedMs.p50), ms(p.timeToConnectedMs.p99), ms(p.timeToConnectedMs.max)], cw)),
+    '  ' + row(['all', num(c.clients), num(c.connected), ms(c.timeToConnectedMs.p50), ms(c.timeToConnectedMs.p99), ms(c.timeToConnectedMs.max)], cw),
+  ];
+}
+
+/** Scripted steps (session.steps): passed, timed out, closed during, and their latency. */
+function steps(s: Summary): string[] {
+  if (!s.steps || Object.keys(s.steps).length === 0) return [];
+  const sw = [22, 8, 8, 10, 18, 10, 10, 10, 10];
+  const out = ['  ' + row(['step', 'kind', 'passed', 'timeouts', 'closed during', 'p50 step', 'p99 step', 'p50 open', 'p99 open'], sw)];
+  for (const [name, st] of Object.entries(s.steps)) {
+    const closed = Object.entries(st.closed).map(([c, n]) => `${c}×${n}`).join(' ') || '-';
+    out.push('  ' + row([printable(name), st.kind, num(st.passed), num(st.timeouts), closed, ms(st.fromStartMs.p50), ms(st.fromStartMs.p99), ms(st.fromOpenMs.p50), ms(st.fromOpenMs.p99)], sw));
   }
-  if (s.steps && Object.keys(s.steps).length > 0) {
-    out.push('');
-    const sw = [22, 8, 8, 10, 18, 10, 10, 10, 10];
-    out.push('  ' + row(['step', 'kind', 'passed', 'timeouts', 'closed during', 'p50 step', 'p99 step', 'p50 open', 'p99 open'], sw));
-    for (const [name, st] of Object.entries(s.steps)) {
-      const closed = Object.entries(st.closed).map(([c, n]) => `${c}×${n}`).join(' ') || '-';
-      out.push('  ' + row([printable(name), st.kind, num(st.passed), num(st.timeouts), closed, ms(st.fromStartMs.p50), ms(st.fromStartMs.p99), ms(st.fromOpenMs.p50), ms(st.fromOpenMs.p99)], sw));
-    }
-  }
-  if (s.thresholds.length > 0) {
-    out.push('');
-    out.push('Thresholds');
-    for (const th of s.thresholds) out.push(`  ${th.ok ? 'ok  ' : 'FAIL'}  ${th.expr}   (actual ${th.actual === null ? 'none' : th.actual})`);
-  }
-  out.push('');
-  // With no thresholds nothing can fail: say so rather than a bare PASS over a run where nothing worked.
-  const vacuous = s.thresholds.length === 0 && s.verdict === 'pass' ? ' (no thresholds set: add some, e.g. "totals.opened > 0", for a run to fail)' : '';
-  out.push(`Verdict: ${s.verdict.toUpperCase()}${vacuous}${outDir ? `   report: ${outDir}` : ''}`);
-  return out.join('\n');
+  return out;
+}
+
+function thresholds(s: Summary): string[] {
+  if (s.thresholds.length === 0) return [];
+  return ['Thresholds', ...s.thresholds.map((th) => `  ${th.ok ? 'ok  ' : 'FAIL'}  ${th.expr}   (actual ${th.actual === null ? 'none' : th.actual})`)];
 }
 
 /** Phase × outcome: rows in timeline order, one column per kind of outcome. */

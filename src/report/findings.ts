@@ -55,45 +55,78 @@ function failureMix(t: Totals): string {
 
 /** Plain sentences, most important first, each with its numbers (pure). */
 export function findings(input: FindingsInput): string[] {
-  const out: string[] = [];
-  const { totals, attribution: attr, ready } = input;
+  const { totals, ready } = input;
   const readySource = ready.source === 'health' ? '/health' : ready.source === 'log' ? 'the log' : ready.source ?? 'the target';
+  const out = [
+    ...generatorLimits(input),
+    ...afterReadyFailures(input, readySource),
+    ...startupFailure(input),
+    ...outage(input),
+    ...aroundReady(input),
+    ...readiness(input, readySource),
+    ...targetAndWorkers(input),
+    ...runQuality(input),
+  ];
+  const allWorked = totals.attempted > 0 && failureCount(totals) === 0 && totals.errors.interrupted === 0;
+  if (allWorked && !out.some((x) => x.startsWith('all '))) out.unshift(`all ${totals.attempted} connections worked`);
+  if (totals.errors.interrupted > 0 && !input.interruptedBy) {
+    out.push(`${plural(totals.errors.interrupted, 'attempt')} still in progress at the end of the drain time were cut (errors.interrupted)`);
+  }
+  return out;
+}
 
-  if (attr && ready.atMs !== null) {
-    for (const f of attr.afterReadyFailures.slice(0, 3)) {
-      out.push(
-        `${plural(f.count, 'connection')} ${describeFailure(f)} after ${readySource} reported ready at ${signed(ready.atMs)} (${signed(f.fromMs)} to ${signed(f.toMs)} after it): readiness is signalled before WebSockets work`,
-      );
-    }
+/** Failures after the target said it was ready: the race this tool exists to find (the three largest). */
+function afterReadyFailures({ attribution: attr, ready }: FindingsInput, readySource: string): string[] {
+  if (!attr || ready.atMs === null) return [];
+  const atMs = ready.atMs;
+  return attr.afterReadyFailures
+    .slice(0, 3)
+    .map((f) => `${plural(f.count, 'connection')} ${describeFailure(f)} after ${readySource} reported ready at ${signed(atMs)} (${signed(f.fromMs)} to ${signed(f.toMs)} after it): readiness is signalled before WebSockets work`);
+}
+
+function startupFailure({ failed: f }: FindingsInput): string[] {
+  return f ? [`startup failed${f.phase ? ` in phase ${f.phase}` : ''} at ${signed(f.atMs)}${f.reason ? ` (${f.reason})` : ''}`] : [];
+}
+
+/** How long no WebSocket worked, and how long 503 answered every upgrade. */
+function outage(input: FindingsInput): string[] {
+  const { attribution: attr, totals, ready } = input;
+  if (!attr || totals.attempted === 0) return [];
+  const out: string[] = [];
+  const o = attr.outage;
+  const never2xx = input.health && input.health.first2xxMs === null;
+  if (o.firstSuccessMs === null) {
+    out.push(
+      `no WebSocket connection worked in the whole run (${s(o.longestNoSuccessMs)} of attempts)${never2xx ? '; /health never returned 2xx' : ''}${input.failed?.phase ? `; startup failed in phase ${input.failed.phase}` : ''}`,
+    );
+  } else if (o.longestNoSuccessMs > 0 && o.noSuccessFromMs !== null && o.noSuccessToMs !== null) {
+    out.push(`no WebSocket connection worked for ${s(o.longestNoSuccessMs)} (attempts scheduled ${signed(o.noSuccessFromMs)} to ${signed(o.noSuccessToMs)}); the first worked at ${signed(o.firstSuccessMs)}${ready.atMs !== null ? `, ${signed(o.firstSuccessMs - ready.atMs)} from ready` : ''}`);
   }
-  if (input.failed) {
-    const f = input.failed;
-    out.push(`startup failed${f.phase ? ` in phase ${f.phase}` : ''} at ${signed(f.atMs)}${f.reason ? ` (${f.reason})` : ''}`);
+  if (o.longest503Ms > 0) out.push(`HTTP 503 answered every upgrade for ${s(o.longest503Ms)} in a row`);
+  return out;
+}
+
+/** What failed before ready (and in which phases), and whether everything after it worked. */
+function aroundReady({ attribution: attr, ready }: FindingsInput): string[] {
+  if (!attr || ready.atMs === null) return [];
+  const out: string[] = [];
+  const before = attr.beforeReady;
+  const failedBefore = failureCount(before);
+  if (failedBefore > 0) {
+    const phases = Object.entries(attr.phases)
+      .filter(([p, b]) => p !== 'ready' && p !== 'failed' && failureCount(b) > 0)
+      .map(([p]) => p);
+    out.push(`${plural(failedBefore, 'connection')} of ${before.attempted} failed before ready (${failureMix(before)})${phases.length ? ` in ${phases.join(', ')}` : ''}`);
   }
-  if (attr && totals.attempted > 0) {
-    const o = attr.outage;
-    const never2xx = input.health && input.health.first2xxMs === null;
-    if (o.firstSuccessMs === null) {
-      out.push(
-        `no WebSocket connection worked in the whole run (${s(o.longestNoSuccessMs)} of attempts)${never2xx ? '; /health never returned 2xx' : ''}${input.failed?.phase ? `; startup failed in phase ${input.failed.phase}` : ''}`,
-      );
-    } else if (o.longestNoSuccessMs > 0 && o.noSuccessFromMs !== null && o.noSuccessToMs !== null) {
-      out.push(`no WebSocket connection worked for ${s(o.longestNoSuccessMs)} (attempts scheduled ${signed(o.noSuccessFromMs)} to ${signed(o.noSuccessToMs)}); the first worked at ${signed(o.firstSuccessMs)}${ready.atMs !== null ? `, ${signed(o.firstSuccessMs - ready.atMs)} from ready` : ''}`);
-    }
-    if (o.longest503Ms > 0) out.push(`HTTP 503 answered every upgrade for ${s(o.longest503Ms)} in a row`);
-  }
-  if (attr && ready.atMs !== null) {
-    const before = attr.beforeReady;
-    const failedBefore = failureCount(before);
-    if (failedBefore > 0) {
-      const phases = Object.entries(attr.phases)
-        .filter(([p, b]) => p !== 'ready' && p !== 'failed' && failureCount(b) > 0)
-        .map(([p]) => p);
-      out.push(`${plural(failedBefore, 'connection')} of ${before.attempted} failed before ready (${failureMix(before)})${phases.length ? ` in ${phases.join(', ')}` : ''}`);
-    }
-    const after = attr.afterReady;
-    if (after.attempted > 0 && failureCount(after) === 0 && after.errors.interrupted === 0) out.push(`all ${after.attempted} connections after ready worked`);
-  }
+  const after = attr.afterReady;
+  if (after.attempted > 0 && failureCount(after) === 0 && after.errors.interrupted === 0) out.push(`all ${after.attempted} connections after ready worked`);
+  return out;
+}
+
+/** When the target said it was ready, by which signals, and what /health answered. */
+function readiness(input: FindingsInput, readySource: string): string[] {
+  const { ready } = input;
+  const out: string[] = [];
   if (ready.atMs !== null) {
     out.push(`${readySource} reported ready at ${signed(ready.atMs)}`);
   } else if (input.hasTimelineSource) {
@@ -107,26 +140,41 @@ export function findings(input: FindingsInput): string[] {
       `/health ${h.firstAnswerMs === null ? 'never answered' : `first answered at ${signed(h.firstAnswerMs)}`}${h.first2xxMs === null ? ', never with 2xx' : `, first 2xx at ${signed(h.first2xxMs)}`} (${plural(h.probes, 'probe')})`,
     );
   }
-  if (input.targetExit) {
-    const e = input.targetExit;
-    out.push(`target exited ${e.signal ? `on ${e.signal}` : `with code ${e.code}`} at ${signed(e.atMs)}`);
-  }
-  for (const w of input.workers ?? []) {
+  return out;
+}
+
+function targetAndWorkers({ targetExit: e, workers, totals }: FindingsInput): string[] {
+  const out: string[] = [];
+  if (e) out.push(`target exited ${e.signal ? `on ${e.signal}` : `with code ${e.code}`} at ${signed(e.atMs)}`);
+  for (const w of workers ?? []) {
     if (w.error) out.push(`worker thread ${w.worker} failed (${w.error}); its ${plural(totals.errors.lost ?? 0, 'unfinished attempt')} counted as lost: the result is degraded`);
   }
-  const emfile = (totals.errorCodes.EMFILE ?? 0) + (totals.errorCodes.ENFILE ?? 0);
-  if (emfile > 0) {
-    const limit = input.limits?.openFiles;
-    out.unshift(
-      `${plural(emfile, 'attempt')} failed with EMFILE: wsrace ran out of file descriptors${limit ? ` (limit ${limit})` : ''} — a limit of the generator, not the target. Raise it with \`ulimit -n\` (up to \`ulimit -Hn\`), lower load.maxConnections, or split the run into shards`,
-    );
-  }
+  return out;
+}
+
+/** Limits of the machine wsrace ran on, not of the target: they go first, as they void the rest. */
+function generatorLimits({ totals, limits }: FindingsInput): string[] {
+  const out: string[] = [];
   const eaddr = totals.errorCodes.EADDRNOTAVAIL ?? 0;
   if (eaddr > 0) {
-    out.unshift(
+    out.push(
       `${plural(eaddr, 'attempt')} failed with EADDRNOTAVAIL: this machine ran out of ephemeral ports toward the target (about 28k per source address) — a limit of the generator, not the target. Widen net.ipv4.ip_local_port_range, use more source addresses, or split the run into shards on more machines`,
     );
   }
+  const emfile = (totals.errorCodes.EMFILE ?? 0) + (totals.errorCodes.ENFILE ?? 0);
+  if (emfile > 0) {
+    const limit = limits?.openFiles;
+    out.push(
+      `${plural(emfile, 'attempt')} failed with EMFILE: wsrace ran out of file descriptors${limit ? ` (limit ${limit})` : ''} — a limit of the generator, not the target. Raise it with \`ulimit -n\` (up to \`ulimit -Hn\`), lower load.maxConnections, or split the run into shards`,
+    );
+  }
+  return out;
+}
+
+/** How far the run itself can be trusted: what was watched, dropped, late or cut short. */
+function runQuality(input: FindingsInput): string[] {
+  const { totals } = input;
+  const out: string[] = [];
   if (!input.hasTimelineSource) out.push('no startup timeline was watched (configure timeline.health or timeline.log to pin failures to phases)');
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
   if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
@@ -134,10 +182,5 @@ export function findings(input: FindingsInput): string[] {
     out.push(`wsrace's workers were busy: their event loop ran late by ${input.loopDelayP99.toFixed(1)} ms at p99 (loopDelayMs), and socket events could have waited as long — tcp, upgrade and handshake times may include up to that much of the generator's own delay. Lower the rate per worker (more workers or --processes) or run from a bigger machine`);
   }
   if (input.interruptedBy) out.push(`the run was interrupted (${input.interruptedBy}): results are partial`);
-  const allWorked = totals.attempted > 0 && failureCount(totals) === 0 && totals.errors.interrupted === 0;
-  if (allWorked && !out.some((x) => x.startsWith('all '))) out.unshift(`all ${totals.attempted} connections worked`);
-  if (totals.errors.interrupted > 0 && !input.interruptedBy) {
-    out.push(`${plural(totals.errors.interrupted, 'attempt')} still in progress at the end of the drain time were cut (errors.interrupted)`);
-  }
   return out;
 }

@@ -3,10 +3,11 @@ import { METRICS, latencyStats, type LatencyStats, type Metric } from '../record
 import type { Totals } from '../record/totals.js';
 import type { Attribution, Block, Outage } from '../timeline/phase-report.js';
 import type { TimelineSummary } from './assemble.js';
-import type { ClientsReport } from '../record/clients.js';
+import type { ClientsReport } from '../timeline/clients-report.js';
 import { findings } from './findings.js';
 import { InputError } from '../scenario/errors.js';
-import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from './thresholds.js';
+import { evaluateThresholds, type ThresholdResult } from './thresholds.js';
+import { parseThreshold, type Threshold } from '../scenario/thresholds.js';
 
 export const SUMMARY_SCHEMA = 'wsrace.summary/v1';
 

@@ -31,6 +31,7 @@ import { attributeEventsFile } from '../timeline/phase-report.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { IntervalLog } from '../record/interval-log.js';
 import { ClientTracker } from '../record/clients.js';
+import { clientsReport } from '../timeline/clients-report.js';
 import { phaseAt, timelineOf, type PhaseTimeline } from '../timeline/attribute.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { writeRunReports, writeScenarioCopy, pointLatest } from '../report/run-files.js';
@@ -426,7 +427,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     schedule: { scheduled: scheduled + burstSent, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: burstSent, spinBudget },
     totals,
     steps: stepReports(connection.steps, engine.stepHistograms, stepFailures),
-    clients: clientTracker.report(timeline, t0),
+    clients: clientsReport(clientTracker.clients(), timeline, t0),
     histograms: engine.histograms,
     thresholdDefs: thresholds,
     timeline: timelineSummary,

@@ -6,13 +6,3 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
-
-/** Renders a key path the way users write it: load.stages[1].rate */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out ? `.${String(key)}` : String(key);
-  }
-  return out || '(top level)';
-}

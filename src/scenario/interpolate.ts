@@ -1,4 +1,5 @@
-import { InputError, formatPath } from './errors.js';
+import { InputError } from './errors.js';
+import { formatPath } from '../util/key-path.js';
 
 /**
  * `${VAR}` and `${VAR:-default}` in string values are read from the environment when the

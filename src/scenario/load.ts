@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { wsraceBin } from '../util/self.js';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
-import type { core } from 'zod';
-import { InputError, formatPath } from './errors.js';
+import { wsraceBin } from '../util/self.js';
+import { formatPath, valueAt } from '../util/key-path.js';
+import { describeIssue, unknownKeysPhrase, type IssueWording } from '../util/zod-issues.js';
+import { peakRate } from '../schedule/arrival.js';
+import { InputError } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
-import { parseThreshold, type Threshold } from '../report/thresholds.js';
+import { parseThreshold, type Threshold } from './thresholds.js';
 import { stepName } from './step-names.js';
-import { peakRate } from '../schedule/arrival.js';
-import { checkTargetAllowed } from '../run/safety.js';
+import { checkTargetAllowed } from './safety.js';
 import { stagesOf } from './stages.js';
 
 export interface ScenarioOverrides {
@@ -48,6 +49,28 @@ export function loadScenarioFile(file: string, overrides: ScenarioOverrides = {}
 
 /** Same as loadScenarioFile, from text already in memory (tests, `--scenario -`). */
 export function parseScenarioText(text: string, file: string, overrides: ScenarioOverrides = {}, env: NodeJS.ProcessEnv = process.env): LoadedScenario {
+  const { doc, lines } = parseText(text, file);
+  const data = scenarioMap(doc, file);
+  const flags = applyOverrides(data, overrides);
+  // Where a key's value came from: the flag that set it, else its line in the file (with `key`:
+  // the line of that key under `path`, for unknown keys).
+  const located: Locate = (path, key) => {
+    const flag = flagAt(flags, key === undefined ? path : [...path, key]);
+    if (flag) return `${file} (${flag})`;
+    return key === undefined ? where(file, doc, lines, path) : keyWhere(file, doc, lines, path, key);
+  };
+  const secrets = new Set<string>();
+  const scenario = validate(interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file, [], secrets), located);
+  scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
+  checkCoherence(scenario, located);
+  checkTargetAllowed(scenario.target.url, peakRateOf(scenario), scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
+  const steps = stepNames(scenario, located);
+  const thresholds = scenario.thresholds.map((expr, i) => thresholdAt(expr, i, steps, located));
+  return { scenario, thresholds, file, secrets: [...secrets] };
+}
+
+/** The text as a YAML document with line numbers; a syntax error names its line and column. */
+function parseText(text: string, file: string): { doc: Document; lines: LineCounter } {
   const lines = new LineCounter();
   // YAML 1.2 is a superset of JSON, so one parser serves both and reports lines for both.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -67,12 +90,22 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
       throw new InputError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
     }
   }
+  return { doc, lines };
+}
+
+/** The document's top-level map as plain data, named after the file unless it names itself. */
+function scenarioMap(doc: Document, file: string): Record<string, unknown> {
   const raw = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InputError(`${file}: expected a scenario (a map with target, load, session, thresholds), found ${raw === null ? 'an empty file' : typeof raw}`);
   }
   const data = raw as Record<string, unknown>;
   data.name ??= basename(file, extname(file));
+  return data;
+}
+
+/** Applies the command line's values to the data; returns which flag set which key path. */
+function applyOverrides(data: Record<string, unknown>, overrides: ScenarioOverrides): FlagValue[] {
   // Values from the command line: an error in one names the flag, not a line of the file.
   const flags: FlagValue[] = [];
   for (const assignment of overrides.set ?? []) {
@@ -91,32 +124,34 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     data.target ??= {};
     (data.target as Record<string, unknown>).localAddresses = overrides.localAddresses;
   }
+  return flags;
+}
 
-  // Where a key's value came from: the flag that set it, else its line in the file (with `key`:
-  // the line of that key under `path`, for unknown keys).
-  const located: Locate = (path, key) => {
-    const flag = flagAt(flags, key === undefined ? path : [...path, key]);
-    if (flag) return `${file} (${flag})`;
-    return key === undefined ? where(file, doc, lines, path) : keyWhere(file, doc, lines, path, key);
+/** The schema's verdict: the scenario, or an InputError with one line per problem. */
+function validate(data: unknown, located: Locate): Scenario {
+  const parsed = scenarioSchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
+  const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const wording: IssueWording = {
+    at: (path) => `${located(path)}: ${formatPath(path)}`,
+    unknownKeys: ({ path, keys }) => {
+      const known = Object.keys((valueAt(data, path) as object) ?? {}).filter((k) => !keys.includes(k));
+      return `${located(path, keys[0])}: ${formatPath([...path, keys[0]])}: ${unknownKeysPhrase(keys)} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
+    },
   };
+  throw new InputError(issues.map((issue) => describeIssue(issue, data, wording)).join('\n'));
+}
 
-  const secrets = new Set<string>();
-  const interpolated = interpolateEnv(data, { WSRACE: wsraceCommand(), ...env }, file, [], secrets);
-  const parsed = scenarioSchema.safeParse(interpolated);
-  if (!parsed.success) {
-    // Unknown keys first: a typo usually explains the "missing key" errors that follow it.
-    const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
-    throw new InputError(issues.map((issue) => describeIssue(issue, located, interpolated)).join('\n'));
-  }
-  const scenario = parsed.data;
-  scenario.target.allowHosts.push(...(overrides.allowHosts ?? []));
-  checkCoherence(scenario, located);
-  // The burst at ready arrives at burst/over per second: it counts toward the safety limit too.
+/** The highest rate the scenario asks for: its stages' peak, or the burst at ready (burst/over per second) if higher. */
+function peakRateOf(scenario: Scenario): number {
   const burst = scenario.load.onReady;
-  const peak = Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
-  checkTargetAllowed(scenario.target.url, peak, scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
-  // Each step's name under summary.json `steps` (null for send, sleep and close).
-  const named = (scenario.session.steps ?? []).map(stepName);
+  return Math.max(peakRate(stagesOf(scenario)), burst ? burst.burst / Math.max(burst.over / 1000, 0.001) : 0);
+}
+
+/** Each expect and ping step's name under summary.json `steps`; two steps may not share one. */
+function stepNames(scenario: Scenario, located: Locate): string[] {
+  const named = (scenario.session.steps ?? []).map(stepName); // null for send, sleep and close
   const steps = named.filter((n): n is string => n !== null);
   // Two steps under one name would add up under it in summary.json.
   const twice = steps.find((n, i) => steps.indexOf(n) !== i);
@@ -124,21 +159,23 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
     const at = named.lastIndexOf(twice);
     throw new InputError(`${located(['session', 'steps', at])}: session.steps[${at}]: expected a step name of its own, found "${twice}" a second time (an expect or ping step is named expect-N / ping-N by its position when it has no name)`);
   }
-  const thresholds = scenario.thresholds.map((expr, i) => {
-    let t: Threshold;
-    try {
-      t = parseThreshold(expr);
-    } catch (err) {
-      throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
-    }
-    // A step's numbers exist only under the names session.steps gives them: any other reads 0 for ever.
-    if (t.path[0] === 'steps' && !steps.includes(t.path[1])) {
-      const known = steps.length > 0 ? `one of session.steps' expect and ping steps: ${steps.join(', ')}` : 'a session.steps expect or ping step, and the scenario has none';
-      throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "steps.${t.path[1]}" names no step (expected ${known})`);
-    }
-    return t;
-  });
-  return { scenario, thresholds, file, secrets: [...secrets] };
+  return steps;
+}
+
+/** thresholds[i] parsed, its errors located; a step it names must be one of `steps`. */
+function thresholdAt(expr: string, i: number, steps: readonly string[], located: Locate): Threshold {
+  let t: Threshold;
+  try {
+    t = parseThreshold(expr);
+  } catch (err) {
+    throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
+  }
+  // A step's numbers exist only under the names session.steps gives them: any other reads 0 for ever.
+  if (t.path[0] === 'steps' && !steps.includes(t.path[1])) {
+    const known = steps.length > 0 ? `one of session.steps' expect and ping steps: ${steps.join(', ')}` : 'a session.steps expect or ping step, and the scenario has none';
+    throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "steps.${t.path[1]}" names no step (expected ${known})`);
+  }
+  return t;
 }
 
 /**
@@ -149,7 +186,7 @@ export function wsraceCommand(): string {
   return `"${process.execPath}" "${wsraceBin()}"`;
 }
 
-function where(file: string, doc: Document, lines: LineCounter, path: PropertyKey[]): string {
+function where(file: string, doc: Document, lines: LineCounter, path: readonly PropertyKey[]): string {
   // Walk up to the nearest node that exists in the file (overrides and defaults have none).
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
@@ -171,7 +208,7 @@ function checkCoherence(s: Scenario, located: Locate): void {
 }
 
 /** The line of a key itself (not of its value), for unknown-key errors. */
-function keyWhere(file: string, doc: Document, lines: LineCounter, parent: PropertyKey[], key: string): string {
+function keyWhere(file: string, doc: Document, lines: LineCounter, parent: readonly PropertyKey[], key: string): string {
   const map = parent.length === 0 ? doc.contents : doc.getIn(parent as (string | number)[], true);
   if (isMap(map)) {
     const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
@@ -180,23 +217,8 @@ function keyWhere(file: string, doc: Document, lines: LineCounter, parent: Prope
   return where(file, doc, lines, parent);
 }
 
-function valueAt(data: unknown, path: PropertyKey[]): unknown {
-  let node = data;
-  for (const key of path) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
-
-function describeFound(value: unknown): string {
-  if (value === undefined) return 'nothing (the key is missing)';
-  const json = JSON.stringify(value);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
-}
-
 /** Where a key path's value came from, for an error message: `file (--flag)` or `file:line`. */
-type Locate = (path: PropertyKey[], key?: string) => string;
+type Locate = (path: readonly PropertyKey[], key?: string) => string;
 
 /** A scenario value that came from a command-line flag. */
 interface FlagValue {
@@ -205,25 +227,9 @@ interface FlagValue {
 }
 
 /** The flag a key path's value came from: the flag set it, or the path leads to what the flag set. */
-function flagAt(flags: FlagValue[], path: PropertyKey[]): string | null {
+function flagAt(flags: FlagValue[], path: readonly PropertyKey[]): string | null {
   const prefix = (a: readonly PropertyKey[], b: readonly PropertyKey[]) => a.length <= b.length && a.every((k, i) => String(k) === String(b[i]));
   // The last flag applied to a key is the one whose value is there.
   const hit = [...flags].reverse().find((f) => prefix(f.path, path) || (path.length >= 2 && prefix(path, f.path)));
   return hit ? hit.flag : null;
-}
-
-function describeIssue(issue: core.$ZodIssue, located: Locate, data: unknown): string {
-  const path = issue.path;
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys;
-    const known = Object.keys((valueAt(data, path) as object) ?? {}).filter((k) => !keys.includes(k));
-    const first = [...path, keys[0]];
-    return `${located(path, keys[0])}: ${formatPath(first)}: unknown key${keys.length > 1 ? `s ${keys.map((k) => `"${k}"`).join(', ')}` : ` "${keys[0]}"`} under ${formatPath(path)}${known.length ? ` (it has ${known.join(', ')})` : ''}; check the spelling in the scenario reference`;
-  }
-  let expected = issue.message;
-  if (issue.code === 'invalid_type' && !expected.startsWith('expected')) expected = `expected ${issue.expected}`;
-  if (!expected.startsWith('expected')) expected = `expected ${expected}`;
-  // Some messages already say what was found (a source address list names the bad item).
-  if (/\bfound\b/.test(expected)) return `${located(path)}: ${formatPath(path)}: ${expected}`;
-  return `${located(path)}: ${formatPath(path)}: ${expected}, found ${describeFound(valueAt(data, path))}`;
 }

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
-import { formatPath, InputError } from './errors.js';
+import { InputError } from './errors.js';
+import { formatPath } from '../util/key-path.js';
 
 /** Splits `load.stages[0].rate` into ['load', 'stages', 0, 'rate']. */
 export function parseKeyPath(text: string): (string | number)[] {

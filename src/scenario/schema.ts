@@ -70,7 +70,7 @@ const targetSchema = z
     perMessageDeflate: z.boolean({ error: 'expected true or false' }).default(false),
     /** Largest message accepted from the server; ws's own default is 100 MiB, far too trusting. */
     maxPayload: z.number({ error: 'expected a size in bytes' }).int('expected an integer number of bytes').positive('expected a positive number of bytes').default(1024 * 1024),
-    /** Source addresses to rotate through (list, range 127.0.0.2-127.0.0.40, CIDR): past ~28k ports per address. */
+    /** Source addresses to rotate through (list, range 127.0.0.2-127.0.0.40, CIDR): for more connections than one address has ephemeral ports. */
     localAddresses: z
       .array(z.string({ error: 'expected an address, range or CIDR block' }), { error: 'expected a list of addresses, ranges or CIDR blocks' })
       .transform((items, ctx) => {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import type { core } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { z, type core } from 'zod';
+import { parseDuration, splitDuration, unitToMs } from '../util/duration.js';
+import { formatPath } from '../util/key-path.js';
+import { describeIssue, unknownKeysPhrase, type IssueWording } from '../util/zod-issues.js';
 import { DEFAULT_PHASES, SEED_STAGING_PHASE_TIMEOUTS, STAGING_TIMEOUT_POLICY, type PhaseSpec } from './phases.js';
 
 /**
@@ -129,12 +130,8 @@ const SECONDS = 'a number of seconds or a duration like 1.5s or 300ms';
 /** Bare numbers (and numeric strings) are seconds here: the published phase figures are seconds. */
 const seconds = (positive: boolean) =>
   z.union([z.number(), z.string()], { error: `expected ${SECONDS}` }).transform((value, ctx) => {
-    let s: number;
-    try {
-      s = typeof value === 'number' || /^\s*[\d.]+\s*$/.test(value) ? Number(value) : parseDuration(value) / 1000;
-    } catch {
-      s = Number.NaN;
-    }
+    const d = typeof value === 'number' ? { value, unit: undefined } : splitDuration(value);
+    const s = d === null ? Number.NaN : d.unit === undefined ? d.value : unitToMs(d.value, d.unit) / 1000;
     if (!Number.isFinite(s) || s < 0 || (positive && s === 0)) {
       ctx.addIssue({ code: 'custom', message: `expected ${positive ? 'a positive' : 'a non-negative'} ${SECONDS.slice(2)}` });
       return z.NEVER;
@@ -236,7 +233,7 @@ export function parseSimConfigText(text: string, file: string): SimConfigParsed 
   }
   if (raw === null || raw === undefined) return {};
   const parsed = simConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new SimConfigError(parsed.error.issues.map((i) => describeIssue(i, raw, (path) => `sim config ${file}: ${path.length ? formatPath(path) : 'the top level'}`)).join('\n'));
+  if (!parsed.success) throw new SimConfigError(describeIssues(parsed.error.issues, raw, (path) => `sim config ${file}: ${path.length ? formatPath(path) : 'the top level'}`));
   return parsed.data;
 }
 
@@ -249,7 +246,7 @@ export function parseSimCliArgs(args: SimCliArgs): SimConfigParsed {
   const timeouts = args.timeout === undefined ? [] : Array.isArray(args.timeout) ? args.timeout : [args.timeout];
   if (timeouts.length > 0) raw.timeouts = Object.fromEntries(timeouts.flatMap((t) => parseAssignments(String(t), '--timeout', 'dependencies=1.5')));
   const parsed = simConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new SimConfigError(parsed.error.issues.map((i) => describeIssue(i, raw, (path) => `sim option ${flagPath(path)}`)).join('\n'));
+  if (!parsed.success) throw new SimConfigError(describeIssues(parsed.error.issues, raw, (path) => `sim option ${flagPath(path)}`));
   return parsed.data;
 }
 
@@ -305,12 +302,6 @@ export function toSimOptions(cfg: SimConfigParsed): SimOptions {
 
 // ---------------------------------------------------------------------------------------------
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out ? `.${String(key)}` : String(key);
-  return out || '(top level)';
-}
-
 const FLAG_OF: Record<string, string> = { phases: '--phases', timeouts: '--timeout', raceWindow: '--race-window', lossWindow: '--loss-window', agentStep: '--agent-step' };
 
 function flagPath(path: readonly PropertyKey[]): string {
@@ -319,24 +310,14 @@ function flagPath(path: readonly PropertyKey[]): string {
   return path.length > 1 ? `${flag} (${formatPath(path.slice(1))})` : flag;
 }
 
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let node = data;
-  for (const key of path) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
-
-function describeIssue(issue: core.$ZodIssue, data: unknown, where: (path: readonly PropertyKey[]) => string): string {
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => `"${k}"`).join(', ');
-    const known = issue.path.length === 0 ? Object.keys(simConfigSchema.shape) : issue.path[0] === 'phases' ? Object.keys(phaseSchema.shape) : [];
-    return `${where(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}${known.length ? `; expected only ${known.join(', ')}` : ''}`;
-  }
-  let expected = issue.message;
-  if (!expected.startsWith('expected')) expected = `expected ${expected.replace(/^Invalid input: expected /, '')}`;
-  const found = valueAt(data, issue.path);
-  const shown = found === undefined ? 'nothing (the key is missing)' : JSON.stringify(found).slice(0, 60);
-  return `${where(issue.path)}: ${expected}, found ${shown}`;
+/** Every issue, one line each, from where its value came (`at`: the file and key, or the flag). */
+function describeIssues(issues: readonly core.$ZodIssue[], data: unknown, at: (path: readonly PropertyKey[]) => string): string {
+  const wording: IssueWording = {
+    at,
+    unknownKeys: ({ path, keys }) => {
+      const known = path.length === 0 ? Object.keys(simConfigSchema.shape) : path[0] === 'phases' ? Object.keys(phaseSchema.shape) : [];
+      return `${at(path)}: ${unknownKeysPhrase(keys)}${known.length ? `; expected only ${known.join(', ')}` : ''}`;
+    },
+  };
+  return issues.map((issue) => describeIssue(issue, data, wording)).join('\n');
 }

@@ -1,5 +1,4 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 
 /**
  * The simulator's ground truth: one JSON line per thing the server did, so a test (or the
@@ -14,10 +13,8 @@ import { performance } from 'node:perf_hooks';
  *   {"type":"stop","counts":{<action>:n}}                  on close
  */
 
-/** Epoch ms with sub-ms resolution: the same clock convention as the engine. */
-export function nowEpochMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+/** Epoch ms with sub-ms resolution: the engine's own clock, so truth and attempts line up. */
+export { now as nowEpochMs } from '../util/clock.js';
 
 export type ConnAction =
   | 'accepted' // 101 and the protocol (after ready, or racy after the bridge is wired)

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
-/** Fixed for the life of a thread; read once, as the getter allocates on every call (~1% of a worker's allocation). */
+/** Fixed for the life of a thread; read once, as the getter allocates on every call (cost: docs/performance.md). */
 const TIME_ORIGIN = performance.timeOrigin;
 
 /**

@@ -1,14 +1,36 @@
+/**
+ * The duration grammar every wsrace input shares: a number and an optional unit, `250ms`,
+ * `1.5s`, `2m`. What a bare number means is the caller's choice (milliseconds for scenarios,
+ * seconds for the simulator's phase figures).
+ */
+const MS_PER_UNIT = { ms: 1, s: 1000, m: 60_000 } as const;
+export type DurationUnit = keyof typeof MS_PER_UNIT;
+
+/** The units as a regular-expression alternation, for grammars that embed a duration (thresholds). */
+export const DURATION_UNITS = 'ms|s|m';
+
+const DURATION = new RegExp(`^\\s*(\\d+(?:\\.\\d+)?|\\.\\d+)\\s*(${DURATION_UNITS})?\\s*$`);
+
+/** `value` `unit`s in milliseconds; no unit means milliseconds. */
+export function unitToMs(value: number, unit: DurationUnit | undefined): number {
+  return unit === undefined ? value : value * MS_PER_UNIT[unit];
+}
+
+/** A duration's number and unit (undefined when bare), or null when the text is not a duration. */
+export function splitDuration(text: string): { value: number; unit: DurationUnit | undefined } | null {
+  const m = DURATION.exec(text);
+  return m ? { value: Number(m[1]), unit: m[2] as DurationUnit | undefined } : null;
+}
+
 /** Parses `250ms`, `1.5s`, `2m` or a bare number of milliseconds into milliseconds. */
 export function parseDuration(text: string | number): number {
   if (typeof text === 'number') {
     if (!Number.isFinite(text) || text < 0) throw new Error(`expected a non-negative duration, found ${text}`);
     return text;
   }
-  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*$/.exec(text);
-  if (!m) throw new Error(`expected a duration like 500ms, 5s or 2m, found "${text}"`);
-  const value = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  return unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
+  const d = splitDuration(text);
+  if (!d) throw new Error(`expected a duration like 500ms, 5s or 2m, found "${text}"`);
+  return unitToMs(d.value, d.unit);
 }
 
 /** Formats milliseconds for people: 850ms, 2.41s, 3m05s. */

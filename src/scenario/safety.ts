@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { InputError } from '../scenario/errors.js';
+import { InputError } from './errors.js';
 
 /** Above this many new connections per second, a non-loopback target must be named explicitly. */
 export const MODEST_RATE = 20;

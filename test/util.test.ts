@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { DURATION_UNITS, formatDuration, parseDuration, splitDuration, unitToMs } from '../src/util/duration.js';
+import { formatPath, valueAt } from '../src/util/key-path.js';
+import { describeFound, describeIssue, unknownKeysPhrase, type IssueWording } from '../src/util/zod-issues.js';
+
+describe('duration grammar (util/duration.ts)', () => {
+  it('splits a number and its unit; anything else is not a duration', () => {
+    expect(splitDuration('250ms')).toEqual({ value: 250, unit: 'ms' });
+    expect(splitDuration(' 1.5 s ')).toEqual({ value: 1.5, unit: 's' });
+    expect(splitDuration('.5m')).toEqual({ value: 0.5, unit: 'm' });
+    expect(splitDuration('42')).toEqual({ value: 42, unit: undefined });
+    for (const bad of ['', '5.', '-1s', '1h', '1.2.3', 's', '1 ms s']) expect(splitDuration(bad)).toBeNull();
+    expect(DURATION_UNITS).toBe('ms|s|m');
+  });
+
+  it('converts units to milliseconds, a bare number being milliseconds', () => {
+    expect([unitToMs(3, 'ms'), unitToMs(1.5, 's'), unitToMs(2, 'm'), unitToMs(7, undefined)]).toEqual([3, 1500, 120_000, 7]);
+  });
+
+  it('parses text and numbers, and says what it expected', () => {
+    expect([parseDuration('250ms'), parseDuration('2s'), parseDuration('1m'), parseDuration('40'), parseDuration(12.5)]).toEqual([250, 2000, 60_000, 40, 12.5]);
+    expect(() => parseDuration('soon')).toThrow('expected a duration like 500ms, 5s or 2m, found "soon"');
+    expect(() => parseDuration(-1)).toThrow('expected a non-negative duration, found -1');
+    expect(() => parseDuration(Number.NaN)).toThrow('expected a non-negative duration, found NaN');
+  });
+
+  it('formats for people', () => {
+    expect([formatDuration(849.6), formatDuration(2414), formatDuration(185_000)]).toEqual(['850ms', '2.41s', '3m05s']);
+  });
+});
+
+describe('key paths (util/key-path.ts)', () => {
+  it('formats a path the way users write it', () => {
+    expect(formatPath(['load', 'stages', 1, 'rate'])).toBe('load.stages[1].rate');
+    expect(formatPath([0, 'a'])).toBe('[0].a');
+    expect(formatPath([])).toBe('(top level)');
+  });
+
+  it('reads the value a path leads to, undefined where it leads nowhere', () => {
+    const data = { a: { b: [10, { c: 'x' }] }, n: null };
+    expect(valueAt(data, ['a', 'b', 1, 'c'])).toBe('x');
+    expect(valueAt(data, [])).toBe(data);
+    expect(valueAt(data, ['a', 'b', 5])).toBeUndefined();
+    expect(valueAt(data, ['n', 'x'])).toBeUndefined();
+    expect(valueAt(data, ['a', 'b', 0, 'x'])).toBeUndefined();
+  });
+});
+
+describe('input errors from zod issues (util/zod-issues.ts)', () => {
+  const wording: IssueWording = {
+    at: (path) => `in.yaml: ${formatPath(path)}`,
+    unknownKeys: ({ path, keys }) => `in.yaml: ${formatPath(path)}: ${unknownKeysPhrase(keys)}`,
+  };
+  const schema = z
+    .object({
+      rate: z.number({ error: 'expected a rate' }),
+      list: z.array(z.object({ x: z.string() })).optional(),
+      addr: z.string().refine((v) => v === 'ok', { message: 'expected ok, found a bad address' }).optional(),
+      note: z.string().optional(),
+    })
+    .strict();
+  const lines = (data: unknown) => schema.safeParse(data).error!.issues.map((issue) => describeIssue(issue, data, wording));
+
+  it('says what was expected and what was found, the key missing included', () => {
+    expect(lines({ rate: 'fast' })).toEqual(['in.yaml: rate: expected a rate, found "fast"']);
+    expect(lines({})).toEqual(['in.yaml: rate: expected a rate, found nothing (the key is missing)']);
+  });
+
+  it("gives zod's own type messages the type, not zod's wording", () => {
+    expect(lines({ rate: 1, list: [5], note: 3 })).toEqual(['in.yaml: list[0]: expected object, found 5', 'in.yaml: note: expected string, found 3']);
+  });
+
+  it('leaves a message that already says what was found as it is', () => {
+    expect(lines({ rate: 1, addr: 'no' })).toEqual(['in.yaml: addr: expected ok, found a bad address']);
+  });
+
+  it("words unknown keys the caller's way", () => {
+    expect(lines({ rate: 1, colour: 1 })).toEqual(['in.yaml: (top level): unknown key "colour"']);
+    expect(lines({ rate: 1, a: 1, b: 2 })).toEqual(['in.yaml: (top level): unknown keys "a", "b"']);
+  });
+
+  it('shows a found value as JSON cut to 60 characters', () => {
+    expect(describeFound('x'.repeat(58))).toBe(JSON.stringify('x'.repeat(58)));
+    expect(describeFound('x'.repeat(59))).toBe(`"${'x'.repeat(56)}...`);
+    expect(describeFound({ a: [1] })).toBe('{"a":[1]}');
+    expect(describeFound(null)).toBe('null');
+    expect(describeFound(undefined)).toBe('nothing (the key is missing)');
+  });
+});
