@@ -15,7 +15,8 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import querystring from 'node:querystring';
 import WebSocket from 'ws';
-import { INVALID_VALUE, TOKEN } from './header-syntax.js';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { isHeaderName, isHeaderValue, TOKEN } from '../session/header-syntax.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Node's default limit for a response head (--max-http-header-size). */
@@ -56,16 +57,6 @@ export interface UpgradeRequest {
   head: string;
 }
 
-/** A header Node's http client would refuse to send: the same error codes. */
-export class InvalidHeaderError extends Error {
-  constructor(
-    readonly code: 'ERR_INVALID_HTTP_TOKEN' | 'ERR_INVALID_CHAR',
-    name: string,
-  ) {
-    super(code === 'ERR_INVALID_CHAR' ? `Invalid character in header content ["${name}"]` : `Header name must be a valid HTTP token ["${name}"]`);
-  }
-}
-
 /** http: and https: URLs are ws: and wss: to ws's client; the secure ones go through TLS. */
 const isSecureProtocol = (protocol: string): boolean => protocol === 'wss:' || protocol === 'https:';
 
@@ -82,7 +73,8 @@ export function isSecureUrl(url: string): boolean {
  * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks (its
  * SyntaxErrors, which errorCode() names), the scenario's headers (Host and Authorization may be
  * overridden; the handshake's own may not), the subprotocols offered, and Basic auth from the
- * URL's user info. Throws SyntaxError or InvalidHeaderError.
+ * URL's user info. Throws SyntaxError, or Node's own error for a header its client would refuse
+ * (ERR_INVALID_HTTP_TOKEN, ERR_INVALID_CHAR).
  */
 export function buildRequest(url: string, headers: Record<string, string>, protocols: readonly string[]): UpgradeRequest {
   let u: URL;
@@ -99,8 +91,8 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
   const lines: string[] = [`GET ${u.pathname || '/'}${u.search} HTTP/1.1`];
   const given = new Map<string, string>();
   for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw new InvalidHeaderError('ERR_INVALID_HTTP_TOKEN', name);
-    if (INVALID_VALUE.test(value)) throw new InvalidHeaderError('ERR_INVALID_CHAR', name);
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
     const lower = name.toLowerCase();
     if (OWNED.has(lower) || (lower === 'sec-websocket-protocol' && protocols.length > 0)) continue;
     given.set(lower, `${name}: ${value}`);
@@ -169,9 +161,9 @@ export function parseResponseHead(text: string): ResponseHead | null {
     const colon = line.indexOf(':');
     if (colon <= 0) return null;
     const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name)) return null;
+    if (!isHeaderName(name)) return null;
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (INVALID_VALUE.test(value)) return null;
+    if (!isHeaderValue(value)) return null;
     const before = headers.get(name);
     if (name === 'content-length' && (!/^\d+$/.test(value) || (before !== undefined && before !== value))) return null;
     headers.set(name, before === undefined || name === 'content-length' ? value : `${before}, ${value}`);
