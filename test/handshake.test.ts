@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { OutgoingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acceptFor, buildRequest, canAdopt, checkSwitch, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
+import { acceptFor, buildRequest, canAdopt, checkSwitch, HandshakeError, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
 import { isHeaderName, isHeaderValue } from '../src/session/header-syntax.js';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
@@ -71,12 +71,21 @@ describe('the upgrade request wsrace writes', () => {
     expect(isHeaderValue('')).toBe(true);
   });
 
-  it('refuses what ws refuses, with ws’s messages: a bad URL, a fragment, a bad or repeated subprotocol', () => {
-    expect(() => buildRequest('not a url', {}, [])).toThrow('Invalid URL: not a url');
-    expect(() => buildRequest('ftp://h.test/', {}, [])).toThrow('The URL\'s protocol must be one of');
-    expect(() => buildRequest('ws://h.test/#x', {}, [])).toThrow('The URL contains a fragment identifier');
-    expect(() => buildRequest('ws://h.test/', {}, ['chat', 'chat'])).toThrow('An invalid or duplicated subprotocol was specified');
-    expect(() => buildRequest('ws://h.test/', {}, ['a b'])).toThrow('An invalid or duplicated subprotocol was specified');
+  it('refuses what ws refuses, with ws’s messages and a code: a bad URL, a fragment, a bad or repeated subprotocol', () => {
+    const refusal = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(HandshakeError);
+        return [(err as HandshakeError).code, (err as Error).message];
+      }
+      return null;
+    };
+    expect(refusal(() => buildRequest('not a url', {}, []))).toEqual(['invalid_url', 'Invalid URL: not a url']);
+    expect(refusal(() => buildRequest('ftp://h.test/', {}, []))).toEqual(['invalid_url', 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"']);
+    expect(refusal(() => buildRequest('ws://h.test/#x', {}, []))).toEqual(['invalid_url', 'The URL contains a fragment identifier']);
+    expect(refusal(() => buildRequest('ws://h.test/', {}, ['chat', 'chat']))).toEqual(['invalid_subprotocol', 'An invalid or duplicated subprotocol was specified']);
+    expect(refusal(() => buildRequest('ws://h.test/', {}, ['a b']))).toEqual(['invalid_subprotocol', 'An invalid or duplicated subprotocol was specified']);
   });
 
   it('the installed ws can adopt a socket (else every attempt would quietly fall back to ws’s client)', () => {
@@ -136,20 +145,39 @@ describe('the response wsrace reads', () => {
     expect([99, 100, 101, 103, 199, 200].map(isInformational)).toEqual([false, true, false, true, true, false]);
   });
 
-  it('checks a 101 as ws does, with ws’s messages', () => {
+  it('checks a 101 as ws does: ws’s messages, a code each', () => {
     const key = nextKey();
     const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}`;
-    const check = (text: string, protocols: string[] = []) => checkSwitch(parseResponseHead(text)!, acceptFor(key), protocols);
+    const check = (text: string, protocols: string[] = [], deflate = false) => {
+      const checked = checkSwitch(parseResponseHead(text)!, acceptFor(key), protocols, deflate);
+      return 'error' in checked ? [checked.error.code, checked.error.message] : checked;
+    };
     expect(check(ok)).toEqual({ protocol: '' });
     expect(check(`${ok}\r\nSec-WebSocket-Protocol: b`, ['a', 'b'])).toEqual({ protocol: 'b' });
-    expect(check(ok.replace('websocket', 'h2c'))).toEqual({ error: 'Invalid Upgrade header' });
-    expect(check(ok.replace(acceptFor(key), acceptFor(nextKey())))).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
+    expect(check(ok.replace('websocket', 'h2c'))).toEqual(['invalid_upgrade_header', 'Invalid Upgrade header']);
+    expect(check(ok.replace(acceptFor(key), acceptFor(nextKey())))).toEqual(['invalid_accept', 'Invalid Sec-WebSocket-Accept header']);
     // Before the request is written there is no expected accept: an empty header must not match it.
-    expect(checkSwitch(parseResponseHead(ok.replace(acceptFor(key), ''))!, '', [])).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
-    expect(check(ok, ['a'])).toEqual({ error: 'Server sent no subprotocol' });
-    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`, ['a'])).toEqual({ error: 'Server sent an invalid subprotocol' });
-    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`)).toEqual({ error: 'Server sent a subprotocol but none was requested' });
-    expect(check(`${ok}\r\nSec-WebSocket-Extensions: permessage-deflate`)).toEqual({ error: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' });
+    const unsent = checkSwitch(parseResponseHead(ok.replace(acceptFor(key), ''))!, '', []);
+    expect('error' in unsent && unsent.error.code).toBe('invalid_accept');
+    expect(check(ok, ['a'])).toEqual(['invalid_subprotocol', 'Server sent no subprotocol']);
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`, ['a'])).toEqual(['invalid_subprotocol', 'Server sent an invalid subprotocol']);
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`)).toEqual(['invalid_subprotocol', 'Server sent a subprotocol but none was requested']);
+    expect(check(`${ok}\r\nSec-WebSocket-Extensions: permessage-deflate`)).toEqual(['invalid_extension', 'Server sent a Sec-WebSocket-Extensions header but no extension was requested']);
+  });
+
+  it('with permessage-deflate offered (ws’s client), the extensions ws’s negotiation accepts and no other', () => {
+    const key = nextKey();
+    const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Extensions: `;
+    const check = (extensions: string) => {
+      const checked = checkSwitch(parseResponseHead(ok + extensions)!, acceptFor(key), [], true);
+      return 'error' in checked ? [checked.error.code, checked.error.message] : 'ok';
+    };
+    expect(check('permessage-deflate')).toBe('ok');
+    expect(check('permessage-deflate; client_max_window_bits=10; server_no_context_takeover')).toBe('ok');
+    expect(check('permessage-deflate; client_max_window_bits=20')).toEqual(['invalid_extension', 'Invalid Sec-WebSocket-Extensions header']);
+    expect(check('permessage-deflate; server_max_window_bits')).toEqual(['invalid_extension', 'Invalid Sec-WebSocket-Extensions header']);
+    expect(check('permessage-deflate; =')).toEqual(['invalid_extension', 'Invalid Sec-WebSocket-Extensions header']);
+    expect(check('x-webkit-deflate-frame')).toEqual(['invalid_extension', 'Server indicated an extension that was not requested']);
   });
 });
 

@@ -3,18 +3,18 @@
  * the 101 checks out, the socket is handed to a ws WebSocket (`adoptableWebSocket`, `attach`)
  * for the frames.
  *
- * Why not ws's own client: it goes through node:http (a ClientRequest, its streams, its parser)
- * and draws 16 bytes from the CSPRNG per socket (one call each, ~8 µs here). On a 2-core VM a
- * plain open+close loop spent 20–25% less CPU per connection without them, wsrace's worker ~12%
- * (docs/performance.md). ws's
- * client is still used for what wsrace does not do itself: permessage-deflate's negotiation.
+ * Why not ws's own client: it builds a node:http ClientRequest (its streams, its parser) and
+ * draws the key from the CSPRNG per socket, which costs CPU on the hot path (docs/performance.md,
+ * "Notes moved from engine code (connection)"). ws's client is still used for what wsrace does
+ * not do itself: permessage-deflate's negotiation.
  *
- * The checks and their messages are ws's own (8.x, `initAsClient`), so an attempt is counted
- * the same whichever client made it.
+ * The checks are ws's own (8.x, `initAsClient`), so an attempt is counted the same whichever
+ * client made it; each failure is a HandshakeError whose code is what totals.errorCodes shows.
  */
 import { createHash, randomFillSync } from 'node:crypto';
 import querystring from 'node:querystring';
 import WebSocket from 'ws';
+import * as wsModule from 'ws';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { isHeaderName, isHeaderValue, TOKEN } from '../session/header-syntax.js';
 
@@ -57,6 +57,19 @@ export interface UpgradeRequest {
   head: string;
 }
 
+/** What can be wrong with an upgrade request or its answer: the code is the one totals.errorCodes counts. */
+export type HandshakeCode = 'invalid_url' | 'invalid_subprotocol' | 'invalid_http' | 'invalid_upgrade_header' | 'invalid_accept' | 'invalid_extension';
+
+/** A handshake failure found by wsrace (the message is ws's, or Node's parser's, for the same case). */
+export class HandshakeError extends Error {
+  constructor(
+    readonly code: HandshakeCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** http: and https: URLs are ws: and wss: to ws's client; the secure ones go through TLS. */
 const isSecureProtocol = (protocol: string): boolean => protocol === 'wss:' || protocol === 'https:';
 
@@ -70,10 +83,10 @@ export function isSecureUrl(url: string): boolean {
 }
 
 /**
- * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks (its
- * SyntaxErrors, which errorCode() names), the scenario's headers (Host and Authorization may be
- * overridden; the handshake's own may not), the subprotocols offered, and Basic auth from the
- * URL's user info. Throws SyntaxError, or Node's own error for a header its client would refuse
+ * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks, the
+ * scenario's headers (Host and Authorization may be overridden; the handshake's own may not), the
+ * subprotocols offered, and Basic auth from the URL's user info. Throws a HandshakeError
+ * (invalid_url, invalid_subprotocol), or Node's own error for a header its client would refuse
  * (ERR_INVALID_HTTP_TOKEN, ERR_INVALID_CHAR).
  */
 export function buildRequest(url: string, headers: Record<string, string>, protocols: readonly string[]): UpgradeRequest {
@@ -81,13 +94,13 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
   try {
     u = new URL(url);
   } catch {
-    throw new SyntaxError(`Invalid URL: ${url}`);
+    throw new HandshakeError('invalid_url', `Invalid URL: ${url}`);
   }
   const secure = isSecureProtocol(u.protocol);
   const defaultPort = secure ? 443 : 80;
-  if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
-  if (u.hash) throw new SyntaxError('The URL contains a fragment identifier');
-  if (new Set(protocols).size !== protocols.length || !protocols.every((p) => TOKEN.test(p))) throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+  if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new HandshakeError('invalid_url', 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
+  if (u.hash) throw new HandshakeError('invalid_url', 'The URL contains a fragment identifier');
+  if (new Set(protocols).size !== protocols.length || !protocols.every((p) => TOKEN.test(p))) throw new HandshakeError('invalid_subprotocol', 'An invalid or duplicated subprotocol was specified');
   const lines: string[] = [`GET ${u.pathname || '/'}${u.search} HTTP/1.1`];
   const given = new Map<string, string>();
   for (const [name, value] of Object.entries(headers)) {
@@ -183,23 +196,61 @@ export function isUpgrade(head: ResponseHead): boolean {
   return head.status === 101 && head.headers.has('upgrade') && connection !== undefined && connection.split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
 }
 
+/** ws's exports that its typings leave out: the Sec-WebSocket-Extensions parser and permessage-deflate. */
+const wsExtras = wsModule as unknown as {
+  extension: { parse(header: string): Record<string, unknown[]> };
+  PerMessageDeflate: new (options: { isServer: boolean }) => { accept(offers: unknown[]): unknown };
+};
+
 /**
- * ws's checks on a 101 (its messages, which errorCode() names): the Upgrade header, the
- * accept key (`accept`: acceptFor(the request's key), computed while the server answers), the
- * subprotocol (one of those offered, if any were), and no extension that was not offered.
- * Returns the error, or the subprotocol the server chose ('' for none).
+ * ws's client's checks on the extensions a 101 accepts, with its messages: none unless
+ * permessage-deflate was offered, and then only it, with parameters ws's negotiation takes (its
+ * parser, its class). Null when ws would take them.
  */
-export function checkSwitch(head: ResponseHead, accept: string, protocols: readonly string[]): { error: string } | { protocol: string } {
+function extensionsProblem(header: string, deflateOffered: boolean): string | null {
+  if (!deflateOffered) return 'Server sent a Sec-WebSocket-Extensions header but no extension was requested';
+  let accepted: Record<string, unknown[]>;
+  try {
+    accepted = wsExtras.extension.parse(header);
+  } catch {
+    return 'Invalid Sec-WebSocket-Extensions header';
+  }
+  const names = Object.keys(accepted);
+  if (names.length !== 1 || names[0] !== 'permessage-deflate') return 'Server indicated an extension that was not requested';
+  try {
+    new wsExtras.PerMessageDeflate({ isServer: false }).accept(accepted['permessage-deflate']);
+    return null;
+  } catch {
+    return 'Invalid Sec-WebSocket-Extensions header';
+  }
+}
+
+/** ws's message for a subprotocol the server should not have chosen (`chosen`: its header), or null. */
+function subprotocolProblem(chosen: string | undefined, offered: readonly string[]): string | null {
+  if (chosen === undefined) return offered.length > 0 ? 'Server sent no subprotocol' : null;
+  if (offered.length === 0) return 'Server sent a subprotocol but none was requested';
+  return offered.includes(chosen) ? null : 'Server sent an invalid subprotocol';
+}
+
+/** A validated 101: the subprotocol the server chose ('' for none); or why it is not one. */
+export type SwitchCheck = { protocol: string } | { error: HandshakeError };
+
+/**
+ * ws's checks on a 101, in its order: the Upgrade header, the accept key (`accept`: acceptFor(the
+ * request's key), computed while the server answers), the subprotocol (one of those offered, if
+ * any were), and the extensions (`deflateOffered`: ws's client offered permessage-deflate).
+ */
+export function checkSwitch(head: ResponseHead, accept: string, protocols: readonly string[], deflateOffered = false): SwitchCheck {
   const upgrade = head.headers.get('upgrade');
-  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: 'Invalid Upgrade header' };
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: new HandshakeError('invalid_upgrade_header', 'Invalid Upgrade header') };
   // An empty `accept` (no request sent yet) matches no answer, not an empty header.
-  if (accept === '' || head.headers.get('sec-websocket-accept') !== accept) return { error: 'Invalid Sec-WebSocket-Accept header' };
+  if (accept === '' || head.headers.get('sec-websocket-accept') !== accept) return { error: new HandshakeError('invalid_accept', 'Invalid Sec-WebSocket-Accept header') };
   const chosen = head.headers.get('sec-websocket-protocol');
-  if (chosen !== undefined) {
-    if (protocols.length === 0) return { error: 'Server sent a subprotocol but none was requested' };
-    if (!protocols.includes(chosen)) return { error: 'Server sent an invalid subprotocol' };
-  } else if (protocols.length > 0) return { error: 'Server sent no subprotocol' };
-  if (head.headers.has('sec-websocket-extensions')) return { error: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' };
+  const protocolError = subprotocolProblem(chosen, protocols);
+  if (protocolError !== null) return { error: new HandshakeError('invalid_subprotocol', protocolError) };
+  const extensions = head.headers.get('sec-websocket-extensions');
+  const extensionError = extensions === undefined ? null : extensionsProblem(extensions, deflateOffered);
+  if (extensionError !== null) return { error: new HandshakeError('invalid_extension', extensionError) };
   return { protocol: chosen ?? '' };
 }
 
