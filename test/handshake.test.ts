@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { OutgoingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acceptFor, buildRequest, canAdopt, checkSwitch, HandshakeError, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
+import { acceptFor, buildRequest, canAdopt, checkSwitch, HandshakeError, headSoFarInvalid, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
 import { isHeaderName, isHeaderValue } from '../src/session/header-syntax.js';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
@@ -110,14 +110,43 @@ describe('the response wsrace reads', () => {
     expect(parseResponseHead('HTTP/1.0 101')?.status).toBe(101);
   });
 
-  it('refuses what Node’s parser refuses: not HTTP, a header without a name, control characters, a bad or conflicting Content-Length', () => {
+  it('refuses what Node’s parser refuses: not HTTP, a header without a name, control characters, a bad, repeated or conflicting Content-Length', () => {
     expect(parseResponseHead('\x00\x01 garbage')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nno colon here')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: a\x00b')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: a\x7fb')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: 1\r\n folded')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nContent-Length: abc')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 1\r\nContent-Length: 2')).toBeNull();
-    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\ncontent-length: 2')?.headers.get('content-length')).toBe('2');
+    // Node refuses a second Content-Length even when it is equal, and one beside Transfer-Encoding.
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\ncontent-length: 2')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nTransfer-Encoding:\r\nContent-Length: 2')?.status).toBe(503);
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 18446744073709551615')?.status).toBe(503);
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 18446744073709551616')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nX-A: \t padded\xa0 ')?.headers.get('x-a')).toBe('padded\xa0');
+  });
+
+  it('takes the versions Node’s parser takes (0.9, 1.0, 1.1, 2.0) and any reason phrase', () => {
+    const status = (line: string) => parseResponseHead(`${line}\r\nX-A: 1`)?.status ?? null;
+    expect(['HTTP/0.9 101', 'HTTP/1.0 101', 'HTTP/1.1 101', 'HTTP/2.0 101'].map(status)).toEqual([101, 101, 101, 101]);
+    expect(['HTTP/1.2 101', 'HTTP/2.1 101', 'HTTP/3.0 101', 'HTTP/0.0 101', 'http/1.1 101'].map(status)).toEqual([null, null, null, null, null]);
+    expect(['HTTP/1.1 101 ', 'HTTP/1.1 101 \x01 x', 'HTTP/1.1 099 x', 'HTTP/1.1 999'].map(status)).toEqual([101, 101, 99, 999]);
+    expect(['HTTP/1.1  101', 'HTTP/1.1 101\tx', 'HTTP/1.1 1010', 'HTTP/1.1 10a', 'HTTP/1.1 99'].map(status)).toEqual([null, null, null, null, null]);
+  });
+
+  it('refuses a head still arriving as soon as Node’s parser would, line by line', () => {
+    const soFar = (text: string, from = 0) => headSoFarInvalid(Buffer.from(text, 'latin1'), from);
+    for (const ok of ['', 'H', 'HTTP/1.', 'HTTP/1.1 1', 'HTTP/1.1 101', 'HTTP/1.1 101 Switching\r', 'HTTP/1.1 101 OK\r\n', 'HTTP/1.1 101 OK\r\nUpgr', 'HTTP/1.1 101 OK\r\nUpgrade:', 'HTTP/1.1 101 OK\r\nUpgrade: web', 'HTTP/1.1 101 OK\r\nUpgrade: websocket\r', 'HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r', 'HTTP/1.1 503 OK\r\nContent-Length: 12 ']) {
+      expect(soFar(ok), JSON.stringify(ok)).toBe(false);
+    }
+    for (const bad of ['HTTP/1.2', 'HTTP/1.1 1x', 'HTTP/1.1 1010', 'HTTP/1.1 101 O\rK', 'HTTP/1.1 101 OK\r\nUp grade', 'HTTP/1.1 101 OK\r\n folded', 'HTTP/1.1 101 OK\r\n: nameless', 'HTTP/1.1 101 OK\r\nX-A: a\x01', 'HTTP/1.1 101 OK\r\nX-A\r', 'HTTP/1.1 101 OK\r\nno colon\r\n', 'HTTP/1.1 503 OK\r\nContent-Length: 1 2', 'HTTP/1.1 503 OK\r\nContent-Length: +1']) {
+      expect(soFar(bad), JSON.stringify(bad)).toBe(true);
+    }
+    // From a later read, only the line it continues and the lines after it are read again.
+    const head = 'HTTP/1.1 101 OK\r\nX-Bad Name: 1\r\nUpgrade: web';
+    expect(soFar(head, head.indexOf('Upgrade') + 2)).toBe(false);
+    expect(soFar(head, head.indexOf('Name'))).toBe(true);
   });
 
   it('finds the end of a head as it arrives: garbage and bare line feeds at once, headers past 16 KiB', () => {
@@ -142,6 +171,14 @@ describe('the response wsrace reads', () => {
     expect(isUpgrade(head('Upgrade: websocket\r\nConnection: keep-alive, Upgrade'))).toBe(true);
     expect(isUpgrade(head('Upgrade: websocket\r\nConnection: keep-alive'))).toBe(false);
     expect(isUpgrade(head('Connection: Upgrade'))).toBe(false);
+    // An empty Upgrade is none to Node's parser, even twice (ws would see ", " and call it invalid).
+    expect(isUpgrade(head('Upgrade: \t\r\nConnection: Upgrade'))).toBe(false);
+    expect(isUpgrade(head('Upgrade:\r\nUpgrade: \r\nConnection: Upgrade'))).toBe(false);
+    expect(isUpgrade(head('Upgrade:\r\nUpgrade: h2c\r\nConnection: Upgrade'))).toBe(true);
+    // Connection's tokens are compared without the spaces and tabs around them (not other whitespace).
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: ,\tupgrade ,close'))).toBe(true);
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: upgrade\xa0'))).toBe(false);
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: x upgrade'))).toBe(false);
     expect([99, 100, 101, 103, 199, 200].map(isInformational)).toEqual([false, true, false, true, true, false]);
   });
 

@@ -16,7 +16,7 @@ import querystring from 'node:querystring';
 import WebSocket from 'ws';
 import * as wsModule from 'ws';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { isHeaderName, isHeaderValue, TOKEN } from '../session/header-syntax.js';
+import { isHeaderName, isHeaderValue, isToken, TOKEN } from '../session/header-syntax.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Node's default limit for a response head (--max-http-header-size). */
@@ -128,11 +128,14 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
 export interface ResponseHead {
   status: number;
   headers: Map<string, string>;
+  /** An Upgrade header with a value (Node's parser takes an empty one as none). */
+  upgrade: boolean;
 }
 
 const CRLF = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})(?: [^\r\n]*)?$/;
+/** The versions Node's parser (llhttp) takes in a response: 0.9, 1.0, 1.1 and 2.0; any reason phrase. */
+const STATUS_LINE = /^HTTP\/(?:1\.[01]|2\.0|0\.9) (\d{3})(?: [^\r\n]*)?$/;
 const HTTP_PREFIX = 'HTTP/';
 const CR = 13;
 const LF = 10;
@@ -169,31 +172,92 @@ export function parseResponseHead(text: string): ResponseHead | null {
   const status = STATUS_LINE.exec(lines[0]);
   if (!status) return null;
   const headers = new Map<string, string>();
+  let upgrade = false;
   for (let k = 1; k < lines.length; k++) {
     const line = lines[k];
     const colon = line.indexOf(':');
     if (colon <= 0) return null;
     const name = line.slice(0, colon).toLowerCase();
-    if (!isHeaderName(name)) return null;
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (!isHeaderValue(value)) return null;
+    const value = trimOws(line.slice(colon + 1));
     const before = headers.get(name);
-    if (name === 'content-length' && (!/^\d+$/.test(value) || (before !== undefined && before !== value))) return null;
-    headers.set(name, before === undefined || name === 'content-length' ? value : `${before}, ${value}`);
+    if (!validHeader(name, value) || (name === 'content-length' && before !== undefined)) return null;
+    headers.set(name, before === undefined ? value : `${before}, ${value}`);
+    if (name === 'upgrade' && value !== '') upgrade = true;
   }
-  return { status: Number(status[1]), headers };
+  if (headers.has('content-length') && headers.get('transfer-encoding')) return null;
+  return { status: Number(status[1]), headers, upgrade };
+}
+
+/** A header value without the spaces and tabs around it (RFC 7230's OWS). */
+const trimOws = (text: string): string => text.replace(/^[ \t]+|[ \t]+$/g, '');
+
+/**
+ * A header Node's parser takes: a token for a name (a line starting with whitespace, an obs-fold,
+ * is none), no control characters in the value, and a Content-Length of digits up to 2^64 − 1.
+ * It also refuses a second Content-Length, even an equal one, and one beside a Transfer-Encoding
+ * (RFC 7230 §3.3.2–3 allow either).
+ */
+function validHeader(lowerName: string, value: string): boolean {
+  return isHeaderName(lowerName) && isHeaderValue(value) && (lowerName !== 'content-length' || isContentLength(value));
+}
+
+const MAX_CONTENT_LENGTH = 2n ** 64n - 1n;
+function isContentLength(value: string): boolean {
+  return /^\d+$/.test(value) && (value.length < 20 || BigInt(value) <= MAX_CONTENT_LENGTH);
+}
+
+/**
+ * Whether a head still arriving (`bytes`: no blank line yet) is already one Node's parser has
+ * refused, as it refuses a byte the moment it arrives: each line by the rules of a whole head,
+ * the line still arriving by what it may hold so far. `from`: where this read's bytes begin;
+ * lines that ended before it were checked with an earlier read. (A second Content-Length, or one
+ * beside Transfer-Encoding, is found once the head is whole.)
+ */
+export function headSoFarInvalid(bytes: Buffer, from: number): boolean {
+  const start = from === 0 ? 0 : bytes.lastIndexOf(LF, from - 1) + 1;
+  const lines = bytes.toString('latin1', start).split('\r\n');
+  const arriving = lines.pop()!;
+  for (let k = 0; k < lines.length; k++) if (!(start === 0 && k === 0 ? STATUS_LINE.test(lines[k]) : headerLineValid(lines[k]))) return true;
+  return start === 0 && lines.length === 0 ? !statusLineSoFarValid(arriving) : !headerLineSoFarValid(arriving);
+}
+
+function headerLineValid(line: string): boolean {
+  const colon = line.indexOf(':');
+  return colon > 0 && validHeader(line.slice(0, colon).toLowerCase(), trimOws(line.slice(colon + 1)));
+}
+
+/** The beginnings of a valid status line, up to the status code. */
+const STATUS_STARTS = ['HTTP/1.1 ', 'HTTP/1.0 ', 'HTTP/2.0 ', 'HTTP/0.9 '];
+function statusLineSoFarValid(text: string): boolean {
+  const line = text.endsWith('\r') ? text.slice(0, -1) : text; // its LF may be next
+  if (line.length <= 9) return STATUS_STARTS.some((s) => s.startsWith(line));
+  if (line.length <= 12) return STATUS_STARTS.includes(line.slice(0, 9)) && /^\d*$/.test(line.slice(9));
+  return STATUS_LINE.test(line);
+}
+
+function headerLineSoFarValid(text: string): boolean {
+  if (text === '\r') return true; // the blank line that ends the head, its LF still to come
+  const colon = text.indexOf(':');
+  if (colon < 0) return text === '' || isToken(text);
+  const line = text.endsWith('\r') ? text.slice(0, -1) : text;
+  const name = line.slice(0, colon).toLowerCase();
+  const value = line.slice(colon + 1).replace(/^[ \t]+/, '');
+  if (name === 'content-length') return /^\d*[ \t]*$/.test(value) && (trimOws(value) === '' || isContentLength(trimOws(value)));
+  return colon > 0 && isHeaderName(name) && isHeaderValue(value);
 }
 
 /** 1xx other than 101: informational (RFC 9110 §15.2); the final response follows. */
 export const isInformational = (status: number): boolean => status >= 100 && status < 200 && status !== 101;
 
 /**
- * Node's client hands a 101 over as an upgrade only with an Upgrade header and "upgrade" among
- * the Connection tokens; any other 101 is an ordinary response, which ws counts by its status.
+ * Node's client hands a 101 over as an upgrade only with a non-empty Upgrade header and "upgrade"
+ * among the Connection tokens; any other 101 is an ordinary response, which ws counts by its
+ * status. (Node's parser also takes a tab after a token as part of it; RFC 7230 §3.2.6 and wsrace
+ * do not: test/handshake-compare.test.ts asserts the difference.)
  */
 export function isUpgrade(head: ResponseHead): boolean {
   const connection = head.headers.get('connection');
-  return head.status === 101 && head.headers.has('upgrade') && connection !== undefined && connection.split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
+  return head.status === 101 && head.upgrade && connection !== undefined && connection.split(',').some((t) => trimOws(t).toLowerCase() === 'upgrade');
 }
 
 /** ws's exports that its typings leave out: the Sec-WebSocket-Extensions parser and permessage-deflate. */

@@ -10,7 +10,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { now } from '../util/clock.js';
 import { ATTEMPT, dial, pickedPortTaken, type DialOptions, type Dialler } from './dial.js';
-import { acceptFor, adoptableWebSocket, attach, checkSwitch, HandshakeError, HEAD_CAPACITY, isInformational, isUpgrade, parseResponseHead, scanHead, type ResponseHead, type UpgradeRequest } from './handshake.js';
+import { acceptFor, adoptableWebSocket, attach, checkSwitch, HandshakeError, HEAD_CAPACITY, headSoFarInvalid, isInformational, isUpgrade, parseResponseHead, scanHead, type ResponseHead, type UpgradeRequest } from './handshake.js';
 
 /** What reading the answer needs from the attempt; the state lives on the attempt (one object each). */
 export interface Upgrading extends Dialler {
@@ -117,8 +117,11 @@ export function sendRequest(a: Upgrading): void {
  * always comes in one read; one that comes in pieces is gathered in a buffer of its own, so
  * each byte is copied and scanned once (a server dribbling its head costs linear time).
  */
-function readResponse(a: Upgrading, chunk: Buffer): void {
+function readResponse(a: Upgrading, read: Buffer): void {
   if (!a.awaitingAnswer || a.sock === null) return;
+  // Empty lines before a status line are skipped, as Node's parser skips them.
+  const chunk = a.pending === null ? skipEmptyLines(read) : read;
+  if (chunk.length === 0) return;
   let bytes = chunk;
   let from = 0;
   let overflow: Buffer | null = null;
@@ -132,7 +135,7 @@ function readResponse(a: Upgrading, chunk: Buffer): void {
   const end = scanHead(bytes, from);
   if (end === 'invalid') return a.failed(invalidHttp());
   if (end === 'more') {
-    if (overflow) return a.failed(invalidHttp()); // a full buffer and no blank line
+    if (overflow || headSoFarInvalid(bytes, from)) return a.failed(invalidHttp()); // a full buffer and no blank line, or a broken line
     if (a.pending === null) {
       a.pending = Buffer.allocUnsafe(HEAD_CAPACITY);
       a.pendingLength = chunk.copy(a.pending, 0);
@@ -153,6 +156,13 @@ function readResponse(a: Upgrading, chunk: Buffer): void {
   // the socket to ws (its receiver, sender, listeners) is wsrace's cost, not the target's.
   a.validatedAt = now();
   handOver(a, checked.protocol, rest);
+}
+
+/** `bytes` without the CRs and LFs it starts with (itself when it starts with neither: no copy, no allocation). */
+function skipEmptyLines(bytes: Buffer): Buffer {
+  let at = 0;
+  while (at < bytes.length && (bytes[at] === 13 || bytes[at] === 10)) at++;
+  return at === 0 ? bytes : bytes.subarray(at);
 }
 
 /** Hands the socket, and any bytes that came after the 101, to a ws WebSocket, which emits 'open'. */
@@ -188,11 +198,11 @@ function onUnexpectedResponse(this: WebSocket, _req: ClientRequest, res: Incomin
   a.host.keepSchedule();
 }
 
-/** The 101's headers as Node parsed them (repeats joined by ", ", as wsrace's parser joins them). */
+/** The 101 that Node's parser handed over as an upgrade, its headers as it joined them (as wsrace's parser joins them). */
 function headOf(res: IncomingMessage): ResponseHead {
   const headers = new Map<string, string>();
   for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
-  return { status: res.statusCode ?? 0, headers };
+  return { status: res.statusCode ?? 0, headers, upgrade: true };
 }
 
 /**
