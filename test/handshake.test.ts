@@ -2,8 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
+import { OutgoingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acceptFor, buildRequest, canAdopt, checkSwitch, InvalidHeaderError, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
+import { acceptFor, buildRequest, canAdopt, checkSwitch, HandshakeError, headSoFarInvalid, isInformational, isUpgrade, nextKey, parseResponseHead, scanHead } from '../src/engine/handshake.js';
+import { isHeaderName, isHeaderValue } from '../src/session/header-syntax.js';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
 import type { Summary } from '../src/report/summary.js';
@@ -43,8 +45,7 @@ describe('the upgrade request wsrace writes', () => {
       try {
         f();
       } catch (err) {
-        expect(err).toBeInstanceOf(InvalidHeaderError);
-        return (err as InvalidHeaderError).code;
+        return (err as NodeJS.ErrnoException).code;
       }
       return null;
     };
@@ -52,12 +53,39 @@ describe('the upgrade request wsrace writes', () => {
     expect(codeOf(() => buildRequest('ws://h.test/', { 'Bad Name': 'v' }, []))).toBe('ERR_INVALID_HTTP_TOKEN');
   });
 
-  it('refuses what ws refuses, with ws’s messages: a bad URL, a fragment, a bad or repeated subprotocol', () => {
-    expect(() => buildRequest('not a url', {}, [])).toThrow('Invalid URL: not a url');
-    expect(() => buildRequest('ftp://h.test/', {}, [])).toThrow('The URL\'s protocol must be one of');
-    expect(() => buildRequest('ws://h.test/#x', {}, [])).toThrow('The URL contains a fragment identifier');
-    expect(() => buildRequest('ws://h.test/', {}, ['chat', 'chat'])).toThrow('An invalid or duplicated subprotocol was specified');
-    expect(() => buildRequest('ws://h.test/', {}, ['a b'])).toThrow('An invalid or duplicated subprotocol was specified');
+  it('header names and values: exactly what Node’s client (and so ws’s) sends', () => {
+    const nodeSends = (name: string, value: string) => {
+      try {
+        new OutgoingMessage().setHeader(name, value);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let c = 0; c < 0x180; c++) {
+      const ch = String.fromCharCode(c);
+      expect(isHeaderName(`x${ch}`), `name with ${c}`).toBe(nodeSends(`x${ch}`, 'v'));
+      expect(isHeaderValue(`a${ch}b`), `value with ${c}`).toBe(nodeSends('x', `a${ch}b`));
+    }
+    expect(isHeaderName('')).toBe(false);
+    expect(isHeaderValue('')).toBe(true);
+  });
+
+  it('refuses what ws refuses, with ws’s messages and a code: a bad URL, a fragment, a bad or repeated subprotocol', () => {
+    const refusal = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(HandshakeError);
+        return [(err as HandshakeError).code, (err as Error).message];
+      }
+      return null;
+    };
+    expect(refusal(() => buildRequest('not a url', {}, []))).toEqual(['invalid_url', 'Invalid URL: not a url']);
+    expect(refusal(() => buildRequest('ftp://h.test/', {}, []))).toEqual(['invalid_url', 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"']);
+    expect(refusal(() => buildRequest('ws://h.test/#x', {}, []))).toEqual(['invalid_url', 'The URL contains a fragment identifier']);
+    expect(refusal(() => buildRequest('ws://h.test/', {}, ['chat', 'chat']))).toEqual(['invalid_subprotocol', 'An invalid or duplicated subprotocol was specified']);
+    expect(refusal(() => buildRequest('ws://h.test/', {}, ['a b']))).toEqual(['invalid_subprotocol', 'An invalid or duplicated subprotocol was specified']);
   });
 
   it('the installed ws can adopt a socket (else every attempt would quietly fall back to ws’s client)', () => {
@@ -82,14 +110,43 @@ describe('the response wsrace reads', () => {
     expect(parseResponseHead('HTTP/1.0 101')?.status).toBe(101);
   });
 
-  it('refuses what Node’s parser refuses: not HTTP, a header without a name, control characters, a bad or conflicting Content-Length', () => {
+  it('refuses what Node’s parser refuses: not HTTP, a header without a name, control characters, a bad, repeated or conflicting Content-Length', () => {
     expect(parseResponseHead('\x00\x01 garbage')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nno colon here')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: a\x00b')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: a\x7fb')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 101 OK\r\nX-A: 1\r\n folded')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 101 OK\r\nContent-Length: abc')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 1\r\nContent-Length: 2')).toBeNull();
-    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\ncontent-length: 2')?.headers.get('content-length')).toBe('2');
+    // Node refuses a second Content-Length even when it is equal, and one beside Transfer-Encoding.
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\ncontent-length: 2')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked')).toBeNull();
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nTransfer-Encoding:\r\nContent-Length: 2')?.status).toBe(503);
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 18446744073709551615')?.status).toBe(503);
+    expect(parseResponseHead('HTTP/1.1 503 OK\r\nContent-Length: 18446744073709551616')).toBeNull();
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nX-A: \t padded\xa0 ')?.headers.get('x-a')).toBe('padded\xa0');
+  });
+
+  it('takes the versions Node’s parser takes (0.9, 1.0, 1.1, 2.0) and any reason phrase', () => {
+    const status = (line: string) => parseResponseHead(`${line}\r\nX-A: 1`)?.status ?? null;
+    expect(['HTTP/0.9 101', 'HTTP/1.0 101', 'HTTP/1.1 101', 'HTTP/2.0 101'].map(status)).toEqual([101, 101, 101, 101]);
+    expect(['HTTP/1.2 101', 'HTTP/2.1 101', 'HTTP/3.0 101', 'HTTP/0.0 101', 'http/1.1 101'].map(status)).toEqual([null, null, null, null, null]);
+    expect(['HTTP/1.1 101 ', 'HTTP/1.1 101 \x01 x', 'HTTP/1.1 099 x', 'HTTP/1.1 999'].map(status)).toEqual([101, 101, 99, 999]);
+    expect(['HTTP/1.1  101', 'HTTP/1.1 101\tx', 'HTTP/1.1 1010', 'HTTP/1.1 10a', 'HTTP/1.1 99'].map(status)).toEqual([null, null, null, null, null]);
+  });
+
+  it('refuses a head still arriving as soon as Node’s parser would, line by line', () => {
+    const soFar = (text: string, from = 0) => headSoFarInvalid(Buffer.from(text, 'latin1'), from);
+    for (const ok of ['', 'H', 'HTTP/1.', 'HTTP/1.1 1', 'HTTP/1.1 101', 'HTTP/1.1 101 Switching\r', 'HTTP/1.1 101 OK\r\n', 'HTTP/1.1 101 OK\r\nUpgr', 'HTTP/1.1 101 OK\r\nUpgrade:', 'HTTP/1.1 101 OK\r\nUpgrade: web', 'HTTP/1.1 101 OK\r\nUpgrade: websocket\r', 'HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r', 'HTTP/1.1 503 OK\r\nContent-Length: 12 ']) {
+      expect(soFar(ok), JSON.stringify(ok)).toBe(false);
+    }
+    for (const bad of ['HTTP/1.2', 'HTTP/1.1 1x', 'HTTP/1.1 1010', 'HTTP/1.1 101 O\rK', 'HTTP/1.1 101 OK\r\nUp grade', 'HTTP/1.1 101 OK\r\n folded', 'HTTP/1.1 101 OK\r\n: nameless', 'HTTP/1.1 101 OK\r\nX-A: a\x01', 'HTTP/1.1 101 OK\r\nX-A\r', 'HTTP/1.1 101 OK\r\nno colon\r\n', 'HTTP/1.1 503 OK\r\nContent-Length: 1 2', 'HTTP/1.1 503 OK\r\nContent-Length: +1']) {
+      expect(soFar(bad), JSON.stringify(bad)).toBe(true);
+    }
+    // From a later read, only the line it continues and the lines after it are read again.
+    const head = 'HTTP/1.1 101 OK\r\nX-Bad Name: 1\r\nUpgrade: web';
+    expect(soFar(head, head.indexOf('Upgrade') + 2)).toBe(false);
+    expect(soFar(head, head.indexOf('Name'))).toBe(true);
   });
 
   it('finds the end of a head as it arrives: garbage and bare line feeds at once, headers past 16 KiB', () => {
@@ -114,23 +171,50 @@ describe('the response wsrace reads', () => {
     expect(isUpgrade(head('Upgrade: websocket\r\nConnection: keep-alive, Upgrade'))).toBe(true);
     expect(isUpgrade(head('Upgrade: websocket\r\nConnection: keep-alive'))).toBe(false);
     expect(isUpgrade(head('Connection: Upgrade'))).toBe(false);
+    // An empty Upgrade is none to Node's parser, even twice (ws would see ", " and call it invalid).
+    expect(isUpgrade(head('Upgrade: \t\r\nConnection: Upgrade'))).toBe(false);
+    expect(isUpgrade(head('Upgrade:\r\nUpgrade: \r\nConnection: Upgrade'))).toBe(false);
+    expect(isUpgrade(head('Upgrade:\r\nUpgrade: h2c\r\nConnection: Upgrade'))).toBe(true);
+    // Connection's tokens are compared without the spaces and tabs around them (not other whitespace).
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: ,\tupgrade ,close'))).toBe(true);
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: upgrade\xa0'))).toBe(false);
+    expect(isUpgrade(head('Upgrade: websocket\r\nConnection: x upgrade'))).toBe(false);
     expect([99, 100, 101, 103, 199, 200].map(isInformational)).toEqual([false, true, false, true, true, false]);
   });
 
-  it('checks a 101 as ws does, with ws’s messages', () => {
+  it('checks a 101 as ws does: ws’s messages, a code each', () => {
     const key = nextKey();
     const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}`;
-    const check = (text: string, protocols: string[] = []) => checkSwitch(parseResponseHead(text)!, acceptFor(key), protocols);
+    const check = (text: string, protocols: string[] = [], deflate = false) => {
+      const checked = checkSwitch(parseResponseHead(text)!, acceptFor(key), protocols, deflate);
+      return 'error' in checked ? [checked.error.code, checked.error.message] : checked;
+    };
     expect(check(ok)).toEqual({ protocol: '' });
     expect(check(`${ok}\r\nSec-WebSocket-Protocol: b`, ['a', 'b'])).toEqual({ protocol: 'b' });
-    expect(check(ok.replace('websocket', 'h2c'))).toEqual({ error: 'Invalid Upgrade header' });
-    expect(check(ok.replace(acceptFor(key), acceptFor(nextKey())))).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
+    expect(check(ok.replace('websocket', 'h2c'))).toEqual(['invalid_upgrade_header', 'Invalid Upgrade header']);
+    expect(check(ok.replace(acceptFor(key), acceptFor(nextKey())))).toEqual(['invalid_accept', 'Invalid Sec-WebSocket-Accept header']);
     // Before the request is written there is no expected accept: an empty header must not match it.
-    expect(checkSwitch(parseResponseHead(ok.replace(acceptFor(key), ''))!, '', [])).toEqual({ error: 'Invalid Sec-WebSocket-Accept header' });
-    expect(check(ok, ['a'])).toEqual({ error: 'Server sent no subprotocol' });
-    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`, ['a'])).toEqual({ error: 'Server sent an invalid subprotocol' });
-    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`)).toEqual({ error: 'Server sent a subprotocol but none was requested' });
-    expect(check(`${ok}\r\nSec-WebSocket-Extensions: permessage-deflate`)).toEqual({ error: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' });
+    const unsent = checkSwitch(parseResponseHead(ok.replace(acceptFor(key), ''))!, '', []);
+    expect('error' in unsent && unsent.error.code).toBe('invalid_accept');
+    expect(check(ok, ['a'])).toEqual(['invalid_subprotocol', 'Server sent no subprotocol']);
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`, ['a'])).toEqual(['invalid_subprotocol', 'Server sent an invalid subprotocol']);
+    expect(check(`${ok}\r\nSec-WebSocket-Protocol: c`)).toEqual(['invalid_subprotocol', 'Server sent a subprotocol but none was requested']);
+    expect(check(`${ok}\r\nSec-WebSocket-Extensions: permessage-deflate`)).toEqual(['invalid_extension', 'Server sent a Sec-WebSocket-Extensions header but no extension was requested']);
+  });
+
+  it('with permessage-deflate offered (ws’s client), the extensions ws’s negotiation accepts and no other', () => {
+    const key = nextKey();
+    const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Extensions: `;
+    const check = (extensions: string) => {
+      const checked = checkSwitch(parseResponseHead(ok + extensions)!, acceptFor(key), [], true);
+      return 'error' in checked ? [checked.error.code, checked.error.message] : 'ok';
+    };
+    expect(check('permessage-deflate')).toBe('ok');
+    expect(check('permessage-deflate; client_max_window_bits=10; server_no_context_takeover')).toBe('ok');
+    expect(check('permessage-deflate; client_max_window_bits=20')).toEqual(['invalid_extension', 'Invalid Sec-WebSocket-Extensions header']);
+    expect(check('permessage-deflate; server_max_window_bits')).toEqual(['invalid_extension', 'Invalid Sec-WebSocket-Extensions header']);
+    expect(check('permessage-deflate; =')).toEqual(['invalid_extension', 'Invalid Sec-WebSocket-Extensions header']);
+    expect(check('x-webkit-deflate-frame')).toEqual(['invalid_extension', 'Server indicated an extension that was not requested']);
   });
 });
 

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { connectionSettings, runScenario } from '../src/run/run.js';
-import { compileTemplates, jsonContains } from '../src/engine/connection.js';
+import { compileTemplates } from '../src/engine/templates.js';
+import { jsonContains } from '../src/session/json-subset.js';
 import { compileTemplate } from '../src/session/template.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-sess-'));

@@ -3,19 +3,20 @@
  * the 101 checks out, the socket is handed to a ws WebSocket (`adoptableWebSocket`, `attach`)
  * for the frames.
  *
- * Why not ws's own client: it goes through node:http (a ClientRequest, its streams, its parser)
- * and draws 16 bytes from the CSPRNG per socket (one call each, ~8 µs here). On a 2-core VM a
- * plain open+close loop spent 20–25% less CPU per connection without them, wsrace's worker ~12%
- * (docs/performance.md). ws's
- * client is still used for what wsrace does not do itself: permessage-deflate's negotiation.
+ * Why not ws's own client: it builds a node:http ClientRequest (its streams, its parser) and
+ * draws the key from the CSPRNG per socket, which costs CPU on the hot path (docs/performance.md,
+ * "Notes moved from engine code (connection)"). ws's client is still used for what wsrace does
+ * not do itself: permessage-deflate's negotiation.
  *
- * The checks and their messages are ws's own (8.x, `initAsClient`), so an attempt is counted
- * the same whichever client made it.
+ * The checks are ws's own (8.x, `initAsClient`), so an attempt is counted the same whichever
+ * client made it; each failure is a HandshakeError whose code is what totals.errorCodes shows.
  */
 import { createHash, randomFillSync } from 'node:crypto';
 import querystring from 'node:querystring';
 import WebSocket from 'ws';
-import { INVALID_VALUE, TOKEN } from './header-syntax.js';
+import * as wsModule from 'ws';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { isHeaderName, isHeaderValue, isToken, TOKEN } from '../session/header-syntax.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Node's default limit for a response head (--max-http-header-size). */
@@ -56,13 +57,16 @@ export interface UpgradeRequest {
   head: string;
 }
 
-/** A header Node's http client would refuse to send: the same error codes. */
-export class InvalidHeaderError extends Error {
+/** What can be wrong with an upgrade request or its answer: the code is the one totals.errorCodes counts. */
+export type HandshakeCode = 'invalid_url' | 'invalid_subprotocol' | 'invalid_http' | 'invalid_upgrade_header' | 'invalid_accept' | 'invalid_extension';
+
+/** A handshake failure found by wsrace (the message is ws's, or Node's parser's, for the same case). */
+export class HandshakeError extends Error {
   constructor(
-    readonly code: 'ERR_INVALID_HTTP_TOKEN' | 'ERR_INVALID_CHAR',
-    name: string,
+    readonly code: HandshakeCode,
+    message: string,
   ) {
-    super(code === 'ERR_INVALID_CHAR' ? `Invalid character in header content ["${name}"]` : `Header name must be a valid HTTP token ["${name}"]`);
+    super(message);
   }
 }
 
@@ -79,28 +83,29 @@ export function isSecureUrl(url: string): boolean {
 }
 
 /**
- * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks (its
- * SyntaxErrors, which errorCode() names), the scenario's headers (Host and Authorization may be
- * overridden; the handshake's own may not), the subprotocols offered, and Basic auth from the
- * URL's user info. Throws SyntaxError or InvalidHeaderError.
+ * The upgrade request for `url`, as ws would send it: ws's URL and subprotocol checks, the
+ * scenario's headers (Host and Authorization may be overridden; the handshake's own may not), the
+ * subprotocols offered, and Basic auth from the URL's user info. Throws a HandshakeError
+ * (invalid_url, invalid_subprotocol), or Node's own error for a header its client would refuse
+ * (ERR_INVALID_HTTP_TOKEN, ERR_INVALID_CHAR).
  */
 export function buildRequest(url: string, headers: Record<string, string>, protocols: readonly string[]): UpgradeRequest {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new SyntaxError(`Invalid URL: ${url}`);
+    throw new HandshakeError('invalid_url', `Invalid URL: ${url}`);
   }
   const secure = isSecureProtocol(u.protocol);
   const defaultPort = secure ? 443 : 80;
-  if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
-  if (u.hash) throw new SyntaxError('The URL contains a fragment identifier');
-  if (new Set(protocols).size !== protocols.length || !protocols.every((p) => TOKEN.test(p))) throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+  if (!secure && u.protocol !== 'ws:' && u.protocol !== 'http:') throw new HandshakeError('invalid_url', 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
+  if (u.hash) throw new HandshakeError('invalid_url', 'The URL contains a fragment identifier');
+  if (new Set(protocols).size !== protocols.length || !protocols.every((p) => TOKEN.test(p))) throw new HandshakeError('invalid_subprotocol', 'An invalid or duplicated subprotocol was specified');
   const lines: string[] = [`GET ${u.pathname || '/'}${u.search} HTTP/1.1`];
   const given = new Map<string, string>();
   for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) throw new InvalidHeaderError('ERR_INVALID_HTTP_TOKEN', name);
-    if (INVALID_VALUE.test(value)) throw new InvalidHeaderError('ERR_INVALID_CHAR', name);
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
     const lower = name.toLowerCase();
     if (OWNED.has(lower) || (lower === 'sec-websocket-protocol' && protocols.length > 0)) continue;
     given.set(lower, `${name}: ${value}`);
@@ -123,11 +128,14 @@ export function buildRequest(url: string, headers: Record<string, string>, proto
 export interface ResponseHead {
   status: number;
   headers: Map<string, string>;
+  /** An Upgrade header with a value (Node's parser takes an empty one as none). */
+  upgrade: boolean;
 }
 
 const CRLF = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})(?: [^\r\n]*)?$/;
+/** The versions Node's parser (llhttp) takes in a response: 0.9, 1.0, 1.1 and 2.0; any reason phrase. */
+const STATUS_LINE = /^HTTP\/(?:1\.[01]|2\.0|0\.9) (\d{3})(?: [^\r\n]*)?$/;
 const HTTP_PREFIX = 'HTTP/';
 const CR = 13;
 const LF = 10;
@@ -164,50 +172,149 @@ export function parseResponseHead(text: string): ResponseHead | null {
   const status = STATUS_LINE.exec(lines[0]);
   if (!status) return null;
   const headers = new Map<string, string>();
+  let upgrade = false;
   for (let k = 1; k < lines.length; k++) {
     const line = lines[k];
     const colon = line.indexOf(':');
     if (colon <= 0) return null;
     const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name)) return null;
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (INVALID_VALUE.test(value)) return null;
+    const value = trimOws(line.slice(colon + 1));
     const before = headers.get(name);
-    if (name === 'content-length' && (!/^\d+$/.test(value) || (before !== undefined && before !== value))) return null;
-    headers.set(name, before === undefined || name === 'content-length' ? value : `${before}, ${value}`);
+    if (!validHeader(name, value) || (name === 'content-length' && before !== undefined)) return null;
+    headers.set(name, before === undefined ? value : `${before}, ${value}`);
+    if (name === 'upgrade' && value !== '') upgrade = true;
   }
-  return { status: Number(status[1]), headers };
+  if (headers.has('content-length') && headers.get('transfer-encoding')) return null;
+  return { status: Number(status[1]), headers, upgrade };
+}
+
+/** A header value without the spaces and tabs around it (RFC 7230's OWS). */
+const trimOws = (text: string): string => text.replace(/^[ \t]+|[ \t]+$/g, '');
+
+/**
+ * A header Node's parser takes: a token for a name (a line starting with whitespace, an obs-fold,
+ * is none), no control characters in the value, and a Content-Length of digits up to 2^64 − 1.
+ * It also refuses a second Content-Length, even an equal one, and one beside a Transfer-Encoding
+ * (RFC 7230 §3.3.2–3 allow either).
+ */
+function validHeader(lowerName: string, value: string): boolean {
+  return isHeaderName(lowerName) && isHeaderValue(value) && (lowerName !== 'content-length' || isContentLength(value));
+}
+
+const MAX_CONTENT_LENGTH = 2n ** 64n - 1n;
+function isContentLength(value: string): boolean {
+  return /^\d+$/.test(value) && (value.length < 20 || BigInt(value) <= MAX_CONTENT_LENGTH);
+}
+
+/**
+ * Whether a head still arriving (`bytes`: no blank line yet) is already one Node's parser has
+ * refused, as it refuses a byte the moment it arrives: each line by the rules of a whole head,
+ * the line still arriving by what it may hold so far. `from`: where this read's bytes begin;
+ * lines that ended before it were checked with an earlier read. (A second Content-Length, or one
+ * beside Transfer-Encoding, is found once the head is whole.)
+ */
+export function headSoFarInvalid(bytes: Buffer, from: number): boolean {
+  const start = from === 0 ? 0 : bytes.lastIndexOf(LF, from - 1) + 1;
+  const lines = bytes.toString('latin1', start).split('\r\n');
+  const arriving = lines.pop()!;
+  for (let k = 0; k < lines.length; k++) if (!(start === 0 && k === 0 ? STATUS_LINE.test(lines[k]) : headerLineValid(lines[k]))) return true;
+  return start === 0 && lines.length === 0 ? !statusLineSoFarValid(arriving) : !headerLineSoFarValid(arriving);
+}
+
+function headerLineValid(line: string): boolean {
+  const colon = line.indexOf(':');
+  return colon > 0 && validHeader(line.slice(0, colon).toLowerCase(), trimOws(line.slice(colon + 1)));
+}
+
+/** The beginnings of a valid status line, up to the status code. */
+const STATUS_STARTS = ['HTTP/1.1 ', 'HTTP/1.0 ', 'HTTP/2.0 ', 'HTTP/0.9 '];
+function statusLineSoFarValid(text: string): boolean {
+  const line = text.endsWith('\r') ? text.slice(0, -1) : text; // its LF may be next
+  if (line.length <= 9) return STATUS_STARTS.some((s) => s.startsWith(line));
+  if (line.length <= 12) return STATUS_STARTS.includes(line.slice(0, 9)) && /^\d*$/.test(line.slice(9));
+  return STATUS_LINE.test(line);
+}
+
+function headerLineSoFarValid(text: string): boolean {
+  if (text === '\r') return true; // the blank line that ends the head, its LF still to come
+  const colon = text.indexOf(':');
+  if (colon < 0) return text === '' || isToken(text);
+  const line = text.endsWith('\r') ? text.slice(0, -1) : text;
+  const name = line.slice(0, colon).toLowerCase();
+  const value = line.slice(colon + 1).replace(/^[ \t]+/, '');
+  if (name === 'content-length') return /^\d*[ \t]*$/.test(value) && (trimOws(value) === '' || isContentLength(trimOws(value)));
+  return colon > 0 && isHeaderName(name) && isHeaderValue(value);
 }
 
 /** 1xx other than 101: informational (RFC 9110 §15.2); the final response follows. */
 export const isInformational = (status: number): boolean => status >= 100 && status < 200 && status !== 101;
 
 /**
- * Node's client hands a 101 over as an upgrade only with an Upgrade header and "upgrade" among
- * the Connection tokens; any other 101 is an ordinary response, which ws counts by its status.
+ * Node's client hands a 101 over as an upgrade only with a non-empty Upgrade header and "upgrade"
+ * among the Connection tokens; any other 101 is an ordinary response, which ws counts by its
+ * status. (Node's parser also takes a tab after a token as part of it; RFC 7230 §3.2.6 and wsrace
+ * do not: test/handshake-compare.test.ts asserts the difference.)
  */
 export function isUpgrade(head: ResponseHead): boolean {
   const connection = head.headers.get('connection');
-  return head.status === 101 && head.headers.has('upgrade') && connection !== undefined && connection.split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
+  return head.status === 101 && head.upgrade && connection !== undefined && connection.split(',').some((t) => trimOws(t).toLowerCase() === 'upgrade');
 }
 
+/** ws's exports that its typings leave out: the Sec-WebSocket-Extensions parser and permessage-deflate. */
+const wsExtras = wsModule as unknown as {
+  extension: { parse(header: string): Record<string, unknown[]> };
+  PerMessageDeflate: new (options: { isServer: boolean }) => { accept(offers: unknown[]): unknown };
+};
+
 /**
- * ws's checks on a 101 (its messages, which errorCode() names): the Upgrade header, the
- * accept key (`accept`: acceptFor(the request's key), computed while the server answers), the
- * subprotocol (one of those offered, if any were), and no extension that was not offered.
- * Returns the error, or the subprotocol the server chose ('' for none).
+ * ws's client's checks on the extensions a 101 accepts, with its messages: none unless
+ * permessage-deflate was offered, and then only it, with parameters ws's negotiation takes (its
+ * parser, its class). Null when ws would take them.
  */
-export function checkSwitch(head: ResponseHead, accept: string, protocols: readonly string[]): { error: string } | { protocol: string } {
+function extensionsProblem(header: string, deflateOffered: boolean): string | null {
+  if (!deflateOffered) return 'Server sent a Sec-WebSocket-Extensions header but no extension was requested';
+  let accepted: Record<string, unknown[]>;
+  try {
+    accepted = wsExtras.extension.parse(header);
+  } catch {
+    return 'Invalid Sec-WebSocket-Extensions header';
+  }
+  const names = Object.keys(accepted);
+  if (names.length !== 1 || names[0] !== 'permessage-deflate') return 'Server indicated an extension that was not requested';
+  try {
+    new wsExtras.PerMessageDeflate({ isServer: false }).accept(accepted['permessage-deflate']);
+    return null;
+  } catch {
+    return 'Invalid Sec-WebSocket-Extensions header';
+  }
+}
+
+/** ws's message for a subprotocol the server should not have chosen (`chosen`: its header), or null. */
+function subprotocolProblem(chosen: string | undefined, offered: readonly string[]): string | null {
+  if (chosen === undefined) return offered.length > 0 ? 'Server sent no subprotocol' : null;
+  if (offered.length === 0) return 'Server sent a subprotocol but none was requested';
+  return offered.includes(chosen) ? null : 'Server sent an invalid subprotocol';
+}
+
+/** A validated 101: the subprotocol the server chose ('' for none); or why it is not one. */
+export type SwitchCheck = { protocol: string } | { error: HandshakeError };
+
+/**
+ * ws's checks on a 101, in its order: the Upgrade header, the accept key (`accept`: acceptFor(the
+ * request's key), computed while the server answers), the subprotocol (one of those offered, if
+ * any were), and the extensions (`deflateOffered`: ws's client offered permessage-deflate).
+ */
+export function checkSwitch(head: ResponseHead, accept: string, protocols: readonly string[], deflateOffered = false): SwitchCheck {
   const upgrade = head.headers.get('upgrade');
-  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: 'Invalid Upgrade header' };
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: new HandshakeError('invalid_upgrade_header', 'Invalid Upgrade header') };
   // An empty `accept` (no request sent yet) matches no answer, not an empty header.
-  if (accept === '' || head.headers.get('sec-websocket-accept') !== accept) return { error: 'Invalid Sec-WebSocket-Accept header' };
+  if (accept === '' || head.headers.get('sec-websocket-accept') !== accept) return { error: new HandshakeError('invalid_accept', 'Invalid Sec-WebSocket-Accept header') };
   const chosen = head.headers.get('sec-websocket-protocol');
-  if (chosen !== undefined) {
-    if (protocols.length === 0) return { error: 'Server sent a subprotocol but none was requested' };
-    if (!protocols.includes(chosen)) return { error: 'Server sent an invalid subprotocol' };
-  } else if (protocols.length > 0) return { error: 'Server sent no subprotocol' };
-  if (head.headers.has('sec-websocket-extensions')) return { error: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' };
+  const protocolError = subprotocolProblem(chosen, protocols);
+  if (protocolError !== null) return { error: new HandshakeError('invalid_subprotocol', protocolError) };
+  const extensions = head.headers.get('sec-websocket-extensions');
+  const extensionError = extensions === undefined ? null : extensionsProblem(extensions, deflateOffered);
+  if (extensionError !== null) return { error: new HandshakeError('invalid_extension', extensionError) };
   return { protocol: chosen ?? '' };
 }
 

@@ -1,4 +1,4 @@
-import { isHeaderValue, isToken } from '../engine/header-syntax.js';
+import { isHeaderName, isHeaderValue, isToken } from './header-syntax.js';
 import { compileTemplate } from './template.js';
 
 /**
@@ -33,9 +33,9 @@ function valueProblem(key: string, value: string): string | null {
     return value.includes('#') ? 'expected no # in the URL once filled in (a fragment; encode it as %23)' : null;
   }
   if (key.startsWith('target.headers.')) {
-    // The handshake's own checks (header-syntax.ts), which would otherwise fail every attempt.
+    // Node's checks (header-syntax.ts), which the handshake applies: they would fail every attempt.
     const name = key.slice('target.headers.'.length);
-    if (!isToken(name)) return `expected a header name of letters, digits and !#$%&'*+-.^_\`|~ (found "${name}")`;
+    if (!isHeaderName(name)) return `expected a header name of letters, digits and !#$%&'*+-.^_\`|~ (found "${name}")`;
     if (!isHeaderValue(value)) return 'expected a header value without control characters or characters beyond Latin-1 (encode them)';
     return null;
   }
