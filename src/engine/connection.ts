@@ -16,7 +16,6 @@ import { closeReasonText, errorCode, failureBeforeOpen, protocolViolation } from
 import type { CompiledTemplates } from './templates.js';
 
 // worker.ts takes these from here.
-export { compileTemplates, type CompiledTemplates } from './templates.js';
 
 /** What an attempt needs from the worker that runs it. */
 export interface AttemptHost {
