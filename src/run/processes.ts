@@ -62,7 +62,7 @@ interface ShardEnd {
 export async function runProcesses(options: ProcessesOptions): Promise<{ summary: Summary; exitCodes: (number | null)[] }> {
   const n = options.processes;
   const workers = options.workers ?? 1;
-  // Every shard warms its workers up before T0, and N of them share the CPUs (docs/performance.md).
+  // Every shard warms its workers up before T0, and N of them share the CPUs (how long: docs/performance.md).
   const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * n);
   mkdirSync(options.outDir, { recursive: true });
   const dirs = Array.from({ length: n }, (_, k) => join(options.outDir, `shard-${k}`));
