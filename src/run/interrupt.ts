@@ -8,8 +8,8 @@ export interface Interruption {
   /** 130 after SIGINT, 143 after SIGTERM; null while not interrupted. */
   exitCode(): number | null;
   /**
-   * Stops the run as a first signal would, but never counts as a second one: a `--processes`
-   * parent passing on its own Ctrl-C, which a terminal may have sent this process already.
+   * Stops the run as a first signal would, and never counts toward a second: a `--processes`
+   * parent passing on its own Ctrl-C, which a terminal may send this process too.
    */
   stop(sig: StopSignal): void;
   detach(): void;
@@ -22,13 +22,17 @@ export interface Interruption {
 export function interruptHandler(stopping: string, quitting: string): Interruption {
   const controller = new AbortController();
   let exitCode: number | null = null;
+  // Signals received, not stop() calls: a stop passed on by a parent may come before or after the
+  // terminal's own Ctrl-C, and neither order may count as twice.
+  let signals = 0;
   const stop = (sig: StopSignal) => {
+    if (exitCode !== null) return;
     exitCode = sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
     process.stderr.write(`\nwsrace: ${sig}: ${stopping} (again to quit at once)\n`);
     controller.abort(sig);
   };
   const onSignal = (sig: NodeJS.Signals) => {
-    if (exitCode === null) return stop(sig as StopSignal);
+    if (++signals === 1) return stop(sig as StopSignal);
     process.stderr.write(`\nwsrace: second interrupt, exiting now (${quitting})\n`);
     process.exit(sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
   };
@@ -37,9 +41,7 @@ export function interruptHandler(stopping: string, quitting: string): Interrupti
   return {
     signal: controller.signal,
     exitCode: () => exitCode,
-    stop: (sig) => {
-      if (exitCode === null) stop(sig);
-    },
+    stop,
     detach: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
