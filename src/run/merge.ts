@@ -17,20 +17,56 @@ import { readSummary } from './correlate.js';
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** One shard's run folder, read and checked. */
+interface ShardRun {
+  dir: string;
+  summary: Summary;
+  shard: NonNullable<Summary['shard']>;
+  /** Its T0, epoch ms. */
+  t0: number;
+}
+
 /**
  * Merges shard run folders into one: counts summed, histograms added from each shard's interval
  * log (never percentiles averaged), events and intervals in time order on the earliest T0, the
  * timeline from the shards that watched it, attribution and thresholds on the merged result.
  */
 export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary> {
+  const shards = readShards(dirs);
+  mkdirSync(outDir, { recursive: true });
+  const t0 = Math.min(...shards.map((s) => s.t0));
+  mergeEvents(shards, t0, outDir);
+  const histograms = mergeIntervalLogs(shards, t0, outDir);
+  const timelineEvents = mergeTimelines(shards, t0, outDir);
+  // The shard that watched the cold start: marked leader, else shard 0 (older summaries).
+  const leader = shards.find((s) => s.shard.leader === true) ?? shards.find((s) => s.shard.index === 0) ?? shards[0];
+  const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
+  const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
+  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
+  const summary = buildSummary({
+    ...mergedRecord(shards, leader, t0),
+    histograms,
+    thresholdDefs: thresholdsOf(leader.summary, join(leader.dir, 'summary.json')),
+    timeline: timelineSummary,
+    attribution,
+    hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),
+  });
+  sayWhatWasMerged(summary, shards);
+  writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileSync(join(outDir, 'scenario.json'), readFileSync(join(leader.dir, 'scenario.json')));
+  await writeRunReports(outDir, summary, histograms);
+  return summary;
+}
+
+/** Reads the shards' summaries; only the shards of one run add up (two whole runs, or one twice, would count attempts twice). */
+function readShards(dirs: string[]): ShardRun[] {
   if (dirs.length === 0) throw new InputError('merge: give at least one run folder');
   const runs = dirs.map((dir) => ({ dir: resolve(dir), summary: readSummary(dir) }));
   const names = new Set(runs.map((s) => s.summary.scenario));
   if (names.size > 1) throw new InputError(`merge: the run folders are of different scenarios (${[...names].join(', ')})`);
-  // Only the shards of one run add up: two whole runs (or one twice) would count their attempts twice.
   const real = new Set<string>();
   const seen = new Set<string>();
-  const shards = runs.map((s) => {
+  return runs.map((s) => {
     const path = realpathSync(s.dir);
     if (real.has(path)) throw new InputError(`merge: ${s.dir} is given twice`);
     real.add(path);
@@ -41,17 +77,15 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     if (shard.count !== count) throw new InputError(`merge: ${s.dir} is shard ${key}, ${runs[0].dir} of ${count}: the shards of one run have one N`);
     if (seen.has(key)) throw new InputError(`merge: shard ${key} appears twice (${s.dir})`);
     seen.add(key);
-    return { ...s, shard };
+    return { ...s, shard, t0: s.summary.t0EpochMs ?? Date.parse(s.summary.t0) };
   });
-  const shardCount = shards[0].shard.count;
-  mkdirSync(outDir, { recursive: true });
-  const t0s = shards.map((s) => s.summary.t0EpochMs ?? Date.parse(s.summary.t0));
-  const t0 = Math.min(...t0s);
+}
 
-  // Events: every shard's lines, shifted to the merged T0, sorted by scheduled start.
+/** events.ndjson: every shard's lines, shifted to the merged T0, sorted by scheduled start. */
+function mergeEvents(shards: ShardRun[], t0: number, outDir: string): void {
   const lines: { sched: number; text: string }[] = [];
-  shards.forEach((s, k) => {
-    const shift = t0s[k] - t0;
+  for (const s of shards) {
+    const shift = s.t0 - t0;
     let text: string;
     try {
       text = readFileSync(join(s.dir, 'events.ndjson'), 'utf8');
@@ -68,11 +102,13 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
       e.shard = s.shard.index;
       lines.push({ sched: e.sched, text: JSON.stringify(e) });
     }
-  });
+  }
   lines.sort((a, b) => a.sched - b.sched);
   writeFileSync(join(outDir, 'events.ndjson'), lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
+}
 
-  // Interval logs: all intervals in time order; totals per metric added from them.
+/** latency.hlog: all intervals in time order; the totals per metric added from them. */
+function mergeIntervalLogs(shards: ShardRun[], t0: number, outDir: string): Record<Metric, Histogram> {
   const histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
   const tagToMetric = new Map(METRICS.map((m) => [METRIC_TAGS[m], m]));
   const intervals = shards.flatMap((s) => readHlog(join(s.dir, 'latency.hlog')));
@@ -84,21 +120,21 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     if (metric) histograms[metric].add(interval.histogram);
   }
   hlog.close();
+  return histograms;
+}
 
-  // Timeline: the events the watching shard(s) saw, on the merged clock.
-  const timelineEvents: TimelineEvent[] = shards.flatMap((s, k) => loadRunTimeline(join(s.dir, 'timeline.ndjson'), t0s[k]));
-  timelineEvents.sort((a, b) => a.at - b.at);
-  writeFileSync(join(outDir, 'timeline.ndjson'), timelineEvents.map(({ at, ...rest }) => JSON.stringify({ ms: round3(at - t0), ...rest })).join('\n') + (timelineEvents.length ? '\n' : ''));
-  // The shard that watched the cold start: marked leader, else shard 0 (older summaries).
-  const leader = shards.find((s) => s.shard.leader === true) ?? shards.find((s) => s.shard.index === 0) ?? shards[0];
-  const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
-  const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
-  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
+/** timeline.ndjson: the events the watching shard(s) saw, on the merged clock. */
+function mergeTimelines(shards: ShardRun[], t0: number, outDir: string): TimelineEvent[] {
+  const events = shards.flatMap((s) => loadRunTimeline(join(s.dir, 'timeline.ndjson'), s.t0));
+  events.sort((a, b) => a.at - b.at);
+  writeFileSync(join(outDir, 'timeline.ndjson'), events.map(({ at, ...rest }) => JSON.stringify({ ms: round3(at - t0), ...rest })).join('\n') + (events.length ? '\n' : ''));
+  return events;
+}
 
-  const totals = shards.reduce((acc, s) => mergeTotals(acc, s.summary.totals), emptyTotals());
+/** The merged summary's record of the run: the leader's settings, the shards' counts and workers added up. */
+function mergedRecord(shards: ShardRun[], leader: ShardRun, t0: number) {
   const ls = leader.summary;
-  const ends = shards.map((s, k) => t0s[k] + s.summary.durationMs);
-  const summary = buildSummary({
+  return {
     scenario: ls.scenario,
     scenarioFile: ls.scenarioFile,
     target: ls.target,
@@ -106,7 +142,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     t0: new Date(t0).toISOString(),
     t0EpochMs: t0,
     readyFrom: ls.readyFrom,
-    durationMs: Math.round(Math.max(...ends) - t0),
+    durationMs: Math.round(Math.max(...shards.map((s) => s.t0 + s.summary.durationMs)) - t0),
     partial: shards.some((s) => s.summary.partial),
     interruptedBy: shards.map((s) => s.summary.interruptedBy).find((x) => x !== null) ?? null,
     workers: shards.flatMap((s) => s.summary.workers),
@@ -127,21 +163,17 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
       // One budget when the shards agree; shards on different machines may not (then: absent).
       spinBudget: shards.every((s) => s.summary.schedule.spinBudget === ls.schedule.spinBudget) ? ls.schedule.spinBudget : undefined,
     },
-    totals,
-    histograms,
-    thresholdDefs: thresholdsOf(ls, join(leader.dir, 'summary.json')),
-    timeline: timelineSummary,
-    attribution,
-    hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),
-  });
+    totals: shards.reduce((acc, s) => mergeTotals(acc, s.summary.totals), emptyTotals()),
+  };
+}
+
+/** Findings: shards missing from the merge make it partial; which shards were partial or failed. */
+function sayWhatWasMerged(summary: Summary, shards: ShardRun[]): void {
+  const shardCount = shards[0].shard.count;
   if (shards.length < shardCount) {
     summary.findings.unshift(`merged ${shards.length} of ${shardCount} shards: the result is missing ${shardCount - shards.length} shard(s)`);
     summary.partial = true;
   }
   const failed = summary.shards!.filter((s) => s.partial);
   summary.findings.push(`merged from ${shards.length} shard${shards.length === 1 ? '' : 's'}${failed.length ? `; partial or failed: ${failed.map((s) => (s.index ?? s.dir)).join(', ')}` : ''}`);
-  writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  writeFileSync(join(outDir, 'scenario.json'), readFileSync(join(leader.dir, 'scenario.json')));
-  await writeRunReports(outDir, summary, histograms);
-  return summary;
 }

@@ -1,75 +1,140 @@
-import { spawn } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { wsraceBin } from '../util/self.js';
-import { mergeRuns } from './merge.js';
-import { RunError } from './errors.js';
+import { fileURLToPath } from 'node:url';
+import type { ScenarioOverrides } from '../scenario/load.js';
 import { InputError } from '../scenario/errors.js';
 import { killOnExit } from '../target/process.js';
 import { LineSplitter } from '../util/lines.js';
 import type { Summary } from '../report/summary.js';
+import { mergeRuns } from './merge.js';
+import { RunError } from './errors.js';
+import { localSpinBudget } from './settings.js';
+import type { StopSignal } from './interrupt.js';
 
 export interface ProcessesOptions {
   scenarioFile: string;
+  /** Flag values every shard process applies to the scenario (--set, --target, --local-address, --yes-really-target). */
+  overrides?: ScenarioOverrides;
   processes: number;
   outDir: string;
-  /** Flags passed to every shard process as they are (--set, --target, --workers, …). */
-  passThrough: string[];
+  /** Worker threads per shard process (default 1). */
+  workers?: number;
+  /** Spin budget of every shard's workers; default: the budget for all the shards' workers on this machine. */
+  spinBudget?: number;
   /** Lead time before the shared T0, for the processes to start and warm up (default 2 s + 1 s each). */
   leadMs?: number;
+  /** Each line a shard process writes on stdout or stderr. */
   onLine?(shard: number, line: string): void;
   /** Aborting it passes the signal (its reason: SIGINT or SIGTERM) on to every shard process. */
   signal?: AbortSignal;
 }
 
+/** What a shard process is told to run: JSON over its IPC channel (shard-process.ts). */
+export interface ShardProcessOptions {
+  scenarioFile: string;
+  overrides: ScenarioOverrides;
+  shard: { index: number; count: number };
+  /** Epoch ms of the shared T0. */
+  startAt: number;
+  outDir: string;
+  workers: number;
+  spinBudget: number;
+}
+
+/** Parent → shard process. */
+export type ToShard = { type: 'run'; options: ShardProcessOptions } | { type: 'stop'; reason: StopSignal };
+/** Shard process → parent, once, before it exits with `exitCode`. */
+export type FromShard = { type: 'finished'; exitCode: number } | { type: 'failed'; exitCode: number; message: string };
+
+interface ShardEnd {
+  /** The process's exit code; null when it could not start or was killed. */
+  code: number | null;
+  /** Why it could not run, in its own words: its report, else its last stderr lines. */
+  said: string;
+}
+
 /**
  * Runs N shard processes of one scenario on this machine (each with its own descriptor limit)
- * and merges them: for more sockets than one process may hold. Every process is `wsrace run
- * --shard k/N --start-at T0`; shard 0 causes and watches the cold start.
+ * and merges them: for more sockets than one process may hold. Each is a shard K/N sharing one
+ * T0 (--start-at); shard 0 causes and watches the cold start.
  */
 export async function runProcesses(options: ProcessesOptions): Promise<{ summary: Summary; exitCodes: (number | null)[] }> {
-  const bin = wsraceBin();
-  // Every shard warms its workers up before T0 (about 1.2 s alone, at most 2.5 s); N of them share the CPUs.
-  const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * options.processes);
+  const n = options.processes;
+  const workers = options.workers ?? 1;
+  // Every shard warms its workers up before T0, and N of them share the CPUs (how long: docs/performance.md).
+  const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * n);
   mkdirSync(options.outDir, { recursive: true });
-  const dirs: string[] = [];
-  // Each shard's last stderr lines: when none could run, its own message says why.
-  const stderrTails: string[][] = Array.from({ length: options.processes }, () => []);
-  const runs = Array.from({ length: options.processes }, (_, k) => {
-    const dir = join(options.outDir, `shard-${k}`);
-    dirs.push(dir);
-    const args = [bin, 'run', options.scenarioFile, '--shard', `${k}/${options.processes}`, '--start-at', new Date(startAt).toISOString(), '--out', dir, '--quiet', ...options.passThrough];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const forget = killOnExit(child.pid);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      const lines = new LineSplitter((line) => {
-        if (stream === child.stderr) stderrTails[k] = [...stderrTails[k].slice(-19), line];
-        options.onLine?.(k, line);
-      });
-      stream.setEncoding('utf8').on('data', (d: string) => lines.push(d));
-    }
-    const onAbort = () => {
-      const sig = options.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
-      if (child.exitCode === null) child.kill(sig);
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    return new Promise<number | null>((resolve) => {
-      // 'close', not 'exit': its stderr is then read to the end (the reason a shard could not run).
-      child.on('close', (code) => {
-        forget();
-        options.signal?.removeEventListener('abort', onAbort);
-        resolve(code);
-      });
-      child.on('error', () => resolve(null));
-    });
-  });
-  const exitCodes = await Promise.all(runs);
+  const dirs = Array.from({ length: n }, (_, k) => join(options.outDir, `shard-${k}`));
+  const ends = await Promise.all(
+    dirs.map((dir, k) =>
+      runShardProcess(k, options, {
+        scenarioFile: options.scenarioFile,
+        overrides: { ...options.overrides, workers },
+        shard: { index: k, count: n },
+        startAt,
+        outDir: dir,
+        workers,
+        // The N shards share this machine's cores: the default budget counts all their workers.
+        spinBudget: options.spinBudget ?? localSpinBudget(workers * n),
+      }),
+    ),
+  );
+  const exitCodes = ends.map((e) => e.code);
   // Shards that could not run at all (bad input, no descriptors) have no folder to merge.
   const usable = dirs.filter((_, k) => exitCodes[k] !== 2 && exitCodes[k] !== 3 && exitCodes[k] !== null);
   if (usable.length === 0) {
-    const message = `no shard process could run (exit codes ${exitCodes.map((c) => c ?? 'none').join(', ')}); shard 0 said:\n${stderrTails[0].join('\n') || '(nothing)'}`;
+    const message = `no shard process could run (exit codes ${exitCodes.map((c) => c ?? 'none').join(', ')}); shard 0 said:\n${ends[0].said || '(nothing)'}`;
     throw exitCodes[0] === 2 ? new InputError(message) : new RunError(message);
   }
   const summary = await mergeRuns(usable, options.outDir);
   return { summary, exitCodes };
+}
+
+/** Starts one shard process with its options and resolves when it has exited and its output is read. */
+function runShardProcess(k: number, options: ProcessesOptions, shard: ShardProcessOptions): Promise<ShardEnd> {
+  const { filename, execArgv } = shardEntry();
+  const child = fork(filename, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+  const forget = killOnExit(child.pid);
+  // Its last stderr lines: when it dies without a report, they say why.
+  let stderrTail: string[] = [];
+  let report: FromShard | null = null;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    const lines = new LineSplitter((line) => {
+      if (stream === child.stderr) stderrTail = [...stderrTail.slice(-19), line];
+      options.onLine?.(k, line);
+    });
+    stream.setEncoding('utf8').on('data', (d: string) => lines.push(d));
+  }
+  child.on('message', (msg: FromShard) => (report = msg));
+  const onAbort = () => stopShard(child, options.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  child.send({ type: 'run', options: shard } satisfies ToShard, () => {});
+  return new Promise<ShardEnd>((resolve) => {
+    const said = () => (report?.type === 'failed' ? report.message : stderrTail.join('\n'));
+    // 'close', not 'exit': its stderr is then read to the end (the reason a shard could not run).
+    child.on('close', (code) => {
+      forget();
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve({ code, said: said() });
+    });
+    child.on('error', () => resolve({ code: null, said: said() }));
+  });
+}
+
+/**
+ * Passes the parent's interrupt on. Over the channel it stops the run as a first signal would,
+ * even when the terminal's Ctrl-C reached the shard too (a second signal would cut it short).
+ */
+function stopShard(child: ChildProcess, sig: StopSignal): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.connected) child.send({ type: 'stop', reason: sig } satisfies ToShard, () => {});
+  else child.kill(sig);
+}
+
+/** The compiled entry beside this file, or the TypeScript source under tsx (tests). */
+function shardEntry(): { filename: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return { filename: here.replace(/processes\.ts$/, 'shard-process.ts'), execArgv: ['--import', 'tsx'] };
+  return { filename: here.replace(/processes\.js$/, 'shard-process.js'), execArgv: [] };
 }

@@ -24,7 +24,7 @@ export interface TimeoutPolicy {
   maxTotal: number;
 }
 
-/** Measured on staging, one run, 19.5 s in all (target-facts.md). */
+/** The staging service's phase durations, model seconds (where they come from: docs/performance.md). */
 export const DEFAULT_PHASES: readonly PhaseSpec[] = Object.freeze([
   { name: 'init', duration: 2.415 },
   { name: 'dependencies', duration: 14.084 },

@@ -1,17 +1,14 @@
-import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
-import { createServer as createNetServer, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { resolveSimOptions, type SimOptions, type SimProfile } from './config.js';
+import { resolveSimOptions, type ResolvedSimOptions, type SimOptions, type SimProfile } from './config.js';
 import { handleHealth, send } from './health.js';
 import { PhaseLog } from './log.js';
-import { computePlan, missingComponents, type StartupPlan } from './phases.js';
-import { chooseSubprotocol, decideUpgrade, hasCredentials } from './profiles.js';
-import { speakProtocol } from './protocol.js';
-import { raceMarks, StartupRunner, type Mark, type RaceMarks } from './startup.js';
+import { computePlan, type StartupPlan } from './phases.js';
+import { raceMarks, StartupRunner, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
 import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './truth.js';
+import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 
 /**
  * The cold-start simulator: an HTTP + WebSocket server whose startup clock starts the moment
@@ -67,344 +64,288 @@ export interface SimHandle {
   close(): Promise<void>;
 }
 
+/** Starts the simulator: this call is the cold start (t0), and it resolves once the server listens (refuse: once its port is known). */
 export async function startSimulator(options: SimOptions = {}): Promise<SimHandle> {
-  const t0Perf = performance.now();
-  const t0 = performance.timeOrigin + t0Perf;
-  const o = resolveSimOptions(options);
-  const plan = computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal });
-  const marks = raceMarks(plan, o.profile, o.raceWindowMs, o.lossWindowMs);
-  const runner = new StartupRunner(plan, marks, t0Perf, t0, new PhaseLog(options.log === undefined ? process.stdout : options.log));
-  const flags = runner.flags;
-  const truth = o.truth ? new TruthWriter(o.truth) : null;
-  const counts: Partial<Record<ConnAction, number>> = {};
-  const open = new Set<WebSocket>();
-  const held = new Map<Duplex, () => void>();
-  const rawSockets = new Set<Duplex>();
-  let connSeq = 0;
-  let closing: Promise<void> | null = null;
-  let stopping = false; // set synchronously by close(), before `closing` is assigned
-  let listenError: Error | null = null;
-  const phaseLabel = () => (flags.failed ? 'failed' : flags.phase);
-  const sinceT0 = (at: number) => Math.round((at - t0) * 1000) / 1000;
+  return Simulator.start(options);
+}
 
-  // ---- truth and events ------------------------------------------------------------------
-  truth?.write({
-    type: 'start',
-    at: t0,
-    atMs: 0,
-    t0,
-    profile: o.profile,
-    timeScale: o.timeScale,
-    path: o.path,
-    plan: {
-      phases: plan.phases,
-      readyAtMs: plan.readyAtMs,
-      bridgeReadyAtMs: plan.bridgeReadyAtMs,
-      failAtMs: plan.failAtMs,
-      failedPhase: plan.failedPhase,
-      failReason: plan.failReason,
-      ...marks,
-    },
-  });
-  runner.on('phase', (phase: string, plannedMs: number) => {
-    const at = nowEpochMs();
-    truth?.write({ type: 'phase', phase, at, atMs: sinceT0(at), plannedMs });
-  });
-  runner.on('failed', (reason: string, plannedMs: number) => {
-    const at = nowEpochMs();
-    truth?.write({ type: 'phase', phase: 'failed', failedPhase: flags.phase, reason, at, atMs: sinceT0(at), plannedMs });
-  });
-  runner.on('mark', (mark: Mark, plannedMs: number) => {
-    if (mark === 'ready' || mark === 'failed') return; // phase lines say these
-    const at = nowEpochMs();
-    truth?.write({ type: 'mark', mark, at, atMs: sinceT0(at), plannedMs });
-  });
+interface Waiter {
+  mark: Mark;
+  resolve: (at: number) => void;
+  reject: (e: Error) => void;
+}
 
-  const record = (rec: ConnRecord) => {
-    counts[rec.action] = (counts[rec.action] ?? 0) + 1;
-    truth?.write(rec);
-    runner.emit('conn', rec);
-  };
+/**
+ * The simulator: its startup clock (StartupRunner) played back, /health and /ws answered from
+ * its flags, the truth file written, until() waiters settled as marks pass, and the shutdown.
+ */
+export class Simulator implements SimHandle, UpgradeHost {
+  readonly host: string;
+  readonly path: string;
+  readonly profile: SimProfile;
+  readonly plan: StartupPlan;
+  readonly marks: RaceMarks;
+  readonly events: StartupRunner;
+  readonly flags: StartupFlags;
+  readonly phaseNames: readonly string[];
+  private readonly runner: StartupRunner;
+  private readonly truth: TruthWriter | null;
+  private readonly counts: Partial<Record<ConnAction, number>> = {};
+  private readonly server: Server;
+  private readonly upgrades: Upgrades;
+  private readonly waiters = new Set<Waiter>();
+  private listenPort: number;
+  private closing: Promise<void> | null = null;
+  private isStopping = false; // set synchronously by close(), before `closing` is assigned
+  private listenError: Error | null = null;
 
-  // ---- HTTP ------------------------------------------------------------------------------
-  const server = createServer((req, res) => {
-    const pathname = pathOf(req);
-    const view = { flags, slowStartupAfter: o.slowStartupAfter, modelElapsedS: () => runner.elapsed() / 1000 / o.timeScale };
-    if (handleHealth(req, res, pathname, view)) return;
-    if (pathname === o.path) {
-      res.setHeader('upgrade', 'websocket');
-      return send(res, 426, { detail: 'Upgrade Required' });
-    }
-    send(res, 404, { detail: 'Not Found' });
-  });
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: chooseSubprotocol });
-
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const at = nowEpochMs();
-    socket.on('error', () => {});
-    rawSockets.add(socket);
-    socket.once('close', () => rawSockets.delete(socket));
-    const pathname = pathOf(req);
-    const base = { type: 'conn' as const, at, atMs: sinceT0(at), phase: phaseLabel(), path: pathname, remote: remoteOf(req) };
-    if (stopping) {
-      rejectUpgrade(socket, 503, 'Server shutting down');
-      return record({ ...base, action: 'http_503', status: 503, reason: 'Server shutting down' });
-    }
-    if (pathname !== o.path) {
-      rejectUpgrade(socket, 404, 'Not Found');
-      return record({ ...base, action: 'http_404', status: 404 });
-    }
-    const decision = decideUpgrade(o.profile, flags, {
-      missing: () => missingComponents(plan.phaseNames, flags.phase),
-      active: open.size + held.size,
-      maxConnections: o.maxConnections,
-    });
-    switch (decision.action) {
-      case 'http_503':
-      case 'rejected_capacity':
-        rejectUpgrade(socket, 503, decision.reason, decision.action === 'http_503' ? decision.retryAfter : undefined);
-        return record({ ...base, action: decision.action, status: 503, reason: decision.reason });
-      case 'close_1011':
-        record({ ...base, action: 'close_1011', code: 1011, reason: decision.reason });
-        return wss.handleUpgrade(req, socket, head, (ws) => {
-          track(ws);
-          ws.close(1011, decision.reason);
-        });
-      case 'accept':
-        return accept(req, socket, head, base, decision.lossy);
-      case 'hold': {
-        const release = () => {
-          held.delete(socket);
-          socket.off('end', gone);
-          socket.off('close', gone);
-          const queuedMs = round3(nowEpochMs() - at);
-          if (flags.failed || stopping) {
-            const reason = stopping ? 'Server shutting down' : `Startup failed: ${flags.failReason}`;
-            rejectUpgrade(socket, 503, reason);
-            return record({ ...base, action: 'http_503', status: 503, reason, queuedMs });
-          }
-          accept(req, socket, head, base, false, queuedMs);
-        };
-        const gone = () => {
-          if (!held.delete(socket)) return;
-          socket.destroy();
-          record({ ...base, action: 'queued_abandoned', queuedMs: round3(nowEpochMs() - at) });
-        };
-        socket.once('end', gone);
-        socket.once('close', gone);
-        held.set(socket, release);
-        runner.emit('held', { at, atMs: base.atMs, remote: base.remote });
-        return;
-      }
-    }
-  });
-
-  const releaseHeld = () => {
-    for (const release of [...held.values()]) release();
-  };
-  runner.on('ready', releaseHeld);
-  runner.on('failed', releaseHeld);
-
-  function track(ws: WebSocket): void {
-    open.add(ws);
-    ws.on('error', () => {});
-    ws.once('close', () => open.delete(ws));
+  /** The cold start: t0 is now, and the startup clock runs from here. */
+  static async start(options: SimOptions = {}): Promise<Simulator> {
+    const t0Perf = performance.now();
+    const t0 = performance.timeOrigin + t0Perf;
+    const sim = new Simulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, t0);
+    await sim.listen();
+    return sim;
   }
 
-  function accept(req: IncomingMessage, socket: Duplex, head: Buffer, base: Omit<ConnRecord, 'action'>, lossy: boolean, queuedMs?: number): void {
-    const connId = `conn_${++connSeq}`;
-    const authed = !o.requireAuth || hasCredentials(req.headers.authorization, req.headers['sec-websocket-protocol']);
-    const q = queuedMs === undefined ? {} : { queuedMs };
-    if (!authed) record({ ...base, ...q, action: 'close_1008', code: 1008, reason: 'Authentication failed', connId });
-    else record({ ...base, ...q, action: queuedMs !== undefined ? 'queued' : lossy ? 'lost_message' : 'accepted', connId });
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      track(ws);
-      if (!authed) return ws.close(1008, 'Authentication failed');
-      speakProtocol(ws, {
-        connId,
-        userId: o.requireAuth ? 'user_authenticated' : 'anonymous',
-        agentStepMs: o.agentStepMs * o.timeScale,
-        dropFirstMessage: lossy,
-        phase: phaseLabel,
-        onDrop: () => {
-          const at = nowEpochMs();
-          const rec = { type: 'drop', action: 'lost_message', connId, at, atMs: sinceT0(at), phase: phaseLabel(), remote: base.remote };
-          truth?.write(rec);
-          runner.emit('drop', rec);
-        },
-      });
-    });
+  private constructor(
+    readonly options: ResolvedSimOptions,
+    log: PhaseLog,
+    t0Perf: number,
+    readonly t0: number,
+  ) {
+    const o = options;
+    this.host = o.host;
+    this.path = o.path;
+    this.profile = o.profile;
+    this.listenPort = o.port;
+    this.plan = computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal });
+    this.phaseNames = this.plan.phaseNames;
+    this.marks = raceMarks(this.plan, o.profile, o.raceWindowMs, o.lossWindowMs);
+    this.runner = this.events = new StartupRunner(this.plan, this.marks, t0Perf, t0, log);
+    this.flags = this.runner.flags;
+    this.truth = o.truth ? new TruthWriter(o.truth) : null;
+    this.writeTruthOfStartup();
+    this.server = createServer((req, res) => this.answerHttp(req, res));
+    this.upgrades = new Upgrades(this);
+    this.server.on('upgrade', this.upgrades.handle);
+    const releaseHeld = () => this.upgrades.releaseHeld();
+    this.runner.on('ready', releaseHeld);
+    this.runner.on('failed', releaseHeld);
+    this.runner.on('mark', () => this.settleWaiters());
   }
 
-  // ---- listening -------------------------------------------------------------------------
-  let port = o.port;
-  const markListening = () => {
-    port = (server.address() as { port: number }).port;
-    runner.reach('listening');
-  };
-  runner.start(); // t=0: PHASE TRANSITION -> <first phase>
-  try {
-    if (o.profile === 'refuse') {
-      // Nothing may listen before ready, yet callers need the port now: borrow a free one.
-      if (port === 0) port = await pickFreePort(o.host);
-      const listenAtReady = () => {
-        if (stopping) return;
-        server.once('error', (err) => {
-          listenError = err;
-          runner.emit('listen_error', err);
-          settleWaiters();
-        });
-        server.listen(port, o.host, markListening);
-      };
-      // Ready may already have passed while the port was being picked (tiny plans).
-      if (flags.ready) listenAtReady();
-      else runner.once('ready', listenAtReady);
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, o.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      markListening();
-    }
-  } catch (err) {
-    runner.stop();
-    truth?.close();
-    throw err;
+  get port(): number {
+    return this.listenPort;
   }
 
-  // ---- until() ---------------------------------------------------------------------------
-  const waiters = new Set<{ mark: Mark; resolve: (at: number) => void; reject: (e: Error) => void }>();
-  function settleWaiters(): void {
-    for (const w of [...waiters]) {
-      const at = runner.reached.get(w.mark);
-      let why: string | null = null;
-      if (at !== undefined) {
-        waiters.delete(w);
-        w.resolve(at);
-        continue;
-      }
-      if (stopping) why = 'the simulator was closed';
-      else if (flags.failed) why = `startup failed (${flags.failReason})`;
-      else if (w.mark === 'listening' && listenError) why = `listen failed (${listenError.message})`;
-      else if (runner.finished && w.mark !== 'listening') why = 'startup completed without it';
-      if (why) {
-        waiters.delete(w);
-        w.reject(new Error(`sim: ${w.mark} will not happen: ${why}`));
-      }
-    }
+  /** ws://host:port/path */
+  get url(): string {
+    return `ws://${this.hostInUrl()}:${this.listenPort}${this.path}`;
   }
-  runner.on('mark', settleWaiters);
 
-  const host = o.host;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  const handle: SimHandle = {
-    get port() {
-      return port;
-    },
-    host,
-    path: o.path,
-    profile: o.profile,
-    get url() {
-      return `ws://${hostInUrl}:${port}${o.path}`;
-    },
-    get httpUrl() {
-      return `http://${hostInUrl}:${port}`;
-    },
-    t0,
-    plan,
-    marks,
-    events: runner,
-    state: () => ({
-      profile: o.profile,
-      phase: phaseLabel(),
+  /** http://host:port */
+  get httpUrl(): string {
+    return `http://${this.hostInUrl()}:${this.listenPort}`;
+  }
+
+  state(): SimState {
+    const flags = this.flags;
+    return {
+      profile: this.profile,
+      phase: this.phaseLabel(),
       ...(flags.failed ? { failedPhase: flags.phase, failReason: flags.failReason } : {}),
       ready: flags.ready,
       failed: flags.failed,
       bridgeReady: flags.bridgeReady,
       healthy: !flags.failed && (flags.healthReady || flags.ready),
       inLossWindow: flags.inLossWindow,
-      listening: server.listening,
-      elapsedMs: runner.elapsed(),
-      openSockets: open.size,
-      heldUpgrades: held.size,
-      counts: { ...counts },
-    }),
-    until: (mark, timeoutMs = 30_000) =>
-      new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`sim: timed out after ${timeoutMs} ms waiting for ${mark}`));
-        }, timeoutMs);
-        const w = {
-          mark,
-          resolve: (at: number) => (clearTimeout(timer), resolve(at)),
-          reject: (e: Error) => (clearTimeout(timer), reject(e)),
-        };
-        waiters.add(w);
-        settleWaiters();
-      }),
-    close: () => (closing ??= shutdown()),
-  };
-  return handle;
+      listening: this.server.listening,
+      elapsedMs: this.runner.elapsed(),
+      openSockets: this.upgrades.open.size,
+      heldUpgrades: this.upgrades.held.size,
+      counts: { ...this.counts },
+    };
+  }
 
-  async function shutdown(): Promise<void> {
-    stopping = true;
-    runner.stop();
-    releaseHeld(); // 503 "Server shutting down" to anything still held
-    for (const ws of open) ws.close(1001, 'Server shutting down');
-    if (open.size > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 250);
-        const check = () => open.size === 0 && (clearTimeout(t), resolve());
-        for (const ws of open) ws.once('close', () => setImmediate(check));
-      });
+  until(mark: Mark, timeoutMs = 30_000): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new Error(`sim: timed out after ${timeoutMs} ms waiting for ${mark}`));
+      }, timeoutMs);
+      const w: Waiter = {
+        mark,
+        resolve: (at: number) => (clearTimeout(timer), resolve(at)),
+        reject: (e: Error) => (clearTimeout(timer), reject(e)),
+      };
+      this.waiters.add(w);
+      this.settleWaiters();
+    });
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  // ---- UpgradeHost ------------------------------------------------------------------------
+  stopping(): boolean {
+    return this.isStopping;
+  }
+
+  phaseLabel(): string {
+    return this.flags.failed ? 'failed' : this.flags.phase;
+  }
+
+  sinceT0(at: number): number {
+    return Math.round((at - this.t0) * 1000) / 1000;
+  }
+
+  record(rec: ConnRecord): void {
+    this.counts[rec.action] = (this.counts[rec.action] ?? 0) + 1;
+    this.truth?.write(rec);
+    this.runner.emit('conn', rec);
+  }
+
+  held(info: { at: number; atMs: number; remote: string }): void {
+    this.runner.emit('held', info);
+  }
+
+  dropped(rec: Parameters<UpgradeHost['dropped']>[0]): void {
+    this.truth?.write(rec);
+    this.runner.emit('drop', rec);
+  }
+
+  // ---- the rest ---------------------------------------------------------------------------
+  private hostInUrl(): string {
+    return this.host.includes(':') ? `[${this.host}]` : this.host;
+  }
+
+  /** The truth file's start line, and a line for each phase, failure and mark as the clock passes them. */
+  private writeTruthOfStartup(): void {
+    const { truth, plan, marks, t0, options: o } = this;
+    truth?.write({
+      type: 'start',
+      at: t0,
+      atMs: 0,
+      t0,
+      profile: o.profile,
+      timeScale: o.timeScale,
+      path: o.path,
+      plan: { phases: plan.phases, readyAtMs: plan.readyAtMs, bridgeReadyAtMs: plan.bridgeReadyAtMs, failAtMs: plan.failAtMs, failedPhase: plan.failedPhase, failReason: plan.failReason, ...marks },
+    });
+    this.runner.on('phase', (phase: string, plannedMs: number) => {
+      const at = nowEpochMs();
+      truth?.write({ type: 'phase', phase, at, atMs: this.sinceT0(at), plannedMs });
+    });
+    this.runner.on('failed', (reason: string, plannedMs: number) => {
+      const at = nowEpochMs();
+      truth?.write({ type: 'phase', phase: 'failed', failedPhase: this.flags.phase, reason, at, atMs: this.sinceT0(at), plannedMs });
+    });
+    this.runner.on('mark', (mark: Mark, plannedMs: number) => {
+      if (mark === 'ready' || mark === 'failed') return; // phase lines say these
+      const at = nowEpochMs();
+      truth?.write({ type: 'mark', mark, at, atMs: this.sinceT0(at), plannedMs });
+    });
+  }
+
+  /** /health and its variants from the flags; 426 on the WebSocket path; 404 elsewhere. */
+  private answerHttp(req: IncomingMessage, res: ServerResponse): void {
+    const pathname = pathOf(req);
+    const view = { flags: this.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: () => this.runner.elapsed() / 1000 / this.options.timeScale };
+    if (handleHealth(req, res, pathname, view)) return;
+    if (pathname === this.path) {
+      res.setHeader('upgrade', 'websocket');
+      return send(res, 426, { detail: 'Upgrade Required' });
     }
-    for (const ws of open) ws.terminate();
-    for (const s of rawSockets) s.destroy();
-    wss.close();
-    if (server.listening) {
+    send(res, 404, { detail: 'Not Found' });
+  }
+
+  /** t=0: the first phase starts; the server listens now, or (refuse) only once startup is complete. */
+  private async listen(): Promise<void> {
+    this.runner.start(); // t=0: PHASE TRANSITION -> <first phase>
+    try {
+      if (this.profile === 'refuse') await this.listenAtReady();
+      else {
+        await new Promise<void>((resolve, reject) => {
+          this.server.once('error', reject);
+          this.server.listen(this.listenPort, this.host, () => {
+            this.server.off('error', reject);
+            resolve();
+          });
+        });
+        this.markListening();
+      }
+    } catch (err) {
+      this.runner.stop();
+      this.truth?.close();
+      throw err;
+    }
+  }
+
+  /** refuse: nothing may listen before ready, yet callers need the port now: borrow a free one. */
+  private async listenAtReady(): Promise<void> {
+    if (this.listenPort === 0) this.listenPort = await pickFreePort(this.host);
+    const listenNow = () => {
+      if (this.isStopping) return;
+      this.server.once('error', (err) => {
+        this.listenError = err;
+        this.runner.emit('listen_error', err);
+        this.settleWaiters();
+      });
+      this.server.listen(this.listenPort, this.host, () => this.markListening());
+    };
+    // Ready may already have passed while the port was being picked (tiny plans).
+    if (this.flags.ready) listenNow();
+    else this.runner.once('ready', listenNow);
+  }
+
+  private markListening(): void {
+    this.listenPort = (this.server.address() as { port: number }).port;
+    this.runner.reach('listening');
+  }
+
+  /** Resolves the waiters whose mark was reached; rejects those whose mark can no longer come. */
+  private settleWaiters(): void {
+    for (const w of [...this.waiters]) {
+      const at = this.runner.reached.get(w.mark);
+      if (at !== undefined) {
+        this.waiters.delete(w);
+        w.resolve(at);
+        continue;
+      }
+      const why = this.whyNever(w.mark);
+      if (why) {
+        this.waiters.delete(w);
+        w.reject(new Error(`sim: ${w.mark} will not happen: ${why}`));
+      }
+    }
+  }
+
+  private whyNever(mark: Mark): string | null {
+    if (this.isStopping) return 'the simulator was closed';
+    if (this.flags.failed) return `startup failed (${this.flags.failReason})`;
+    if (mark === 'listening' && this.listenError) return `listen failed (${this.listenError.message})`;
+    if (this.runner.finished && mark !== 'listening') return 'startup completed without it';
+    return null;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.isStopping = true;
+    this.runner.stop();
+    this.upgrades.releaseHeld(); // 503 "Server shutting down" to anything still held
+    await this.upgrades.close();
+    if (this.server.listening) {
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
       });
     }
     const at = nowEpochMs();
-    truth?.write({ type: 'stop', at, atMs: sinceT0(at), counts: { ...counts } });
-    truth?.close();
-    settleWaiters();
+    this.truth?.write({ type: 'stop', at, atMs: this.sinceT0(at), counts: { ...this.counts } });
+    this.truth?.close();
+    this.settleWaiters();
   }
-}
-
-function pathOf(req: IncomingMessage): string {
-  try {
-    return new URL(req.url ?? '/', 'http://x').pathname;
-  } catch {
-    return req.url ?? '/';
-  }
-}
-
-function remoteOf(req: IncomingMessage): string {
-  const s = req.socket as Socket;
-  const addr = s.remoteAddress ?? '?';
-  return `${addr.includes(':') ? `[${addr}]` : addr}:${s.remotePort ?? '?'}`;
-}
-
-const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
-
-/** A raw HTTP answer on an upgrade socket (the WebSocket never opens; the client sees the status). */
-function rejectUpgrade(socket: Duplex, status: number, reason: string, retryAfter?: number): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify({ detail: reason });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      (retryAfter !== undefined ? `Retry-After: ${retryAfter}\r\n` : '') +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  // The server allows half-open sockets; don't wait forever for the client's FIN.
-  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** Listen on port 0, read the port, close: the refuse profile's port before it may listen. */

@@ -1,46 +1,18 @@
 import { realpathSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { defaultSpinBudget, isSpinBudget } from '../../engine/wake.js';
-import { pointLatest } from '../../report/run-files.js';
 import type { Argv, CommandModule } from 'yargs';
-import { loadScenarioFile } from '../../scenario/load.js';
-import { runScenario } from '../../run/run.js';
+import { loadScenarioFile, type LoadedScenario, type ScenarioOverrides } from '../../scenario/load.js';
+import { InputError } from '../../scenario/errors.js';
+import { pointLatest } from '../../report/run-files.js';
 import { renderSummary } from '../../report/console.js';
+import { defaultOutDir, runScenario, type RunOptions } from '../../run/run.js';
+import { isSpinBudget } from '../../run/settings.js';
+import { interruptHandler } from '../../run/interrupt.js';
+import { runProcesses } from '../../run/processes.js';
 import { progressPrinter } from '../progress.js';
 import { EXIT } from '../exit.js';
 import { parseShard, parseStartAt } from '../shard.js';
-import { InputError } from '../../scenario/errors.js';
-import { runProcesses } from '../../run/processes.js';
-import { defaultOutDir } from '../../run/run.js';
-
-/**
- * Ctrl-C / SIGTERM: the first stops the run gracefully (through the returned signal), a second
- * exits at once with its own code.
- */
-function interruptHandler(stopping: string, quitting: string) {
-  const controller = new AbortController();
-  let exitCode: number | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    const second = exitCode !== null;
-    exitCode = sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
-    if (second) {
-      process.stderr.write(`\nwsrace: second interrupt, exiting now (${quitting})\n`);
-      process.exit(exitCode);
-    }
-    process.stderr.write(`\nwsrace: ${sig}: ${stopping} (again to quit at once)\n`);
-    controller.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    exitCode: () => exitCode,
-    detach: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
+import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
+import { checkPositiveWhole, rawFlag } from '../raw-flag.js';
 
 /** `run --baseline`: compare the finished run with it; true when it regressed. */
 function compareWithBaseline(baseline: string | null, outDir: string, argv: RunArgs): boolean {
@@ -49,40 +21,64 @@ function compareWithBaseline(baseline: string | null, outDir: string, argv: RunA
   return compareDirs(baseline, outDir, compareOptionsFrom(argv as unknown as Record<string, unknown>), false, argv.json ? process.stderr : process.stdout);
 }
 
+/** One process: the run in this one, its progress on stderr. */
+async function runHere(argv: RunArgs, loaded: LoadedScenario, options: Pick<RunOptions, 'shard' | 'startAt' | 'leader'>, baseline: string | null): Promise<void> {
+  const interrupt = interruptHandler('stopping, closing sockets and writing the partial report', 'events.ndjson has what finished so far');
+  const progress = progressPrinter(process.stderr, argv.quiet || argv.json);
+  try {
+    const result = await runScenario(loaded, {
+      ...options,
+      onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
+      outDir: argv.out,
+      workers: argv.workers,
+      spinBudget: argv.spin,
+      signal: interrupt.signal,
+      onProgress: (p) => progress.update(p),
+      onStart: ({ outDir, scheduled, onReadyBurst, workers }) => {
+        const burst = onReadyBurst > 0 ? ` (+${onReadyBurst} when ready)` : '';
+        if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${loaded.scenario.name}: ${scheduled} attempts${burst} on ${workers} worker thread${workers === 1 ? '' : 's'} → ${outDir}\n`);
+      },
+    });
+    progress.end();
+    process.stdout.write(argv.json ? JSON.stringify(result.summary, null, 2) + '\n' : renderSummary(result.summary, result.outDir) + '\n');
+    const regressed = compareWithBaseline(baseline, result.outDir, argv);
+    const degraded = result.summary.workers.some((w) => w.error !== null);
+    // A degraded run says so first: its thresholds were judged on partial data.
+    process.exitCode = interrupt.exitCode() ?? (degraded ? EXIT.degraded : result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : EXIT.ok);
+  } finally {
+    progress.end();
+    interrupt.detach();
+  }
+}
+
 /** `--processes N`: N local shard processes with a shared T0, merged into one run folder. */
-async function runAsProcesses(argv: RunArgs, name: string, baseline: string | null): Promise<void> {
+async function runAsProcesses(argv: RunArgs, overrides: ScenarioOverrides, name: string, baseline: string | null): Promise<void> {
   const n = argv.processes!;
   const outDir = argv.out ?? defaultOutDir('reports', name);
   const interrupt = interruptHandler('stopping the shard processes and merging what they did', 'the shard processes are stopped with wsrace');
-  const pass: string[] = [];
-  for (const a of argv.set ?? []) pass.push('--set', a);
-  if (argv.target) pass.push('--target', argv.target);
-  const workers = argv.workers ?? 1;
-  pass.push('--workers', String(workers));
-  // The N shards share this machine's cores: the default spin budget counts all their workers.
-  pass.push('--spin', String(argv.spin ?? defaultSpinBudget(workers * n, availableParallelism())));
-  for (const a of argv['local-address'] ?? []) pass.push('--local-address', a);
-  for (const h of argv['yes-really-target'] ?? []) pass.push('--yes-really-target', h);
   if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${name}: ${n} shard processes → ${outDir}\n`);
-  const { summary, exitCodes } = await runProcesses({
-    scenarioFile: argv.scenario,
-    processes: n,
-    outDir,
-    passThrough: pass,
-    signal: interrupt.signal,
-    onLine: (k, line) => {
-      if (line.startsWith('wsrace:')) process.stderr.write(`[shard ${k}] ${line}\n`);
-    },
-  });
-  interrupt.detach();
-  process.stdout.write(argv.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary, outDir) + '\n');
-  const regressed = compareWithBaseline(baseline, outDir, argv);
-  pointLatest(outDir, name);
-  const failed = exitCodes.some((c) => c !== 0 && c !== 1);
-  process.exitCode = interrupt.exitCode() ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
+  try {
+    const { summary, exitCodes } = await runProcesses({
+      scenarioFile: argv.scenario,
+      overrides,
+      processes: n,
+      outDir,
+      workers: argv.workers,
+      spinBudget: argv.spin,
+      signal: interrupt.signal,
+      onLine: (k, line) => {
+        if (line.startsWith('wsrace:')) process.stderr.write(`[shard ${k}] ${line}\n`);
+      },
+    });
+    process.stdout.write(argv.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary, outDir) + '\n');
+    const regressed = compareWithBaseline(baseline, outDir, argv);
+    pointLatest(outDir, name);
+    const failed = exitCodes.some((c) => c !== EXIT.ok && c !== EXIT.thresholdFailed);
+    process.exitCode = interrupt.exitCode() ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
+  } finally {
+    interrupt.detach();
+  }
 }
-import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
-import { checkPositiveWhole, rawFlag } from '../raw-flag.js';
 
 /** The first night has no baseline yet: say so and run without comparing. */
 function resolveBaseline(dir: string): string | null {
@@ -139,7 +135,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         return true;
       }) as unknown as Argv<RunArgs>,
   handler: async (argv) => {
-    const loaded = loadScenarioFile(argv.scenario, { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] });
+    const overrides: ScenarioOverrides = { set: argv.set, target: argv.target, workers: argv.workers, allowHosts: argv['yes-really-target'], localAddresses: argv['local-address'] };
+    const loaded = loadScenarioFile(argv.scenario, overrides);
     const shard = argv.shard !== undefined ? parseShard(argv.shard) : undefined;
     if (argv.leader !== undefined && (!shard || !Number.isInteger(argv.leader) || argv.leader < 0 || argv.leader >= shard.count)) {
       throw new InputError(`--leader ${argv.leader}: expected a shard index 0 ≤ K < N, with --shard K/N`);
@@ -149,35 +146,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
     if (argv.processes !== undefined && argv.processes > 1) {
       if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
-      return runAsProcesses(argv, loaded.scenario.name, baseline);
+      return runAsProcesses(argv, overrides, loaded.scenario.name, baseline);
     }
-    const interrupt = interruptHandler('stopping, closing sockets and writing the partial report', 'events.ndjson has what finished so far');
-    const progress = progressPrinter(process.stderr, argv.quiet || argv.json);
-    try {
-      const result = await runScenario(loaded, {
-        shard,
-        startAt,
-        leader: argv.leader,
-        onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
-        outDir: argv.out,
-        workers: argv.workers,
-        spinBudget: argv.spin,
-        signal: interrupt.signal,
-        onProgress: (p) => progress.update(p),
-        onStart: ({ outDir, scheduled, onReadyBurst, workers }) => {
-          const burst = onReadyBurst > 0 ? ` (+${onReadyBurst} when ready)` : '';
-          if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${loaded.scenario.name}: ${scheduled} attempts${burst} on ${workers} worker thread${workers === 1 ? '' : 's'} → ${outDir}\n`);
-        },
-      });
-      progress.end();
-      process.stdout.write(argv.json ? JSON.stringify(result.summary, null, 2) + '\n' : renderSummary(result.summary, result.outDir) + '\n');
-      const regressed = compareWithBaseline(baseline, result.outDir, argv);
-      const degraded = result.summary.workers.some((w) => w.error !== null);
-      // A degraded run says so first: its thresholds were judged on partial data.
-      process.exitCode = interrupt.exitCode() ?? (degraded ? EXIT.degraded : result.exitCode !== 0 ? result.exitCode : regressed ? EXIT.thresholdFailed : EXIT.ok);
-    } finally {
-      progress.end();
-      interrupt.detach();
-    }
+    return runHere(argv, loaded, { shard, startAt, leader: argv.leader }, baseline);
   },
 };

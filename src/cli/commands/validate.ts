@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { connectionSettings } from '../../run/run.js';
+import { connectionSettings } from '../../run/settings.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { checkPositiveWhole } from '../raw-flag.js';
 import { scheduledCount, scheduleDurationMs, peakRate } from '../../schedule/arrival.js';

@@ -1,0 +1,37 @@
+import type { Summary } from '../report/summary.js';
+import type { Progress } from './recorder.js';
+
+export interface RunOptions {
+  /** Run folder; default reports/<name>/<UTC timestamp>/ under `reportsDir`. */
+  outDir?: string;
+  reportsDir?: string;
+  workers?: number;
+  /**
+   * Fraction of each worker's time it may busy-wait through the last 1.5 ms before a start, 0–1
+   * (`--spin`). Default 1 while the workers leave a core free, else 0.25 (`--processes` passes
+   * the budget for all its shards' workers on this machine); lower
+   * it when the target shares the machine and needs the CPU: starts then ride timers and run
+   * late (by how much: docs/performance.md). Out of range: InputError.
+   */
+  spinBudget?: number;
+  /** Aborting it stops the run gracefully (Ctrl-C): the summary is written with partial: true. */
+  signal?: AbortSignal;
+  onProgress?(p: Progress): void;
+  /** Called once with the run folder, before any attempt. */
+  onStart?(info: { outDir: string; scheduled: number; onReadyBurst: number; workers: number; capacity: number }): void;
+  /** Run stripe K of N of the global schedule (`--shard K/N`); shard 0 causes and watches the cold start. */
+  shard?: { index: number; count: number };
+  /** Epoch ms of T0 shared by all shards (`--start-at`); the run waits for it. */
+  startAt?: number;
+  /** The shard that causes and watches the cold start (`--leader K`, default 0). */
+  leader?: number;
+  /** Warnings for the console (a late start, clock skew). */
+  onWarning?(message: string): void;
+}
+
+export interface RunResult {
+  summary: Summary;
+  outDir: string;
+  /** 0 pass, 1 a threshold failed (exit codes 2 and 3 are thrown as InputError / RunError). */
+  exitCode: number;
+}
