@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario, type RunResult } from '../../src/run/run.js';
+import type { AttemptRecord } from '../../src/record/attempt.js';
 
 /** `${WSRACE}` for tests: the compiled CLI (test/global-setup.ts builds it before the suite). */
 export const WSRACE_FROM_SOURCE = `"${process.execPath}" "${fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url))}"`;
@@ -48,18 +49,8 @@ export function readTruth(file: string): Truth {
   return { conns, phases: lines.filter((l) => l.type === 'phase') as TruthPhase[], marks, counts };
 }
 
-export interface EventRow {
-  i: number;
-  sched: number;
-  start: number | null;
-  tcp: number | null;
-  open: number | null;
-  outcome: string;
-  code?: number;
-  status?: number;
-  lport?: number;
-  phase: string;
-}
+/** An events.ndjson line: an attempt record with its times in ms since T0, and its phase. */
+export type EventRow = AttemptRecord & { phase: string };
 
 export function readEvents(dir: string): EventRow[] {
   return readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
