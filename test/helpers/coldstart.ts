@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario, type RunResult } from '../../src/run/run.js';
 import type { AttemptRecord } from '../../src/record/attempt.js';
+import { expect } from 'vitest';
+import { CROSS_PROCESS_CLOCK_MS } from './slack.js';
 
 /** `${WSRACE}` for tests: the compiled CLI (test/global-setup.ts builds it before the suite). */
 export const WSRACE_FROM_SOURCE = `"${process.execPath}" "${fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url))}"`;
@@ -33,20 +35,41 @@ export interface TruthPhase {
   phase: string;
 }
 export interface Truth {
+  /** The simulator's T0 (its process up, its startup begun); null if it never got that far. */
+  t0: number | null;
   conns: TruthConn[];
   phases: TruthPhase[];
   marks: Record<string, number>;
   counts: Record<string, number>;
 }
 
+/** The simulator's truth file; empty when the simulator never wrote one. */
 export function readTruth(file: string): Truth {
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const lines = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
   const conns = lines.filter((l) => l.type === 'conn') as TruthConn[];
   const counts: Record<string, number> = {};
   for (const c of conns) counts[c.action] = (counts[c.action] ?? 0) + 1;
   const marks: Record<string, number> = {};
   for (const l of lines) if (l.type === 'mark') marks[l.mark] = l.at;
-  return { conns, phases: lines.filter((l) => l.type === 'phase') as TruthPhase[], marks, counts };
+  const start = lines.find((l) => l.type === 'start');
+  return { t0: start ? start.t0 : null, conns, phases: lines.filter((l) => l.type === 'phase') as TruthPhase[], marks, counts };
+}
+
+/**
+ * The run's load went on for `afterMs` after the simulator was ready (or had failed), by its own
+ * clock. Its process takes ~0.3 s to come up on an idle machine and seconds on a busy one, where
+ * its phases also run late: this says so plainly instead of letting a phase the load never
+ * reached fail a count.
+ */
+export function expectLoadCovers(result: RunResult, truth: Truth, afterMs: number): void {
+  const s = result.summary;
+  expect(truth.t0, 'the simulator never started during the run').not.toBeNull();
+  const end = truth.phases.find((p) => p.phase === 'ready' || p.phase === 'failed');
+  const upAfter = truth.t0! - s.t0EpochMs;
+  expect(end, `the simulator came up ${upAfter.toFixed(0)} ms after T0 and was neither ready nor failed by the end of the load`).toBeDefined();
+  const endMs = end!.at - s.t0EpochMs;
+  expect(endMs + afterMs, `the simulator came up ${upAfter.toFixed(0)} ms after T0 and was ${end!.phase} at ${endMs.toFixed(0)} ms: the load (${s.schedule.durationMs} ms) ended before ${afterMs} ms more`).toBeLessThanOrEqual(s.schedule.durationMs);
 }
 
 /** An events.ndjson line: an attempt record with its times in ms since T0, and its phase. */
@@ -77,4 +100,32 @@ ${opts.body}`.replaceAll('PORT', String(port)).replaceAll('DIR', dir);
 export function join_(events: EventRow[], truth: Truth): { e: EventRow; t: TruthConn }[] {
   const byPort = new Map(truth.conns.map((c) => [Number(c.remote.split(':').pop()), c]));
   return events.filter((e) => e.lport !== undefined && byPort.has(e.lport)).map((e) => ({ e, t: byPort.get(e.lport!)! }));
+}
+
+/** A timeline.ndjson line: one event a timeline source reported, `ms` since T0. */
+export interface TimelineRow {
+  ms: number;
+  kind: string;
+  source: string;
+  phase?: string;
+}
+
+export function readTimelineEvents(dir: string): TimelineRow[] {
+  return readFileSync(join(dir, 'timeline.ndjson'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/**
+ * The two processes' clocks agree to within CROSS_PROCESS_CLOCK_MS on this run's own data, as
+ * causality demands: every attempt the simulator saw was started (wsrace's clock) before the
+ * simulator handled it (its clock), and every phase line wsrace read from the log was written
+ * (the simulator stamps its truth right after writing the line) before wsrace read it.
+ */
+export function expectClocksAgree(pairs: { e: EventRow; t: TruthConn }[], truth: Truth, t0: number, timeline: TimelineRow[]): void {
+  const late = pairs.filter(({ e, t }) => t0 + e.start! > t.at + CROSS_PROCESS_CLOCK_MS).map(({ e, t }) => `#${e.i} started ${(t0 + e.start! - t.at).toFixed(3)} ms after the simulator saw it`);
+  const early = timeline
+    .filter((x) => x.kind === 'phase' && x.source === 'log')
+    .map((x) => ({ x, truth: truth.phases.find((p) => p.phase === x.phase) }))
+    .filter(({ x, truth: p }) => p !== undefined && t0 + x.ms < p.at - CROSS_PROCESS_CLOCK_MS)
+    .map(({ x, truth: p }) => `${x.phase} read ${(p!.at - t0 - x.ms).toFixed(3)} ms before it was written`);
+  expect([...late, ...early], 'the clocks of wsrace and the simulator disagree').toEqual([]);
 }

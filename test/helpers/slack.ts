@@ -83,6 +83,6 @@ export function watchLoop(): LoopWatch {
  * wsrace and a simulator process stamp times on their own clocks: wall time read once at each
  * process's start plus a monotonic clock, which agree across processes to within microseconds.
  * 1 ms bounds the disagreement; tests that compare across processes check it on the run's own
- * data (nothing may arrive before it was sent) with assertClocksAgree.
+ * data (nothing may arrive before it was sent) with expectClocksAgree (coldstart.ts).
  */
 export const CROSS_PROCESS_CLOCK_MS = 1;
