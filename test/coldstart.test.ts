@@ -46,7 +46,7 @@ function comparePhases(pairs: { e: EventRow; t: TruthConn }[], truth: Truth, s: 
 
 describe('cold-start profiles, driven by the engine, checked against the simulator truth file', () => {
   it('racy: 1011s in the early phases, some after /health said ready, counts equal the truth', async () => {
-    const { result, truth, dir } = await runAgainstSim({ profile: 'racy', simArgs: `${SCALE} --race-window 4s --loss-window 2s`, body: LOAD(SECONDS, 60) + PING + TIMELINE('health') });
+    const { result, truth, dir } = await runAgainstSim({ profile: 'racy', simArgs: `${SCALE} --race-window 8s --loss-window 2s`, body: LOAD(SECONDS, 60) + PING + TIMELINE('health') });
     const s = result.summary;
     const t = s.totals;
     expectLoadCovers(result, truth, AFTER_MS);
@@ -62,8 +62,14 @@ describe('cold-start profiles, driven by the engine, checked against the simulat
     expect(t.closeCodes['1011']).toBeGreaterThan(0);
     expect(s.ready.source).toBe('health');
     expect(s.ready.signals.log).not.toBeNull();
-    // The race: /health says ready 200 ms (4 s model time × 0.05) before the bridge works.
-    expect(s.afterReady.closeCodes['1011']).toBeGreaterThan(0);
+    // The race: /health says ready 400 ms (8 s model time × 0.05) before the bridge works; for the
+    // first 300 ms of it /ws still closes 1011 (then the 100 ms loss window). Wide enough for
+    // /health's 25 ms polling and a simulator whose timers run late on a busy machine.
+    const sinceT0 = (mark: string) => (truth.marks[mark] - s.t0EpochMs).toFixed(0);
+    expect(
+      s.afterReady.closeCodes['1011'],
+      `wsrace saw /health ready at ${s.ready.atMs} ms; the simulator turned it at ${sinceT0('health_ready')} ms and its loss window began at ${sinceT0('loss_window')} ms`,
+    ).toBeGreaterThan(0);
     // Each of those reached the simulator before its bridge was wired (one clock: the simulator's).
     const events = readEvents(dir);
     const pairs = join_(events, truth);
@@ -84,9 +90,12 @@ describe('cold-start profiles, driven by the engine, checked against the simulat
     const { compared, mismatches } = comparePhases(early, truth, s);
     expect(mismatches).toEqual([]);
     expect(compared).toBeGreaterThan(0);
-    // Per-phase 1011 counts: wsrace's equal the truth's, phase by phase, away from boundaries.
-    expect(Object.keys(s.phases)).toContain('dependencies');
-    expect(s.phases.dependencies.closeCodes['1011']).toBe(s.phases.dependencies.attempted);
+    // Per phase: what wsrace put in dependencies and reached the simulator before its loss window
+    // was closed 1011, as the truth says.
+    expect(s.phases.dependencies.closeCodes['1011']).toBeGreaterThan(0);
+    const inDependencies = pairs.filter(({ e, t }) => e.phase === 'dependencies' && t.at < truth.marks.loss_window);
+    expect(inDependencies.map(({ t }) => t.action)).toEqual(inDependencies.map(() => 'close_1011'));
+    expect(inDependencies.map(({ e }) => e.code)).toEqual(inDependencies.map(() => 1011));
   });
 
   it('gated: 503 only before ready, none after; phases match the truth attempt by attempt', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTimeline, FAILED, phaseAt, phaseOrder, pickReady, READY, readySignals, timelineOf, UNKNOWN, type PhaseTimeline } from '../src/timeline/attribute.js';
 import type { TimelineEvent, TimelineSource } from '../src/timeline/types.js';
+import { summarizeTimeline } from '../src/report/assemble.js';
 
 /** Epoch ms of T0, with a fractional part so "ms since T0" arithmetic is exercised. */
 const T0 = 1_700_000_000_123.25;
@@ -104,6 +105,21 @@ describe('buildTimeline: the phase spans of one run', () => {
       { phase: 'init', startMs: 0, endMs: 600 },
       { phase: FAILED, startMs: 600, endMs: null },
     ]);
+  });
+
+  // KNOWN BUG (reported to the lead, src/timeline/attribute.ts): lines read in one chunk share one
+  // time, and a phase at exactly the failure's (or readiness's) time is dropped (`e.at < end`),
+  // so a run whose log said "-> dependencies" then "STARTUP FAILED" in one read reports the
+  // failure in the phase before. Seen under load in coldstart.test.ts's broken profile. When
+  // fixed (a phase at `end` that came before the ending line counts), drop `.fails`.
+  it.fails('a phase read together with the failure (one chunk, one time) is the phase that failed', () => {
+    const sameRead = [phase('init', 0), phase('dependencies', 178.5), failed(178.5)];
+    expect(buildTimeline(sameRead, T0, null).spans).toEqual([
+      { phase: 'init', startMs: 0, endMs: 178.5 },
+      { phase: 'dependencies', startMs: 178.5, endMs: 178.5 },
+      { phase: FAILED, startMs: 178.5, endMs: null },
+    ]);
+    expect(summarizeTimeline(sameRead, T0, null).summary.failed?.phase).toBe('dependencies');
   });
 
   it('no events: no spans; ready only: one ready span', () => {
