@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type SimHandle } from '../../src/sim/index.js';
 import { attempt, getJson, openOrFail, phaseInEffect, readTruth, tmpFile, withTimeout } from './helpers.js';
+import { timeLeft } from '../helpers/budget.js';
 
 let sim: SimHandle | undefined;
 afterEach(async () => {
@@ -30,7 +31,7 @@ describe('racy profile', () => {
     expect(firstClose.reason).toMatch(/^Service not ready: websocket_bridge, agent_supervisor, /);
 
     // Race window: health already 200 while the bridge is not wired and /ws still 1011s.
-    await sim.until('health_ready', 5000);
+    await sim.until('health_ready', timeLeft());
     const lying = await getJson(`${sim.httpUrl}/health`);
     const second = await openOrFail(sim.url);
     expect(lying.status).toBe(200);
@@ -41,7 +42,7 @@ describe('racy profile', () => {
     expect(sim.state().bridgeReady).toBe(false);
 
     // Loss window: accepted, connection_established, but the first message vanishes.
-    await sim.until('loss_window', 5000);
+    await sim.until('loss_window', timeLeft());
     const lossy = await openOrFail(sim.url);
     const established = await lossy.inbox.next();
     expect(established.type).toBe('connection_established');
@@ -51,12 +52,12 @@ describe('racy profile', () => {
     expect(lossy.inbox.pending).toBe(0);
 
     // Bridge wired: the protocol works.
-    await sim.until('bridge_ready', 5000);
+    await sim.until('bridge_ready', timeLeft());
     const good = await openOrFail(sim.url);
     expect((await good.inbox.next()).type).toBe('connection_established');
     good.ws.send(JSON.stringify({ type: 'heartbeat' }));
     expect((await good.inbox.next()).type).toBe('heartbeat_ack');
-    const readyAt = await sim.until('ready', 5000);
+    const readyAt = await sim.until('ready', timeLeft());
     expect(readyAt - sim.t0).toBeGreaterThanOrEqual(sim.plan.readyAtMs!);
     expect((await getJson(`${sim.httpUrl}/health`)).body).toEqual({ status: 'healthy', details: { phase: 'ready' } });
 
