@@ -1,142 +1,192 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { join_, readEvents, runAgainstSim, type Truth } from './helpers/coldstart.js';
+import { expectClocksAgree, expectLoadCovers, join_, readEvents, readTimelineEvents, runAgainstSim, type EventRow, type Truth, type TruthConn } from './helpers/coldstart.js';
+import { CROSS_PROCESS_CLOCK_MS as CLOCK, hdrResolution, slackFrom, watchLoop } from './helpers/slack.js';
+import type { Summary } from '../src/report/summary.js';
 import { correlateRun } from '../src/run/correlate.js';
 import { loadReportData } from '../src/report/html-data.js';
 
-/** Profiles at 1/20 time: the whole startup takes ~1 s after the simulator's process is up. */
-const SCALE = '--time-scale 0.05';
+/**
+ * Profiles at 1/10 time: the whole startup takes ~2 s after the simulator's process is up (its
+ * shortest windows, tens of ms, stay wider than a starved simulator's late timers). That process
+ * takes ~0.3 s to come up on an idle machine and seconds on a busy one, so the load runs 7 s:
+ * enough for a start of up to ~4.5 s (expectLoadCovers says so when it was slower).
+ */
+const SCALE = '--time-scale 0.1';
+const SECONDS = 7;
+/** Load after the simulator is ready (or has failed), for the attempts that check what comes after. */
+const AFTER_MS = 300;
 const LOAD = (seconds: number, rate: number) => `load:\n  stages:\n    - { duration: ${seconds}s, rate: ${rate} }\n`;
 const PING = `session:\n  hold: 100ms\n  send: ['{"type":"ping"}']\n  expect: { match: '"type":"pong"', within: 500ms }\n`;
 const TIMELINE = (readyFrom = 'health') => `timeline:\n  log: { from: target }\n  health: { url: "http://127.0.0.1:PORT/health", interval: 25ms }\n  readyFrom: ${readyFrom}\n`;
 
-/** The truth's phase boundaries (epoch ms), to know which attempts straddle one. */
-function boundaries(truth: Truth): number[] {
-  return truth.phases.map((p) => p.at);
-}
-
 /**
- * wsrace attributes at the scheduled start, the simulator at arrival; they can only differ for
- * attempts whose [scheduled start, arrival] window touches a phase boundary (± slack for the log
- * line's trip through a pipe). Everything else must agree exactly.
+ * wsrace attributes an attempt at its scheduled start against the boundaries it saw (a log line
+ * read, a health answer); the simulator at the attempt's arrival against its own. For a phase
+ * boundary the simulator crossed at τ and wsrace saw at w (never, for phases wsrace's timeline
+ * ends before), the two can differ only for an attempt whose [scheduled start, arrival] touches
+ * [min(τ, w), max(τ, w)], widened by the clocks' disagreement. Everywhere else they must agree.
  */
-function comparePhases(pairs: ReturnType<typeof join_>, truth: Truth, t0: number, map: (wsracePhase: string) => string = (p) => p) {
-  const bounds = boundaries(truth);
+function comparePhases(pairs: { e: EventRow; t: TruthConn }[], truth: Truth, s: Summary) {
+  const seen = new Map(s.timeline.map((span) => [span.phase, s.t0EpochMs + span.startMs]));
+  const bounds = truth.phases.map((p) => {
+    const w = seen.get(p.phase) ?? Infinity;
+    return { from: Math.min(p.at, w) - CLOCK, to: Math.max(p.at, w) + CLOCK };
+  });
   let compared = 0;
   const mismatches: string[] = [];
   for (const { e, t } of pairs) {
-    const sched = t0 + e.sched;
-    if (bounds.some((b) => b >= sched - 25 && b <= t.at + 25)) continue;
+    const sched = s.t0EpochMs + e.sched;
+    if (bounds.some((b) => sched < b.to && t.at >= b.from)) continue;
     compared++;
-    if (map(e.phase) !== t.phase) mismatches.push(`#${e.i} sched +${e.sched.toFixed(1)} wsrace ${e.phase} truth ${t.phase}`);
+    if (e.phase !== t.phase) mismatches.push(`#${e.i} sched +${e.sched.toFixed(1)} wsrace ${e.phase} truth ${t.phase}`);
   }
   return { compared, mismatches };
 }
 
 describe('cold-start profiles, driven by the engine, checked against the simulator truth file', () => {
   it('racy: 1011s in the early phases, some after /health said ready, counts equal the truth', async () => {
-    const { result, truth, dir } = await runAgainstSim({ profile: 'racy', simArgs: `${SCALE} --race-window 4s --loss-window 2s`, body: LOAD(2.5, 150) + PING + TIMELINE('health') });
+    const { result, truth, dir } = await runAgainstSim({ profile: 'racy', simArgs: `${SCALE} --race-window 8s --loss-window 2s`, body: LOAD(SECONDS, 60) + PING + TIMELINE('health') });
     const s = result.summary;
     const t = s.totals;
-    expect(t.attempted).toBe(375);
+    expectLoadCovers(result, truth, AFTER_MS);
+    expect(t.attempted).toBe(420);
     // Every upgrade the simulator saw is one attempt; the rest found nothing listening yet.
     expect(truth.conns.length + t.errors.refused).toBe(t.attempted);
-    expect(t.closeCodes['1011'] ?? 0).toBe(truth.counts.close_1011);
+    expect(t.closeCodes['1011'] ?? 0).toBe(truth.counts.close_1011 ?? 0);
     expect(t.closeCodes['1000'] ?? 0).toBe(truth.counts.accepted ?? 0);
     // The loss window: the simulator swallowed the first message of these sockets; wsrace saw the
     // pong never come (expect_timeout), one for one.
     expect(truth.counts.lost_message).toBeGreaterThan(0);
     expect(t.errors.expect_timeout).toBe(truth.counts.lost_message);
-    expect(t.closeCodes['1011']).toBeGreaterThan(50);
+    expect(t.closeCodes['1011']).toBeGreaterThan(0);
     expect(s.ready.source).toBe('health');
     expect(s.ready.signals.log).not.toBeNull();
-    // The race: /health says ready 200 ms (4 s model time × 0.05) before the bridge works.
-    expect(s.afterReady.closeCodes['1011']).toBeGreaterThan(0);
-    const bridge = truth.marks.bridge_ready - s.t0EpochMs;
+    // The race: /health says ready 800 ms (8 s model time × 0.1) before the bridge works; for the
+    // first 600 ms of it /ws still closes 1011 (then the 200 ms loss window). Wide enough for
+    // /health's 25 ms polling and a simulator whose timers run late on a busy machine.
+    const sinceT0 = (mark: string) => (truth.marks[mark] - s.t0EpochMs).toFixed(0);
+    expect(
+      s.afterReady.closeCodes['1011'],
+      `wsrace saw /health ready at ${s.ready.atMs} ms; the simulator turned it at ${sinceT0('health_ready')} ms and its loss window began at ${sinceT0('loss_window')} ms`,
+    ).toBeGreaterThan(0);
+    // Each of those reached the simulator before its bridge was wired (one clock: the simulator's).
     const events = readEvents(dir);
-    for (const e of events.filter((x) => x.code === 1011 && x.phase === 'ready')) {
+    const pairs = join_(events, truth);
+    expect(pairs.length).toBe(truth.conns.length);
+    expectClocksAgree(pairs, truth, s.t0EpochMs, readTimelineEvents(dir));
+    const raced = pairs.filter(({ e }) => e.code === 1011 && e.phase === 'ready');
+    expect(raced.length).toBe(s.afterReady.closeCodes['1011']);
+    for (const { e, t } of raced) {
       expect(e.sched).toBeGreaterThanOrEqual(s.ready.atMs!);
-      expect(e.sched).toBeLessThan(bridge + 25);
+      expect(t.at).toBeLessThan(truth.marks.bridge_ready);
     }
     // The two top findings are the race: 1011s and lost messages after /health said ready.
     expect(s.findings.slice(0, 2).join('\n')).toMatch(/connections? closed 1011 `Service not ready: .*` after \/health reported ready/);
     expect(s.findings.slice(0, 2).join('\n')).toMatch(/opened but never got the expected message after \/health reported ready/);
-    // Phases: identical wherever the attempt did not straddle a boundary.
-    const pairs = join_(events, truth);
-    expect(pairs.length).toBe(truth.conns.length);
-    const healthReady = s.t0EpochMs + s.ready.atMs!;
-    const early = pairs.filter(({ e }) => s.t0EpochMs + e.sched < healthReady - 25);
-    const { compared, mismatches } = comparePhases(early, truth, s.t0EpochMs);
+    // Phases: identical wherever the attempt did not straddle a boundary, up to /health's ready
+    // (after it wsrace says ready while the simulator's log goes on through its last phases).
+    const early = pairs.filter(({ e }) => e.sched < s.ready.atMs!);
+    const { compared, mismatches } = comparePhases(early, truth, s);
     expect(mismatches).toEqual([]);
-    expect(compared).toBeGreaterThan(early.length * 0.8);
-    // Per-phase 1011 counts: wsrace's equal the truth's, phase by phase, away from boundaries.
-    expect(Object.keys(s.phases)).toContain('dependencies');
-    expect(s.phases.dependencies.closeCodes['1011']).toBe(s.phases.dependencies.attempted);
+    expect(compared).toBeGreaterThan(0);
+    // Per phase: what wsrace put in dependencies and reached the simulator before its loss window
+    // was closed 1011, as the truth says.
+    expect(s.phases.dependencies.closeCodes['1011']).toBeGreaterThan(0);
+    const inDependencies = pairs.filter(({ e, t }) => e.phase === 'dependencies' && t.at < truth.marks.loss_window);
+    expect(inDependencies.map(({ t }) => t.action)).toEqual(inDependencies.map(() => 'close_1011'));
+    expect(inDependencies.map(({ e }) => e.code)).toEqual(inDependencies.map(() => 1011));
   });
 
   it('gated: 503 only before ready, none after; phases match the truth attempt by attempt', async () => {
-    const { result, truth, dir } = await runAgainstSim({ profile: 'gated', simArgs: SCALE, body: LOAD(3.5, 100) + PING + TIMELINE('log') });
+    const loop = watchLoop(); // the thread that reads the simulator's log
+    const { result, truth, dir } = await runAgainstSim({ profile: 'gated', simArgs: SCALE, body: LOAD(SECONDS, 60) + PING + TIMELINE('log') });
+    loop.stop();
     const s = result.summary;
-    expect(s.totals.attempted).toBe(350);
-    expect(s.totals.httpStatus['503']).toBe(truth.counts.http_503);
-    expect(s.totals.httpStatus['503']).toBeGreaterThan(30);
+    expectLoadCovers(result, truth, AFTER_MS);
+    expect(s.totals.attempted).toBe(420);
+    expect(s.totals.httpStatus['503'] ?? 0).toBe(truth.counts.http_503 ?? 0);
+    expect(truth.counts.http_503, 'the simulator answered no upgrade before it was ready (on a starved machine it may listen late)').toBeGreaterThan(0);
     expect(s.totals.closeCodes['1011'] ?? 0).toBe(0);
     expect(s.afterReady.httpStatus['503'] ?? 0).toBe(0);
-    expect(s.afterReady.attempted).toBeGreaterThan(30);
+    expect(s.afterReady.attempted).toBeGreaterThan(0);
     expect(s.afterReady.closeCodes['1000']).toBe(s.afterReady.attempted);
     expect(s.totals.closeCodes['1000']).toBe(truth.counts.accepted);
     const pairs = join_(readEvents(dir), truth);
     expect(pairs.length).toBe(truth.conns.length);
-    const { compared, mismatches } = comparePhases(pairs, truth, s.t0EpochMs);
+    const timeline = readTimelineEvents(dir);
+    expectClocksAgree(pairs, truth, s.t0EpochMs, timeline);
+    const { compared, mismatches } = comparePhases(pairs, truth, s);
     expect(mismatches).toEqual([]);
-    expect(compared).toBeGreaterThan(pairs.length * 0.8);
-    // The log line's phase boundaries sit within a few ms of the simulator's own clock.
-    for (const span of s.timeline.filter((x) => x.phase !== 'ready' && x.phase !== 'failed')) {
-      const truthPhase = truth.phases.find((p) => p.phase === span.phase)!;
-      // Typically 1-3 ms on loopback (README); the bound leaves room for a loaded CI machine.
-      expect(Math.abs(span.startMs - (truthPhase.at - s.t0EpochMs))).toBeLessThan(50);
-    }
+    expect(compared).toBeGreaterThan(0);
+    // Each log line is stamped when wsrace read it (typically 1-3 ms after it was written on
+    // loopback: README): not before the simulator's plan had it written, and no later than this
+    // thread's longest wait after the simulator noted it (just after writing it).
+    const lines = timeline.filter((x) => x.source === 'log' && (x.kind === 'phase' || x.kind === 'ready'));
+    expect(lines.map((x) => x.phase ?? 'ready')).toEqual(truth.phases.map((p) => p.phase));
+    lines.forEach((x, k) => {
+      const readAt = s.t0EpochMs + x.ms;
+      expect(readAt).toBeGreaterThanOrEqual(truth.t0! + truth.phases[k].plannedMs - CLOCK);
+      expect(readAt - truth.phases[k].at).toBeLessThanOrEqual(loop.maxWaitMs() + CLOCK);
+    });
   });
 
   it('queued: no failures, but handshakes held until ready', async () => {
-    const { result, truth } = await runAgainstSim({ profile: 'queued', simArgs: SCALE, body: LOAD(3.5, 60) + PING + TIMELINE('log') });
+    const { result, truth, dir } = await runAgainstSim({ profile: 'queued', simArgs: SCALE, body: LOAD(SECONDS, 30) + PING + TIMELINE('log') });
     const s = result.summary;
+    expectLoadCovers(result, truth, AFTER_MS);
     expect(s.totals.attempted).toBe(210);
     expect(s.totals.closeCodes['1000']).toBe(truth.conns.length);
     expect(s.totals.closeCodes['1011'] ?? 0).toBe(0);
     expect(Object.keys(s.totals.httpStatus)).toEqual([]);
-    expect(truth.counts.queued).toBeGreaterThan(20);
-    // The longest queued handshake is about the startup time the attempt waited through.
-    expect(s.handshakeMs.max!).toBeGreaterThan(500);
-    expect(s.afterReady.handshakeMs.p50!).toBeLessThan(50);
+    expect(truth.counts.queued).toBeGreaterThan(0);
+    // A held handshake lasts at least as long as the simulator held it (events keep µs).
+    const pairs = join_(readEvents(dir), truth);
+    expect(pairs.length).toBe(truth.conns.length);
+    const held = pairs.filter(({ t }) => t.action === 'queued');
+    expect(held).toHaveLength(truth.counts.queued);
+    for (const { e, t } of held) expect(e.open! - e.sched).toBeGreaterThanOrEqual((t as TruthConn & { queuedMs: number }).queuedMs - 0.001);
+    expect(s.handshakeMs.max!).toBeGreaterThanOrEqual(Math.max(...held.map(({ e }) => e.open! - e.sched)) - 0.001);
+    // What reached the simulator after it was ready was not held.
+    const readyAt = truth.phases.find((p) => p.phase === 'ready')!.at;
+    expect(pairs.filter(({ t }) => t.at >= readyAt).every(({ t }) => t.action === 'accepted')).toBe(true);
   });
 
   it('refuse: refused until ready, then every attempt works', async () => {
-    const { result, truth, dir } = await runAgainstSim({ profile: 'refuse', simArgs: SCALE, body: LOAD(3.5, 60) + PING + TIMELINE('log') });
+    const loop = watchLoop(); // the thread that reads the simulator's log
+    const { result, truth, dir } = await runAgainstSim({ profile: 'refuse', simArgs: SCALE, body: LOAD(SECONDS, 30) + PING + TIMELINE('log') });
+    loop.stop();
     const s = result.summary;
+    expectLoadCovers(result, truth, AFTER_MS);
     expect(s.totals.attempted).toBe(210);
     expect({ totals: s.totals, truth: truth.counts, sum: s.totals.errors.refused + truth.conns.length }).toMatchObject({ sum: 210 });
-    expect(s.beforeReady.errors.refused).toBeGreaterThan(50);
-    // Before ready everything is refused, except an attempt scheduled in the few ms between the
-    // simulator binding and its ready line reaching wsrace through the pipe.
-    for (const e of readEvents(dir).filter((x) => x.phase !== 'ready' && x.outcome !== 'refused')) expect(s.ready.atMs! - e.sched).toBeLessThan(25);
-    // The simulator binds right after it logs ready (as servers do): only that instant may refuse.
-    for (const e of readEvents(dir).filter((x) => x.phase === 'ready' && x.outcome === 'refused')) expect(e.sched - s.ready.atMs!).toBeLessThan(20);
+    expect(s.beforeReady.errors.refused).toBeGreaterThan(0);
+    const events = readEvents(dir);
+    expectClocksAgree(join_(events, truth), truth, s.t0EpochMs, readTimelineEvents(dir));
+    // The simulator logs ready, then binds (as servers do). Before wsrace read that line every
+    // attempt is refused, except one that started after the simulator wrote it: scheduled at most
+    // the line's trip (this thread's longest wait) plus its own start lag before wsrace read it.
+    for (const e of events.filter((x) => x.phase !== 'ready' && x.outcome !== 'refused')) {
+      expect(s.ready.atMs! - e.sched).toBeLessThanOrEqual(loop.maxWaitMs() + (e.start! - e.sched) + 2 * CLOCK);
+    }
+    // After it, only an attempt that dialled before the simulator had bound may be refused.
+    for (const e of events.filter((x) => x.phase === 'ready' && x.outcome === 'refused')) expect(s.t0EpochMs + e.start!).toBeLessThan(truth.marks.listening + CLOCK);
     expect(s.totals.closeCodes['1000']).toBe(truth.conns.length);
   });
 
   it('broken: startup fails in dependencies and every upgrade gets 503 from then on', async () => {
-    const { result, truth, dir } = await runAgainstSim({ profile: 'broken', simArgs: SCALE, body: LOAD(2.5, 60) + TIMELINE('health') });
+    const { result, truth, dir } = await runAgainstSim({ profile: 'broken', simArgs: SCALE, body: LOAD(SECONDS, 20) + TIMELINE('health') });
     const s = result.summary;
-    expect(s.totals.attempted).toBe(150);
+    expectLoadCovers(result, truth, AFTER_MS);
+    expect(s.totals.attempted).toBe(140);
     expect(s.totals.opened).toBe(0);
     expect(s.totals.httpStatus['503']).toBe(truth.counts.http_503);
     expect(s.ready.atMs).toBeNull();
     expect(s.health!.first2xxMs).toBeNull();
     expect(s.failed?.phase).toBe('dependencies');
     const afterFailure = readEvents(dir).filter((e) => e.phase === 'failed');
-    expect(afterFailure.length).toBeGreaterThan(20);
+    expect(afterFailure.length).toBeGreaterThan(0);
     expect(afterFailure.every((e) => e.status === 503)).toBe(true);
     expect(s.findings.join('\n')).toMatch(/startup failed in phase dependencies/);
     expect(s.findings.join('\n')).toMatch(/no WebSocket connection worked in the whole run .*\/health never returned 2xx/);
@@ -146,9 +196,10 @@ describe('cold-start profiles, driven by the engine, checked against the simulat
     const { result, truth, dir } = await runAgainstSim({
       profile: 'gated',
       simArgs: `${SCALE} > DIR/sim.log`,
-      body: LOAD(3, 80) + PING + `timeline:\n  log: { command: "tail -n +1 -F DIR/sim.log 2>/dev/null" }\n`,
+      body: LOAD(SECONDS, 40) + PING + `timeline:\n  log: { command: "tail -n +1 -F DIR/sim.log 2>/dev/null" }\n`,
     });
     const s = result.summary;
+    expectLoadCovers(result, truth, AFTER_MS);
     expect(s.ready.source).toBe('log');
     expect(s.ready.atMs).not.toBeNull();
     expect(s.timeline.map((x) => x.phase)).toEqual(expect.arrayContaining(['init', 'dependencies', 'ready']));
@@ -186,22 +237,44 @@ describe('reconnecting clients', () => {
     expect(c.connected).toBe(20);
     expect(c.neverConnected).toBe(0);
     expect(c.retries).toBe(s.totals.attempted - 20);
-    expect(c.retries).toBeGreaterThan(20);
+    expect(c.retries).toBeGreaterThan(0);
     // Every retry is an attempt in events.ndjson, marked with its client and attempt number.
-    const events = readEvents(dir) as unknown as { client: number; try: number; open: number | null; outcome: string; code?: number; sched: number }[];
+    const events = readEvents(dir);
     expect(events).toHaveLength(s.totals.attempted);
     expect(new Set(events.map((e) => e.client)).size).toBe(20);
     expect(events.filter((e) => e.try === 0)).toHaveLength(20);
-    // All 20 connect after the bridge is wired, within the backoff cap (+ a handshake) of it.
-    const bridge = truth.marks.bridge_ready - s.t0EpochMs;
-    for (const e of events.filter((x) => x.outcome === 'close' && x.code === 1000)) expect(e.open!).toBeGreaterThanOrEqual(bridge - 1);
-    const firstScheds = events.filter((e) => e.try === 0).map((e) => e.sched);
-    const latestConnect = Math.max(...events.filter((x) => x.outcome === 'close' && x.code === 1000).map((e) => e.open!));
-    expect(latestConnect - bridge).toBeLessThan(40 + 30);
+    const pairs = join_(events, truth);
+    expectClocksAgree(pairs, truth, s.t0EpochMs, readTimelineEvents(dir));
+    const truthOf = new Map(pairs.map(({ e, t }) => [e, t]));
+    const bridge = truth.marks.bridge_ready;
+    // All 20 connect once the bridge is wired (the simulator's clock): each connecting socket
+    // reached it after, and the attempt before it had reached it before (or found nothing listening).
+    // The retry came at most the backoff cap (40 ms, no jitter) after that failure ended.
+    const retryLate = slackFrom(s, { events: 1, fromSchedule: false });
+    for (const client of new Set(events.map((e) => e.client!))) {
+      const tries = events.filter((e) => e.client === client).sort((a, b) => a.try! - b.try!);
+      const connecting = tries.find((e) => e.outcome === 'close' && e.code === 1000)!;
+      expect(truthOf.get(connecting)).toMatchObject({ action: 'accepted' });
+      expect(truthOf.get(connecting)!.at).toBeGreaterThanOrEqual(bridge);
+      const before = tries[connecting.try! - 1];
+      if (!before) continue;
+      if (truthOf.has(before)) expect(truthOf.get(before)!.at).toBeLessThan(bridge);
+      else expect(before.outcome).toBe('refused');
+      expect(connecting.sched - before.end).toBeLessThanOrEqual(40 + retryLate);
+    }
     // report.html draws the retry load per second beside the phases.
     const report = await loadReportData(dir);
     expect(report.perSecond.retries.reduce((a, b) => a + b, 0)).toBe(c.retries);
-    // The earliest client waited about the whole startup: its time to connected ≈ bridge − its start.
-    expect(Math.abs(c.timeToConnectedMs.max! - (bridge - Math.min(...firstScheds)))).toBeLessThan(40 + 30);
+    // Time to connected, client by client: from its first attempt's scheduled start to its script's end.
+    const waited = [...new Set(events.map((e) => e.client!))].map((client) => {
+      const tries = events.filter((e) => e.client === client);
+      return tries.find((e) => e.ok !== undefined)!.ok! - tries.find((e) => e.try === 0)!.sched;
+    });
+    expect(c.timeToConnectedMs.count).toBe(20);
+    expect(c.timeToConnectedMs.max!).toBeGreaterThanOrEqual(Math.max(...waited) - 0.001);
+    expect(c.timeToConnectedMs.max!).toBeLessThanOrEqual(Math.max(...waited) + hdrResolution(Math.max(...waited)));
+    // The earliest client waited the whole startup: at least from its start until the bridge.
+    const firstStart = s.t0EpochMs + Math.min(...events.filter((e) => e.try === 0).map((e) => e.sched));
+    expect(c.timeToConnectedMs.max!).toBeGreaterThanOrEqual(bridge - firstStart - CLOCK);
   });
 });

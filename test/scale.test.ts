@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
 import { mergeRuns } from '../src/run/merge.js';
+import { START_AT_TOLERANCE_MS } from '../src/run/run.js';
 import { mergeHlog } from '../src/report/hlog.js';
 import { expandAddresses } from '../src/scenario/addresses.js';
 import { startTestServer, type Action, type TestServer } from './helpers/servers.js';
@@ -30,7 +31,11 @@ describe('shards', () => {
     const startAt = Date.now() + 1500;
     const shards = await Promise.all([0, 1, 2].map((k) => runScenario(parseScenarioText(text, 'shard.yaml'), { outDir: join(root, `shard-${k}`), workers: 1, shard: { index: k, count: 3 }, startAt })));
     expect(shards.map((s) => s.summary.totals.attempted)).toEqual([30, 30, 30]);
-    expect(shards.map((s) => s.summary.shard)).toEqual([0, 1, 2].map((index) => ({ index, count: 3, lateByMs: null, leader: index === 0 })));
+    // One T0 for all three. A shard whose workers were not up by then (a busy machine) starts at
+    // once, says by how much it was late, and still schedules from that T0.
+    expect(shards.map((s) => s.summary.t0EpochMs)).toEqual([startAt, startAt, startAt]);
+    expect(shards.map((s) => ({ ...s.summary.shard, lateByMs: null }))).toEqual([0, 1, 2].map((index) => ({ index, count: 3, lateByMs: null, leader: index === 0 })));
+    for (const s of shards) if (s.summary.shard!.lateByMs !== null) expect(s.summary.shard!.lateByMs).toBeGreaterThan(START_AT_TOLERANCE_MS);
     const merged = await mergeRuns(shards.map((s) => s.outDir), join(root, 'merged'));
     // The server's behaviour depends on arrival order, so compare the totals as a whole:
     // the same 90 attempts, each in exactly one bucket, 1 in 10 closed 1011 and 1 in 10 rejected.
@@ -109,21 +114,22 @@ describe('beyond one process and one source address', () => {
     expect(() => expandAddresses(['not-an-ip'])).toThrow(/expected an IP address, a range/);
   });
 
-  it('--processes 2 holds more sockets than one process may (hard limit lowered to 800)', async () => {
+  // Three CLI runs, each a fresh process tree: longer than the default 30 s on a busy machine.
+  it('--processes 2 holds more sockets than one process may (hard limit lowered to 800)', { timeout: 90_000 }, async () => {
     server = await startTestServer(() => ({ kind: 'accept' }));
     const dir = tmp();
     const file = join(dir, 's.yaml');
     // Up to 1,250 sockets at once (500/s × 2.5 s of handshake + hold): more than one process may
     // open with 800 descriptors, so one process refuses to start; two processes (625 each) run it.
     writeFileSync(file, `name: procs\ntarget:\n  url: ${server.url}\n  handshakeTimeout: 1s\nload:\n  stages: [{ duration: 2s, rate: 500 }]\nsession:\n  hold: 1500ms\n`);
-    const one = await runCli(['run', file, '--quiet', '--out', join(dir, 'one')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 60_000 });
+    const one = await runCli(['run', file, '--quiet', '--out', join(dir, 'one')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ' });
     expect(one.code).toBe(3);
     expect(one.stderr).toMatch(/may hold up to 1250 sockets at once.*may open only 800 files/);
     // When no shard process can run, the shards' own reason and exit code come through.
-    const none = await runCli(['run', file, '--quiet', '--processes', '2', '--out', join(dir, 'none')], { shellPrefix: 'ulimit -Sn 300 && ulimit -Hn 300; ', timeoutMs: 60_000 });
+    const none = await runCli(['run', file, '--quiet', '--processes', '2', '--out', join(dir, 'none')], { shellPrefix: 'ulimit -Sn 300 && ulimit -Hn 300; ' });
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/no shard process could run \(exit codes 3, 3\); shard 0 said:\n.*may hold up to 625 sockets at once.*may open only 300 files/);
-    const two = await runCli(['run', file, '--quiet', '--processes', '2', '--spin', '0.3', '--out', join(dir, 'two')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ', timeoutMs: 90_000 });
+    const two = await runCli(['run', file, '--quiet', '--processes', '2', '--spin', '0.3', '--out', join(dir, 'two')], { shellPrefix: 'ulimit -Sn 800 && ulimit -Hn 800; ' });
     expect(two.code).toBe(0);
     const merged = JSON.parse(readFileSync(join(dir, 'two', 'summary.json'), 'utf8'));
     expect(merged.totals.attempted).toBe(1000);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { timeLeft } from './budget.js';
 
 const ENTRY = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -11,11 +12,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the wsrace CLI from source in a child process (tsx), bounded by a timeout. */
+/**
+ * Runs the wsrace CLI from source in a child process (tsx), bounded by `timeoutMs`: by default
+ * what is left of the running test's timeout, so a hung CLI fails the test with its stderr.
+ */
 export function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void; shellPrefix?: string } = {},
 ): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? timeLeft();
   return new Promise((resolve, reject) => {
     const argv = [process.execPath, '--import', 'tsx', ENTRY, ...args];
     // shellPrefix (e.g. "ulimit -Hn 800; ") runs in a shell that then execs the CLI, so limits apply to it.
@@ -31,8 +36,8 @@ export function runCli(
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`wsrace ${args.join(' ')} did not finish in ${options.timeoutMs ?? 60_000} ms\n${stderr}`));
-    }, options.timeoutMs ?? 60_000);
+      reject(new Error(`wsrace ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
     if (child.pid) options.onSpawn?.(child.pid);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);

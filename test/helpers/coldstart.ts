@@ -1,10 +1,13 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario, type RunResult } from '../../src/run/run.js';
+import type { AttemptRecord } from '../../src/record/attempt.js';
+import { expect } from 'vitest';
+import { CROSS_PROCESS_CLOCK_MS } from './slack.js';
 
 /** `${WSRACE}` for tests: the compiled CLI (test/global-setup.ts builds it before the suite). */
 export const WSRACE_FROM_SOURCE = `"${process.execPath}" "${fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url))}"`;
@@ -28,38 +31,52 @@ export interface TruthConn {
 }
 export interface TruthPhase {
   type: 'phase';
+  /** When the simulator wrote the line's truth: just after the log line, later if it was preempted between. */
   at: number;
+  /** When its plan said (ms from its T0): it never writes the log line before. */
+  plannedMs: number;
   phase: string;
 }
 export interface Truth {
+  /** The simulator's T0 (its process up, its startup begun); null if it never got that far. */
+  t0: number | null;
   conns: TruthConn[];
   phases: TruthPhase[];
   marks: Record<string, number>;
   counts: Record<string, number>;
 }
 
+/** The simulator's truth file; empty when the simulator never wrote one. */
 export function readTruth(file: string): Truth {
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const lines = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
   const conns = lines.filter((l) => l.type === 'conn') as TruthConn[];
   const counts: Record<string, number> = {};
   for (const c of conns) counts[c.action] = (counts[c.action] ?? 0) + 1;
   const marks: Record<string, number> = {};
   for (const l of lines) if (l.type === 'mark') marks[l.mark] = l.at;
-  return { conns, phases: lines.filter((l) => l.type === 'phase') as TruthPhase[], marks, counts };
+  const start = lines.find((l) => l.type === 'start');
+  return { t0: start ? start.t0 : null, conns, phases: lines.filter((l) => l.type === 'phase') as TruthPhase[], marks, counts };
 }
 
-export interface EventRow {
-  i: number;
-  sched: number;
-  start: number | null;
-  tcp: number | null;
-  open: number | null;
-  outcome: string;
-  code?: number;
-  status?: number;
-  lport?: number;
-  phase: string;
+/**
+ * The run's load went on for `afterMs` after the simulator was ready (or had failed), by its own
+ * clock. Its process takes ~0.3 s to come up on an idle machine and seconds on a busy one, where
+ * its phases also run late: this says so plainly instead of letting a phase the load never
+ * reached fail a count.
+ */
+export function expectLoadCovers(result: RunResult, truth: Truth, afterMs: number): void {
+  const s = result.summary;
+  expect(truth.t0, 'the simulator never started during the run').not.toBeNull();
+  const end = truth.phases.find((p) => p.phase === 'ready' || p.phase === 'failed');
+  const upAfter = truth.t0! - s.t0EpochMs;
+  expect(end, `the simulator came up ${upAfter.toFixed(0)} ms after T0 and was neither ready nor failed by the end of the load`).toBeDefined();
+  const endMs = end!.at - s.t0EpochMs;
+  expect(endMs + afterMs, `the simulator came up ${upAfter.toFixed(0)} ms after T0 and was ${end!.phase} at ${endMs.toFixed(0)} ms: the load (${s.schedule.durationMs} ms) ended before ${afterMs} ms more`).toBeLessThanOrEqual(s.schedule.durationMs);
 }
+
+/** An events.ndjson line: an attempt record with its times in ms since T0, and its phase. */
+export type EventRow = AttemptRecord & { phase: string };
 
 export function readEvents(dir: string): EventRow[] {
   return readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -86,4 +103,32 @@ ${opts.body}`.replaceAll('PORT', String(port)).replaceAll('DIR', dir);
 export function join_(events: EventRow[], truth: Truth): { e: EventRow; t: TruthConn }[] {
   const byPort = new Map(truth.conns.map((c) => [Number(c.remote.split(':').pop()), c]));
   return events.filter((e) => e.lport !== undefined && byPort.has(e.lport)).map((e) => ({ e, t: byPort.get(e.lport!)! }));
+}
+
+/** A timeline.ndjson line: one event a timeline source reported, `ms` since T0. */
+export interface TimelineRow {
+  ms: number;
+  kind: string;
+  source: string;
+  phase?: string;
+}
+
+export function readTimelineEvents(dir: string): TimelineRow[] {
+  return readFileSync(join(dir, 'timeline.ndjson'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/**
+ * The two processes' clocks agree to within CROSS_PROCESS_CLOCK_MS on this run's own data, as
+ * causality demands, one direction each: every attempt the simulator saw was started (wsrace's
+ * clock) before the simulator handled it (its clock); no phase line wsrace read from the log was
+ * read before the simulator's plan had it written (the simulator never runs ahead of its plan).
+ */
+export function expectClocksAgree(pairs: { e: EventRow; t: TruthConn }[], truth: Truth, t0: number, timeline: TimelineRow[]): void {
+  const late = pairs.filter(({ e, t }) => t0 + e.start! > t.at + CROSS_PROCESS_CLOCK_MS).map(({ e, t }) => `#${e.i} started ${(t0 + e.start! - t.at).toFixed(3)} ms after the simulator saw it`);
+  const early = timeline
+    .filter((x) => x.kind === 'phase' && x.source === 'log')
+    .map((x) => ({ x, truth: truth.phases.find((p) => p.phase === x.phase) }))
+    .filter(({ x, truth: p }) => p !== undefined && t0 + x.ms < truth.t0! + p.plannedMs - CROSS_PROCESS_CLOCK_MS)
+    .map(({ x, truth: p }) => `${x.phase} read ${(truth.t0! + p!.plannedMs - t0 - x.ms).toFixed(3)} ms before its planned time`);
+  expect([...late, ...early], 'the clocks of wsrace and the simulator disagree').toEqual([]);
 }

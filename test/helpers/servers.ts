@@ -20,6 +20,8 @@ export interface TestServer {
   /** How many upgrade requests got each action kind (key: kind, or close code / http status). */
   tally: Record<string, number>;
   upgrades: number;
+  /** Resolves once tally[key] reaches `count` (an event, not a poll); rejects after `ms`. */
+  waitFor(key: string, count: number, ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,11 +36,33 @@ export async function startTestServer(behaviour: (n: number) => Action, options:
   });
   const sockets = new Set<Socket>();
   const tally: Record<string, number> = {};
-  const bump = (key: string) => (tally[key] = (tally[key] ?? 0) + 1);
+  const waiters = new Set<() => void>();
+  const bump = (key: string) => {
+    tally[key] = (tally[key] ?? 0) + 1;
+    for (const check of waiters) check();
+  };
+  const waitFor = (key: string, count: number, ms: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if ((tally[key] ?? 0) < count) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`test server: ${key} reached ${tally[key] ?? 0}, not ${count}, in ${ms} ms`));
+      }, ms);
+      waiters.add(check);
+      check();
+    });
   let upgrades = 0;
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
+    // After an upgrade the http server no longer listens for errors on the socket: a client that
+    // gives up on a hung handshake may reset it, which is its right, not the test's failure.
+    s.on('error', () => undefined);
   });
   server.on('upgrade', (req, socket, head) => {
     const n = upgrades++;
@@ -71,7 +95,7 @@ export async function startTestServer(behaviour: (n: number) => Action, options:
         break;
       case 'reset':
         bump('reset');
-        socket.resetAndDestroy();
+        (socket as Socket).resetAndDestroy();
         break;
       case 'mute':
         bump('mute');
@@ -93,6 +117,7 @@ export async function startTestServer(behaviour: (n: number) => Action, options:
     url: `ws://127.0.0.1:${port}${options.path ?? '/ws'}`,
     port,
     tally,
+    waitFor,
     get upgrades() {
       return upgrades;
     },

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatSeconds, runSim, type SimHandle } from '../../src/sim/index.js';
 import { openOrFail, withTimeout } from './helpers.js';
+import { timeLeft } from '../helpers/budget.js';
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -67,10 +68,10 @@ describe('wsrace sim (runSim)', () => {
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = once(child, 'exit');
     try {
-      await withTimeout(complete, 10_000, 'STARTUP COMPLETE from the child');
+      await withTimeout(complete, timeLeft(), 'STARTUP COMPLETE from the child');
       expect(stderr).toMatch(/^wsrace sim: racy listening on ws:\/\/127\.0\.0\.1:\d+\/ws \(startup ~0\.4 s\)\n$/);
       child.kill('SIGINT');
-      const [exitCode] = await withTimeout(exited, 5000, 'the child to exit');
+      const [exitCode] = await withTimeout(exited, timeLeft(), 'the child to exit');
       expect(exitCode).toBe(0);
       expect(stdout.split('\n')[0]).toBe('PHASE TRANSITION  ->  init');
       expect(stdout.trimEnd().split('\n').at(-1)).toBe('STARTUP COMPLETE: service ready (0.390s)');

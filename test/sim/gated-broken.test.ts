@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type SimHandle } from '../../src/sim/index.js';
-import { attempt, getJson, openOrFail, readTruth, tmpFile } from './helpers.js';
+import { attempt, getJson, openOrFail, phaseInEffect, readTruth, tmpFile } from './helpers.js';
 
 let sim: SimHandle | undefined;
 afterEach(async () => {
@@ -19,7 +19,6 @@ describe('gated profile', () => {
       if (o.kind !== 'http') continue;
       expect(o.status).toBe(503);
       expect(o.headers['retry-after']).toBe('1');
-      expect(o.at - sim.t0).toBeLessThan(sim.plan.readyAtMs!);
     }
     expect((await getJson(`${sim.httpUrl}/health/ready`)).status).toBe(503);
 
@@ -34,12 +33,17 @@ describe('gated profile', () => {
     await sim.close();
 
     // Truth counts equal what the clients saw.
-    const conns = readTruth(truth).filter((l) => l.type === 'conn');
+    const lines = readTruth(truth);
+    const conns = lines.filter((l) => l.type === 'conn');
     const seen = { http_503: before.filter((o) => o.kind === 'http' && o.status === 503).length, accepted: after.length };
     expect({ http_503: conns.filter((c) => c.action === 'http_503').length, accepted: conns.filter((c) => c.action === 'accepted').length }).toEqual(seen);
     expect(conns).toHaveLength(5);
     expect(conns.filter((c) => c.action === 'http_503').every((c) => c.status === 503 && c.phase !== 'ready')).toBe(true);
     expect(conns.filter((c) => c.action === 'accepted').every((c) => c.phase === 'ready')).toBe(true);
+    // The 503s were decided before ready, by the simulator's clock (the client read them later).
+    const readyAt = lines.find((l) => l.type === 'phase' && l.phase === 'ready')!.at as number;
+    for (const c of conns) expect(c.phase).toBe(phaseInEffect(lines, c.at as number));
+    expect(conns.filter((c) => c.action === 'http_503').every((c) => (c.at as number) < readyAt)).toBe(true);
   });
 });
 
@@ -49,9 +53,10 @@ describe('broken profile', () => {
     let log = '';
     out.on('data', (c: Buffer) => (log += c.toString()));
     const truth = tmpFile('broken.jsonl');
-    sim = await startSimulator({ profile: 'broken', timeScale: 0.05, truth, log: out });
-    // init 120.75 ms + dependencies timeout 1.155 s × 0.05 = 57.75 ms.
-    expect(sim.plan).toMatchObject({ failed: true, failedPhase: 'dependencies', failAtMs: 178.5 });
+    // 1/5 time: the attempt meant for before the failure has half a second to get there.
+    sim = await startSimulator({ profile: 'broken', timeScale: 0.2, truth, log: out });
+    // init 483 ms + dependencies timeout 1.155 s × 0.2 = 231 ms.
+    expect(sim.plan).toMatchObject({ failed: true, failedPhase: 'dependencies', failAtMs: 714 });
     const ready = sim.until('ready', 5000);
     ready.catch(() => {});
 
@@ -60,7 +65,7 @@ describe('broken profile', () => {
     if (before.kind === 'http') expect(before.headers['retry-after']).toBe('1');
 
     const failedAt = await sim.until('failed', 5000);
-    expect(failedAt - sim.t0).toBeGreaterThanOrEqual(178.5);
+    expect(failedAt - sim.t0).toBeGreaterThanOrEqual(714);
     await expect(ready).rejects.toThrow(/ready will not happen: startup failed/);
 
     const after = await attempt(sim.url);
@@ -76,16 +81,17 @@ describe('broken profile', () => {
     await sim.close();
     expect(log.split('\n')).toEqual([
       'PHASE TRANSITION  ->  init',
-      'PHASE COMPLETED: init (0.121s)',
+      'PHASE COMPLETED: init (0.483s)',
       'PHASE TRANSITION  ->  dependencies',
       `STARTUP FAILED: ${sim.plan.failReason}`,
       '',
     ]);
     const lines = readTruth(truth);
-    expect(lines.filter((l) => l.type === 'conn').map((l) => [l.action, l.phase])).toEqual([
-      ['http_503', 'init'],
-      ['http_503', 'failed'],
-    ]);
+    const conns = lines.filter((l) => l.type === 'conn');
+    expect(conns.map((l) => l.action)).toEqual(['http_503', 'http_503']);
+    for (const c of conns) expect(c.phase).toBe(phaseInEffect(lines, c.at as number));
+    expect(conns[0].phase, 'the first attempt came after the failure').not.toBe('failed');
+    expect(conns[1].phase).toBe('failed');
     expect(lines.find((l) => l.phase === 'failed')).toMatchObject({ type: 'phase', failedPhase: 'dependencies', reason: sim.plan.failReason });
   });
 });

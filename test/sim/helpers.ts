@@ -94,3 +94,14 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
   const res = await withTimeout(fetch(url), 2000, `GET ${url}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+/**
+ * The phase the simulator was in at `at` (epoch ms), by its own truth file: the last phase line
+ * at or before it. The simulator switches its state and then writes the line, on one thread, so
+ * an upgrade it handled at `at` saw exactly this phase, however late its timers ran.
+ */
+export function phaseInEffect(lines: TruthLine[], at: number): string | undefined {
+  let phase: string | undefined;
+  for (const l of lines) if (l.type === 'phase' && (l.at as number) <= at) phase = l.phase as string;
+  return phase;
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+// The clients' report reads the phase timeline; while it moves out of record/ (record must not
+// import timeline), these imports and `report` below are the only places that name where it lives.
+import { ClientTracker, connected, type ClientsReport } from '../src/record/clients.js';
+import { buildTimeline, type PhaseTimeline } from '../src/timeline/attribute.js';
+import { createHistogram, latencyStats, recordMs } from '../src/record/histogram.js';
+import type { AttemptRecord, OutcomeKind } from '../src/record/attempt.js';
+
+/** The run's clients, folded into summary.json's `clients`. */
+function report(records: AttemptRecord[], timeline: PhaseTimeline, t0: number): ClientsReport | undefined {
+  const tracker = new ClientTracker();
+  for (const r of records) tracker.add(r);
+  return tracker.report(timeline, t0);
+}
+
+const T0 = 1_700_000_000_000;
+/** One attempt of client `client` (its first attempt's index), times in ms since T0. */
+function attempt(client: number, tryNo: number, sched: number, outcome: OutcomeKind, extra: Partial<AttemptRecord> = {}): AttemptRecord {
+  const at = T0 + sched;
+  return { i: client * 100 + tryNo, w: 0, sched: at, start: at, tcp: null, up: null, open: null, first: null, end: at + 1, outcome, client, try: tryNo, ...extra };
+}
+/** A socket that did what its client wanted: opened, completed its script at `ok`, closed by the client. */
+const works = (client: number, tryNo: number, sched: number, ok: number) =>
+  attempt(client, tryNo, sched, 'close', { open: T0 + ok - 1, ok: T0 + ok, code: 1000, serverClosed: false });
+const closed1011 = (client: number, tryNo: number, sched: number) => attempt(client, tryNo, sched, 'close', { open: T0 + sched + 1, code: 1011, serverClosed: true });
+const refused = (client: number, tryNo: number, sched: number) => attempt(client, tryNo, sched, 'refused');
+
+/** The latency block a set of durations (ms) makes: the same histogram summary.json uses. */
+function statsOf(ms: number[]) {
+  const h = createHistogram();
+  for (const v of ms) recordMs(h, v);
+  return latencyStats(h);
+}
+
+/** init from 0, dependencies from 200, ready from 500 (ms since T0). */
+const timeline = buildTimeline(
+  [
+    { kind: 'phase', source: 'log', at: T0, phase: 'init' },
+    { kind: 'phase', source: 'log', at: T0 + 200, phase: 'dependencies' },
+  ],
+  T0,
+  500,
+);
+
+describe('connected: a socket that worked for its client', () => {
+  it('is a close by the client after the script completed', () => {
+    expect(connected(works(0, 0, 0, 10))).toBe(true);
+    // The server closed it (even after the script): the client did not get what it wanted.
+    expect(connected(attempt(0, 0, 0, 'close', { ok: T0 + 5, code: 1000, serverClosed: true }))).toBe(false);
+    // Closed by the client but the script never completed.
+    expect(connected(attempt(0, 0, 0, 'close', { code: 1000, serverClosed: false }))).toBe(false);
+    expect(connected(closed1011(0, 0, 0))).toBe(false);
+    expect(connected(attempt(0, 0, 0, 'expect_timeout', { open: T0 + 1 }))).toBe(false);
+    expect(connected(refused(0, 0, 0))).toBe(false);
+  });
+});
+
+describe('ClientTracker: what a user felt, per reconnecting client', () => {
+  it('no reconnecting clients: no report', () => {
+    const tracker = new ClientTracker();
+    const plain: AttemptRecord = { i: 0, w: 0, sched: T0, start: T0, tcp: null, up: null, open: null, first: null, end: T0 + 1, outcome: 'refused' };
+    tracker.add(plain);
+    expect(tracker.size).toBe(0);
+    expect(tracker.report(timeline, T0)).toBeUndefined();
+  });
+
+  it('time to connected runs from the first attempt\'s scheduled start to the first socket that completed its script', () => {
+    const records = [
+      // Client 0: first try at 100 (init) refused, 1011 at 180, works at 260 (script done at 275.5).
+      refused(0, 0, 100),
+      closed1011(0, 1, 180),
+      works(0, 2, 260, 275.5),
+      // A later socket of the same client works too: it changes nothing.
+      works(0, 3, 400, 410),
+      // Client 1: first try at 300 (dependencies), works at once.
+      works(1, 0, 300, 312.25),
+      // Client 2: first try at 499.999 (still dependencies), never connects.
+      refused(2, 0, 499.999),
+      closed1011(2, 1, 520),
+      attempt(2, 2, 600, 'expect_timeout', { open: T0 + 601 }),
+      // Client 3: first try exactly at ready.
+      works(3, 0, 500, 503),
+      // Client 4: first try before T0 (before any phase): unknown.
+      refused(4, 0, -50),
+      works(4, 1, 30, 42),
+    ];
+    const r = report(records, timeline, T0)!;
+    expect(r).toEqual({
+      clients: 5,
+      connected: 4,
+      neverConnected: 1,
+      retries: 11 - 5,
+      attemptsPerClient: { mean: 2.2, max: 4, counts: { '4': 1, '1': 2, '3': 1, '2': 1 } },
+      timeToConnectedMs: statsOf([175.5, 12.25, 3, 92]),
+      byPhase: {
+        init: { clients: 1, connected: 1, timeToConnectedMs: statsOf([175.5]) },
+        dependencies: { clients: 2, connected: 1, timeToConnectedMs: statsOf([12.25]) },
+        ready: { clients: 1, connected: 1, timeToConnectedMs: statsOf([3]) },
+        unknown: { clients: 1, connected: 1, timeToConnectedMs: statsOf([92]) },
+      },
+    });
+    expect(r.timeToConnectedMs.count).toBe(4);
+    expect(r.byPhase.dependencies.timeToConnectedMs.count).toBe(1);
+  });
+
+  it('a client\'s first attempt counts even when its record arrives after a retry\'s', () => {
+    const r = report([works(7, 1, 150, 160), refused(7, 0, 100)], timeline, T0)!;
+    expect(r.timeToConnectedMs).toEqual(statsOf([60]));
+    expect(Object.keys(r.byPhase)).toEqual(['init']);
+    expect(r.attemptsPerClient).toEqual({ mean: 2, max: 2, counts: { '2': 1 } });
+  });
+
+  it('a client that never connects has no time to connected', () => {
+    const r = report([refused(0, 0, 10), refused(0, 1, 30), refused(0, 2, 70)], timeline, T0)!;
+    expect(r).toMatchObject({ clients: 1, connected: 0, neverConnected: 1, retries: 2, attemptsPerClient: { mean: 3, max: 3, counts: { '3': 1 } } });
+    expect(r.timeToConnectedMs.count).toBe(0);
+    expect(r.byPhase).toEqual({ init: { clients: 1, connected: 0, timeToConnectedMs: statsOf([]) } });
+  });
+
+  it('the mean of attempts per client keeps 3 decimals', () => {
+    // 3 clients, 4 attempts: 1.333…
+    const r = report([works(0, 0, 0, 1), works(1, 0, 10, 11), refused(2, 0, 20), works(2, 1, 40, 41)], timeline, T0)!;
+    expect(r.attemptsPerClient.mean).toBe(1.333);
+    expect(r.retries).toBe(1);
+  });
+
+  it('without a timeline every client is in unknown', () => {
+    const r = report([works(0, 0, 0, 5), works(1, 0, 600, 620)], buildTimeline([], T0, null), T0)!;
+    expect(r.byPhase).toEqual({ unknown: { clients: 2, connected: 2, timeToConnectedMs: statsOf([5, 20]) } });
+  });
+});
