@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-// The clients' report reads the phase timeline; while it moves out of record/ (record must not
-// import timeline), these imports and `report` below are the only places that name where it lives.
-import { ClientTracker, connected, type ClientsReport } from '../src/record/clients.js';
+// record/ tracks the clients; timeline/ reports them by the phase of their first attempt.
+import { ClientTracker, connected } from '../src/record/clients.js';
+import { clientsReport, type ClientsReport } from '../src/timeline/clients-report.js';
 import { buildTimeline, type PhaseTimeline } from '../src/timeline/attribute.js';
 import { createHistogram, latencyStats, recordMs } from '../src/record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../src/record/attempt.js';
@@ -10,7 +10,7 @@ import type { AttemptRecord, OutcomeKind } from '../src/record/attempt.js';
 function report(records: AttemptRecord[], timeline: PhaseTimeline, t0: number): ClientsReport | undefined {
   const tracker = new ClientTracker();
   for (const r of records) tracker.add(r);
-  return tracker.report(timeline, t0);
+  return clientsReport(tracker.clients(), timeline, t0);
 }
 
 const T0 = 1_700_000_000_000;
@@ -60,8 +60,8 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
     const tracker = new ClientTracker();
     const plain: AttemptRecord = { i: 0, w: 0, sched: T0, start: T0, tcp: null, up: null, open: null, first: null, end: T0 + 1, outcome: 'refused' };
     tracker.add(plain);
-    expect(tracker.size).toBe(0);
-    expect(tracker.report(timeline, T0)).toBeUndefined();
+    expect(tracker.clients()).toEqual([]);
+    expect(clientsReport(tracker.clients(), timeline, T0)).toBeUndefined();
   });
 
   it('time to connected runs from the first attempt\'s scheduled start to the first socket that completed its script', () => {
