@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/servers.js';
 
-const ENTRY = fileURLToPath(new URL('./helpers/cli-entry.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../bin/wsrace.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let server: TestServer | null = null;
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 /** `wsrace run --processes 2` in a process group of its own, as a shell runs a foreground job. */
 function startProcessesRun(file: string, out: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'run', file, '--quiet', '--processes', '2', '--out', out], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [ENTRY, 'run', file, '--quiet', '--processes', '2', '--out', out], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   onTestFinished(() => {
     try {
       process.kill(-child.pid!, 'SIGKILL');

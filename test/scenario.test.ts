@@ -150,21 +150,25 @@ describe('CLI input errors exit 2 and run nothing', () => {
     expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);
   });
 
-  it('--spin outside 0–1, --workers 0, --processes 0, a tolerance that is no number: exit 2 with the flag, no stack trace', async () => {
+  it.each([
+    ['--spin', '1.5', '--spin 1.5: expected a fraction from 0 to 1'],
+    ['--workers', '0', '--workers 0: expected a positive whole number'],
+    ['--processes', '0', '--processes 0: expected a positive whole number'],
+    ['--failure-tolerance', 'abc', '--failure-tolerance abc: expected a number ≥ 0'], // NaN would let no regression through
+    ['--workers', 'two', '--workers two: expected a positive whole number'],
+  ])('run %s=%s: exit 2 with the flag, no stack trace, no run folder', async (flag, value, expected) => {
+    const file = join(dir, `ok-${flag.slice(2)}-${value}.yaml`);
+    writeFileSync(file, base);
+    const out = join(dir, `flags-${flag.slice(2)}-${value}`);
+    const r = await runCli(['run', file, '--quiet', `${flag}=${value}`, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(expected);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('compare and validate: a tolerance below 0 or empty, --workers two: exit 2 with the flag', async () => {
     const file = join(dir, 'ok.yaml');
     writeFileSync(file, base);
-    for (const [flag, value, expected] of [
-      ['--spin', '1.5', '--spin 1.5: expected a fraction from 0 to 1'],
-      ['--workers', '0', '--workers 0: expected a positive whole number'],
-      ['--processes', '0', '--processes 0: expected a positive whole number'],
-      ['--failure-tolerance', 'abc', '--failure-tolerance abc: expected a number ≥ 0'], // NaN would let no regression through
-      ['--workers', 'two', '--workers two: expected a positive whole number'],
-    ]) {
-      const r = await runCli(['run', file, '--quiet', `${flag}=${value}`, '--out', join(dir, 'flags')]);
-      expect(r.code).toBe(2);
-      expect(r.stderr.trim()).toBe(expected);
-      expect(existsSync(join(dir, 'flags'))).toBe(false);
-    }
     const c = await runCli(['compare', dir, dir, '--latency-tolerance=-5']);
     expect([c.code, c.stderr.trim()]).toEqual([2, '--latency-tolerance -5: expected a number ≥ 0']);
     const empty = await runCli(['compare', dir, dir, '--latency-tolerance=']);

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { timeLeft } from './budget.js';
 
-const ENTRY = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
+/** The built CLI, as users run it: test/global-setup.ts builds dist/ before the suite. */
+const ENTRY = fileURLToPath(new URL('../../bin/wsrace.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface CliResult {
@@ -13,7 +14,7 @@ export interface CliResult {
 }
 
 /**
- * Runs the wsrace CLI from source in a child process (tsx), bounded by `timeoutMs`: by default
+ * Runs the built wsrace CLI in a child process, bounded by `timeoutMs`: by default
  * what is left of the running test's timeout, so a hung CLI fails the test with its stderr.
  */
 export function runCli(
@@ -22,7 +23,7 @@ export function runCli(
 ): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? timeLeft();
   return new Promise((resolve, reject) => {
-    const argv = [process.execPath, '--import', 'tsx', ENTRY, ...args];
+    const argv = [process.execPath, ENTRY, ...args];
     // shellPrefix (e.g. "ulimit -Hn 800; ") runs in a shell that then execs the CLI, so limits apply to it.
     const child = options.shellPrefix
       ? spawn('/bin/bash', ['-c', `${options.shellPrefix}exec ${argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}`], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
