@@ -57,9 +57,9 @@ describe('redactUrl', () => {
     expect(redactUrl('ws://h/ws?token=a&x=1&token=b')).toBe(`ws://h/ws?token=${IN_URL}&x=1`);
   });
 
-  it('hides the password of userinfo; the user name is shown, like a header name', () => {
-    expect(redactUrl('wss://alice:s3cret@h:8443/ws')).toBe(`wss://alice:${IN_URL}@h:8443/ws`);
-    expect(redactUrl('wss://alice@h/ws')).toBe('wss://alice@h/ws');
+  it('hides userinfo, the user name too (a token is often written there alone)', () => {
+    expect(redactUrl('wss://alice:s3cret@h:8443/ws')).toBe(`wss://${IN_URL}:${IN_URL}@h:8443/ws`);
+    expect(redactUrl('wss://eyJhbGciOi@h/ws')).toBe(`wss://${IN_URL}@h/ws`);
   });
 
   it('leaves a URL without credentials as it was, and a string that is not a URL untouched', () => {
@@ -122,7 +122,7 @@ describe('scenario.json: the loaded scenario\'s secrets never reach it', () => {
     expect(written).not.toContain(token);
     expect(written).not.toContain('hunter22');
     const copy = JSON.parse(written);
-    expect(copy.target.url).toBe(`wss://bot:${IN_URL}@127.0.0.1:9/ws?room=lobby-42&access_token=${IN_URL}`);
+    expect(copy.target.url).toBe(`wss://${IN_URL}:${IN_URL}@127.0.0.1:9/ws?room=lobby-42&access_token=${IN_URL}`);
     expect(copy.target.headers).toEqual({ Authorization: REDACTED, 'X-Tenant': `t-${REDACTED}-x`, 'X-Room': 'lobby-42', 'X-Short': 'abc', 'X-Session': REDACTED });
     expect(copy.target.subprotocols).toEqual(['jwt-auth', `jwt.${REDACTED}`]);
     expect(copy.target.start).toMatchObject({ command: `serve --token=${REDACTED}`, env: { API_KEY: REDACTED } });

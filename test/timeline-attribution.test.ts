@@ -107,12 +107,8 @@ describe('buildTimeline: the phase spans of one run', () => {
     ]);
   });
 
-  // KNOWN BUG (reported to the lead, src/timeline/attribute.ts): lines read in one chunk share one
-  // time, and a phase at exactly the failure's (or readiness's) time is dropped (`e.at < end`),
-  // so a run whose log said "-> dependencies" then "STARTUP FAILED" in one read reports the
-  // failure in the phase before. Seen under load in coldstart.test.ts's broken profile. When
-  // fixed (a phase at `end` that came before the ending line counts), drop `.fails`.
-  it.fails('a phase read together with the failure (one chunk, one time) is the phase that failed', () => {
+  // Lines read in one chunk share one time: seen under load in coldstart.test.ts's broken profile.
+  it('a phase read together with the failure (one chunk, one time) is the phase that failed', () => {
     const sameRead = [phase('init', 0), phase('dependencies', 178.5), failed(178.5)];
     expect(buildTimeline(sameRead, T0, null).spans).toEqual([
       { phase: 'init', startMs: 0, endMs: 178.5 },
@@ -120,6 +116,21 @@ describe('buildTimeline: the phase spans of one run', () => {
       { phase: FAILED, startMs: 178.5, endMs: null },
     ]);
     expect(summarizeTimeline(sameRead, T0, null).summary.failed?.phase).toBe('dependencies');
+  });
+
+  it('a phase read in the same chunk after the ending line does not reopen startup', () => {
+    const sameRead = [phase('init', 0), failed(178.5), phase('dependencies', 178.5)];
+    expect(buildTimeline(sameRead, T0, null).spans).toEqual([
+      { phase: 'init', startMs: 0, endMs: 178.5 },
+      { phase: FAILED, startMs: 178.5, endMs: null },
+    ]);
+    const readyRead = [phase('init', 0), phase('finalize', 90), ready(90), phase('late', 90)];
+    expect(buildTimeline(readyRead, T0, 90).spans.map((s) => s.phase)).toEqual(['init', 'finalize', READY]);
+  });
+
+  it('each source ready signal is its earliest, whatever order the events came in', () => {
+    const events: TimelineEvent[] = [ready(300, 'supplied'), ready(120, 'supplied'), ready(200, 'log')];
+    expect(readySignals(events, T0)).toEqual({ health: null, log: 200, supplied: 120 });
   });
 
   it('no events: no spans; ready only: one ready span', () => {

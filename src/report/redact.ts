@@ -13,10 +13,14 @@ export function redactSubprotocols(protocols: readonly string[]): string[] {
   return protocols.map((p) => (/^(jwt|bearer|token)[.:]/i.test(p) ? `${p.split(/[.:]/)[0]}.${REDACTED}` : p));
 }
 
-/** Query parameters that commonly carry tokens are redacted from URLs. */
+/**
+ * Credentials are redacted from URLs: userinfo (a user name alone is often a token: `wss://TOKEN@host`)
+ * and the query parameters that commonly carry tokens.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
+    if (u.username) u.username = REDACTED;
     if (u.password) u.password = REDACTED;
     for (const key of [...u.searchParams.keys()]) {
       if (/token|auth|key|secret|password|jwt|sig/i.test(key)) u.searchParams.set(key, REDACTED);

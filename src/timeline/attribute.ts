@@ -22,11 +22,12 @@ export interface ReadySignals {
   supplied: number | null;
 }
 
-/** First ready time (ms since T0) reported by each source. */
+/** The earliest ready time (ms since T0) reported by each source, in whatever order events came. */
 export function readySignals(events: readonly TimelineEvent[], t0: number): ReadySignals {
   const first = (source: TimelineSource) => {
-    const e = events.find((ev) => ev.kind === 'ready' && ev.source === source);
-    return e ? e.at - t0 : null;
+    let at = Infinity;
+    for (const e of events) if (e.kind === 'ready' && e.source === source && e.at < at) at = e.at;
+    return Number.isFinite(at) ? at - t0 : null;
   };
   return { health: first('health'), log: first('log'), supplied: first('supplied') };
 }
@@ -41,16 +42,20 @@ export function pickReady(signals: ReadySignals, preferred?: keyof ReadySignals)
 /**
  * Builds the phase timeline from events. Phase events from every source are merged in time
  * order (a phase seen by two sources starts at its earliest sighting); a repeated phase name
- * does not open a new span. Phases seen after readiness do not reopen startup.
+ * does not open a new span. Phases seen after readiness do not reopen startup. Lines of one
+ * read of a log share one time: a phase at the very time startup ended counts when it came
+ * before the event that ended it (`-> dependencies` then `STARTUP FAILED` in one read).
  */
 export function buildTimeline(events: readonly TimelineEvent[], t0: number, readyAtMs: number | null): PhaseTimeline {
   const failed = events.filter((e) => e.kind === 'failed').sort((a, b) => a.at - b.at)[0];
   const failedAtMs = failed ? failed.at - t0 : null;
   const end = [readyAtMs, failedAtMs].filter((x): x is number => x !== null).reduce((a, b) => Math.min(a, b), Infinity);
+  const endIndex = events.findIndex((e) => (e.kind === 'failed' || e.kind === 'ready') && e.at - t0 === end);
   const phases = events
-    .filter((e): e is Extract<TimelineEvent, { kind: 'phase' }> => e.kind === 'phase')
-    .map((e) => ({ phase: e.phase, at: e.at - t0 }))
-    .filter((e) => e.at < end && e.phase !== READY && e.phase !== FAILED)
+    .map((e, index) => ({ e, index }))
+    .filter((x): x is { e: Extract<TimelineEvent, { kind: 'phase' }>; index: number } => x.e.kind === 'phase')
+    .map(({ e, index }) => ({ phase: e.phase, at: e.at - t0, index }))
+    .filter((e) => (e.at < end || (e.at === end && e.index < endIndex)) && e.phase !== READY && e.phase !== FAILED)
     .sort((a, b) => a.at - b.at);
   const spans: PhaseSpan[] = [];
   const seen = new Set<string>();

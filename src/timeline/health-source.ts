@@ -60,10 +60,14 @@ export class HealthSource {
     };
     const client = this.options.url.startsWith('https:') ? https : http;
     let settled = false;
+    // When the answer's head arrived: the server decided before it, never after. Readiness and a
+    // body's phase are stamped then, so a slow answer cannot make the target look ready early.
+    let answeredAt = 0;
     const finish = (status: number | null, body: string, error?: string) => {
       if (settled) return;
       settled = true;
       const at = now();
+      const decided = answeredAt > 0 ? answeredAt : at;
       let phase: string | undefined;
       if (this.options.phaseField && body) {
         try {
@@ -73,15 +77,16 @@ export class HealthSource {
         }
       }
       this.emit({ kind: 'probe', source: 'health', at: started, status, latencyMs: at - started, phase, error });
-      if (phase) this.emit({ kind: 'phase', source: 'health', at: started, phase });
+      if (phase) this.emit({ kind: 'phase', source: 'health', at: decided, phase });
       if (status !== null && !this.saidReady && isReadyStatus(status, this.options.readyStatus)) {
         this.saidReady = true;
-        this.emit({ kind: 'ready', source: 'health', at: started });
+        this.emit({ kind: 'ready', source: 'health', at: decided });
       }
       next();
     };
     try {
       const req = client.get(this.options.url, { timeout: this.options.timeoutMs, headers: { 'user-agent': 'wsrace-health' } }, (res) => {
+        answeredAt = now();
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => {
