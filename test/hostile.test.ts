@@ -40,6 +40,20 @@ describe('hostile or broken servers: a counted outcome each, no crash', () => {
     expect(s.handshakeFailMs.max!).toBeLessThanOrEqual(atMost(400, s, { events: 0, deadlines: 1 }));
   });
 
+  it('sends 1011 and never hangs up: counted 1011 even when the expect deadline passes before the socket closes', async () => {
+    const session = "session:\n  hold: 100ms\n  closeTimeout: 600ms\n  expect: { match: pong, within: 100ms }\n";
+    const s = await against((head, socket) => {
+      socket.write(switching(acceptKey(head)));
+      socket.write(closeFrame(1011, Buffer.from('Service not ready')));
+      // Reads the client's close frame and its FIN, and never closes its own side.
+      socket.allowHalfOpen = true;
+      socket.resume();
+    }, '', session);
+    expect(s.totals.closeCodes).toEqual({ '1011': 5 });
+    expect(s.totals.errors.expect_timeout).toBe(0);
+    expect(s.totals.closeReasons).toEqual({ '1011': ['Service not ready'] });
+  });
+
   it('sends a 101 without a valid accept key', async () => {
     const s = await against((_head, socket) => socket.write(switching('bm90IHRoZSByaWdodCBrZXk=')));
     expect(s.totals.errors.error).toBe(5);

@@ -134,8 +134,18 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
     return this.state === 'done';
   }
 
+  /** Open, and the server has not begun to close: a close frame received ends the session. */
   get isOpen(): boolean {
-    return this.state === 'open';
+    return this.state === 'open' && !this.closeFrameReceived;
+  }
+
+  /**
+   * ws emits 'close' only when TCP closes, after the closing handshake: a server that sends
+   * 1011 and is slow to hang up must be counted by its close code, not by a deadline that
+   * passes meanwhile (ws's own flag, set when the close frame is read).
+   */
+  private get closeFrameReceived(): boolean {
+    return (this.ws as unknown as { _closeFrameReceived?: boolean } | null)?._closeFrameReceived === true;
   }
 
   get awaitingAnswer(): boolean {
@@ -293,13 +303,14 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
   }
 
   stepTimedOut(): void {
+    if (this.closeFrameReceived) return;
     this.outcome = 'expect_timeout';
     this.closeByClient();
   }
 
   /** Called by the worker when the expect deadline passes. */
   expectDeadline(): void {
-    if (!this.expecting || this.state !== 'open') return;
+    if (!this.expecting || !this.isOpen) return;
     this.expecting = false;
     this.outcome = 'expect_timeout';
     this.closeByClient();
