@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 import { now } from '../util/clock.js';
 import { LOG_LINE_CAP, LineSplitter, sumCuts, type LineCut } from '../util/lines.js';
 import { signalGroup, stopGroup } from './signal.js';
@@ -72,9 +73,11 @@ export class TargetProcess extends EventEmitter {
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       const lines = new LineSplitter((line, at) => this.emit('line', line, at), { maxLine: LOG_LINE_CAP });
       this.splitters.push(lines);
+      // A character split across two reads is decoded whole.
+      const text = new StringDecoder('utf8');
       stream.on('data', (chunk: Buffer) => {
         this.log!.write(chunk);
-        lines.push(chunk.toString('utf8'));
+        lines.push(text.write(chunk));
       });
     }
     const forget = killOnExit(this.child.pid);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { killOnExit, type TargetProcess } from '../target/process.js';
 import { stopGroup } from '../target/signal.js';
@@ -122,6 +123,8 @@ export class LogSource {
       offset = 0;
     }
     const buffer = Buffer.alloc(64 * 1024);
+    // A character split across two reads is decoded whole.
+    const text = new StringDecoder('utf8');
     const read = () => {
       let fd: number;
       try {
@@ -137,7 +140,7 @@ export class LogSource {
           const n = readSync(fd, buffer, 0, buffer.length, offset);
           if (n <= 0) break;
           offset += n;
-          splitter.push(buffer.subarray(0, n).toString('utf8'));
+          splitter.push(text.write(buffer.subarray(0, n)));
         }
       } finally {
         closeSync(fd);
