@@ -1,0 +1,142 @@
+/**
+ * The messages one socket's stream has sent and not yet settled, kept compactly: a ring of send
+ * times indexed by sequence number, grown by doubling only while replies fall behind, instead of
+ * an object per message. Pure bookkeeping, no I/O: the attempt feeds it sends, replies and its
+ * end, and it answers what each one was.
+ */
+
+/**
+ * What a reply turned out to be: `replied` within `within` of its send, `late` after it (but
+ * before the socket ended), `duplicate` for a message already answered (by sequence number
+ * only), `unmatched` for none sent and outstanding.
+ */
+export type ReplyKind = 'replied' | 'late' | 'duplicate' | 'unmatched';
+
+/** One reply's verdict. The ledger reuses one object: read it before the next call. */
+export interface ReplyResult {
+  kind: ReplyKind;
+  /** The message answered (0 for duplicates and unmatched replies). */
+  seq: number;
+  /** Send → reply, ms (for Replied and Late). */
+  rttMs: number;
+  /** When that message was sent (epoch ms; for Replied and Late). */
+  sentAt: number;
+  /** A later message had been answered before this one (by sequence number only). */
+  outOfOrder: boolean;
+}
+
+const OUTSTANDING = 1;
+const ANSWERED = 2;
+
+export class StreamLedger {
+  /** The next sequence number to send; numbers start at 1. */
+  nextSeq = 1;
+  /** The lowest sequence number still tracked: every one below it is answered. */
+  private base = 1;
+  private sentAt: Float64Array;
+  private state: Uint8Array;
+  private mask: number;
+  private highestAnswered = 0;
+  private outstandingCount = 0;
+
+  constructor(
+    private readonly withinMs: number,
+    capacity = 8,
+  ) {
+    const size = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
+    this.sentAt = new Float64Array(size);
+    this.state = new Uint8Array(size);
+    this.mask = size - 1;
+  }
+
+  /** Messages sent and not answered yet. */
+  get outstanding(): number {
+    return this.outstandingCount;
+  }
+
+  /** Records a send at `at` (epoch ms) and returns its sequence number. */
+  send(at: number): number {
+    if (this.nextSeq - this.base > this.mask) this.grow();
+    const seq = this.nextSeq++;
+    this.sentAt[seq & this.mask] = at;
+    this.state[seq & this.mask] = OUTSTANDING;
+    this.outstandingCount++;
+    return seq;
+  }
+
+  /** A reply carrying sequence number `seq`, received at `at`. */
+  replyTo(seq: number, at: number): ReplyResult {
+    if (!Number.isInteger(seq) || seq < 1 || seq >= this.nextSeq) return verdict('unmatched', 0, 0, 0, false);
+    if (seq < this.base || this.state[seq & this.mask] === ANSWERED) return verdict('duplicate', 0, 0, 0, false);
+    return this.answer(seq, at);
+  }
+
+  /** A reply without a sequence number: it answers the oldest outstanding message. */
+  replyInOrder(at: number): ReplyResult {
+    if (this.outstandingCount === 0) return verdict('unmatched', 0, 0, 0, false);
+    let seq = this.base;
+    while (this.state[seq & this.mask] !== OUTSTANDING) seq++;
+    return this.answer(seq, at);
+  }
+
+  /**
+   * The socket ended: every outstanding message is lost. Calls `lost` with each one's sequence
+   * number and send time, oldest first, and forgets them.
+   */
+  settleLost(lost: (seq: number, sentAt: number) => void): number {
+    let n = 0;
+    for (let seq = this.base; seq < this.nextSeq; seq++) {
+      if (this.state[seq & this.mask] !== OUTSTANDING) continue;
+      this.state[seq & this.mask] = ANSWERED;
+      n++;
+      lost(seq, this.sentAt[seq & this.mask]);
+    }
+    this.outstandingCount = 0;
+    this.base = this.nextSeq;
+    return n;
+  }
+
+  /** The send time of the oldest outstanding message (Infinity when none). */
+  oldestOutstandingAt(): number {
+    for (let seq = this.base; seq < this.nextSeq; seq++) if (this.state[seq & this.mask] === OUTSTANDING) return this.sentAt[seq & this.mask];
+    return Infinity;
+  }
+
+  private answer(seq: number, at: number): ReplyResult {
+    const slot = seq & this.mask;
+    const sentAt = this.sentAt[slot];
+    this.state[slot] = ANSWERED;
+    this.outstandingCount--;
+    const outOfOrder = seq < this.highestAnswered;
+    if (seq > this.highestAnswered) this.highestAnswered = seq;
+    while (this.base < this.nextSeq && this.state[this.base & this.mask] === ANSWERED) this.base++;
+    const rttMs = at - sentAt;
+    return verdict(rttMs <= this.withinMs ? 'replied' : 'late', seq, rttMs, sentAt, outOfOrder);
+  }
+
+  /** Doubles the ring, keeping every tracked message at its sequence number's new slot. */
+  private grow(): void {
+    const size = (this.mask + 1) * 2;
+    const sentAt = new Float64Array(size);
+    const state = new Uint8Array(size);
+    for (let seq = this.base; seq < this.nextSeq; seq++) {
+      sentAt[seq & (size - 1)] = this.sentAt[seq & this.mask];
+      state[seq & (size - 1)] = this.state[seq & this.mask];
+    }
+    this.sentAt = sentAt;
+    this.state = state;
+    this.mask = size - 1;
+  }
+}
+
+/** Replies come thousands a second per worker: one verdict object, filled in per call. */
+const VERDICT: ReplyResult = { kind: 'unmatched', seq: 0, rttMs: 0, sentAt: 0, outOfOrder: false };
+
+function verdict(kind: ReplyKind, seq: number, rttMs: number, sentAt: number, outOfOrder: boolean): ReplyResult {
+  VERDICT.kind = kind;
+  VERDICT.seq = seq;
+  VERDICT.rttMs = rttMs;
+  VERDICT.sentAt = sentAt;
+  VERDICT.outOfOrder = outOfOrder;
+  return VERDICT;
+}
