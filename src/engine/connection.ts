@@ -14,11 +14,12 @@ import { dialForHandshake, openWithWsClient, sendRequest, type Upgrading } from 
 import { SessionSteps, type StepsOwner } from './session-steps.js';
 import { closeReasonText, errorCode, failureBeforeOpen, protocolViolation } from './outcome.js';
 import type { CompiledTemplates } from './templates.js';
+import { MessageStream, type StreamHost, type StreamOwner } from './stream.js';
 
 // worker.ts takes these from here.
 
 /** What an attempt needs from the worker that runs it. */
-export interface AttemptHost {
+export interface AttemptHost extends StreamHost {
   readonly settings: ConnectionSettings;
   readonly workerIndex: number;
   readonly expectRe: RegExp | null;
@@ -89,7 +90,7 @@ function onPong(this: WebSocket): void {
  * close. Failures are classified (outcome.ts), never thrown: a failing target must not crash the
  * tester. The state of dialling and of the upgrade lives here too, one object per attempt.
  */
-export class Attempt implements Dialler, Upgrading, StepsOwner {
+export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
   readonly rec: AttemptRecord;
   private ws: WebSocket | null = null;
   private state: 'connecting' | 'open' | 'closing' | 'done' = 'connecting';
@@ -97,6 +98,8 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
   /** The send/expect shorthand: waiting for the expected message; hold time over. */
   private expecting = false;
   private holdOver = false;
+  /** session.stream on this socket, from open. */
+  private stream: MessageStream | null = null;
   private clientClosed = false;
   /** session.steps, from open (null without steps). */
   private steps: SessionSteps | null = null;
@@ -191,7 +194,7 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
     (ws as Socket)[ATTEMPT] = this;
     this.ws = ws;
     ws.on('open', onOpen);
-    if (this.host.expectRe || s.steps) ws.on('message', onMessage);
+    if (this.host.expectRe || s.steps || this.host.stream) ws.on('message', onMessage);
     if (s.steps?.some((st) => st.kind === 'ping')) ws.on('pong', onPong);
     ws.on('error', onError);
     ws.on('close', onClose);
@@ -235,6 +238,7 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
     if (this.state === 'open' && this.ws) {
       this.state = 'closing';
       this.clientClosed = true;
+      this.stream?.stop();
       this.ws.close(1001, 'wsrace run interrupted');
     } else {
       this.cut();
@@ -264,6 +268,10 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
     recordMs(this.host.histograms.handshake, rec.open - rec.sched);
     this.state = 'open';
     this.host.opened(this);
+    if (this.host.stream !== null) {
+      this.stream = new MessageStream(this.host, this, this.ws!);
+      this.stream.start(rec.open);
+    }
     if (this.host.settings.steps) {
       this.steps = new SessionSteps(this, this.ws!);
       return this.steps.run();
@@ -287,15 +295,17 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
   }
 
   message(data: WebSocket.RawData, isBinary: boolean): void {
-    if (this.steps) return this.steps.message(data, isBinary);
-    if (!this.expecting) return;
     const text = isBinary ? '' : data.toString();
+    // A stream reply is the stream's; anything else goes on to the script.
+    if (this.stream !== null && this.stream.message(text)) return;
+    if (this.steps) return this.steps.message(text);
+    if (!this.expecting) return;
     if (!this.host.expectRe!.test(text)) return;
     this.expecting = false;
     this.rec.first = now();
     this.rec.ok = this.rec.first;
     recordMs(this.host.histograms.firstMessage, this.rec.first - this.rec.open!);
-    if (this.holdOver) this.closeByClient();
+    if (this.holdOver) this.endSession();
   }
 
   pong(): void {
@@ -320,11 +330,27 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
   holdDeadline(): void {
     if (this.state !== 'open') return;
     this.holdOver = true;
-    if (!this.expecting) this.closeByClient();
+    if (!this.expecting) this.endSession();
+  }
+
+  /**
+   * The session's natural end (the hold is over, the script done): with a stream, first the
+   * replies still outstanding (at most `within`), then close 1000.
+   */
+  endSession(): void {
+    if (this.state !== 'open') return;
+    if (this.stream?.drain()) return;
+    this.closeByClient();
+  }
+
+  /** The stream's last replies are in (or too late to wait for). */
+  drained(): void {
+    this.closeByClient();
   }
 
   closeByClient(code = 1000, reason?: string): void {
     if (this.state !== 'open') return;
+    this.stream?.stop();
     this.state = 'closing';
     this.clientClosed = true;
     this.ws!.close(code, reason);
@@ -356,6 +382,7 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
   closed(code: number, reason: Buffer): void {
     const rec = this.rec;
     this.steps?.closed(this.outcome === null);
+    if (this.stream !== null) this.settleStream(code);
     const wasOpen = rec.open !== null;
     if (wasOpen) {
       const serverClosed = !this.clientClosed;
@@ -369,6 +396,13 @@ export class Attempt implements Dialler, Upgrading, StepsOwner {
       if (serverClosed) recordMs(this.host.histograms.serverCloseAfter, now() - rec.open!);
     }
     this.finish(this.outcome ?? 'error', wasOpen);
+  }
+
+  /** Messages still outstanding are lost to the close code; the attempt's record says what its stream did. */
+  private settleStream(code: number): void {
+    const st = this.stream!;
+    st.settle(code);
+    if (st.sent > 0) this.rec.msgs = { sent: st.sent, replied: st.replied, late: st.late, lost: st.lost };
   }
 
   private fail(outcome: OutcomeKind, err?: string): void {

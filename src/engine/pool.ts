@@ -40,6 +40,8 @@ export interface EngineTick {
 export interface EngineListener {
   /** Finished attempts, in batches, as the workers report them. */
   records?(records: AttemptRecord[]): void;
+  /** session.stream's message entries (record/messages.ts), in batches, before the tick that ends their interval. */
+  messages?(worker: number, data: Float64Array): void;
   /** One worker's interval: decoded histograms for [from, at). */
   interval?(tick: EngineTick): void;
 }
@@ -148,10 +150,10 @@ export class Engine {
     this.finished = Promise.all([...runs, ...this.doneSignals]).then(() => undefined);
   }
 
-  /** Starts every worker's schedule at the given epoch ms (call after `ready`). */
-  go(scheduleStart: number): void {
+  /** Starts every worker's schedule at the given epoch ms (call after `ready`); `t0` is the run's T0. */
+  go(scheduleStart: number, t0 = scheduleStart): void {
     this.scheduleStart = scheduleStart;
-    this.send({ type: 'go', scheduleStart });
+    this.send({ type: 'go', scheduleStart, t0 });
   }
 
   /** Adds attempts at run time; attempt j of the list goes to worker j mod N. */
@@ -202,6 +204,9 @@ export class Engine {
       case 'records':
         this.onRecords(msg.records);
         break;
+      case 'messages':
+        this.listener.messages?.(msg.worker, msg.data);
+        break;
       case 'tick':
       case 'done':
         this.onTick(msg, status);
@@ -226,6 +231,7 @@ export class Engine {
     status.inFlight = msg.inFlight;
     status.pending = msg.pending;
     this.onRecords(msg.records);
+    if (msg.messages) this.listener.messages?.(msg.worker, msg.messages);
     const decoded: Partial<Record<Metric, Histogram>> = {};
     for (const metric of METRICS) {
       const encoded = msg.histograms[metric];

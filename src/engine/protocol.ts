@@ -12,6 +12,19 @@ export type StepSpec =
   | { kind: 'ping'; name: string; withinMs: number }
   | { kind: 'close'; code: number; reason: string };
 
+/** session.stream, resolved. */
+export interface StreamSettings {
+  everyMs: number;
+  /** The message, with ${seq} and ${sentAt} (and the per-connection placeholders). */
+  send: string;
+  /** What a reply looks like: a regex, a JSON subset, or (both null) any message. */
+  match: string | null;
+  json: Record<string, unknown> | null;
+  /** JSON path of the echoed sequence number; null: replies answer messages in order. */
+  seq: string | null;
+  withinMs: number;
+}
+
 /** What each attempt does, resolved from the scenario once per run. */
 export interface ConnectionSettings {
   url: string;
@@ -34,6 +47,10 @@ export interface ConnectionSettings {
   users: Record<string, string>[] | null;
   /** Reconnecting clients: outcome keys to retry on ("1011", "http_503", "refused" …) and the backoff. */
   reconnect: { on: string[]; max: number; initialMs: number; factor: number; maxMs: number; jitter: number } | null;
+  /** session.stream: a message every `everyMs` from open, its reply matched (regex or JSON subset, by `seq` or in order) and timed. */
+  stream: StreamSettings | null;
+  /** session.serverSeq: a JSON path whose number in the server's messages counts up (a skip is a gap); null: not checked. */
+  serverSeq: string | null;
   /** TLS options for wss:// (ca as PEM text). */
   tls: { ca?: string; insecure: boolean; servername?: string } | null;
 }
@@ -72,9 +89,9 @@ export interface AddedAttempt {
   try?: number;
 }
 
-/** `go` carries the epoch ms of the schedule's offset 0, sent once every worker is ready. */
+/** `go` carries the epoch ms of the schedule's offset 0 and of T0, sent once every worker is ready. */
 export type MainToWorker =
-  | { type: 'go'; scheduleStart: number }
+  | { type: 'go'; scheduleStart: number; t0: number }
   | { type: 'add'; attempts: AddedAttempt[] }
   | { type: 'seal' }
   | { type: 'stop'; reason: 'interrupt' | 'deadline' };
@@ -84,6 +101,13 @@ export interface WorkerRecords {
   type: 'records';
   worker: number;
   records: AttemptRecord[];
+}
+
+/** session.stream's message entries, MESSAGE_FIELDS numbers each (record/messages.ts), posted when a batch fills. */
+export interface WorkerMessages {
+  type: 'messages';
+  worker: number;
+  data: Float64Array;
 }
 
 export interface WorkerTick {
@@ -96,6 +120,8 @@ export interface WorkerTick {
   records: AttemptRecord[];
   /** Interval histograms (reset after each tick), encoded; null when nothing was recorded. */
   histograms: Partial<Record<Metric, string>>;
+  /** Message entries not yet posted (session.stream). */
+  messages?: Float64Array;
   /** Per-step interval histograms (session.steps): time from the step's start and from open. */
   steps?: Record<string, { fromStart?: string; fromOpen?: string }>;
   openNow: number;
@@ -113,4 +139,4 @@ export interface WorkerReady {
   nice: number | null;
 }
 
-export type WorkerToMain = WorkerReady | WorkerRecords | WorkerTick;
+export type WorkerToMain = WorkerReady | WorkerRecords | WorkerMessages | WorkerTick;

@@ -36,7 +36,7 @@ export async function rehearse(task: WorkerTask, url: string, count: number, dea
   const { port1, port2 } = new MessageChannel();
   const run = new WorkerRun(rehearsalTask(task, url, count, port2), undefined, true);
   port1.on('message', (msg: WorkerToMain) => {
-    if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: now() + 5 } satisfies MainToWorker);
+    if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: now() + 5, t0: now() } satisfies MainToWorker);
   });
   // Stopped early enough that cutting its stragglers (the reserve) still ends by the deadline.
   const timer = setTimeout(() => port1.postMessage({ type: 'stop', reason: 'deadline' } satisfies MainToWorker), Math.max(0, deadline - now() - REHEARSAL_RESERVE_MS));
@@ -59,7 +59,7 @@ export async function rehearse(task: WorkerTask, url: string, count: number, dea
  */
 function rehearsalTask(task: WorkerTask, url: string, count: number, port: WorkerTask['port']): WorkerTask {
   const bind = task.connection.localAddresses.length > 0;
-  const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: bind ? ['127.0.0.1'] : [], sourcePorts: bind ? task.connection.sourcePorts : null, tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, holdMs: 0, handshakeTimeoutMs: 1000 };
+  const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: bind ? ['127.0.0.1'] : [], sourcePorts: bind ? task.connection.sourcePorts : null, tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, stream: null, serverSeq: null, holdMs: 0, handshakeTimeoutMs: 1000 };
   const stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
   // The port cannot be cloned: a placeholder keeps its key's place, and the real one goes in after.
   const rehearsal = structuredClone({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, warmup: 0, port: null }) as unknown as WorkerTask;

@@ -4,6 +4,7 @@ import { now } from '../util/clock.js';
 import { METRICS, createHistogram, encodeHistogram, recordMs, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import type { WorkerToMain } from './protocol.js';
+import { MessageBatch } from './message-batch.js';
 
 /**
  * Finished records are posted in batches of this many between ticks: one structured clone of a
@@ -29,6 +30,7 @@ export class Reporter {
   readonly histograms: Record<Metric, Histogram>;
   private readonly stepHistograms = new Map<string, { fromStart: Histogram; fromOpen: Histogram }>();
   private records: AttemptRecord[] = [];
+  private readonly messages = new MessageBatch();
   private intervalStart = 0;
 
   constructor(
@@ -52,6 +54,12 @@ export class Reporter {
     }
   }
 
+  /** One stream message entry (record/messages.ts); a full batch goes out at once, its buffer transferred. */
+  addMessage(i: number, seq: number, at: number, rtt: number, kind: number, code: number, flags: number): void {
+    const full = this.messages.push(i, seq, at, rtt, kind, code, flags);
+    if (full !== null) this.port.postMessage({ type: 'messages', worker: this.workerIndex, data: full } satisfies WorkerToMain, [full.buffer as ArrayBuffer]);
+  }
+
   /** A passed step (expect, ping): ms from the step's start and from open. */
   recordStep(name: string, fromStartMs: number, fromOpenMs: number): void {
     let h = this.stepHistograms.get(name);
@@ -63,8 +71,10 @@ export class Reporter {
   /** Ends the interval: posts its records, histograms and gauges as a `tick` (or the last, `done`). */
   flush(type: 'tick' | 'done', gauges: WorkerGauges): void {
     const at = now();
+    const messages = this.messages.take();
     this.post({
       type,
+      ...(messages !== null ? { messages } : {}),
       steps: this.takeSteps(),
       worker: this.workerIndex,
       from: this.intervalStart,

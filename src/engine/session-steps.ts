@@ -19,6 +19,8 @@ export interface StepsOwner {
   readonly isOpen: boolean;
   /** Closes the session from the client's side (1000 unless given), if it is still open. */
   closeByClient(code?: number, reason?: string): void;
+  /** The script is over and the hold has passed: the session ends (a stream's last replies first). */
+  endSession(): void;
   /** A step waited past its `within`: the attempt ends as expect_timeout. */
   stepTimedOut(): void;
 }
@@ -104,10 +106,9 @@ export class SessionSteps {
   }
 
   /** A message: passes a waiting expect step if it matches (a regex, or a JSON subset). */
-  message(data: WebSocket.RawData, isBinary: boolean): void {
+  message(text: string): void {
     if (this.state !== EXPECT) return;
     const step = this.steps[this.index] as Extract<StepSpec, { kind: 'expect' }>;
-    const text = isBinary ? '' : data.toString();
     if (step.match !== null ? this.owner.host.stepRegex(this.index).test(text) : jsonMatches(text, step.json)) this.passed();
   }
 
@@ -149,7 +150,7 @@ export class SessionSteps {
 
   private held(): void {
     this.state = OVER;
-    this.owner.closeByClient();
+    this.owner.endSession();
   }
 
   private timedOut(): void {

@@ -5,6 +5,8 @@ import type { AttemptRecord } from '../record/attempt.js';
 import { Attempt, type AttemptHost, type DeadlineKind } from './connection.js';
 import { compileTemplates, type CompiledTemplates } from './templates.js';
 import { DeadlineQueue } from './deadlines.js';
+import { compileStream, type CompiledStream, type MessageStream } from './stream.js';
+import { TimerHeap } from './timer-heap.js';
 import { WorkerFaults } from './faults.js';
 import { raiseThreadPriority, threadPriority } from './priority.js';
 import { retryDelay } from './reconnect-policy.js';
@@ -27,6 +29,7 @@ const CLOSE_GRACE_MS = 1000;
 const fireHandshake = (a: Attempt): void => a.handshakeDeadline();
 const fireHold = (a: Attempt): void => a.holdDeadline();
 const fireExpect = (a: Attempt): void => a.expectDeadline();
+const fireStream = (s: MessageStream, due: number): void => s.fire(due);
 
 /**
  * One worker task's run: report ready, wait for `go`, start its stripe of attempts on schedule
@@ -49,7 +52,12 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   readonly histograms: Record<Metric, Histogram>;
   readonly templates: CompiledTemplates;
   readonly sourcePorts: SourcePorts;
+  readonly stream: CompiledStream | null;
+  /** Epoch ms of T0 (from `go`): a stream's `${sentAt}` counts from it. */
+  t0 = 0;
   private readonly stepRegexes: RegExp[];
+  /** Every socket's next stream send (or end of its wait for the last replies). */
+  private readonly streamTimers = new TimerHeap<MessageStream>();
   private readonly scheduler: Scheduler;
   private readonly reporter: Reporter;
   private sealed: boolean;
@@ -83,6 +91,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     this.reporter = new Reporter(task.port, task.workerIndex);
     this.histograms = this.reporter.histograms;
     this.templates = compileTemplates(task.connection);
+    this.stream = compileStream(task.connection);
     // Set only with source addresses (connectionSettings); the rehearsal's, when set, are the run's.
     const ports = task.connection.sourcePorts;
     this.sourcePorts = new SourcePorts(ports ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
@@ -113,6 +122,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
 
   private onControl(msg: MainToWorker): void {
     if (msg.type === 'go') {
+      this.t0 = msg.t0;
       this.reporter.begin();
       this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
       this.deadlineTimer = setInterval(WorkerRun.deadlineTick, DEADLINE_TICK_MS, this);
@@ -175,6 +185,14 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     this.reporter.recordStep(name, fromStartMs, fromOpenMs);
   }
 
+  streamTimer(stream: MessageStream, due: number): void {
+    this.streamTimers.push(stream, due);
+  }
+
+  messageEntry(attempt: number, seq: number, at: number, rttMs: number, kind: number, code: number, flags: number): void {
+    this.reporter.addMessage(attempt, seq, at, rttMs, kind, code, flags);
+  }
+
   watch(kind: DeadlineKind, attempt: Attempt, due: number): number {
     return this.deadlines[kind].push(attempt, due);
   }
@@ -192,6 +210,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     this.deadlines.handshake.check(t);
     this.deadlines.expect.check(t);
     this.deadlines.hold.check(t);
+    if (this.streamTimers.size > 0) this.streamTimers.check(t, fireStream);
   }
 
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {

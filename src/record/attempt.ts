@@ -53,6 +53,8 @@ export interface AttemptRecord {
   lport?: number;
   /** The source port wsrace picked first and found taken: the attempt then dialled with the kernel's pick (source-ports.ts). */
   portTaken?: number;
+  /** session.stream: what this socket's messages came to (sent = replied + late + lost). */
+  msgs?: { sent: number; replied: number; late: number; lost: number };
   /** For `close`: true when the server (or the network) ended the socket, not the client. */
   serverClosed?: boolean;
 }

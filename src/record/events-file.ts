@@ -30,6 +30,7 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
     line.client = r.client;
     line.try = r.try;
   }
+  if (r.msgs !== undefined) line.msgs = r.msgs;
   if (r.step !== undefined) {
     line.step = r.step;
     line.stepFail = r.stepFail;

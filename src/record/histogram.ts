@@ -19,6 +19,8 @@ export const METRICS = [
   'scheduleLag', // actual − scheduled start: the generator's own lateness
   'serverCloseAfter', // open → a close the client did not ask for
   'loopDelay', // how late each worker's 2 ms tick ran: time socket events may have waited in wsrace
+  'messageRtt', // session.stream: a message sent → its reply (late ones too)
+  'messageSendLag', // session.stream: a message's actual − scheduled send
 ] as const;
 export type Metric = (typeof METRICS)[number];
 

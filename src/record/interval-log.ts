@@ -14,11 +14,13 @@ export const METRIC_TAGS: Record<Metric, string> = {
   scheduleLag: 'schedule-lag',
   serverCloseAfter: 'server-close-after',
   loopDelay: 'loop-delay',
+  messageRtt: 'message-rtt',
+  messageSendLag: 'message-send-lag',
 };
 
 /** Phase names are free text from logs: keep hlog tags to characters every reader accepts. */
-export function phaseTag(phase: string): string {
-  return `handshake.${phase.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+export function phaseTag(phase: string, metric: 'handshake' | 'message-rtt' = 'handshake'): string {
+  return `${metric}.${phase.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 
 /**
@@ -64,6 +66,13 @@ export class IntervalLog {
     let byTag = this.phases.get(r.w);
     if (!byTag) this.phases.set(r.w, (byTag = new Map()));
     if (r.open !== null) recordMs(this.slot(byTag, phaseTag(phase)), r.open - r.sched);
+  }
+
+  /** A stream reply's round trip, by the phase its message was sent in (before its worker's tick). */
+  addMessageRtt(worker: number, rttMs: number, phase: string): void {
+    let byTag = this.phases.get(worker);
+    if (!byTag) this.phases.set(worker, (byTag = new Map()));
+    recordMs(this.slot(byTag, phaseTag(phase, 'message-rtt')), rttMs);
   }
 
   /** One worker's interval histograms (already decoded), measured over [from, at). */

@@ -1,7 +1,9 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { METRICS, latencyStats, type LatencyStats, type Metric } from '../record/histogram.js';
 import type { Totals } from '../record/totals.js';
-import type { Attribution, Block, Outage } from '../timeline/phase-report.js';
+import { emptyBlock, type Attribution, type Block, type Outage } from '../timeline/phase-report.js';
+import { mergeMessageCounts, emptyMessageCounts, type MessageCounts } from '../record/messages.js';
+import type { MessageAttribution, MessageBlock } from '../timeline/message-report.js';
 import type { TimelineSummary } from './assemble.js';
 import type { ClientsReport } from '../timeline/clients-report.js';
 import { findings } from './findings.js';
@@ -66,11 +68,25 @@ export interface Summary extends TimelineSummary {
   outage: Outage;
   /** session.steps: per step, how many passed, timed out or saw the socket close, and its latency. */
   steps?: Record<string, StepReport>;
+  /** session.stream: every message's fate, its round trip and its send lag; per phase in `phases.<name>.messages`. */
+  messages?: MessagesSummary;
   /** session.reconnect: per client, attempts and time to connected (what a user saw). */
   clients?: ClientsReport;
   thresholds: ThresholdResult[];
   verdict: 'pass' | 'fail';
 }
+
+/** summary.messages: counts of the whole run, round trip (send → reply, late ones too) and send lag. */
+export type MessagesSummary = MessageCounts & {
+  rttMs: LatencyStats;
+  sendLagMs: LatencyStats;
+  /** Messages sent in the first 2 s after readiness, and after them (null: never ready). */
+  firstAfterReady: MessageBlock | null;
+  laterAfterReady: MessageBlock | null;
+};
+
+/** The latency metrics summary.json shows at its top level; the stream's are under `messages`. */
+const TOP_METRICS = METRICS.filter((m) => m !== 'messageRtt' && m !== 'messageSendLag');
 
 export interface StepReport {
   kind: 'expect' | 'ping';
@@ -90,13 +106,16 @@ export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | '
   timeline: TimelineSummary;
   attribution: Attribution;
   hasTimelineSource: boolean;
+  /** The scenario has a stream (or checks the server's sequence): summary.messages is written. */
+  streams: boolean;
 };
 
 /** Assembles summary.json: stats read from merged histograms, findings, thresholds evaluated on the result. */
 export function buildSummary(input: SummaryInput): Summary {
-  const { histograms, thresholdDefs, timeline, attribution, hasTimelineSource, ...rest } = input;
-  const stats = Object.fromEntries(METRICS.map((m) => [`${m}Ms`, latencyStats(histograms[m])])) as Record<`${Metric}Ms`, LatencyStats>;
+  const { histograms, thresholdDefs, timeline, attribution, hasTimelineSource, streams, ...rest } = input;
+  const stats = Object.fromEntries(TOP_METRICS.map((m) => [`${m}Ms`, latencyStats(histograms[m])])) as Record<`${Metric}Ms`, LatencyStats>;
   const base = { schema: SUMMARY_SCHEMA, ...rest, findings: [] as string[], ...stats } as Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'thresholds' | 'verdict'>;
+  if (streams) base.messages = { ...emptyMessageCounts(), rttMs: latencyStats(histograms.messageRtt), sendLagMs: latencyStats(histograms.messageSendLag), firstAfterReady: null, laterAfterReady: null };
   return withTimeline(base, timeline, attribution, thresholdDefs, hasTimelineSource);
 }
 
@@ -116,6 +135,7 @@ export function withTimeline(
     afterReady: attribution.afterReady,
     outage: attribution.outage,
   };
+  if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages);
   withoutVerdict.findings = findings({
     totals: base.totals,
     attribution,
@@ -139,6 +159,18 @@ export function withTimeline(
     if (phase !== null && !seen.includes(phase)) withoutVerdict.findings.push(`threshold "${t.expr}" names phase "${phase}", which this run never saw (its phases: ${seen.join(', ') || 'none'})`);
   }
   return { ...withoutVerdict, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' } as Summary;
+}
+
+/**
+ * Puts the stream's counts where the run's blocks are: each phase's (a phase with messages but no
+ * attempt gets an empty block), before and after ready, and the whole run's beside its round trip.
+ */
+function withMessages(s: Pick<Summary, 'phases' | 'beforeReady' | 'afterReady'> & { messages?: MessagesSummary }, m: MessageAttribution): void {
+  for (const [phase, block] of Object.entries(m.phases)) (s.phases[phase] ??= emptyBlock()).messages = block;
+  s.beforeReady.messages = m.beforeReady;
+  s.afterReady.messages = m.afterReady;
+  const whole = mergeMessageCounts(mergeMessageCounts(emptyMessageCounts(), m.beforeReady), m.afterReady);
+  s.messages = { ...s.messages!, ...whole, firstAfterReady: m.firstAfterReady, laterAfterReady: m.laterAfterReady };
 }
 
 /**

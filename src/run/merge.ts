@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Histogram } from 'hdr-histogram-js';
 import { InputError } from '../scenario/errors.js';
@@ -10,6 +10,7 @@ import { readHlog } from '../report/hlog.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
 import { writeRunReports } from '../report/run-files.js';
+import { attributeMessagesFile } from '../timeline/message-report.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
 import { loadRunTimeline } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
@@ -36,6 +37,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   mkdirSync(outDir, { recursive: true });
   const t0 = Math.min(...shards.map((s) => s.t0));
   mergeEvents(shards, t0, outDir);
+  mergeMessages(shards, t0, outDir);
   const histograms = mergeIntervalLogs(shards, t0, outDir);
   const timelineEvents = mergeTimelines(shards, t0, outDir);
   // The shard that watched the cold start: marked leader, else shard 0 (older summaries).
@@ -43,6 +45,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
+  attribution.messages = await attributeMessagesFile(join(outDir, 'messages.ndjson'), timeline, { rewrite: true });
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),
     histograms,
@@ -50,6 +53,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     timeline: timelineSummary,
     attribution,
     hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),
+    streams: leader.summary.messages !== undefined,
   });
   sayWhatWasMerged(summary, shards);
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -83,28 +87,37 @@ function readShards(dirs: string[]): ShardRun[] {
 
 /** events.ndjson: every shard's lines, shifted to the merged T0, sorted by scheduled start. */
 function mergeEvents(shards: ShardRun[], t0: number, outDir: string): void {
-  const lines: { sched: number; text: string }[] = [];
+  mergeLines(shards, t0, outDir, 'events.ndjson', ['sched', 'start', 'tcp', 'tls', 'up', 'open', 'first', 'ok', 'end'], (e) => e.sched as number);
+}
+
+/** messages.ndjson, when the shards streamed: every shard's lines on the merged clock, by the time each was sent (or came). */
+function mergeMessages(shards: ShardRun[], t0: number, outDir: string): void {
+  if (!shards.some((s) => existsSync(join(s.dir, 'messages.ndjson')))) return;
+  mergeLines(shards, t0, outDir, 'messages.ndjson', ['sent', 'at'], (m) => (m.sent ?? m.at) as number);
+}
+
+/** One NDJSON file of every shard, its `times` shifted to the merged T0, tagged with the shard, sorted by `key`. */
+function mergeLines(shards: ShardRun[], t0: number, outDir: string, file: string, times: string[], key: (line: Record<string, unknown>) => number): void {
+  const lines: { at: number; text: string }[] = [];
   for (const s of shards) {
     const shift = s.t0 - t0;
     let text: string;
     try {
-      text = readFileSync(join(s.dir, 'events.ndjson'), 'utf8');
+      text = readFileSync(join(s.dir, file), 'utf8');
     } catch {
-      throw new InputError(`merge: ${s.dir} has no events.ndjson`);
+      throw new InputError(`merge: ${s.dir} has no ${file}`);
     }
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
-      const e = JSON.parse(line) as Record<string, unknown> & { sched: number };
+      const e = JSON.parse(line) as Record<string, unknown>;
       delete e.phase;
-      for (const key of ['sched', 'start', 'tcp', 'tls', 'up', 'open', 'first', 'ok', 'end']) {
-        if (typeof e[key] === 'number') e[key] = round3((e[key] as number) + shift);
-      }
+      for (const k of times) if (typeof e[k] === 'number') e[k] = round3((e[k] as number) + shift);
       e.shard = s.shard.index;
-      lines.push({ sched: e.sched, text: JSON.stringify(e) });
+      lines.push({ at: key(e), text: JSON.stringify(e) });
     }
   }
-  lines.sort((a, b) => a.sched - b.sched);
-  writeFileSync(join(outDir, 'events.ndjson'), lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
+  lines.sort((a, b) => a.at - b.at);
+  writeFileSync(join(outDir, file), lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
 }
 
 /** latency.hlog: all intervals in time order; the totals per metric added from them. */

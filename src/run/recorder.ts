@@ -7,6 +7,8 @@ import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
 import { createHistogram, latencyStats } from '../record/histogram.js';
 import { IntervalLog } from '../record/interval-log.js';
 import { ClientTracker } from '../record/clients.js';
+import { MessagesFile } from '../record/messages-file.js';
+import { addMessage, emptyMessageCounts, MESSAGE_FIELDS, MSG_LATE, MSG_REPLIED, type MessageCounts } from '../record/messages.js';
 import { phaseAt, type PhaseTimeline } from '../timeline/attribute.js';
 import type { EngineListener, EngineTick } from '../engine/pool.js';
 import type { StepSpec } from '../engine/protocol.js';
@@ -45,6 +47,9 @@ export class Recorder implements EngineListener {
   private readonly stepFailures = new Map<string, StepFailures>();
   private finishedLastSecond = 0;
   private readonly events: EventsFile;
+  /** session.stream's messages: counted as they come, and written to messages.ndjson. */
+  readonly messageCounts: MessageCounts | null;
+  private readonly messagesFile: MessagesFile | null;
   private intervalLog: IntervalLog | null = null;
   private phases: PhaseSource | null = null;
   private readonly flushOnExit = () => this.intervalLog?.close(now());
@@ -54,8 +59,12 @@ export class Recorder implements EngineListener {
     private readonly workers: number,
     /** Epoch ms of T0; provisional until begin(). */
     public t0: number,
+    /** The scenario has a stream (or checks the server's sequence): messages.ndjson is written. */
+    streams = false,
   ) {
     this.events = new EventsFile(join(outDir, 'events.ndjson'), () => this.t0);
+    this.messageCounts = streams ? emptyMessageCounts() : null;
+    this.messagesFile = streams ? new MessagesFile(join(outDir, 'messages.ndjson'), () => this.t0) : null;
   }
 
   /** T0 is chosen: the interval log opens, and records are tagged with the phase they were scheduled in. */
@@ -80,6 +89,18 @@ export class Recorder implements EngineListener {
     this.events.write(records);
   }
 
+  /** A worker's message entries: counted, written, and their round trips in the interval log by the phase they were sent in. */
+  messages(worker: number, data: Float64Array): void {
+    if (this.messageCounts === null) return;
+    const timeline = this.phases?.timeline();
+    for (let o = 0; o < data.length; o += MESSAGE_FIELDS) {
+      const kind = data[o + 4];
+      addMessage(this.messageCounts, kind, data[o + 5], data[o + 6]);
+      if (timeline && (kind === MSG_REPLIED || kind === MSG_LATE)) this.intervalLog?.addMessageRtt(worker, data[o + 3], phaseAt(timeline, data[o + 2] - this.t0));
+    }
+    this.messagesFile!.write(data);
+  }
+
   interval(tick: EngineTick): void {
     this.intervalLog?.addInterval(tick.worker, tick.from, tick.at, tick.histograms);
   }
@@ -102,6 +123,7 @@ export class Recorder implements EngineListener {
   /** Closes events.ndjson and the interval log; no record may arrive after this. */
   async close(): Promise<void> {
     await this.events.close();
+    this.messagesFile?.close();
     this.intervalLog?.close(now());
     process.off('exit', this.flushOnExit);
   }

@@ -23,7 +23,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const outDir = openRunFolder(settings, options, startedAt);
   options.onStart?.({ outDir, scheduled: settings.scheduled, onReadyBurst: settings.burst?.burst ?? 0, workers: settings.workers, capacity: settings.plan.capacity });
 
-  const recorder = new Recorder(outDir, settings.workers, provisionalT0());
+  const recorder = new Recorder(outDir, settings.workers, provisionalT0(), settings.connection.stream !== null || settings.connection.serverSeq !== null);
   const engine = new Engine(engineOptions(settings), recorder);
   const live = new LiveTimeline(settings, outDir, engine);
   let launched: Launched | null = null;
@@ -38,7 +38,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     recorder.begin(launched.t0, live);
     live.begin(launched.t0, launched.target);
     const scheduleStart = launched.t0 + settings.scenario.load.startAfter;
-    engine.go(Math.max(scheduleStart, now() + 1));
+    engine.go(Math.max(scheduleStart, now() + 1), launched.t0);
     live.sealAt(scheduleStart + scheduleDurationMs(settings.stages));
     interrupt.listen();
     progress = setInterval(() => options.onProgress?.(recorder.progress(settings.scheduled + live.burstSent, engine.openNow)), 1000);

@@ -176,7 +176,14 @@ function buildConnectionSettings(s: Scenario, baseDir: string): ConnectionSettin
     users,
     tls: tls ? { ca, insecure: tls.insecure, servername: tls.servername } : null,
     reconnect: reconnectSettings(s.session.reconnect),
+    stream: streamSettings(s.session.stream),
+    serverSeq: s.session.serverSeq ?? null,
   };
+}
+
+function streamSettings(st: Scenario['session']['stream']): ConnectionSettings['stream'] {
+  if (!st) return null;
+  return { everyMs: st.every, send: st.send, match: st.reply.match ?? null, json: st.reply.json ?? null, seq: st.reply.seq ?? null, withinMs: st.within };
 }
 
 /** target.tls.ca, read and checked to hold a certificate. */
@@ -204,6 +211,7 @@ function templatedValues(s: Scenario): [string, string][] {
     ...s.target.subprotocols.map((p, i): [string, string] => [`target.subprotocols[${i}]`, p]),
     ...s.session.send.map((m, i): [string, string] => [`session.send[${i}]`, m]),
     ...(s.session.steps ?? []).flatMap((st, i): [string, string][] => ('send' in st ? [[`session.steps[${i}].send`, st.send]] : [])),
+    ...(s.session.stream ? [['session.stream.send', s.session.stream.send] as [string, string]] : []),
   ];
 }
 
@@ -221,9 +229,12 @@ function pickedPortRange(): PortRange | null {
   }
 }
 
-/** The longest an attempt is planned to live: handshake, the expect wait or the steps, the hold. */
+/**
+ * The longest an attempt is planned to live: handshake, the expect wait or the steps, the hold,
+ * and with a stream the wait for the last replies after the hold (up to `within`).
+ */
 export function plannedLifeMs(c: ConnectionSettings): number {
   let script = c.expect?.withinMs ?? 0;
   if (c.steps) script = c.steps.reduce((sum, st) => sum + (st.kind === 'sleep' ? st.ms : st.kind === 'expect' || st.kind === 'ping' ? st.withinMs : 0), 0);
-  return c.handshakeTimeoutMs + script + c.holdMs;
+  return c.handshakeTimeoutMs + script + c.holdMs + (c.stream?.withinMs ?? 0);
 }

@@ -9,7 +9,7 @@ import { InputError } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
-import { parseThreshold, type Threshold } from './thresholds.js';
+import { parseThreshold, readsMessages, type Threshold } from './thresholds.js';
 import { stepName } from './step-names.js';
 import { checkTargetAllowed } from './safety.js';
 import { stagesOf } from './stages.js';
@@ -65,7 +65,7 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   checkCoherence(scenario, located);
   checkTargetAllowed(scenario.target.url, peakRateOf(scenario), scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
   const steps = stepNames(scenario, located);
-  const thresholds = scenario.thresholds.map((expr, i) => thresholdAt(expr, i, steps, located));
+  const thresholds = scenario.thresholds.map((expr, i) => thresholdAt(expr, i, steps, located, scenario.session.stream !== undefined || scenario.session.serverSeq !== undefined));
   return { scenario, thresholds, file, secrets: [...secrets] };
 }
 
@@ -162,8 +162,8 @@ function stepNames(scenario: Scenario, located: Locate): string[] {
   return steps;
 }
 
-/** thresholds[i] parsed, its errors located; a step it names must be one of `steps`. */
-function thresholdAt(expr: string, i: number, steps: readonly string[], located: Locate): Threshold {
+/** thresholds[i] parsed, its errors located; a step it names must be one of `steps`; message numbers need a stream. */
+function thresholdAt(expr: string, i: number, steps: readonly string[], located: Locate, streams: boolean): Threshold {
   let t: Threshold;
   try {
     t = parseThreshold(expr);
@@ -175,6 +175,8 @@ function thresholdAt(expr: string, i: number, steps: readonly string[], located:
     const known = steps.length > 0 ? `one of session.steps' expect and ping steps: ${steps.join(', ')}` : 'a session.steps expect or ping step, and the scenario has none';
     throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "steps.${t.path[1]}" names no step (expected ${known})`);
   }
+  // Without a stream there are no message numbers: such a threshold would read 0 and pass for ever.
+  if (!streams && readsMessages(t)) throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "${t.path.join('.')}" reads session.stream's messages, and the scenario has no session.stream (or session.serverSeq)`);
   return t;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { expandAddresses } from './addresses.js';
+import { compileJsonPath } from '../util/json-path.js';
 
 /**
  * The scenario file's schema. Every object is strict: a typo in a key is an error, never a
@@ -226,6 +227,43 @@ const stepSchema = z.union(
   { error: 'expected a step: one of { send: ... }, { expect: { match|json, within } }, { sleep: 100ms }, { ping: { within } }, { close: { code, reason } }' },
 );
 
+/** A JSON path like `seq` or `data.items[0].seq`, checked when the scenario loads. */
+const jsonPath = z.string({ error: 'expected a JSON path like seq or data.seq' }).refine(
+  (path) => {
+    try {
+      compileJsonPath(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a JSON path like seq or data.items[0].seq' },
+);
+
+/**
+ * session.stream: every open socket sends a message at open and every `every` after, and times
+ * its reply. `${seq}` (per socket, from 1) and `${sentAt}` (ms since T0) fill the message.
+ */
+const streamSchema = z
+  .object({
+    every: positiveDuration().default(1000),
+    send: z.string({ error: 'expected a message (string) with ${seq}' }).default('{"type":"ping","seq":${seq},"sentAt":${sentAt}}'),
+    reply: z
+      .object({
+        match: regex('a regular expression').optional(),
+        /** A JSON subset the reply must contain, e.g. { type: pong }. */
+        json: z.record(z.string(), z.unknown(), { error: 'expected a map of fields the JSON reply must have' }).optional(),
+        /** Where the reply echoes the sequence number; without it replies are matched in order. */
+        seq: jsonPath.optional(),
+      })
+      .strict()
+      .refine((r) => !(r.match !== undefined && r.json !== undefined), { message: 'expected at most one of match (regex) or json (subset)' })
+      .default({ match: '"type":"pong"', seq: 'seq' } as never),
+    /** A reply later than this is late; none by the socket's end: lost. */
+    within: positiveDuration().default(2000),
+  })
+  .strict();
+
 const sessionSchema = z
   .object({
     hold: duration().default(1000),
@@ -263,6 +301,10 @@ const sessionSchema = z
       })
       .strict()
       .optional(),
+    /** A message stream on every open socket, its replies timed (see streamSchema). */
+    stream: streamSchema.optional(),
+    /** A JSON path in the server's own messages whose number counts up: a skip is a gap. */
+    serverSeq: jsonPath.optional(),
     /** Test users for ${user.field} templates: a CSV file with a header row or a JSON list (relative to the scenario). */
     users: z.string({ error: 'expected a path to a CSV or JSON file of users' }).min(1).optional(),
   })

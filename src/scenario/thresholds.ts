@@ -27,6 +27,9 @@ const COUNTS = `(attempted|opened|dropped|closeCodes\\.${CLOSE_CODE}|httpStatus\
  * Later features add their own blocks here.
  */
 const BLOCK = `(totals|beforeReady|afterReady|phases\\.[A-Za-z0-9_-]+)`;
+/** session.stream's blocks: the whole run's, each slice's, and the 2 s after readiness against later. */
+const MESSAGE_BLOCK = `(messages|(beforeReady|afterReady|phases\\.[A-Za-z0-9_-]+)\\.messages|messages\\.(firstAfterReady|laterAfterReady))`;
+const MESSAGE_COUNTS = `(sent|replied|late|lost|outOfOrder|duplicates|unmatched|serverGaps|serverMissing|lostByClose\\.${CLOSE_CODE})`;
 export const THRESHOLD_PATHS: RegExp[] = [
   new RegExp(`^${HISTOGRAMS}\\.${HISTOGRAM_FIELDS}$`),
   new RegExp(`^${BLOCK}\\.${COUNTS}$`),
@@ -39,7 +42,15 @@ export const THRESHOLD_PATHS: RegExp[] = [
   new RegExp(`^clients\\.(timeToConnectedMs|byPhase\\.[A-Za-z0-9_-]+\\.timeToConnectedMs)\\.${HISTOGRAM_FIELDS}$`),
   /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max))$/,
   /^(durationMs)$/,
+  new RegExp(`^${MESSAGE_BLOCK}\\.${MESSAGE_COUNTS}$`),
+  new RegExp(`^${MESSAGE_BLOCK}\\.rttMs\\.${HISTOGRAM_FIELDS}$`),
+  new RegExp(`^messages\\.sendLagMs\\.${HISTOGRAM_FIELDS}$`),
 ];
+
+/** Whether a threshold reads session.stream's numbers (it then needs a stream, or serverSeq). */
+export function readsMessages(t: Threshold): boolean {
+  return t.path[0] === 'messages' || t.path.includes('messages');
+}
 
 // Hyphens too: default step names are expect-N and ping-N, phase names may have them.
 const PARSE = new RegExp(`^\\s*([A-Za-z0-9_.-]+)\\s*(<=|>=|==|!=|<|>)\\s*(-?\\d+(?:\\.\\d+)?)\\s*(${DURATION_UNITS})?\\s*$`);

@@ -41,7 +41,7 @@ export function speakProtocol(ws: WebSocket, ctx: ProtocolContext): void {
       ctx.onDrop();
       return;
     }
-    let msg: { type?: unknown; content?: unknown; thread_id?: unknown };
+    let msg: { type?: unknown; content?: unknown; thread_id?: unknown; seq?: unknown; sentAt?: unknown };
     try {
       msg = JSON.parse(isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString());
     } catch {
@@ -50,7 +50,8 @@ export function speakProtocol(ws: WebSocket, ctx: ProtocolContext): void {
     }
     switch (msg?.type) {
       case 'ping':
-        send({ type: 'pong', timestamp: Date.now() / 1000 });
+        // A stream's ping carries seq (and sentAt): the pong echoes them, so replies are matched by number.
+        send(msg.seq === undefined ? { type: 'pong', timestamp: Date.now() / 1000 } : { type: 'pong', seq: msg.seq, sentAt: msg.sentAt, timestamp: Date.now() / 1000 });
         break;
       case 'heartbeat':
         send({ type: 'heartbeat_ack', timestamp: Date.now() / 1000 });

@@ -1,14 +1,13 @@
-import { createReadStream, createWriteStream, renameSync } from 'node:fs';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { eachNdjsonLine } from '../util/ndjson.js';
+import type { MessageAttribution, MessageBlock } from './message-report.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
 import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/totals.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, type PhaseTimeline } from './attribute.js';
 
-/** Totals plus handshake latency for a slice of the run (a phase, before/after ready). */
-export type Block = Totals & { handshakeMs: LatencyStats };
+/** Totals plus handshake latency for a slice of the run (a phase, before/after ready); its stream's messages, with one. */
+export type Block = Totals & { handshakeMs: LatencyStats; messages?: MessageBlock };
 
 /** An events.ndjson line read back: times in ms since T0. */
 export type EventLine = Omit<AttemptRecord, 'sched' | 'start' | 'open' | 'end'> & { sched: number; start: number | null; open: number | null; end: number; phase?: string };
@@ -130,6 +129,8 @@ export interface Attribution {
   afterReady: Block;
   outage: Outage;
   afterReadyFailures: AfterReadyFailure[];
+  /** session.stream's messages by phase (message-report.ts); absent without a stream. */
+  messages?: MessageAttribution | null;
 }
 
 /** A failure's label in findings: "close 1011", "http 503", "refused", "error EMFILE". */
@@ -140,37 +141,21 @@ export function failureKey(e: Pick<EventLine, 'outcome' | 'code' | 'status' | 'e
   return e.outcome;
 }
 
+/** A block for a phase no attempt fell into. */
+export function emptyBlock(): Block {
+  return block(acc());
+}
+
 function block(a: Acc): Block {
   return { ...mergeTotals(emptyTotals(), a.totals), handshakeMs: latencyStats(a.handshake) };
 }
 
 /**
- * Reads events.ndjson line by line (it can be large) and attributes every attempt. With
- * `rewrite`, the file is rewritten with each line's `phase` (through a temporary file and a
- * rename, so a crash midway leaves the original intact).
+ * Attributes every attempt of events.ndjson (it can be large, so it is streamed); with
+ * `rewrite`, each line gets its `phase`.
  */
 export async function attributeEventsFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean } = {}): Promise<Attribution> {
   const attributor = new PhaseAttributor(timeline);
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  const tmp = `${path}.tmp`;
-  const out = options.rewrite ? createWriteStream(tmp) : null;
-  let batch = '';
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    const e = JSON.parse(line) as EventLine;
-    e.phase = attributor.add(e);
-    if (out) {
-      batch += JSON.stringify(e) + '\n';
-      if (batch.length > 1 << 16) {
-        if (!out.write(batch)) await once(out, 'drain');
-        batch = '';
-      }
-    }
-  }
-  if (out) {
-    out.write(batch);
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    renameSync(tmp, path);
-  }
+  await eachNdjsonLine<EventLine>(path, (e) => (e.phase = attributor.add(e)), options);
   return attributor.result();
 }

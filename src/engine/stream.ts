@@ -1,0 +1,204 @@
+import type WebSocket from 'ws';
+import type { Histogram } from 'hdr-histogram-js';
+import { now } from '../util/clock.js';
+import { compileJsonPath, readJsonPath, type JsonPath } from '../util/json-path.js';
+import { recordMs } from '../record/histogram.js';
+import { FLAG_OUT_OF_ORDER, MSG_DUPLICATE, MSG_GAP, MSG_LATE, MSG_LOST, MSG_REPLIED, MSG_UNMATCHED } from '../record/messages.js';
+import { jsonContains } from '../session/json-subset.js';
+import { compileStreamTemplate, type StreamTemplate } from '../session/stream-template.js';
+import type { TemplateContext } from '../session/template.js';
+import type { ConnectionSettings } from './protocol.js';
+import { StreamLedger, type ReplyResult } from './stream-ledger.js';
+
+/** session.stream and session.serverSeq, compiled once per worker. */
+export interface CompiledStream {
+  everyMs: number;
+  withinMs: number;
+  template: StreamTemplate;
+  /** What makes a message a reply: a regex, a JSON subset, or (both null) any message. */
+  replyRe: RegExp | null;
+  replyJson: Record<string, unknown> | null;
+  /** Where a reply echoes its sequence number; null: replies answer messages in order. */
+  seqPath: JsonPath | null;
+  /** Where the server's own messages carry their counting number; null: not checked. */
+  serverSeqPath: JsonPath | null;
+}
+
+export function compileStream(s: ConnectionSettings): CompiledStream | null {
+  const st = s.stream;
+  if (!st && !s.serverSeq) return null;
+  return {
+    everyMs: st?.everyMs ?? 0,
+    withinMs: st?.withinMs ?? 0,
+    template: compileStreamTemplate(st?.send ?? ''),
+    replyRe: st?.match != null ? new RegExp(st.match) : null,
+    replyJson: st?.json ?? null,
+    seqPath: st?.seq != null ? compileJsonPath(st.seq) : null,
+    serverSeqPath: s.serverSeq ? compileJsonPath(s.serverSeq) : null,
+  };
+}
+
+/** What a stream needs from the worker. */
+export interface StreamHost {
+  readonly stream: CompiledStream | null;
+  /** Epoch ms of T0: `${sentAt}` is ms since it. */
+  readonly t0: number;
+  readonly histograms: { messageRtt: Histogram; messageSendLag: Histogram };
+  /** Wakes `stream.fire(due)` at `due` (the worker's one tick; TimerHeap). */
+  streamTimer(stream: MessageStream, due: number): void;
+  /** One message's outcome, or a reply or gap that answered none (record/messages.ts). */
+  messageEntry(attempt: number, seq: number, at: number, rttMs: number, kind: number, code: number, flags: number): void;
+}
+
+/** What a stream needs from its attempt. */
+export interface StreamOwner {
+  readonly rec: { i: number };
+  readonly ctx: TemplateContext | null;
+  /** Every reply is in after the hold (or `within` has passed for the last): the socket may close. */
+  drained(): void;
+}
+
+const SENDING = 0;
+/** The hold is over: no more sends; waiting for the outstanding replies, at most `within`. */
+const DRAINING = 1;
+const STOPPED = 2;
+
+/**
+ * One socket's message stream: a message at open and every `every` after, on its own schedule
+ * (a send that comes due late goes out late, and the lateness is recorded, so a stalled server
+ * shows as latency and loss, not as a slower generator), its replies matched and timed.
+ */
+export class MessageStream {
+  /** The due time the heap will wake this stream for; other wake-ups are stale and ignored. */
+  private due = 0;
+  private state = SENDING;
+  private readonly ledger: StreamLedger;
+  private lastServerSeq = NaN;
+  sent = 0;
+  replied = 0;
+  late = 0;
+  lost = 0;
+
+  constructor(
+    private readonly host: StreamHost,
+    private readonly owner: StreamOwner,
+    private readonly ws: WebSocket,
+  ) {
+    this.ledger = new StreamLedger(host.stream!.withinMs);
+  }
+
+  /** The socket opened at `openAt`: the first message goes now (a stream with no message, serverSeq only, sends none). */
+  start(openAt: number): void {
+    if (this.host.stream!.everyMs <= 0) this.state = STOPPED;
+    else this.send(openAt, now());
+  }
+
+  /** The heap's wake-up for `due`. */
+  fire(due: number): void {
+    if (due !== this.due) return;
+    if (this.state === SENDING) this.send(due, now());
+    else if (this.state === DRAINING) this.drainOver();
+  }
+
+  private send(due: number, t: number): void {
+    const cfg = this.host.stream!;
+    const seq = this.ledger.send(t);
+    this.sent++;
+    this.ws.send(cfg.template(this.owner.ctx, seq, t - this.host.t0));
+    recordMs(this.host.histograms.messageSendLag, t - due);
+    this.due = due + cfg.everyMs;
+    this.host.streamTimer(this, this.due);
+  }
+
+  /**
+   * A message from the server: true when it is a stream reply (then it is nobody else's). Other
+   * messages are checked for gaps in the server's sequence, and left to the session's script.
+   */
+  message(text: string): boolean {
+    const cfg = this.host.stream!;
+    let parsed: unknown;
+    if (cfg.replyRe !== null) {
+      if (!cfg.replyRe.test(text)) return this.serverMessage(text, undefined);
+    } else if (cfg.replyJson !== null) {
+      parsed = parse(text);
+      if (!jsonContains(parsed, cfg.replyJson)) return this.serverMessage(text, parsed);
+    }
+    const t = now();
+    if (cfg.seqPath === null) {
+      if (cfg.everyMs <= 0) return this.serverMessage(text, parsed);
+      return this.counted(0, t, this.ledger.replyInOrder(t));
+    }
+    if (parsed === undefined) parsed = parse(text);
+    const seq = readJsonPath(parsed, cfg.seqPath);
+    // A message that matched but carries no number where the seq should be is the server's own.
+    if (typeof seq !== 'number') return this.serverMessage(text, parsed);
+    return this.counted(seq, t, this.ledger.replyTo(seq, t));
+  }
+
+  /** Counts a reply received at `t` carrying `seq` (0 in order), as the ledger judged it. */
+  private counted(seq: number, t: number, v: ReplyResult): true {
+    const i = this.owner.rec.i;
+    if (v.kind === 'unmatched') this.host.messageEntry(i, seq, t, -1, MSG_UNMATCHED, 0, 0);
+    else if (v.kind === 'duplicate') this.host.messageEntry(i, seq, t, -1, MSG_DUPLICATE, 0, 0);
+    else {
+      const late = v.kind === 'late';
+      if (late) this.late++;
+      else this.replied++;
+      recordMs(this.host.histograms.messageRtt, v.rttMs);
+      this.host.messageEntry(i, v.seq, v.sentAt, v.rttMs, late ? MSG_LATE : MSG_REPLIED, 0, v.outOfOrder ? FLAG_OUT_OF_ORDER : 0);
+    }
+    if (this.state === DRAINING && this.ledger.outstanding === 0) this.drainOver();
+    return true;
+  }
+
+  /** A message that is not a reply: a gap in the server's own numbers is counted. Never consumed. */
+  private serverMessage(text: string, parsed: unknown): false {
+    const path = this.host.stream!.serverSeqPath;
+    if (path === null) return false;
+    const n = readJsonPath(parsed === undefined ? parse(text) : parsed, path);
+    if (typeof n !== 'number') return false;
+    if (n > this.lastServerSeq + 1) this.host.messageEntry(this.owner.rec.i, n, now(), -1, MSG_GAP, n - this.lastServerSeq - 1, 0);
+    if (!(n <= this.lastServerSeq)) this.lastServerSeq = n;
+    return false;
+  }
+
+  /**
+   * The hold is over: no more sends. False when nothing is outstanding (close now); else the
+   * stream waits for the replies, at most until the oldest is `within` old, then calls drained().
+   */
+  drain(): boolean {
+    if (this.state !== SENDING || this.ledger.outstanding === 0) {
+      this.state = STOPPED;
+      return false;
+    }
+    this.state = DRAINING;
+    this.due = this.ledger.oldestOutstandingAt() + this.host.stream!.withinMs;
+    this.host.streamTimer(this, this.due);
+    return true;
+  }
+
+  /** The socket is closing for another reason: no more sends, no waiting. */
+  stop(): void {
+    this.state = STOPPED;
+  }
+
+  private drainOver(): void {
+    this.state = STOPPED;
+    this.owner.drained();
+  }
+
+  /** The socket closes (by either side): no more sends; every message still outstanding is lost to `code`. */
+  settle(code: number): void {
+    this.state = STOPPED;
+    const i = this.owner.rec.i;
+    this.lost += this.ledger.settleLost((seq, sentAt) => this.host.messageEntry(i, seq, sentAt, -1, MSG_LOST, code, 0));
+  }
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
