@@ -319,6 +319,8 @@ function hostFor(base: string, offer: Offer, handshake: 'wsrace' | 'ws', results
     steps: null,
     users: null,
     reconnect: null,
+    stream: null,
+    serverSeq: null,
     tls: null,
   };
   const timers = new Map<number, NodeJS.Timeout>();
@@ -330,6 +332,10 @@ function hostFor(base: string, offer: Offer, handshake: 'wsrace' | 'ws', results
     histograms: Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>,
     templates: { ...compileTemplates(settings), handshake },
     sourcePorts: new SourcePorts(null),
+    stream: null,
+    t0: 0,
+    streamTimer: () => undefined,
+    messageEntry: () => undefined,
     opened(a) {
       decide(a.rec.i, 'open', results);
       setImmediate(() => a.terminate());
