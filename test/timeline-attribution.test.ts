@@ -118,14 +118,14 @@ describe('buildTimeline: the phase spans of one run', () => {
     expect(summarizeTimeline(sameRead, T0, null).summary.failed?.phase).toBe('dependencies');
   });
 
-  it('a phase read in the same chunk after the ending line does not reopen startup', () => {
+  it('a phase read in the same chunk after the ending line is not the startup that ended (after a ready line it begins the next: timeline-restarts.test.ts)', () => {
     const sameRead = [phase('init', 0), failed(178.5), phase('dependencies', 178.5)];
     expect(buildTimeline(sameRead, T0, null).spans).toEqual([
       { phase: 'init', startMs: 0, endMs: 178.5 },
       { phase: FAILED, startMs: 178.5, endMs: null },
     ]);
     const readyRead = [phase('init', 0), phase('finalize', 90), ready(90), phase('late', 90)];
-    expect(buildTimeline(readyRead, T0, 90).spans.map((s) => s.phase)).toEqual(['init', 'finalize', READY]);
+    expect(buildTimeline(readyRead, T0, 90).spans.map((s) => s.phase)).toEqual(['init', 'finalize', READY, 'late']);
   });
 
   it('each source ready signal is its earliest, whatever order the events came in', () => {

@@ -1,5 +1,5 @@
 import type { TimelineEvent } from '../timeline/types.js';
-import { timelineOf, type PhaseTimeline, type ReadySignals } from '../timeline/attribute.js';
+import { timelineOf, type PhaseTimeline, type ReadySignals, type Restart } from '../timeline/attribute.js';
 import { summarizeHealth, type HealthSummary } from '../timeline/health-spans.js';
 import type { PhaseSpan } from '../timeline/types.js';
 import { sumCuts, type LineCut } from '../util/lines.js';
@@ -12,12 +12,15 @@ export interface TimelineSummary {
   targetExit: { code: number | null; signal: string | null; atMs: number } | null;
   /** Log lines longer than LOG_LINE_CAP that the timeline read cut, and the bytes dropped; absent when none was. */
   logCut?: LineCut;
+  /** Startups after the first (a restart, a deploy's new revision); absent when there was none. */
+  restarts?: Restart[];
 }
 
 /** Folds a run's timeline events (epoch ms) into readiness, phase spans, health spans (pure). */
 export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, readyFrom: keyof ReadySignals | null): { summary: TimelineSummary; timeline: PhaseTimeline } {
   const { signals, ready, timeline } = timelineOf(events, t0, readyFrom);
-  const failedEvent = events.filter((e): e is Extract<TimelineEvent, { kind: 'failed' }> => e.kind === 'failed').sort((a, b) => a.at - b.at)[0];
+  // The first startup's failure: one after a later startup began is that startup's (timeline.restarts).
+  const failedEvent = events.filter((e): e is Extract<TimelineEvent, { kind: 'failed' }> => e.kind === 'failed' && e.at - t0 === timeline.failedAtMs)[0];
   let failed: TimelineSummary['failed'] = null;
   if (failedEvent) {
     const atMs = failedEvent.at - t0;
@@ -37,6 +40,7 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
       failed: failed && { ...failed, atMs: round(failed.atMs) },
       targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round(exit.at - t0) } : null,
       ...(cuts.length > 0 ? { logCut: sumCuts(cuts) } : {}),
+      ...(timeline.restarts ? { restarts: timeline.restarts.map((r) => ({ startMs: round(r.startMs), readyAtMs: roundOrNull(r.readyAtMs), failedAtMs: roundOrNull(r.failedAtMs) })) } : {}),
     },
   };
 }

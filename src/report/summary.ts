@@ -1,7 +1,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { METRICS, latencyStats, type LatencyStats, type Metric } from '../record/histogram.js';
 import type { Totals } from '../record/totals.js';
-import { emptyBlock, type Attribution, type Block, type Outage } from '../timeline/phase-report.js';
+import { emptyBlock, type Attribution, type Block, type Disconnects, type Outage } from '../timeline/phase-report.js';
 import { mergeMessageCounts, emptyMessageCounts, type MessageCounts } from '../record/messages.js';
 import type { MessageAttribution, MessageBlock } from '../timeline/message-report.js';
 import type { TimelineSummary } from './assemble.js';
@@ -66,6 +66,8 @@ export interface Summary extends TimelineSummary {
   beforeReady: Block;
   afterReady: Block;
   outage: Outage;
+  /** Established sockets closed by the server or the network (not by wsrace), by code and by the phase they closed in. */
+  disconnects: Disconnects;
   /** session.steps: per step, how many passed, timed out or saw the socket close, and its latency. */
   steps?: Record<string, StepReport>;
   /** session.stream: every message's fate, its round trip and its send lag; per phase in `phases.<name>.messages`. */
@@ -100,7 +102,7 @@ export interface StepReport {
   fromOpenMs: LatencyStats;
 }
 
-export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | 'findings' | keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | `${Metric}Ms`> & {
+export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | 'findings' | keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'disconnects' | `${Metric}Ms`> & {
   histograms: Record<Metric, Histogram>;
   thresholdDefs: readonly Threshold[];
   timeline: TimelineSummary;
@@ -114,14 +116,14 @@ export type SummaryInput = Omit<Summary, 'schema' | 'thresholds' | 'verdict' | '
 export function buildSummary(input: SummaryInput): Summary {
   const { histograms, thresholdDefs, timeline, attribution, hasTimelineSource, streams, ...rest } = input;
   const stats = Object.fromEntries(TOP_METRICS.map((m) => [`${m}Ms`, latencyStats(histograms[m])])) as Record<`${Metric}Ms`, LatencyStats>;
-  const base = { schema: SUMMARY_SCHEMA, ...rest, findings: [] as string[], ...stats } as Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'thresholds' | 'verdict'>;
+  const base = { schema: SUMMARY_SCHEMA, ...rest, findings: [] as string[], ...stats } as Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'disconnects' | 'thresholds' | 'verdict'>;
   if (streams) base.messages = { ...emptyMessageCounts(), rttMs: latencyStats(histograms.messageRtt), sendLagMs: latencyStats(histograms.messageSendLag), firstAfterReady: null, laterAfterReady: null };
   return withTimeline(base, timeline, attribution, thresholdDefs, hasTimelineSource);
 }
 
 /** Sets (or replaces, for `wsrace correlate`) everything that depends on the timeline, then re-judges. */
 export function withTimeline(
-  base: Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'thresholds' | 'verdict'> & Partial<Summary>,
+  base: Omit<Summary, keyof TimelineSummary | 'phases' | 'beforeReady' | 'afterReady' | 'outage' | 'disconnects' | 'thresholds' | 'verdict'> & Partial<Summary>,
   timeline: TimelineSummary,
   attribution: Attribution,
   thresholdDefs: readonly Threshold[],
@@ -134,6 +136,7 @@ export function withTimeline(
     beforeReady: attribution.beforeReady,
     afterReady: attribution.afterReady,
     outage: attribution.outage,
+    disconnects: attribution.disconnects,
   };
   if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages);
   withoutVerdict.findings = findings({

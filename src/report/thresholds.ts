@@ -12,7 +12,7 @@ export interface ThresholdResult {
 }
 
 /** Paths whose absence in a summary means zero (counts in maps), not an error. */
-const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors|closed|lostByClose)\.[^.]+$|(^|\.)(attempted|opened|dropped|passed|timeouts)$|(^|\.)messages\.(sent|replied|late|lost|outOfOrder|duplicates|unmatched|serverGaps|serverMissing)$/;
+const ZERO_WHEN_ABSENT = /(^|\.)(closeCodes|httpStatus|errors|closed|lostByClose)\.[^.]+$|(^|\.)(attempted|opened|dropped|passed|timeouts)$|(^|\.)messages\.(sent|replied|late|lost|outOfOrder|duplicates|unmatched|serverGaps|serverMissing)$|^disconnects(\.phases\.[^.]+)?\.total$/;
 
 function compare(actual: number, op: Op, value: number): boolean {
   switch (op) {

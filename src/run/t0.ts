@@ -48,27 +48,39 @@ export interface Launched {
   t0: number;
   target: TargetProcess | null;
   trigger: TargetProcess | null;
+  /** A trigger due mid-run (target.trigger.at) that has not been launched yet. */
+  triggerTimer?: NodeJS.Timeout;
 }
 
 /**
  * Launches the leader's target and trigger and chooses T0: the target's launch (or the
- * trigger's), else the shared start time, else the first scheduled attempt.
+ * trigger's, when it goes at T0), else the shared start time, else the first scheduled attempt.
+ * A trigger with `at` goes that long after T0, a deploy mid-run, and is a `deploy` timeline event.
  */
 export function launch(s: RunSettings, outDir: string, startAt: number | undefined, onEvent: (e: TimelineEvent) => void): Launched {
   const { start, trigger: triggerCfg } = s.leader ? s.scenario.target : { start: undefined, trigger: undefined };
   let target: TargetProcess | null = null;
-  let trigger: TargetProcess | null = null;
   if (start) {
     target = new TargetProcess({ command: start.command, cwd: start.cwd, env: start.env, stopGraceMs: start.stopGrace, logFile: join(outDir, 'target.log') });
     target.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; at: number }) => onEvent({ kind: 'exit', source: 'target', at: e.at, code: e.code, signal: e.signal }));
   }
-  if (triggerCfg) trigger = new TargetProcess({ command: triggerCfg.command, stopGraceMs: 1000, logFile: join(outDir, 'trigger.log'), keepRunning: true });
-  const t0 = target?.startedAt ?? trigger?.startedAt ?? startAt ?? now() + GO_LEAD_MS;
-  return { t0, target, trigger };
+  const launchTrigger = (): TargetProcess => {
+    const trigger = new TargetProcess({ command: triggerCfg!.command, stopGraceMs: 1000, logFile: join(outDir, 'trigger.log'), keepRunning: true });
+    onEvent({ kind: 'deploy', source: 'trigger', at: trigger.startedAt });
+    return trigger;
+  };
+  if (triggerCfg && triggerCfg.at === undefined) {
+    const trigger = launchTrigger();
+    return { t0: target?.startedAt ?? trigger.startedAt, target, trigger };
+  }
+  const launched: Launched = { t0: target?.startedAt ?? startAt ?? now() + GO_LEAD_MS, target, trigger: null };
+  if (triggerCfg) launched.triggerTimer = setTimeout(() => (launched.trigger = launchTrigger()), Math.max(0, launched.t0 + triggerCfg.at! - now()));
+  return launched;
 }
 
-/** Stops the target; a trigger (a deploy) is waited for by nobody and never killed. */
+/** Stops the target; a trigger (a deploy) is waited for by nobody and never killed; one not yet due is not launched. */
 export async function release(launched: Launched | null): Promise<void> {
+  if (launched?.triggerTimer) clearTimeout(launched.triggerTimer);
   await launched?.target?.stop();
   launched?.trigger?.release();
 }

@@ -101,8 +101,17 @@ const targetSchema = z
       .optional(),
     /** Command that starts the target; spawned through /bin/sh -c at T0 and stopped at the end. */
     start: startSchema.optional(),
-    /** Command that causes a cold start elsewhere (a deploy, a scale-from-zero); launched at T0, not waited for. */
-    trigger: z.object({ command: z.string({ error: 'expected a shell command (string)' }).min(1, 'expected a non-empty shell command') }).strict().optional(),
+    /**
+     * Command that causes a cold start elsewhere (a deploy, a scale-from-zero), not waited for:
+     * launched at T0, or `at` after it (a deploy mid-run: the steady state before it shows too).
+     */
+    trigger: z
+      .object({
+        command: z.string({ error: 'expected a shell command (string)' }).min(1, 'expected a non-empty shell command'),
+        at: duration().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -169,9 +178,23 @@ const stageSchema = z
     path: ['rate'],
   });
 
+/**
+ * A connected population: `clients` clients connect spread evenly over `over` and stay connected
+ * until `load.duration`, reconnecting on every drop with session.reconnect's backoff.
+ */
+const populationSchema = z
+  .object({
+    clients: numeric(z.number({ error: 'expected a whole number of clients' }).int('expected a whole number of clients').positive('expected a positive number of clients')),
+    over: duration().default(0),
+  })
+  .strict();
+
 const loadSchema = z
   .object({
-    stages: z.array(stageSchema, { error: 'expected a list of stages like { duration: 5s, rate: 200 }' }).min(1, 'expected at least one stage'),
+    stages: z.array(stageSchema, { error: 'expected a list of stages like { duration: 5s, rate: 200 }' }).min(1, 'expected at least one stage').optional(),
+    population: populationSchema.optional(),
+    /** How long a population stays connected, from the schedule's start (load.startAfter after T0). */
+    duration: positiveDuration().optional(),
     maxConnections: numeric(z.number({ error: 'expected a whole number of sockets' }).int('expected a whole number of sockets').positive('expected a positive number of sockets').optional()),
     /** Delay of the first stage after T0. */
     startAfter: duration().default(0),
@@ -184,7 +207,10 @@ const loadSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((l) => l.stages !== undefined || l.population !== undefined, { message: 'expected stages (arrivals), a population, or both', path: ['stages'] })
+  .refine((l) => l.population === undefined || l.duration !== undefined, { message: 'expected a duration for the population to stay connected, like 60s', path: ['duration'] })
+  .refine((l) => l.population === undefined || l.duration === undefined || l.population.over < l.duration, { message: 'expected population.over shorter than load.duration', path: ['population', 'over'] });
 
 const expectSchema = z
   .object({

@@ -3,5 +3,5 @@ import type { Scenario } from './schema.js';
 
 /** The scenario's load stages as the schedule takes them. */
 export function stagesOf(s: Scenario): Stage[] {
-  return s.load.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
+  return (s.load.stages ?? []).map((st) => ({ durationMs: st.duration, rate: st.rate, rampTo: st.rampTo }));
 }

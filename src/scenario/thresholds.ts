@@ -45,6 +45,7 @@ export const THRESHOLD_PATHS: RegExp[] = [
   new RegExp(`^${MESSAGE_BLOCK}\\.${MESSAGE_COUNTS}$`),
   new RegExp(`^${MESSAGE_BLOCK}\\.rttMs\\.${HISTOGRAM_FIELDS}$`),
   new RegExp(`^messages\\.sendLagMs\\.${HISTOGRAM_FIELDS}$`),
+  new RegExp(`^disconnects(\\.phases\\.[A-Za-z0-9_-]+)?\\.(total|closeCodes\\.${CLOSE_CODE})$`),
 ];
 
 /** Whether a threshold reads session.stream's numbers (it then needs a stream, or serverSeq). */

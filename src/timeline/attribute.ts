@@ -14,6 +14,15 @@ export interface PhaseTimeline {
   spans: PhaseSpan[];
   readyAtMs: number | null;
   failedAtMs: number | null;
+  /** Startups after the first (a restart, a new revision in a deploy): absent when there was none. */
+  restarts?: Restart[];
+}
+
+/** A startup after the first, in ms since T0: its first phase, and when it ended ready or failed (null: not yet). */
+export interface Restart {
+  startMs: number;
+  readyAtMs: number | null;
+  failedAtMs: number | null;
 }
 
 export interface ReadySignals {
@@ -47,7 +56,16 @@ export function pickReady(signals: ReadySignals, preferred?: keyof ReadySignals)
  * before the event that ended it (`-> dependencies` then `STARTUP FAILED` in one read).
  */
 export function buildTimeline(events: readonly TimelineEvent[], t0: number, readyAtMs: number | null): PhaseTimeline {
-  const failed = events.filter((e) => e.kind === 'failed').sort((a, b) => a.at - b.at)[0];
+  const timeline = buildFrom(events, t0, readyAtMs, Infinity);
+  // A failure after a later startup began is that startup's, not the first one's.
+  const next = timeline.restarts?.[0];
+  if (next && timeline.failedAtMs !== null && timeline.failedAtMs >= next.startMs) return buildFrom(events, t0, readyAtMs, next.startMs);
+  return timeline;
+}
+
+/** The timeline whose first startup's failure is the earliest failed signal before `failedBefore` (ms since T0). */
+function buildFrom(events: readonly TimelineEvent[], t0: number, readyAtMs: number | null, failedBefore: number): PhaseTimeline {
+  const failed = events.filter((e) => e.kind === 'failed' && e.at - t0 < failedBefore).sort((a, b) => a.at - b.at)[0];
   const failedAtMs = failed ? failed.at - t0 : null;
   const end = [readyAtMs, failedAtMs].filter((x): x is number => x !== null).reduce((a, b) => Math.min(a, b), Infinity);
   const endIndex = events.findIndex((e) => (e.kind === 'failed' || e.kind === 'ready') && e.at - t0 === end);
@@ -70,7 +88,55 @@ export function buildTimeline(events: readonly TimelineEvent[], t0: number, read
   if (last && Number.isFinite(end)) last.endMs = end;
   if (readyAtMs !== null && (failedAtMs === null || readyAtMs < failedAtMs)) spans.push({ phase: READY, startMs: readyAtMs, endMs: failedAtMs });
   if (failedAtMs !== null) spans.push({ phase: FAILED, startMs: failedAtMs, endMs: null });
-  return { spans, readyAtMs, failedAtMs };
+  const timeline: PhaseTimeline = { spans, readyAtMs, failedAtMs };
+  if (Number.isFinite(end)) addRestarts(timeline, events, t0, end, endIndex);
+  return timeline;
+}
+
+/**
+ * Startups after the first one ended: a restart, or a new revision in a deploy. Phases logged
+ * after readiness are the same startup still (a health check that said ready before the log's
+ * last phases: the race itself), unless something said the startup was over first: the log's
+ * (or a supplied) ready line, or a deploy. Then the next phase opens a new startup, and the next
+ * ready signal from any source, or failure, closes it. A failure alone arms nothing: a second
+ * source reporting the same failure later must not read as a restart.
+ */
+function addRestarts(timeline: PhaseTimeline, events: readonly TimelineEvent[], t0: number, end: number, endIndex: number): void {
+  const closes = (e: TimelineEvent) => (e.kind === 'ready' && e.source !== 'health') || e.kind === 'deploy';
+  // A deploy before the first startup ended is what caused it (a trigger at T0): it arms nothing.
+  let armed = events.some((e, i) => e.kind === 'ready' && e.source !== 'health' && (e.at - t0 < end || (e.at - t0 === end && i <= endIndex)));
+  let current: Restart | null = null;
+  let seen = new Set<string>();
+  const later = events
+    .map((e, index) => ({ e, index, at: e.at - t0 }))
+    .filter((x) => x.at > end || (x.at === end && x.index > endIndex))
+    .sort((a, b) => a.at - b.at || a.index - b.index);
+  const open = (phase: string, at: number) => {
+    const last = timeline.spans[timeline.spans.length - 1];
+    if (last && last.endMs === null) last.endMs = at;
+    timeline.spans.push({ phase, startMs: at, endMs: null });
+  };
+  for (const { e, at } of later) {
+    if (current === null) {
+      if (closes(e)) armed = true;
+      else if (e.kind === 'phase' && armed && e.phase !== READY && e.phase !== FAILED) {
+        current = { startMs: at, readyAtMs: null, failedAtMs: null };
+        (timeline.restarts ??= []).push(current);
+        seen = new Set([e.phase]);
+        armed = false;
+        open(e.phase, at);
+      }
+    } else if (e.kind === 'phase' && !seen.has(e.phase) && e.phase !== READY && e.phase !== FAILED) {
+      seen.add(e.phase);
+      open(e.phase, at);
+    } else if (e.kind === 'ready' || e.kind === 'failed') {
+      if (e.kind === 'ready') current.readyAtMs = at;
+      else current.failedAtMs = at;
+      open(e.kind === 'ready' ? READY : FAILED, at);
+      armed = closes(e);
+      current = null;
+    }
+  }
 }
 
 /**
@@ -86,9 +152,9 @@ export function phaseAt(timeline: PhaseTimeline, ms: number): string {
   return phase;
 }
 
-/** Phase names in timeline order, with `unknown` first when any attempt can fall before them. */
+/** Phase names in timeline order (each once: a restart repeats names), with `unknown` first when any attempt can fall before them. */
 export function phaseOrder(timeline: PhaseTimeline): string[] {
-  return [UNKNOWN, ...timeline.spans.map((s) => s.phase)];
+  return [...new Set([UNKNOWN, ...timeline.spans.map((s) => s.phase)])];
 }
 
 /** Readiness by source, the one that counts, and the phase timeline it closes (pure). */

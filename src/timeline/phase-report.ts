@@ -49,6 +49,7 @@ export class PhaseAttributor {
   private readonly before = acc();
   private readonly after = acc();
   private readonly afterFailures = new Map<string, AfterReadyFailure>();
+  private readonly disconnects: Disconnects = { total: 0, closeCodes: {}, phases: {} };
   private scheds: number[] = [];
   private kinds: number[] = []; // 0 failure, 1 success, 2 http 503
   constructor(private readonly timeline: PhaseTimeline) {
@@ -65,6 +66,7 @@ export class PhaseAttributor {
       addAttempt(a.totals, e as unknown as AttemptRecord);
       if (e.open !== null) recordMs(a.handshake, e.open - e.sched);
     }
+    if (e.outcome === 'close' && e.serverClosed === true && e.open !== null) this.disconnected(e);
     const success = e.outcome === 'close' && e.serverClosed === false;
     if (e.outcome !== 'interrupted') {
       this.scheds.push(e.sched);
@@ -83,6 +85,17 @@ export class PhaseAttributor {
       }
     }
     return phase;
+  }
+
+  /** A socket the server (or the network) closed after it opened, counted by the phase it closed in. */
+  private disconnected(e: EventLine): void {
+    const code = String(e.code ?? 1006);
+    const phase = phaseAt(this.timeline, e.end);
+    const slot = (this.disconnects.phases[phase] ??= { total: 0, closeCodes: {} });
+    for (const d of [this.disconnects, slot]) {
+      d.total++;
+      d.closeCodes[code] = (d.closeCodes[code] ?? 0) + 1;
+    }
   }
 
   private outage(): Outage {
@@ -119,11 +132,20 @@ export class PhaseAttributor {
     const phases: Record<string, Block> = {};
     for (const [phase, a] of this.byPhase) if (a.totals.attempted > 0) phases[phase] = block(a);
     const afterReadyFailures = [...this.afterFailures.values()].sort((a, b) => b.count - a.count);
-    return { phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
+    return { disconnects: this.disconnects, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
   }
 }
 
+/** Closes of established sockets that wsrace did not ask for, by close code, by the phase in effect when they closed. */
+export interface Disconnects {
+  total: number;
+  closeCodes: Record<string, number>;
+  phases: Record<string, { total: number; closeCodes: Record<string, number> }>;
+}
+
 export interface Attribution {
+  /** Server-side (or network) closes of established sockets, by the phase they closed in. */
+  disconnects: Disconnects;
   phases: Record<string, Block>;
   beforeReady: Block;
   afterReady: Block;

@@ -1,5 +1,5 @@
 /** Where a timeline event came from. */
-export type TimelineSource = 'log' | 'health' | 'target' | 'supplied';
+export type TimelineSource = 'log' | 'health' | 'target' | 'supplied' | 'trigger';
 
 /**
  * One thing learned about the target's startup. Times are epoch ms on the shared clock.
@@ -7,7 +7,8 @@ export type TimelineSource = 'log' | 'health' | 'target' | 'supplied';
  * - ready / failed: a readiness or failed-startup signal;
  * - probe: one health probe (status null = no answer);
  * - exit: the spawned target exited;
- * - cut: when the log source stopped, how many lines it had cut at LOG_LINE_CAP and the bytes dropped.
+ * - cut: when the log source stopped, how many lines it had cut at LOG_LINE_CAP and the bytes dropped;
+ * - deploy: a trigger launched mid-run (target.trigger.at): phases after it are a new revision's startup.
  */
 export type TimelineEvent =
   | { kind: 'phase'; source: TimelineSource; at: number; phase: string }
@@ -15,7 +16,8 @@ export type TimelineEvent =
   | { kind: 'failed'; source: TimelineSource; at: number; reason?: string }
   | { kind: 'probe'; source: 'health'; at: number; status: number | null; latencyMs: number; phase?: string; error?: string }
   | { kind: 'exit'; source: 'target'; at: number; code: number | null; signal: string | null }
-  | { kind: 'cut'; source: 'log'; at: number; lines: number; bytes: number };
+  | { kind: 'cut'; source: 'log'; at: number; lines: number; bytes: number }
+  | { kind: 'deploy'; source: 'trigger'; at: number };
 
 /** A phase span on the run's time axis, in ms since T0. */
 export interface PhaseSpan {

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { buildTimeline, FAILED, phaseAt, phaseOrder, READY, timelineOf } from '../src/timeline/attribute.js';
+import type { TimelineEvent, TimelineSource } from '../src/timeline/types.js';
+
+const T0 = 1_700_000_000_123.25;
+const phase = (name: string, ms: number, source: TimelineSource = 'log'): TimelineEvent => ({ kind: 'phase', source, at: T0 + ms, phase: name });
+const ready = (ms: number, source: TimelineSource = 'log'): TimelineEvent => ({ kind: 'ready', source, at: T0 + ms });
+const failed = (ms: number, source: TimelineSource = 'log'): TimelineEvent => ({ kind: 'failed', source, at: T0 + ms, reason: 'boom' });
+const deploy = (ms: number): TimelineEvent => ({ kind: 'deploy', source: 'trigger', at: T0 + ms });
+
+describe('later startups: a restart or a new revision after the first one ended', () => {
+  it('a revision serving from the start, then a deploy whose new revision logs its phases and comes up', () => {
+    // Revision A says it is up at once; B starts at 5 s and logs its own startup.
+    const events = [ready(2), ready(20, 'health'), phase('init', 5000), phase('dependencies', 5100), phase('websocket', 5400), ready(5600)];
+    const { timeline, ready: picked } = timelineOf(events, T0, 'health');
+    expect(picked.atMs).toBe(20);
+    expect(timeline.spans).toEqual([
+      { phase: READY, startMs: 20, endMs: 5000 },
+      { phase: 'init', startMs: 5000, endMs: 5100 },
+      { phase: 'dependencies', startMs: 5100, endMs: 5400 },
+      { phase: 'websocket', startMs: 5400, endMs: 5600 },
+      { phase: READY, startMs: 5600, endMs: null },
+    ]);
+    expect(timeline.restarts).toEqual([{ startMs: 5000, readyAtMs: 5600, failedAtMs: null }]);
+    expect(timeline.readyAtMs).toBe(20); // the run's readiness stays the first
+    expect([phaseAt(timeline, 4999.999), phaseAt(timeline, 5000), phaseAt(timeline, 5500), phaseAt(timeline, 5600)]).toEqual([READY, 'init', 'websocket', READY]);
+    expect(phaseOrder(timeline)).toEqual(['unknown', READY, 'init', 'dependencies', 'websocket']);
+  });
+
+  it('the race itself is one startup: phases logged after /health said ready, before the log did, stay in it', () => {
+    const events = [phase('init', 0), phase('services', 900), ready(1000, 'health'), phase('websocket', 1100), phase('finalize', 1250), ready(1300)];
+    const { timeline } = timelineOf(events, T0, 'health');
+    expect(timeline.spans.map((s) => s.phase)).toEqual(['init', 'services', READY]);
+    expect(timeline.restarts).toBeUndefined();
+  });
+
+  it('a deploy marker arms a new startup even when only /health said ready', () => {
+    const events = [ready(10, 'health'), deploy(3000), phase('init', 3200), ready(4000, 'health')];
+    const timeline = buildTimeline(events, T0, 10);
+    expect(timeline.spans).toEqual([
+      { phase: READY, startMs: 10, endMs: 3200 },
+      { phase: 'init', startMs: 3200, endMs: 4000 },
+      { phase: READY, startMs: 4000, endMs: null },
+    ]);
+    expect(timeline.restarts).toEqual([{ startMs: 3200, readyAtMs: 4000, failedAtMs: null }]);
+  });
+
+  it('a deploy that caused the first startup (a trigger at T0) arms nothing: the race stays one startup', () => {
+    const events = [deploy(0), phase('init', 10), phase('services', 900), ready(1000, 'health'), phase('websocket', 1100)];
+    const timeline = buildTimeline(events, T0, 1000);
+    expect(timeline.spans.map((s) => s.phase)).toEqual(['init', 'services', READY]);
+    expect(timeline.restarts).toBeUndefined();
+  });
+
+  it('a restart that fails, then (after a deploy) another that comes up; repeated phase names open spans again in each startup', () => {
+    const events = [phase('init', 0), ready(100), phase('init', 1000), failed(1200), deploy(1900), phase('init', 2000), phase('init', 2050), phase('cache', 2100), ready(2300)];
+    const timeline = buildTimeline(events, T0, 100);
+    expect(timeline.spans.map((s) => [s.phase, s.startMs, s.endMs])).toEqual([
+      ['init', 0, 100],
+      [READY, 100, 1000],
+      ['init', 1000, 1200],
+      [FAILED, 1200, 2000],
+      ['init', 2000, 2100],
+      ['cache', 2100, 2300],
+      [READY, 2300, null],
+    ]);
+    expect(timeline.restarts).toEqual([
+      { startMs: 1000, readyAtMs: null, failedAtMs: 1200 },
+      { startMs: 2000, readyAtMs: 2300, failedAtMs: null },
+    ]);
+    // The run's own failure is the first startup's: none here.
+    expect(timeline.failedAtMs).toBeNull();
+  });
+
+  it('a failure arms nothing: phases after it (or a second source reporting it) are not a restart', () => {
+    const events = [phase('init', 0), phase('dependencies', 120), failed(178), phase('database', 200), failed(300, 'health')];
+    const timeline = buildTimeline(events, T0, null);
+    expect(timeline.spans.map((s) => s.phase)).toEqual(['init', 'dependencies', FAILED]);
+    expect(timeline.restarts).toBeUndefined();
+  });
+
+  it('a startup that never ended opens no later one; one still starting at the end has no readiness', () => {
+    expect(buildTimeline([phase('init', 0), phase('init', 500)], T0, null).restarts).toBeUndefined();
+    const open = buildTimeline([ready(0), phase('init', 800), phase('cache', 900)], T0, 0);
+    expect(open.restarts).toEqual([{ startMs: 800, readyAtMs: null, failedAtMs: null }]);
+    expect(open.spans[open.spans.length - 1]).toEqual({ phase: 'cache', startMs: 900, endMs: null });
+  });
+
+  it('events in one read keep their order: a phase after the ready line in the same chunk opens the next startup only once armed', () => {
+    const events = [phase('init', 0), ready(50), phase('init', 50)];
+    const timeline = buildTimeline(events, T0, 50);
+    // The ready line came first and arms; the phase after it in the same read is a new startup.
+    expect(timeline.spans.map((s) => s.phase)).toEqual(['init', READY, 'init']);
+    expect(timeline.restarts).toEqual([{ startMs: 50, readyAtMs: null, failedAtMs: null }]);
+  });
+});
