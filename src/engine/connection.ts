@@ -20,6 +20,8 @@ import { MessageStream, type StreamHost, type StreamOwner } from './stream.js';
 
 /** What an attempt needs from the worker that runs it. */
 export interface AttemptHost extends StreamHost {
+  /** load.population's time is up (always true without a population). */
+  readonly populationOver: boolean;
   readonly settings: ConnectionSettings;
   readonly workerIndex: number;
   readonly expectRe: RegExp | null;
@@ -125,6 +127,8 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
     scheduled: number,
     client?: number,
     attemptNo?: number,
+    /** A load.population client's attempt: held until the population's time is up, not for `hold`. */
+    readonly population = false,
   ) {
     this.rec = { i: index, w: host.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: 0, outcome: 'error' };
     if (client !== undefined) {
@@ -290,8 +294,24 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
       this.expecting = true;
       this.expectTicket = this.host.watch('expect', this, rec.open! + s.expect.withinMs);
     }
-    if (s.holdMs <= 0) this.holdDeadline();
+    // A population socket is held until the population's time is up (endPopulation), not for `hold`.
+    if (this.population) {
+      if (this.host.populationOver) this.holdDeadline();
+    } else if (s.holdMs <= 0) this.holdDeadline();
     else this.holdTicket = this.host.watch('hold', this, rec.open! + s.holdMs);
+  }
+
+  /** When the hold ends (epoch ms): `hold` after open; a population socket's when the population's time is up. */
+  holdEndsAt(): number {
+    if (this.population) return this.host.populationOver ? 0 : Infinity;
+    return this.rec.open! + this.host.settings.holdMs;
+  }
+
+  /** The population's time is up: an open socket ends its session now; one still opening, once it opens. */
+  endPopulation(): void {
+    if (this.state !== 'open') return;
+    if (this.steps) this.steps.holdEnded();
+    else this.holdDeadline();
   }
 
   message(data: WebSocket.RawData, isBinary: boolean): void {
@@ -403,6 +423,7 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
     const st = this.stream!;
     st.settle(code);
     if (st.sent > 0) this.rec.msgs = { sent: st.sent, replied: st.replied, late: st.late, lost: st.lost };
+    if (st.firstReplyAt > 0) this.rec.reply = st.firstReplyAt;
   }
 
   private fail(outcome: OutcomeKind, err?: string): void {

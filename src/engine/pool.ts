@@ -8,7 +8,8 @@ import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { peakRate, scheduleOffsets, scheduledCount, type Stage } from '../schedule/arrival.js';
 import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
 import { DEFAULT_SPIN_BUDGET, checkSpinBudget } from './wake.js';
-import type { AddedAttempt, ConnectionSettings, MainToWorker, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
+import type { AddedAttempt, ConnectionSettings, MainToWorker, PopulationSettings, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
+import { populationShare } from './population.js';
 
 export interface EngineOptions {
   stages: Stage[];
@@ -22,6 +23,8 @@ export interface EngineOptions {
   connection: ConnectionSettings;
   /** Attempts will be added at run time (load.onReady): workers wait for seal() before finishing. */
   awaitSeal?: boolean;
+  /** load.population: clients that stay connected, reconnecting (protocol.ts). */
+  population?: PopulationSettings | null;
   /** Loopback warm-up connections per worker before it is ready (default 400; 0: none). */
   warmup?: number;
   /** Fraction of each worker's time it may busy-wait before starts, 0–1 (default 1; see wake.ts); else RangeError. */
@@ -134,6 +137,7 @@ export class Engine {
         tickMs: options.tickMs ?? 1000,
         connection: options.connection,
         awaitSeal: options.awaitSeal ?? false,
+        population: options.population ?? null,
         warmup: options.warmup ?? DEFAULT_WARMUP_CONNECTIONS,
         spinBudget,
         raisePriority: options.raisePriority ?? false,
@@ -266,6 +270,9 @@ export class Engine {
         if (!this.reported[i]) out.push(lost(i, this.scheduleStart + offsets[i]));
       }
       for (const a of this.added[w]) if (!this.reportedAdded.has(a.i)) out.push(lost(a.i, a.sched));
+      for (const a of populationShare(this.options.population ?? null, { index: shard.index + w * shard.count, count: shard.count * n }, this.scheduleStart)) {
+        if (!this.reportedAdded.has(a.i)) out.push({ ...lost(a.i, a.sched), client: a.client, try: 0 });
+      }
     }
     return out;
   }

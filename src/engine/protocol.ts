@@ -55,6 +55,21 @@ export interface ConnectionSettings {
   tls: { ca?: string; insecure: boolean; servername?: string } | null;
 }
 
+/**
+ * load.population: `clients` clients connect spread over `overMs` from the schedule's start and
+ * stay connected until `endMs` after it, reconnecting on every drop (`reconnect`'s outcomes and
+ * backoff; `max` consecutive failures and a client gives up).
+ */
+export interface PopulationSettings {
+  clients: number;
+  overMs: number;
+  endMs: number;
+  reconnect: NonNullable<ConnectionSettings['reconnect']>;
+}
+
+/** Population clients' indices (record/attempt.ts). */
+export { POPULATION_BASE } from '../record/attempt.js';
+
 /** The one long-lived task each worker thread runs. */
 export interface WorkerTask {
   workerIndex: number;
@@ -71,6 +86,8 @@ export interface WorkerTask {
   connection: ConnectionSettings;
   /** When true, more attempts may be added at run time (load.onReady): finish only after `seal`. */
   awaitSeal: boolean;
+  /** load.population; null: none. */
+  population: PopulationSettings | null;
   /** Loopback connections to make before reporting ready (JIT warm-up), at most one per attempt. */
   warmup: number;
   /** Fraction of its time a worker may busy-wait through the last 1.5 ms before a start (see wake.ts). */

@@ -62,7 +62,7 @@ function rehearsalTask(task: WorkerTask, url: string, count: number, port: Worke
   const connection: ConnectionSettings = { ...task.connection, url, headers: {}, subprotocols: [], localAddresses: bind ? ['127.0.0.1'] : [], sourcePorts: bind ? task.connection.sourcePorts : null, tls: null, send: [], expect: null, steps: null, users: null, reconnect: null, stream: null, serverSeq: null, holdMs: 0, handshakeTimeoutMs: 1000 };
   const stages = [{ durationMs: (count / REHEARSAL_RATE) * 1000, rate: REHEARSAL_RATE }];
   // The port cannot be cloned: a placeholder keeps its key's place, and the real one goes in after.
-  const rehearsal = structuredClone({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, warmup: 0, port: null }) as unknown as WorkerTask;
+  const rehearsal = structuredClone({ ...task, connection, stages, stripe: { index: 0, count: 1 }, capacity: 256, drainTimeoutMs: 200, tickMs: 100, awaitSeal: false, population: null, warmup: 0, port: null }) as unknown as WorkerTask;
   rehearsal.port = port;
   return rehearsal;
 }

@@ -93,6 +93,12 @@ export class Scheduler {
     this.added.splice(k, 0, retry);
   }
 
+  /** Forgets the added attempts still waiting that `unwanted` picks (the population's retries once its time is up). */
+  discard(unwanted: (a: AddedAttempt) => boolean): void {
+    this.added = this.added.slice(this.nextAdded).filter((a) => !unwanted(a));
+    this.nextAdded = 0;
+  }
+
   /** Starts what is due now, the wake-up already set cancelled. */
   repump(maxStarts = STARTS_PER_TURN): void {
     this.cancelWake();

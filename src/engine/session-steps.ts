@@ -21,6 +21,8 @@ export interface StepsOwner {
   closeByClient(code?: number, reason?: string): void;
   /** The script is over and the hold has passed: the session ends (a stream's last replies first). */
   endSession(): void;
+  /** When the hold ends, epoch ms (Infinity: until holdEnded() is called). */
+  holdEndsAt(): number;
   /** A step waited past its `within`: the attempt ends as expect_timeout. */
   stepTimedOut(): void;
 }
@@ -100,8 +102,16 @@ export class SessionSteps {
   private hold(): void {
     const rec = this.owner.rec;
     rec.ok ??= now();
-    const left = rec.open! + this.owner.host.settings.holdMs - now();
-    if (left > 0) return this.wait(HOLD, left);
+    const left = this.owner.holdEndsAt() - now();
+    if (left === Infinity) this.state = HOLD; // a population socket: holdEnded() ends it
+    else if (left > 0) this.wait(HOLD, left);
+    else this.held();
+  }
+
+  /** The hold ends now (a population's time is up): a script still running ends when it is done. */
+  holdEnded(): void {
+    if (this.state !== HOLD) return;
+    this.clearTimer();
     this.held();
   }
 

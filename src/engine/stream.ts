@@ -75,6 +75,8 @@ export class MessageStream {
   private readonly ledger: StreamLedger;
   private lastServerSeq = NaN;
   sent = 0;
+  /** When the first reply came (epoch ms; 0: none yet): a reconnected user is back once answered. */
+  firstReplyAt = 0;
   replied = 0;
   late = 0;
   lost = 0;
@@ -142,6 +144,7 @@ export class MessageStream {
     else if (v.kind === 'duplicate') this.host.messageEntry(i, seq, t, -1, MSG_DUPLICATE, 0, 0);
     else {
       const late = v.kind === 'late';
+      if (this.firstReplyAt === 0) this.firstReplyAt = t;
       if (late) this.late++;
       else this.replied++;
       recordMs(this.host.histograms.messageRtt, v.rttMs);

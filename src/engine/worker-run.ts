@@ -7,6 +7,7 @@ import { compileTemplates, type CompiledTemplates } from './templates.js';
 import { DeadlineQueue } from './deadlines.js';
 import { compileStream, type CompiledStream, type MessageStream } from './stream.js';
 import { TimerHeap } from './timer-heap.js';
+import { isPopulationClient, populationRetryDelay, populationShare, worked } from './population.js';
 import { WorkerFaults } from './faults.js';
 import { raiseThreadPriority, threadPriority } from './priority.js';
 import { retryDelay } from './reconnect-policy.js';
@@ -61,6 +62,11 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   private readonly scheduler: Scheduler;
   private readonly reporter: Reporter;
   private sealed: boolean;
+  /** load.population's time is up (true from the start without one): its sockets close, its clients stop. */
+  populationOver: boolean;
+  private populationTimer: NodeJS.Timeout | null = null;
+  /** Per population client, its attempts that failed in a row (the backoff's exponent). */
+  private readonly failures = new Map<number, number>();
   private readonly active = new Set<Attempt>();
   private openNow = 0;
   private stopping = false;
@@ -98,6 +104,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     this.stepRegexes = (task.connection.steps ?? []).map((st) => (st.kind === 'expect' && st.match !== null ? new RegExp(st.match) : /$^/));
     this.scheduler = new Scheduler(this, task.stages, task.stripe, task.spinBudget);
     this.sealed = !task.awaitSeal;
+    this.populationOver = task.population === null;
     this.nextRetryIndex = 0x40000000 + task.workerIndex * 0x1000000;
   }
 
@@ -116,7 +123,8 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     return new Promise((resolve) => {
       this.resolve = resolve;
       this.task.port.on('message', (msg: MainToWorker) => this.onControl(msg));
-      this.reporter.post({ type: 'ready', worker: this.workerIndex, scheduled: this.scheduler.scheduled, nice });
+      const population = populationShare(this.task.population, this.task.stripe, 0).length;
+      this.reporter.post({ type: 'ready', worker: this.workerIndex, scheduled: this.scheduler.scheduled + population, nice });
     });
   }
 
@@ -126,6 +134,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.reporter.begin();
       this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
       this.deadlineTimer = setInterval(WorkerRun.deadlineTick, DEADLINE_TICK_MS, this);
+      this.beginPopulation(msg.scheduleStart);
       this.scheduler.begin(msg.scheduleStart);
     } else if (msg.type === 'add') {
       if (this.stopping) return;
@@ -133,7 +142,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.repump();
     } else if (msg.type === 'seal') {
       this.sealed = true;
-      if (this.scheduler.allStarted()) this.scheduleDone();
+      if (this.populationOver && this.scheduler.allStarted()) this.scheduleDone();
     } else if (msg.type === 'stop') {
       this.stop();
     }
@@ -151,14 +160,31 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.reporter.add(rec);
       return;
     }
-    const attempt = new Attempt(this, index, scheduled, client, attemptNo);
+    const attempt = new Attempt(this, index, scheduled, client, attemptNo, isPopulationClient(client));
     this.active.add(attempt);
     attempt.start();
     this.faults.started();
   }
 
   noneWaiting(): void {
-    if (this.sealed) this.scheduleDone();
+    if (this.sealed && this.populationOver) this.scheduleDone();
+  }
+
+  /** The population's clients join the schedule, and its end is set. */
+  private beginPopulation(scheduleStart: number): void {
+    const p = this.task.population;
+    if (p === null) return;
+    this.scheduler.add(populationShare(p, this.task.stripe, scheduleStart));
+    this.populationTimer = setTimeout(() => this.endPopulation(), Math.max(0, scheduleStart + p.endMs - now()));
+  }
+
+  /** load.duration has passed: every population socket ends its session (closed by wsrace: no disconnect), no client retries. */
+  private endPopulation(): void {
+    this.populationTimer = null;
+    this.populationOver = true;
+    this.scheduler.discard((a) => isPopulationClient(a.client));
+    for (const attempt of [...this.active]) if (attempt.population) attempt.endPopulation();
+    if (this.sealed && this.scheduler.allStarted()) this.scheduleDone();
   }
 
   /**
@@ -223,13 +249,20 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
 
   // A reconnecting client whose attempt failed the way `on` lists tries again after backoff.
   private maybeReconnect(r: AttemptRecord): void {
-    const rc = this.settings.reconnect;
-    if (!rc || this.stopping) return;
-    const delay = retryDelay(rc, r, Math.random());
+    if (this.stopping) return;
+    const delay = isPopulationClient(r.client) ? this.populationRetry(r) : retryDelay(this.settings.reconnect, r, Math.random());
     if (delay === null) return;
     this.scheduler.insert({ i: this.nextRetryIndex++, sched: now() + delay, client: r.client, try: (r.try ?? 0) + 1 });
     // Called from a socket event (or a start that failed at once): the per-event cap applies.
     this.repump(STARTS_PER_EVENT);
+  }
+
+  /** A population client's next try: after a drop of a socket that worked, or a failed try; never once the population's time is up. */
+  private populationRetry(r: AttemptRecord): number | null {
+    if (this.populationOver) return null;
+    const failures = worked(r) ? 0 : (this.failures.get(r.client!) ?? 0) + 1;
+    this.failures.set(r.client!, failures);
+    return populationRetryDelay(this.task.population!, r, failures, Math.random());
   }
 
   private repump(maxStarts = STARTS_PER_TURN): void {
@@ -241,7 +274,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   }
 
   private stoppingOrDone(): boolean {
-    return this.stopping || (this.sealed && this.scheduler.allStarted());
+    return this.stopping || (this.sealed && this.populationOver && this.scheduler.allStarted());
   }
 
   private scheduleDone(): void {
@@ -254,6 +287,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   private stop(): void {
     if (this.stopping || this.completed) return;
     this.stopping = true;
+    if (this.populationTimer) clearTimeout(this.populationTimer);
     this.scheduler.halt();
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = null;
@@ -286,6 +320,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.populationTimer) clearTimeout(this.populationTimer);
     this.flush('done');
     this.task.port.close();
     this.resolve({ worker: this.workerIndex });

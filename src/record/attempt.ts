@@ -21,6 +21,12 @@ export type OutcomeKind =
   | 'lost'
   | 'error';
 
+/**
+ * A load.population client's first attempt has index POPULATION_BASE + its number, and each of
+ * its attempts has that index as `client`: the schedule's own attempts stay below it.
+ */
+export const POPULATION_BASE = 0x20000000;
+
 /** Times are epoch milliseconds on the clock shared by all threads (see util/clock.ts). */
 export interface AttemptRecord {
   /** Global attempt index in the schedule. */
@@ -53,6 +59,8 @@ export interface AttemptRecord {
   lport?: number;
   /** The source port wsrace picked first and found taken: the attempt then dialled with the kernel's pick (source-ports.ts). */
   portTaken?: number;
+  /** session.stream: when the socket's first reply came (the user is back once answered). */
+  reply?: number;
   /** session.stream: what this socket's messages came to (sent = replied + late + lost). */
   msgs?: { sent: number; replied: number; late: number; lost: number };
   /** For `close`: true when the server (or the network) ended the socket, not the client. */

@@ -1,4 +1,6 @@
-import type { AttemptRecord } from './attempt.js';
+import type { Histogram } from 'hdr-histogram-js';
+import { POPULATION_BASE, type AttemptRecord } from './attempt.js';
+import { createHistogram, recordMs } from './histogram.js';
 
 /** One reconnecting client, followed through its attempts (times are epoch ms). */
 export interface ClientProgress {
@@ -7,6 +9,13 @@ export interface ClientProgress {
   attempts: number;
   /** When its first socket that worked completed its script; null if none did. */
   connectedAt: number | null;
+  /** Times one of its working sockets was cut (a disconnect), and times it came back after one. */
+  drops: number;
+  back: number;
+  /** When the drop it has not come back from happened (epoch ms); null when it is connected or never dropped. */
+  droppedAt: number | null;
+  /** Attempts since that drop. */
+  sinceDrop: number;
 }
 
 /** A socket "worked" for its client: it completed its script and the client closed it. */
@@ -14,20 +23,62 @@ export function connected(r: AttemptRecord): boolean {
   return r.outcome === 'close' && r.serverClosed === false && r.ok !== undefined;
 }
 
+/** A socket served its client: it opened and its script completed, however it ended later. */
+export function worked(r: AttemptRecord): boolean {
+  return r.open !== null && r.ok !== undefined;
+}
+
+/** A socket that served its client was then cut by the server or the network: its client must reconnect. */
+export function dropped(r: AttemptRecord): boolean {
+  return worked(r) && r.outcome === 'close' && r.serverClosed === true;
+}
+
+/** The user-felt cost of the drops: time back to a working socket, to the first answer, and the attempts it took (one entry per time a client came back). */
+export interface Reconnects {
+  reconnectMs: Histogram;
+  outageMs: Histogram;
+  /** How many times a comeback took n attempts, by n. */
+  attempts: Record<string, number>;
+}
+
 /**
- * Follows clients through their attempts (records arrive per worker, first attempt first).
- * timeline/clients-report.ts folds them into summary.json's clients block.
+ * Follows clients through their attempts (records arrive per worker, a client's in order: its
+ * next attempt starts after the last ended). timeline/clients-report.ts folds them into
+ * summary.json's clients block.
  */
 export class ClientTracker {
   private readonly byClient = new Map<number, ClientProgress>();
+  readonly reconnects: Reconnects = { reconnectMs: createHistogram(), outageMs: createHistogram(), attempts: {} };
+
+  /** `streams`: the scenario has a stream, so a client is back at its first answered message, not at open. */
+  constructor(private readonly streams = false) {}
 
   add(r: AttemptRecord): void {
     if (r.client === undefined) return;
     let c = this.byClient.get(r.client);
-    if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null }));
+    if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0 }));
     if ((r.try ?? 0) === 0) c.firstSched = r.sched;
     c.attempts++;
-    if (c.connectedAt === null && connected(r)) c.connectedAt = r.ok!;
+    // A population client's socket is never closed by the client before the end: one that worked, connected it.
+    if (c.connectedAt === null && (r.client >= POPULATION_BASE ? worked(r) : connected(r))) c.connectedAt = r.ok!;
+    if (c.droppedAt !== null) this.afterDrop(c, r);
+    if (dropped(r)) {
+      c.drops++;
+      c.droppedAt = r.end;
+      c.sinceDrop = 0;
+    }
+  }
+
+  /** An attempt after a drop: the client is back once a socket works (and, with a stream, answers). */
+  private afterDrop(c: ClientProgress, r: AttemptRecord): void {
+    c.sinceDrop++;
+    const answeredAt = this.streams ? r.reply : r.ok;
+    if (!worked(r) || answeredAt === undefined) return;
+    c.back++;
+    recordMs(this.reconnects.reconnectMs, r.ok! - c.droppedAt!);
+    recordMs(this.reconnects.outageMs, answeredAt - c.droppedAt!);
+    this.reconnects.attempts[c.sinceDrop] = (this.reconnects.attempts[c.sinceDrop] ?? 0) + 1;
+    c.droppedAt = null;
   }
 
   /** Every client seen, in the order its first record arrived. */

@@ -31,6 +31,7 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
     line.try = r.try;
   }
   if (r.msgs !== undefined) line.msgs = r.msgs;
+  if (r.reply !== undefined) line.reply = rel(r.reply, t0);
   if (r.step !== undefined) {
     line.step = r.step;
     line.stepFail = r.stepFail;

@@ -73,7 +73,7 @@ function summaryInput(run: EndedRun, timelineSummary: TimelineSummary, timeline:
     schedule: { scheduled, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: run.live.burstSent, spinBudget: s.spinBudget },
     totals: recorder.totals,
     steps: recorder.stepReports(connection.steps, engine.stepHistograms),
-    clients: clientsReport(recorder.clients.clients(), timeline, t0),
+    clients: clientsReport(recorder.clients.clients(), timeline, t0, recorder.clients.reconnects),
     histograms: engine.histograms,
     thresholdDefs: loaded.thresholds,
     timeline: timelineSummary,

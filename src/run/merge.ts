@@ -87,7 +87,7 @@ function readShards(dirs: string[]): ShardRun[] {
 
 /** events.ndjson: every shard's lines, shifted to the merged T0, sorted by scheduled start. */
 function mergeEvents(shards: ShardRun[], t0: number, outDir: string): void {
-  mergeLines(shards, t0, outDir, 'events.ndjson', ['sched', 'start', 'tcp', 'tls', 'up', 'open', 'first', 'ok', 'end'], (e) => e.sched as number);
+  mergeLines(shards, t0, outDir, 'events.ndjson', ['sched', 'start', 'tcp', 'tls', 'up', 'open', 'first', 'ok', 'reply', 'end'], (e) => e.sched as number);
 }
 
 /** messages.ndjson, when the shards streamed: every shard's lines on the merged clock, by the time each was sent (or came). */

@@ -51,15 +51,17 @@ export function planCapacity(
   fdLimit = openFileLimit(),
   inUse = openFileCount(),
   shards = 1,
+  /** load.population's clients, each holding one socket at a time, on top of the arrivals. */
+  population = 0,
 ): CapacityPlan {
   // A shard runs 1/N of the schedule, so it holds about 1/N of the sockets.
-  const estimatedPeak = Math.ceil(estimatePeakSockets(stages, lifetimeMs) / shards);
+  const estimatedPeak = Math.ceil((estimatePeakSockets(stages, lifetimeMs) + population) / shards);
   const available = fdLimit === null ? Number.MAX_SAFE_INTEGER : fdLimit - FD_RESERVE - inUse;
   const needed = Math.min(maxConnections ?? estimatedPeak, estimatedPeak);
   if (fdLimit !== null && (needed > available || (maxConnections !== undefined && maxConnections > available))) {
     const want = Math.max(needed, maxConnections ?? 0);
     throw new RunError(
-      `this scenario may hold up to ${want} sockets at once (${maxConnections !== undefined && maxConnections >= needed ? 'load.maxConnections' : `peak rate ${peakRate(stages)}/s × ${(lifetimeMs / 1000).toFixed(1)} s worst-case socket life`}), ` +
+      `this scenario may hold up to ${want} sockets at once (${maxConnections !== undefined && maxConnections >= needed ? 'load.maxConnections' : `${population > 0 ? `${population} population clients + ` : ''}peak rate ${peakRate(stages)}/s × ${(lifetimeMs / 1000).toFixed(1)} s worst-case socket life`}), ` +
         `but this process may open only ${fdLimit} files (${inUse} already open, ${FD_RESERVE} kept for wsrace itself). ` +
         `Raise the limit with \`ulimit -n ${want + FD_RESERVE + inUse}\` (the hard limit: \`ulimit -Hn\`), lower load.maxConnections or the rate, or split the run into shards.`,
     );

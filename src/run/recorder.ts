@@ -41,7 +41,7 @@ export interface PhaseSource {
  */
 export class Recorder implements EngineListener {
   readonly totals: Totals = emptyTotals();
-  readonly clients = new ClientTracker();
+  readonly clients: ClientTracker;
   /** Attempts that were a client's first try, reported or lost: fewer than scheduled means a partial run. */
   firstTries = 0;
   private readonly stepFailures = new Map<string, StepFailures>();
@@ -61,9 +61,12 @@ export class Recorder implements EngineListener {
     public t0: number,
     /** The scenario has a stream (or checks the server's sequence): messages.ndjson is written. */
     streams = false,
+    /** The scenario's stream sends messages: a client is back after a drop once one is answered. */
+    backAtReply = false,
   ) {
     this.events = new EventsFile(join(outDir, 'events.ndjson'), () => this.t0);
     this.messageCounts = streams ? emptyMessageCounts() : null;
+    this.clients = new ClientTracker(backAtReply);
     this.messagesFile = streams ? new MessagesFile(join(outDir, 'messages.ndjson'), () => this.t0) : null;
   }
 

@@ -23,7 +23,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const outDir = openRunFolder(settings, options, startedAt);
   options.onStart?.({ outDir, scheduled: settings.scheduled, onReadyBurst: settings.burst?.burst ?? 0, workers: settings.workers, capacity: settings.plan.capacity });
 
-  const recorder = new Recorder(outDir, settings.workers, provisionalT0(), settings.connection.stream !== null || settings.connection.serverSeq !== null);
+  const { stream, serverSeq } = settings.connection;
+  const recorder = new Recorder(outDir, settings.workers, provisionalT0(), stream !== null || serverSeq !== null, stream !== null && stream.everyMs > 0);
   const engine = new Engine(engineOptions(settings), recorder);
   const live = new LiveTimeline(settings, outDir, engine);
   let launched: Launched | null = null;

@@ -14,7 +14,7 @@ import { templateProblem } from '../session/template.js';
 import { expansionProblem } from '../session/expansion-check.js';
 import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
 import type { EngineOptions } from '../engine/pool.js';
-import type { ConnectionSettings, StepSpec } from '../engine/protocol.js';
+import type { ConnectionSettings, PopulationSettings, StepSpec } from '../engine/protocol.js';
 import { sourcePortRange, type PortRange } from '../engine/source-ports.js';
 import { TimelineSources } from '../timeline/sources.js';
 import type { ReadySource } from '../timeline/collector.js';
@@ -47,6 +47,8 @@ export interface RunSettings {
   scheduled: number;
   /** The herd sent when the service flips ready (the leader only). */
   burst: Scenario['load']['onReady'];
+  /** load.population, resolved for the engine; null without one. */
+  population: PopulationSettings | null;
   readyFrom: ReadySource | null;
 }
 
@@ -90,10 +92,12 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
   const shard = options.shard ?? null;
   // maxConnections is the cap of the whole run: a shard gets its share of it.
   const cap = scenario.load.maxConnections;
-  const plan = planCapacity(stages, lifetimeMs, cap !== undefined && shard ? Math.max(1, stripeShare(cap, shard)) : cap, undefined, undefined, shard?.count ?? 1);
+  const population = populationSettings(scenario);
+  const plan = planCapacity(stages, lifetimeMs, cap !== undefined && shard ? Math.max(1, stripeShare(cap, shard)) : cap, undefined, undefined, shard?.count ?? 1, population?.clients ?? 0);
   // Shard 0 (or an unsharded run) causes the cold start and watches the timeline; the others only load.
   const leader = shard === null || shard.index === (options.leader ?? 0);
   const total = scheduledCount(stages);
+  const clients = population ? (shard ? stripeShare(population.clients, shard) : population.clients) : 0;
   return {
     loaded,
     scenario,
@@ -108,8 +112,9 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
     shard,
     leader,
     total,
-    scheduled: shard ? stripeIndices(total, shard).length : total,
+    scheduled: (shard ? stripeIndices(total, shard).length : total) + clients,
     burst: leader ? scenario.load.onReady : undefined,
+    population,
     readyFrom: TimelineSources.readyFrom(scenario),
   };
 }
@@ -125,9 +130,24 @@ export function engineOptions(s: RunSettings): EngineOptions {
     drainTimeoutMs: s.lifetimeMs + s.scenario.drainTimeout,
     connection: s.connection,
     awaitSeal: s.burst !== undefined,
+    population: s.population,
     spinBudget: s.spinBudget,
     raisePriority: s.raisePriority,
   };
+}
+
+/**
+ * load.population for the engine. Its clients reconnect on session.reconnect's outcomes and
+ * backoff, or on every drop a user would retry: going away, cut, server error, restart, try
+ * again later, 503, refused, reset.
+ */
+export const POPULATION_RECONNECT_ON = ['1001', '1006', '1011', '1012', '1013', 'http_503', 'refused', 'reset'];
+
+function populationSettings(s: Scenario): PopulationSettings | null {
+  const p = s.load.population;
+  if (!p) return null;
+  const reconnect = reconnectSettings(s.session.reconnect) ?? { on: POPULATION_RECONNECT_ON, max: 10, initialMs: 250, factor: 2, maxMs: 5000, jitter: 0.1 };
+  return { clients: p.clients, overMs: p.over, endMs: s.load.duration!, reconnect };
 }
 
 /** Resolves the scenario's steps into the engine's, naming unnamed expect and ping steps by position. */

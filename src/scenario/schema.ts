@@ -210,6 +210,7 @@ const loadSchema = z
   .strict()
   .refine((l) => l.stages !== undefined || l.population !== undefined, { message: 'expected stages (arrivals), a population, or both', path: ['stages'] })
   .refine((l) => l.population === undefined || l.duration !== undefined, { message: 'expected a duration for the population to stay connected, like 60s', path: ['duration'] })
+  .refine((l) => l.duration === undefined || l.population !== undefined, { message: 'expected load.population with load.duration (how long the population stays connected; stages set their own length)', path: ['duration'] })
   .refine((l) => l.population === undefined || l.duration === undefined || l.population.over < l.duration, { message: 'expected population.over shorter than load.duration', path: ['population', 'over'] });
 
 const expectSchema = z

@@ -1,6 +1,6 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
-import type { ClientProgress } from '../record/clients.js';
+import type { ClientProgress, Reconnects } from '../record/clients.js';
 import { phaseAt, type PhaseTimeline } from './attribute.js';
 
 /** What a user felt: per reconnecting client, how many attempts and how long until it worked. */
@@ -14,11 +14,42 @@ export interface ClientsReport {
   timeToConnectedMs: LatencyStats;
   /** By the phase the client's first attempt was scheduled in. */
   byPhase: Record<string, { clients: number; connected: number; timeToConnectedMs: LatencyStats }>;
+  /** Clients one of whose working sockets was cut, and how often; back after every cut; not back at the end. */
+  dropped: number;
+  drops: number;
+  reconnected: number;
+  neverBack: number;
+  /** Per comeback: the drop → the next working socket, → its first answered message (with a stream), and the attempts it took. */
+  reconnectMs: LatencyStats;
+  outageMs: LatencyStats;
+  attemptsPerReconnect: { mean: number | null; max: number; counts: Record<string, number> };
 }
 
 /** Folds the clients (record/clients.ts) into the report, attributing each to the phase of its first attempt; undefined without clients. */
-export function clientsReport(clients: readonly ClientProgress[], timeline: PhaseTimeline, t0: number): ClientsReport | undefined {
+export function clientsReport(clients: readonly ClientProgress[], timeline: PhaseTimeline, t0: number, reconnects?: Reconnects): ClientsReport | undefined {
   if (clients.length === 0) return undefined;
+  return { ...firstConnections(clients, timeline, t0), ...comebacks(clients, reconnects) };
+}
+
+/** The drops and the comebacks: what a connected user felt when the target cut them. */
+function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | undefined) {
+  const dropped = clients.filter((c) => c.drops > 0);
+  const counts = reconnects?.attempts ?? {};
+  const n = Object.values(counts).reduce((a, b) => a + b, 0);
+  const sum = Object.entries(counts).reduce((a, [k, v]) => a + Number(k) * v, 0);
+  return {
+    dropped: dropped.length,
+    drops: dropped.reduce((a, c) => a + c.drops, 0),
+    reconnected: dropped.filter((c) => c.droppedAt === null).length,
+    neverBack: dropped.filter((c) => c.droppedAt !== null).length,
+    reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
+    outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),
+    attemptsPerReconnect: { mean: n > 0 ? Math.round((sum / n) * 1000) / 1000 : null, max: Math.max(0, ...Object.keys(counts).map(Number)), counts },
+  };
+}
+
+/** The first connections: how many clients got one, after how many attempts and how long. */
+function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTimeline, t0: number) {
   const all = createHistogram();
   const phases = new Map<string, { clients: number; connected: number; h: Histogram }>();
   const counts: Record<string, number> = {};
