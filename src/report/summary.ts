@@ -138,6 +138,8 @@ export function withTimeline(
     outage: attribution.outage,
     disconnects: attribution.disconnects,
   };
+  // The herd: what reconnecting clients' retries met, by the phase they were scheduled in.
+  if (withoutVerdict.clients) withoutVerdict.clients = { ...withoutVerdict.clients, retriesByPhase: attribution.retries };
   if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages);
   withoutVerdict.findings = findings({
     totals: base.totals,

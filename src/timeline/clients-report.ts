@@ -1,6 +1,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
 import type { ClientProgress, Reconnects } from '../record/clients.js';
+import type { Totals } from '../record/totals.js';
 import { phaseAt, type PhaseTimeline } from './attribute.js';
 
 /** What a user felt: per reconnecting client, how many attempts and how long until it worked. */
@@ -23,6 +24,8 @@ export interface ClientsReport {
   reconnectMs: LatencyStats;
   outageMs: LatencyStats;
   attemptsPerReconnect: { mean: number | null; max: number; counts: Record<string, number> };
+  /** Every retry (a client's attempts after its first) by the phase it was scheduled in, counted like totals: the herd's outcomes. */
+  retriesByPhase?: Record<string, Totals>;
 }
 
 /** Folds the clients (record/clients.ts) into the report, attributing each to the phase of its first attempt; undefined without clients. */

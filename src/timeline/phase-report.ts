@@ -50,6 +50,7 @@ export class PhaseAttributor {
   private readonly after = acc();
   private readonly afterFailures = new Map<string, AfterReadyFailure>();
   private readonly disconnects: Disconnects = { total: 0, closeCodes: {}, phases: {} };
+  private readonly retries = new Map<string, Totals>();
   private scheds: number[] = [];
   private kinds: number[] = []; // 0 failure, 1 success, 2 http 503
   constructor(private readonly timeline: PhaseTimeline) {
@@ -67,6 +68,11 @@ export class PhaseAttributor {
       if (e.open !== null) recordMs(a.handshake, e.open - e.sched);
     }
     if (e.outcome === 'close' && e.serverClosed === true && e.open !== null) this.disconnected(e);
+    if ((e.try ?? 0) > 0) {
+      let r = this.retries.get(phase);
+      if (!r) this.retries.set(phase, (r = emptyTotals()));
+      addAttempt(r, e as unknown as AttemptRecord);
+    }
     const success = e.outcome === 'close' && e.serverClosed === false;
     if (e.outcome !== 'interrupted') {
       this.scheds.push(e.sched);
@@ -132,7 +138,12 @@ export class PhaseAttributor {
     const phases: Record<string, Block> = {};
     for (const [phase, a] of this.byPhase) if (a.totals.attempted > 0) phases[phase] = block(a);
     const afterReadyFailures = [...this.afterFailures.values()].sort((a, b) => b.count - a.count);
-    return { disconnects: this.disconnects, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
+    const retries: Record<string, Totals> = {};
+    for (const phase of phaseOrder(this.timeline)) {
+      const r = this.retries.get(phase);
+      if (r) retries[phase] = mergeTotals(emptyTotals(), r);
+    }
+    return { disconnects: this.disconnects, retries, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
   }
 }
 
@@ -146,6 +157,8 @@ export interface Disconnects {
 export interface Attribution {
   /** Server-side (or network) closes of established sockets, by the phase they closed in. */
   disconnects: Disconnects;
+  /** Reconnecting clients' retries (every attempt after a client's first), by the phase each was scheduled in: what the herd met. */
+  retries: Record<string, Totals>;
   phases: Record<string, Block>;
   beforeReady: Block;
   afterReady: Block;
