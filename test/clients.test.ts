@@ -98,6 +98,13 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
         ready: { clients: 1, connected: 1, timeToConnectedMs: statsOf([3]) },
         unknown: { clients: 1, connected: 1, timeToConnectedMs: statsOf([92]) },
       },
+      dropped: 0,
+      drops: 0,
+      reconnected: 0,
+      neverBack: 0,
+      reconnectMs: statsOf([]),
+      outageMs: statsOf([]),
+      attemptsPerReconnect: { mean: null, max: 0, counts: {} },
     });
     expect(r.timeToConnectedMs.count).toBe(4);
     expect(r.byPhase.dependencies.timeToConnectedMs.count).toBe(1);
