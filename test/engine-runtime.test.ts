@@ -41,7 +41,7 @@ async function rehearsalTask(target: string, sourcePorts: { low: number; high: n
   const { parseScenarioText } = await import('../src/scenario/load.js');
   const { scenario } = parseScenarioText(`name: r\ntarget:\n${target}load:\n  stages: [{ duration: 1s, rate: 10 }]\n`, 'r.yaml');
   const { port2 } = new MessageChannel();
-  return { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: { ...connectionSettings(scenario), sourcePorts }, awaitSeal: false, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
+  return { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: { ...connectionSettings(scenario), sourcePorts }, awaitSeal: false, population: null, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
 }
 
 describe('deadline queue', () => {
