@@ -333,6 +333,7 @@ function hostFor(base: string, offer: Offer, handshake: 'wsrace' | 'ws', results
     templates: { ...compileTemplates(settings), handshake },
     sourcePorts: new SourcePorts(null),
     stream: null,
+    populationOver: true,
     t0: 0,
     streamTimer: () => undefined,
     messageEntry: () => undefined,

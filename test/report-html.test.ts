@@ -129,6 +129,7 @@ function fixtureSummary(events: EventLine[]): Summary {
     beforeReady: a.beforeReady,
     afterReady: a.afterReady,
     outage: a.outage,
+    disconnects: a.disconnects,
     thresholds: [
       { expr: 'totals.closeCodes.1011 == 0', ok: false, actual: 5 },
       { expr: 'handshakeMs.p99 < 500ms', ok: true, actual: 40 },

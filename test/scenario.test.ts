@@ -32,7 +32,7 @@ describe('scenario loading', () => {
     expect(scenario.target.perMessageDeflate).toBe(false);
     expect(scenario.session.hold).toBe(2000);
     expect(scenario.session.expect).toEqual({ match: 'pong', within: 250 });
-    expect(scenario.load.stages[0]).toEqual({ duration: 1000, rate: 10 });
+    expect(scenario.load.stages?.[0]).toEqual({ duration: 1000, rate: 10 });
   });
 
   it('names the file, line and key of an unknown key', () => {
