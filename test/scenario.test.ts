@@ -32,7 +32,7 @@ describe('scenario loading', () => {
     expect(scenario.target.perMessageDeflate).toBe(false);
     expect(scenario.session.hold).toBe(2000);
     expect(scenario.session.expect).toEqual({ match: 'pong', within: 250 });
-    expect(scenario.load.stages?.[0]).toEqual({ duration: 1000, rate: 10 });
+    expect(scenario.load.stages![0]).toEqual({ duration: 1000, rate: 10 });
   });
 
   it('names the file, line and key of an unknown key', () => {
@@ -56,13 +56,13 @@ describe('scenario loading', () => {
     // ${VAR} gives text: a rate, a burst or a socket cap read from it is the number it holds.
     const numbers = `name: t\ntarget:\n  url: ws://127.0.0.1:9/ws\nload:\n  stages:\n    - { duration: 1s, rate: "\${RATE:-5}" }\n  maxConnections: \${MAXC}\nworkers: \${WORKERS:-2}\n`;
     const loaded = parseScenarioText(numbers, 'ok.yaml', {}, { MAXC: '300' }).scenario;
-    expect([loaded.load.stages[0].rate, loaded.load.maxConnections, loaded.workers]).toEqual([5, 300, 2]);
+    expect([loaded.load.stages![0].rate, loaded.load.maxConnections, loaded.workers]).toEqual([5, 300, 2]);
     expect(errorOf(numbers, { MAXC: 'many' })).toBe('bad.yaml:7: load.maxConnections: expected a whole number of sockets, found "many"');
   });
 
   it('applies --set and --target before validating', () => {
     const { scenario } = parseScenarioText(base, 'ok.yaml', { set: ['load.stages[0].rate=15', 'session.hold=3s'], target: 'wss://example.test/ws' }, {});
-    expect(scenario.load.stages[0].rate).toBe(15);
+    expect(scenario.load.stages![0].rate).toBe(15);
     expect(scenario.session.hold).toBe(3000);
     expect(scenario.target.url).toBe('wss://example.test/ws');
     expect(errorOf(base, {}, { set: ['load.stages[0].rate=-1'] })).toMatch(/load\.stages\[0\]\.rate: expected a rate ≥ 0/);
@@ -80,7 +80,7 @@ describe('scenario loading', () => {
     expect(errorOf(base, {}, { set: ['load.stages[3].rate=5'] })).toBe('--set load.stages[3].rate=5: load.stages has 1 item: [3] is past its end (the next one is [1])');
     for (const path of ['load.stages[0]rate', 'load..stages', '.load', 'load.']) expect(errorOf(base, {}, { set: [`${path}=5`] })).toBe(`--set ${path}: expected a key path like load.stages[0].rate`);
     expect(parseScenarioText(base, 'ok.yaml', { set: ['load.stages[1]={ duration: 1s, rate: 5 }'] }, {}).scenario.load.stages).toHaveLength(2);
-    expect(parseScenarioText(base, 'ok.yaml', { set: ['load.stages.0.rate=7'] }, {}).scenario.load.stages[0].rate).toBe(7);
+    expect(parseScenarioText(base, 'ok.yaml', { set: ['load.stages.0.rate=7'] }, {}).scenario.load.stages![0].rate).toBe(7);
     expect(errorOf(base, {}, { set: ['load.stages.5.rate=5'] })).toBe('--set load.stages.5.rate=5: load.stages has 1 item: [5] is past its end (the next one is [1])');
     expect(errorOf(base, {}, { set: ['load.stages.rate=50'] })).toBe('--set load.stages.rate=50: load.stages is a list: expected an index like [0], found "rate"');
   });
