@@ -46,20 +46,22 @@ export interface ConnRecord {
   remote: string;
 }
 
-/** Buffered text that starts a write at once rather than waiting for the next flush. */
-const FLUSH_AT_CHARS = 64 * 1024;
+/** Lines are joined into chunks of about this many characters, one write each. */
+const CHUNK_CHARS = 64 * 1024;
 
 /**
- * Buffered line writer that never blocks the server on the disk: lines are buffered and handed
- * to the OS by one asynchronous write at a time (off the event loop, in order), every
- * `flushEveryMs` or as soon as 64 KiB are buffered; a write still in flight lets the buffer
- * grow and the next write takes all of it. close() waits for it and writes the rest, so a test
- * can read the file as soon as the simulator's close() resolves. Costs: docs/simulator.md.
+ * Buffered line writer that never blocks the server on the disk: lines are joined into 64 KiB
+ * chunks (or whatever `flushEveryMs` gathered) and handed to the OS by one asynchronous write at
+ * a time, off the event loop and in order; chunks wait their turn while a write is in flight.
+ * close() waits for it and writes the rest, so a test can read the file as soon as the
+ * simulator's close() resolves. Costs: docs/simulator.md.
  */
 export class TruthWriter {
   private fd: number | null;
-  private buf: string[] = [];
-  private bufChars = 0;
+  private lines: string[] = [];
+  private chars = 0;
+  /** Joined chunks waiting for the disk, oldest first. */
+  private readonly chunks: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
   private error: Error | null = null;
@@ -78,21 +80,21 @@ export class TruthWriter {
     const r = record as { type?: string; action?: string };
     if (r.type === 'conn' && r.action) this.counts[r.action] = (this.counts[r.action] ?? 0) + 1;
     const line = JSON.stringify(record);
-    this.buf.push(line);
-    this.bufChars += line.length + 1;
-    this.schedule();
+    this.lines.push(line);
+    this.chars += line.length + 1;
+    if (this.chars >= CHUNK_CHARS) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.flushEveryMs);
+      this.timer.unref();
+    }
   }
 
-  /** Starts writing what is buffered, unless a write is in flight (its end starts the next). */
+  /** Seals the lines so far into a chunk and starts writing, unless a write is in flight (its end starts the next). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.fd === null || this.inflight !== null || this.buf.length === 0) return;
-    const data = this.take();
-    this.inflight = writeAll(this.fd, data).then(
-      () => this.written(),
-      (err: Error) => ((this.error ??= err), this.written()),
-    );
+    this.seal();
+    this.pump();
   }
 
   /** Waits for the write in flight, writes the rest, closes the file. */
@@ -103,33 +105,29 @@ export class TruthWriter {
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;
+    this.seal();
     try {
-      if (this.buf.length > 0) writeSync(fd, this.take());
+      if (this.chunks.length > 0) writeSync(fd, this.chunks.splice(0).join(''));
     } finally {
       closeSync(fd);
     }
     if (this.error) throw new Error(`sim: writing the truth file ${this.file} failed (${(this.error as NodeJS.ErrnoException).code ?? this.error.message})`, { cause: this.error });
   }
 
-  private take(): Buffer {
-    const data = Buffer.from(`${this.buf.join('\n')}\n`);
-    this.buf = [];
-    this.bufChars = 0;
-    return data;
+  private seal(): void {
+    if (this.lines.length === 0) return;
+    this.chunks.push(`${this.lines.join('\n')}\n`);
+    this.lines = [];
+    this.chars = 0;
   }
 
-  private written(): void {
-    this.inflight = null;
-    if (this.buf.length > 0) this.schedule();
-  }
-
-  /** A write now when 64 KiB are buffered, else one within flushEveryMs. */
-  private schedule(): void {
-    if (this.bufChars >= FLUSH_AT_CHARS) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.flushEveryMs);
-      this.timer.unref();
-    }
+  private pump(): void {
+    if (this.fd === null || this.inflight !== null || this.chunks.length === 0) return;
+    const done = () => {
+      this.inflight = null;
+      this.pump();
+    };
+    this.inflight = writeAll(this.fd, Buffer.from(this.chunks.shift()!)).then(done, (err: Error) => ((this.error ??= err), done()));
   }
 }
 
