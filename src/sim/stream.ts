@@ -30,7 +30,7 @@ export interface MessageRecord {
   why?: DropReason;
   /** How long the reply was held after receipt (planned; 0 = at once). Replied and unsent. */
   delayMs?: number;
-  /** When the pong was written. Replied only. */
+  /** When the pong was written (stamped just before). Replied only. */
   replyAt?: number;
   replyAtMs?: number;
 }
@@ -138,8 +138,9 @@ export class StreamPings {
 
   private reply(p: Held): void {
     if (this.ws.readyState !== this.ws.OPEN) return this.unsent(p);
-    this.ws.send(JSON.stringify({ type: 'pong', seq: p.seq, sentAt: p.sentAt, timestamp: Date.now() / 1000 }));
+    // Stamped before the write: the client cannot have the reply before this moment.
     const replyAt = this.host.now();
+    this.ws.send(JSON.stringify({ type: 'pong', seq: p.seq, sentAt: p.sentAt, timestamp: Date.now() / 1000 }));
     this.host.message(this.record(p.seq, p.at, p.phase, 'replied', { delayMs: r3(p.dueAt - p.at), replyAt, replyAtMs: this.host.sinceT0(replyAt) }));
   }
 
