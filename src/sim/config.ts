@@ -41,6 +41,10 @@ export interface SimOptions {
   raceWindowMs?: number;
   /** racy: sockets accepted this long before the bridge is ready lose their first message. Model ms, default 200. */
   lossWindowMs?: number;
+  /** racy: a stream ping's reply is this late at ready (and before it, once the bridge is wired). Model ms, default 1000; 0 = off. */
+  warmDelayMs?: number;
+  /** racy: that delay falls linearly to none over this long after ready. Model ms, default 2000; 0 = off. */
+  warmMs?: number;
   /** Gap between agent events after a user_message. Model ms, default 40. */
   agentStepMs?: number;
   /** Open sockets plus held upgrades allowed at once. Default 10000. */
@@ -72,6 +76,8 @@ export const SIM_DEFAULTS = {
   maxTotal: STAGING_TIMEOUT_POLICY.maxTotal,
   raceWindowMs: 300,
   lossWindowMs: 200,
+  warmDelayMs: 1000,
+  warmMs: 2000,
   agentStepMs: 40,
   maxConnections: 10000,
   requireAuth: false,
@@ -174,6 +180,8 @@ export const simConfigSchema = z
     maxTotal: seconds(true).optional(),
     raceWindow: millis().optional(),
     lossWindow: millis().optional(),
+    warm: millis().optional(),
+    warmDelay: millis().optional(),
     agentStep: millis().optional(),
     maxConnections: z.number({ error: 'expected a number of connections' }).int('expected an integer').positive('expected a positive number of connections').optional(),
     requireAuth: z.boolean({ error: 'expected true or false' }).optional(),
@@ -207,6 +215,8 @@ export interface SimCliArgs {
   maxTotal?: number | string;
   raceWindow?: number | string;
   lossWindow?: number | string;
+  warm?: number | string;
+  warmDelay?: number | string;
   agentStep?: number | string;
   maxConnections?: number;
   requireAuth?: boolean;
@@ -240,7 +250,7 @@ export function parseSimConfigText(text: string, file: string): SimConfigParsed 
 /** Turns flags into the config's shape and validates them; errors name the flag. */
 export function parseSimCliArgs(args: SimCliArgs): SimConfigParsed {
   const raw: Record<string, unknown> = {};
-  const copy = ['profile', 'port', 'host', 'path', 'timeScale', 'envMultiplier', 'safetyMargin', 'maxTotal', 'raceWindow', 'lossWindow', 'agentStep', 'maxConnections', 'requireAuth', 'truth'] as const;
+  const copy = ['profile', 'port', 'host', 'path', 'timeScale', 'envMultiplier', 'safetyMargin', 'maxTotal', 'raceWindow', 'lossWindow', 'warm', 'warmDelay', 'agentStep', 'maxConnections', 'requireAuth', 'truth'] as const;
   for (const key of copy) if (args[key] !== undefined) raw[key] = args[key];
   if (args.phases !== undefined) raw.phases = parseAssignments(String(args.phases), '--phases', 'init=2.415,dependencies=14.084').map(([name, duration]) => ({ name, duration }));
   const timeouts = args.timeout === undefined ? [] : Array.isArray(args.timeout) ? args.timeout : [args.timeout];
@@ -291,6 +301,8 @@ export function toSimOptions(cfg: SimConfigParsed): SimOptions {
     maxTotal: cfg.maxTotal,
     raceWindowMs: cfg.raceWindow,
     lossWindowMs: cfg.lossWindow,
+    warmMs: cfg.warm,
+    warmDelayMs: cfg.warmDelay,
     agentStepMs: cfg.agentStep,
     maxConnections: cfg.maxConnections,
     requireAuth: cfg.requireAuth,

@@ -1,5 +1,5 @@
 /** The cold-start simulator's public API (`wsrace sim`). */
-export { startSimulator, type SimHandle, type SimState } from './server.js';
+export { startSimulator, type SimHandle, type SimState, type Warm } from './server.js';
 export { runSim, simCommand, type RunSimIo } from './command.js';
 export {
   loadSimConfig,
@@ -40,3 +40,4 @@ export { healthBody } from './health.js';
 export { AGENT_EVENTS } from './protocol.js';
 export { formatTransition, formatCompleted, formatReady, formatFailed } from './log.js';
 export { nowEpochMs, type ConnAction, type ConnRecord } from './truth.js';
+export { warmDelay, type MessageAction, type MessageRecord, type DropReason } from './stream.js';

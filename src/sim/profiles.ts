@@ -8,7 +8,8 @@ import type { StartupFlags } from './startup.js';
  *  racy    listening from t=0. Before the bridge is wired (end of `websocket`): 101 then close
  *          1011 "Service not ready: <missing components>". In the loss window (lossWindow
  *          before the bridge): 101 + connection_established, but the first client message is
- *          swallowed. From the bridge on: the protocol. (/health is 200 raceWindow early.)
+ *          swallowed, as is every stream ping that arrives before the bridge (stream.ts). From
+ *          the bridge on: the protocol. (/health is 200 raceWindow early.)
  *  gated   HTTP 503 + Retry-After: 1 until startup completes, then the protocol.
  *  queued  the upgrade is held until startup completes, then completed.
  *  refuse  nothing listens until startup completes (ECONNREFUSED), then the protocol.

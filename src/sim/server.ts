@@ -7,6 +7,7 @@ import { handleHealth, send } from './health.js';
 import { PhaseLog } from './log.js';
 import { computePlan, type StartupPlan } from './phases.js';
 import { raceMarks, StartupRunner, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
+import { warmDelay, type MessageAction, type MessageRecord, type PingHost } from './stream.js';
 import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './truth.js';
 import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 
@@ -36,6 +37,8 @@ export interface SimState {
   heldUpgrades: number;
   /** Conn records so far, by action. */
   counts: Partial<Record<ConnAction, number>>;
+  /** Stream pings settled so far, by what became of them. */
+  messages: Partial<Record<MessageAction, number>>;
 }
 
 export interface SimHandle {
@@ -52,10 +55,13 @@ export interface SimHandle {
   plan: StartupPlan;
   /** racy's early-health and loss-window offsets (wall ms after t0). */
   marks: RaceMarks;
+  /** racy's warm-up in wall ms (stream replies `delayMs` late at ready, none `ms` after it); null when off. */
+  warm: Warm | null;
   /**
    * 'phase' (name, plannedMs) incl. 'ready'; 'mark' (Mark, plannedMs); 'ready' (ms);
    * 'failed' (reason, ms); 'conn' (ConnRecord, when an upgrade's fate is decided);
-   * 'held' ({at, atMs, remote}, queued only); 'drop' (lost-message record).
+   * 'held' ({at, atMs, remote}, queued only); 'drop' (lost-message record); 'msg' (MessageRecord,
+   * when a stream ping's fate is final).
    */
   events: EventEmitter;
   state(): SimState;
@@ -67,6 +73,13 @@ export interface SimHandle {
 /** Starts the simulator: this call is the cold start (t0), and it resolves once the server listens (refuse: once its port is known). */
 export async function startSimulator(options: SimOptions = {}): Promise<SimHandle> {
   return Simulator.start(options);
+}
+
+export interface Warm {
+  /** Epoch ms of the planned ready. */
+  readyAt: number;
+  delayMs: number;
+  ms: number;
 }
 
 interface Waiter {
@@ -88,9 +101,18 @@ export class Simulator implements SimHandle, UpgradeHost {
   readonly events: StartupRunner;
   readonly flags: StartupFlags;
   readonly phaseNames: readonly string[];
+  readonly warm: Warm | null;
+  readonly pings: PingHost = {
+    sinceT0: (at) => this.sinceT0(at),
+    phaseLabel: () => this.phaseLabel(),
+    replyDelayMs: (at) => (this.warm === null ? 0 : warmDelay(at - this.warm.readyAt, this.warm.delayMs, this.warm.ms)),
+    message: (rec) => this.messageSettled(rec),
+    now: nowEpochMs,
+  };
   private readonly runner: StartupRunner;
   private readonly truth: TruthWriter | null;
   private readonly counts: Partial<Record<ConnAction, number>> = {};
+  private readonly messages: Partial<Record<MessageAction, number>> = {};
   private readonly server: Server;
   private readonly upgrades: Upgrades;
   private readonly waiters = new Set<Waiter>();
@@ -122,6 +144,7 @@ export class Simulator implements SimHandle, UpgradeHost {
     this.plan = computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal });
     this.phaseNames = this.plan.phaseNames;
     this.marks = raceMarks(this.plan, o.profile, o.raceWindowMs, o.lossWindowMs);
+    this.warm = warmOf(o, this.plan, t0);
     this.runner = this.events = new StartupRunner(this.plan, this.marks, t0Perf, t0, log);
     this.flags = this.runner.flags;
     this.truth = o.truth ? new TruthWriter(o.truth) : null;
@@ -165,6 +188,7 @@ export class Simulator implements SimHandle, UpgradeHost {
       openSockets: this.upgrades.open.size,
       heldUpgrades: this.upgrades.held.size,
       counts: { ...this.counts },
+      messages: { ...this.messages },
     };
   }
 
@@ -217,6 +241,12 @@ export class Simulator implements SimHandle, UpgradeHost {
   }
 
   // ---- the rest ---------------------------------------------------------------------------
+  private messageSettled(rec: MessageRecord): void {
+    this.messages[rec.action] = (this.messages[rec.action] ?? 0) + 1;
+    this.truth?.write(rec);
+    this.runner.emit('msg', rec);
+  }
+
   private hostInUrl(): string {
     return this.host.includes(':') ? `[${this.host}]` : this.host;
   }
@@ -232,7 +262,16 @@ export class Simulator implements SimHandle, UpgradeHost {
       profile: o.profile,
       timeScale: o.timeScale,
       path: o.path,
-      plan: { phases: plan.phases, readyAtMs: plan.readyAtMs, bridgeReadyAtMs: plan.bridgeReadyAtMs, failAtMs: plan.failAtMs, failedPhase: plan.failedPhase, failReason: plan.failReason, ...marks },
+      plan: {
+        phases: plan.phases,
+        readyAtMs: plan.readyAtMs,
+        bridgeReadyAtMs: plan.bridgeReadyAtMs,
+        failAtMs: plan.failAtMs,
+        failedPhase: plan.failedPhase,
+        failReason: plan.failReason,
+        ...marks,
+        ...(this.warm === null ? {} : { warmDelayMs: this.warm.delayMs, warmMs: this.warm.ms }),
+      },
     });
     this.runner.on('phase', (phase: string, plannedMs: number) => {
       const at = nowEpochMs();
@@ -278,7 +317,7 @@ export class Simulator implements SimHandle, UpgradeHost {
       }
     } catch (err) {
       this.runner.stop();
-      this.truth?.close();
+      await this.truth?.close();
       throw err;
     }
   }
@@ -342,10 +381,20 @@ export class Simulator implements SimHandle, UpgradeHost {
       });
     }
     const at = nowEpochMs();
-    this.truth?.write({ type: 'stop', at, atMs: this.sinceT0(at), counts: { ...this.counts } });
-    this.truth?.close();
-    this.settleWaiters();
+    this.truth?.write({ type: 'stop', at, atMs: this.sinceT0(at), counts: { ...this.counts }, messages: { ...this.messages } });
+    try {
+      await this.truth?.close();
+    } finally {
+      this.settleWaiters();
+    }
   }
+}
+
+/** racy's warm-up on the wall clock, from the planned ready; null in other profiles, when startup fails, or when turned off. */
+function warmOf(o: ResolvedSimOptions, plan: StartupPlan, t0: number): Warm | null {
+  if (o.profile !== 'racy' || plan.readyAtMs === undefined || o.warmDelayMs <= 0 || o.warmMs <= 0) return null;
+  const scaled = (ms: number) => Math.round(ms * o.timeScale * 1000) / 1000;
+  return { readyAt: t0 + plan.readyAtMs, delayMs: scaled(o.warmDelayMs), ms: scaled(o.warmMs) };
 }
 
 /** Listen on port 0, read the port, close: the refuse profile's port before it may listen. */

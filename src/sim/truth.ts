@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, write, writeSync } from 'node:fs';
 
 /**
  * The simulator's ground truth: one JSON line per thing the server did, so a test (or the
@@ -10,7 +10,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
  *   {"type":"mark","mark":"health_ready|loss_window|bridge_ready|listening",…}
  *   {"type":"conn","action":…,"phase":…,"remote":"ip:port",…} exactly one per upgrade request
  *   {"type":"drop","action":"lost_message","connId":…,…}  a message the racy bridge swallowed
- *   {"type":"stop","counts":{<action>:n}}                  on close
+ *   {"type":"msg","connId":…,"remote":…,"seq":…,"phase":…,"action":…}  each stream ping, once its
+ *        fate is final (so not in order of `at`): replied (delayMs, replyAt), dropped (why), unsent
+ *   {"type":"stop","counts":{<action>:n},"messages":{…}}   on close
  */
 
 /** Epoch ms with sub-ms resolution: the engine's own clock, so truth and attempts line up. */
@@ -44,15 +46,25 @@ export interface ConnRecord {
   remote: string;
 }
 
+/** Lines are joined into chunks of about this many characters, one write each. */
+const CHUNK_CHARS = 64 * 1024;
+
 /**
- * Buffered line writer. Lines go out at least every 100 ms and synchronously on close, so a
- * test can read the file as soon as close() resolves. Sync writes keep ordering trivial; the
- * volume is one short line per connection.
+ * Buffered line writer that never blocks the server on the disk: lines are joined into 64 KiB
+ * chunks (or whatever `flushEveryMs` gathered) and handed to the OS by one asynchronous write at
+ * a time, off the event loop and in order; chunks wait their turn while a write is in flight.
+ * close() waits for it and writes the rest, so a test can read the file as soon as the
+ * simulator's close() resolves. Costs: docs/simulator.md.
  */
 export class TruthWriter {
   private fd: number | null;
-  private buf: string[] = [];
+  private lines: string[] = [];
+  private chars = 0;
+  /** Joined chunks waiting for the disk, oldest first. */
+  private readonly chunks: string[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private inflight: Promise<void> | null = null;
+  private error: Error | null = null;
   readonly counts: Record<string, number> = {};
 
   constructor(readonly file: string, private readonly flushEveryMs = 100) {
@@ -67,25 +79,63 @@ export class TruthWriter {
     if (this.fd === null) return;
     const r = record as { type?: string; action?: string };
     if (r.type === 'conn' && r.action) this.counts[r.action] = (this.counts[r.action] ?? 0) + 1;
-    this.buf.push(JSON.stringify(record));
-    if (!this.timer) {
+    const line = JSON.stringify(record);
+    this.lines.push(line);
+    this.chars += line.length + 1;
+    if (this.chars >= CHUNK_CHARS) this.flush();
+    else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.flushEveryMs);
       this.timer.unref();
     }
   }
 
+  /** Seals the lines so far into a chunk and starts writing, unless a write is in flight (its end starts the next). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.fd === null || this.buf.length === 0) return;
-    const text = `${this.buf.join('\n')}\n`;
-    this.buf = [];
-    writeSync(this.fd, text);
+    this.seal();
+    this.pump();
   }
 
-  close(): void {
-    this.flush();
-    if (this.fd !== null) closeSync(this.fd);
+  /** Waits for the write in flight, writes the rest, closes the file. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.inflight !== null) await this.inflight;
+    if (this.fd === null) return;
+    const fd = this.fd;
     this.fd = null;
+    this.seal();
+    try {
+      if (this.chunks.length > 0) writeSync(fd, this.chunks.splice(0).join(''));
+    } finally {
+      closeSync(fd);
+    }
+    if (this.error) throw new Error(`sim: writing the truth file ${this.file} failed (${(this.error as NodeJS.ErrnoException).code ?? this.error.message})`, { cause: this.error });
+  }
+
+  private seal(): void {
+    if (this.lines.length === 0) return;
+    this.chunks.push(`${this.lines.join('\n')}\n`);
+    this.lines = [];
+    this.chars = 0;
+  }
+
+  private pump(): void {
+    if (this.fd === null || this.inflight !== null || this.chunks.length === 0) return;
+    const done = () => {
+      this.inflight = null;
+      this.pump();
+    };
+    this.inflight = writeAll(this.fd, Buffer.from(this.chunks.shift()!)).then(done, (err: Error) => ((this.error ??= err), done()));
+  }
+}
+
+/** fs.write until every byte is out (a write may take only part). */
+async function writeAll(fd: number, data: Buffer): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const n = await new Promise<number>((resolve, reject) => write(fd, data, off, data.length - off, null, (err, written) => (err ? reject(err) : resolve(written))));
+    off += n;
   }
 }

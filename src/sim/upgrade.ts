@@ -7,6 +7,7 @@ import { missingComponents } from './phases.js';
 import { chooseSubprotocol, decideUpgrade, hasCredentials } from './profiles.js';
 import { speakProtocol } from './protocol.js';
 import type { StartupFlags } from './startup.js';
+import type { PingHost, StreamPings } from './stream.js';
 import { nowEpochMs, type ConnRecord } from './truth.js';
 
 /** What the upgrade handling reads from the simulator and tells it. */
@@ -25,6 +26,8 @@ export interface UpgradeHost {
   held(info: { at: number; atMs: number; remote: string }): void;
   /** A socket of the loss window swallowed its first message. */
   dropped(rec: { type: 'drop'; action: 'lost_message'; connId: string; at: number; atMs: number; phase: string; remote: string }): void;
+  /** Stream pings: their replies' timing and their truth. */
+  readonly pings: PingHost;
 }
 
 type Base = Omit<ConnRecord, 'action'>;
@@ -39,6 +42,8 @@ export class Upgrades {
   /** Held upgrades (queued), each with the function that releases it. */
   readonly held = new Map<Duplex, () => void>();
   private readonly raw = new Set<Duplex>();
+  /** Sockets speaking the protocol, with their stream pings (replies still held are settled on shutdown). */
+  private readonly speaking = new Map<WebSocket, StreamPings>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: chooseSubprotocol });
   private connSeq = 0;
 
@@ -92,6 +97,8 @@ export class Upgrades {
       });
     }
     for (const ws of this.open) ws.terminate();
+    // A terminated socket reports its close later, after the truth is written: settle its replies now.
+    for (const pings of this.speaking.values()) pings.closed();
     for (const s of this.raw) s.destroy();
     this.wss.close();
   }
@@ -137,17 +144,22 @@ export class Upgrades {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.track(ws);
       if (!authed) return ws.close(1008, 'Authentication failed');
-      speakProtocol(ws, {
+      const pings = speakProtocol(ws, {
         connId,
+        remote: base.remote,
         userId: o.requireAuth ? 'user_authenticated' : 'anonymous',
         agentStepMs: o.agentStepMs * o.timeScale,
         dropFirstMessage: lossy,
+        inLossWindow: () => this.host.flags.inLossWindow,
         phase: () => this.host.phaseLabel(),
         onDrop: () => {
           const at = nowEpochMs();
           this.host.dropped({ type: 'drop', action: 'lost_message', connId, at, atMs: this.host.sinceT0(at), phase: this.host.phaseLabel(), remote: base.remote });
         },
+        pings: this.host.pings,
       });
+      this.speaking.set(ws, pings);
+      ws.once('close', () => this.speaking.delete(ws));
     });
   }
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario, type RunResult } from '../../src/run/run.js';
 import type { AttemptRecord } from '../../src/record/attempt.js';
+import type { MessageLine } from '../../src/record/messages.js';
 import { expect } from 'vitest';
 import { CROSS_PROCESS_CLOCK_MS } from './slack.js';
 
@@ -37,10 +38,30 @@ export interface TruthPhase {
   plannedMs: number;
   phase: string;
 }
+/** A stream ping the simulator received, and what became of it (src/sim/stream.ts). */
+export interface TruthMsg {
+  type: 'msg';
+  /** When it arrived (epoch ms, the simulator's clock). */
+  at: number;
+  atMs: number;
+  connId: string;
+  remote: string;
+  seq: number;
+  /** The simulator's phase when it arrived. */
+  phase: string;
+  action: 'replied' | 'dropped' | 'unsent';
+  why?: 'first' | 'loss_window';
+  delayMs?: number;
+  replyAt?: number;
+}
 export interface Truth {
   /** The simulator's T0 (its process up, its startup begun); null if it never got that far. */
   t0: number | null;
   conns: TruthConn[];
+  /** Stream pings, in the order their fates were settled. */
+  msgs: TruthMsg[];
+  /** The start line's plan (wall ms after t0; warmDelayMs/warmMs in racy). */
+  plan: Record<string, unknown> | null;
   phases: TruthPhase[];
   marks: Record<string, number>;
   counts: Record<string, number>;
@@ -56,7 +77,15 @@ export function readTruth(file: string): Truth {
   const marks: Record<string, number> = {};
   for (const l of lines) if (l.type === 'mark') marks[l.mark] = l.at;
   const start = lines.find((l) => l.type === 'start');
-  return { t0: start ? start.t0 : null, conns, phases: lines.filter((l) => l.type === 'phase') as TruthPhase[], marks, counts };
+  return {
+    t0: start ? start.t0 : null,
+    conns,
+    msgs: lines.filter((l) => l.type === 'msg') as TruthMsg[],
+    plan: start ? start.plan : null,
+    phases: lines.filter((l) => l.type === 'phase') as TruthPhase[],
+    marks,
+    counts,
+  };
 }
 
 /**
@@ -80,6 +109,13 @@ export type EventRow = AttemptRecord & { phase: string };
 
 export function readEvents(dir: string): EventRow[] {
   return readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** A messages.ndjson line (times in ms since T0) with its phase. */
+export type MessageRow = MessageLine & { phase: string };
+
+export function readMessages(dir: string): MessageRow[] {
+  return readFileSync(join(dir, 'messages.ndjson'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /** Runs a scenario that spawns `wsrace sim` (from source) with a truth file; returns both sides. */

@@ -23,7 +23,7 @@ function errorOf(fn: () => unknown): SimConfigError {
 describe('sim config', () => {
   it('resolves library defaults: racy, the staging phases, staging timeout policy', () => {
     const o = resolveSimOptions();
-    expect(o).toMatchObject({ profile: 'racy', port: 0, host: '127.0.0.1', path: '/ws', timeScale: 1, envMultiplier: 0.7, safetyMargin: 1.1, maxTotal: 5, raceWindowMs: 300, lossWindowMs: 200, maxConnections: 10000, requireAuth: false });
+    expect(o).toMatchObject({ profile: 'racy', port: 0, host: '127.0.0.1', path: '/ws', timeScale: 1, envMultiplier: 0.7, safetyMargin: 1.1, maxTotal: 5, raceWindowMs: 300, lossWindowMs: 200, warmDelayMs: 1000, warmMs: 2000, maxConnections: 10000, requireAuth: false });
     expect(o.phases).toEqual(DEFAULT_PHASES);
     expect(o.phases.every((p) => p.timeout === undefined)).toBe(true);
   });
@@ -50,6 +50,8 @@ safetyMargin: 1.3
 maxTotal: 10
 raceWindow: 150ms
 lossWindow: 0
+warm: 3s
+warmDelay: 250
 maxConnections: 50
 requireAuth: true
 `,
@@ -63,7 +65,7 @@ requireAuth: true
       { name: 'dependencies', duration: 2.5, timeout: 1.5 },
       { name: 'websocket', duration: 0.5 },
     ]);
-    expect(o).toMatchObject({ envMultiplier: 1, safetyMargin: 1.3, maxTotal: 10, raceWindowMs: 150, lossWindowMs: 0, requireAuth: true });
+    expect(o).toMatchObject({ envMultiplier: 1, safetyMargin: 1.3, maxTotal: 10, raceWindowMs: 150, lossWindowMs: 0, warmMs: 3000, warmDelayMs: 250, requireAuth: true });
   });
 
   it('loads JSON too, and applies CLI defaults below the file', () => {
@@ -108,6 +110,9 @@ requireAuth: true
     expect(cfg.timeouts).toEqual({ dependencies: 1.5, websocket: 1 });
     expect(errorOf(() => parseSimCliArgs({ phases: 'init:2' })).message).toMatch(/--phases: expected name=seconds pairs/);
     expect(errorOf(() => parseSimCliArgs({ raceWindow: 'soon' })).message).toMatch(/sim option --race-window: expected a non-negative duration/);
+    expect(errorOf(() => parseSimCliArgs({ warmDelay: '-1s' })).message).toMatch(/sim option --warm-delay: expected a non-negative duration/);
+    expect(errorOf(() => parseSimCliArgs({ warm: 'later' })).message).toMatch(/sim option --warm: expected a non-negative duration/);
+    expect(parseSimCliArgs({ warm: '0', warmDelay: '1.5s' })).toEqual({ warm: 0, warmDelay: 1500 });
     expect(errorOf(() => parseSimCliArgs({ timeScale: -1 })).message).toMatch(/--time-scale: expected a positive number/);
     expect(errorOf(() => loadSimConfig({ timeout: 'nosuch=1' })).message).toMatch(/timeouts\.nosuch: expected the name of a phase \(init, dependencies/);
   });
@@ -117,9 +122,9 @@ requireAuth: true
     await yargs()
       .command({ ...simCommand, handler: (argv) => void (seen = argv as SimCliArgs) })
       .strict()
-      .parseAsync(['sim', '--profile', 'broken', '--time-scale', '0.1', '--race-window', '300ms', '--timeout', 'dependencies=1.5', '--timeout', 'services=1', '--max-total', '5', '--port', '0']);
+      .parseAsync(['sim', '--profile', 'broken', '--time-scale', '0.1', '--race-window', '300ms', '--warm', '4s', '--warm-delay', '500ms', '--timeout', 'dependencies=1.5', '--timeout', 'services=1', '--max-total', '5', '--port', '0']);
     const o = loadSimConfig(seen!);
-    expect(o).toMatchObject({ profile: 'broken', timeScale: 0.1, raceWindowMs: 300, maxTotal: 5, port: 0 });
+    expect(o).toMatchObject({ profile: 'broken', timeScale: 0.1, raceWindowMs: 300, warmMs: 4000, warmDelayMs: 500, maxTotal: 5, port: 0 });
     expect(o.timeouts).toEqual({ dependencies: 1.5, services: 1 });
   });
 });

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { WebSocket, type ClientOptions } from 'ws';
-import { nowEpochMs } from '../../src/sim/index.js';
+import { nowEpochMs, type MessageRecord } from '../../src/sim/index.js';
 
 /** Real-socket client helpers: every wait is on an event, bounded by a timeout. */
 
@@ -105,3 +106,18 @@ export function phaseInEffect(lines: TruthLine[], at: number): string | undefine
   for (const l of lines) if (l.type === 'phase' && (l.at as number) <= at) phase = l.phase as string;
   return phase;
 }
+
+/** The simulator's next truth `msg` line (a stream ping's fate) that `pick` accepts. */
+export function nextMsg(sim: { events: EventEmitter }, pick: (rec: MessageRecord) => boolean, ms = 5000): Promise<MessageRecord> {
+  let listener!: (rec: MessageRecord) => void;
+  const p = new Promise<MessageRecord>((resolve) => {
+    listener = (rec) => {
+      if (pick(rec)) resolve(rec);
+    };
+    sim.events.on('msg', listener);
+  });
+  return withTimeout(p, ms, 'a stream message settled by the simulator').finally(() => sim.events.off('msg', listener));
+}
+
+/** A stream ping as wsrace's session.stream sends it. */
+export const streamPing = (seq: number): string => JSON.stringify({ type: 'ping', seq, sentAt: seq * 10 });
