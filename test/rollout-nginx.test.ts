@@ -7,7 +7,7 @@ import { runScenario } from '../src/run/run.js';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { readEvents, readMessages, readTimelineEvents, type EventRow } from './helpers/coldstart.js';
 import { startNginx, type NginxProxy } from './helpers/nginx.js';
-import { CROSS_PROCESS_CLOCK_MS, slackFrom, watchLoop } from './helpers/slack.js';
+import { CROSS_PROCESS_CLOCK_MS, hdrResolution, slackFrom, watchLoop } from './helpers/slack.js';
 import { startWsBackend, type BackendConn, type WsBackend } from './helpers/ws-backend.js';
 
 const CLIENTS = 40;
@@ -20,6 +20,8 @@ const DURATION_MS = 3500;
 const NGINX_CLOCK_MS = 1;
 /** Node's timers count whole ms of a cached loop time: the trigger's timer fires up to a ms off, and t0.ts re-arms an early one for the rest (a ms more at most). */
 const NODE_TIMERS_MS = 2;
+/** events.ndjson rounds each time to 1 µs: a span between two of them is off by 1 µs at most. */
+const EVENTS_ROUNDING_MS = 0.001;
 /** watchLoop's sampling period (ms). */
 const LOOP_TICK_MS = 1;
 
@@ -123,7 +125,19 @@ describe('a rollout through nginx: the upstream switched and reloaded mid-run', 
       neverBack: 0,
       attemptsPerReconnect: { mean: 1, max: 1, counts: { '1': CLIENTS } },
     });
-    expectComebacksOnB(events, cut, b, s.clients!.reconnectMs!.count!);
+    expectComebacksOnB(events, cut, b);
+    // Their spans as events.ndjson has them (3 decimals each): the drop to the working socket, and
+    // to the first answered ping.
+    const back = new Map(events.filter((e) => (e.try ?? 0) > 0).map((e) => [e.client, e]));
+    const spans = (to: (e: EventRow) => number) => cut.map((e) => to(back.get(e.client)!) - e.end);
+    for (const [stats, values] of [
+      [s.clients!.reconnectMs!, spans((e) => e.ok!)],
+      [s.clients!.outageMs!, spans((e) => e.reply!)],
+    ] as const) {
+      expect(stats.count).toBe(CLIENTS);
+      expect(stats.max!).toBeGreaterThanOrEqual(Math.max(...values) - EVENTS_ROUNDING_MS);
+      expect(stats.max!).toBeLessThanOrEqual(Math.max(...values) + EVENTS_ROUNDING_MS + hdrResolution(Math.max(...values)));
+    }
 
     // The stream: what was lost across the drop is what was outstanding at it, as A recorded it.
     expectLostAtTheCut(out, cut, aByPort);
@@ -132,15 +146,17 @@ describe('a rollout through nginx: the upstream switched and reloaded mid-run', 
 });
 
 /** The comeback attempts: one per cut client, each B's connection by port, closed by wsrace at the end. */
-function expectComebacksOnB(events: EventRow[], cut: EventRow[], b: WsBackend, reconnects: number): void {
+function expectComebacksOnB(events: EventRow[], cut: EventRow[], b: WsBackend): void {
   const comebacks = events.filter((e) => (e.try ?? 0) > 0);
-  expect(comebacks).toHaveLength(reconnects);
-  expect(b.conns).toHaveLength(reconnects);
+  expect(comebacks).toHaveLength(CLIENTS);
+  expect(b.conns).toHaveLength(CLIENTS);
+  const dropAt = new Map(cut.map((e) => [e.client, e.end]));
   expect(new Set(comebacks.map((e) => e.client))).toEqual(new Set(cut.map((e) => e.client)));
   const bByPort = new Map(b.conns.map((c) => [c.clientPort, c]));
   for (const e of comebacks) {
     expect([e.try, e.outcome, e.code, e.serverClosed, bByPort.has(e.lport!)], `attempt ${e.i}`).toEqual([1, 'close', 1000, false, true]);
     expect(bByPort.get(e.lport!)!.code).toBe(1000);
+    expect(e.sched, `attempt ${e.i} was due after its client's drop`).toBeGreaterThanOrEqual(dropAt.get(e.client)!);
     expect(e.msgs!.lost).toBe(0);
   }
 }
