@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,7 +59,9 @@ describe('a rollout through nginx: the upstream switched and reloaded mid-run', 
       load: { population: { clients: CLIENTS, over: '400ms' }, duration: `${DURATION_MS}ms` },
       session: { stream: { every: `${STREAM_EVERY_MS}ms` } },
     };
-    const out = join(mkdtempSync(join(tmpdir(), 'wsrace-rollout-nginx-')), 'run');
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-rollout-nginx-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'run');
     // This thread's loop (it reads the backends' and nginx's events), watched from the first
     // connection until just after the last cut was read: a timer a tick later sees any stall that
     // held that read back. The run's end (its reports) stalls this thread too, but after the cut.

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,7 @@ export interface NginxProxy {
   switchTo(backendPort: number, ms: number): Promise<Reload>;
   /** Resolves once the n-th reload (from 1) took effect (an nginx log line, not a poll); rejects on an nginx error or after `ms`. */
   reloaded(n: number, ms: number): Promise<Reload>;
-  /** Stops nginx (fast shutdown: every connection closed) and waits for its master to exit. */
+  /** Stops nginx (fast shutdown: every connection closed), waits for its master to exit and removes its dir. */
   stop(): Promise<void>;
 }
 
@@ -253,5 +253,6 @@ class RunningNginx implements NginxProxy {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await this.exited;
     clearTimeout(timer);
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
