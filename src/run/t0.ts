@@ -74,7 +74,16 @@ export function launch(s: RunSettings, outDir: string, startAt: number | undefin
     return { t0: target?.startedAt ?? trigger.startedAt, target, trigger };
   }
   const launched: Launched = { t0: target?.startedAt ?? startAt ?? now() + GO_LEAD_MS, target, trigger: null };
-  if (triggerCfg) launched.triggerTimer = setTimeout(() => (launched.trigger = launchTrigger()), Math.max(0, launched.t0 + triggerCfg.at! - now()));
+  if (triggerCfg) {
+    // Node's timers count whole ms from the loop's cached time and may fire up to 1 ms early:
+    // a deploy due at `at` waits out the rest, so it never launches before it.
+    const due = launched.t0 + triggerCfg.at!;
+    const fire = (): void => {
+      if (now() < due) launched.triggerTimer = setTimeout(fire, Math.ceil(due - now()));
+      else launched.trigger = launchTrigger();
+    };
+    launched.triggerTimer = setTimeout(fire, Math.max(0, due - now()));
+  }
   return launched;
 }
 
