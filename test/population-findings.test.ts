@@ -79,9 +79,12 @@ describe('population findings, in plain words', () => {
     ]);
   });
 
-  it('a drain over seconds, a cut before any new startup, no clients block', () => {
-    const out = populationFindings({ ...base, clients: null, restarts: null, burst: { fromMs: 2500, toMs: 4600, count: 5000, closeCodes: { '1012': 4000, '1006': 1000 } } });
-    expect(out).toEqual(['5,000 established connections were cut (1012 ×4,000, 1006 ×1,000) from +2.50 s to +4.60 s, during ready']);
+  it('a drain over seconds, a cut before any new startup; arrivals without dropped clients: no finding of a cut', () => {
+    const clients = clientsReport({ neverBack: 0 });
+    const out = populationFindings({ ...base, clients, restarts: null, burst: { fromMs: 2500, toMs: 4600, count: 5000, closeCodes: { '1012': 4000, '1006': 1000 } } });
+    expect(out[0]).toBe('5,000 of 5,000 clients were cut (1012 ×4,000, 1006 ×1,000) from +2.50 s to +4.60 s, during ready');
+    expect(out[1]).toMatch(/; all came back$/);
+    expect(populationFindings({ ...base, clients: null })).toEqual([]);
   });
 
   it('without the events (an older run): the phase most disconnects closed in; all came back', () => {

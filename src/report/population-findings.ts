@@ -35,8 +35,9 @@ export function populationFindings(input: PopulationFindingsInput): string[] {
 
 /** When the established sockets were cut, by what, and where the target's startups were then. */
 function cut({ disconnects: d, burst, clients, restarts, timeline }: PopulationFindingsInput): string[] {
-  if (!d || d.total === 0) return [];
-  const who = clients && clients.clients > 0 ? `of ${num(clients.clients)} clients were` : d.total === 1 ? 'established connection was' : 'established connections were';
+  // Without clients that dropped (arrivals only), a server's close after open is an attempt's outcome, which the other findings tell.
+  if (!d || d.total === 0 || !clients?.dropped) return [];
+  const who = `of ${num(clients.clients)} clients ${clients.clients === 1 ? 'was' : 'were'}`;
   if (!burst) {
     const [phase] = Object.entries(d.phases).sort(([, a], [, b]) => b.total - a.total)[0] ?? ['unknown'];
     return [`${num(d.total)} ${who} cut (${codeMix(d.closeCodes)}), most during ${phase}`];
