@@ -8,6 +8,7 @@ import { readHlog } from './hlog.js';
 import { phaseTag } from '../record/interval-log.js';
 import type { Summary } from './summary.js';
 import { printable } from '../util/printable.js';
+import { clientsStats, compareClients, renderClients, type ClientsStats } from './compare-population.js';
 
 export interface CompareOptions {
   /** Allowed rise in failure rate, in percentage points. */
@@ -35,6 +36,8 @@ export interface Comparison {
   regressions: string[];
   /** What makes the two less comparable than they look (a partial run); never a regression by itself. */
   warnings: string[];
+  /** Reconnecting clients (a population): drops, never back, disconnects, outage; absent without them in the candidate. */
+  clients?: { base: ClientsStats | null; cand: ClientsStats };
 }
 
 export interface ScopeStats {
@@ -131,7 +134,11 @@ export function compareRuns(base: RunSide, cand: RunSide, options: CompareOption
       }
     }
   }
-  return { rows, regressions, warnings };
+  const clients = { base: clientsStats(base.summary, options.percentiles), cand: clientsStats(cand.summary, options.percentiles) };
+  const judged = compareClients(clients.base, clients.cand, options);
+  regressions.push(...judged.regressions);
+  warnings.push(...judged.warnings);
+  return { rows, regressions, warnings, ...(clients.cand ? { clients: { base: clients.base, cand: clients.cand } } : {}) };
 }
 
 /** Side-by-side text for the console. */
@@ -157,6 +164,7 @@ export function renderComparison(cmp: Comparison, base: RunSide, cand: RunSide, 
   const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   for (const row of cells) out.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
   out.push('');
+  if (cmp.clients) out.push(...renderClients(cmp.clients.base, cmp.clients.cand, percentiles));
   for (const w of cmp.warnings) out.push(`Note: ${w}.`);
   if (cmp.regressions.length === 0) out.push('No regression.');
   else {

@@ -4,6 +4,7 @@ import { formatDuration } from '../util/duration.js';
 import type { LatencyStats } from '../record/histogram.js';
 import { ERROR_KINDS } from '../record/attempt.js';
 import type { Summary } from './summary.js';
+import { codeMix } from './population-findings.js';
 
 const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '-');
 const num = (n: number) => n.toLocaleString('en-US');
@@ -15,7 +16,7 @@ function row(cells: string[], widths: number[]): string {
 
 /** The human-readable summary printed after a run (and by `wsrace report`). */
 export function renderSummary(s: Summary, outDir?: string): string {
-  const sections = [header(s), outcomes(s), latencies(s), clients(s), steps(s), thresholds(s)];
+  const sections = [header(s), outcomes(s), latencies(s), clients(s), disconnects(s), steps(s), thresholds(s)];
   const out = sections.filter((lines) => lines.length > 0).flatMap((lines, i) => (i === 0 ? lines : ['', ...lines]));
   out.push('');
   // With no thresholds nothing can fail: say so rather than a bare PASS over a run where nothing worked.
@@ -97,6 +98,35 @@ function clients(s: Summary): string[] {
     ...Object.entries(c.byPhase).map(([phase, p]) => '  ' + row([printable(phase), num(p.clients), num(p.connected), ms(p.timeToConnectedMs.p50), ms(p.timeToConnectedMs.p99), ms(p.timeToConnectedMs.max)], cw)),
     '  ' + row(['all', num(c.clients), num(c.connected), ms(c.timeToConnectedMs.p50), ms(c.timeToConnectedMs.p99), ms(c.timeToConnectedMs.max)], cw),
   ];
+}
+
+/** Established sockets the server or the network closed, by phase at close; the dropped clients and their comebacks; the herd's retries by phase. */
+function disconnects(s: Summary): string[] {
+  const d = s.disconnects;
+  const c = s.clients;
+  // Only for runs with clients (a population, session.reconnect): elsewhere the outcomes table says it all.
+  if (!c || ((!d || d.total === 0) && !c.dropped)) return [];
+  const out: string[] = [];
+  if (d && d.total > 0) {
+    out.push(`Disconnects: ${num(d.total)} (${codeMix(d.closeCodes)})`);
+    for (const [phase, p] of Object.entries(d.phases)) out.push(`  ${printable(phase).padEnd(20)}${num(p.total).padStart(9)}  ${codeMix(p.closeCodes)}`);
+  }
+  if (c.dropped) {
+    const a = c.attemptsPerReconnect;
+    out.push(`Dropped clients: ${num(c.dropped)} (${num(c.drops)} drops), ${num(c.reconnected)} came back, ${num(c.neverBack)} never did; ${a.mean ?? '-'} attempts per comeback (max ${a.max})`);
+    const w = [22, 8, 8, 8, 8, 8];
+    out.push('  ' + row(['per comeback (ms)', 'count', 'p50', 'p90', 'p99', 'max'], w));
+    for (const [label, st] of [['reconnect', c.reconnectMs], ['outage', c.outageMs]] as const) out.push('  ' + row([label, num(st.count), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.max)], w));
+  }
+  const herd = c.retriesByPhase;
+  if (herd && Object.keys(herd).length > 0) {
+    out.push('Retries by phase (the reconnect herd)');
+    for (const [phase, t] of Object.entries(herd)) {
+      const failed = [...Object.entries(t.closeCodes).filter(([code]) => code !== '1000'), ...Object.entries(t.httpStatus).map(([st, n]) => [`http ${st}`, n] as const), ...Object.entries(t.errors).filter(([, n]) => n > 0)];
+      out.push(`  ${printable(phase).padEnd(20)}${num(t.attempted).padStart(9)}  ${failed.map(([k, n]) => `${k} ×${num(n)}`).join(', ')}`.trimEnd());
+    }
+  }
+  return out;
 }
 
 /** Scripted steps (session.steps): passed, timed out, closed during, and their latency. */

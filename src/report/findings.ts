@@ -3,8 +3,9 @@ import { failureCount } from '../record/totals.js';
 import type { AfterReadyFailure, Attribution } from '../timeline/phase-report.js';
 import type { HealthSummary } from '../timeline/health-spans.js';
 import type { PhaseSpan } from '../timeline/types.js';
+import { populationFindings, type PopulationFindingsInput } from './population-findings.js';
 
-export interface FindingsInput {
+export interface FindingsInput extends Partial<Omit<PopulationFindingsInput, 'timeline'>> {
   totals: Totals;
   attribution: Attribution | null;
   ready: { atMs: number | null; source: string | null; signals: { health: number | null; log: number | null; supplied: number | null } };
@@ -60,6 +61,7 @@ export function findings(input: FindingsInput): string[] {
   const out = [
     ...generatorLimits(input),
     ...afterReadyFailures(input, readySource),
+    ...populationFindings(input),
     ...startupFailure(input),
     ...outage(input),
     ...aroundReady(input),

@@ -7,12 +7,13 @@ import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
 import type { EventLine } from '../timeline/phase-report.js';
 import type { ChartData, DistributionPoint, HandshakeOverTime, PerSecond, PhaseBand } from './html/page-data.js';
 import type { Summary } from './summary.js';
+import { OUTCOME_SERIES, outcomeSeries, type OutcomeSeries } from './outcome-series.js';
+import { codeSeries, PopulationAccumulator } from './population-data.js';
+
+export { OUTCOME_SERIES, outcomeSeries, type OutcomeSeries } from './outcome-series.js';
 
 // The page's data types live with the page's script, which reads them without Node's types.
 export type { DistributionPoint, HandshakeOverTime, PerSecond, PhaseBand } from './html/page-data.js';
-
-export const OUTCOME_SERIES = ['opened', 'c1011', 'otherClose', 'http503', 'otherHttp', 'refused', 'timeouts', 'other'] as const;
-export type OutcomeSeries = (typeof OUTCOME_SERIES)[number];
 
 export interface ReportData extends ChartData {
   summary: Summary;
@@ -24,25 +25,6 @@ export interface ReportData extends ChartData {
 
 /** HdrHistogram's default percentile ticks per half distance (the .hgrm files use it too). */
 export const TICKS_PER_HALF_DISTANCE = 5;
-
-/** Which per-second series an attempt counts in. */
-export function outcomeSeries(e: Pick<EventLine, 'outcome' | 'code' | 'status'>): OutcomeSeries {
-  switch (e.outcome) {
-    case 'close': {
-      const code = e.code ?? 1006;
-      return code === 1000 ? 'opened' : code === 1011 ? 'c1011' : 'otherClose';
-    }
-    case 'http':
-      return e.status === 503 ? 'http503' : 'otherHttp';
-    case 'refused':
-      return 'refused';
-    case 'handshake_timeout':
-    case 'expect_timeout':
-      return 'timeouts';
-    default:
-      return 'other'; // reset, error, dropped, interrupted, lost (and any kind added later)
-  }
-}
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -160,7 +142,9 @@ export async function loadReportData(runDir: string, options: { bucketMs?: numbe
   const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8')) as Summary;
   const scenarioPath = join(runDir, 'scenario.json');
   const scenario: unknown = existsSync(scenarioPath) ? JSON.parse(await readFile(scenarioPath, 'utf8')) : null;
-  const acc = new ReportAccumulator(options.bucketMs ?? chooseBucketMs(summary.durationMs));
+  const bucketMs = options.bucketMs ?? chooseBucketMs(summary.durationMs);
+  const acc = new ReportAccumulator(bucketMs);
+  const population = new PopulationAccumulator(bucketMs, codeSeries(summary.disconnects?.closeCodes ?? {}));
   let badEventLines = 0;
   const eventsPath = join(runDir, 'events.ndjson');
   if (existsSync(eventsPath)) {
@@ -179,7 +163,10 @@ export async function loadReportData(runDir: string, options: { bucketMs?: numbe
         continue;
       }
       acc.add(e);
+      population.add(e);
     }
   }
-  return { summary, scenario, ...acc.result(summary.durationMs), badEventLines };
+  const result: ReportData = { summary, scenario, ...acc.result(summary.durationMs), badEventLines };
+  if (population.seen) result.population = population.result(summary.durationMs);
+  return result;
 }

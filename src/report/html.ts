@@ -3,6 +3,10 @@ import { CLOSE_MEANING } from './close-codes.js';
 import { ERROR_KINDS } from '../record/attempt.js';
 import type { LatencyStats } from '../record/histogram.js';
 import type { Block } from '../timeline/phase-report.js';
+import { blockCells, bucketText, escapeHtml, fmtMs, num, pct, secs, td, tdNum } from './html-markup.js';
+import { populationEndS, populationSections, populationView } from './html-population.js';
+
+export { escapeHtml } from './html-markup.js';
 import { formatDuration } from '../util/duration.js';
 import { phaseBands, type ReportData } from './html-data.js';
 import { pageAssets } from './html/assets.js';
@@ -17,20 +21,6 @@ import type { Summary } from './summary.js';
  * network at all, as a second line of defence. The page's script and style are html/client.js
  * and html/style.css; html/assets.ts reads them for inlining.
  */
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/**
- * Text or attribute value → HTML. Everything that did not come from this file goes through it.
- * Besides markup, control characters (but newline and tab) and bidi overrides/marks are shown as
- * \uXXXX, as util/printable does for the terminal, so a server's close reason cannot reorder
- * or hide what the reader sees.
- */
-export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
-    HTML_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 /**
  * JSON for a `<script type="application/json">` element: `<` (hence `</script>`, `<!--`), `>`
@@ -67,16 +57,15 @@ export function phaseColors(bands: readonly PhaseBand[]): Record<string, string>
   return colors;
 }
 
-const bucketText = (s: number) => (s >= 1 ? `${s} s` : `${Math.round(s * 1000)} ms`);
-
 function chartView(data: ReportData): ChartView {
   const s = data.summary;
   const bands = phaseBands(s);
   const colors = phaseColors(bands);
   const t = data.perSecond.t;
   const xMin = Math.min(0, t.length ? t[0] : 0);
-  const xMax = Math.max(t.length ? t[t.length - 1] + data.perSecond.bucketS : 1, s.durationMs / 1000, ...bands.map((b) => b.endS));
+  const xMax = Math.max(t.length ? t[t.length - 1] + data.perSecond.bucketS : 1, s.durationMs / 1000, ...bands.map((b) => b.endS), populationEndS(data.population));
   return {
+    ...(data.population ? populationView(data.population, OUTCOME_STYLE) : {}),
     xMin,
     xMax,
     bands: bands.map((b) => ({ ...b, color: colors[b.phase] })),
@@ -87,16 +76,6 @@ function chartView(data: ReportData): ChartView {
 }
 
 // ---------------------------------------------------------------- formatting
-
-const num = (n: number | null | undefined) => (n == null ? '-' : n.toLocaleString('en-US'));
-const fmtMs = (v: number | null | undefined) => (v == null ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '-');
-const secs = (ms: number | null | undefined) => (ms == null ? '-' : `+${(ms / 1000).toFixed(2)} s`);
-
-function td(content: string, cls = ''): string {
-  return `<td${cls ? ` class="${cls}"` : ''}>${content}</td>`;
-}
-const tdNum = (content: string) => td(content, 'num');
 
 // ---------------------------------------------------------------- sections
 
@@ -114,6 +93,7 @@ function header(s: Summary, data: ReportData): string {
     ['scenario file', `<code>${escapeHtml(s.scenarioFile)}</code>`],
   ];
   if (s.limits) rows.push(['limits', `open files ${num(s.limits.openFiles)}, socket cap ${num(s.limits.maxSockets)}`]);
+  if (s.restarts?.length) rows.push(['later startups', s.restarts.map((r) => `${secs(r.startMs)} → ${r.readyAtMs !== null ? `ready ${secs(r.readyAtMs)}` : r.failedAtMs !== null ? `failed ${secs(r.failedAtMs)}` : 'not ready by the end'}`).join('<br>')]);
   if (s.correlatedWith) rows.push(['correlated with', `<code>${escapeHtml(s.correlatedWith)}</code>`]);
   const warnings: string[] = [];
   if (s.partial) warnings.push(`<div class="warning" role="alert"><strong>Partial run</strong>${s.interruptedBy ? `: ${escapeHtml(s.interruptedBy)}` : ''}. Counts cover only what ran.</div>`);
@@ -150,25 +130,6 @@ ${phaseLegend(view)}
 <section><h2>Handshake latency distribution</h2>
 <p class="note">All ${num(opened)} opened handshakes, HdrHistogram percentile ticks; x is 1/(1−percentile) on a log scale.</p>
 <div class="chart" data-chart="distribution"></div></section>`;
-}
-
-function blockCells(b: Block): string[] {
-  const closes = Object.entries(b.closeCodes).reduce((sum, [code, n]) => (code === '1000' || code === '1011' ? sum : sum + n), 0);
-  const http503 = b.httpStatus['503'] ?? 0;
-  const otherHttp = Object.entries(b.httpStatus).reduce((sum, [st, n]) => (st === '503' ? sum : sum + n), 0);
-  const timeouts = b.errors.handshake_timeout + b.errors.expect_timeout;
-  return [
-    tdNum(num(b.attempted)),
-    tdNum(num(b.opened)),
-    tdNum(num(b.closeCodes['1011'] ?? 0)),
-    tdNum(num(closes)),
-    tdNum(num(http503)),
-    tdNum(num(otherHttp)),
-    tdNum(num(b.errors.refused)),
-    tdNum(num(timeouts)),
-    tdNum(fmtMs(b.handshakeMs?.p50)),
-    tdNum(fmtMs(b.handshakeMs?.p99)),
-  ];
 }
 
 function phaseTableSection(s: Summary, view: ChartView): string {
@@ -288,6 +249,7 @@ export function renderHtmlReport(data: ReportData): string {
 ${header(s, data)}
 ${findingsSection(s)}
 ${chartsSections(view, data)}
+${populationSections(s, view, data)}
 ${phaseTableSection(s, view)}
 ${totalsSection(s)}
 ${scenarioSection(s, data)}

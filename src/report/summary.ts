@@ -155,6 +155,10 @@ export function withTimeline(
     interruptedBy: base.interruptedBy,
     workers: base.workers,
     limits: base.limits,
+    disconnects: attribution.disconnects,
+    burst: attribution.burst,
+    clients: withoutVerdict.clients,
+    restarts: timeline.restarts,
   });
   const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
   // Phases come from the timeline, so a misspelt one cannot be refused at load: it reads 0. Say so.

@@ -3,8 +3,9 @@ import type { MessageAttribution, MessageBlock } from './message-report.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
 import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/totals.js';
-import type { AttemptRecord } from '../record/attempt.js';
+import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, type PhaseTimeline } from './attribute.js';
+import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
 
 /** Totals plus handshake latency for a slice of the run (a phase, before/after ready); its stream's messages, with one. */
 export type Block = Totals & { handshakeMs: LatencyStats; messages?: MessageBlock };
@@ -51,6 +52,7 @@ export class PhaseAttributor {
   private readonly afterFailures = new Map<string, AfterReadyFailure>();
   private readonly disconnects: Disconnects = { total: 0, closeCodes: {}, phases: {} };
   private readonly retries = new Map<string, Totals>();
+  private readonly burst = new BurstFinder();
   private scheds: number[] = [];
   private kinds: number[] = []; // 0 failure, 1 success, 2 http 503
   constructor(private readonly timeline: PhaseTimeline) {
@@ -73,7 +75,8 @@ export class PhaseAttributor {
       if (!r) this.retries.set(phase, (r = emptyTotals()));
       addAttempt(r, e as unknown as AttemptRecord);
     }
-    const success = e.outcome === 'close' && e.serverClosed === false;
+    // A population socket that served its client worked, even if the server cut it later.
+    const success = (e.outcome === 'close' && e.serverClosed === false) || (isPopulationClient(e.client) && e.open !== null && e.ok !== undefined);
     if (e.outcome !== 'interrupted') {
       this.scheds.push(e.sched);
       this.kinds.push(success ? 1 : e.outcome === 'http' && e.status === 503 ? 2 : 0);
@@ -102,6 +105,7 @@ export class PhaseAttributor {
       d.total++;
       d.closeCodes[code] = (d.closeCodes[code] ?? 0) + 1;
     }
+    this.burst.add(e.end, code);
   }
 
   private outage(): Outage {
@@ -143,9 +147,11 @@ export class PhaseAttributor {
       const r = this.retries.get(phase);
       if (r) retries[phase] = mergeTotals(emptyTotals(), r);
     }
-    return { disconnects: this.disconnects, retries, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
+    return { disconnects: this.disconnects, burst: this.burst.result(), retries, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
   }
 }
+
+const isPopulationClient = (client: number | undefined) => client !== undefined && client >= POPULATION_BASE;
 
 /** Closes of established sockets that wsrace did not ask for, by close code, by the phase in effect when they closed. */
 export interface Disconnects {
@@ -157,6 +163,8 @@ export interface Disconnects {
 export interface Attribution {
   /** Server-side (or network) closes of established sockets, by the phase they closed in. */
   disconnects: Disconnects;
+  /** The largest burst of those disconnects (the cut), for the findings; null without any. */
+  burst?: DisconnectBurst | null;
   /** Reconnecting clients' retries (every attempt after a client's first), by the phase each was scheduled in: what the herd met. */
   retries: Record<string, Totals>;
   phases: Record<string, Block>;

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * report.html's script: draws the three charts with uPlot (inlined before it as a global) from
+ * report.html's script: draws the charts with uPlot (inlined before it as a global) from
  * the JSON embedded in the page. It only ever sets textContent. html.ts inlines this file as it
  * is, as a classic script; its names live in the block below, not on window (strict mode scopes
  * a block's functions to the block). Type-checked by tsconfig.client.json (DOM, no Node).
@@ -19,7 +19,7 @@
   const dpr = () => window.devicePixelRatio || 1;
   /** @type {{ el: HTMLElement, u: uPlot }[]} */
   const charts = [];
-  /** The two charts over time, which zoom together. @type {uPlot[]} */
+  /** The charts over time, which zoom together. @type {uPlot[]} */
   const timeCharts = [];
   let zooming = false;
 
@@ -189,53 +189,109 @@
   /** @type {uPlot.Cursor.Sync} */
   const sync = { key: 'wsrace-time', setSeries: false };
 
-  /** Attempts per bucket, stacked by outcome, as a rate; retries as a line over the bars. @returns {ChartSpec} */
-  function timelineChart() {
-    const ps = R.perSecond;
-    // Stacked bars: each series holds the running total; band i gives bar i its lower edge.
-    let running = ps.t.map(function () { return 0; });
-    // Counts per bucket, drawn as a rate (per second) so the axis reads the same for any bucket.
-    const stacked = V.outcomes.map(function (o) {
-      running = running.map(function (r, i) { return r + ps[o.key][i] / B; });
+  /**
+   * Counts per bucket as stacked bars, drawn as a rate (per second) so the axis reads the same for
+   * any bucket; `line`, when given, is drawn over them (not part of the stack).
+   * @param {number[]} t bucket starts
+   * @param {{ label: string, color: string, counts: number[] }[]} layers bottom first
+   * @param {string} yLabel
+   * @param {{ label: string, counts: number[] } | null} line
+   * @param {boolean} withLabels phase names on the band strip
+   * @returns {ChartSpec}
+   */
+  function stackedBars(t, layers, yLabel, line, withLabels) {
+    // Each series holds the running total; band i gives bar i its lower edge.
+    let running = t.map(function () { return 0; });
+    const stacked = layers.map(function (l) {
+      running = running.map(function (r, i) { return r + l.counts[i] / B; });
       return running.slice();
     });
     let top = running.reduce(function (a, b) { return Math.max(a, b); }, 0);
-    // Each bar is centred on its second's middle, so the cursor picks the bar it is over.
+    // Each bar is centred on its bucket's middle, so the cursor picks the bar it is over.
     const bars = /** @type {NonNullable<uPlot.Series.PathBuilderFactories['bars']>} */ (uPlot.paths.bars)({ align: 0, size: [0.92, Infinity] });
     /** @type {uPlot.Series[]} */
     const series = [{ label: 'time', value: secondLabel }];
-    V.outcomes.forEach(function (o) {
+    layers.forEach(function (l) {
       series.push({
-        label: o.label,
-        stroke: o.color,
-        fill: o.color,
+        label: l.label,
+        stroke: l.color,
+        fill: l.color,
         width: 0,
         paths: bars,
         points: { show: false },
-        value: function (_u, _v, _si, i) { return i == null ? '--' : ps[o.key][i]; },
+        value: function (_u, _v, _si, i) { return i == null ? '--' : l.counts[i]; },
       });
     });
     /** @type {uPlot.Band[]} */
-    const bands = V.outcomes.slice(1).map(function (_o, i) { return { series: [i + 2, i + 1] }; });
-    // Reconnecting clients: the retry load as a line over the bars (not part of the stack).
-    const hasRetries = (ps.retries || []).some(function (n) { return n > 0; });
-    if (hasRetries) {
-      series.push({ label: 'retries', stroke: '#111', width: 2, dash: [6, 4], points: { show: false }, value: function (_u, _v, _si, i) { return i == null ? '--' : ps.retries[i]; } });
-      stacked.push(ps.retries.map(function (n) { return n / B; }));
-      top = Math.max(top, ps.retries.reduce(function (a, b) { return Math.max(a, b / B); }, 0));
+    const bands = layers.slice(1).map(function (_l, i) { return { series: [i + 2, i + 1] }; });
+    if (line) {
+      const counts = line.counts;
+      series.push({ label: line.label, stroke: '#111', width: 2, dash: [6, 4], points: { show: false }, value: function (_u, _v, _si, i) { return i == null ? '--' : counts[i]; } });
+      stacked.push(counts.map(function (n) { return n / B; }));
+      top = Math.max(top, counts.reduce(function (a, b) { return Math.max(a, b / B); }, 0));
     }
     return {
-      data: [ps.t.map(function (t) { return t + B / 2; }), ...stacked],
+      data: [t.map(function (x) { return x + B / 2; }), ...stacked],
       opts: {
         height: 340,
         cursor: { sync: sync, points: { show: false } },
         scales: { x: xRange, y: { range: function () { return [0, Math.max(1, top) * 1.2]; } } },
-        axes: [xAxis, { label: 'attempts per second', size: 56 }],
+        axes: [xAxis, { label: yLabel, size: 56 }],
         series: series,
         bands: bands,
+        hooks: timeHooks(withLabels),
+      },
+    };
+  }
+
+  /** Attempts per bucket, stacked by outcome, as a rate; retries as a line over the bars. @returns {ChartSpec} */
+  function timelineChart() {
+    const ps = R.perSecond;
+    const layers = V.outcomes.map(function (o) { return { label: o.label, color: o.color, counts: ps[o.key] }; });
+    // Reconnecting clients: the retry load as a line over the bars.
+    const hasRetries = (ps.retries || []).some(function (n) { return n > 0; });
+    return stackedBars(ps.t, layers, 'attempts per second', hasRetries ? { label: 'retries', counts: ps.retries } : null, true);
+  }
+
+  /** Sockets open at the end of each bucket: the population's connected clients. @returns {ChartSpec | null} */
+  function connectedChart() {
+    const p = R.population;
+    if (!p) return null;
+    const top = p.connected.reduce(function (a, b) { return Math.max(a, b); }, 0);
+    return {
+      data: [p.t.map(function (x) { return x + p.bucketS; }), p.connected],
+      opts: {
+        height: 300,
+        cursor: { sync: sync },
+        scales: { x: xRange, y: { range: function () { return [0, Math.max(1, top) * 1.15]; } } },
+        axes: [xAxis, { label: 'open sockets', size: 56 }],
+        series: [
+          { label: 'time', value: function (_u, v) { return v == null ? '--' : v.toFixed(B < 1 ? 2 : 0) + ' s'; } },
+          { label: 'connected', stroke: '#2e9e5b', width: 2, fill: 'rgba(46,158,91,0.12)', points: { show: false } },
+        ],
         hooks: timeHooks(true),
       },
     };
+  }
+
+  /** Disconnects per bucket of their close, stacked by close code. @param {HTMLElement} el @returns {ChartSpec | null} */
+  function disconnectsChart(el) {
+    const p = R.population;
+    if (!p) return null;
+    if (!p.disconnects.some(function (d) { return d.counts.some(function (n) { return n > 0; }); })) return empty(el, 'No disconnects.');
+    const colors = V.closeCodes || [];
+    const layers = p.disconnects.map(function (d, i) { return { label: d.code, color: colors[i] ? colors[i].color : '#9aa0a6', counts: d.counts }; });
+    return stackedBars(p.t, layers, 'disconnects per second', null, false);
+  }
+
+  /** The reconnect herd: retries per bucket of scheduled start, stacked by outcome. @param {HTMLElement} el @returns {ChartSpec | null} */
+  function herdChart(el) {
+    const p = R.population;
+    if (!p) return null;
+    const outcomes = V.herdOutcomes || V.outcomes;
+    if (!outcomes.some(function (o) { return p.herd[o.key].some(function (n) { return n > 0; }); })) return empty(el, 'No client retried.');
+    const layers = outcomes.map(function (o) { return { label: o.label, color: o.color, counts: p.herd[o.key] }; });
+    return stackedBars(p.t, layers, 'retries per second', null, false);
   }
 
   /** p50 and p99 of the handshakes that opened, per bucket. @param {HTMLElement} el @returns {ChartSpec | null} */
@@ -300,6 +356,9 @@
   make('timeline', timelineChart);
   make('latency', latencyChart);
   make('distribution', distributionChart);
+  make('connected', connectedChart);
+  make('disconnects', disconnectsChart);
+  make('herd', herdChart);
 
   /** @type {number | null} */
   let pending = null;

@@ -51,11 +51,28 @@ export interface PhaseBand {
   endS: number;
 }
 
+/**
+ * A connected population's series (load.population), over buckets of `bucketS` seconds starting at
+ * `t[i]`: what its clients felt through a deploy.
+ */
+export interface PopulationSeries {
+  t: number[];
+  bucketS: number;
+  /** Sockets open at the end of each bucket (opened before it ends, closed after): connected clients. */
+  connected: number[];
+  /** Disconnects (closes wsrace did not ask for) by the bucket they closed in, one series per close code, the rarest codes as `other`. */
+  disconnects: { code: string; counts: number[] }[];
+  /** Retries (every attempt after a client's first) by scheduled start and outcome; `opened` is a socket that served its client. */
+  herd: Record<OutcomeKey, number[]>;
+}
+
 /** The series the charts draw (a part of html-data's ReportData). */
 export interface ChartData {
   perSecond: PerSecond;
   handshakeOverTime: HandshakeOverTime;
   distribution: DistributionPoint[];
+  /** With load.population only. */
+  population?: PopulationSeries;
 }
 
 /** A per-second series that is one outcome (a layer of the stacked bars). */
@@ -75,6 +92,9 @@ export interface ChartView {
   readyS: number | null;
   failedS: number | null;
   outcomes: readonly OutcomeStyle[];
+  /** With a population: the disconnect series' colours, and the herd's outcomes (`opened` reads "worked"). */
+  closeCodes?: { code: string; color: string }[];
+  herdOutcomes?: readonly OutcomeStyle[];
 }
 
 /** The embedded JSON: `<script type="application/json" id="data">`. */
