@@ -17,8 +17,11 @@ import { WebSocketServer } from 'ws';
 import { phaseTable, renderSummary } from '../src/report/console.js';
 import { roundTrip } from '../src/report/message-findings.js';
 import { Recorder } from '../src/run/recorder.js';
-import { MSG_LOST, MSG_REPLIED } from '../src/record/messages.js';
+import { MSG_LOST, MSG_REPLIED, type MessageLine } from '../src/record/messages.js';
 import { progressLine } from '../src/cli/progress.js';
+import { loadReportData } from '../src/report/html-data.js';
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 const round3 = (ns: number) => Math.round((ns / NS_PER_MS) * 1000) / 1000;
 
@@ -320,6 +323,47 @@ describe('messages in the reports', () => {
     const same = await runCli(['compare', good.outDir, good.outDir]);
     expect(same.code).toBe(0);
     expect(same.stdout).toContain('No regression.');
+  });
+
+  it('report.html: the messages by the bucket they were sent in, from messages.ndjson; a run without a stream has none', async () => {
+    const m = bad.summary.messages!;
+    const data = await loadReportData(bad.outDir);
+    const series = data.messagesOverTime!;
+    const bucketMs = data.perSecond.bucketS * 1000;
+    expect(data.badMessageLines).toBe(0);
+    // Each line of messages.ndjson counted in the bucket of its send time, as the file has it.
+    const lines = readFileSync(join(bad.outDir, 'messages.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MessageLine);
+    const first = Math.round(series.t[0] / data.perSecond.bucketS);
+    const expected = { sent: series.t.map(() => 0), lost: series.t.map(() => 0), late: series.t.map(() => 0) };
+    const maxRtt = series.t.map(() => -Infinity);
+    const replies = series.t.map(() => 0);
+    expect(lines.every((l) => l.sent !== undefined), 'only messages sent: no duplicate or unmatched replies here').toBe(true);
+    for (const l of lines) {
+      const k = Math.floor(l.sent! / bucketMs) - first;
+      expected.sent[k]++;
+      if (l.r === 'lost') expected.lost[k]++;
+      if (l.r === 'late') expected.late[k]++;
+      if (l.rtt === undefined) continue;
+      maxRtt[k] = Math.max(maxRtt[k], l.rtt);
+      replies[k]++;
+    }
+    expect({ sent: series.sent, lost: series.lost, late: series.late }).toEqual(expected);
+    expect([sum(series.sent), sum(series.lost), sum(series.late)]).toEqual([m.sent, 40, 0]);
+    // Every reply waited the server's 20 ms; in a bucket of at most 100 replies p99 is the largest (nearest rank), exact.
+    for (const [k, p50] of series.p50.entries()) {
+      expect(p50 === null, `bucket ${k}`).toBe(replies[k] === 0);
+      if (p50 === null) continue;
+      expect(p50, `bucket ${k}`).toBeGreaterThanOrEqual(DELAY_MS);
+      if (replies[k] <= 100) expect(series.p99[k], `bucket ${k}`).toBe(Math.round(maxRtt[k] * 1000) / 1000);
+      else expect(series.p99[k], `bucket ${k}`).toBeLessThanOrEqual(Math.round(maxRtt[k] * 1000) / 1000);
+    }
+    // The report.html the run wrote carries the same series; the run without a stream's carries none.
+    const embedded = (dir: string) => (JSON.parse(/<script type="application\/json" id="data">([^<]*)<\/script>/.exec(readFileSync(join(dir, 'report.html'), 'utf8'))![1]) as { report: Record<string, unknown> }).report;
+    expect(embedded(bad.outDir).messagesOverTime).toEqual(series);
+    expect(sum((embedded(good.outDir).messagesOverTime as { lost: number[] }).lost)).toBe(0);
+    expect('messagesOverTime' in embedded(base.outDir)).toBe(false);
+    const plain = await loadReportData(base.outDir);
+    expect(['messagesOverTime' in plain, 'badMessageLines' in plain]).toEqual([false, false]);
   });
 
   it('the progress line: messages per second and lost so far, only with a stream', async () => {
