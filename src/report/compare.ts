@@ -8,15 +8,16 @@ import { readHlog } from './hlog.js';
 import { phaseTag } from '../record/interval-log.js';
 import type { Summary } from './summary.js';
 import { printable } from '../util/printable.js';
+import { alignColumns, compareMessages, loadMessageSide, percentileRises, renderMessageRows, type MessageRow, type MessageSide } from './compare-messages.js';
 
 export interface CompareOptions {
-  /** Allowed rise in failure rate, in percentage points. */
+  /** Allowed rise in failure rate (and message loss rate), in percentage points. */
   failureTolerancePp: number;
-  /** Allowed relative rise of a handshake percentile, in percent… */
+  /** Allowed relative rise of a handshake (or message round-trip) percentile, in percent… */
   latencyTolerancePct: number;
   /** …and never flagged below this absolute rise (ms), so sub-millisecond noise is not a regression. */
   minLatencyDeltaMs: number;
-  /** Handshakes a scope needs on both sides before its percentiles are compared: p99 of a few dozen is noise. */
+  /** Handshakes (replies, for messages) a scope needs on both sides before its percentiles are compared: p99 of a few dozen is noise. */
   minSamples: number;
   percentiles: number[];
 }
@@ -28,10 +29,14 @@ export interface RunSide {
   summary: Summary;
   /** Handshake histograms from latency.hlog: 'total' and one per phase. */
   handshake: Map<string, Histogram>;
+  /** session.stream's round trips; null when the run had no stream. */
+  messages: MessageSide | null;
 }
 
 export interface Comparison {
   rows: { scope: string; base: ScopeStats | null; cand: ScopeStats | null }[];
+  /** Message loss and round trip, total and per phase; empty unless both runs had a stream. */
+  messages: MessageRow[];
   regressions: string[];
   /** What makes the two less comparable than they look (a partial run); never a regression by itself. */
   warnings: string[];
@@ -70,7 +75,7 @@ export function loadRunSide(dir: string, summary: Summary): RunSide {
     if (!h) handshake.set(key, (h = createHistogram()));
     recordMs(h, e.open - e.sched);
   }
-  return { dir: realpathSync(dir), summary, handshake };
+  return { dir: realpathSync(dir), summary, handshake, messages: loadMessageSide(dir, summary) };
 }
 
 function stats(t: Totals, h: Histogram | undefined, percentiles: number[]): ScopeStats {
@@ -121,17 +126,10 @@ export function compareRuns(base: RunSide, cand: RunSide, options: CompareOption
       if (Math.max(...samples) > 0) warnings.push(`${scope}: handshake percentiles not compared (${samples[0]} and ${samples[1]} handshakes, fewer than --min-samples ${options.minSamples})`);
       continue;
     }
-    for (const q of options.percentiles) {
-      const bv = b.p[q];
-      const cv = c.p[q];
-      if (bv === null || cv === null) continue;
-      const delta = cv - bv;
-      if (delta > options.minLatencyDeltaMs && delta > (bv * options.latencyTolerancePct) / 100) {
-        regressions.push(`${scope}: handshake p${q} ${bv.toFixed(2)} ms → ${cv.toFixed(2)} ms (+${((delta / bv) * 100).toFixed(0)}%, tolerance ${options.latencyTolerancePct}%)`);
-      }
-    }
+    regressions.push(...percentileRises(`${scope}: handshake`, b.p, c.p, options));
   }
-  return { rows, regressions, warnings };
+  const messages = compareMessages(base, cand, options);
+  return { rows, messages: messages.rows, regressions: [...regressions, ...messages.regressions], warnings: [...warnings, ...messages.warnings] };
 }
 
 /** Side-by-side text for the console. */
@@ -154,8 +152,7 @@ export function renderComparison(cmp: Comparison, base: RunSide, cand: RunSide, 
       ...percentiles.map((q) => pair((s) => fmt(s.p[q]))),
     ]);
   }
-  const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
-  for (const row of cells) out.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  out.push(...alignColumns(cells), ...renderMessageRows(cmp.messages, percentiles, printable));
   out.push('');
   for (const w of cmp.warnings) out.push(`Note: ${w}.`);
   if (cmp.regressions.length === 0) out.push('No regression.');

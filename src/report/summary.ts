@@ -150,6 +150,7 @@ export function withTimeline(
     interruptedBy: base.interruptedBy,
     workers: base.workers,
     limits: base.limits,
+    messages: withoutVerdict.messages ?? null,
   });
   const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
   // Phases come from the timeline, so a misspelt one cannot be refused at load: it reads 0. Say so.
