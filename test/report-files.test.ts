@@ -57,6 +57,28 @@ describe('IntervalLog: one interval per round of worker ticks, on the workers\' 
   });
 });
 
+describe('IntervalLog: message round trips by the phase they were sent in', () => {
+  it("go out with their worker's round as message-rtt.<phase>, beside the worker's own message-rtt, tags made safe", () => {
+    const path = join(dir, 'messages.hlog');
+    const log = new IntervalLog(path, T0, 1);
+    log.addMessageRtt(0, 1.5, 'init');
+    log.addMessageRtt(0, 2.5, 'init');
+    log.addMessageRtt(0, 40, 'migrate&<seed>');
+    log.addInterval(0, T0, T0 + 1000, { messageRtt: histogramOf([1.5e6, 2.5e6, 40e6]), messageSendLag: histogramOf([1e5, 2e5, 3e5]) });
+    log.addMessageRtt(0, 3, 'ready'); // after the worker's last tick: written at close
+    log.close(T0 + 1500);
+    const rows = readHlog(path).map((i) => [i.tag, i.startMs - T0, i.endMs - T0, i.histogram.totalCount]);
+    expect(rows).toEqual([
+      ['message-rtt', 0, 1000, 3],
+      ['message-send-lag', 0, 1000, 3],
+      ['message-rtt.init', 0, 1000, 2],
+      ['message-rtt.migrate__seed_', 0, 1000, 1],
+      ['message-rtt.ready', 1000, 1500, 1],
+    ]);
+    expect(mergeHlog(path, 'message-rtt.init').getValueAtPercentile(100)).toBe(mergeHlog(path, 'message-rtt').getValueAtPercentile(50));
+  });
+});
+
 describe('latency.hlog', () => {
   // Two tags, three intervals each (plus an empty one that must be skipped).
   const intervals = [

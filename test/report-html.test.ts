@@ -13,6 +13,9 @@ import { embedJson, escapeHtml, renderHtmlReport } from '../src/report/html.js';
 import { SUMMARY_SCHEMA, type Summary } from '../src/report/summary.js';
 import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
 import { findChromium } from './helpers/browser.js';
+import { MessageAccumulator, RTT_BIN_RATIO } from '../src/report/html-messages.js';
+import { MessageAttributor } from '../src/timeline/message-report.js';
+import { emptyMessageCounts, mergeMessageCounts, type MessageLine } from '../src/record/messages.js';
 
 const HOSTILE_REASON = '<script>window.__pwned=1</script>';
 const HOSTILE_SCENARIO_NAME = 'racy <b>cold</b> start';
@@ -153,8 +156,68 @@ function writeRunFolder(dir: string, withScenario = true): void {
   if (withScenario) writeFileSync(join(dir, 'scenario.json'), JSON.stringify(SCENARIO, null, 2));
 }
 
+// ---------------------------------------------------------------- fixture: the same run with a stream
+
+/** messages.ndjson: sent (ms since T0) in init, dependencies, migrate and ready, with every fate. */
+const MESSAGES: MessageLine[] = [
+  { i: 8, r: 'lost', seq: 1, sent: 1610, code: 1011 },
+  { i: 9, r: 'lost', seq: 1, sent: 1805, code: 1011 },
+  { i: 11, r: 'replied', seq: 1, sent: 2104, rtt: 3 },
+  { i: 11, r: 'lost', seq: 2, sent: 2204, code: 1011 },
+  { i: 13, r: 'replied', seq: 1, sent: 2660, rtt: 250 },
+  { i: 13, r: 'late', seq: 2, sent: 2760, rtt: 2400 },
+  { i: 13, r: 'lost', seq: 3, sent: 2860, code: 1006 },
+  { i: 16, r: 'lost', seq: 1, sent: 3103, code: 1011 },
+  { i: 18, r: 'replied', seq: 1, sent: 3305, rtt: 40 },
+  { i: 18, r: 'replied', seq: 2, sent: 3405, rtt: 12, ooo: true },
+  { i: 19, r: 'replied', seq: 1, sent: 3502, rtt: 1.5 },
+  { i: 19, r: 'lost', seq: 2, sent: 3602, code: 1000 },
+  { i: 20, r: 'replied', seq: 1, sent: 3720, rtt: 2.25 },
+  { i: 18, r: 'duplicate', seq: 2, at: 3500 },
+  { i: 21, r: 'replied', seq: 1, sent: 4100, rtt: 0.8 },
+  { i: 21, r: 'replied', seq: 2, sent: 4200, rtt: 0.9 },
+  { i: 22, r: 'replied', seq: 1, sent: 4301, rtt: 1.1 },
+  { i: 23, r: 'replied', seq: 1, sent: 4502, rtt: 0.7 },
+  { i: 24, r: 'unmatched', at: 4600 },
+  { i: 25, r: 'replied', seq: 1, sent: 4705, rtt: 1.3 },
+  { i: 26, r: 'replied', seq: 1, sent: 4902, rtt: 0.6 },
+  { i: 26, r: 'replied', seq: 2, sent: 5002, rtt: 0.65 },
+];
+
+/** summary.json with the stream's blocks, computed by the real attribution code. */
+function streamSummary(events: EventLine[]): Summary {
+  const s = fixtureSummary(events);
+  const attributor = new MessageAttributor({ spans: TIMELINE, readyAtMs: 3200, failedAtMs: null });
+  for (const m of MESSAGES) m.phase = attributor.add({ ...m });
+  const a = attributor.result();
+  for (const [phase, block] of Object.entries(a.phases)) s.phases[phase].messages = block;
+  s.beforeReady.messages = a.beforeReady;
+  s.afterReady.messages = a.afterReady;
+  const rtt = createHistogram();
+  const lag = createHistogram();
+  for (const m of MESSAGES) {
+    if (m.rtt !== undefined) recordMs(rtt, m.rtt);
+    if (m.sent !== undefined) recordMs(lag, 0.5);
+  }
+  const whole = mergeMessageCounts(mergeMessageCounts(emptyMessageCounts(), a.beforeReady), a.afterReady);
+  s.messages = { ...whole, rttMs: latencyStats(rtt), sendLagMs: latencyStats(lag), firstAfterReady: a.firstAfterReady, laterAfterReady: a.laterAfterReady };
+  return s;
+}
+
+function writeStreamRunFolder(dir: string): void {
+  const events = eventLines();
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify(streamSummary(events), null, 2));
+  writeFileSync(join(dir, 'events.ndjson'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  // A torn last line here too: counted, not fatal.
+  writeFileSync(join(dir, 'messages.ndjson'), MESSAGES.map((m) => JSON.stringify(m)).join('\n') + '\n{"i":27,"r":"repl');
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'wsrace-report-html-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const streamDir = mkdtempSync(join(tmpdir(), 'wsrace-report-html-stream-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(streamDir, { recursive: true, force: true });
+});
 
 // ---------------------------------------------------------------- pure data
 
@@ -239,6 +302,66 @@ describe('report data', () => {
     expect(r.perSecond.opened).toEqual([1, 0, 0, 0, 0, 0, 0]);
     expect(r.perSecond.http503).toEqual([0, 0, 0, 1, 0, 0, 0]);
     expect(r.handshakeOverTime.p50).toEqual([10, null, null, null, null, null, null]);
+  });
+});
+
+/** Nearest-rank percentile of `values`, as the handshake chart computes it exactly. */
+function exactRank(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
+}
+
+describe('report data: messages (session.stream)', () => {
+  let data: ReportData;
+  beforeAll(async () => {
+    writeStreamRunFolder(streamDir);
+    data = await loadReportData(streamDir, { bucketMs: 1000 });
+  });
+
+  it('counts each message by the bucket it was sent in: sent, lost, late; round trips within 1%, exact at the maximum', () => {
+    const m = data.messagesOverTime!;
+    expect(m.t).toEqual(data.perSecond.t); // the attempts' buckets: the charts line up
+    expect(m.sent).toEqual([0, 2, 5, 6, 6, 1]);
+    expect(m.lost).toEqual([0, 2, 2, 2, 0, 0]);
+    expect(m.late).toEqual([0, 0, 1, 0, 0, 0]);
+    expect(m.sent.reduce((a, b) => a + b)).toBe(data.summary.messages!.sent); // duplicates and unmatched replies are not messages sent
+    expect(m.p99).toEqual([null, null, 2400, 40, 1.3, 0.65]); // each bucket's largest: exact
+    const rtts = [[], [], [3, 250, 2400], [40, 12, 1.5, 2.25], [0.8, 0.9, 1.1, 0.7, 1.3, 0.6], [0.65]];
+    m.p50.forEach((v, i) => {
+      if (rtts[i].length === 0) return expect(v).toBeNull();
+      const exact = exactRank(rtts[i], 50);
+      expect(Math.abs(v! - exact) / exact, `bucket ${i}: ${v} against ${exact}`).toBeLessThanOrEqual(Math.sqrt(RTT_BIN_RATIO) - 1);
+    });
+    expect(data.badMessageLines).toBe(1);
+    expect(data.badEventLines).toBe(0);
+  });
+
+  it('reaches past the attempts when messages were sent after the last one; a run with no stream has no series', async () => {
+    const acc = new MessageAccumulator(100);
+    acc.add({ r: 'replied', sent: 250, rtt: 1 });
+    acc.add({ r: 'lost', sent: 720 });
+    acc.add({ r: 'duplicate' });
+    expect(acc.span()).toEqual([2, 7]);
+    expect(acc.result(0, 7)).toEqual({ t: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], sent: [0, 0, 1, 0, 0, 0, 0, 1], lost: [0, 0, 0, 0, 0, 0, 0, 1], late: [0, 0, 0, 0, 0, 0, 0, 0], p50: [null, null, 1, null, null, null, null, null], p99: [null, null, 1, null, null, null, null, null] });
+    expect(new MessageAccumulator(100).span()).toBeNull();
+    const plain = await loadReportData(dir);
+    expect('messagesOverTime' in plain).toBe(false);
+    expect('badMessageLines' in plain).toBe(false);
+  });
+
+  it('many messages in one bucket: bounded bins, percentiles within 1% of the exact ones', () => {
+    const acc = new MessageAccumulator(1000);
+    const values: number[] = [];
+    for (let k = 0; k < 20_000; k++) {
+      const v = 0.05 + ((k * 7919) % 20_000) / 10; // 0.05 ms … 2 s, spread
+      values.push(v);
+      acc.add({ r: k % 10 === 0 ? 'late' : 'replied', sent: 100 + (k % 900), rtt: v });
+    }
+    const r = acc.result(0, 0);
+    expect([r.sent[0], r.late[0], r.lost[0]]).toEqual([20_000, 2000, 0]);
+    expect(r.p99[0]! / exactRank(values, 99)).toBeCloseTo(1, 1);
+    expect(Math.abs(r.p50[0]! / exactRank(values, 50) - 1)).toBeLessThanOrEqual(Math.sqrt(RTT_BIN_RATIO) - 1);
+    expect(Math.abs(r.p99[0]! / exactRank(values, 99) - 1)).toBeLessThanOrEqual(Math.sqrt(RTT_BIN_RATIO) - 1);
   });
 });
 
@@ -333,6 +456,14 @@ describe('report.html in Chromium', () => {
     expect(await page.locator('#verdict').textContent()).toBe('FAIL');
     expect(await page.locator('.warning').first().textContent()).toContain('Partial run: SIGINT <ctrl-c>');
     expect(await page.locator('#thresholds tbody tr').count()).toBe(2);
+    // No stream: the page as it was before streams, no message chart, column or table.
+    expect(await page.locator('[data-chart]').evaluateAll((els) => els.map((e) => e.getAttribute('data-chart')))).toEqual(['timeline', 'latency', 'distribution']);
+    expect(await page.locator('#phase-table thead th').allTextContents()).toEqual(['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other HTTP', 'refused', 'timeouts', 'p50 hs (ms)', 'p99 hs (ms)']);
+    expect(await page.locator('#phase-table').getAttribute('class')).toBeNull();
+    expect(await page.locator('#messages, #message-latency').count()).toBe(0);
+    expect(await page.locator('h2').allTextContents()).toEqual(['Findings', 'Timeline', 'Handshake latency over time', 'Handshake latency distribution', 'Phase × outcome', 'Totals', 'Latency (summary.json)', 'Scenario used']);
+    expect(await page.locator('footer').textContent()).toBe('wsrace report · wsrace.summary/v1 · generated from summary.json and events.ndjson');
+    expect(Object.keys(JSON.parse((await page.locator('#data').textContent())!).report).sort()).toEqual(['badEventLines', 'distribution', 'handshakeOverTime', 'perSecond', 'scenario', 'summary']);
 
     expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
     expect(await page.evaluate(() => document.querySelectorAll('script').length)).toBe(3);
@@ -365,5 +496,75 @@ describe('report.html in Chromium', () => {
     } finally {
       rmSync(bare, { recursive: true, force: true });
     }
+  });
+
+  it('a run with a stream: message round trip and loss over time, sent / lost / p99 rtt per phase, the messages table', async () => {
+    writeStreamRunFolder(streamDir);
+    const data = await loadReportData(streamDir);
+    const html = join(streamDir, 'report.html');
+    writeFileSync(html, renderHtmlReport(data));
+    const page = await browser().newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && errors.push(`console.${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('request', (r) => requests.push(r.url()));
+    const url = pathToFileURL(html).href;
+    await page.goto(url);
+    const charts = ['timeline', 'latency', 'message-rtt', 'message-loss', 'distribution'];
+    expect(await page.locator('[data-chart]').evaluateAll((els) => els.map((e) => e.getAttribute('data-chart')))).toEqual(charts);
+    for (const name of charts) {
+      const chart = page.locator(`[data-chart="${name}"]`);
+      await chart.and(page.locator('[data-drawn="true"]')).waitFor({ timeout: 5000 });
+      const size = await chart.locator('canvas').evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height, cw: c.clientWidth, ch: c.clientHeight }));
+      expect(size.w * size.h * size.cw * size.ch, `${name} canvas size`).toBeGreaterThan(0);
+    }
+    // The loss chart's legend reads the bucket under the cursor: lost and late of the messages sent in it.
+    const view = (JSON.parse((await page.locator('#data').textContent())!) as { view: { xMin: number; xMax: number } }).view;
+    await page.locator('[data-chart="message-loss"]').scrollIntoViewIfNeeded();
+    const over = (await page.locator('[data-chart="message-loss"] .u-over').boundingBox())!;
+    const legendAt = async (s: number) => {
+      await page.mouse.move(over.x + (over.width * (s - view.xMin)) / (view.xMax - view.xMin), over.y + over.height / 2);
+      return expect.poll(() => page.locator('[data-chart="message-loss"] .u-legend .u-value').allTextContents(), { timeout: 5000 });
+    };
+    expect(data.perSecond.bucketS).toBe(0.1);
+    await (await legendAt(1.65)).toEqual(['1.60 s to 1.70 s', '1 of 1 (100.0%)', '0 of 1 (0.0%)']);
+    await (await legendAt(2.75)).toEqual(['2.70 s to 2.80 s', '0 of 1 (0.0%)', '1 of 1 (100.0%)']);
+    await (await legendAt(4.15)).toEqual(['4.10 s to 4.20 s', '0 of 1 (0.0%)', '0 of 1 (0.0%)']);
+
+    const head = await page.locator('#phase-table thead th').allTextContents();
+    expect(head.slice(-3)).toEqual(['sent', 'lost', 'p99 rtt (ms)']);
+    const s = data.summary;
+    const fmt = (v: number | null | undefined) => (v == null ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+    const rows = await page.locator('#phase-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows.map((r) => r[0])).toEqual(['unknown', 'init', 'dependencies', HOSTILE_PHASE, 'ready']);
+    for (const r of rows) {
+      const b = s.phases[r[0]!].messages;
+      expect(r.slice(-3), r[0]!).toEqual([String(b?.sent ?? 0), String(b?.lost ?? 0), fmt(b?.rttMs.p99)]);
+    }
+    expect(rows[4].slice(-3)).toEqual(['12', '1', fmt(40)]);
+    const foot = await page.locator('#phase-table tfoot tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(-3).map((td) => td.textContent)));
+    expect(foot).toEqual([
+      [String(s.beforeReady.messages!.sent), String(s.beforeReady.messages!.lost), fmt(s.beforeReady.messages!.rttMs.p99)],
+      ['12', '1', fmt(40)],
+    ]);
+    expect(await page.locator('#messages tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent?.trim())))).toEqual([
+      ['replied', '13', '65.0%'],
+      ['late', '1', '5.0%'],
+      ['lost', '6', '30.0%'],
+      ['lost, closed 1000', '1', '5.0%'],
+      ['lost, closed 1006', '1', '5.0%'],
+      ['lost, closed 1011', '4', '20.0%'],
+      ['out of order', '1', '5.0%'],
+      ['duplicates', '1', '5.0%'],
+      ['unmatched', '1', '5.0%'],
+    ]);
+    expect(await page.locator('#messages tfoot td').first().textContent()).toBe('sent');
+    expect(await page.locator('#message-latency tbody td:nth-child(2)').allTextContents()).toEqual(['messages.rttMs', 'messages.sendLagMs']);
+    expect(await page.locator('.warning').allTextContents()).toContain('1 line of messages.ndjson could not be read and is left out of the charts.');
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([url]);
+    if (process.env.WSRACE_REPORT_PNG) await page.screenshot({ path: process.env.WSRACE_REPORT_PNG.replace(/\.png$/, '-stream.png'), fullPage: true });
+    await page.close();
   });
 });

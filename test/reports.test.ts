@@ -11,6 +11,17 @@ import { NS_PER_MS } from '../src/record/histogram.js';
 import { startTestServer, type Action, type TestServer } from './helpers/servers.js';
 import { runCli } from './helpers/cli.js';
 import { atMost, watchLoop, type LoopWatch } from './helpers/slack.js';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { phaseTable, renderSummary } from '../src/report/console.js';
+import { roundTrip } from '../src/report/message-findings.js';
+import { Recorder } from '../src/run/recorder.js';
+import { MSG_LOST, MSG_REPLIED, type MessageLine } from '../src/record/messages.js';
+import { progressLine } from '../src/cli/progress.js';
+import { loadReportData } from '../src/report/html-data.js';
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 const round3 = (ns: number) => Math.round((ns / NS_PER_MS) * 1000) / 1000;
 
@@ -177,5 +188,200 @@ describe('compare', () => {
     expect(rep.code).toBe(1); // its threshold failed
     expect(rep.stdout).toContain('Verdict: FAIL');
     expect(readFileSync(join(base.outDir, 'report.html'), 'utf8')).toContain('<!doctype html>');
+  });
+});
+
+// ---------------------------------------------------------------- session.stream's messages
+
+/**
+ * A stream peer on 127.0.0.1: answers each message with `{"type":"pong","seq":n}` after `delayMs`,
+ * except the ones `drop(seq)` picks, which it never answers; counts what it received and dropped.
+ */
+async function startStreamServer(delayMs: number, drop: (seq: number) => boolean) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  const counts = { received: 0, dropped: 0 };
+  wss.on('connection', (ws) =>
+    ws.on('message', (data) => {
+      const seq = (JSON.parse(data.toString()) as { seq: number }).seq;
+      counts.received++;
+      if (drop(seq)) {
+        counts.dropped++;
+        return;
+      }
+      const reply = () => ws.send(`{"type":"pong","seq":${seq}}`);
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
+    }),
+  );
+  const { port } = wss.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    counts,
+    close: () => new Promise<void>((resolve) => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close(() => resolve());
+    }),
+  };
+}
+
+const streamScenario = (url: string, name: string) =>
+  parseScenarioText(`name: ${name}\ntarget:\n  url: ${url}\nload:\n  stages:\n    - { duration: 1s, rate: 40 }\nsession:\n  hold: 300ms\n  stream: { every: 50ms, within: 1s }\n`, `${name}.yaml`);
+
+describe('messages in the reports', () => {
+  type StreamServer = Awaited<ReturnType<typeof startStreamServer>>;
+  let quick: StreamServer;
+  let lossy: StreamServer;
+  let good: RunResult;
+  let bad: RunResult;
+  /** Replies 20 ms late, never to each socket's second message. */
+  const DELAY_MS = 20;
+  beforeAll(async () => {
+    quick = await startStreamServer(0, () => false);
+    lossy = await startStreamServer(DELAY_MS, (seq) => seq === 2);
+    good = await runScenario(streamScenario(quick.url, 'msg'), { outDir: join(root, 'msg', 'good'), workers: 1 });
+    bad = await runScenario(streamScenario(lossy.url, 'msg'), { outDir: join(root, 'msg', 'bad'), workers: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await quick?.close();
+    await lossy?.close();
+  });
+
+  it('findings: the loss in plain words, with the close code that took them', () => {
+    const m = bad.summary.messages!;
+    expect(m.sent).toBe(lossy.counts.received);
+    expect(m.lost).toBe(lossy.counts.dropped);
+    expect(lossy.counts.dropped).toBe(40); // one per socket
+    expect(m.lostByClose).toEqual({ '1000': 40 });
+    expect(bad.summary.findings).toContain('40 messages were never answered: their socket closed 1000 (normally) with them outstanding');
+    const sentence = bad.summary.findings.find((f) => f.includes('messages sent in the run'));
+    expect(sentence).toBe(`40 of ${m.sent.toLocaleString('en-US')} messages sent in the run were lost (${((4000 / m.sent)).toFixed(1)}%); round-trip p50 ${roundTrip(m.rttMs.p50!)}, p99 ${roundTrip(m.rttMs.p99!)}`);
+    expect(good.summary.findings.find((f) => f.includes('messages sent in the run'))).toMatch(/^the [\d,]+ messages sent in the run were all answered in time; round-trip p50 /);
+  });
+
+  it('the console: a messages section, and sent / lost / p99 rtt in the phase table', () => {
+    const m = bad.summary.messages!;
+    const text = renderSummary(bad.summary);
+    const pct = (n: number) => `${((100 * n) / m.sent).toFixed(1)}%`;
+    const section = text.slice(text.indexOf('Messages (session.stream)')).split('\n');
+    expect(section.slice(0, 7)).toEqual([
+      'Messages (session.stream)',
+      `  sent                ${m.sent.toLocaleString('en-US').padStart(9)}`,
+      `    replied           ${m.replied.toLocaleString('en-US').padStart(9)}  ${pct(m.replied).padStart(6)}`,
+      `    late                      0    0.0%`,
+      `    lost                     40  ${pct(40).padStart(6)}  no reply by the socket's end`,
+      `      closed 1000            40  ${pct(40).padStart(6)}  closed normally with replies outstanding`,
+      '',
+    ]);
+    expect(section[7]).toMatch(/^ {2}message \(ms\) +count +min +p50 +p90 +p99 +p99\.9 +max$/);
+    expect(section[8]).toMatch(new RegExp(`^ {2}round trip +${m.rttMs.count} `));
+    expect(section[9]).toMatch(new RegExp(`^ {2}send lag +${m.sendLagMs.count} `));
+    const withTimeline = { ...bad.summary, timeline: [{ phase: 'unknown', startMs: 0, endMs: null }] };
+    const table = phaseTable(withTimeline);
+    expect(table[0]).toMatch(/ p99 hs +sent +lost +p99 rtt$/);
+    const u = bad.summary.phases.unknown.messages!;
+    expect(table[1].trim().split(/\s+/).slice(-3)).toEqual([u.sent.toLocaleString('en-US'), '40', String(u.rttMs.p99!.toFixed(u.rttMs.p99! >= 100 ? 0 : u.rttMs.p99! >= 10 ? 1 : 2))]);
+    // A run without a stream: neither.
+    expect(renderSummary(base.summary)).not.toContain('Messages');
+    expect(phaseTable({ ...base.summary, timeline: withTimeline.timeline })[0]).toMatch(/ p99 hs$/);
+  });
+
+  it('compare: a rise in message loss and round trip is a regression; the CLI exits 1 on it alone', async () => {
+    const side = (dir: string) => loadRunSide(dir, readSummary(dir));
+    const cmp = compareRuns(side(good.outDir), side(bad.outDir));
+    const [gm, bm] = [good.summary.messages!, bad.summary.messages!];
+    const loss = ((100 * bm.lost) / bm.sent).toFixed(1);
+    expect(cmp.messages.map((r) => r.scope)).toEqual(['total', 'phase unknown']);
+    expect(cmp.messages[0].base).toMatchObject({ sent: gm.sent, lost: 0, late: 0, lossRate: 0 });
+    expect(cmp.messages[0].cand).toMatchObject({ sent: bm.sent, lost: 40, late: 0, lossRate: 40 / bm.sent });
+    expect(cmp.regressions).toContain(`total: message loss 0.0% → ${loss}% (+${loss} pp, tolerance 1 pp)`);
+    expect(cmp.regressions).toContain(`phase unknown: message loss 0.0% → ${loss}% (+${loss} pp, tolerance 1 pp)`);
+    // The 20 ms the server waits before each reply: in the candidate's p50, flagged, with the numbers compare read.
+    const [bp50, cp50] = [cmp.messages[0].base!.p[50]!, cmp.messages[0].cand!.p[50]!];
+    expect(cp50).toBeGreaterThanOrEqual(DELAY_MS);
+    expect(cp50 - bp50, 'the baseline ran so late that the 20 ms is within its noise').toBeGreaterThan(Math.max(DEFAULT_COMPARE.minLatencyDeltaMs, (bp50 * DEFAULT_COMPARE.latencyTolerancePct) / 100));
+    expect(cmp.regressions).toContain(`total: message round-trip p50 ${bp50.toFixed(2)} ms → ${cp50.toFixed(2)} ms (+${(((cp50 - bp50) / bp50) * 100).toFixed(0)}%, tolerance 10%)`);
+    // The handshakes (40 a side) are too few to compare: the messages alone make the regression.
+    expect(cmp.regressions.filter((r) => !r.includes('message'))).toEqual([]);
+    // The per-phase round trips come from messages.ndjson: the same replies as the whole run's.
+    expect(side(bad.outDir).messages!.phases.get('unknown')!.totalCount).toBe(bm.rttMs.count);
+    // Too few replies: the round trips are not compared, and the note says so; the loss still is.
+    const few = compareRuns(side(good.outDir), side(bad.outDir), { ...DEFAULT_COMPARE, minSamples: 100_000 });
+    expect(few.regressions.filter((r) => r.includes('round-trip'))).toEqual([]);
+    expect(few.regressions).toContain(`total: message loss 0.0% → ${loss}% (+${loss} pp, tolerance 1 pp)`);
+    expect(few.warnings).toContain(`total: message round-trip percentiles not compared (${gm.rttMs.count} and ${bm.rttMs.count} replies, fewer than --min-samples 100000)`);
+    // One side without a stream: said, not compared.
+    const mixed = compareRuns(side(base.outDir), side(good.outDir));
+    expect(mixed.messages).toEqual([]);
+    expect(mixed.warnings).toContain('the baseline has no message stream (session.stream): messages are not compared');
+    expect(compareRuns(side(good.outDir), side(base.outDir)).warnings).toContain('the candidate has no message stream (session.stream): messages are not compared');
+    expect(compareRuns(side(base.outDir), side(base.outDir)).warnings.filter((w) => w.includes('stream'))).toEqual([]);
+    const worse = await runCli(['compare', good.outDir, bad.outDir]);
+    expect(worse.code).toBe(1);
+    expect(worse.stdout).toMatch(/\n {2}messages +sent +lost % +late +rtt p50 ms +rtt p90 ms +rtt p99 ms\n {2}total +/);
+    expect(worse.stdout).toContain(`  ✗ total: message loss 0.0% → ${loss}%`);
+    const same = await runCli(['compare', good.outDir, good.outDir]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('No regression.');
+  });
+
+  it('report.html: the messages by the bucket they were sent in, from messages.ndjson; a run without a stream has none', async () => {
+    const m = bad.summary.messages!;
+    const data = await loadReportData(bad.outDir);
+    const series = data.messagesOverTime!;
+    const bucketMs = data.perSecond.bucketS * 1000;
+    expect(data.badMessageLines).toBe(0);
+    // Each line of messages.ndjson counted in the bucket of its send time, as the file has it.
+    const lines = readFileSync(join(bad.outDir, 'messages.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MessageLine);
+    const first = Math.round(series.t[0] / data.perSecond.bucketS);
+    const expected = { sent: series.t.map(() => 0), lost: series.t.map(() => 0), late: series.t.map(() => 0) };
+    const maxRtt = series.t.map(() => -Infinity);
+    const replies = series.t.map(() => 0);
+    expect(lines.every((l) => l.sent !== undefined), 'only messages sent: no duplicate or unmatched replies here').toBe(true);
+    for (const l of lines) {
+      const k = Math.floor(l.sent! / bucketMs) - first;
+      expected.sent[k]++;
+      if (l.r === 'lost') expected.lost[k]++;
+      if (l.r === 'late') expected.late[k]++;
+      if (l.rtt === undefined) continue;
+      maxRtt[k] = Math.max(maxRtt[k], l.rtt);
+      replies[k]++;
+    }
+    expect({ sent: series.sent, lost: series.lost, late: series.late }).toEqual(expected);
+    expect([sum(series.sent), sum(series.lost), sum(series.late)]).toEqual([m.sent, 40, 0]);
+    // Every reply waited the server's 20 ms; in a bucket of at most 100 replies p99 is the largest (nearest rank), exact.
+    for (const [k, p50] of series.p50.entries()) {
+      expect(p50 === null, `bucket ${k}`).toBe(replies[k] === 0);
+      if (p50 === null) continue;
+      expect(p50, `bucket ${k}`).toBeGreaterThanOrEqual(DELAY_MS);
+      if (replies[k] <= 100) expect(series.p99[k], `bucket ${k}`).toBe(Math.round(maxRtt[k] * 1000) / 1000);
+      else expect(series.p99[k], `bucket ${k}`).toBeLessThanOrEqual(Math.round(maxRtt[k] * 1000) / 1000);
+    }
+    // The report.html the run wrote carries the same series; the run without a stream's carries none.
+    const embedded = (dir: string) => (JSON.parse(/<script type="application\/json" id="data">([^<]*)<\/script>/.exec(readFileSync(join(dir, 'report.html'), 'utf8'))![1]) as { report: Record<string, unknown> }).report;
+    expect(embedded(bad.outDir).messagesOverTime).toEqual(series);
+    expect(sum((embedded(good.outDir).messagesOverTime as { lost: number[] }).lost)).toBe(0);
+    expect('messagesOverTime' in embedded(base.outDir)).toBe(false);
+    const plain = await loadReportData(base.outDir);
+    expect(['messagesOverTime' in plain, 'badMessageLines' in plain]).toEqual([false, false]);
+  });
+
+  it('the progress line: messages per second and lost so far, only with a stream', async () => {
+    const dir = mkdtempSync(join(root, 'progress-'));
+    const recorder = new Recorder(dir, 1, 1000, true);
+    const entry = (kind: number, code = 0) => [3, 1, 1500, kind === MSG_LOST ? -1 : 2.5, kind, code, 0];
+    recorder.messages(0, Float64Array.from([...entry(MSG_REPLIED), ...entry(MSG_LOST, 1011), ...entry(MSG_REPLIED)]));
+    const first = recorder.progress(10, 1);
+    expect(first.messages).toEqual({ perSecond: 3, lost: 1 });
+    recorder.messages(0, Float64Array.from(entry(MSG_LOST, 1006)));
+    expect(recorder.progress(10, 1).messages).toEqual({ perSecond: 1, lost: 2 });
+    expect(recorder.progress(10, 1).messages).toEqual({ perSecond: 0, lost: 2 });
+    await recorder.close();
+    const plain = new Recorder(mkdtempSync(join(root, 'progress-')), 1, 1000, false);
+    expect(plain.progress(10, 1).messages).toBeUndefined();
+    await plain.close();
+    const line = { elapsedMs: 2000, scheduled: 10, attempted: 4, perSecond: 2, openNow: 1, opened: 3, failures: { '1011': 1 } };
+    expect(progressLine({ ...line, messages: { perSecond: 1234, lost: 5 } })).toBe('  2.00s  4/10 attempts  2/s  open 1  msgs 1234/s lost 5  1011:1');
+    expect(progressLine(line)).toBe('  2.00s  4/10 attempts  2/s  open 1  1011:1');
   });
 });

@@ -1,14 +1,15 @@
 import type { Progress } from '../run/run.js';
 import { formatDuration } from '../util/duration.js';
 
-/** One status line: elapsed, attempts and rate, open sockets, failures by kind. */
+/** One status line: elapsed, attempts and rate, open sockets, the stream's messages, failures by kind. */
 export function progressLine(p: Progress): string {
   const failures = Object.entries(p.failures)
     .sort(([, a], [, b]) => b - a)
     .slice(0, 6)
     .map(([k, n]) => `${k}:${n}`)
     .join(' ');
-  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}  ${p.attempted}/${p.scheduled} attempts  ${p.perSecond}/s  open ${p.openNow}${failures ? `  ${failures}` : ''}`;
+  const messages = p.messages ? `  msgs ${p.messages.perSecond}/s lost ${p.messages.lost}` : '';
+  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}  ${p.attempted}/${p.scheduled} attempts  ${p.perSecond}/s  open ${p.openNow}${messages}${failures ? `  ${failures}` : ''}`;
 }
 
 /**

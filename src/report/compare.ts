@@ -9,15 +9,16 @@ import { phaseTag } from '../record/interval-log.js';
 import type { Summary } from './summary.js';
 import { printable } from '../util/printable.js';
 import { clientsStats, compareClients, renderClients, type ClientsStats } from './compare-population.js';
+import { alignColumns, compareMessages, loadMessageSide, percentileRises, renderMessageRows, type MessageRow, type MessageSide } from './compare-messages.js';
 
 export interface CompareOptions {
-  /** Allowed rise in failure rate, in percentage points. */
+  /** Allowed rise in failure rate (and message loss rate), in percentage points. */
   failureTolerancePp: number;
-  /** Allowed relative rise of a handshake percentile, in percent… */
+  /** Allowed relative rise of a handshake (or message round-trip) percentile, in percent… */
   latencyTolerancePct: number;
   /** …and never flagged below this absolute rise (ms), so sub-millisecond noise is not a regression. */
   minLatencyDeltaMs: number;
-  /** Handshakes a scope needs on both sides before its percentiles are compared: p99 of a few dozen is noise. */
+  /** Handshakes (replies, for messages) a scope needs on both sides before its percentiles are compared: p99 of a few dozen is noise. */
   minSamples: number;
   percentiles: number[];
 }
@@ -29,10 +30,14 @@ export interface RunSide {
   summary: Summary;
   /** Handshake histograms from latency.hlog: 'total' and one per phase. */
   handshake: Map<string, Histogram>;
+  /** session.stream's round trips; null when the run had no stream. */
+  messages: MessageSide | null;
 }
 
 export interface Comparison {
   rows: { scope: string; base: ScopeStats | null; cand: ScopeStats | null }[];
+  /** Message loss and round trip, total and per phase; empty unless both runs had a stream. */
+  messages: MessageRow[];
   regressions: string[];
   /** What makes the two less comparable than they look (a partial run); never a regression by itself. */
   warnings: string[];
@@ -73,7 +78,7 @@ export function loadRunSide(dir: string, summary: Summary): RunSide {
     if (!h) handshake.set(key, (h = createHistogram()));
     recordMs(h, e.open - e.sched);
   }
-  return { dir: realpathSync(dir), summary, handshake };
+  return { dir: realpathSync(dir), summary, handshake, messages: loadMessageSide(dir, summary) };
 }
 
 function stats(t: Totals, h: Histogram | undefined, percentiles: number[]): ScopeStats {
@@ -124,21 +129,18 @@ export function compareRuns(base: RunSide, cand: RunSide, options: CompareOption
       if (Math.max(...samples) > 0) warnings.push(`${scope}: handshake percentiles not compared (${samples[0]} and ${samples[1]} handshakes, fewer than --min-samples ${options.minSamples})`);
       continue;
     }
-    for (const q of options.percentiles) {
-      const bv = b.p[q];
-      const cv = c.p[q];
-      if (bv === null || cv === null) continue;
-      const delta = cv - bv;
-      if (delta > options.minLatencyDeltaMs && delta > (bv * options.latencyTolerancePct) / 100) {
-        regressions.push(`${scope}: handshake p${q} ${bv.toFixed(2)} ms → ${cv.toFixed(2)} ms (+${((delta / bv) * 100).toFixed(0)}%, tolerance ${options.latencyTolerancePct}%)`);
-      }
-    }
+    regressions.push(...percentileRises(`${scope}: handshake`, b.p, c.p, options));
   }
   const clients = { base: clientsStats(base.summary, options.percentiles), cand: clientsStats(cand.summary, options.percentiles) };
   const judged = compareClients(clients.base, clients.cand, options);
-  regressions.push(...judged.regressions);
-  warnings.push(...judged.warnings);
-  return { rows, regressions, warnings, ...(clients.cand ? { clients: { base: clients.base, cand: clients.cand } } : {}) };
+  const messages = compareMessages(base, cand, options);
+  return {
+    rows,
+    messages: messages.rows,
+    regressions: [...regressions, ...judged.regressions, ...messages.regressions],
+    warnings: [...warnings, ...judged.warnings, ...messages.warnings],
+    ...(clients.cand ? { clients: { base: clients.base, cand: clients.cand } } : {}),
+  };
 }
 
 /** Side-by-side text for the console. */
@@ -161,8 +163,7 @@ export function renderComparison(cmp: Comparison, base: RunSide, cand: RunSide, 
       ...percentiles.map((q) => pair((s) => fmt(s.p[q]))),
     ]);
   }
-  const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
-  for (const row of cells) out.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  out.push(...alignColumns(cells), ...renderMessageRows(cmp.messages, percentiles, printable));
   out.push('');
   if (cmp.clients) out.push(...renderClients(cmp.clients.base, cmp.clients.cand, percentiles));
   for (const w of cmp.warnings) out.push(`Note: ${w}.`);

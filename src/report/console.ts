@@ -16,7 +16,7 @@ function row(cells: string[], widths: number[]): string {
 
 /** The human-readable summary printed after a run (and by `wsrace report`). */
 export function renderSummary(s: Summary, outDir?: string): string {
-  const sections = [header(s), outcomes(s), latencies(s), clients(s), disconnects(s), steps(s), thresholds(s)];
+  const sections = [header(s), outcomes(s), latencies(s), messages(s), clients(s), disconnects(s), steps(s), thresholds(s)];
   const out = sections.filter((lines) => lines.length > 0).flatMap((lines, i) => (i === 0 ? lines : ['', ...lines]));
   out.push('');
   // With no thresholds nothing can fail: say so rather than a bare PASS over a run where nothing worked.
@@ -67,14 +67,21 @@ function outcomes(s: Summary): string[] {
   return ['Outcomes', ...lines.map(([label, n, note]) => `  ${label.padEnd(20)}${num(n).padStart(9)}  ${pct(n, t.attempted).padStart(6)}  ${note}`.trimEnd())];
 }
 
-/** The latency table: one row per measured interval that has samples. */
-function latencies(s: Summary): string[] {
-  const widths = [22, 8, 8, 8, 8, 8, 8, 8];
-  const out = ['  ' + row(['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max'], widths)];
+const LATENCY_WIDTHS = [22, 8, 8, 8, 8, 8, 8, 8];
+
+/** A latency table's header row, then `stat` adds a row per interval that has samples. */
+function latencyRows(title: string): { out: string[]; stat(label: string, st: LatencyStats): void } {
+  const out = ['  ' + row([title, 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max'], LATENCY_WIDTHS)];
   const stat = (label: string, st: LatencyStats) => {
     if (st.count === 0) return;
-    out.push('  ' + row([label, num(st.count), ms(st.min), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.p999), ms(st.max)], widths));
+    out.push('  ' + row([label, num(st.count), ms(st.min), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.p999), ms(st.max)], LATENCY_WIDTHS));
   };
+  return { out, stat };
+}
+
+/** The latency table: one row per measured interval that has samples. */
+function latencies(s: Summary): string[] {
+  const { out, stat } = latencyRows('latency (ms)');
   stat('handshake (opened)', s.handshakeMs);
   stat('handshake (failed)', s.handshakeFailMs);
   stat('  tcp connect', s.tcpConnectMs);
@@ -84,6 +91,25 @@ function latencies(s: Summary): string[] {
   stat('server close after', s.serverCloseAfterMs);
   stat('schedule lag', s.scheduleLagMs);
   if (s.loopDelayMs) stat('worker loop delay', s.loopDelayMs);
+  return out;
+}
+
+/** session.stream: what became of the messages (a line per close code that took some), then their round trip and send lag. */
+function messages(s: Summary): string[] {
+  const m = s.messages;
+  if (!m) return [];
+  const line = (label: string, n: number, note = '', of = m.sent) => `  ${label.padEnd(20)}${num(n).padStart(9)}  ${pct(n, of).padStart(6)}  ${note}`.trimEnd();
+  const out = ['Messages (session.stream)', `  ${'sent'.padEnd(20)}${num(m.sent).padStart(9)}`, line('  replied', m.replied), line('  late', m.late, m.late > 0 ? 'answered after within' : '')];
+  out.push(line('  lost', m.lost, m.lost > 0 ? 'no reply by the socket\'s end' : ''));
+  for (const [code, n] of Object.entries(m.lostByClose).sort(([a], [b]) => Number(a) - Number(b))) out.push(line(`    closed ${code}`, n, code === '1000' ? 'closed normally with replies outstanding' : (CLOSE_MEANING[code] ?? '')));
+  if (m.outOfOrder > 0) out.push(line('out of order', m.outOfOrder, 'replies after a later message\'s'));
+  if (m.duplicates > 0) out.push(line('duplicates', m.duplicates, 'replies to a message already answered'));
+  if (m.unmatched > 0) out.push(line('unmatched', m.unmatched, 'replies answering no message sent'));
+  if (m.serverGaps > 0) out.push(`  ${'server seq gaps'.padEnd(20)}${num(m.serverGaps).padStart(9)}          ${num(m.serverMissing)} numbers skipped`);
+  const { out: table, stat } = latencyRows('message (ms)');
+  stat('round trip', m.rttMs);
+  stat('send lag', m.sendLagMs);
+  if (table.length > 1) out.push('', ...table);
   return out;
 }
 
@@ -150,6 +176,8 @@ function thresholds(s: Summary): string[] {
 export function phaseTable(s: Summary): string[] {
   const spans = new Map(s.timeline.map((span) => [span.phase, span]));
   const header = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other http', 'refused', 'timeouts', 'p50 hs', 'p99 hs'];
+  // With a stream: the messages sent in the phase, how many were lost, their round trip.
+  if (s.messages) header.push('sent', 'lost', 'p99 rtt');
   const rows: string[][] = [];
   for (const [phase, b] of Object.entries(s.phases)) {
     const span = spans.get(phase);
@@ -171,6 +199,7 @@ export function phaseTable(s: Summary): string[] {
       ms(b.handshakeMs.p50),
       ms(b.handshakeMs.p99),
     ]);
+    if (s.messages) rows[rows.length - 1].push(num(b.messages?.sent ?? 0), num(b.messages?.lost ?? 0), ms(b.messages?.rttMs.p99 ?? null));
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return ['  ' + row(header, widths), ...rows.map((r) => '  ' + row(r, widths))];

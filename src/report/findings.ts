@@ -4,6 +4,8 @@ import type { AfterReadyFailure, Attribution } from '../timeline/phase-report.js
 import type { HealthSummary } from '../timeline/health-spans.js';
 import type { PhaseSpan } from '../timeline/types.js';
 import { populationFindings, type PopulationFindingsInput } from './population-findings.js';
+import { messageDetails, messageRace, messageSendLag } from './message-findings.js';
+import type { MessagesSummary } from './summary.js';
 
 export interface FindingsInput extends Partial<Omit<PopulationFindingsInput, 'timeline'>> {
   totals: Totals;
@@ -20,6 +22,8 @@ export interface FindingsInput extends Partial<Omit<PopulationFindingsInput, 'ti
   interruptedBy: string | null;
   workers?: { worker: number; error: string | null }[];
   limits?: { openFiles: number | null; maxSockets: number } | null;
+  /** summary.messages (session.stream), with the phase blocks filled in; absent without a stream. */
+  messages?: MessagesSummary | null;
 }
 
 /** A worker loop late by more than this at p99 makes its own latencies suspect. */
@@ -62,9 +66,11 @@ export function findings(input: FindingsInput): string[] {
     ...generatorLimits(input),
     ...afterReadyFailures(input, readySource),
     ...populationFindings(input),
+    ...messageRace(input.messages),
     ...startupFailure(input),
     ...outage(input),
     ...aroundReady(input),
+    ...messageDetails(input.messages, input.attribution?.messages?.afterReady),
     ...readiness(input, readySource),
     ...targetAndWorkers(input),
     ...runQuality(input),
@@ -180,6 +186,7 @@ function runQuality(input: FindingsInput): string[] {
   if (!input.hasTimelineSource) out.push('no startup timeline was watched (configure timeline.health or timeline.log to pin failures to phases)');
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
   if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
+  out.push(...messageSendLag(input.messages));
   if (input.loopDelayP99 != null && input.loopDelayP99 > LOOP_DELAY_WARN_MS) {
     out.push(`wsrace's workers were busy: their event loop ran late by ${input.loopDelayP99.toFixed(1)} ms at p99 (loopDelayMs), and socket events could have waited as long — tcp, upgrade and handshake times may include up to that much of the generator's own delay. Lower the rate per worker (more workers or --processes) or run from a bigger machine`);
   }

@@ -1,11 +1,12 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { JsHistogram, type Histogram } from 'hdr-histogram-js';
 import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
 import type { EventLine } from '../timeline/phase-report.js';
-import type { ChartData, DistributionPoint, HandshakeOverTime, PerSecond, PhaseBand } from './html/page-data.js';
+import type { ChartData, DistributionPoint, HandshakeOverTime, MessagesOverTime, PerSecond, PhaseBand } from './html/page-data.js';
+import { MessageAccumulator, isMessageLine } from './html-messages.js';
+import { readNdjsonLines } from './read-ndjson.js';
 import type { Summary } from './summary.js';
 import { OUTCOME_SERIES, outcomeSeries, type OutcomeSeries } from './outcome-series.js';
 import { codeSeries, PopulationAccumulator } from './population-data.js';
@@ -13,7 +14,7 @@ import { codeSeries, PopulationAccumulator } from './population-data.js';
 export { OUTCOME_SERIES, outcomeSeries, type OutcomeSeries } from './outcome-series.js';
 
 // The page's data types live with the page's script, which reads them without Node's types.
-export type { DistributionPoint, HandshakeOverTime, PerSecond, PhaseBand } from './html/page-data.js';
+export type { DistributionPoint, HandshakeOverTime, MessagesOverTime, PerSecond, PhaseBand } from './html/page-data.js';
 
 export interface ReportData extends ChartData {
   summary: Summary;
@@ -21,6 +22,8 @@ export interface ReportData extends ChartData {
   scenario: unknown | null;
   /** Lines of events.ndjson that could not be parsed (skipped, counted). */
   badEventLines: number;
+  /** Lines of messages.ndjson that could not be parsed (skipped, counted); absent without a stream. */
+  badMessageLines?: number;
 }
 
 /** HdrHistogram's default percentile ticks per half distance (the .hgrm files use it too). */
@@ -136,7 +139,7 @@ export function phaseBands(summary: Pick<Summary, 'timeline' | 'durationMs'>): P
 
 /**
  * Reads a run folder: summary.json, events.ndjson (streamed line by line; unparseable lines are
- * counted, not fatal) and scenario.json when present.
+ * counted, not fatal), scenario.json when present, and with a stream messages.ndjson (the same way).
  */
 export async function loadReportData(runDir: string, options: { bucketMs?: number } = {}): Promise<ReportData> {
   const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8')) as Summary;
@@ -145,28 +148,28 @@ export async function loadReportData(runDir: string, options: { bucketMs?: numbe
   const bucketMs = options.bucketMs ?? chooseBucketMs(summary.durationMs);
   const acc = new ReportAccumulator(bucketMs);
   const population = new PopulationAccumulator(bucketMs, codeSeries(summary.disconnects?.closeCodes ?? {}));
-  let badEventLines = 0;
-  const eventsPath = join(runDir, 'events.ndjson');
-  if (existsSync(eventsPath)) {
-    const lines = createInterface({ input: createReadStream(eventsPath), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (!line.trim()) continue;
-      let e: EventLine;
-      try {
-        e = JSON.parse(line) as EventLine;
-      } catch {
-        badEventLines++; // e.g. a torn last line from a killed run
-        continue;
-      }
-      if (typeof e?.sched !== 'number' || typeof e.outcome !== 'string') {
-        badEventLines++;
-        continue;
-      }
-      acc.add(e);
-      population.add(e);
-    }
-  }
-  const result: ReportData = { summary, scenario, ...acc.result(summary.durationMs), badEventLines };
-  if (population.seen) result.population = population.result(summary.durationMs);
-  return result;
+  const isEvent = (e: unknown): e is EventLine => typeof (e as EventLine | null)?.sched === 'number' && typeof (e as EventLine).outcome === 'string';
+  const badEventLines = await readNdjsonLines(join(runDir, 'events.ndjson'), isEvent, (e) => {
+    acc.add(e);
+    population.add(e);
+  });
+  const data: ReportData = { summary, scenario, ...acc.result(summary.durationMs), badEventLines };
+  if (population.seen) data.population = population.result(summary.durationMs);
+  if (summary.messages) await addMessages(data, join(runDir, 'messages.ndjson'));
+  return data;
+}
+
+/**
+ * session.stream's series from messages.ndjson (streamed: it can be large), over the same buckets
+ * as the attempts' and as far beyond them as messages were sent.
+ */
+async function addMessages(data: ReportData, path: string): Promise<void> {
+  const bucketS = data.perSecond.bucketS;
+  const acc = new MessageAccumulator(bucketS * 1000);
+  data.badMessageLines = await readNdjsonLines(path, isMessageLine, (line) => acc.add(line));
+  const t = data.perSecond.t;
+  const span = acc.span();
+  const first = Math.min(Math.round(t[0] / bucketS), span?.[0] ?? Infinity);
+  const last = Math.max(Math.round(t[t.length - 1] / bucketS), span?.[1] ?? -Infinity);
+  data.messagesOverTime = acc.result(first, last) satisfies MessagesOverTime;
 }

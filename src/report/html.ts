@@ -64,10 +64,12 @@ function chartView(data: ReportData): ChartView {
   const t = data.perSecond.t;
   const xMin = Math.min(0, t.length ? t[0] : 0);
   const xMax = Math.max(t.length ? t[t.length - 1] + data.perSecond.bucketS : 1, s.durationMs / 1000, ...bands.map((b) => b.endS), populationEndS(data.population));
+  // Messages can be sent after the last attempt's bucket (for as long as sockets are held).
+  const m = data.messagesOverTime?.t ?? [];
   return {
     ...(data.population ? populationView(data.population, OUTCOME_STYLE) : {}),
-    xMin,
-    xMax,
+    xMin: m.length ? Math.min(xMin, m[0]) : xMin,
+    xMax: m.length ? Math.max(xMax, m[m.length - 1] + data.perSecond.bucketS) : xMax,
     bands: bands.map((b) => ({ ...b, color: colors[b.phase] })),
     readyS: s.ready?.atMs == null ? null : s.ready.atMs / 1000,
     failedS: s.failed?.atMs == null ? null : s.failed.atMs / 1000,
@@ -98,7 +100,9 @@ function header(s: Summary, data: ReportData): string {
   const warnings: string[] = [];
   if (s.partial) warnings.push(`<div class="warning" role="alert"><strong>Partial run</strong>${s.interruptedBy ? `: ${escapeHtml(s.interruptedBy)}` : ''}. Counts cover only what ran.</div>`);
   for (const w of s.workers) if (w.error) warnings.push(`<div class="warning">Worker ${num(w.worker)} failed: ${escapeHtml(w.error)}</div>`);
-  if (data.badEventLines > 0) warnings.push(`<div class="warning">${num(data.badEventLines)} line${data.badEventLines === 1 ? '' : 's'} of events.ndjson could not be read and ${data.badEventLines === 1 ? 'is' : 'are'} left out of the charts.</div>`);
+  for (const [file, bad] of [['events.ndjson', data.badEventLines], ['messages.ndjson', data.badMessageLines ?? 0]] as const) {
+    if (bad > 0) warnings.push(`<div class="warning">${num(bad)} line${bad === 1 ? '' : 's'} of ${file} could not be read and ${bad === 1 ? 'is' : 'are'} left out of the charts.</div>`);
+  }
   return `<header>
 <div class="title"><h1>wsrace · <span id="scenario-name">${escapeHtml(s.scenario)}</span></h1><span class="badge ${s.verdict === 'pass' ? 'pass' : 'fail'}" id="verdict">${s.verdict === 'pass' ? 'PASS' : 'FAIL'}</span></div>
 ${warnings.join('\n')}
@@ -127,30 +131,51 @@ ${phaseLegend(view)}
 <section><h2>Handshake latency over time</h2>
 <p class="note">p50 and p99 of scheduled start → open, for the attempts that opened, per ${escapeHtml(bucketText(data.perSecond.bucketS))} of scheduled start (exact nearest-rank values within each bucket).</p>
 <div class="chart" data-chart="latency"></div></section>
-<section><h2>Handshake latency distribution</h2>
+${messageCharts(data)}<section><h2>Handshake latency distribution</h2>
 <p class="note">All ${num(opened)} opened handshakes, HdrHistogram percentile ticks; x is 1/(1−percentile) on a log scale.</p>
 <div class="chart" data-chart="distribution"></div></section>`;
+}
+
+/** session.stream's two time charts (none without a stream). */
+function messageCharts(data: ReportData): string {
+  if (!data.messagesOverTime) return '';
+  const bucket = escapeHtml(bucketText(data.perSecond.bucketS));
+  return `<section><h2>Message round trip over time</h2>
+<p class="note">session.stream: p50 and p99 of send → reply (late replies included) for the messages sent in each ${bucket} since T0, over the target's startup phases (nearest-rank, within 1%).</p>
+<div class="chart" data-chart="message-rtt"></div></section>
+<section><h2>Lost messages over time</h2>
+<p class="note">Messages that got no reply by their socket's end (lost) or one after <code>within</code> (late), by the ${bucket} they were sent in.</p>
+<div class="chart" data-chart="message-loss"></div></section>
+`;
+}
+
+/** With a stream, the phase table's last three columns: messages sent in the phase, lost, round-trip p99. */
+function messageCells(b: Block): string[] {
+  return [tdNum(num(b.messages?.sent ?? 0)), tdNum(num(b.messages?.lost ?? 0)), tdNum(fmtMs(b.messages?.rttMs.p99))];
 }
 
 function phaseTableSection(s: Summary, view: ChartView): string {
   const spans = new Map(s.timeline.map((span) => [span.phase, span]));
   const colors = new Map(view.bands.map((b) => [b.phase, b.color]));
   const head = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other HTTP', 'refused', 'timeouts', 'p50 hs (ms)', 'p99 hs (ms)'];
+  if (s.messages) head.push('sent', 'lost', 'p99 rtt (ms)');
+  const cells = (b: Block) => (s.messages ? [...blockCells(b), ...messageCells(b)] : blockCells(b)).join('');
   const rows = Object.entries(s.phases).map(([phase, b]) => {
     const span = spans.get(phase);
     const color = colors.get(phase);
     const swatch = color ? `<span class="swatch" style="background:${escapeHtml(color)}"></span>` : '';
-    return `<tr>${td(`${swatch}${escapeHtml(phase)}`, 'phase')}${tdNum(span ? `${(span.startMs / 1000).toFixed(2)} s` : '-')}${blockCells(b).join('')}</tr>`;
+    return `<tr>${td(`${swatch}${escapeHtml(phase)}`, 'phase')}${tdNum(span ? `${(span.startMs / 1000).toFixed(2)} s` : '-')}${cells(b)}</tr>`;
   });
   const foot = [
     ['before ready', s.beforeReady],
     ['after ready', s.afterReady],
   ]
     .filter(([, b]) => b)
-    .map(([label, b]) => `<tr>${td(escapeHtml(label), 'phase')}${tdNum('')}${blockCells(b as Block).join('')}</tr>`);
+    .map(([label, b]) => `<tr>${td(escapeHtml(label), 'phase')}${tdNum('')}${cells(b as Block)}</tr>`);
+  const messagesNote = s.messages ? ' Messages (sent, lost, round trip) by the phase in effect when each was sent.' : '';
   return `<section><h2>Phase × outcome</h2>
-<p class="note">Attempts attributed to the phase in effect at their scheduled start, in timeline order.</p>
-<table id="phase-table"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>
+<p class="note">Attempts attributed to the phase in effect at their scheduled start, in timeline order.${messagesNote}</p>
+<table id="phase-table"${s.messages ? ' class="with-messages"' : ''}><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>
 <tbody>${rows.join('\n')}</tbody>${foot.length ? `<tfoot>${foot.join('')}</tfoot>` : ''}</table></section>`;
 }
 
@@ -188,6 +213,37 @@ function totalsSection(s: Summary): string {
 ${thresholds}</section>`;
 }
 
+/** session.stream's messages: every fate with its share, then the round trip and send lag (none without a stream). */
+function messagesSection(s: Summary): string {
+  const m = s.messages;
+  if (!m) return '';
+  const rows: [string, number, string][] = [
+    ['replied', m.replied, ''],
+    ['late', m.late, m.late > 0 ? 'answered after <code>within</code>' : ''],
+    ['lost', m.lost, m.lost > 0 ? "no reply by the socket's end" : ''],
+  ];
+  for (const [code, n] of Object.entries(m.lostByClose).sort(([a], [b]) => Number(a) - Number(b))) {
+    rows.push([`&nbsp;&nbsp;lost, closed ${escapeHtml(code)}`, n, code === '1000' ? 'closed normally with replies outstanding' : escapeHtml(CLOSE_MEANING[code] ?? '')]);
+  }
+  if (m.outOfOrder > 0) rows.push(['out of order', m.outOfOrder, "replies after a later message's"]);
+  if (m.duplicates > 0) rows.push(['duplicates', m.duplicates, 'replies to a message already answered']);
+  if (m.unmatched > 0) rows.push(['unmatched', m.unmatched, 'replies answering no message sent']);
+  if (m.serverGaps > 0) rows.push(['server sequence gaps', m.serverGaps, `${num(m.serverMissing)} numbers skipped (session.serverSeq)`]);
+  const body = rows.map(([label, n, note]) => `<tr>${td(label)}${tdNum(num(n))}${tdNum(pct(n, m.sent))}${td(note, 'reasons')}</tr>`).join('\n');
+  const latency = ([['message round trip', 'messages.rttMs', m.rttMs], ['message send lag', 'messages.sendLagMs', m.sendLagMs]] as const).map(([label, key, st]) => latencyRow(label, key, st)).join('\n');
+  return `<section><h2>Messages</h2>
+<p class="note">session.stream: every message sent ends replied, late or lost.</p>
+<table id="messages"><thead><tr><th>fate</th><th>count</th><th>share</th><th>detail</th></tr></thead><tbody>${body}</tbody>
+<tfoot><tr>${td('sent')}${tdNum(num(m.sent))}${tdNum('')}${td('')}</tr></tfoot></table>
+<table id="message-latency"><thead><tr><th>latency (ms)</th><th>summary key</th><th>count</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr></thead><tbody>${latency}</tbody></table></section>
+`;
+}
+
+/** A row of a latency table: label, summary key, count and the percentiles. */
+function latencyRow(label: string, key: string, st: LatencyStats): string {
+  return `<tr>${td(escapeHtml(label))}${tdNum(escapeHtml(key))}${[st.count, st.min, st.p50, st.p90, st.p99, st.p999, st.max].map((v, i) => tdNum(i === 0 ? num(v) : fmtMs(v))).join('')}</tr>`;
+}
+
 const LATENCY_BLOCKS: [keyof Summary & `${string}Ms`, string][] = [
   ['handshakeMs', 'handshake (opened)'],
   ['handshakeFailMs', 'handshake (failed)'],
@@ -202,10 +258,7 @@ const LATENCY_BLOCKS: [keyof Summary & `${string}Ms`, string][] = [
 function scenarioSection(s: Summary, data: ReportData): string {
   const latencyRows = LATENCY_BLOCKS.map(([key, label]) => {
     const st = s[key] as LatencyStats | undefined;
-    if (!st) return '';
-    return `<tr>${td(escapeHtml(label))}${tdNum(escapeHtml(key))}${[st.count, st.min, st.p50, st.p90, st.p99, st.p999, st.max]
-      .map((v, i) => tdNum(i === 0 ? num(v) : fmtMs(v)))
-      .join('')}</tr>`;
+    return st ? latencyRow(label, key, st) : '';
   }).join('\n');
   const scenario =
     data.scenario === null
@@ -252,8 +305,8 @@ ${chartsSections(view, data)}
 ${populationSections(s, view, data)}
 ${phaseTableSection(s, view)}
 ${totalsSection(s)}
-${scenarioSection(s, data)}
-<footer class="muted"><p>wsrace report · ${escapeHtml(s.schema)} · generated from summary.json and events.ndjson</p></footer>
+${messagesSection(s)}${scenarioSection(s, data)}
+<footer class="muted"><p>wsrace report · ${escapeHtml(s.schema)} · generated from summary.json and events.ndjson${data.messagesOverTime ? ' and messages.ndjson' : ''}</p></footer>
 </main>
 <script type="application/json" id="data">${embedJson(page)}</script>
 <script>${uplotJs}</script>

@@ -159,6 +159,7 @@ export function withTimeline(
     burst: attribution.burst,
     clients: withoutVerdict.clients,
     restarts: timeline.restarts,
+    messages: withoutVerdict.messages ?? null,
   });
   const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
   // Phases come from the timeline, so a misspelt one cannot be refused at load: it reads 0. Say so.

@@ -23,6 +23,8 @@ export interface Progress {
   openNow: number;
   opened: number;
   failures: Record<string, number>;
+  /** session.stream: messages settled (replied, late or lost) in the last second, and lost so far; absent without a stream. */
+  messages?: { perSecond: number; lost: number };
 }
 
 interface StepFailures {
@@ -46,6 +48,8 @@ export class Recorder implements EngineListener {
   firstTries = 0;
   private readonly stepFailures = new Map<string, StepFailures>();
   private finishedLastSecond = 0;
+  /** messageCounts.sent at the previous progress() call. */
+  private messagesBefore = 0;
   private readonly events: EventsFile;
   /** session.stream's messages: counted as they come, and written to messages.ndjson. */
   readonly messageCounts: MessageCounts | null;
@@ -110,7 +114,7 @@ export class Recorder implements EngineListener {
 
   /** The progress line's numbers; "per second" counts from the previous call. */
   progress(scheduled: number, openNow: number): Progress {
-    const p = {
+    const p: Progress = {
       elapsedMs: now() - this.t0,
       scheduled,
       attempted: this.totals.attempted,
@@ -118,8 +122,10 @@ export class Recorder implements EngineListener {
       openNow,
       opened: this.totals.opened,
       failures: failureKinds(this.totals),
+      ...(this.messageCounts ? { messages: { perSecond: this.messageCounts.sent - this.messagesBefore, lost: this.messageCounts.lost } } : {}),
     };
     this.finishedLastSecond = 0;
+    this.messagesBefore = this.messageCounts?.sent ?? 0;
     return p;
   }
 

@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * report.html's script: draws the charts with uPlot (inlined before it as a global) from
- * the JSON embedded in the page. It only ever sets textContent. html.ts inlines this file as it
+ * report.html's script: draws the charts (three; more with a message stream or a population)
+ * with uPlot (inlined before it as a global) from the JSON embedded in the page. It only ever sets textContent. html.ts inlines this file as it
  * is, as a classic script; its names live in the block below, not on window (strict mode scopes
  * a block's functions to the block). Type-checked by tsconfig.client.json (DOM, no Node).
  */
@@ -294,10 +294,13 @@
     return stackedBars(p.t, layers, 'retries per second', null, false);
   }
 
-  /** p50 and p99 of the handshakes that opened, per bucket. @param {HTMLElement} el @returns {ChartSpec | null} */
-  function latencyChart(el) {
-    const h = R.handshakeOverTime;
-    if (!h.count.some(function (c) { return c > 0; })) return empty(el, 'No attempt opened: no handshake latency to plot.');
+  /**
+   * p50 and p99 per bucket as two lines, or a note where no bucket has a value.
+   * @param {HTMLElement} el @param {{ t: number[], p50: (number | null)[], p99: (number | null)[] }} h @param {string} yLabel @param {string} none
+   * @returns {ChartSpec | null}
+   */
+  function percentileLines(el, h, yLabel, none) {
+    if (!h.p50.some(function (v) { return v != null; })) return empty(el, none);
     const mid = h.t.map(function (t) { return t + B / 2; });
     return {
       data: [mid, h.p50, h.p99],
@@ -305,12 +308,58 @@
         height: 300,
         cursor: { sync: sync },
         scales: { x: xRange, y: { range: function (_u, _min, max) { return [0, Math.max(1, max || 0) * 1.15]; } } },
-        axes: [xAxis, { label: 'handshake (ms)', size: 56 }],
+        axes: [xAxis, { label: yLabel, size: 56 }],
         series: [
           { label: 'time', value: secondLabel },
           { label: 'p50', stroke: '#4e79a7', width: 2, points: { show: true, size: 5 }, value: function (_u, v) { return fmtMs(v); } },
           { label: 'p99', stroke: '#d64545', width: 2, points: { show: true, size: 5 }, value: function (_u, v) { return fmtMs(v); } },
         ],
+        hooks: timeHooks(false),
+      },
+    };
+  }
+
+  /** p50 and p99 of the handshakes that opened, per bucket. @param {HTMLElement} el */
+  function latencyChart(el) {
+    return percentileLines(el, R.handshakeOverTime, 'handshake (ms)', 'No attempt opened: no handshake latency to plot.');
+  }
+
+  /** session.stream: round-trip p50 and p99 of the messages sent in each bucket. @param {HTMLElement} el */
+  function messageRttChart(el) {
+    const m = R.messagesOverTime;
+    if (!m) return null;
+    return percentileLines(el, m, 'round trip (ms)', 'No message was answered: no round trip to plot.');
+  }
+
+  /** session.stream: messages lost and answered late per bucket of send time, stacked bars. @param {HTMLElement} el @returns {ChartSpec | null} */
+  function messageLossChart(el) {
+    const m = R.messagesOverTime;
+    if (!m) return null;
+    const upToLate = m.lost.map(function (n, i) { return n + m.late[i]; });
+    const top = upToLate.reduce(function (a, b) { return Math.max(a, b); }, 0);
+    if (top === 0) return empty(el, 'No message was lost or answered late.');
+    const bars = /** @type {NonNullable<uPlot.Series.PathBuilderFactories['bars']>} */ (uPlot.paths.bars)({ align: 0, size: [0.92, Infinity] });
+    /** @param {number[]} counts @returns {uPlot.Series.Value} */
+    const ofSent = function (counts) {
+      return function (_u, _v, _si, i) {
+        if (i == null) return '--';
+        const sent = m.sent[i];
+        return counts[i] + ' of ' + sent + (sent > 0 ? ' (' + ((100 * counts[i]) / sent).toFixed(1) + '%)' : '');
+      };
+    };
+    return {
+      data: [m.t.map(function (t) { return t + B / 2; }), m.lost, upToLate],
+      opts: {
+        height: 260,
+        cursor: { sync: sync, points: { show: false } },
+        scales: { x: xRange, y: { range: function () { return [0, Math.max(1, top) * 1.2]; } } },
+        axes: [xAxis, { label: 'messages per ' + (B >= 1 ? B + ' s' : Math.round(B * 1000) + ' ms'), size: 56 }],
+        series: [
+          { label: 'sent', value: secondLabel },
+          { label: 'lost', stroke: '#d64545', fill: '#d64545', width: 0, paths: bars, points: { show: false }, value: ofSent(m.lost) },
+          { label: 'late', stroke: '#e3b505', fill: '#e3b505', width: 0, paths: bars, points: { show: false }, value: ofSent(m.late) },
+        ],
+        bands: [{ series: [2, 1] }],
         hooks: timeHooks(false),
       },
     };
@@ -355,6 +404,8 @@
 
   make('timeline', timelineChart);
   make('latency', latencyChart);
+  make('message-rtt', messageRttChart);
+  make('message-loss', messageLossChart);
   make('distribution', distributionChart);
   make('connected', connectedChart);
   make('disconnects', disconnectsChart);

@@ -45,6 +45,21 @@ export interface DistributionPoint {
   count: number;
 }
 
+/**
+ * session.stream's messages per bucket of send time (ms since T0), indexed alike: how many were
+ * sent, lost and answered late, and the round trip of the answered ones (late ones too).
+ */
+export interface MessagesOverTime {
+  /** Start of each bucket in seconds since T0; bucket length is PerSecond's bucketS. */
+  t: number[];
+  sent: number[];
+  lost: number[];
+  late: number[];
+  /** Nearest-rank p50 and p99 of the bucket's round trips (ms, within 1%); null for a bucket with none. */
+  p50: (number | null)[];
+  p99: (number | null)[];
+}
+
 export interface PhaseBand {
   phase: string;
   startS: number;
@@ -73,6 +88,8 @@ export interface ChartData {
   distribution: DistributionPoint[];
   /** With load.population only. */
   population?: PopulationSeries;
+  /** Absent when the run had no stream. */
+  messagesOverTime?: MessagesOverTime;
 }
 
 /** A per-second series that is one outcome (a layer of the stacked bars). */
