@@ -162,6 +162,44 @@ async function quietEndsSkipWsRedundantEnds(url) {
 }
 
 /** bench/echo-server.mjs in its own process; resolves with its URL and a stop function. */
+/** The most a socket's message stream may cost (issue 23): outstanding messages kept compactly, not as objects per message. */
+const STREAM_BYTES_PER_SOCKET = 1024;
+
+/** stream.ts, stream-ledger.ts: a socket's MessageStream with a full window outstanding costs ≤ 1 KiB. */
+function streamCostsAtMostOneKiB() {
+  // 10,000 streams as the issue's example keeps them (every 250 ms, within 2 s), each with 9
+  // messages sent and none answered (the most a 2 s window holds), on a fake socket: heap and
+  // array buffers after a full GC, per stream. The attempts (owners) exist before, as in a run; a
+  // first stream warms the shared histograms.
+  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', `
+    import { MessageStream, compileStream } from '${dist('engine/stream.js')}';
+    import { createHistogram } from '${dist('record/histogram.js')}';
+    import { now } from '${dist('util/clock.js')}';
+    const settings = { holdMs: 10_000, serverSeq: null, stream: { everyMs: 250, withinMs: 2000, send: '{"type":"ping","seq":\${seq},"sentAt":\${sentAt}}', match: '"type":"pong"', json: null, seq: 'seq' } };
+    const host = { stream: compileStream(settings), t0: now(), histograms: { messageRtt: createHistogram(), messageSendLag: createHistogram() }, streamTimer() {}, messageEntry() {} };
+    const ws = { readyState: 1, send() {} };
+    const N = 10_000;
+    const owners = Array.from({ length: N + 1 }, (_, i) => ({ rec: { i }, ctx: null, drained() {} }));
+    const open = (owner) => {
+      const s = new MessageStream(host, owner, ws);
+      s.start(now());
+      for (let m = 1; m < 9; m++) s.fire(s.due);
+      return s;
+    };
+    open(owners[N]);
+    const streams = new Array(N);
+    const used = () => (globalThis.gc(), process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers);
+    const before = used();
+    for (let k = 0; k < N; k++) streams[k] = open(owners[k]);
+    const bytes = (used() - before) / N;
+    process.stdout.write(JSON.stringify({ bytes, sent: streams.reduce((n, s) => n + s.sent, 0) }));
+  `], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  const { bytes, sent } = JSON.parse(out);
+  check(sent === 90_000, `the streams sent ${sent} messages, expected 90,000: the guard no longer drives MessageStream as it is`);
+  check(bytes <= STREAM_BYTES_PER_SOCKET, `a socket's stream with 9 messages outstanding costs ${bytes.toFixed(0)} B, over ${STREAM_BYTES_PER_SOCKET} B (issue 23): see stream-ledger.ts`);
+  return `ok (${bytes.toFixed(0)} B per stream with 9 outstanding)`;
+}
+
 async function startEchoServer() {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [data] = await once(/** @type {import('node:stream').Readable} */ (child.stdout), 'data', { signal: AbortSignal.timeout(10_000) });
@@ -176,6 +214,7 @@ async function main() {
     ['socketOptions() keeps one hidden class per socket', socketOptionsKeepOneMap],
     ['deadline queues start with the element kinds they hold', deadlineQueuesKeepElementKinds],
     ['quiet ends skip ws’s redundant end() calls', () => quietEndsSkipWsRedundantEnds(server.url)],
+    ['a socket’s message stream costs at most 1 KiB', streamCostsAtMostOneKiB],
   ];
   let failed = 0;
   try {

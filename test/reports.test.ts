@@ -234,12 +234,18 @@ describe('messages in the reports', () => {
   let lossy: StreamServer;
   let good: RunResult;
   let bad: RunResult;
-  /** Replies 20 ms late, never to each socket's second message. */
-  const DELAY_MS = 20;
+  /**
+   * The lossy server replies this late, never to each socket's second message: at least 20 ms,
+   * and three times the good run's p99 round trip, so that on a busy machine the rise still
+   * stands clear of the baseline's own noise.
+   */
+  let DELAY_MS = 20;
   beforeAll(async () => {
     quick = await startStreamServer(0, () => false);
-    lossy = await startStreamServer(DELAY_MS, (seq) => seq === 2);
     good = await runScenario(streamScenario(quick.url, 'msg'), { outDir: join(root, 'msg', 'good'), workers: 1 });
+    // At most half the stream's `within` (1 s), so the replies are never late.
+    DELAY_MS = Math.min(500, Math.max(DELAY_MS, Math.ceil(3 * (good.summary.messages?.rttMs.p99 ?? 0))));
+    lossy = await startStreamServer(DELAY_MS, (seq) => seq === 2);
     bad = await runScenario(streamScenario(lossy.url, 'msg'), { outDir: join(root, 'msg', 'bad'), workers: 1 });
   }, 60_000);
   afterAll(async () => {
@@ -296,10 +302,10 @@ describe('messages in the reports', () => {
     expect(cmp.messages[0].cand).toMatchObject({ sent: bm.sent, lost: 40, late: 0, lossRate: 40 / bm.sent });
     expect(cmp.regressions).toContain(`total: message loss 0.0% → ${loss}% (+${loss} pp, tolerance 1 pp)`);
     expect(cmp.regressions).toContain(`phase unknown: message loss 0.0% → ${loss}% (+${loss} pp, tolerance 1 pp)`);
-    // The 20 ms the server waits before each reply: in the candidate's p50, flagged, with the numbers compare read.
+    // The delay the server waits before each reply: in the candidate's p50, flagged, with the numbers compare read.
     const [bp50, cp50] = [cmp.messages[0].base!.p[50]!, cmp.messages[0].cand!.p[50]!];
     expect(cp50).toBeGreaterThanOrEqual(DELAY_MS);
-    expect(cp50 - bp50, 'the baseline ran so late that the 20 ms is within its noise').toBeGreaterThan(Math.max(DEFAULT_COMPARE.minLatencyDeltaMs, (bp50 * DEFAULT_COMPARE.latencyTolerancePct) / 100));
+    expect(cp50 - bp50, 'the baseline ran so late that the delay is within its noise').toBeGreaterThan(Math.max(DEFAULT_COMPARE.minLatencyDeltaMs, (bp50 * DEFAULT_COMPARE.latencyTolerancePct) / 100));
     expect(cmp.regressions).toContain(`total: message round-trip p50 ${bp50.toFixed(2)} ms → ${cp50.toFixed(2)} ms (+${(((cp50 - bp50) / bp50) * 100).toFixed(0)}%, tolerance 10%)`);
     // The handshakes (40 a side) are too few to compare: the messages alone make the regression.
     expect(cmp.regressions.filter((r) => !r.includes('message'))).toEqual([]);
@@ -349,7 +355,7 @@ describe('messages in the reports', () => {
     }
     expect({ sent: series.sent, lost: series.lost, late: series.late }).toEqual(expected);
     expect([sum(series.sent), sum(series.lost), sum(series.late)]).toEqual([m.sent, 40, 0]);
-    // Every reply waited the server's 20 ms; in a bucket of at most 100 replies p99 is the largest (nearest rank), exact.
+    // Every reply waited the server's delay; in a bucket of at most 100 replies p99 is the largest (nearest rank), exact.
     for (const [k, p50] of series.p50.entries()) {
       expect(p50 === null, `bucket ${k}`).toBe(replies[k] === 0);
       if (p50 === null) continue;

@@ -69,7 +69,7 @@ describe('StreamLedger', () => {
     const l = new StreamLedger(1e9, 2);
     for (let k = 1; k <= 1000; k++) l.send(k * 2);
     expect(l.outstanding).toBe(1000);
-    expect(l.oldestOutstandingAt()).toBe(2);
+    expect(l.newestOutstandingAt()).toBe(2000);
     for (let k = 1000; k >= 1; k--) expect(l.replyTo(k, 5000).sentAt).toBe(k * 2);
     const steady = new StreamLedger(100, 4);
     for (let k = 1; k <= 10_000; k++) {
@@ -77,7 +77,7 @@ describe('StreamLedger', () => {
       expect(steady.replyInOrder(k + 1).seq).toBe(k);
     }
     expect((steady as unknown as { mask: number }).mask).toBe(3);
-    expect(steady.oldestOutstandingAt()).toBe(Infinity);
+    expect(steady.newestOutstandingAt()).toBe(-Infinity);
   });
 });
 

@@ -165,7 +165,7 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
     rec.start = now();
     recordMs(this.host.histograms.scheduleLag, rec.start - rec.sched);
     const t = this.host.templates;
-    if (!t.constant || s.users || t.sends.length || t.stepSends.length) {
+    if (!t.constant || s.users || t.sends.length || t.stepSends.length || this.host.stream?.perConnection) {
       this.ctx = { conn: rec.i, worker: this.host.workerIndex, user: s.users ? s.users[rec.i % s.users.length] : null, env: process.env };
     }
     const ctx = t.constant ? null : this.ctx!;
@@ -418,9 +418,10 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
     this.finish(this.outcome ?? 'error', wasOpen);
   }
 
-  /** Messages still outstanding are lost to the close code; the attempt's record says what its stream did. */
+  /** Messages still outstanding are lost to the close code; the attempt's record says what its stream did. Once. */
   private settleStream(code: number): void {
     const st = this.stream!;
+    this.stream = null;
     st.settle(code);
     if (st.sent > 0) this.rec.msgs = { sent: st.sent, replied: st.replied, late: st.late, lost: st.lost };
     if (st.firstReplyAt > 0) this.rec.reply = st.firstReplyAt;
@@ -440,6 +441,8 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
     rec.outcome = outcome;
     if (outcome === 'error' && rec.err === undefined) rec.err = 'unknown';
     if (!wasOpen && outcome !== 'interrupted') recordMs(this.host.histograms.handshakeFail, rec.end - rec.sched);
+    // Given up on without a close event (forceFinish): the socket was cut.
+    if (this.stream !== null) this.settleStream(1006);
     if (this.handshakeTicket >= 0) this.host.unwatch('handshake', this.handshakeTicket);
     if (this.holdTicket >= 0) this.host.unwatch('hold', this.holdTicket);
     if (this.expectTicket >= 0) this.host.unwatch('expect', this.expectTicket);

@@ -96,10 +96,10 @@ export class StreamLedger {
     return n;
   }
 
-  /** The send time of the oldest outstanding message (Infinity when none). */
-  oldestOutstandingAt(): number {
-    for (let seq = this.base; seq < this.nextSeq; seq++) if (this.state[seq & this.mask] === OUTSTANDING) return this.sentAt[seq & this.mask];
-    return Infinity;
+  /** The send time of the newest outstanding message (-Infinity when none). */
+  newestOutstandingAt(): number {
+    for (let seq = this.nextSeq - 1; seq >= this.base; seq--) if (this.state[seq & this.mask] === OUTSTANDING) return this.sentAt[seq & this.mask];
+    return -Infinity;
   }
 
   private answer(seq: number, at: number): ReplyResult {

@@ -1,4 +1,4 @@
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { compileJsonPath, readJsonPath, type JsonPath } from '../util/json-path.js';
@@ -6,7 +6,7 @@ import { recordMs } from '../record/histogram.js';
 import { FLAG_OUT_OF_ORDER, MSG_DUPLICATE, MSG_GAP, MSG_LATE, MSG_LOST, MSG_REPLIED, MSG_UNMATCHED } from '../record/messages.js';
 import { jsonContains } from '../session/json-subset.js';
 import { compileStreamTemplate, type StreamTemplate } from '../session/stream-template.js';
-import type { TemplateContext } from '../session/template.js';
+import { isTemplated, type TemplateContext } from '../session/template.js';
 import type { ConnectionSettings } from './protocol.js';
 import { StreamLedger, type ReplyResult } from './stream-ledger.js';
 
@@ -14,7 +14,11 @@ import { StreamLedger, type ReplyResult } from './stream-ledger.js';
 export interface CompiledStream {
   everyMs: number;
   withinMs: number;
+  /** The last message's number from 0: message k goes at open + k·every while k·every ≤ hold. */
+  lastIndex: number;
   template: StreamTemplate;
+  /** The message has per-connection placeholders (${conn}, ${user.x} …): the attempt needs its context. */
+  perConnection: boolean;
   /** What makes a message a reply: a regex, a JSON subset, or (both null) any message. */
   replyRe: RegExp | null;
   replyJson: Record<string, unknown> | null;
@@ -27,10 +31,13 @@ export interface CompiledStream {
 export function compileStream(s: ConnectionSettings): CompiledStream | null {
   const st = s.stream;
   if (!st && !s.serverSeq) return null;
+  const everyMs = st?.everyMs ?? 0;
   return {
-    everyMs: st?.everyMs ?? 0,
+    everyMs,
     withinMs: st?.withinMs ?? 0,
+    lastIndex: everyMs > 0 ? Math.floor(s.holdMs / everyMs) : -1,
     template: compileStreamTemplate(st?.send ?? ''),
+    perConnection: isTemplated(st?.send ?? ''),
     replyRe: st?.match != null ? new RegExp(st.match) : null,
     replyJson: st?.json ?? null,
     seqPath: st?.seq != null ? compileJsonPath(st.seq) : null,
@@ -59,19 +66,23 @@ export interface StreamOwner {
 }
 
 const SENDING = 0;
-/** The hold is over: no more sends; waiting for the outstanding replies, at most `within`. */
-const DRAINING = 1;
-const STOPPED = 2;
+/** Every message of the hold is out (the last at or before its end); the session has not ended yet. */
+const ALL_SENT = 1;
+/** The session is over: waiting for the outstanding replies while any is within its `within`. */
+const DRAINING = 2;
+const STOPPED = 3;
 
 /**
- * One socket's message stream: a message at open and every `every` after, on its own schedule
- * (a send that comes due late goes out late, and the lateness is recorded, so a stalled server
- * shows as latency and loss, not as a slower generator), its replies matched and timed.
+ * One socket's message stream: message k at open + k·every while k·every ≤ hold, on its own
+ * schedule (a send that comes due late goes out late, and the lateness is recorded, so a stalled
+ * server shows as latency and loss, not as a slower generator), its replies matched and timed.
  */
 export class MessageStream {
   /** The due time the heap will wake this stream for; other wake-ups are stale and ignored. */
   private due = 0;
   private state = SENDING;
+  /** When the socket opened: message k is due at openAt + k·every (a product, so no drift). */
+  private openAt = 0;
   private readonly ledger: StreamLedger;
   private lastServerSeq = NaN;
   sent = 0;
@@ -91,7 +102,8 @@ export class MessageStream {
 
   /** The socket opened at `openAt`: the first message goes now (a stream with no message, serverSeq only, sends none). */
   start(openAt: number): void {
-    if (this.host.stream!.everyMs <= 0) this.state = STOPPED;
+    this.openAt = openAt;
+    if (this.host.stream!.lastIndex < 0) this.state = STOPPED;
     else this.send(openAt, now());
   }
 
@@ -103,12 +115,20 @@ export class MessageStream {
   }
 
   private send(due: number, t: number): void {
+    // Once the server's close frame is in, ws would not send it: no message goes out.
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      this.state = STOPPED;
+      return;
+    }
     const cfg = this.host.stream!;
     const seq = this.ledger.send(t);
-    this.sent++;
     this.ws.send(cfg.template(this.owner.ctx, seq, t - this.host.t0));
-    recordMs(this.host.histograms.messageSendLag, t - due);
-    this.due = due + cfg.everyMs;
+    recordMs(this.host.histograms.messageSendLag, t > due ? t - due : 0);
+    if (this.sent++ === cfg.lastIndex) {
+      this.state = ALL_SENT;
+      return;
+    }
+    this.due = this.openAt + this.sent * cfg.everyMs;
     this.host.streamTimer(this, this.due);
   }
 
@@ -150,7 +170,7 @@ export class MessageStream {
       recordMs(this.host.histograms.messageRtt, v.rttMs);
       this.host.messageEntry(i, v.seq, v.sentAt, v.rttMs, late ? MSG_LATE : MSG_REPLIED, 0, v.outOfOrder ? FLAG_OUT_OF_ORDER : 0);
     }
-    if (this.state === DRAINING && this.ledger.outstanding === 0) this.drainOver();
+    if (this.state === DRAINING && !this.awaitReplies(t)) this.drainOver();
     return true;
   }
 
@@ -166,17 +186,38 @@ export class MessageStream {
   }
 
   /**
-   * The hold is over: no more sends. False when nothing is outstanding (close now); else the
-   * stream waits for the replies, at most until the oldest is `within` old, then calls drained().
+   * The session is over: no more sends. False when no reply is worth waiting for (close now);
+   * else the stream waits until every reply is in or the newest message's `within` has passed,
+   * then calls drained().
    */
   drain(): boolean {
-    if (this.state !== SENDING || this.ledger.outstanding === 0) {
+    const t = now();
+    // The hold's deadline and its last send come due together, and either may run first (or the
+    // steps' hold timer a hair early): the hold's messages go out before the wait.
+    while (this.state === SENDING) this.send(this.due, t);
+    if (this.state !== ALL_SENT) {
       this.state = STOPPED;
       return false;
     }
     this.state = DRAINING;
-    this.due = this.ledger.oldestOutstandingAt() + this.host.stream!.withinMs;
-    this.host.streamTimer(this, this.due);
+    if (this.awaitReplies(t)) return true;
+    this.state = STOPPED;
+    return false;
+  }
+
+  /**
+   * Whether some outstanding message is still within its window at `t`: then the drain waits
+   * until the newest one's window ends. Older ones past theirs do not cut it short, and do not
+   * keep the socket open.
+   */
+  private awaitReplies(t: number): boolean {
+    if (this.ledger.outstanding === 0) return false;
+    const until = this.ledger.newestOutstandingAt() + this.host.stream!.withinMs;
+    if (until <= t) return false;
+    if (until !== this.due) {
+      this.due = until;
+      this.host.streamTimer(this, until);
+    }
     return true;
   }
 

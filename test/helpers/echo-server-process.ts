@@ -16,9 +16,17 @@ export async function startEchoServerProcess(): Promise<{ url: string; close(): 
     setTimeout(() => process.exit(0), 120000).unref();
     process.on('SIGTERM', () => process.exit(0));
   `;
+  return startServerProcess(code, 'echo server');
+}
+
+/**
+ * Runs `code` (CommonJS, cwd the repository) in its own Node process; it must print the port it
+ * listens on as its first line. Resolves with its URL; close() ends it.
+ */
+export async function startServerProcess(code: string, what: string): Promise<{ url: string; close(): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, ['-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('echo server did not start')), 10_000);
+    const timer = setTimeout(() => (child.kill('SIGTERM'), reject(new Error(`${what} did not start`))), 10_000);
     child.stdout!.once('data', (d: Buffer) => {
       clearTimeout(timer);
       resolve(Number(d.toString().trim()));
