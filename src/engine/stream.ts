@@ -65,6 +65,8 @@ export interface StreamOwner {
   drained(): void;
 }
 
+/** ws's readyState OPEN. */
+const WS_OPEN = 1;
 const SENDING = 0;
 /** Every message of the hold is out (the last at or before its end); the session has not ended yet. */
 const ALL_SENT = 1;
@@ -110,6 +112,8 @@ export class MessageStream {
   /** The heap's wake-up for `due`. */
   fire(due: number): void {
     if (due !== this.due) return;
+    // The server's close frame is in (ws says CLOSING until TCP closes): a send would never leave, so it is not one.
+    if (this.state === SENDING && this.ws.readyState !== WS_OPEN) this.state = STOPPED;
     if (this.state === SENDING) this.send(due, now());
     else if (this.state === DRAINING) this.drainOver();
   }

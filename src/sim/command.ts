@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { loadSimConfig, SIM_PROFILES, type SimCliArgs } from './config.js';
+import { DRAIN_MODES, loadSimConfig, NEW_PROFILES, SIM_PROFILES, STRATEGIES, type SimCliArgs } from './config.js';
 import { startSimulator, type SimHandle } from './server.js';
 
 /**
@@ -28,7 +28,7 @@ export async function runSim(args: SimCliArgs, io: RunSimIo = {}): Promise<void>
   const options = loadSimConfig(args, CLI_DEFAULTS);
   const sim = await startSimulator({ ...options, log: stdout });
   const p = sim.plan;
-  const eta = p.failed ? `startup fails at ~${(p.failAtMs! / 1000).toFixed(1)} s` : `startup ~${(p.readyAtMs! / 1000).toFixed(1)} s`;
+  const eta = `${sim.profile === 'rollout' ? `revision A ready; revision B (${options.newProfile}) starts at ~${(p.phases[0].startMs / 1000).toFixed(1)} s, ` : ''}${p.failed ? `startup fails at ~${(p.failAtMs! / 1000).toFixed(1)} s` : `startup ~${(p.readyAtMs! / 1000).toFixed(1)} s`}`;
   stderr.write(`wsrace sim: ${sim.profile} listening on ${sim.url} (${eta})\n`);
   io.onStarted?.(sim);
   if (io.signal) {
@@ -53,6 +53,12 @@ const builder = (y: Argv) =>
     .option('max-connections', { type: 'number', describe: 'open sockets + held upgrades; beyond it HTTP 503 [default: 10000]' })
     .option('require-auth', { type: 'boolean', describe: 'close 1008 sockets without a Bearer header or jwt.<token> subprotocol' })
     .option('truth', { type: 'string', describe: 'write one JSON line per connection handled and per stream message received (ground truth) to FILE' })
+    .option('rollout-at', { type: 'string', describe: 'rollout: when revision B starts cold (model time) [default: 5s]' })
+    .option('new', { type: 'string', choices: NEW_PROFILES, describe: 'rollout: how revision B behaves while it starts [default: racy]' })
+    .option('drain', { type: 'string', choices: DRAIN_MODES, describe: 'rollout: how revision A closes its sockets: close 1012, close 1001, or cut the TCP connection [default: 1012]' })
+    .option('drain-over', { type: 'string', describe: 'rollout: A\'s closes are spread evenly over this long (model time) [default: 2s]' })
+    .option('strategy', { type: 'string', choices: STRATEGIES, describe: 'rollout: rolling = traffic moves and A drains when B\'s health says ready; recreate = A drains at rollout-at and traffic moves at once [default: rolling]' })
+    .option('old-reply-delay', { type: 'string', describe: 'rollout: revision A holds each stream reply this long (model time), so messages are outstanding when it drains [default: 0]' })
     .option('config', { type: 'string', describe: 'JSON or YAML file with any of these options (flags win)' })
     .option('phases', { type: 'string', describe: 'phases and model seconds, in order: "init=2.415,dependencies=14.084,…"' })
     .option('timeout', { type: 'string', array: true, describe: 'base phase timeout in seconds, repeatable: dependencies=1.5' })
@@ -60,7 +66,8 @@ const builder = (y: Argv) =>
     .option('safety-margin', { type: 'number', describe: 'timeout × this [default: 1.1]' })
     .option('max-total', { type: 'string', describe: 'cap on an effective timeout, seconds [default: 5]' })
     .example('$0 sim --profile racy --time-scale 0.1', 'a ~2 s cold start that closes early sockets with 1011')
-    .example('$0 sim --profile broken --truth sim-truth.jsonl', 'the seed report: dependencies times out, 503 for good');
+    .example('$0 sim --profile broken --truth sim-truth.jsonl', 'the seed report: dependencies times out, 503 for good')
+    .example('$0 sim --profile rollout --rollout-at 5s --drain 1012 --drain-over 2s --new racy', 'a deploy: revision A drains once revision B says healthy');
 
 type SimArgs = ReturnType<typeof builder> extends Argv<infer T> ? T : never;
 

@@ -13,8 +13,19 @@ import { DEFAULT_PHASES, SEED_STAGING_PHASE_TIMEOUTS, STAGING_TIMEOUT_POLICY, ty
  * the server multiplies them by timeScale.
  */
 
-export const SIM_PROFILES = ['racy', 'gated', 'queued', 'refuse', 'broken'] as const;
+export const SIM_PROFILES = ['racy', 'gated', 'queued', 'refuse', 'broken', 'rollout'] as const;
 export type SimProfile = (typeof SIM_PROFILES)[number];
+/** The profiles of one startup; `rollout` is two revisions, the new one starting in one of these. */
+export type StartupProfile = Exclude<SimProfile, 'rollout'>;
+/** What the new revision of a rollout does while it starts (`refuse` has no meaning behind a router that is already listening). */
+export const NEW_PROFILES = ['racy', 'gated', 'queued', 'broken'] as const;
+export type NewProfile = (typeof NEW_PROFILES)[number];
+/** How the old revision closes its sockets: a close frame with that code, or `cut` (the TCP connection destroyed). */
+export const DRAIN_MODES = ['1012', '1001', 'cut'] as const;
+export type DrainMode = (typeof DRAIN_MODES)[number];
+/** `rolling`: traffic moves, and the old revision drains, when the new one's health says ready; `recreate`: the old one drains at the rollout and traffic moves at once. */
+export const STRATEGIES = ['rolling', 'recreate'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 export interface SimOptions {
   /** How `/ws` behaves before ready. Default `racy`. */
@@ -57,6 +68,18 @@ export interface SimOptions {
   log?: Writable | null;
   /** /health says "Startup taking too long" after this many model seconds still starting. Default 300. */
   slowStartupAfter?: number;
+  /** rollout: when revision B starts (model ms after the start). Default 5000. */
+  rolloutAtMs?: number;
+  /** rollout: how revision B behaves while it starts. Default `racy`. */
+  newProfile?: NewProfile;
+  /** rollout: how revision A closes its sockets. Default `1012`. */
+  drain?: DrainMode;
+  /** rollout: A's closes are spread evenly over this long (model ms). Default 2000. */
+  drainOverMs?: number;
+  /** rollout: when traffic moves and A drains. Default `rolling`. */
+  strategy?: Strategy;
+  /** rollout: revision A holds each stream reply this long (model ms), so messages are outstanding when it drains. Default 0. */
+  oldReplyDelayMs?: number;
 }
 
 /** What the loader produces: everything the server needs, defaults applied (log left to the caller). */
@@ -82,6 +105,12 @@ export const SIM_DEFAULTS = {
   maxConnections: 10000,
   requireAuth: false,
   slowStartupAfter: 300,
+  rolloutAtMs: 5000,
+  newProfile: 'racy' as NewProfile,
+  drain: '1012' as DrainMode,
+  drainOverMs: 2000,
+  strategy: 'rolling' as Strategy,
+  oldReplyDelayMs: 0,
 };
 
 /** Bad config or flag; the CLI convention is exit code 2 with the message. */
@@ -101,7 +130,8 @@ export function resolveSimOptions(opts: SimOptions = {}): ResolvedSimOptions {
   // broken = the seed's aggressive staging phase timeouts, unless the caller supplied timeouts of its own.
   const given = opts.timeouts ?? {};
   const hasOwn = Object.keys(given).length > 0 || phases.some((p) => p.timeout !== undefined);
-  const timeouts = { ...(profile === 'broken' && !hasOwn ? SEED_STAGING_PHASE_TIMEOUTS : {}), ...given };
+  const broken = profile === 'broken' || (profile === 'rollout' && opts.newProfile === 'broken');
+  const timeouts = { ...(broken && !hasOwn ? SEED_STAGING_PHASE_TIMEOUTS : {}), ...given };
   const names = new Set(phases.map((p) => p.name));
   for (const name of Object.keys(timeouts)) {
     if (!names.has(name)) {
@@ -187,6 +217,12 @@ export const simConfigSchema = z
     requireAuth: z.boolean({ error: 'expected true or false' }).optional(),
     truth: z.string({ error: 'expected a file path' }).min(1, 'expected a file path').optional(),
     slowStartupAfter: seconds(true).optional(),
+    rolloutAt: millis().optional(),
+    new: z.enum(NEW_PROFILES, { error: `expected one of ${NEW_PROFILES.join(', ')}` }).optional(),
+    drain: z.enum(DRAIN_MODES, { error: `expected one of ${DRAIN_MODES.join(', ')}` }).optional(),
+    drainOver: millis().optional(),
+    strategy: z.enum(STRATEGIES, { error: `expected one of ${STRATEGIES.join(', ')}` }).optional(),
+    oldReplyDelay: millis().optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -221,6 +257,12 @@ export interface SimCliArgs {
   maxConnections?: number;
   requireAuth?: boolean;
   truth?: string;
+  rolloutAt?: number | string;
+  new?: string;
+  drain?: number | string;
+  drainOver?: number | string;
+  strategy?: string;
+  oldReplyDelay?: number | string;
 }
 
 /** Reads and validates a config file (JSON or YAML); errors name the file, the key and what was expected. */
@@ -250,8 +292,9 @@ export function parseSimConfigText(text: string, file: string): SimConfigParsed 
 /** Turns flags into the config's shape and validates them; errors name the flag. */
 export function parseSimCliArgs(args: SimCliArgs): SimConfigParsed {
   const raw: Record<string, unknown> = {};
-  const copy = ['profile', 'port', 'host', 'path', 'timeScale', 'envMultiplier', 'safetyMargin', 'maxTotal', 'raceWindow', 'lossWindow', 'warm', 'warmDelay', 'agentStep', 'maxConnections', 'requireAuth', 'truth'] as const;
+  const copy = ['profile', 'port', 'host', 'path', 'timeScale', 'envMultiplier', 'safetyMargin', 'maxTotal', 'raceWindow', 'lossWindow', 'warm', 'warmDelay', 'agentStep', 'maxConnections', 'requireAuth', 'truth', 'rolloutAt', 'new', 'drainOver', 'strategy', 'oldReplyDelay'] as const;
   for (const key of copy) if (args[key] !== undefined) raw[key] = args[key];
+  if (args.drain !== undefined) raw.drain = String(args.drain); // --drain 1012 arrives as a number
   if (args.phases !== undefined) raw.phases = parseAssignments(String(args.phases), '--phases', 'init=2.415,dependencies=14.084').map(([name, duration]) => ({ name, duration }));
   const timeouts = args.timeout === undefined ? [] : Array.isArray(args.timeout) ? args.timeout : [args.timeout];
   if (timeouts.length > 0) raw.timeouts = Object.fromEntries(timeouts.flatMap((t) => parseAssignments(String(t), '--timeout', 'dependencies=1.5')));
@@ -308,13 +351,19 @@ export function toSimOptions(cfg: SimConfigParsed): SimOptions {
     requireAuth: cfg.requireAuth,
     truth: cfg.truth,
     slowStartupAfter: cfg.slowStartupAfter,
+    rolloutAtMs: cfg.rolloutAt,
+    newProfile: cfg.new,
+    drain: cfg.drain,
+    drainOverMs: cfg.drainOver,
+    strategy: cfg.strategy,
+    oldReplyDelayMs: cfg.oldReplyDelay,
   };
   return stripUndefined(out) as SimOptions;
 }
 
 // ---------------------------------------------------------------------------------------------
 
-const FLAG_OF: Record<string, string> = { phases: '--phases', timeouts: '--timeout', raceWindow: '--race-window', lossWindow: '--loss-window', agentStep: '--agent-step' };
+const FLAG_OF: Record<string, string> = { phases: '--phases', timeouts: '--timeout', raceWindow: '--race-window', lossWindow: '--loss-window', agentStep: '--agent-step', new: '--new' };
 
 function flagPath(path: readonly PropertyKey[]): string {
   const first = String(path[0] ?? '');

@@ -12,6 +12,13 @@ export {
   SimConfigError,
   SIM_DEFAULTS,
   SIM_PROFILES,
+  NEW_PROFILES,
+  DRAIN_MODES,
+  STRATEGIES,
+  type NewProfile,
+  type DrainMode,
+  type Strategy,
+  type StartupProfile,
   type SimOptions,
   type ResolvedSimOptions,
   type SimCliArgs,
@@ -41,3 +48,5 @@ export { AGENT_EVENTS } from './protocol.js';
 export { formatTransition, formatCompleted, formatReady, formatFailed } from './log.js';
 export { nowEpochMs, type ConnAction, type ConnRecord } from './truth.js';
 export { warmDelay, type MessageAction, type MessageRecord, type DropReason } from './stream.js';
+export { planRollout, shiftPlan, rolloutMarks, drainOffset, drainClose, type RolloutPlan, type DrainClose } from './rollout.js';
+export { RolloutSimulator } from './rollout-server.js';

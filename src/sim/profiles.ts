@@ -1,4 +1,4 @@
-import type { SimProfile } from './config.js';
+import type { SimProfile, StartupProfile } from './config.js';
 import type { StartupFlags } from './startup.js';
 
 /**
@@ -32,7 +32,7 @@ export interface UpgradeContext {
   maxConnections: number;
 }
 
-export function decideUpgrade(profile: SimProfile, flags: StartupFlags, ctx: UpgradeContext): UpgradeDecision {
+export function decideUpgrade(profile: StartupProfile, flags: StartupFlags, ctx: UpgradeContext): UpgradeDecision {
   if (flags.failed) return { action: 'http_503', status: 503, reason: `Startup failed: ${flags.failReason}` };
   if (ctx.active >= ctx.maxConnections) return { action: 'rejected_capacity', status: 503, reason: `Connection limit reached (${ctx.maxConnections})` };
   switch (profile) {
@@ -48,6 +48,12 @@ export function decideUpgrade(profile: SimProfile, flags: StartupFlags, ctx: Upg
       // refuse only gets here once listening, i.e. ready; gated is its fallback just in case.
       return flags.ready ? { action: 'accept', lossy: false } : { action: 'http_503', status: 503, reason: 'Service starting', retryAfter: 1 };
   }
+}
+
+/** A profile that decides upgrades itself; `rollout` hands each upgrade to one of its revisions, each with a startup profile of its own. */
+export function startupProfile(profile: SimProfile): StartupProfile {
+  if (profile === 'rollout') throw new Error('sim: a rollout decides upgrades per revision');
+  return profile;
 }
 
 /** A close reason must fit in 123 bytes: drop trailing components until it does. */

@@ -7,9 +7,12 @@ import { handleHealth, send } from './health.js';
 import { PhaseLog } from './log.js';
 import { computePlan, type StartupPlan } from './phases.js';
 import { raceMarks, StartupRunner, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
-import { warmDelay, type MessageAction, type MessageRecord, type PingHost } from './stream.js';
+import { warmDelay, warmOf, type MessageAction, type MessageRecord, type PingHost, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './truth.js';
+import { httpUrl, wsUrl } from './address.js';
 import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
+import { RolloutSimulator } from './rollout-server.js';
+import { planOfTruth, recordStartup } from './startup-truth.js';
 
 /**
  * The cold-start simulator: an HTTP + WebSocket server whose startup clock starts the moment
@@ -39,6 +42,10 @@ export interface SimState {
   counts: Partial<Record<ConnAction, number>>;
   /** Stream pings settled so far, by what became of them. */
   messages: Partial<Record<MessageAction, number>>;
+  /** rollout: the revision new upgrades and /health go to. */
+  serving?: 'A' | 'B';
+  /** rollout: sockets A closed in its drain so far. */
+  drainCloses?: number;
 }
 
 export interface SimHandle {
@@ -72,15 +79,10 @@ export interface SimHandle {
 
 /** Starts the simulator: this call is the cold start (t0), and it resolves once the server listens (refuse: once its port is known). */
 export async function startSimulator(options: SimOptions = {}): Promise<SimHandle> {
-  return Simulator.start(options);
+  return options.profile === 'rollout' ? RolloutSimulator.start(options) : Simulator.start(options);
 }
 
-export interface Warm {
-  /** Epoch ms of the planned ready. */
-  readyAt: number;
-  delayMs: number;
-  ms: number;
-}
+export type { Warm };
 
 interface Waiter {
   mark: Mark;
@@ -164,12 +166,12 @@ export class Simulator implements SimHandle, UpgradeHost {
 
   /** ws://host:port/path */
   get url(): string {
-    return `ws://${this.hostInUrl()}:${this.listenPort}${this.path}`;
+    return wsUrl(this.host, this.listenPort, this.path);
   }
 
   /** http://host:port */
   get httpUrl(): string {
-    return `http://${this.hostInUrl()}:${this.listenPort}`;
+    return httpUrl(this.host, this.listenPort);
   }
 
   state(): SimState {
@@ -247,10 +249,6 @@ export class Simulator implements SimHandle, UpgradeHost {
     this.runner.emit('msg', rec);
   }
 
-  private hostInUrl(): string {
-    return this.host.includes(':') ? `[${this.host}]` : this.host;
-  }
-
   /** The truth file's start line, and a line for each phase, failure and mark as the clock passes them. */
   private writeTruthOfStartup(): void {
     const { truth, plan, marks, t0, options: o } = this;
@@ -262,30 +260,9 @@ export class Simulator implements SimHandle, UpgradeHost {
       profile: o.profile,
       timeScale: o.timeScale,
       path: o.path,
-      plan: {
-        phases: plan.phases,
-        readyAtMs: plan.readyAtMs,
-        bridgeReadyAtMs: plan.bridgeReadyAtMs,
-        failAtMs: plan.failAtMs,
-        failedPhase: plan.failedPhase,
-        failReason: plan.failReason,
-        ...marks,
-        ...(this.warm === null ? {} : { warmDelayMs: this.warm.delayMs, warmMs: this.warm.ms }),
-      },
+      plan: planOfTruth(plan, marks, this.warm),
     });
-    this.runner.on('phase', (phase: string, plannedMs: number) => {
-      const at = nowEpochMs();
-      truth?.write({ type: 'phase', phase, at, atMs: this.sinceT0(at), plannedMs });
-    });
-    this.runner.on('failed', (reason: string, plannedMs: number) => {
-      const at = nowEpochMs();
-      truth?.write({ type: 'phase', phase: 'failed', failedPhase: this.flags.phase, reason, at, atMs: this.sinceT0(at), plannedMs });
-    });
-    this.runner.on('mark', (mark: Mark, plannedMs: number) => {
-      if (mark === 'ready' || mark === 'failed') return; // phase lines say these
-      const at = nowEpochMs();
-      truth?.write({ type: 'mark', mark, at, atMs: this.sinceT0(at), plannedMs });
-    });
+    if (truth) recordStartup(this.runner, (line) => truth.write(line), (at) => this.sinceT0(at));
   }
 
   /** /health and its variants from the flags; 426 on the WebSocket path; 404 elsewhere. */
@@ -388,13 +365,6 @@ export class Simulator implements SimHandle, UpgradeHost {
       this.settleWaiters();
     }
   }
-}
-
-/** racy's warm-up on the wall clock, from the planned ready; null in other profiles, when startup fails, or when turned off. */
-function warmOf(o: ResolvedSimOptions, plan: StartupPlan, t0: number): Warm | null {
-  if (o.profile !== 'racy' || plan.readyAtMs === undefined || o.warmDelayMs <= 0 || o.warmMs <= 0) return null;
-  const scaled = (ms: number) => Math.round(ms * o.timeScale * 1000) / 1000;
-  return { readyAt: t0 + plan.readyAtMs, delayMs: scaled(o.warmDelayMs), ms: scaled(o.warmMs) };
 }
 
 /** Listen on port 0, read the port, close: the refuse profile's port before it may listen. */

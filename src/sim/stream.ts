@@ -1,4 +1,6 @@
 import type { WebSocket } from 'ws';
+import type { ResolvedSimOptions } from './config.js';
+import type { StartupPlan } from './phases.js';
 
 /**
  * A socket's stream pings (a `ping` carrying a `seq`, as wsrace's session.stream sends): each is
@@ -151,4 +153,18 @@ export class StreamPings {
   private record(seq: unknown, at: number, phase: string, action: MessageAction, extra: Partial<MessageRecord>): MessageRecord {
     return { type: 'msg', at, atMs: this.host.sinceT0(at), connId: this.connId, remote: this.remote, seq, phase, action, ...extra };
   }
+}
+
+/** racy's warm-up on the wall clock: stream replies `delayMs` late at `readyAt` (epoch ms), none `ms` after it. */
+export interface Warm {
+  readyAt: number;
+  delayMs: number;
+  ms: number;
+}
+
+/** racy's warm-up from the planned ready; null in other profiles, when startup fails, or when turned off. */
+export function warmOf(o: Pick<ResolvedSimOptions, 'profile' | 'warmDelayMs' | 'warmMs' | 'timeScale'>, plan: StartupPlan, t0: number): Warm | null {
+  if (o.profile !== 'racy' || plan.readyAtMs === undefined || o.warmDelayMs <= 0 || o.warmMs <= 0) return null;
+  const scaled = (ms: number) => Math.round(ms * o.timeScale * 1000) / 1000;
+  return { readyAt: t0 + plan.readyAtMs, delayMs: scaled(o.warmDelayMs), ms: scaled(o.warmMs) };
 }

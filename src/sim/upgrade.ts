@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ResolvedSimOptions } from './config.js';
 import { missingComponents } from './phases.js';
-import { chooseSubprotocol, decideUpgrade, hasCredentials } from './profiles.js';
+import { chooseSubprotocol, decideUpgrade, hasCredentials, startupProfile } from './profiles.js';
 import { speakProtocol } from './protocol.js';
 import type { StartupFlags } from './startup.js';
 import type { PingHost, StreamPings } from './stream.js';
@@ -44,10 +44,16 @@ export class Upgrades {
   private readonly raw = new Set<Duplex>();
   /** Sockets speaking the protocol, with their stream pings (replies still held are settled on shutdown). */
   private readonly speaking = new Map<WebSocket, StreamPings>();
+  /** Sockets accepted with the protocol, in the order they were accepted, with who they are (a rollout's drain closes them in turn). */
+  readonly accepted = new Map<WebSocket, { connId: string; remote: string }>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: chooseSubprotocol });
   private connSeq = 0;
 
-  constructor(private readonly host: UpgradeHost) {}
+  /** `idPrefix` names the sockets in the truth (`conn_1`, …); a rollout gives each revision its own. */
+  constructor(
+    private readonly host: UpgradeHost,
+    private readonly idPrefix = 'conn_',
+  ) {}
 
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const at = nowEpochMs();
@@ -59,7 +65,7 @@ export class Upgrades {
     if (this.host.stopping()) return this.reject(socket, base, 'http_503', 503, 'Server shutting down');
     if (pathname !== this.host.options.path) return this.reject(socket, base, 'http_404', 404, 'Not Found');
     const o = this.host.options;
-    const decision = decideUpgrade(o.profile, this.host.flags, {
+    const decision = decideUpgrade(startupProfile(o.profile), this.host.flags, {
       missing: () => missingComponents(this.host.phaseNames, this.host.flags.phase),
       active: this.open.size + this.held.size,
       maxConnections: o.maxConnections,
@@ -136,7 +142,7 @@ export class Upgrades {
 
   private accept(req: IncomingMessage, socket: Duplex, head: Buffer, base: Base, lossy: boolean, queuedMs?: number): void {
     const o = this.host.options;
-    const connId = `conn_${++this.connSeq}`;
+    const connId = `${this.idPrefix}${++this.connSeq}`;
     const authed = !o.requireAuth || hasCredentials(req.headers.authorization, req.headers['sec-websocket-protocol']);
     const q = queuedMs === undefined ? {} : { queuedMs };
     if (!authed) this.host.record({ ...base, ...q, action: 'close_1008', code: 1008, reason: 'Authentication failed', connId });
@@ -159,7 +165,8 @@ export class Upgrades {
         pings: this.host.pings,
       });
       this.speaking.set(ws, pings);
-      ws.once('close', () => this.speaking.delete(ws));
+      this.accepted.set(ws, { connId, remote: base.remote });
+      ws.once('close', () => (this.speaking.delete(ws), this.accepted.delete(ws)));
     });
   }
 

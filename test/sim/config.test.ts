@@ -88,7 +88,7 @@ requireAuth: true
     expect(typo.message).toMatch(/unknown key "profle"; expected only profile, port/);
 
     const profile = errorOf(() => loadSimConfig({ config: file('p.json', '{"profile":"flaky"}') }));
-    expect(profile.message).toMatch(/p\.json: profile: expected one of racy, gated, queued, refuse, broken, found "flaky"/);
+    expect(profile.message).toMatch(/p\.json: profile: expected one of racy, gated, queued, refuse, broken, rollout, found "flaky"/);
 
     const dup = errorOf(() => loadSimConfig({ config: file('d.yaml', 'phases: [{name: a, duration: 1}, {name: a, duration: 2}]\n') }));
     expect(dup.message).toMatch(/phases\[1\]\.name: expected a unique phase name/);

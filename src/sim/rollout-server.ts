@@ -1,0 +1,275 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { resolveSimOptions, type ResolvedSimOptions, type SimOptions } from './config.js';
+import { handleHealth, send } from './health.js';
+import { PhaseLog } from './log.js';
+import { computePlan, type StartupPlan } from './phases.js';
+import { readyFlags, Revision, type RevisionSink } from './revision.js';
+import { drainClose, drainOffset, planRollout, rolloutMarks, shiftPlan, type RolloutPlan } from './rollout.js';
+import type { SimHandle, SimState } from './server.js';
+import { raceMarks, StartupRunner, type Mark, type RaceMarks } from './startup.js';
+import { planOfTruth, recordStartup } from './startup-truth.js';
+import { warmDelay, warmOf, type Warm } from './stream.js';
+import { nowEpochMs, TruthWriter } from './truth.js';
+import { httpUrl, wsUrl } from './address.js';
+import { pathOf } from './upgrade.js';
+
+/**
+ * The rollout profile: one port (the platform's router) in front of two revisions. A is ready
+ * from the start; B cold-starts at rollout-at with the `--new` profile. New upgrades and /health
+ * go to whichever revision serves (rollout.ts decides when traffic moves); once A is told to
+ * drain it closes its sockets one by one over drain-over. Its `plan` and `marks` are B's, on the
+ * simulator's clock (t0 = this process's start).
+ */
+export class RolloutSimulator implements SimHandle, RevisionSink {
+  readonly profile = 'rollout' as const;
+  readonly host: string;
+  readonly path: string;
+  readonly plan: StartupPlan;
+  readonly marks: RaceMarks;
+  readonly warm: Warm | null;
+  readonly rollout: RolloutPlan;
+  /** B's clock; also where 'conn', 'msg', 'drop', 'held', 'switch', 'drain_close' and 'drained' are told. */
+  readonly events: StartupRunner;
+  readonly a: Revision;
+  readonly b: Revision;
+  private readonly runner: StartupRunner;
+  private readonly truth: TruthWriter | null;
+  private readonly server: Server;
+  private switched = false;
+  private closes = 0;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private isStopping = false;
+  private listenPort: number;
+
+  static async start(options: SimOptions): Promise<RolloutSimulator> {
+    const t0Perf = performance.now();
+    const sim = new RolloutSimulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, performance.timeOrigin + t0Perf);
+    await sim.listen();
+    return sim;
+  }
+
+  private constructor(
+    readonly options: ResolvedSimOptions,
+    private readonly log: PhaseLog,
+    private readonly t0Perf: number,
+    readonly t0: number,
+  ) {
+    const o = options;
+    const scale = (ms: number) => Math.round(ms * o.timeScale * 1000) / 1000;
+    this.host = o.host;
+    this.path = o.path;
+    this.listenPort = o.port;
+    const bOptions = { ...o, profile: o.newProfile };
+    this.plan = shiftPlan(computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal }), scale(o.rolloutAtMs));
+    this.marks = rolloutMarks(raceMarks(this.plan, o.newProfile, o.raceWindowMs, o.lossWindowMs), scale(o.rolloutAtMs));
+    this.rollout = planRollout(o.strategy, scale(o.rolloutAtMs), this.marks, o.drain, scale(o.drainOverMs));
+    this.warm = warmOf(bOptions, this.plan, t0);
+    this.runner = this.events = new StartupRunner(this.plan, this.marks, t0Perf, t0, log);
+    this.truth = o.truth ? new TruthWriter(o.truth) : null;
+    const warm = this.warm;
+    this.a = new Revision('A', { ...o, profile: 'gated' }, readyFlags(), ['ready'], this, () => scale(o.oldReplyDelayMs));
+    this.b = new Revision('B', bOptions, this.runner.flags, this.plan.phaseNames, this, (at) => (warm === null ? 0 : warmDelayAt(warm, at)));
+    this.writeStart();
+    this.server = createServer((req, res) => this.answerHttp(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.serving().upgrades.handle(req, socket, head));
+    const releaseHeld = () => this.b.upgrades.releaseHeld();
+    this.runner.on('ready', releaseHeld);
+    this.runner.on('failed', releaseHeld);
+    if (o.strategy === 'recreate') this.runner.once('phase', () => this.switchTraffic());
+    else this.runner.on('mark', (mark: Mark) => mark === 'health_ready' && this.switchTraffic());
+  }
+
+  get port(): number {
+    return this.listenPort;
+  }
+
+  get url(): string {
+    return wsUrl(this.host, this.listenPort, this.path);
+  }
+
+  get httpUrl(): string {
+    return httpUrl(this.host, this.listenPort);
+  }
+
+  /** B's startup, both revisions' sockets, which one serves, and how many of A's sockets it closed. */
+  state(): SimState {
+    const f = this.runner.flags;
+    const sum = <K extends string>(x: Partial<Record<K, number>>, y: Partial<Record<K, number>>) => {
+      const out: Partial<Record<K, number>> = { ...x };
+      for (const [k, v] of Object.entries(y) as [K, number][]) out[k] = (out[k] ?? 0) + v;
+      return out;
+    };
+    return {
+      profile: 'rollout',
+      phase: this.b.phaseLabel(),
+      ...(f.failed ? { failedPhase: f.phase, failReason: f.failReason } : {}),
+      ready: f.ready,
+      failed: f.failed,
+      bridgeReady: f.bridgeReady,
+      healthy: !f.failed && (f.healthReady || f.ready),
+      inLossWindow: f.inLossWindow,
+      listening: this.server.listening,
+      elapsedMs: this.runner.elapsed(),
+      openSockets: this.a.upgrades.open.size + this.b.upgrades.open.size,
+      heldUpgrades: this.b.upgrades.held.size,
+      counts: sum(this.a.counts, this.b.counts),
+      messages: sum(this.a.messages, this.b.messages),
+      serving: this.switched ? 'B' : 'A',
+      drainCloses: this.closes,
+    };
+  }
+
+  /** B's marks, as Simulator.until; also rejects on close or when B's startup ended without the mark. */
+  until(mark: Mark, timeoutMs = 30_000): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const check = () => {
+        const at = this.runner.reached.get(mark);
+        const never = this.isStopping ? 'the simulator was closed' : this.runner.finished && mark !== 'listening' ? 'startup ended without it' : null;
+        if (at === undefined && never === null) return;
+        clearTimeout(timer);
+        this.runner.off('mark', check).off('stopped', check);
+        if (at !== undefined) resolve(at);
+        else reject(new Error(`sim: ${mark} will not happen: ${never}`));
+      };
+      const timer = setTimeout(() => (this.runner.off('mark', check).off('stopped', check), reject(new Error(`sim: timed out after ${timeoutMs} ms waiting for ${mark}`))), timeoutMs);
+      this.runner.on('mark', check).on('stopped', check);
+      check();
+    });
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  // ---- RevisionSink -------------------------------------------------------------------------
+  stopping(): boolean {
+    return this.isStopping;
+  }
+
+  sinceT0(at: number): number {
+    return Math.round((at - this.t0) * 1000) / 1000;
+  }
+
+  write(line: object): void {
+    this.truth?.write(line);
+  }
+
+  emit(event: string, ...args: unknown[]): void {
+    this.runner.emit(event, ...args);
+  }
+
+  // ---- the rollout --------------------------------------------------------------------------
+  private serving(): Revision {
+    return this.switched ? this.b : this.a;
+  }
+
+  /** Traffic moves to B; A starts draining the sockets it has, in the order it accepted them. */
+  private switchTraffic(): void {
+    if (this.switched || this.isStopping) return;
+    this.switched = true;
+    const sockets = [...this.a.upgrades.accepted];
+    this.markLine('switch', { sockets: sockets.length });
+    this.emit('switch', sockets.length);
+    const startPerf = performance.now();
+    let next = 0;
+    const pump = () => {
+      this.drainTimer = null;
+      while (next < sockets.length) {
+        const wait = startPerf + drainOffset(next, sockets.length, this.rollout.drainOverMs) - performance.now();
+        if (wait > 0) {
+          this.drainTimer = setTimeout(pump, Math.max(1, Math.ceil(wait)));
+          return;
+        }
+        const [ws, who] = sockets[next++];
+        this.drainOne(ws, who);
+      }
+      this.markLine('drained', { closes: this.closes });
+      this.emit('drained', this.closes);
+    };
+    pump();
+  }
+
+  /** Closes one of A's sockets the chosen way, unless it already closed on its own; one truth `close` line each. */
+  private drainOne(ws: WebSocket, who: { connId: string; remote: string }): void {
+    if (ws.readyState !== ws.OPEN) return;
+    const how = drainClose(this.rollout.drain);
+    const at = nowEpochMs();
+    const line = { type: 'close', rev: 'A', at, atMs: this.sinceT0(at), connId: who.connId, remote: who.remote, phase: this.b.phaseLabel(), ...(how.kind === 'cut' ? { cut: true } : { code: how.code, reason: how.reason }) };
+    this.closes++;
+    this.write(line);
+    this.emit('drain_close', line);
+    if (how.kind === 'cut') ws.terminate();
+    else ws.close(how.code, how.reason);
+  }
+
+  private markLine(mark: string, extra: object): void {
+    const at = nowEpochMs();
+    this.write({ type: 'mark', mark, at, atMs: this.sinceT0(at), ...extra });
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------
+  private writeStart(): void {
+    const { t0, options: o } = this;
+    this.write({ type: 'start', at: t0, atMs: 0, t0, profile: 'rollout', newProfile: o.newProfile, timeScale: o.timeScale, path: o.path, plan: planOfTruth(this.plan, this.marks, this.warm), rollout: this.rollout });
+    this.write({ type: 'phase', rev: 'A', phase: 'ready', at: t0, atMs: 0, plannedMs: 0 });
+    if (this.truth) recordStartup(this.runner, (line) => this.write(line), (at) => this.sinceT0(at), { rev: 'B' });
+  }
+
+  /** /health answers for the revision that serves: the platform's URL. */
+  private answerHttp(req: IncomingMessage, res: ServerResponse): void {
+    const pathname = pathOf(req);
+    const rev = this.serving();
+    const elapsedS = () => (performance.now() - this.t0Perf - this.rollout.rolloutAtMs) / 1000 / this.options.timeScale;
+    if (handleHealth(req, res, pathname, { flags: rev.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: rev === this.a ? () => 0 : elapsedS })) return;
+    if (pathname === this.path) {
+      res.setHeader('upgrade', 'websocket');
+      return send(res, 426, { detail: 'Upgrade Required' });
+    }
+    send(res, 404, { detail: 'Not Found' });
+  }
+
+  /** A is up and ready at t=0 (it logs so); B's clock runs from here and starts its phases at rollout-at. */
+  private async listen(): Promise<void> {
+    this.log.ready(0);
+    this.runner.start();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.listenPort, this.host, () => (this.server.off('error', reject), resolve()));
+      });
+    } catch (err) {
+      this.runner.stop();
+      await this.truth?.close();
+      throw err;
+    }
+    this.listenPort = (this.server.address() as { port: number }).port;
+    this.runner.reach('listening');
+  }
+
+  private async shutdown(): Promise<void> {
+    this.isStopping = true;
+    this.runner.stop();
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.b.upgrades.releaseHeld();
+    await Promise.all([this.a.upgrades.close(), this.b.upgrades.close()]);
+    if (this.server.listening) {
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
+      });
+    }
+    const at = nowEpochMs();
+    const s = this.state();
+    this.write({ type: 'stop', at, atMs: this.sinceT0(at), counts: s.counts, messages: s.messages, closes: this.closes });
+    await this.truth?.close();
+    this.runner.emit('stopped'); // until() waiters reject
+  }
+}
+
+function warmDelayAt(warm: Warm, at: number): number {
+  return warmDelay(at - warm.readyAt, warm.delayMs, warm.ms);
+}

@@ -1,0 +1,157 @@
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { computePlan, DEFAULT_PHASES, drainClose, drainOffset, planRollout, rolloutMarks, shiftPlan, startSimulator, type SimOptions } from '../../src/sim/index.js';
+import { parseScenarioText } from '../../src/scenario/load.js';
+import { runScenario } from '../../src/run/run.js';
+import { readEvents, readMessages, type EventRow } from '../helpers/coldstart.js';
+import { readTruth, type TruthLine } from './helpers.js';
+
+describe('rollout decisions (pure)', () => {
+  it('shifts B\'s plan to rollout-at, never lets its marks come before it, and moves traffic by the strategy', () => {
+    const plan = computePlan(DEFAULT_PHASES, 0.1);
+    const b = shiftPlan(plan, 500);
+    expect(b.phases[0]).toMatchObject({ name: 'init', startMs: 500, endMs: 741.5 });
+    expect({ readyAtMs: b.readyAtMs, bridgeReadyAtMs: b.bridgeReadyAtMs, endMs: b.endMs }).toEqual({ readyAtMs: 2449.8, bridgeReadyAtMs: 2406.5, endMs: 2449.8 });
+    expect(rolloutMarks({ healthReadyAtMs: 100, lossWindowAtMs: 2206.5 }, 500)).toEqual({ healthReadyAtMs: 500, lossWindowAtMs: 2206.5 });
+    expect(planRollout('rolling', 500, { healthReadyAtMs: 2106.5 }, '1012', 200)).toEqual({ strategy: 'rolling', rolloutAtMs: 500, switchAtMs: 2106.5, drainAtMs: 2106.5, drainOverMs: 200, drain: '1012' });
+    // B never healthy: a rolling update keeps A serving, nothing drains.
+    expect(planRollout('rolling', 500, {}, 'cut', 200)).toMatchObject({ switchAtMs: null, drainAtMs: null });
+    expect(planRollout('recreate', 500, {}, 'cut', 200)).toMatchObject({ switchAtMs: 500, drainAtMs: 500 });
+    const broken = computePlan(DEFAULT_PHASES.map((p) => (p.name === 'dependencies' ? { ...p, timeout: 1.5 } : p)), 0.1);
+    const shifted = shiftPlan(broken, 500);
+    expect(shifted).toMatchObject({ failed: true, failAtMs: 857, failedPhase: 'dependencies' });
+    expect(shifted.readyAtMs).toBeUndefined();
+  });
+
+  it('spreads the closes evenly, the first at once, and closes 1012/1001 with a reason or cuts', () => {
+    expect([0, 1, 2, 3].map((k) => drainOffset(k, 4, 300))).toEqual([0, 75, 150, 225]);
+    expect(drainOffset(0, 0, 300)).toBe(0);
+    expect(drainClose('1012')).toEqual({ kind: 'close', code: 1012, reason: 'Service restarting: revision rollout' });
+    expect(drainClose('1001')).toEqual({ kind: 'close', code: 1001, reason: 'Going away: revision rollout' });
+    expect(drainClose('cut')).toEqual({ kind: 'cut' });
+  });
+});
+
+/**
+ * A population through a rollout of the simulator, in this process (so it is up and A holds the
+ * whole population before B starts, however busy the machine). Its log goes to a file that the
+ * run reads with `tail` from the first line (A's ready, then B's phases: a restart). Startup at
+ * 1/20 scale (~1 s); rollout-at 4 s wall (the run's workers take seconds to start on a busy machine) after the simulator started.
+ */
+async function rolloutRun(o: { clients: number; sim: SimOptions; session?: string; duration?: string }) {
+  const dir = mkdtempSync(join(tmpdir(), 'wsrace-rollout-'));
+  const logFile = join(dir, 'sim.log');
+  const log = createWriteStream(logFile);
+  await once(log, 'open');
+  const truthFile = join(dir, 'truth.ndjson');
+  const sim = await startSimulator({ profile: 'rollout', port: 0, timeScale: 0.05, rolloutAtMs: 80_000, truth: truthFile, log, ...o.sim });
+  const text = `name: rollout-test
+target:
+  url: ${sim.url}
+  handshakeTimeout: 2s
+load:
+  population: { clients: ${o.clients}, over: 300ms }
+  duration: ${o.duration ?? '6s'}
+${o.session ?? ''}
+timeline:
+  log: { command: "tail -n +1 -f ${logFile}" }
+  readyFrom: log
+`;
+  try {
+    const result = await runScenario(parseScenarioText(text, 'rollout.yaml'), { outDir: join(dir, 'run'), workers: 1 });
+    return { result, sim, dir: join(dir, 'run') };
+  } finally {
+    await sim.close();
+    log.end();
+    await once(log, 'close');
+  }
+}
+
+type Lines = ReturnType<typeof readTruth>;
+const port = (remote: unknown) => Number(String(remote).split(':').pop());
+
+/** Attempts joined with the simulator's conn lines by the client's local port. */
+function joinConns(events: EventRow[], lines: Lines): { e: EventRow; t: TruthLine }[] {
+  const byPort = new Map(lines.filter((l) => l.type === 'conn').map((l) => [port(l.remote), l]));
+  return events.filter((e) => e.lport !== undefined && byPort.has(e.lport)).map((e) => ({ e, t: byPort.get(e.lport!)! }));
+}
+
+/** What wsrace recorded of an attempt, in the simulator's words. */
+function seenAs(e: EventRow): string {
+  if (e.outcome === 'http' && e.status === 503) return 'http_503';
+  if (e.open === null) return String(e.outcome);
+  return e.code === 1011 && e.serverClosed ? 'close_1011' : 'opened';
+}
+const decided = (action: unknown) => (action === 'accepted' || action === 'lost_message' ? 'opened' : String(action));
+
+function tally(rows: { phase: string; what: string }[]): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const r of rows) (out[r.phase] ??= {})[r.what] = (out[r.phase]?.[r.what] ?? 0) + 1;
+  return out;
+}
+
+describe('a population through the rollout simulator (real sockets)', () => {
+  it('rolling onto racy, drain 1012: disconnects equal A\'s closes, the reconnects\' outcomes per phase equal B\'s decisions, B\'s phases a restart', async () => {
+    const clients = 40;
+    const { result, dir } = await rolloutRun({ clients, sim: { newProfile: 'racy', drain: '1012', drainOverMs: 6000, raceWindowMs: 16_000, lossWindowMs: 0 } });
+    const s = result.summary;
+    const lines = readTruth(join(dir, '..', 'truth.ndjson'));
+    const closes = lines.filter((l) => l.type === 'close');
+    expect(closes, 'A held the whole population when it drained').toHaveLength(clients);
+    // Disconnects by code: A's 1012s, and the sockets B opened and closed 1011 at once (opened, then closed by the server).
+    const b1011 = lines.filter((l) => l.type === 'conn' && l.rev === 'B' && l.action === 'close_1011').length;
+    expect(s.disconnects).toMatchObject({ total: closes.length + b1011, closeCodes: { '1012': closes.length, ...(b1011 > 0 ? { '1011': b1011 } : {}) } });
+    expect(s.clients).toMatchObject({ dropped: clients, reconnected: clients, neverBack: 0 });
+    // Every attempt B decided is one wsrace made, with the outcome B gave it, phase by phase.
+    const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
+    expect(pairs).toHaveLength(lines.filter((l) => l.type === 'conn' && l.rev === 'B').length);
+    expect(tally(pairs.map(({ e, t }) => ({ phase: String(t.phase), what: seenAs(e) })))).toEqual(tally(pairs.map(({ t }) => ({ phase: String(t.phase), what: decided(t.action) }))));
+    expect(pairs.some(({ t }) => t.action === 'close_1011'), 'the herd met B in its race window').toBe(true);
+    // The timeline: A's ready, then B's seven phases and ready, as one restart.
+    expect(s.restarts).toHaveLength(1);
+    expect(s.restarts![0].readyAtMs).not.toBeNull();
+    expect(s.timeline.map((x) => x.phase)).toEqual(['ready', 'init', 'dependencies', 'database', 'cache', 'services', 'websocket', 'finalize', 'ready']);
+  }, 30_000);
+
+  it('recreate onto a broken revision, cut: every client is cut (1006) and never back, B answering each retry 503', async () => {
+    const clients = 30;
+    const { result, dir } = await rolloutRun({ clients, duration: '5s', sim: { newProfile: 'broken', strategy: 'recreate', drain: 'cut', drainOverMs: 4000 } });
+    const s = result.summary;
+    const lines = readTruth(join(dir, '..', 'truth.ndjson'));
+    const closes = lines.filter((l) => l.type === 'close');
+    expect(closes).toHaveLength(clients);
+    expect(closes.every((c) => c.cut === true)).toBe(true);
+    expect(s.disconnects).toMatchObject({ total: clients, closeCodes: { '1006': clients } });
+    expect(s.clients).toMatchObject({ dropped: clients, reconnected: 0, neverBack: clients });
+    const b = lines.filter((l) => l.type === 'conn' && l.rev === 'B');
+    const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
+    expect(pairs).toHaveLength(b.length);
+    expect(pairs.map(({ e }) => seenAs(e))).toEqual(b.map(() => 'http_503'));
+    expect(b.length).toBeGreaterThanOrEqual(clients);
+  }, 30_000);
+
+  it('a stream through the drain: the messages each dropped socket lost are those A still held when it closed (its unsent msg lines)', async () => {
+    const clients = 20;
+    const session = 'session:\n  stream: { every: 50ms, within: 2s }';
+    const { result, dir } = await rolloutRun({ clients, session, sim: { newProfile: 'gated', drain: '1012', drainOverMs: 4000, oldReplyDelayMs: 4000 } });
+    const lines = readTruth(join(dir, '..', 'truth.ndjson'));
+    const closes = lines.filter((l) => l.type === 'close');
+    expect(closes).toHaveLength(clients);
+    expect(result.summary.disconnects).toMatchObject({ total: clients, closeCodes: { '1012': clients } });
+    const onA = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'A');
+    const msgs = readMessages(dir);
+    const truthMsgs = lines.filter((l) => l.type === 'msg' && l.rev === 'A');
+    const perSocket = (pick: (connId: string, i: number) => number) => Object.fromEntries(onA.map(({ e, t }) => [String(t.connId), pick(String(t.connId), e.i)]));
+    const lost = perSocket((_, i) => msgs.filter((m) => m.i === i && m.r === 'lost').length);
+    const outstanding = perSocket((connId) => truthMsgs.filter((m) => m.connId === connId && m.action === 'unsent').length);
+    expect(lost).toEqual(outstanding);
+    expect(Object.values(outstanding).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // Every lost message went with A's 1012; every one A answered arrived.
+    expect(msgs.filter((m) => onA.some(({ e }) => e.i === m.i) && m.r === 'lost').every((m) => m.code === 1012)).toBe(true);
+    const replied = perSocket((connId) => truthMsgs.filter((m) => m.connId === connId && m.action === 'replied').length);
+    expect(perSocket((_, i) => msgs.filter((m) => m.i === i && m.r === 'replied').length)).toEqual(replied);
+  }, 30_000);
+});
