@@ -25,7 +25,7 @@ function clientsReport(over: Partial<ClientsReport> = {}): ClientsReport {
     timeToConnectedMs: stats(),
     byPhase: {},
     dropped: 4980,
-    drops: 4980,
+    drops: 5000,
     reconnected: 4960,
     neverBack: 20,
     reconnectMs: stats(),
@@ -75,7 +75,7 @@ describe('population findings, in plain words', () => {
       '4,980 of 5,000 clients were cut (1006) at +31.21 s, 1.11 s after the new startup reported ready at +30.10 s; 20 more at other times (1006 ×10, 1012 ×10)',
       '1,204 reconnect attempts hit 1011 on the new startup during dependencies',
       '20 reconnect attempts were rejected with HTTP 503 during ready',
-      '4,980 clients were dropped; p99 outage 6.10 s (p50 1.20 s, max 6.10 s), 1.8 attempts per comeback (max 7); 20 never came back',
+      '4,980 clients were dropped (5,000 drops); p99 outage 6.10 s (p50 1.20 s, max 6.10 s), 1.8 attempts per comeback (max 7); 20 never came back',
     ]);
   });
 
@@ -90,7 +90,7 @@ describe('population findings, in plain words', () => {
   it('without the events (an older run): the phase most disconnects closed in; all came back', () => {
     const clients = clientsReport({ dropped: 3, drops: 4, reconnected: 3, neverBack: 0, outageMs: stats(250), attemptsPerReconnect: { mean: 1, max: 1, counts: { '1': 4 } } });
     expect(populationFindings({ ...base, burst: undefined, clients, timeline: [] })).toEqual([
-      '5,000 of 5,000 clients were cut (1006 ×4,990, 1012 ×10), most during ready',
+      '5,000 connections were cut (1006 ×4,990, 1012 ×10), most during ready',
       '3 clients were dropped (4 drops); p99 outage 250 ms (p50 250 ms, max 250 ms), 1 attempt per comeback (max 1); all came back',
     ]);
     expect(populationFindings({ timeline: [] })).toEqual([]);

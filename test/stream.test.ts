@@ -152,6 +152,7 @@ describe('an attempt given up without a close event (the worker’s last resort)
     const host: AttemptHost = {
       settings,
       workerIndex: 0,
+      populationOver: false,
       expectRe: null,
       histograms: Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>,
       templates: compileTemplates(settings),

@@ -61,6 +61,8 @@ export interface StreamHost {
 export interface StreamOwner {
   readonly rec: { i: number };
   readonly ctx: TemplateContext | null;
+  /** When the socket's hold ends (epoch ms); Infinity for a population's socket, held until the population's time is up. */
+  holdEndsAt(): number;
   /** Every reply is in after the hold (or `within` has passed for the last): the socket may close. */
   drained(): void;
 }
@@ -85,6 +87,8 @@ export class MessageStream {
   private state = SENDING;
   /** When the socket opened: message k is due at openAt + k·every (a product, so no drift). */
   private openAt = 0;
+  /** The last message's number from 0: the hold's (compileStream), none for a population's socket, whose hold ends when it is told. */
+  private lastIndex = -1;
   private readonly ledger: StreamLedger;
   private lastServerSeq = NaN;
   sent = 0;
@@ -105,7 +109,9 @@ export class MessageStream {
   /** The socket opened at `openAt`: the first message goes now (a stream with no message, serverSeq only, sends none). */
   start(openAt: number): void {
     this.openAt = openAt;
-    if (this.host.stream!.lastIndex < 0) this.state = STOPPED;
+    const cfg = this.host.stream!;
+    this.lastIndex = cfg.lastIndex >= 0 && this.owner.holdEndsAt() === Infinity ? Infinity : cfg.lastIndex;
+    if (this.lastIndex < 0) this.state = STOPPED;
     else this.send(openAt, now());
   }
 
@@ -128,7 +134,7 @@ export class MessageStream {
     const seq = this.ledger.send(t);
     this.ws.send(cfg.template(this.owner.ctx, seq, t - this.host.t0));
     recordMs(this.host.histograms.messageSendLag, t > due ? t - due : 0);
-    if (this.sent++ === cfg.lastIndex) {
+    if (this.sent++ === this.lastIndex) {
       this.state = ALL_SENT;
       return;
     }
@@ -198,7 +204,9 @@ export class MessageStream {
     const t = now();
     // The hold's deadline and its last send come due together, and either may run first (or the
     // steps' hold timer a hair early): the hold's messages go out before the wait.
-    while (this.state === SENDING) this.send(this.due, t);
+    while (this.state === SENDING && (this.lastIndex !== Infinity || this.due <= t)) this.send(this.due, t);
+    // A population's socket has no last message: its hold ends now, with what came due.
+    if (this.state === SENDING) this.state = ALL_SENT;
     if (this.state !== ALL_SENT) {
       this.state = STOPPED;
       return false;

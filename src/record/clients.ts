@@ -23,9 +23,13 @@ export function connected(r: AttemptRecord): boolean {
   return r.outcome === 'close' && r.serverClosed === false && r.ok !== undefined;
 }
 
-/** A socket served its client: it opened and its script completed, however it ended later. */
-export function worked(r: AttemptRecord): boolean {
-  return r.open !== null && r.ok !== undefined;
+/**
+ * A socket served its client: it opened, its script completed and, when it streamed, a message of
+ * it was answered — however it ended later. A socket the server accepts and closes (1011) before
+ * answering anything never served: for its client the outage goes on.
+ */
+export function worked(r: Pick<AttemptRecord, 'open' | 'ok' | 'msgs' | 'reply'>): boolean {
+  return r.open !== null && r.ok !== undefined && (r.msgs === undefined || r.reply !== undefined);
 }
 
 /** A socket that served its client was then cut by the server or the network: its client must reconnect. */

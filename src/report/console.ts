@@ -174,7 +174,8 @@ function thresholds(s: Summary): string[] {
 
 /** Phase × outcome: rows in timeline order, one column per kind of outcome. */
 export function phaseTable(s: Summary): string[] {
-  const spans = new Map(s.timeline.map((span) => [span.phase, span]));
+  // A restart repeats phase names: a phase's row says when it first began.
+  const spans = new Map([...s.timeline].reverse().map((span) => [span.phase, span]));
   const header = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other http', 'refused', 'timeouts', 'p50 hs', 'p99 hs'];
   // With a stream: the messages sent in the phase, how many were lost, their round trip.
   if (s.messages) header.push('sent', 'lost', 'p99 rtt');

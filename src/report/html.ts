@@ -155,7 +155,8 @@ function messageCells(b: Block): string[] {
 }
 
 function phaseTableSection(s: Summary, view: ChartView): string {
-  const spans = new Map(s.timeline.map((span) => [span.phase, span]));
+  // A restart repeats phase names: a phase's row says when it first began.
+  const spans = new Map([...s.timeline].reverse().map((span) => [span.phase, span]));
   const colors = new Map(view.bands.map((b) => [b.phase, b.color]));
   const head = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other HTTP', 'refused', 'timeouts', 'p50 hs (ms)', 'p99 hs (ms)'];
   if (s.messages) head.push('sent', 'lost', 'p99 rtt (ms)');

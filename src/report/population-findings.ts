@@ -37,14 +37,17 @@ export function populationFindings(input: PopulationFindingsInput): string[] {
 function cut({ disconnects: d, burst, clients, restarts, timeline }: PopulationFindingsInput): string[] {
   // Without clients that dropped (arrivals only), a server's close after open is an attempt's outcome, which the other findings tell.
   if (!d || d.total === 0 || !clients?.dropped) return [];
-  const who = `of ${num(clients.clients)} clients ${clients.clients === 1 ? 'was' : 'were'}`;
+  // Clients only when every disconnect cut a socket that served its client; a herd's retries the
+  // server accepted and closed (1011) before answering are disconnects too, but cut no client.
+  const plural = (n: number) => (n === 1 ? 'was' : 'were');
+  const who = (n: number) => (d.total === clients.drops ? `${num(n)} of ${num(clients.clients)} clients ${plural(clients.clients)}` : `${num(n)} connection${n === 1 ? '' : 's'} ${plural(n)}`);
   if (!burst) {
     const [phase] = Object.entries(d.phases).sort(([, a], [, b]) => b.total - a.total)[0] ?? ['unknown'];
-    return [`${num(d.total)} ${who} cut (${codeMix(d.closeCodes)}), most during ${phase}`];
+    return [`${who(d.total)} cut (${codeMix(d.closeCodes)}), most during ${phase}`];
   }
   const when = burst.toMs - burst.fromMs < 1000 ? `at ${signed(burst.fromMs)}` : `from ${signed(burst.fromMs)} to ${signed(burst.toMs)}`;
   const rest = d.total > burst.count ? `; ${num(d.total - burst.count)} more at other times (${codeMix(subtract(d.closeCodes, burst.closeCodes))})` : '';
-  return [`${num(burst.count)} ${who} cut (${codeMix(burst.closeCodes)}) ${when}${cutContext(burst.fromMs, timeline, restarts)}${rest}`];
+  return [`${who(burst.count)} cut (${codeMix(burst.closeCodes)}) ${when}${cutContext(burst.fromMs, timeline, restarts)}${rest}`];
 }
 
 function subtract(all: Record<string, number>, part: Record<string, number>): Record<string, number> {

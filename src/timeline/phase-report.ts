@@ -6,6 +6,7 @@ import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/tot
 import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
+import { worked } from '../record/clients.js';
 
 /** Totals plus handshake latency for a slice of the run (a phase, before/after ready); its stream's messages, with one. */
 export type Block = Totals & { handshakeMs: LatencyStats; messages?: MessageBlock };
@@ -76,7 +77,7 @@ export class PhaseAttributor {
       addAttempt(r, e as unknown as AttemptRecord);
     }
     // A population socket that served its client worked, even if the server cut it later.
-    const success = (e.outcome === 'close' && e.serverClosed === false) || (isPopulationClient(e.client) && e.open !== null && e.ok !== undefined);
+    const success = (e.outcome === 'close' && e.serverClosed === false) || (isPopulationClient(e.client) && worked(e));
     if (e.outcome !== 'interrupted') {
       this.scheds.push(e.sched);
       this.kinds.push(success ? 1 : e.outcome === 'http' && e.status === 503 ? 2 : 0);
@@ -140,7 +141,11 @@ export class PhaseAttributor {
   /** Phases in timeline order; phases no attempt fell into are left out. */
   result(): Attribution {
     const phases: Record<string, Block> = {};
-    for (const [phase, a] of this.byPhase) if (a.totals.attempted > 0) phases[phase] = block(a);
+    // Timeline order (a restart repeats names: a phase sits where it first began), then any other.
+    for (const phase of new Set([...phaseOrder(this.timeline), ...this.byPhase.keys()])) {
+      const a = this.byPhase.get(phase);
+      if (a && a.totals.attempted > 0) phases[phase] = block(a);
+    }
     const afterReadyFailures = [...this.afterFailures.values()].sort((a, b) => b.count - a.count);
     const retries: Record<string, Totals> = {};
     for (const phase of phaseOrder(this.timeline)) {
