@@ -49,14 +49,17 @@ describe('ClientTracker: drops and comebacks', () => {
     expect(tracker.reconnects.attempts).toEqual({ '2': 1 });
   });
 
-  it('with a stream, a client is back at its first answered message', () => {
+  it('with a stream, a client is back at its first answered message; a socket that opened but answered nothing is no comeback', () => {
     const tracker = new ClientTracker(true);
-    tracker.add(at(0, 0, { try: 0, open: 1, ok: 1, reply: 3, end: 1000, outcome: 'close', code: 1012, serverClosed: true }));
-    tracker.add(at(0, 1200, { open: 1205, ok: 1205, end: 1300, outcome: 'close', code: 1006, serverClosed: true })); // worked, never answered, cut
-    tracker.add(at(0, 1500, { open: 1502, ok: 1502, reply: 1600, end: 5000, outcome: 'close', code: 1000, serverClosed: false }));
+    const msgs = (replied: number) => ({ sent: 2, replied, late: 0, lost: 2 - replied });
+    tracker.add(at(0, 0, { try: 0, open: 1, ok: 1, reply: 3, msgs: msgs(1), end: 1000, outcome: 'close', code: 1012, serverClosed: true }));
+    // Accepted, then closed 1011 before answering (a herd's retry on a warming revision): the outage goes on.
+    tracker.add(at(0, 1200, { open: 1205, ok: 1205, msgs: msgs(0), end: 1300, outcome: 'close', code: 1011, serverClosed: true }));
+    tracker.add(at(0, 1500, { open: 1502, ok: 1502, reply: 1600, msgs: msgs(2), end: 5000, outcome: 'close', code: 1000, serverClosed: false }));
     const [c] = tracker.clients();
-    expect([c.drops, c.back]).toEqual([2, 1]);
-    expect(Math.abs(tracker.reconnects.outageMs.maxValue / 1e6 - 300)).toBeLessThan(0.3); // the later drop at 1300 → the answer at 1600
-    expect(tracker.reconnects.attempts).toEqual({ '1': 1 });
+    expect([c.drops, c.back, c.droppedAt]).toEqual([1, 1, null]);
+    expect(Math.abs(tracker.reconnects.outageMs.maxValue / 1e6 - 600)).toBeLessThan(0.6); // the drop at 1000 → the answer at 1600
+    expect(Math.abs(tracker.reconnects.reconnectMs.maxValue / 1e6 - 502)).toBeLessThan(0.6); // → the socket that served, opened at 1502
+    expect(tracker.reconnects.attempts).toEqual({ '2': 1 });
   });
 });
