@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTimeline, FAILED, phaseAt, phaseOrder, READY, timelineOf } from '../src/timeline/attribute.js';
 import type { TimelineEvent, TimelineSource } from '../src/timeline/types.js';
+import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
 
 const T0 = 1_700_000_000_123.25;
 const phase = (name: string, ms: number, source: TimelineSource = 'log'): TimelineEvent => ({ kind: 'phase', source, at: T0 + ms, phase: name });
@@ -92,5 +93,18 @@ describe('later startups: a restart or a new revision after the first one ended'
     // The ready line came first and arms; the phase after it in the same read is a new startup.
     expect(timeline.spans.map((s) => s.phase)).toEqual(['init', READY, 'init']);
     expect(timeline.restarts).toEqual([{ startMs: 50, readyAtMs: null, failedAtMs: null }]);
+  });
+});
+
+describe('failures during a later startup are that startup’s, not the race after ready', () => {
+  it('a 1011 while the new revision starts is in its phase, not among the failures after ready; one in ready is', () => {
+    const events = [ready(2), phase('init', 5000), phase('dependencies', 5100), ready(5600)];
+    const { timeline } = timelineOf(events, T0, 'log');
+    const a = new PhaseAttributor(timeline);
+    const closed1011 = (sched: number): EventLine => ({ i: sched, w: 0, sched, start: sched, tcp: null, up: null, open: sched + 1, first: null, end: sched + 2, outcome: 'close', code: 1011, serverClosed: true, reason: 'not ready' });
+    expect([a.add(closed1011(5200)), a.add(closed1011(3000)), a.add(closed1011(5700))]).toEqual(['dependencies', READY, READY]);
+    const r = a.result();
+    expect(r.afterReadyFailures.map((f) => [f.key, f.count, f.fromMs, f.toMs])).toEqual([['close 1011', 2, 2998, 5698]]);
+    expect(Object.keys(r.phases)).toEqual([READY, 'dependencies']);
   });
 });

@@ -4,7 +4,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
 import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/totals.js';
 import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
-import { phaseAt, phaseOrder, type PhaseTimeline } from './attribute.js';
+import { phaseAt, phaseOrder, READY, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
 import { worked } from '../record/clients.js';
 
@@ -82,7 +82,8 @@ export class PhaseAttributor {
       this.scheds.push(e.sched);
       this.kinds.push(success ? 1 : e.outcome === 'http' && e.status === 503 ? 2 : 0);
     }
-    if (side === this.after && !success && e.outcome !== 'interrupted' && e.outcome !== 'dropped') {
+    // After ready and still in it: a failure during a later startup (a restart, a deploy's new revision) is that startup's, not the race.
+    if (side === this.after && phase === READY && !success && e.outcome !== 'interrupted' && e.outcome !== 'dropped') {
       const key = failureKey(e);
       const rel = e.sched - ready!;
       const f = this.afterFailures.get(key);
