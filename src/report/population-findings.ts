@@ -37,17 +37,19 @@ export function populationFindings(input: PopulationFindingsInput): string[] {
 function cut({ disconnects: d, burst, clients, restarts, timeline }: PopulationFindingsInput): string[] {
   // Without clients that dropped (arrivals only), a server's close after open is an attempt's outcome, which the other findings tell.
   if (!d || d.total === 0 || !clients?.dropped) return [];
-  // Clients only when every disconnect cut a socket that served its client; a herd's retries the
-  // server accepted and closed (1011) before answering are disconnects too, but cut no client.
   const plural = (n: number) => (n === 1 ? 'was' : 'were');
-  const who = (n: number) => (d.total === clients.drops ? `${num(n)} of ${num(clients.clients)} clients ${plural(clients.clients)}` : `${num(n)} connection${n === 1 ? '' : 's'} ${plural(n)}`);
+  // Every disconnect cut a socket that served its client; else some were the herd's retries, which the server accepted and closed (1011) before answering.
+  const allDrops = d.total === clients.drops;
   if (!burst) {
     const [phase] = Object.entries(d.phases).sort(([, a], [, b]) => b.total - a.total)[0] ?? ['unknown'];
-    return [`${who(d.total)} cut (${codeMix(d.closeCodes)}), most during ${phase}`];
+    const who = allDrops ? `${num(d.total)} of ${num(clients.clients)} clients ${plural(clients.clients)}` : `${num(d.total)} connection${d.total === 1 ? '' : 's'} ${plural(d.total)}`;
+    return [`${who} cut (${codeMix(d.closeCodes)}), most during ${phase}`];
   }
+  // The burst counts only sockets that served their client: drops.
   const when = burst.toMs - burst.fromMs < 1000 ? `at ${signed(burst.fromMs)}` : `from ${signed(burst.fromMs)} to ${signed(burst.toMs)}`;
-  const rest = d.total > burst.count ? `; ${num(d.total - burst.count)} more at other times (${codeMix(subtract(d.closeCodes, burst.closeCodes))})` : '';
-  return [`${who(burst.count)} cut (${codeMix(burst.closeCodes)}) ${when}${cutContext(burst.fromMs, timeline, restarts)}${rest}`];
+  const more = clients.drops - burst.count;
+  const rest = more > 0 ? `; ${num(more)} more at other times${allDrops ? ` (${codeMix(subtract(d.closeCodes, burst.closeCodes))})` : ''}` : '';
+  return [`${num(burst.count)} of ${num(clients.clients)} clients ${plural(clients.clients)} cut (${codeMix(burst.closeCodes)}) ${when}${cutContext(burst.fromMs, timeline, restarts)}${rest}`];
 }
 
 function subtract(all: Record<string, number>, part: Record<string, number>): Record<string, number> {

@@ -107,7 +107,8 @@ export class PhaseAttributor {
       d.total++;
       d.closeCodes[code] = (d.closeCodes[code] ?? 0) + 1;
     }
-    this.burst.add(e.end, code);
+    // The cut users felt: sockets that served their client (a retry closed 1011 at once is the herd's, told apart).
+    if (worked(e)) this.burst.add(e.end, code);
   }
 
   private outage(): Outage {
