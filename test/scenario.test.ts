@@ -148,6 +148,9 @@ describe('CLI input errors exit 2 and run nothing', () => {
     const v = await runCli(['validate', file]);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);
+    // A population says what it is, alone or with arrivals.
+    writeFileSync(join(dir, 'pop.yaml'), 'name: p\ntarget:\n  url: ws://127.0.0.1:9/ws\nload:\n  population: { clients: 50, over: 2s }\n  duration: 30s\n');
+    expect((await runCli(['validate', join(dir, 'pop.yaml')])).stdout).toBe(`${join(dir, 'pop.yaml')}: ok — "p": 50 connected clients (over 2.00s, for 30.00s) against ws://127.0.0.1:9/ws, 0 threshold(s)\n`);
   });
 
   it.each([

@@ -37,9 +37,11 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     // The files a scenario names (target.tls.ca, session.users) are read and checked as a run would.
     connectionSettings(scenario, dirname(resolve(argv.scenario)), argv.scenario);
     const stages = stagesOf(scenario);
-    process.stdout.write(
-      `${argv.scenario}: ok — "${scenario.name}": ${scheduledCount(stages)} attempts over ${formatDuration(scheduleDurationMs(stages))} ` +
-        `(peak ${peakRate(stages)}/s) against ${scenario.target.url}, ${scenario.thresholds.length} threshold(s)\n`,
-    );
+    const pop = scenario.load.population;
+    const load = [
+      ...(stages.length > 0 ? [`${scheduledCount(stages)} attempts over ${formatDuration(scheduleDurationMs(stages))} (peak ${peakRate(stages)}/s)`] : []),
+      ...(pop ? [`${pop.clients} connected clients (over ${formatDuration(pop.over)}, for ${formatDuration(scenario.load.duration ?? 0)})`] : []),
+    ].join(' and ');
+    process.stdout.write(`${argv.scenario}: ok — "${scenario.name}": ${load} against ${scenario.target.url}, ${scenario.thresholds.length} threshold(s)\n`);
   },
 };
