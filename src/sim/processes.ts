@@ -7,9 +7,9 @@ import { httpUrl, wsUrl } from './address.js';
 import { nowEpochMs } from './truth.js';
 
 /**
- * `wsrace sim --processes N`: N simulator processes behind one port (node:cluster; the primary
- * accepts and hands each connection to the next process in turn, so none holds more than its
- * share of descriptors). All play the same cold start or rollout: the primary's t0 is every
+ * `wsrace sim --processes N`: N simulator processes behind one port (node:cluster, each process
+ * accepting from the one listening socket; the kernel spreads the connections about evenly, so
+ * none holds much more than its share of descriptors). All play the same cold start or rollout: the primary's t0 is every
  * process's t0, so B starts, traffic moves and A drains at the same model instant everywhere,
  * each process over the sockets it holds. Process 0 alone writes the phase log (the others keep
  * the same clock silently); process k writes its own truth file, FILE with `.k` before the
@@ -74,6 +74,10 @@ export interface ClusterIo {
  */
 export async function runSimProcesses(options: ResolvedSimOptions, n: number, io: ClusterIo): Promise<SimCluster> {
   const t0 = nowEpochMs();
+  // The processes accept from the shared socket themselves: node's default round robin hands each
+  // connection over from the primary with an IPC round trip per process, and fell behind the
+  // clients' handshake timeout under load (docs/performance.md, "A connected population").
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ ...processEntry(), silent: true });
   const workers = Array.from({ length: n }, (_, index) => forkOne({ options, index, count: n, t0 }, io));
   const exits = workers.map((w) => new Promise<number | null>((resolve) => w.process.once('exit', (code) => resolve(code))));

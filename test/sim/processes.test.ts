@@ -65,7 +65,7 @@ describe('sim --processes 2 (real sockets)', () => {
       const files = c.truthFiles.map((f) => readTruth(f));
       const closes = files.map((lines) => lines.filter((l) => l.type === 'close').length);
       expect(c.truthFiles).toEqual([join(dir, 'truth.0.ndjson'), join(dir, 'truth.1.ndjson')]);
-      expect(closes.every((n) => n > 0), 'both processes held sockets and drained them').toBe(true);
+      expect(closes.every((n) => n > 0), `both processes held sockets and drained them (${closes.join(" + ")})`).toBe(true);
       expect(closes[0] + closes[1]).toBe(clients);
       expect(summary.disconnects).toMatchObject({ total: closes[0] + closes[1], closeCodes: { '1012': closes[0] + closes[1] } });
       expect(summary.clients).toMatchObject({ dropped: clients, reconnected: clients, neverBack: 0 });
