@@ -9,8 +9,6 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const WSRACE = fileURLToPath(new URL('../bin/wsrace.js', import.meta.url));
-/** @param {...unknown} a */
-const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 
 /**
  * How a population run is laid out in time (wall seconds after the simulator's start): wsrace's
@@ -21,11 +19,11 @@ const log = (...a) => process.stderr.write(a.join(' ') + '\n');
  * @param {number} wsraceProcesses
  */
 export function populationPlan(clients, wsraceProcesses) {
-  const rate = 1250;
+  const rate = 1000;
   const overS = Math.max(1, Math.ceil(clients / rate));
   const startS = 1 + 2 + wsraceProcesses + 2; // spawn, lead, slack for a busy machine
   const rolloutS = startS + overS + 6;
-  const drainS = Math.max(2, Math.ceil(clients / 2500));
+  const drainS = Math.max(2, Math.ceil(clients / 1000));
   const durationS = rolloutS - startS + 2 + drainS + 15;
   return { overS, rolloutS, drainS, durationS };
 }
@@ -148,7 +146,7 @@ export async function populationRun({ clients, wsraceProcesses, simProcesses, so
   const perSim = Math.min(19_000, Math.ceil((clients * 1.3) / simProcesses));
   const sim = await startSim(['--profile', 'rollout', '--processes', String(simProcesses), '--port', '0', '--time-scale', '0.1', '--rollout-at', `${plan.rolloutS * 10}s`, '--new', 'racy', '--drain', '1012', '--drain-over', `${plan.drainS * 10}s`, '--max-connections', String(perSim), '--truth', `${dir}/truth.ndjson`]);
   const scenario = `${dir}/population.yaml`;
-  writeFileSync(scenario, `name: bench-population\ntarget:\n  url: ${sim.url}\n  handshakeTimeout: 5s\nload:\n  population: { clients: ${clients}, over: ${plan.overS}s }\n  duration: ${plan.durationS}s\nsession:\n  stream: { every: 10s, within: 5s }\ndrainTimeout: 10s\n`);
+  writeFileSync(scenario, `name: bench-population\ntarget:\n  url: ${sim.url}\n  handshakeTimeout: 10s\nload:\n  population: { clients: ${clients}, over: ${plan.overS}s }\n  duration: ${plan.durationS}s\nsession:\n  stream: { every: 10s, within: 5s }\ndrainTimeout: 10s\n`);
   const wsraceAt = Date.now();
   const child = spawn(process.execPath, [WSRACE, 'run', scenario, '--processes', String(wsraceProcesses), '--local-address', sources, '--out', `${dir}/run`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -169,7 +167,24 @@ export async function populationRun({ clients, wsraceProcesses, simProcesses, so
   });
   if (!existsSync(`${dir}/run/summary.json`)) throw new Error(`wsrace run (${code}) left no summary: ${stderr.slice(-1000)}`);
   const summary = JSON.parse(readFileSync(`${dir}/run/summary.json`, 'utf8'));
-  return { plan, dir, code, summary, samples, wsraceAt, simAt: sim.startedAt, lags: lagsOf(`${dir}/run/events.ndjson`), truth: truthCloses(dir) };
+  return { plan, dir, code, summary, clients: shardClients(`${dir}/run`, wsraceProcesses), samples, wsraceAt, simAt: sim.startedAt, lags: lagsOf(`${dir}/run/events.ndjson`), truth: truthCloses(dir) };
+}
+
+/**
+ * summary.clients' counts summed over the shards (the merged summary has no `clients` yet).
+ * @param {string} runDir
+ * @param {number} n
+ */
+function shardClients(runDir, n) {
+  /** @type {Record<string, number>} */
+  const sum = {};
+  for (let k = 0; k < n; k++) {
+    const file = `${runDir}/shard-${k}/summary.json`;
+    if (!existsSync(file)) continue;
+    const c = JSON.parse(readFileSync(file, 'utf8')).clients ?? {};
+    for (const [key, v] of Object.entries(c)) if (typeof v === 'number') sum[key] = (sum[key] ?? 0) + v;
+  }
+  return sum;
 }
 
 /**
@@ -189,6 +204,7 @@ export function memoryOf(r, clients) {
   const connected = held.length ? Math.max(...held.map((s) => s.wsrace)) : 0;
   const peak = Math.max(0, ...r.samples.map((s) => s.wsrace));
   const simPeak = Math.max(0, ...r.samples.map((s) => s.sim));
+  /** @param {number} b */
   const mib = (b) => +(b / 2 ** 20).toFixed(1);
   return { idleMiB: mib(idle), connectedMiB: mib(connected), peakMiB: mib(peak), simPeakMiB: mib(simPeak), bytesPerClient: Math.round((connected - idle) / clients), bytesPerClientWithIdle: Math.round(connected / clients), bytesPerClientAtPeak: Math.round((peak - idle) / clients), heldSamples: held.length };
 }
