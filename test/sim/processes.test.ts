@@ -1,4 +1,7 @@
 import { mkdtempSync } from 'node:fs';
+import cluster from 'node:cluster';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -41,6 +44,20 @@ describe('sim --processes (pure)', () => {
 });
 
 describe('sim --processes 2 (real sockets)', () => {
+  it('fails with the processes\' own error when the port is taken, and leaves no process behind', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as { port: number }).port;
+    const stdout = new PassThrough().resume();
+    const stderr = new PassThrough().resume();
+    try {
+      await expect(runSim({ profile: 'rollout', processes: 2, port }, { stdout, stderr })).rejects.toThrow(`bind EADDRINUSE 127.0.0.1:${port}`);
+      expect(Object.keys(cluster.workers ?? {}), 'every process has exited when it rejects').toEqual([]);
+    } finally {
+      taken.close();
+    }
+  }, 15_000);
+
   it('a population through a rollout served by two processes: disconnects equal the sum of both processes\' truth closes, and process 0 alone logs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wsrace-simproc-'));
     const truth = join(dir, 'truth.ndjson');
