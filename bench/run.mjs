@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
 import { openFileLimit } from '../dist/run/preflight.js';
+import { memoryOf, populationRun } from './population.mjs';
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */
@@ -21,6 +22,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.max(1, os.availableParallelism() - 1)); // wsrace's default
 const QUICK = process.env.BENCH_QUICK === '1';
+/** `BENCH_ONLY=population`: only the population row; the other results in bench/results.json stay as they were. */
+const ONLY = process.env.BENCH_ONLY ?? null;
 /** How long each run of the rate ladders and the lag rows lasts. */
 const SECONDS = QUICK ? 2 : 4;
 /**
@@ -492,6 +495,35 @@ async function measureConcurrency(server, openFiles) {
 }
 
 /**
+ * 5. A connected population through a rollout: the largest of these client counts that fits
+ * (every client connected, held when revision A drained, and back after it), wsrace as 3
+ * processes (one may hold 20,000 descriptors) from 16 source addresses (50,000 sockets to one
+ * port need more than one address's ephemeral ports), the simulator as 4. Memory per client
+ * and the reconnects' schedule lag (start − backoff due time) while the herd ran.
+ */
+async function measurePopulation() {
+  const sizes = QUICK ? [5000] : [50_000, 40_000, 30_000, 20_000];
+  const tries = [];
+  for (const clients of sizes) {
+    const r = await populationRun({ clients, wsraceProcesses: 3, simProcesses: 4, sources: '127.0.1.1-127.0.1.16' });
+    const c = r.clients;
+    const fit = c.connected === clients && r.truth.closes === clients && r.summary.disconnects?.total === r.truth.closes && c.neverBack === 0;
+    const row = { clients, fit, wsraceProcesses: 3, simProcesses: 4, sourceAddresses: 16, plan: r.plan, exitCode: r.code, connected: c.connected ?? 0, neverConnected: c.neverConnected ?? 0, heldAtRollout: r.truth.closes, disconnects: r.summary.disconnects?.total ?? null, reconnected: c.reconnected ?? 0, neverBack: c.neverBack ?? 0, handshakeTimeouts: r.summary.totals.errors.handshake_timeout, memory: memoryOf(r, clients), retryLagMs: r.lags.retries, firstAttemptLagMs: r.lags.first, loopDelayMs: { p50: r.summary.loopDelayMs.p50, p99: r.summary.loopDelayMs.p99, max: r.summary.loopDelayMs.max }, messages: { sent: r.summary.messages?.sent ?? null, lost: r.summary.messages?.lost ?? null } };
+    log(`population ${clients}: connected ${row.connected}, held at the rollout ${row.heldAtRollout}, disconnects ${row.disconnects}, never back ${row.neverBack}; wsrace RSS ${row.memory.bytesPerClient} B/client over idle (${row.memory.bytesPerClientWithIdle} with it); retry lag p99 ${row.retryLagMs.p99} ms (${row.retryLagMs.count} retries), first attempts p99 ${row.firstAttemptLagMs.p99} ms → ${fit ? 'fits' : 'does not fit'}`);
+    tries.push(row);
+    if (fit) break;
+  }
+  const best = tries.find((t) => t.fit) ?? null;
+  return { goal: { clients: 50_000, bytesPerClient: 6 * 1024, retryLagP99Ms: ON_SCHEDULE_LAG_P99_MS }, largestThatFit: best?.clients ?? null, runs: tries };
+}
+/** @typedef {Awaited<ReturnType<typeof measurePopulation>>} PopulationResult */
+
+/** @param {PopulationResult} p */
+function populationRows(p) {
+  return p.runs.map((r) => [`population ${r.clients} through a rollout`, `${r.fit ? 'fits' : 'does not fit'}`, `${r.memory.bytesPerClient} B/client`, `retry lag p99 ${r.retryLagMs.p99} ms (${r.retryLagMs.count}), first attempts p99 ${r.firstAttemptLagMs.p99} ms; ${r.memory.bytesPerClientWithIdle} B/client with idle processes (goals ≤ 6 KiB, p99 ≤ 10 ms)`]);
+}
+
+/**
  * Every measurement, in the order results.json has always listed them.
  * @param {Machine} machine
  * @param {EchoServer} server
@@ -506,7 +538,8 @@ async function measure(machine, server, slow) {
   const scheduleLag = await measureScheduleLag(server, connectionRate.wsraceOnSchedulePerSecond);
   const recordingOverhead = await measureRecordingOverhead(slow);
   const concurrency = await measureConcurrency(server, machine.openFiles);
-  return { machine, date, repeats: REPEATS, connectionRate, peer, scheduleLag, recordingOverhead, concurrency };
+  const population = await measurePopulation();
+  return { machine, date, repeats: REPEATS, connectionRate, peer, scheduleLag, recordingOverhead, concurrency, population };
 }
 /** @typedef {Awaited<ReturnType<typeof measure>>} Results */
 
@@ -522,6 +555,7 @@ function printTable(results) {
     ['schedule lag at 90% max', `p50 ${lag['90%'].p50} ms`, `p99 ${lag['90%'].p99} ms`, `sustained p99 ${lag['90%'].sustainedP99} ms`],
     ['overload at 150% max', `p99 ${lag['150%'].p99} ms`, `max ${lag['150%'].max} ms`, `${lag['150%'].behindRuns} of ${REPEATS} runs fell behind (p99 > 10 ms), every one reported: ${lag['150%'].reportedWhenBehind}`],
     ...(overload ? [[`overload at ${overload.fraction * 100}% max`, `p99 ${overload.p99} ms`, `max ${overload.max} ms`, `${overload.behindRuns} of ${REPEATS} runs fell behind, every one reported: ${overload.reportedWhenBehind} (150% of the top rate was no overload)`]] : []),
+    ...populationRows(results.population),
     ['recording overhead (p50 − 20 ms)', `${over.p50OverMs} ms`, `raw floor ${over.rawClientP50OverMs} ms, plain ws client ${over.plainClientP50OverMs} ms`, `over the server's measured hold: ${over.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
   ];
   process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
@@ -529,7 +563,22 @@ function printTable(results) {
   process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
 }
 
+/** BENCH_ONLY=population: that row alone, merged into the results.json there is. */
+async function populationOnly() {
+  const machine = measureMachine();
+  const file = new URL('./results.json', import.meta.url);
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const population = { date: new Date().toISOString(), machine, ...(await measurePopulation()) };
+  writeFileSync(file, JSON.stringify({ ...previous, population }, null, 2) + '\n');
+  process.stdout.write(`\nwsrace benchmark (population only) — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
+  for (const r of populationRows(population)) process.stdout.write(`  ${r[0].padEnd(34)} ${r[1].padEnd(16)} ${r[2].padEnd(26)} ${r[3]}\n`);
+  process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
+  process.exit(0);
+}
+
 async function main() {
+  if (ONLY === 'population') return populationOnly();
+  if (ONLY !== null) throw new Error(`BENCH_ONLY: expected "population", found ${JSON.stringify(ONLY)}`);
   const machine = measureMachine();
   const server = await startServer();
   const slow = await startServer(['--delay-101', '20']);

@@ -1,6 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { DRAIN_MODES, loadSimConfig, NEW_PROFILES, SIM_PROFILES, STRATEGIES, type SimCliArgs } from './config.js';
+import { DRAIN_MODES, loadSimConfig, NEW_PROFILES, SIM_PROFILES, STRATEGIES, type ResolvedSimOptions, type SimCliArgs } from './config.js';
+import { computePlan, type StartupPlan } from './phases.js';
+import { checkProcesses, runSimProcesses, type SimCluster } from './processes.js';
+import { shiftPlan } from './rollout.js';
 import { startSimulator, type SimHandle } from './server.js';
 
 /**
@@ -19,22 +22,46 @@ export interface RunSimIo {
   signal?: AbortSignal;
   /** Called once the simulator is up (tests use it to reach the handle). */
   onStarted?: (sim: SimHandle) => void;
+  /** With --processes N > 1: called once every process listens. */
+  onCluster?: (c: SimCluster) => void;
 }
 
+/** The flags, and `--processes` (CLI only: how many processes serve one port). */
+export type SimCommandArgs = SimCliArgs & { processes?: number };
+
 /** Loads config from flags (+ --config), starts the simulator, waits for the signal, closes. */
-export async function runSim(args: SimCliArgs, io: RunSimIo = {}): Promise<void> {
+export async function runSim(args: SimCommandArgs, io: RunSimIo = {}): Promise<void> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const options = loadSimConfig(args, CLI_DEFAULTS);
+  const n = args.processes ?? 1;
+  checkProcesses(n, options.profile);
+  if (n > 1) {
+    const onStarted = (c: SimCluster) => {
+      stderr.write(`wsrace sim: ${options.profile} listening on ${c.url} in ${n} processes (${eta(options, computeShownPlan(options))})\n`);
+      io.onCluster?.(c);
+    };
+    await runSimProcesses(options, n, { stdout, stderr, signal: io.signal, onStarted });
+    return;
+  }
   const sim = await startSimulator({ ...options, log: stdout });
-  const p = sim.plan;
-  const eta = `${sim.profile === 'rollout' ? `revision A ready; revision B (${options.newProfile}) starts at ~${(p.phases[0].startMs / 1000).toFixed(1)} s, ` : ''}${p.failed ? `startup fails at ~${(p.failAtMs! / 1000).toFixed(1)} s` : `startup ~${(p.readyAtMs! / 1000).toFixed(1)} s`}`;
-  stderr.write(`wsrace sim: ${sim.profile} listening on ${sim.url} (${eta})\n`);
+  stderr.write(`wsrace sim: ${sim.profile} listening on ${sim.url} (${eta(options, sim.plan)})\n`);
   io.onStarted?.(sim);
   if (io.signal) {
     if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal!.addEventListener('abort', () => resolve(), { once: true }));
   }
   await sim.close();
+}
+
+/** When the startup (rollout: revision B's) ends, for the one human line. */
+function eta(options: ResolvedSimOptions, p: StartupPlan): string {
+  return `${options.profile === 'rollout' ? `revision A ready; revision B (${options.newProfile}) starts at ~${(p.phases[0].startMs / 1000).toFixed(1)} s, ` : ''}${p.failed ? `startup fails at ~${(p.failAtMs! / 1000).toFixed(1)} s` : `startup ~${(p.readyAtMs! / 1000).toFixed(1)} s`}`;
+}
+
+/** The plan the processes play (the primary runs no simulator of its own): rollout shifts B's to rollout-at. */
+function computeShownPlan(o: ResolvedSimOptions): StartupPlan {
+  const plan = computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal });
+  return o.profile === 'rollout' ? shiftPlan(plan, Math.round(o.rolloutAtMs * o.timeScale * 1000) / 1000) : plan;
 }
 
 const builder = (y: Argv) =>
@@ -59,6 +86,7 @@ const builder = (y: Argv) =>
     .option('drain-over', { type: 'string', describe: 'rollout: A\'s closes are spread evenly over this long (model time) [default: 2s]' })
     .option('strategy', { type: 'string', choices: STRATEGIES, describe: 'rollout: rolling = traffic moves and A drains when B\'s health says ready; recreate = A drains at rollout-at and traffic moves at once [default: rolling]' })
     .option('old-reply-delay', { type: 'string', describe: 'rollout: revision A holds each stream reply this long (model time), so messages are outstanding when it drains [default: 0]' })
+    .option('processes', { type: 'number', describe: 'serve one port from this many processes (one may hold 20,000 descriptors); all share one t0, process 0 logs the phases, process k writes the truth to FILE.k.ext [default: 1]' })
     .option('config', { type: 'string', describe: 'JSON or YAML file with any of these options (flags win)' })
     .option('phases', { type: 'string', describe: 'phases and model seconds, in order: "init=2.415,dependencies=14.084,…"' })
     .option('timeout', { type: 'string', array: true, describe: 'base phase timeout in seconds, repeatable: dependencies=1.5' })
@@ -81,7 +109,7 @@ export const simCommand: CommandModule<object, SimArgs> = {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      await runSim(argv as SimCliArgs, { signal: ac.signal });
+      await runSim(argv as SimCommandArgs, { signal: ac.signal });
       process.exitCode = 0;
     } catch (err) {
       process.stderr.write(`wsrace sim: ${(err as Error).message}\n`);

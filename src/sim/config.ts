@@ -80,11 +80,14 @@ export interface SimOptions {
   strategy?: Strategy;
   /** rollout: revision A holds each stream reply this long (model ms), so messages are outstanding when it drains. Default 0. */
   oldReplyDelayMs?: number;
+  /** The cold start's moment (epoch ms on the engine's clock); default the start call. `--processes` gives every process the primary's. */
+  t0?: number;
 }
 
 /** What the loader produces: everything the server needs, defaults applied (log left to the caller). */
-export type ResolvedSimOptions = Required<Omit<SimOptions, 'truth' | 'log' | 'timeouts'>> & {
+export type ResolvedSimOptions = Required<Omit<SimOptions, 'truth' | 'log' | 'timeouts' | 't0'>> & {
   truth?: string;
+  t0?: number;
   timeouts: Record<string, number>;
 };
 

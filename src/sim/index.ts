@@ -1,6 +1,6 @@
 /** The cold-start simulator's public API (`wsrace sim`). */
 export { startSimulator, type SimHandle, type SimState, type Warm } from './server.js';
-export { runSim, simCommand, type RunSimIo } from './command.js';
+export { runSim, simCommand, type RunSimIo, type SimCommandArgs } from './command.js';
 export {
   loadSimConfig,
   loadSimConfigFile,
@@ -50,3 +50,5 @@ export { nowEpochMs, type ConnAction, type ConnRecord } from './truth.js';
 export { warmDelay, type MessageAction, type MessageRecord, type DropReason } from './stream.js';
 export { planRollout, shiftPlan, rolloutMarks, drainOffset, drainClose, type RolloutPlan, type DrainClose } from './rollout.js';
 export { RolloutSimulator } from './rollout-server.js';
+export { runSimProcesses, truthFileOf, processOptions, checkProcesses, MAX_SIM_PROCESSES, type SimCluster, type SimProcessSpec } from './processes.js';
+export { clockOrigin } from './origin.js';

@@ -15,6 +15,7 @@ import { warmDelay, warmOf, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter } from './truth.js';
 import { httpUrl, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
+import { clockOrigin } from './origin.js';
 
 /**
  * The rollout profile: one port (the platform's router) in front of two revisions. A is ready
@@ -46,8 +47,8 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   private listenPort: number;
 
   static async start(options: SimOptions): Promise<RolloutSimulator> {
-    const t0Perf = performance.now();
-    const sim = new RolloutSimulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, performance.timeOrigin + t0Perf);
+    const { t0Perf, t0 } = clockOrigin(options.t0, performance.timeOrigin, performance.now());
+    const sim = new RolloutSimulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, t0);
     await sim.listen();
     return sim;
   }

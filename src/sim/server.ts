@@ -12,6 +12,7 @@ import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './tru
 import { httpUrl, wsUrl } from './address.js';
 import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 import { RolloutSimulator } from './rollout-server.js';
+import { clockOrigin } from './origin.js';
 import { planOfTruth, recordStartup } from './startup-truth.js';
 
 /**
@@ -125,8 +126,7 @@ export class Simulator implements SimHandle, UpgradeHost {
 
   /** The cold start: t0 is now, and the startup clock runs from here. */
   static async start(options: SimOptions = {}): Promise<Simulator> {
-    const t0Perf = performance.now();
-    const t0 = performance.timeOrigin + t0Perf;
+    const { t0Perf, t0 } = clockOrigin(options.t0, performance.timeOrigin, performance.now());
     const sim = new Simulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, t0);
     await sim.listen();
     return sim;
