@@ -359,7 +359,8 @@ describe('messages in the reports', () => {
     for (const [k, p50] of series.p50.entries()) {
       expect(p50 === null, `bucket ${k}`).toBe(replies[k] === 0);
       if (p50 === null) continue;
-      expect(p50, `bucket ${k}`).toBeGreaterThanOrEqual(DELAY_MS);
+      // The page's percentiles come from log bins: within 1% of the exact value.
+      expect(p50, `bucket ${k}`).toBeGreaterThanOrEqual(DELAY_MS * 0.99);
       if (replies[k] <= 100) expect(series.p99[k], `bucket ${k}`).toBe(Math.round(maxRtt[k] * 1000) / 1000);
       else expect(series.p99[k], `bucket ${k}`).toBeLessThanOrEqual(Math.round(maxRtt[k] * 1000) / 1000);
     }
