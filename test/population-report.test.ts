@@ -11,6 +11,7 @@ import { loadReportData, type ReportData } from '../src/report/html-data.js';
 import { renderHtmlReport } from '../src/report/html.js';
 import { renderSummary } from '../src/report/console.js';
 import type { EventLine } from '../src/timeline/phase-report.js';
+import { clientsFromEvents } from '../src/timeline/clients-report.js';
 import { now } from '../src/util/clock.js';
 import { findChromium } from './helpers/browser.js';
 
@@ -60,6 +61,15 @@ describe('a population cut by a restart (1012)', () => {
     expect(s.disconnects).toEqual({ total: N, closeCodes: { '1012': N }, phases: { unknown: { total: N, closeCodes: { '1012': N } } } });
     expect([s.clients!.clients, s.clients!.dropped, s.clients!.drops, s.clients!.reconnected, s.clients!.neverBack]).toEqual([N, N, N, N, 0]);
     expect(s.verdict).toBe('pass');
+  });
+
+  it('a merge follows the clients again from events.ndjson alone: the same block as the live tracker', async () => {
+    const { retriesByPhase: _herd, ...live } = run.summary.clients!;
+    const again = await clientsFromEvents(join(run.outDir, 'events.ndjson'), { spans: [], readyAtMs: null, failedAtMs: null }, run.summary.t0EpochMs!, false);
+    const counts = (c: typeof live) => [c.clients, c.connected, c.retries, c.dropped, c.drops, c.reconnected, c.neverBack, c.attemptsPerClient, c.attemptsPerReconnect, c.reconnectMs.count, c.outageMs.count];
+    expect(counts(again!)).toEqual(counts(live));
+    // The file's times are rounded to the µs: a comeback's time is the same within that.
+    for (const stat of ['p50', 'p99', 'max'] as const) expect(Math.abs(again!.reconnectMs[stat]! - live.reconnectMs[stat]!)).toBeLessThanOrEqual(Math.max(0.002, live.reconnectMs[stat]! * 0.001));
   });
 
   it('report data: the connected curve is the sockets open at each bucket end, rises to N, drops at the cut and recovers', () => {

@@ -12,6 +12,7 @@ import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
 import { writeRunReports } from '../report/run-files.js';
 import { attributeMessagesFile } from '../timeline/message-report.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
+import { clientsFromEvents } from '../timeline/clients-report.js';
 import { loadRunTimeline } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { readSummary } from './correlate.js';
@@ -46,8 +47,11 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
   attribution.messages = await attributeMessagesFile(join(outDir, 'messages.ndjson'), timeline, { rewrite: true });
+  // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again.
+  const clients = shards.some((s) => s.summary.clients) ? await clientsFromEvents(join(outDir, 'events.ndjson'), timeline, t0, leader.summary.messages !== undefined) : undefined;
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),
+    ...(clients ? { clients } : {}),
     histograms,
     thresholdDefs: thresholdsOf(leader.summary, join(leader.dir, 'summary.json')),
     timeline: timelineSummary,

@@ -1,6 +1,8 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
-import type { ClientProgress, Reconnects } from '../record/clients.js';
+import { ClientTracker, type ClientProgress, type Reconnects } from '../record/clients.js';
+import type { AttemptRecord } from '../record/attempt.js';
+import { eachNdjsonLine } from '../util/ndjson.js';
 import type { Totals } from '../record/totals.js';
 import { phaseAt, type PhaseTimeline } from './attribute.js';
 
@@ -83,4 +85,23 @@ function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTim
     timeToConnectedMs: latencyStats(all),
     byPhase: Object.fromEntries([...phases].map(([phase, p]) => [phase, { clients: p.clients, connected: p.connected, timeToConnectedMs: latencyStats(p.h) }])),
   };
+}
+
+/** events.ndjson's times (ms since T0) that the tracker reads as epoch ms. */
+const EVENT_TIMES = ['sched', 'start', 'open', 'ok', 'reply', 'end'] as const;
+
+/**
+ * The clients block of a run from its events.ndjson alone (a merge of shards, whose trackers
+ * each saw only their share): every reconnecting client's attempts in the file's order, which is
+ * by scheduled start, so a client's are in the order it made them.
+ */
+export async function clientsFromEvents(path: string, timeline: PhaseTimeline, t0: number, streams: boolean): Promise<ClientsReport | undefined> {
+  const tracker = new ClientTracker(streams);
+  await eachNdjsonLine<Record<string, unknown>>(path, (e) => {
+    if (e.client === undefined) return;
+    const r = { ...e } as Record<string, unknown>;
+    for (const k of EVENT_TIMES) if (typeof r[k] === 'number') r[k] = (r[k] as number) + t0;
+    tracker.add(r as unknown as AttemptRecord);
+  });
+  return clientsReport(tracker.clients(), timeline, t0, tracker.reconnects);
 }
