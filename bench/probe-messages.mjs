@@ -1,0 +1,60 @@
+// One message rate, looked at closely: node bench/probe-messages.mjs RATE [SECONDS] [floor|wsrace|both]
+// Starts the bench echo server, then (as the bench's message ladder does at one rung) the plain
+// ws loop (bench/stream-floor.mjs) and/or wsrace with 2,000 sockets streaming at RATE messages a
+// second for SECONDS (default 4), and prints each one's outcome with the CPU seconds of every
+// thread, its own and the server's, and the CPU microseconds per message: a measure of the work
+// that the machine's noise does not change. Add `node --cpu-prof` to profile wsrace's threads
+// (one .cpuprofile per thread); PROBE_OUT keeps wsrace's run folder.
+import { spawn, execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { threadCpu as cpu, cpuDelta as delta } from './thread-cpu.mjs';
+import { parseScenarioText } from '../dist/scenario/load.js';
+import { runScenario } from '../dist/run/run.js';
+
+const SOCKETS = 2000;
+const [rate, seconds, which] = [Number(process.argv[2] ?? 20_000), Number(process.argv[3] ?? 4), process.argv[4] ?? 'both'];
+const every = +((SOCKETS * 1000) / rate).toFixed(3);
+const server = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+process.on('exit', () => server.kill('SIGTERM'));
+const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+const url = `ws://127.0.0.1:${port}/ws`;
+// Source addresses of this probe's own: earlier runs' TIME_WAIT ports slow connect().
+const source = (/** @type {number} */ k) => `127.0.${1 + (process.pid % 200)}.${10 + k}`;
+
+/** @param {number} s @param {number} messages */
+const perMessageUs = (s, messages) => (messages > 0 ? +((s * 1e6) / messages).toFixed(1) : null);
+
+if (which !== 'wsrace') {
+  const serverBefore = cpu(server.pid);
+  const f = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./stream-floor.mjs', import.meta.url)), url, String(SOCKETS), String(every), String(seconds), '1', source(0)])));
+  const serverS = delta(serverBefore, cpu(server.pid)).total ?? 0;
+  console.log(`floor at ${rate}/s (every ${every} ms): ${JSON.stringify(f)}`);
+  console.log(`  floor CPU ${f.cpuS} s (its process, opening included) = ${perMessageUs(f.cpuS, f.replied)} µs per round trip; server ${serverS} s = ${perMessageUs(serverS, f.replied)} µs`);
+}
+if (which !== 'floor') {
+  const text = `name: probe-messages\ntarget:\n  url: ${url}\n  localAddresses: ["${source(1)}"]\nload:\n  stages: [{ duration: 1s, rate: ${SOCKETS} }]\n  maxConnections: ${SOCKETS}\nsession:\n  hold: ${seconds}s\n  stream: { every: ${every}ms }\n`;
+  const outDir = process.env.PROBE_OUT ?? `${os.tmpdir()}/wsrace-probe-messages-${process.pid}`;
+  const before = cpu(process.pid);
+  const serverBefore = cpu(server.pid);
+  /** @type {Record<string, number>} */
+  const seen = {}; // worker threads exit with the run: sample them while they live
+  let endOfStream = 0;
+  const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 100);
+  const { summary } = await runScenario(parseScenarioText(text, 'probe-messages.yaml'), { outDir, onProgress: () => (endOfStream = Date.now()) });
+  clearInterval(sampler);
+  const reportS = (Date.now() - endOfStream) / 1000;
+  const after = { ...seen, ...cpu(process.pid) };
+  const serverS = delta(serverBefore, cpu(server.pid)).total ?? 0;
+  const m = summary.messages;
+  const threads = delta(before, after);
+  console.log(`wsrace at ${rate}/s (every ${every} ms): ${JSON.stringify({ sent: m?.sent, replied: m?.replied, late: m?.late, lost: m?.lost, sendLagMs: m?.sendLagMs, rttMs: m?.rttMs, loopDelayMs: summary.loopDelayMs, totals: summary.totals.closeCodes })}`);
+  const replied = m?.replied ?? 0;
+  // The worker: the busiest thread born during the run (Node names every thread "node").
+  const worker = Math.max(0, ...Object.entries(threads).filter(([k]) => !(k in before) && k !== 'total').map(([, v]) => v));
+  console.log(`  wsrace CPU s by thread (the run's end, ~${reportS.toFixed(1)} s of writing its report, included): ${JSON.stringify(threads)}`);
+  console.log(`  worker thread ${worker.toFixed(2)} s = ${perMessageUs(worker, replied)} µs per round trip; process ${threads.total} s = ${perMessageUs(threads.total ?? 0, replied)} µs; server ${serverS} s = ${perMessageUs(serverS, replied)} µs`);
+  if (!process.env.PROBE_OUT) rmSync(outDir, { recursive: true, force: true });
+}
+process.exit(0);
