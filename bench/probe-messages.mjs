@@ -31,7 +31,7 @@ if (which !== 'wsrace') {
   const f = JSON.parse(String(execFileSync(process.execPath, [fileURLToPath(new URL('./stream-floor.mjs', import.meta.url)), url, String(SOCKETS), String(every), String(seconds), '1', source(0)])));
   const serverS = delta(serverBefore, cpu(server.pid)).total ?? 0;
   console.log(`floor at ${rate}/s (every ${every} ms): ${JSON.stringify(f)}`);
-  console.log(`  floor CPU ${f.cpuS} s (its process, opening included) = ${perMessageUs(f.cpuS, f.replied)} µs per round trip; server ${serverS} s = ${perMessageUs(serverS, f.replied)} µs`);
+  console.log(`  floor CPU ${f.cpuS} s (its process, opening included) = ${perMessageUs(f.cpuS, f.replied)} µs per round trip; while every socket streamed ${f.streamCpuUsPerMessage} µs; server ${serverS} s = ${perMessageUs(serverS, f.replied)} µs`);
 }
 if (which !== 'floor') {
   const text = `name: probe-messages\ntarget:\n  url: ${url}\n  localAddresses: ["${source(1)}"]\nload:\n  stages: [{ duration: 1s, rate: ${SOCKETS} }]\n  maxConnections: ${SOCKETS}\nsession:\n  hold: ${seconds}s\n  stream: { every: ${every}ms }\n`;
@@ -41,8 +41,16 @@ if (which !== 'floor') {
   /** @type {Record<string, number>} */
   const seen = {}; // worker threads exit with the run: sample them while they live
   let endOfStream = 0;
-  const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 100);
-  const { summary } = await runScenario(parseScenarioText(text, 'probe-messages.yaml'), { outDir, onProgress: () => (endOfStream = Date.now()) });
+  /** @type {{ at: number, hrUs: number, threads: Record<string, number>, server: number }[]} */
+  const samples = []; // once a second, for the CPU of the window in which every socket streams
+  const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 500);
+  const { summary } = await runScenario(parseScenarioText(text, 'probe-messages.yaml'), {
+    outDir,
+    onProgress: (p) => {
+      endOfStream = Date.now();
+      samples.push({ at: p.elapsedMs, hrUs: Number(process.hrtime.bigint() / 1000n), threads: cpu(process.pid), server: cpu(server.pid).total });
+    },
+  });
   clearInterval(sampler);
   const reportS = (Date.now() - endOfStream) / 1000;
   const after = { ...seen, ...cpu(process.pid) };
@@ -55,6 +63,14 @@ if (which !== 'floor') {
   const worker = Math.max(0, ...Object.entries(threads).filter(([k]) => !(k in before) && k !== 'total').map(([, v]) => v));
   console.log(`  wsrace CPU s by thread (the run's end, ~${reportS.toFixed(1)} s of writing its report, included): ${JSON.stringify(threads)}`);
   console.log(`  worker thread ${worker.toFixed(2)} s = ${perMessageUs(worker, replied)} µs per round trip; process ${threads.total} s = ${perMessageUs(threads.total ?? 0, replied)} µs; server ${serverS} s = ${perMessageUs(serverS, replied)} µs`);
+  // The last socket opens at ~1 s and starts sending at once; the first stops at ~SECONDS.
+  const a = samples.find((x) => x.at >= 1000 + every + 100);
+  const b = [...samples].reverse().find((x) => x.at <= seconds * 1000 - 100);
+  if (a && b && b.at > a.at) {
+    const messages = (rate * (b.at - a.at)) / 1000;
+    const us = Object.fromEntries(Object.entries(delta(a.threads, b.threads)).map(([k, v]) => [k, perMessageUs(v, messages)]));
+    console.log(`  while every socket streamed (${((b.at - a.at) / 1000).toFixed(1)} s; monotonic µs ${a.hrUs} to ${b.hrUs}, the clock of a .cpuprofile's timestamps): CPU µs per message by thread ${JSON.stringify(us)}; server ${perMessageUs(b.server - a.server, messages)} µs`);
+  }
   if (!process.env.PROBE_OUT) rmSync(outDir, { recursive: true, force: true });
 }
 process.exit(0);

@@ -513,7 +513,7 @@ const everyFor = (rate) => +((MESSAGE_SOCKETS * 1000) / rate).toFixed(3);
 
 /**
  * What bench/stream-floor.mjs prints.
- * @typedef {{ sockets: number, opened: number, sent: number, replied: number, mismatched: number, seconds: number, perSecond: number, sendPerSecond: number, rttP50Ms: number | null, rttP99Ms: number | null, cpuS: number }} StreamFloorResult
+ * @typedef {{ sockets: number, opened: number, sent: number, replied: number, mismatched: number, seconds: number, perSecond: number, sendPerSecond: number, rttP50Ms: number | null, rttP99Ms: number | null, cpuS: number, streamCpuUsPerMessage: number }} StreamFloorResult
  */
 /**
  * The floor at `rate`: the plain ws loop (bench/stream-floor.mjs) on as many threads as wsrace

@@ -6,8 +6,9 @@
 // thread is busy, setInterval simply fires late and fewer messages go out. After SECONDS it stops
 // sending, waits up to 2 s for the replies still due, and prints what it sent and got back:
 // {"sockets":…, "opened":…, "sent":…, "replied":…, "mismatched":…, "seconds":…, "perSecond":…,
-// "sendPerSecond":…, "rttP50Ms":…, "rttP99Ms":…, "cpuS":…}; perSecond is round trips per second,
-// cpuS the process's CPU seconds (all its threads, start-up and opening included).
+// "sendPerSecond":…, "rttP50Ms":…, "rttP99Ms":…, "cpuS":…, "streamCpuUsPerMessage":…}; perSecond
+// is round trips per second, cpuS the process's CPU seconds (all its threads, start-up and
+// opening included), streamCpuUsPerMessage its CPU per message sent while every socket streamed.
 // Usage: node bench/stream-floor.mjs URL SOCKETS EVERY_MS SECONDS THREADS [SOURCE]
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import WebSocket from 'ws';
@@ -20,7 +21,7 @@ const OPEN_TIMEOUT_MS = 20_000;
 
 /**
  * What each thread reports.
- * @typedef {{ opened: number, sent: number, replied: number, mismatched: number, streamMs: number, rtts: Float64Array }} ThreadResult
+ * @typedef {{ opened: number, sent: number, replied: number, mismatched: number, streamMs: number, rtts: Float64Array, window: { cpuUs: number, sent: number } }} ThreadResult
  */
 
 if (isMainThread) {
@@ -42,7 +43,7 @@ if (isMainThread) {
       /** @param {number} q */
       const at = (q) => (rtts.length ? +rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))].toFixed(3) : null);
       const streamS = Math.max(...results.map((r) => r.streamMs)) / 1000;
-      const out = { sockets, opened: sum((r) => r.opened), sent: sum((r) => r.sent), replied: sum((r) => r.replied), mismatched: sum((r) => r.mismatched), seconds: +streamS.toFixed(3), perSecond: Math.round(sum((r) => r.replied) / streamS), sendPerSecond: Math.round(sum((r) => r.sent) / streamS), rttP50Ms: at(0.5), rttP99Ms: at(0.99), cpuS: +((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2) };
+      const out = { sockets, opened: sum((r) => r.opened), sent: sum((r) => r.sent), replied: sum((r) => r.replied), mismatched: sum((r) => r.mismatched), seconds: +streamS.toFixed(3), perSecond: Math.round(sum((r) => r.replied) / streamS), sendPerSecond: Math.round(sum((r) => r.sent) / streamS), rttP50Ms: at(0.5), rttP99Ms: at(0.99), cpuS: +((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2), streamCpuUsPerMessage: +(results[0].window.cpuUs / Math.max(1, sum((r) => r.window.sent))).toFixed(1) };
       process.stdout.write(JSON.stringify(out) + '\n');
       process.exit(0);
     });
@@ -65,10 +66,14 @@ if (isMainThread) {
   const conns = [];
   const report = (/** @type {number} */ streamMs) => {
     for (const c of conns) c.ws.terminate();
-    parent.postMessage({ opened, sent, replied, mismatched, streamMs, rtts: rtts.slice(0, rttCount) });
+    parent.postMessage({ opened, sent, replied, mismatched, streamMs, rtts: rtts.slice(0, rttCount), window });
   };
+  /** The process's CPU over the streaming window (once every socket's setInterval runs), for bench/probe-messages.mjs. */
+  const window = { cpuUs: 0, sent: 0 };
+  const cpuUs = () => process.cpuUsage().user + process.cpuUsage().system;
   const startStreams = () => {
     const streamStart = performance.now();
+    setTimeout(() => Object.assign(window, { cpuUs: cpuUs(), sent }), everyMs);
     conns.forEach((c, k) => {
       const ping = () => {
         if (!sending) return;
@@ -86,6 +91,7 @@ if (isMainThread) {
     setTimeout(() => {
       sending = false;
       const streamMs = performance.now() - streamStart;
+      Object.assign(window, { cpuUs: cpuUs() - window.cpuUs, sent: sent - window.sent });
       for (const c of conns) if (c.timer) clearInterval(c.timer);
       const graceEnd = performance.now() + REPLY_GRACE_MS;
       const waitReplies = () => {
