@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
 import { openFileLimit } from '../dist/run/preflight.js';
+import { readHlog } from '../dist/report/hlog.js';
+import { createHistogram, latencyStats } from '../dist/record/histogram.js';
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */
@@ -174,14 +176,14 @@ const DEFAULT_MAX_CONNECTIONS = Math.max(1, Math.min(15_000, (openFileLimit() ??
  * @property {(p: Progress) => boolean} [signalWhen]
  * @property {string} [extra]
  * @property {string} [sources]
- * @property {boolean} [keepFiles] false: the run's folder is removed once read (a stream's messages.ndjson is tens of MB)
+ * @property {string} [handshakeTimeout]
  */
 /**
  * @param {string} url
  * @param {WsraceRun} run
  */
-async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource(), keepFiles = true }) {
-  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
+async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource(), handshakeTimeout = '5s' }) {
+  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: ${handshakeTimeout}\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
   const loaded = parseScenarioText(text, 'bench.yaml');
   const controller = new AbortController();
   /** @type {{ openNow: number, rss: number }[]} */
@@ -196,9 +198,7 @@ async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAU
       if (signalWhen?.(p)) controller.abort('bench');
     },
   });
-  const steady = steadyLag(outDir);
-  if (!keepFiles) rmSync(outDir, { recursive: true, force: true });
-  return { summary: result.summary, samples, steady };
+  return { summary: result.summary, samples, steady: steadyLag(outDir), outDir };
 }
 
 /**
@@ -529,23 +529,40 @@ function streamFloorRun(url, rate) {
 }
 
 /**
- * wsrace at `rate`: 2,000 sockets opened over the first second, each streaming from its open for
- * SECONDS (the hold), then waiting for its last replies and closing 1000. On schedule: every
- * socket opened and closed 1000, every message replied within `within` (none late, lost,
- * duplicated or unmatched), send lag p99 ≤ 5 ms over the whole run, the opening second included.
+ * Send lag from latency.hlog's `message-send-lag` intervals after the first (which covers the
+ * opening second): the lag with every socket open, as the issue's target is put, in the way the
+ * connection rate's sustained lag leaves out the first second.
+ * @param {string} outDir
+ */
+function sendLagAfterOpening(outDir) {
+  const intervals = readHlog(`${outDir}/latency.hlog`);
+  const firstEnd = Math.min(...intervals.map((i) => i.endMs));
+  const merged = createHistogram();
+  for (const i of intervals) if (i.tag === 'message-send-lag' && i.startMs >= firstEnd) merged.add(i.histogram);
+  return latencyStats(merged);
+}
+
+/**
+ * wsrace at `rate`: 2,000 sockets opened over the first second (each handshake given 20 s, as
+ * the floor gives its sockets), each streaming from its open for SECONDS (the hold), then
+ * waiting for its last replies and closing 1000. On schedule: every socket opened and closed
+ * 1000, every message replied within `within` (none late, lost, duplicated or unmatched), send
+ * lag p99 ≤ 5 ms after the opening second (the whole run's is reported too).
  * @param {string} url
  * @param {number} rate
  */
 async function streamRun(url, rate) {
-  const { summary } = await wsrace(url, { rate: MESSAGE_SOCKETS, seconds: 1, hold: `${SECONDS}s`, maxConnections: MESSAGE_SOCKETS, extra: `  stream: { every: ${everyFor(rate)}ms }\n`, keepFiles: false });
+  const { summary, outDir } = await wsrace(url, { rate: MESSAGE_SOCKETS, seconds: 1, hold: `${SECONDS}s`, maxConnections: MESSAGE_SOCKETS, extra: `  stream: { every: ${everyFor(rate)}ms }\n`, handshakeTimeout: '20s' });
+  const steady = sendLagAfterOpening(outDir);
+  rmSync(outDir, { recursive: true, force: true }); // a stream's messages.ndjson is tens of MB
   const m = summary.messages;
   if (!m) throw new Error('the stream run wrote no summary.messages');
   const allClosed = summary.totals.attempted === MESSAGE_SOCKETS && (summary.totals.closeCodes['1000'] ?? 0) === MESSAGE_SOCKETS;
   const allReplied = m.sent > 0 && m.replied === m.sent && m.late + m.lost + m.duplicates + m.unmatched === 0;
-  const ok = allClosed && allReplied && m.sendLagMs.p99 !== null && m.sendLagMs.p99 <= SEND_LAG_P99_MS;
+  const ok = allClosed && allReplied && steady.p99 !== null && steady.p99 <= SEND_LAG_P99_MS;
   /** @param {import('../dist/record/histogram.js').LatencyStats} h */
   const pick = (h) => ({ p50: h.p50, p90: h.p90, p99: h.p99, p999: h.p999, max: h.max });
-  return { rate, everyMs: everyFor(rate), ok, opened: summary.totals.opened, closed1000: summary.totals.closeCodes['1000'] ?? 0, sent: m.sent, replied: m.replied, late: m.late, lost: m.lost, sendLagMs: pick(m.sendLagMs), rttMs: pick(m.rttMs), loopDelayP99Ms: summary.loopDelayMs.p99 };
+  return { rate, everyMs: everyFor(rate), ok, opened: summary.totals.opened, closed1000: summary.totals.closeCodes['1000'] ?? 0, sent: m.sent, replied: m.replied, late: m.late, lost: m.lost, sendLagMs: pick(steady), sendLagWholeRunMs: pick(m.sendLagMs), rttMs: pick(m.rttMs), loopDelayP99Ms: summary.loopDelayMs.p99 };
 }
 /** @typedef {Awaited<ReturnType<typeof streamRun>>} StreamRun */
 /** @typedef {ReturnType<typeof streamFloorRun>} StreamFloorRun */
@@ -572,7 +589,7 @@ async function climbMessages(server, r) {
   /** @param {number} rate @param {string} label */
   const tryWsrace = async (rate, label) => {
     const w = await streamRun(server.url, rate);
-    log(`wsrace stream run ${r + 1} at ${rate}/s (every ${w.everyMs} ms${label}): send lag p99 ${w.sendLagMs.p99} max ${w.sendLagMs.max} ms, rtt p50 ${w.rttMs.p50} p99 ${w.rttMs.p99} ms, replied ${w.replied}/${w.sent} (late ${w.late}, lost ${w.lost}), closed 1000 ${w.closed1000}/${MESSAGE_SOCKETS} → ${w.ok ? 'on schedule' : 'behind'}`);
+    log(`wsrace stream run ${r + 1} at ${rate}/s (every ${w.everyMs} ms${label}): send lag after the opening second p99 ${w.sendLagMs.p99} max ${w.sendLagMs.max} ms (whole run p99 ${w.sendLagWholeRunMs.p99}), rtt p50 ${w.rttMs.p50} p99 ${w.rttMs.p99} ms, replied ${w.replied}/${w.sent} (late ${w.late}, lost ${w.lost}), closed 1000 ${w.closed1000}/${MESSAGE_SOCKETS} → ${w.ok ? 'on schedule' : 'behind'}`);
     if (w.ok) Object.assign(wsraceSide, { best: rate, top: w });
     else wsraceSide.failed = rate;
   };
@@ -638,7 +655,7 @@ async function measureMessageRate(server) {
   const medianRepeat = repeats.find((x) => x.wsrace.best === median(wsraceRuns)) ?? repeats[0];
   const result = {
     sockets: MESSAGE_SOCKETS,
-    onSchedule: `every socket opened and closed 1000, every message replied within 2 s (none late, lost, duplicated or unmatched), send lag p99 ≤ ${SEND_LAG_P99_MS} ms`,
+    onSchedule: `every socket opened and closed 1000, every message replied within 2 s (none late, lost, duplicated or unmatched), send lag p99 ≤ ${SEND_LAG_P99_MS} ms after the opening second`,
     floorSustained: `every socket opened, every message replied, at least ${FLOOR_SEND_SHARE * 100}% of the rate sent (bench/stream-floor.mjs: one setInterval per socket)`,
     rungs: MESSAGE_RUNGS,
     floorPerSecond: median(floorRuns),

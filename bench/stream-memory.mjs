@@ -16,7 +16,7 @@ const [url, sockets, every, sources, samplesWanted] = [process.argv[2], Number(p
 /** Sockets opened per second: 19,000 sockets held are opened at 2,000/s by the concurrency row. */
 const RATE = 2500;
 const stream = every === 'off' ? '' : `  stream: { every: ${every} }\n`;
-const text = `name: stream-memory\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ${JSON.stringify(sources)}\nload:\n  stages: [{ duration: ${Math.ceil(sockets / RATE)}s, rate: ${RATE} }]\n  maxConnections: ${sockets}\nsession:\n  hold: 600s\n${stream}drainTimeout: 10s\n`;
+const text = `name: stream-memory\ntarget:\n  url: ${url}\n  handshakeTimeout: 20s\n  localAddresses: ${JSON.stringify(sources)}\nload:\n  stages: [{ duration: ${Math.ceil(sockets / RATE)}s, rate: ${RATE} }]\n  maxConnections: ${sockets}\nsession:\n  hold: 600s\n${stream}drainTimeout: 10s\n`;
 const outDir = `${os.tmpdir()}/wsrace-bench-memory-${process.pid}`;
 const before = process.memoryUsage().rss;
 let peak = 0;
