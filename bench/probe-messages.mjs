@@ -34,21 +34,21 @@ if (which !== 'wsrace') {
   console.log(`  floor CPU ${f.cpuS} s (its process, opening included) = ${perMessageUs(f.cpuS, f.replied)} µs per round trip; while every socket streamed ${f.streamCpuUsPerMessage} µs; server ${serverS} s = ${perMessageUs(serverS, f.replied)} µs`);
 }
 if (which !== 'floor') {
-  const text = `name: probe-messages\ntarget:\n  url: ${url}\n  localAddresses: ["${source(1)}"]\nload:\n  stages: [{ duration: 1s, rate: ${SOCKETS} }]\n  maxConnections: ${SOCKETS}\nsession:\n  hold: ${seconds}s\n  stream: { every: ${every}ms }\n`;
+  const text = `name: probe-messages\ntarget:\n  url: ${url}\n  handshakeTimeout: 20s\n  localAddresses: ["${source(1)}"]\nload:\n  stages: [{ duration: 1s, rate: ${SOCKETS} }]\n  maxConnections: ${SOCKETS}\nsession:\n  hold: ${seconds}s\n  stream: { every: ${every}ms }\n`;
   const outDir = process.env.PROBE_OUT ?? `${os.tmpdir()}/wsrace-probe-messages-${process.pid}`;
   const before = cpu(process.pid);
   const serverBefore = cpu(server.pid);
   /** @type {Record<string, number>} */
   const seen = {}; // worker threads exit with the run: sample them while they live
   let endOfStream = 0;
-  /** @type {{ at: number, hrUs: number, threads: Record<string, number>, server: number }[]} */
+  /** @type {{ at: number, openNow: number, hrUs: number, threads: Record<string, number>, server: number }[]} */
   const samples = []; // once a second, for the CPU of the window in which every socket streams
   const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 500);
   const { summary } = await runScenario(parseScenarioText(text, 'probe-messages.yaml'), {
     outDir,
     onProgress: (p) => {
       endOfStream = Date.now();
-      samples.push({ at: p.elapsedMs, hrUs: Number(process.hrtime.bigint() / 1000n), threads: cpu(process.pid), server: cpu(server.pid).total });
+      samples.push({ at: p.elapsedMs, openNow: p.openNow, hrUs: Number(process.hrtime.bigint() / 1000n), threads: cpu(process.pid), server: cpu(server.pid).total });
     },
   });
   clearInterval(sampler);
@@ -57,16 +57,17 @@ if (which !== 'floor') {
   const serverS = delta(serverBefore, cpu(server.pid)).total ?? 0;
   const m = summary.messages;
   const threads = delta(before, after);
-  console.log(`wsrace at ${rate}/s (every ${every} ms): ${JSON.stringify({ sent: m?.sent, replied: m?.replied, late: m?.late, lost: m?.lost, sendLagMs: m?.sendLagMs, rttMs: m?.rttMs, loopDelayMs: summary.loopDelayMs, totals: summary.totals.closeCodes })}`);
+  console.log(`wsrace at ${rate}/s (every ${every} ms): ${JSON.stringify({ sent: m?.sent, replied: m?.replied, late: m?.late, lost: m?.lost, sendLagMs: m?.sendLagMs, rttMs: m?.rttMs, loopDelayMs: summary.loopDelayMs, closeCodes: summary.totals.closeCodes, errors: Object.fromEntries(Object.entries(summary.totals.errors).filter(([, n]) => n > 0)), upgradeMs: summary.upgradeMs })}`);
   const replied = m?.replied ?? 0;
   // The worker: the busiest thread born during the run (Node names every thread "node").
   const worker = Math.max(0, ...Object.entries(threads).filter(([k]) => !(k in before) && k !== 'total').map(([, v]) => v));
   console.log(`  wsrace CPU s by thread (the run's end, ~${reportS.toFixed(1)} s of writing its report, included): ${JSON.stringify(threads)}`);
   console.log(`  worker thread ${worker.toFixed(2)} s = ${perMessageUs(worker, replied)} µs per round trip; process ${threads.total} s = ${perMessageUs(threads.total ?? 0, replied)} µs; server ${serverS} s = ${perMessageUs(serverS, replied)} µs`);
-  // The last socket opens at ~1 s and starts sending at once; the first stops at ~SECONDS.
-  const a = samples.find((x) => x.at >= 1000 + every + 100);
-  const b = [...samples].reverse().find((x) => x.at <= seconds * 1000 - 100);
-  if (a && b && b.at > a.at) {
+  // The window in which every socket is open and streaming (on a busy machine the opening can take seconds).
+  const a = samples.find((x) => x.openNow === SOCKETS);
+  const b = [...samples].reverse().find((x) => x.openNow === SOCKETS);
+  if (!a || !b || b.at <= a.at) console.log(`  no two progress samples with all ${SOCKETS} sockets open: no CPU per message while streaming`);
+  else {
     const messages = (rate * (b.at - a.at)) / 1000;
     const us = Object.fromEntries(Object.entries(delta(a.threads, b.threads)).map(([k, v]) => [k, perMessageUs(v, messages)]));
     console.log(`  while every socket streamed (${((b.at - a.at) / 1000).toFixed(1)} s; monotonic µs ${a.hrUs} to ${b.hrUs}, the clock of a .cpuprofile's timestamps): CPU µs per message by thread ${JSON.stringify(us)}; server ${perMessageUs(b.server - a.server, messages)} µs`);

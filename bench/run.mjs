@@ -579,10 +579,14 @@ async function climbMessages(server, r) {
   const floorSide = { best: 0, failed: null, top: null };
   /** @type {{ best: number, failed: number | null, top: StreamRun | null }} */
   const wsraceSide = { best: 0, failed: null, top: null };
+  /** Every rung tried, kept or missed, in order: a missed rung's numbers say by how much. */
+  /** @type {({ side: 'floor', rate: number, ok: boolean, sendPerSecond: number, replied: number, sent: number, rttP99Ms: number | null } | { side: 'wsrace', rate: number, ok: boolean, opened: number, sendLagP99Ms: number | null, sendLagWholeRunP99Ms: number | null, rttP99Ms: number | null, replied: number, sent: number })[]} */
+  const tried = [];
   /** @param {number} rate @param {string} label */
   const tryFloor = (rate, label) => {
     const f = streamFloorRun(server.url, rate);
     log(`message floor run ${r + 1} at ${rate}/s (every ${everyFor(rate)} ms${label}): sent ${f.sendPerSecond}/s, ${f.replied}/${f.sent} replied, rtt p50 ${f.rttP50Ms} p99 ${f.rttP99Ms} ms → ${f.ok ? 'sustained' : 'not sustained'}`);
+    tried.push({ side: 'floor', rate, ok: f.ok, sendPerSecond: f.sendPerSecond, replied: f.replied, sent: f.sent, rttP99Ms: f.rttP99Ms });
     if (f.ok) Object.assign(floorSide, { best: rate, top: f });
     else floorSide.failed = rate;
   };
@@ -590,6 +594,7 @@ async function climbMessages(server, r) {
   const tryWsrace = async (rate, label) => {
     const w = await streamRun(server.url, rate);
     log(`wsrace stream run ${r + 1} at ${rate}/s (every ${w.everyMs} ms${label}): send lag after the opening second p99 ${w.sendLagMs.p99} max ${w.sendLagMs.max} ms (whole run p99 ${w.sendLagWholeRunMs.p99}), rtt p50 ${w.rttMs.p50} p99 ${w.rttMs.p99} ms, replied ${w.replied}/${w.sent} (late ${w.late}, lost ${w.lost}), closed 1000 ${w.closed1000}/${MESSAGE_SOCKETS} → ${w.ok ? 'on schedule' : 'behind'}`);
+    tried.push({ side: 'wsrace', rate, ok: w.ok, opened: w.opened, sendLagP99Ms: w.sendLagMs.p99, sendLagWholeRunP99Ms: w.sendLagWholeRunMs.p99, rttP99Ms: w.rttMs.p99, replied: w.replied, sent: w.sent });
     if (w.ok) Object.assign(wsraceSide, { best: rate, top: w });
     else wsraceSide.failed = rate;
   };
@@ -604,7 +609,7 @@ async function climbMessages(server, r) {
     if (floorSide.failed !== null && floorSide.best > 0) tryFloor(mid(floorSide.best, floorSide.failed), ', bisect');
     if (wsraceSide.failed !== null && wsraceSide.best > 0) await tryWsrace(mid(wsraceSide.best, wsraceSide.failed), ', bisect');
   }
-  return { floor: floorSide, wsrace: wsraceSide };
+  return { floor: floorSide, wsrace: wsraceSide, tried };
 }
 
 /**
@@ -667,6 +672,7 @@ async function measureMessageRate(server) {
     atTop: medianRepeat.wsrace.top,
     floorAtTop: medianRepeat.floor.top,
     tops: repeats.map((x) => ({ wsrace: x.wsrace.top, floor: x.floor.top, wsraceFailedAt: x.wsrace.failed, floorFailedAt: x.floor.failed })),
+    ladders: repeats.map((x) => x.tried),
     targetPerSecond: 20_000,
     targetRatio: 0.85,
   };
