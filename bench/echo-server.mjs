@@ -3,6 +3,8 @@
 // late by up to a millisecond, so the server measures each hold, and GET /holds answers (and
 // resets) their median and count: the delay the client's handshake really contains.
 // Optional --tls DIR serves wss:// with DIR/key.pem and DIR/cert.pem (bench/probe-wss.mjs).
+// A stream's ping, `{"type":"ping","seq":N,...}`, is answered `{"type":"pong","seq":N}` (what
+// wsrace's default stream reply expects); any other message is echoed back as it came.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -27,8 +29,25 @@ const answer = (req, res) => {
 /** @type {http.Server} */
 const server = tls ? https.createServer(tls, answer) : http.createServer({}, answer);
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
+const PING = '{"type":"ping","seq":';
+/**
+ * A ping's pong, read by string search rather than JSON.parse: the server shares the machine
+ * with the client under test, so it does as little as it can.
+ * @param {import('ws').WebSocket} ws
+ * @param {import('ws').RawData} data
+ * @param {boolean} isBinary
+ */
+function answerMessage(ws, data, isBinary) {
+  const text = isBinary ? '' : String(data);
+  if (text.startsWith(PING)) {
+    let end = PING.length;
+    while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+    if (end > PING.length) return ws.send(`{"type":"pong","seq":${text.slice(PING.length, end)}}`);
+  }
+  ws.send(data);
+}
 server.on('upgrade', (req, socket, head) => {
-  const go = () => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m) => ws.send(m)));
+  const go = () => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m, isBinary) => answerMessage(ws, m, isBinary)));
   if (delay > 0) {
     const held = performance.now();
     setTimeout(() => {

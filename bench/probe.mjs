@@ -5,9 +5,10 @@
 // Add `node --cpu-prof` to profile it. PROBE_SERVER_FLAGS are node's flags for the server,
 // PROBE_SERVER_ARGS the server's own (e.g. `--delay-101 200`); PROBE_OUT keeps the run's folder.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { threadCpu as cpu, cpuDelta as delta } from './thread-cpu.mjs';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
 
@@ -25,35 +26,6 @@ const source = `127.0.0.${10 + (process.pid % 240)}`;
  */
 const scenario = (r, s) => parseScenarioText(`name: probe\ntarget:\n  url: ws://127.0.0.1:${port}/ws\n  localAddresses: ["${source}"]\nload:\n  stages: [{ duration: ${s}s, rate: ${r} }]\nsession:\n  hold: 0ms\n`, 'probe.yaml');
 
-/** CPU seconds by thread (tid:name) and the process total (which keeps the time of threads that exited). */
-/**
- * @param {number | undefined} pid
- * @returns {Record<string, number>}
- */
-function cpu(pid) {
-  /** @param {string} stat */
-  const seconds = (stat) => {
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
-  };
-  /** @type {Record<string, number>} */
-  const out = {};
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out[`${tid}${Number(tid) === pid ? ' main' : ''} ${name}`] = seconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  out.total = seconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  return out;
-}
-/**
- * @param {Record<string, number>} a
- * @param {Record<string, number>} b
- */
-const delta = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => /** @type {const} */ ([k, +(v - (a[k] ?? 0)).toFixed(2)])).filter(([, v]) => v >= 0.05));
 
 await runScenario(scenario(1500, 2), { outDir: `${os.tmpdir()}/wsrace-probe-warm-${process.pid}`, workers, spinBudget });
 const outDir = process.env.PROBE_OUT ?? `${os.tmpdir()}/wsrace-probe-${process.pid}`;

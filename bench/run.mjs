@@ -3,13 +3,15 @@
 // noisy), repeated REPEATS times, median reported. Traffic goes to 127.0.0.1 only; every loop is
 // bounded in count and time. Writes bench/results.json and prints a table.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
 import { openFileLimit } from '../dist/run/preflight.js';
 import { memoryOf, populationRun } from './population.mjs';
+import { readHlog } from '../dist/report/hlog.js';
+import { createHistogram, latencyStats } from '../dist/record/histogram.js';
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */
@@ -22,8 +24,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.max(1, os.availableParallelism() - 1)); // wsrace's default
 const QUICK = process.env.BENCH_QUICK === '1';
-/** `BENCH_ONLY=population`: only the population row; the other results in bench/results.json stay as they were. */
-const ONLY = process.env.BENCH_ONLY ?? null;
+/** `BENCH_ONLY=messages` or `population`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
+const ONLY = process.env.BENCH_ONLY;
 /** How long each run of the rate ladders and the lag rows lasts. */
 const SECONDS = QUICK ? 2 : 4;
 /**
@@ -175,13 +177,14 @@ const DEFAULT_MAX_CONNECTIONS = Math.max(1, Math.min(15_000, (openFileLimit() ??
  * @property {(p: Progress) => boolean} [signalWhen]
  * @property {string} [extra]
  * @property {string} [sources]
+ * @property {string} [handshakeTimeout]
  */
 /**
  * @param {string} url
  * @param {WsraceRun} run
  */
-async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource() }) {
-  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: 5s\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
+async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource(), handshakeTimeout = '5s' }) {
+  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: ${handshakeTimeout}\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
   const loaded = parseScenarioText(text, 'bench.yaml');
   const controller = new AbortController();
   /** @type {{ openNow: number, rss: number }[]} */
@@ -196,7 +199,7 @@ async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAU
       if (signalWhen?.(p)) controller.abort('bench');
     },
   });
-  return { summary: result.summary, samples, steady: steadyLag(outDir) };
+  return { summary: result.summary, samples, steady: steadyLag(outDir), outDir };
 }
 
 /**
@@ -495,7 +498,7 @@ async function measureConcurrency(server, openFiles) {
 }
 
 /**
- * 5. A connected population through a rollout: the largest of these client counts that fits
+ * 6. A connected population through a rollout: the largest of these client counts that fits
  * (every client connected, held when revision A drained, and back after it), wsrace as 3
  * processes (one may hold 20,000 descriptors) from 16 source addresses (50,000 sockets to one
  * port need more than one address's ephemeral ports), the simulator as 4. Memory per client
@@ -524,6 +527,190 @@ function populationRows(p) {
 }
 
 /**
+ * 5. Message streams: 2,000 sockets open, each sending a ping every `every` and timing its pong
+ * (the echo server answers `{"type":"ping","seq":N}` with `{"type":"pong","seq":N}`); the rate
+ * is 2,000 × 1000 / every messages a second, each a round trip.
+ */
+const MESSAGE_SOCKETS = 2000;
+/** wsrace keeps a message rate on schedule when its send lag p99 stays within this. */
+const SEND_LAG_P99_MS = 5;
+/** The floor sustains a rate when its setIntervals send at least this share of it, and get every reply. */
+const FLOOR_SEND_SHARE = 0.95;
+/** The ladder's rungs, messages per second (every = 2,000 × 1000 / rate ms); both sides climb it together. */
+const MESSAGE_RUNGS = QUICK ? [10_000, 20_000] : [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 35_000, 40_000, 50_000, 60_000, 80_000];
+/** @param {number} rate messages per second over the 2,000 sockets */
+const everyFor = (rate) => +((MESSAGE_SOCKETS * 1000) / rate).toFixed(3);
+
+/**
+ * What bench/stream-floor.mjs prints.
+ * @typedef {{ sockets: number, opened: number, sent: number, replied: number, mismatched: number, seconds: number, perSecond: number, sendPerSecond: number, rttP50Ms: number | null, rttP99Ms: number | null, cpuS: number, streamCpuUsPerMessage: number }} StreamFloorResult
+ */
+/**
+ * The floor at `rate`: the plain ws loop (bench/stream-floor.mjs) on as many threads as wsrace
+ * has workers, streaming for SECONDS once its sockets are open.
+ * @param {string} url
+ * @param {number} rate
+ */
+function streamFloorRun(url, rate) {
+  /** @type {StreamFloorResult} */
+  const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-floor.mjs'), url, String(MESSAGE_SOCKETS), String(everyFor(rate)), String(SECONDS), String(WORKERS), freshSource()], { timeout: (SECONDS + 60) * 1000 })));
+  const ok = r.opened === MESSAGE_SOCKETS && r.sent > 0 && r.replied === r.sent && r.mismatched === 0 && r.sendPerSecond >= FLOOR_SEND_SHARE * rate;
+  return { ...r, ok };
+}
+
+/**
+ * Send lag from latency.hlog's `message-send-lag` intervals after the first (which covers the
+ * opening second): the lag with every socket open, as the issue's target is put, in the way the
+ * connection rate's sustained lag leaves out the first second.
+ * @param {string} outDir
+ */
+function sendLagAfterOpening(outDir) {
+  const intervals = readHlog(`${outDir}/latency.hlog`);
+  const firstEnd = Math.min(...intervals.map((i) => i.endMs));
+  const merged = createHistogram();
+  for (const i of intervals) if (i.tag === 'message-send-lag' && i.startMs >= firstEnd) merged.add(i.histogram);
+  return latencyStats(merged);
+}
+
+/**
+ * wsrace at `rate`: 2,000 sockets opened over the first second (each handshake given 20 s, as
+ * the floor gives its sockets), each streaming from its open for SECONDS (the hold), then
+ * waiting for its last replies and closing 1000. On schedule: every socket opened and closed
+ * 1000, every message replied within `within` (none late, lost, duplicated or unmatched), send
+ * lag p99 ≤ 5 ms after the opening second (the whole run's is reported too).
+ * @param {string} url
+ * @param {number} rate
+ */
+async function streamRun(url, rate) {
+  const { summary, outDir } = await wsrace(url, { rate: MESSAGE_SOCKETS, seconds: 1, hold: `${SECONDS}s`, maxConnections: MESSAGE_SOCKETS, extra: `  stream: { every: ${everyFor(rate)}ms }\n`, handshakeTimeout: '20s' });
+  const steady = sendLagAfterOpening(outDir);
+  rmSync(outDir, { recursive: true, force: true }); // a stream's messages.ndjson is tens of MB
+  const m = summary.messages;
+  if (!m) throw new Error('the stream run wrote no summary.messages');
+  const allClosed = summary.totals.attempted === MESSAGE_SOCKETS && (summary.totals.closeCodes['1000'] ?? 0) === MESSAGE_SOCKETS;
+  const allReplied = m.sent > 0 && m.replied === m.sent && m.late + m.lost + m.duplicates + m.unmatched === 0;
+  const ok = allClosed && allReplied && steady.p99 !== null && steady.p99 <= SEND_LAG_P99_MS;
+  /** @param {import('../dist/record/histogram.js').LatencyStats} h */
+  const pick = (h) => ({ p50: h.p50, p90: h.p90, p99: h.p99, p999: h.p999, max: h.max });
+  return { rate, everyMs: everyFor(rate), ok, opened: summary.totals.opened, closed1000: summary.totals.closeCodes['1000'] ?? 0, sent: m.sent, replied: m.replied, late: m.late, lost: m.lost, sendLagMs: pick(steady), sendLagWholeRunMs: pick(m.sendLagMs), rttMs: pick(m.rttMs), loopDelayP99Ms: summary.loopDelayMs.p99 };
+}
+/** @typedef {Awaited<ReturnType<typeof streamRun>>} StreamRun */
+/** @typedef {ReturnType<typeof streamFloorRun>} StreamFloorRun */
+
+/**
+ * One repeat's message-rate ladder: at each rung the floor, then wsrace, so both see the same
+ * machine minute; each side climbs until its first rung missed, then (full runs) two bisection
+ * steps between its last rung kept and that one.
+ * @param {EchoServer} server
+ * @param {number} r the repeat
+ */
+async function climbMessages(server, r) {
+  /** @type {{ best: number, failed: number | null, top: StreamFloorRun | null }} */
+  const floorSide = { best: 0, failed: null, top: null };
+  /** @type {{ best: number, failed: number | null, top: StreamRun | null }} */
+  const wsraceSide = { best: 0, failed: null, top: null };
+  /** Every rung tried, kept or missed, in order: a missed rung's numbers say by how much. */
+  /** @type {({ side: 'floor', rate: number, ok: boolean, sendPerSecond: number, replied: number, sent: number, rttP99Ms: number | null } | { side: 'wsrace', rate: number, ok: boolean, opened: number, sendLagP99Ms: number | null, sendLagWholeRunP99Ms: number | null, rttP99Ms: number | null, replied: number, sent: number })[]} */
+  const tried = [];
+  /** @param {number} rate @param {string} label */
+  const tryFloor = (rate, label) => {
+    const f = streamFloorRun(server.url, rate);
+    log(`message floor run ${r + 1} at ${rate}/s (every ${everyFor(rate)} ms${label}): sent ${f.sendPerSecond}/s, ${f.replied}/${f.sent} replied, rtt p50 ${f.rttP50Ms} p99 ${f.rttP99Ms} ms → ${f.ok ? 'sustained' : 'not sustained'}`);
+    tried.push({ side: 'floor', rate, ok: f.ok, sendPerSecond: f.sendPerSecond, replied: f.replied, sent: f.sent, rttP99Ms: f.rttP99Ms });
+    if (f.ok) Object.assign(floorSide, { best: rate, top: f });
+    else floorSide.failed = rate;
+  };
+  /** @param {number} rate @param {string} label */
+  const tryWsrace = async (rate, label) => {
+    const w = await streamRun(server.url, rate);
+    log(`wsrace stream run ${r + 1} at ${rate}/s (every ${w.everyMs} ms${label}): send lag after the opening second p99 ${w.sendLagMs.p99} max ${w.sendLagMs.max} ms (whole run p99 ${w.sendLagWholeRunMs.p99}), rtt p50 ${w.rttMs.p50} p99 ${w.rttMs.p99} ms, replied ${w.replied}/${w.sent} (late ${w.late}, lost ${w.lost}), closed 1000 ${w.closed1000}/${MESSAGE_SOCKETS} → ${w.ok ? 'on schedule' : 'behind'}`);
+    tried.push({ side: 'wsrace', rate, ok: w.ok, opened: w.opened, sendLagP99Ms: w.sendLagMs.p99, sendLagWholeRunP99Ms: w.sendLagWholeRunMs.p99, rttP99Ms: w.rttMs.p99, replied: w.replied, sent: w.sent });
+    if (w.ok) Object.assign(wsraceSide, { best: rate, top: w });
+    else wsraceSide.failed = rate;
+  };
+  for (const rate of MESSAGE_RUNGS) {
+    if (floorSide.failed === null) tryFloor(rate, '');
+    if (wsraceSide.failed === null) await tryWsrace(rate, '');
+    if (floorSide.failed !== null && wsraceSide.failed !== null) break;
+  }
+  /** @param {number} best @param {number} failed */
+  const mid = (best, failed) => Math.round((best + failed) / 2 / 100) * 100;
+  for (let step = 0; step < (QUICK ? 0 : 2); step++) {
+    if (floorSide.failed !== null && floorSide.best > 0) tryFloor(mid(floorSide.best, floorSide.failed), ', bisect');
+    if (wsraceSide.failed !== null && wsraceSide.best > 0) await tryWsrace(mid(wsraceSide.best, wsraceSide.failed), ', bisect');
+  }
+  return { floor: floorSide, wsrace: wsraceSide, tried };
+}
+
+/**
+ * RSS per socket with a stream (every 1 s, the default) and without, each in a fresh process
+ * (bench/stream-memory.mjs) holding the same sockets; in each repeat one of each, the order
+ * alternating so that a machine growing busier favours neither.
+ * @param {EchoServer} server
+ */
+function measureStreamMemory(server) {
+  const sockets = QUICK ? 5000 : 10_000;
+  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
+  /** @param {'off' | '1s'} every @returns {MemoryRun} */
+  const run = (every) => {
+    const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`], { timeout: 120_000 })));
+    log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), ${r.bytesPerSocket} B RSS each (${r.rssBeforeMiB} → ${r.rssPeakMiB} MiB), ${r.sent} messages sent`);
+    return r;
+  };
+  /** @type {{ off: number, on: number, extra: number }[]} */
+  const runs = [];
+  /** Pairs in which not every socket opened: no measurement, said so rather than stopping the bench. */
+  let incomplete = 0;
+  for (let r = 0; r < REPEATS; r++) {
+    const pair = r % 2 === 0 ? { off: run('off'), on: run('1s') } : { on: run('1s'), off: run('off') };
+    const [off, on] = [pair.off.bytesPerSocket, pair.on.bytesPerSocket];
+    if (off === null || on === null) incomplete++;
+    else runs.push({ off, on, extra: on - off });
+  }
+  /** @param {(x: { off: number, on: number, extra: number }) => number} f */
+  const mid = (f) => (runs.length ? median(runs.map(f)) : null);
+  const result = { sockets, every: '1s', bytesPerSocketOff: mid((x) => x.off), bytesPerSocketOn: mid((x) => x.on), extraBytesPerSocket: mid((x) => x.extra), runs, incomplete, targetExtraBytes: 1024 };
+  log(`stream memory: ${result.extraBytesPerSocket} B more per socket with a stream (${result.bytesPerSocketOn} against ${result.bytesPerSocketOff} B)${incomplete ? `; ${incomplete} pair(s) without every socket open left out` : ''}`);
+  return result;
+}
+
+/**
+ * The message rate: REPEATS repeats of the joint ladder; the rate each side keeps is the median
+ * of its repeats, the ratio the median of each repeat's wsrace / floor.
+ * @param {EchoServer} server
+ */
+async function measureMessageRate(server) {
+  /** @type {Awaited<ReturnType<typeof climbMessages>>[]} */
+  const repeats = [];
+  for (let r = 0; r < REPEATS; r++) repeats.push(await climbMessages(server, r));
+  const floorRuns = repeats.map((x) => x.floor.best);
+  const wsraceRuns = repeats.map((x) => x.wsrace.best);
+  const ratioRuns = repeats.map((x) => (x.floor.best > 0 ? +(x.wsrace.best / x.floor.best).toFixed(3) : null));
+  // The percentiles at the top rate: those of the repeat whose top rate is the median.
+  const medianRepeat = repeats.find((x) => x.wsrace.best === median(wsraceRuns)) ?? repeats[0];
+  const result = {
+    sockets: MESSAGE_SOCKETS,
+    onSchedule: `every socket opened and closed 1000, every message replied within 2 s (none late, lost, duplicated or unmatched), send lag p99 ≤ ${SEND_LAG_P99_MS} ms after the opening second`,
+    floorSustained: `every socket opened, every message replied, at least ${FLOOR_SEND_SHARE * 100}% of the rate sent (bench/stream-floor.mjs: one setInterval per socket)`,
+    rungs: MESSAGE_RUNGS,
+    floorPerSecond: median(floorRuns),
+    floorRuns,
+    wsraceOnSchedulePerSecond: median(wsraceRuns),
+    wsraceRuns,
+    ratio: median(ratioRuns),
+    ratioRuns,
+    atTop: medianRepeat.wsrace.top,
+    floorAtTop: medianRepeat.floor.top,
+    tops: repeats.map((x) => ({ wsrace: x.wsrace.top, floor: x.floor.top, wsraceFailedAt: x.wsrace.failed, floorFailedAt: x.floor.failed })),
+    ladders: repeats.map((x) => x.tried),
+    targetPerSecond: 20_000,
+    targetRatio: 0.85,
+  };
+  log(`message rate: wsrace ${result.wsraceOnSchedulePerSecond}/s on schedule (runs ${wsraceRuns.join(' / ')}), the floor ${result.floorPerSecond}/s (runs ${floorRuns.join(' / ')}), ratio ${result.ratio}`);
+  return result;
+}
+
+/**
  * Every measurement, in the order results.json has always listed them.
  * @param {Machine} machine
  * @param {EchoServer} server
@@ -538,10 +725,39 @@ async function measure(machine, server, slow) {
   const scheduleLag = await measureScheduleLag(server, connectionRate.wsraceOnSchedulePerSecond);
   const recordingOverhead = await measureRecordingOverhead(slow);
   const concurrency = await measureConcurrency(server, machine.openFiles);
+  const { messageRate, streamMemory } = await measureMessages(machine, server);
   const population = await measurePopulation();
-  return { machine, date, repeats: REPEATS, connectionRate, peer, scheduleLag, recordingOverhead, concurrency, population };
+  return { machine, date, repeats: REPEATS, connectionRate, peer, scheduleLag, recordingOverhead, concurrency, messageRate, streamMemory, population };
 }
 /** @typedef {Awaited<ReturnType<typeof measure>>} Results */
+
+/**
+ * The message part (5.), which BENCH_ONLY=messages runs alone: its results say when and on how
+ * noisy a machine they were measured, as they may sit in results.json next to an older run's.
+ * @param {Machine} machine
+ * @param {EchoServer} server
+ */
+async function measureMessages(machine, server) {
+  const date = new Date().toISOString();
+  const rate = await measureMessageRate(server);
+  const streamMemory = measureStreamMemory(server);
+  return { messageRate: { date, machineNoise: machine.noise, repeats: REPEATS, ...rate }, streamMemory };
+}
+/** @typedef {Awaited<ReturnType<typeof measureMessages>>} MessageResults */
+
+/**
+ * The table's rows for the message part.
+ * @param {MessageResults} m
+ * @returns {string[][]}
+ */
+function messageRows({ messageRate: rate, streamMemory: mem }) {
+  const top = rate.atTop;
+  const atTop = top ? `at the top: send lag p50 ${top.sendLagMs.p50} p99 ${top.sendLagMs.p99} ms, round trip p50 ${top.rttMs.p50} p99 ${top.rttMs.p99} ms` : 'no rung kept';
+  return [
+    ['message rate (round trips/s)', `floor ${rate.floorPerSecond}`, `wsrace ${rate.wsraceOnSchedulePerSecond} on schedule`, `${rate.ratio}× the floor (target ≥ 20,000/s and ≥ 0.85×); ${atTop}`],
+    ['stream memory per socket', `+${mem.extraBytesPerSocket} B`, `${mem.bytesPerSocketOn} against ${mem.bytesPerSocketOff} B`, `${mem.sockets} sockets held, stream every ${mem.every} against none (target ≤ 1 KiB more)`],
+  ];
+}
 
 /** @param {Results} results */
 function printTable(results) {
@@ -557,7 +773,16 @@ function printTable(results) {
     ...(overload ? [[`overload at ${overload.fraction * 100}% max`, `p99 ${overload.p99} ms`, `max ${overload.max} ms`, `${overload.behindRuns} of ${REPEATS} runs fell behind, every one reported: ${overload.reportedWhenBehind} (150% of the top rate was no overload)`]] : []),
     ...populationRows(results.population),
     ['recording overhead (p50 − 20 ms)', `${over.p50OverMs} ms`, `raw floor ${over.rawClientP50OverMs} ms, plain ws client ${over.plainClientP50OverMs} ms`, `over the server's measured hold: ${over.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
+    ...messageRows(results),
   ];
+  writeTable(machine, rows);
+}
+
+/**
+ * @param {Machine} machine
+ * @param {string[][]} rows
+ */
+function writeTable(machine, rows) {
   process.stdout.write(`\nwsrace benchmark — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
   for (const r of rows) process.stdout.write(`  ${r[0].padEnd(34)} ${r[1].padEnd(16)} ${r[2].padEnd(26)} ${r[3]}\n`);
   process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
@@ -576,10 +801,33 @@ async function populationOnly() {
   process.exit(0);
 }
 
+/**
+ * BENCH_ONLY=messages: the message part alone, its keys replacing those of bench/results.json
+ * (the other measurements there stay as the last full run left them).
+ * @param {Machine} machine
+ */
+async function messagesOnly(machine) {
+  const server = await startServer();
+  let messages;
+  try {
+    messages = await measureMessages(machine, server);
+  } finally {
+    server.stop();
+  }
+  const file = new URL('./results.json', import.meta.url);
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  writeFileSync(file, JSON.stringify({ ...previous, ...messages }, null, 2) + '\n');
+  writeTable(machine, messageRows(messages));
+}
+
 async function main() {
   if (ONLY === 'population') return populationOnly();
-  if (ONLY !== null) throw new Error(`BENCH_ONLY: expected "population", found ${JSON.stringify(ONLY)}`);
   const machine = measureMachine();
+  if (ONLY === 'messages') {
+    await messagesOnly(machine);
+    process.exit(0);
+  }
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages or population (or no BENCH_ONLY for the whole bench)`);
   const server = await startServer();
   const slow = await startServer(['--delay-101', '20']);
   let results;

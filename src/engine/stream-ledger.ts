@@ -25,16 +25,27 @@ export interface ReplyResult {
   outOfOrder: boolean;
 }
 
-const OUTSTANDING = 1;
-const ANSWERED = 2;
+/**
+ * An answered slot holds NaN instead of its send time, so one array says both when each message
+ * was sent and whether it is still outstanding. A plain double array, not typed arrays: every
+ * open socket has a ledger, and a small typed array's fixed overhead is several times its data
+ * (docs/performance.md, "Message streams").
+ */
+const ANSWERED = NaN;
+const isAnswered = (t: number): boolean => Number.isNaN(t);
+
+/** `size` doubles, packed (reads stay on V8's fast path) and without spare capacity (push would add some). */
+function ring(size: number): number[] {
+  return Array.from({ length: size }, () => ANSWERED);
+}
 
 export class StreamLedger {
   /** The next sequence number to send; numbers start at 1. */
   nextSeq = 1;
   /** The lowest sequence number still tracked: every one below it is answered. */
   private base = 1;
-  private sentAt: Float64Array;
-  private state: Uint8Array;
+  /** Send times by `seq & mask`; NaN once answered (or lost). */
+  private sentAt: number[];
   private mask: number;
   private highestAnswered = 0;
   private outstandingCount = 0;
@@ -44,8 +55,7 @@ export class StreamLedger {
     capacity = 8,
   ) {
     const size = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
-    this.sentAt = new Float64Array(size);
-    this.state = new Uint8Array(size);
+    this.sentAt = ring(size);
     this.mask = size - 1;
   }
 
@@ -59,7 +69,6 @@ export class StreamLedger {
     if (this.nextSeq - this.base > this.mask) this.grow();
     const seq = this.nextSeq++;
     this.sentAt[seq & this.mask] = at;
-    this.state[seq & this.mask] = OUTSTANDING;
     this.outstandingCount++;
     return seq;
   }
@@ -67,7 +76,7 @@ export class StreamLedger {
   /** A reply carrying sequence number `seq`, received at `at`. */
   replyTo(seq: number, at: number): ReplyResult {
     if (!Number.isInteger(seq) || seq < 1 || seq >= this.nextSeq) return verdict('unmatched', 0, 0, 0, false);
-    if (seq < this.base || this.state[seq & this.mask] === ANSWERED) return verdict('duplicate', 0, 0, 0, false);
+    if (seq < this.base || isAnswered(this.sentAt[seq & this.mask])) return verdict('duplicate', 0, 0, 0, false);
     return this.answer(seq, at);
   }
 
@@ -75,7 +84,7 @@ export class StreamLedger {
   replyInOrder(at: number): ReplyResult {
     if (this.outstandingCount === 0) return verdict('unmatched', 0, 0, 0, false);
     let seq = this.base;
-    while (this.state[seq & this.mask] !== OUTSTANDING) seq++;
+    while (isAnswered(this.sentAt[seq & this.mask])) seq++;
     return this.answer(seq, at);
   }
 
@@ -86,10 +95,11 @@ export class StreamLedger {
   settleLost(lost: (seq: number, sentAt: number) => void): number {
     let n = 0;
     for (let seq = this.base; seq < this.nextSeq; seq++) {
-      if (this.state[seq & this.mask] !== OUTSTANDING) continue;
-      this.state[seq & this.mask] = ANSWERED;
+      const sentAt = this.sentAt[seq & this.mask];
+      if (isAnswered(sentAt)) continue;
+      this.sentAt[seq & this.mask] = ANSWERED;
       n++;
-      lost(seq, this.sentAt[seq & this.mask]);
+      lost(seq, sentAt);
     }
     this.outstandingCount = 0;
     this.base = this.nextSeq;
@@ -98,18 +108,18 @@ export class StreamLedger {
 
   /** The send time of the newest outstanding message (-Infinity when none). */
   newestOutstandingAt(): number {
-    for (let seq = this.nextSeq - 1; seq >= this.base; seq--) if (this.state[seq & this.mask] === OUTSTANDING) return this.sentAt[seq & this.mask];
+    for (let seq = this.nextSeq - 1; seq >= this.base; seq--) if (!isAnswered(this.sentAt[seq & this.mask])) return this.sentAt[seq & this.mask];
     return -Infinity;
   }
 
   private answer(seq: number, at: number): ReplyResult {
     const slot = seq & this.mask;
     const sentAt = this.sentAt[slot];
-    this.state[slot] = ANSWERED;
+    this.sentAt[slot] = ANSWERED;
     this.outstandingCount--;
     const outOfOrder = seq < this.highestAnswered;
     if (seq > this.highestAnswered) this.highestAnswered = seq;
-    while (this.base < this.nextSeq && this.state[this.base & this.mask] === ANSWERED) this.base++;
+    while (this.base < this.nextSeq && isAnswered(this.sentAt[this.base & this.mask])) this.base++;
     const rttMs = at - sentAt;
     return verdict(rttMs <= this.withinMs ? 'replied' : 'late', seq, rttMs, sentAt, outOfOrder);
   }
@@ -117,14 +127,9 @@ export class StreamLedger {
   /** Doubles the ring, keeping every tracked message at its sequence number's new slot. */
   private grow(): void {
     const size = (this.mask + 1) * 2;
-    const sentAt = new Float64Array(size);
-    const state = new Uint8Array(size);
-    for (let seq = this.base; seq < this.nextSeq; seq++) {
-      sentAt[seq & (size - 1)] = this.sentAt[seq & this.mask];
-      state[seq & (size - 1)] = this.state[seq & this.mask];
-    }
+    const sentAt = ring(size);
+    for (let seq = this.base; seq < this.nextSeq; seq++) sentAt[seq & (size - 1)] = this.sentAt[seq & this.mask];
     this.sentAt = sentAt;
-    this.state = state;
     this.mask = size - 1;
   }
 }
