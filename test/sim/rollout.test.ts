@@ -39,7 +39,7 @@ describe('rollout decisions (pure)', () => {
  * A population through a rollout of the simulator, in this process (so it is up and A holds the
  * whole population before B starts, however busy the machine). Its log goes to a file that the
  * run reads with `tail` from the first line (A's ready, then B's phases: a restart). Startup at
- * 1/20 scale (~1 s); rollout-at 4 s wall (the run's workers take seconds to start on a busy machine) after the simulator started.
+ * 1/20 scale (~1 s); rollout-at 6 s wall (the run's workers take seconds to start on a busy machine) after the simulator started.
  */
 async function rolloutRun(o: { clients: number; sim: SimOptions; session?: string; duration?: string }) {
   const dir = mkdtempSync(join(tmpdir(), 'wsrace-rollout-'));
@@ -47,14 +47,14 @@ async function rolloutRun(o: { clients: number; sim: SimOptions; session?: strin
   const log = createWriteStream(logFile);
   await once(log, 'open');
   const truthFile = join(dir, 'truth.ndjson');
-  const sim = await startSimulator({ profile: 'rollout', port: 0, timeScale: 0.05, rolloutAtMs: 80_000, truth: truthFile, log, ...o.sim });
+  const sim = await startSimulator({ profile: 'rollout', port: 0, timeScale: 0.05, rolloutAtMs: 120_000, truth: truthFile, log, ...o.sim });
   const text = `name: rollout-test
 target:
   url: ${sim.url}
   handshakeTimeout: 2s
 load:
   population: { clients: ${o.clients}, over: 300ms }
-  duration: ${o.duration ?? '6s'}
+  duration: ${o.duration ?? '8s'}
 ${o.session ?? ''}
 timeline:
   log: { command: "tail -n +1 -f ${logFile}" }
@@ -118,7 +118,7 @@ describe('a population through the rollout simulator (real sockets)', () => {
 
   it('recreate onto a broken revision, cut: every client is cut (1006) and never back, B answering each retry 503', async () => {
     const clients = 30;
-    const { result, dir } = await rolloutRun({ clients, duration: '5s', sim: { newProfile: 'broken', strategy: 'recreate', drain: 'cut', drainOverMs: 4000 } });
+    const { result, dir } = await rolloutRun({ clients, duration: '7s', sim: { newProfile: 'broken', strategy: 'recreate', drain: 'cut', drainOverMs: 4000 } });
     const s = result.summary;
     const lines = readTruth(join(dir, '..', 'truth.ndjson'));
     const closes = lines.filter((l) => l.type === 'close');
