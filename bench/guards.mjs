@@ -179,7 +179,7 @@ function streamCostsAtMostOneKiB() {
     const host = { stream: compileStream(settings), t0: now(), histograms: { messageRtt: createHistogram(), messageSendLag: createHistogram() }, streamTimer() {}, messageEntry() {} };
     const ws = { readyState: 1, send() {} };
     const N = 10_000;
-    const owners = Array.from({ length: N + 1 }, (_, i) => ({ rec: { i }, ctx: null, drained() {} }));
+    const owners = Array.from({ length: N + 1 }, (_, i) => ({ rec: { i }, ctx: null, drained() {}, holdEndsAt: () => 0 }));
     const open = (owner) => {
       const s = new MessageStream(host, owner, ws);
       s.start(now());
