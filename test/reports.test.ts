@@ -393,5 +393,7 @@ describe('messages in the reports', () => {
     const line = { elapsedMs: 2000, scheduled: 10, attempted: 4, perSecond: 2, openNow: 1, opened: 3, failures: { '1011': 1 } };
     expect(progressLine({ ...line, messages: { perSecond: 1234, lost: 5 } })).toBe('  2.00s  4/10 attempts  2/s  open 1  msgs 1234/s lost 5  1011:1');
     expect(progressLine(line)).toBe('  2.00s  4/10 attempts  2/s  open 1  1011:1');
+    // Reconnecting clients: retries apart from the schedule's attempts, and the cuts.
+    expect(progressLine({ ...line, attempted: 9, clients: { retries: 5, drops: 3 } })).toBe('  2.00s  4/10 attempts +5 retries  2/s  open 1  cut 3  1011:1');
   });
 });

@@ -9,7 +9,11 @@ export function progressLine(p: Progress): string {
     .map(([k, n]) => `${k}:${n}`)
     .join(' ');
   const messages = p.messages ? `  msgs ${p.messages.perSecond}/s lost ${p.messages.lost}` : '';
-  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}  ${p.attempted}/${p.scheduled} attempts  ${p.perSecond}/s  open ${p.openNow}${messages}${failures ? `  ${failures}` : ''}`;
+  // Reconnecting clients: the schedule's own attempts against its count, the retries beside them, the cuts.
+  const c = p.clients;
+  const attempts = c ? `${p.attempted - c.retries}/${p.scheduled} attempts +${c.retries} retries` : `${p.attempted}/${p.scheduled} attempts`;
+  const cuts = c && c.drops > 0 ? `  cut ${c.drops}` : '';
+  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}  ${attempts}  ${p.perSecond}/s  open ${p.openNow}${cuts}${messages}${failures ? `  ${failures}` : ''}`;
 }
 
 /**

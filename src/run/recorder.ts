@@ -6,7 +6,7 @@ import { EventsFile } from '../record/events-file.js';
 import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
 import { createHistogram, latencyStats } from '../record/histogram.js';
 import { IntervalLog } from '../record/interval-log.js';
-import { ClientTracker } from '../record/clients.js';
+import { ClientTracker, dropped } from '../record/clients.js';
 import { MessagesFile } from '../record/messages-file.js';
 import { addMessage, emptyMessageCounts, MESSAGE_FIELDS, MSG_LATE, MSG_REPLIED, type MessageCounts } from '../record/messages.js';
 import { phaseAt, type PhaseTimeline } from '../timeline/attribute.js';
@@ -25,6 +25,8 @@ export interface Progress {
   failures: Record<string, number>;
   /** session.stream: messages settled (replied, late or lost) in the last second, and lost so far; absent without a stream. */
   messages?: { perSecond: number; lost: number };
+  /** Reconnecting clients: their attempts after the first (counted in `attempted`), and the sockets of theirs that were cut. */
+  clients?: { retries: number; drops: number };
 }
 
 interface StepFailures {
@@ -46,6 +48,8 @@ export class Recorder implements EngineListener {
   readonly clients: ClientTracker;
   /** Attempts that were a client's first try, reported or lost: fewer than scheduled means a partial run. */
   firstTries = 0;
+  /** Reconnecting clients' sockets that served and were cut (the progress line's). */
+  private drops = 0;
   private readonly stepFailures = new Map<string, StepFailures>();
   private finishedLastSecond = 0;
   /** messageCounts.sent at the previous progress() call. */
@@ -89,6 +93,7 @@ export class Recorder implements EngineListener {
       addAttempt(this.totals, r);
       this.clients.add(r);
       if ((r.try ?? 0) === 0) this.firstTries++;
+      if (r.client !== undefined && dropped(r)) this.drops++;
       if (r.step !== undefined) this.countStepFailure(r);
       if (timeline) this.intervalLog?.addRecord(r, phaseAt(timeline, r.sched - this.t0));
     }
@@ -123,6 +128,7 @@ export class Recorder implements EngineListener {
       opened: this.totals.opened,
       failures: failureKinds(this.totals),
       ...(this.messageCounts ? { messages: { perSecond: this.messageCounts.sent - this.messagesBefore, lost: this.messageCounts.lost } } : {}),
+      ...(this.totals.attempted > this.firstTries || this.drops > 0 ? { clients: { retries: this.totals.attempted - this.firstTries, drops: this.drops } } : {}),
     };
     this.finishedLastSecond = 0;
     this.messagesBefore = this.messageCounts?.sent ?? 0;
