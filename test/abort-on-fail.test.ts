@@ -100,6 +100,57 @@ describe('abortOnFail: a threshold that fails while the run goes stops it', () =
     expectAbortedFiles(s, out);
   });
 
+  it('--processes: the shard whose own share fails stops, and the parent stops the others; the merged run says so', { timeout: 90_000 }, async () => {
+    const { dir, file } = await brokenScenario();
+    const out = join(dir, 'run');
+    const cli = await runCli(['run', file, '--quiet', '--processes', '2', '--out', out], { env: { WSRACE: WSRACE_FROM_SOURCE } });
+    expect(cli.code, cli.stderr).toBe(1);
+    // A shard's threshold failed on its own share of the 503s and it said so through the parent
+    // (both may fail in the same second, before the parent's word reaches the other).
+    const lines = cli.stderr.split('\n').filter((l) => /^\[shard \d\] wsrace: aborted: threshold/.test(l));
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines.length).toBeLessThanOrEqual(2);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
+    expectAbortedFiles(s, out);
+    // Both shards stopped early with the same reason, neither by a signal.
+    const shards = [0, 1].map((k) => JSON.parse(readFileSync(join(out, `shard-${k}`, 'summary.json'), 'utf8')) as Summary);
+    for (const shard of shards) {
+      expect({ partial: shard.partial, abortedBy: shard.abortedBy, interruptedBy: shard.interruptedBy, verdict: shard.verdict }).toEqual({ partial: true, abortedBy: EXPR, interruptedBy: null, verdict: 'fail' });
+      expect(shard.totals.attempted).toBeLessThan(shard.schedule.scheduled);
+    }
+    expect(shards.map((x) => x.totals.attempted).reduce((a, b) => a + b)).toBe(s.totals.attempted);
+  });
+
+  it('another shard\'s abort (abortSignal) stops this run the same way, without a line of its own', async () => {
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    try {
+      const text = `name: abort-sibling
+target: { url: '${server.url}' }
+load: { stages: [ { duration: 5s, rate: 20 } ] }
+session: { hold: 50ms }
+thresholds:
+  - { expr: "totals.closeCodes.1011 == 0", abortOnFail: true }
+`;
+      const dir = mkdtempSync(join(tmpdir(), 'wsrace-abort-sibling-'));
+      const sibling = new AbortController();
+      const aborted: Aborted[] = [];
+      const run = runScenario(parseScenarioText(text, 'sibling.yaml', {}, {}), { outDir: dir, workers: 1, abortSignal: sibling.signal, onAbort: (a) => aborted.push(a) });
+      await server.waitFor('accept', 10, 10_000);
+      sibling.abort('totals.closeCodes.1011 == 0');
+      const result = await run;
+      const s = result.summary;
+      expect(aborted).toEqual([]);
+      expect(result.exitCode).toBe(1);
+      expect({ partial: s.partial, abortedBy: s.abortedBy, interruptedBy: s.interruptedBy, verdict: s.verdict }).toEqual({ partial: true, abortedBy: 'totals.closeCodes.1011 == 0', interruptedBy: null, verdict: 'fail' });
+      // Its own numbers held: the entry keeps its actual, failed because the run was stopped by it.
+      expect(s.thresholds).toEqual([{ expr: 'totals.closeCodes.1011 == 0', ok: false, actual: 0, abortOnFail: true }]);
+      expect(s.totals.attempted).toBeLessThan(100);
+      expect(readEvents(dir)).toHaveLength(s.totals.attempted);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a run whose abortOnFail threshold holds runs to the end unchanged', async () => {
     const server = await startTestServer(() => ({ kind: 'accept' }));
     try {
