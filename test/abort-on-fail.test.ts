@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseScenarioText } from '../src/scenario/load.js';
-import { runScenario } from '../src/run/run.js';
+import { runScenario, type RunOptions, type RunResult } from '../src/run/run.js';
 import type { Aborted } from '../src/run/abort.js';
 import type { Summary } from '../src/report/summary.js';
 import { freePort, readEvents, WSRACE_FROM_SOURCE } from './helpers/coldstart.js';
 import { runCli } from './helpers/cli.js';
 import { slackFrom, watchLoop } from './helpers/slack.js';
-import { startTestServer } from './helpers/servers.js';
+import { startTestServer, type TestServer } from './helpers/servers.js';
 
 const EXPR = 'totals.httpStatus.503 < 20';
 const DELAY_MS = 1000;
@@ -54,6 +54,30 @@ function expectAbortedFiles(s: Summary, runDir: string): void {
   expect(s.thresholds.find((t) => t.expr === 'totals.opened == 0')).toEqual({ expr: 'totals.opened == 0', ok: true, actual: 0 });
   expect(readEvents(runDir)).toHaveLength(s.totals.attempted);
   expect(s.findings[0]).toBe(`the run was stopped early: threshold "${EXPR}" failed while it ran (abortOnFail); results are partial`);
+}
+
+/** A run against a test server that accepts every upgrade; `during` runs beside it (the server's events). */
+async function runOnAcceptingServer(
+  load: { rate: number; seconds: number; thresholds: string[] },
+  options: Pick<RunOptions, 'abortSignal' | 'workers'>,
+  during: (server: TestServer) => Promise<void> = async () => {},
+): Promise<{ result: RunResult; aborted: Aborted[]; dir: string }> {
+  const server = await startTestServer(() => ({ kind: 'accept' }));
+  try {
+    const text = `name: abort-accepting
+target: { url: '${server.url}' }
+load: { stages: [ { duration: ${load.seconds}s, rate: ${load.rate} } ] }
+session: { hold: 50ms }
+thresholds:
+${load.thresholds.map((t) => `  - ${t}\n`).join('')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-abort-accepting-'));
+    const aborted: Aborted[] = [];
+    const run = runScenario(parseScenarioText(text, 'accepting.yaml', {}, {}), { outDir: dir, workers: 1, ...options, onAbort: (a) => aborted.push(a) });
+    await during(server);
+    return { result: await run, aborted, dir };
+  } finally {
+    await server.close();
+  }
 }
 
 describe('abortOnFail: a threshold that fails while the run goes stops it', () => {
@@ -122,62 +146,37 @@ describe('abortOnFail: a threshold that fails while the run goes stops it', () =
   });
 
   it('another shard\'s abort (abortSignal) stops this run the same way, without a line of its own', async () => {
-    const server = await startTestServer(() => ({ kind: 'accept' }));
-    try {
-      const text = `name: abort-sibling
-target: { url: '${server.url}' }
-load: { stages: [ { duration: 5s, rate: 20 } ] }
-session: { hold: 50ms }
-thresholds:
-  - { expr: "totals.closeCodes.1011 == 0", abortOnFail: true }
-`;
-      const dir = mkdtempSync(join(tmpdir(), 'wsrace-abort-sibling-'));
-      const sibling = new AbortController();
-      const aborted: Aborted[] = [];
-      const run = runScenario(parseScenarioText(text, 'sibling.yaml', {}, {}), { outDir: dir, workers: 1, abortSignal: sibling.signal, onAbort: (a) => aborted.push(a) });
-      await server.waitFor('accept', 10, 10_000);
-      sibling.abort('totals.closeCodes.1011 == 0');
-      const result = await run;
-      const s = result.summary;
-      expect(aborted).toEqual([]);
-      expect(result.exitCode).toBe(1);
-      expect({ partial: s.partial, abortedBy: s.abortedBy, interruptedBy: s.interruptedBy, verdict: s.verdict }).toEqual({ partial: true, abortedBy: 'totals.closeCodes.1011 == 0', interruptedBy: null, verdict: 'fail' });
-      // Its own numbers held: the entry keeps its actual, failed because the run was stopped by it.
-      expect(s.thresholds).toEqual([{ expr: 'totals.closeCodes.1011 == 0', ok: false, actual: 0, abortOnFail: true }]);
-      expect(s.totals.attempted).toBeLessThan(100);
-      expect(readEvents(dir)).toHaveLength(s.totals.attempted);
-    } finally {
-      await server.close();
-    }
+    const sibling = new AbortController();
+    const { result, aborted, dir } = await runOnAcceptingServer(
+      { rate: 20, seconds: 5, thresholds: ['{ expr: "totals.closeCodes.1011 == 0", abortOnFail: true }'] },
+      { abortSignal: sibling.signal },
+      async (server) => {
+        await server.waitFor('accept', 10, 10_000);
+        sibling.abort('totals.closeCodes.1011 == 0');
+      },
+    );
+    const s = result.summary;
+    expect(aborted).toEqual([]);
+    expect(result.exitCode).toBe(1);
+    expect({ partial: s.partial, abortedBy: s.abortedBy, interruptedBy: s.interruptedBy, verdict: s.verdict }).toEqual({ partial: true, abortedBy: 'totals.closeCodes.1011 == 0', interruptedBy: null, verdict: 'fail' });
+    // Its own numbers held: the entry keeps its actual, failed because the run was stopped by it.
+    expect(s.thresholds).toEqual([{ expr: 'totals.closeCodes.1011 == 0', ok: false, actual: 0, abortOnFail: true }]);
+    expect(s.totals.attempted).toBeLessThan(100);
+    expect(readEvents(dir)).toHaveLength(s.totals.attempted);
   });
 
   it('a run whose abortOnFail threshold holds runs to the end unchanged', async () => {
-    const server = await startTestServer(() => ({ kind: 'accept' }));
-    try {
-      const text = `name: abort-holds
-target: { url: '${server.url}' }
-load: { stages: [ { duration: 1s, rate: 30 } ] }
-session: { hold: 50ms }
-thresholds:
-  - { expr: "totals.closeCodes.1011 == 0", abortOnFail: true }
-  - { expr: "handshakeMs.p99 < 10s", abortOnFail: true, delay: 200ms }
-`;
-      const dir = mkdtempSync(join(tmpdir(), 'wsrace-abort-holds-'));
-      const aborted: Aborted[] = [];
-      const result = await runScenario(parseScenarioText(text, 'holds.yaml', {}, {}), { outDir: dir, workers: 2, onAbort: (a) => aborted.push(a) });
-      const s = result.summary;
-      expect(aborted).toEqual([]);
-      expect(result.exitCode).toBe(0);
-      expect({ partial: s.partial, abortedBy: s.abortedBy, interruptedBy: s.interruptedBy, verdict: s.verdict }).toEqual({ partial: false, abortedBy: null, interruptedBy: null, verdict: 'pass' });
-      expect(s.totals.attempted).toBe(30);
-      expect(s.totals.closeCodes['1000']).toBe(30);
-      expect(s.thresholds).toEqual([
-        { expr: 'totals.closeCodes.1011 == 0', ok: true, actual: 0, abortOnFail: true },
-        { expr: 'handshakeMs.p99 < 10s', ok: true, actual: s.handshakeMs.p99, abortOnFail: true },
-      ]);
-      expect(readEvents(dir)).toHaveLength(30);
-    } finally {
-      await server.close();
-    }
+    const { result, aborted, dir } = await runOnAcceptingServer({ rate: 30, seconds: 1, thresholds: ['{ expr: "totals.closeCodes.1011 == 0", abortOnFail: true }', '{ expr: "handshakeMs.p99 < 10s", abortOnFail: true, delay: 200ms }'] }, { workers: 2 });
+    const s = result.summary;
+    expect(aborted).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    expect({ partial: s.partial, abortedBy: s.abortedBy, interruptedBy: s.interruptedBy, verdict: s.verdict }).toEqual({ partial: false, abortedBy: null, interruptedBy: null, verdict: 'pass' });
+    expect(s.totals.attempted).toBe(30);
+    expect(s.totals.closeCodes['1000']).toBe(30);
+    expect(s.thresholds).toEqual([
+      { expr: 'totals.closeCodes.1011 == 0', ok: true, actual: 0, abortOnFail: true },
+      { expr: 'handshakeMs.p99 < 10s', ok: true, actual: s.handshakeMs.p99, abortOnFail: true },
+    ]);
+    expect(readEvents(dir)).toHaveLength(30);
   });
 });
