@@ -54,6 +54,10 @@ function expectAbortedFiles(s: Summary, runDir: string): void {
   expect(s.thresholds.find((t) => t.expr === 'totals.opened == 0')).toEqual({ expr: 'totals.opened == 0', ok: true, actual: 0 });
   expect(readEvents(runDir)).toHaveLength(s.totals.attempted);
   expect(s.findings[0]).toBe(`the run was stopped early: threshold "${EXPR}" failed while it ran (abortOnFail); results are partial`);
+  // Every file is written, and the CI and HTML reports say why the run is partial.
+  const escaped = EXPR.replace('<', '&lt;');
+  expect(readFileSync(join(runDir, 'junit.xml'), 'utf8')).toContain(`run stopped by abortOnFail threshold: ${escaped}`);
+  expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain(`<strong>Partial run</strong>: stopped by threshold ${escaped}.`);
 }
 
 /** A run against a test server that accepts every upgrade; `during` runs beside it (the server's events). */
@@ -111,6 +115,9 @@ describe('abortOnFail: a threshold that fails while the run goes stops it', () =
     const lastStart = Math.max(...events.map((e) => e.start ?? -Infinity));
     expect(lastStart).toBeLessThanOrEqual(a.atMs + slack);
     expect(s.durationMs).toBeLessThan(SECONDS * 1000);
+    // The spawned simulator was stopped with the run, after the abort.
+    expect(s.targetExit).toMatchObject({ code: null, signal: 'SIGTERM' });
+    expect(s.targetExit!.atMs).toBeGreaterThan(a.atMs);
   });
 
   it('the CLI prints the line and exits 1 (not 130)', { timeout: 60_000 }, async () => {
