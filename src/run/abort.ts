@@ -22,6 +22,8 @@ export function abortedLine(a: Aborted): string {
 export class AbortWatch {
   private readonly thresholds: Threshold[];
   private fired = false;
+  /** Epoch ms of T0 and of the schedule's start (delays count from it); null until the run begins. */
+  private clock: { t0: number; scheduleStart: number } | null = null;
 
   constructor(
     thresholds: readonly Threshold[],
@@ -32,9 +34,7 @@ export class AbortWatch {
     this.thresholds = thresholds.filter((t) => t.abortOnFail);
   }
 
-  /** Epoch ms of T0 and of the schedule's start (delays count from it); null until the run begins. */
-  private clock: { t0: number; scheduleStart: number } | null = null;
-
+  /** Whether the scenario has any abortOnFail threshold. */
   get active(): boolean {
     return this.thresholds.length > 0;
   }

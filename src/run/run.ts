@@ -79,7 +79,7 @@ function watchThresholds(thresholds: readonly Threshold[], recorder: Recorder, e
   // After the tick's message is handled, so the last worker's `done` is seen: a run with nothing
   // left to stop is not stopped (its thresholds still fail it at the end).
   const check = () => {
-    if (engine.workers.some((w) => !w.done)) watch.check();
+    if (!interrupt.stopping && engine.workers.some((w) => !w.done)) watch.check();
   };
   return watch.active ? () => queueMicrotask(check) : null;
 }
@@ -117,9 +117,14 @@ class Interrupt {
     else abortSignal?.addEventListener('abort', this.onSiblingAbort, { once: true });
   }
 
+  /** Stopping already: by a signal or a threshold. */
+  get stopping(): boolean {
+    return this.reason !== null || this.abortedBy !== null;
+  }
+
   /** An abortOnFail threshold failed: stop, unless the run is stopping already. */
   abort(expr: string): void {
-    if (this.reason !== null || this.abortedBy !== null) return;
+    if (this.stopping) return;
     this.abortedBy = expr;
     this.stop();
   }
