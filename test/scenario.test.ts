@@ -112,6 +112,38 @@ describe('thresholds name what the scenario has', () => {
   });
 });
 
+describe('thresholds that stop a failing run (abortOnFail)', () => {
+  const list = (...entries: string[]) => base + 'thresholds:\n' + entries.map((e) => `  - ${e}\n`).join('');
+
+  it('a map entry carries abortOnFail and delay; the plain string is unchanged', () => {
+    const { thresholds } = parseScenarioText(list('totals.opened > 0', '{ expr: "totals.httpStatus.503 < 20", abortOnFail: true, delay: 1500ms }', '{ expr: "handshakeMs.p99 < 0.5s", abortOnFail: true }', '{ expr: "totals.closeCodes.1011 == 0" }'), 'ok.yaml', {}, {});
+    expect(thresholds).toEqual([
+      { expr: 'totals.opened > 0', path: ['totals', 'opened'], op: '>', value: 0 },
+      { expr: 'totals.httpStatus.503 < 20', path: ['totals', 'httpStatus', '503'], op: '<', value: 20, abortOnFail: true, delayMs: 1500 },
+      { expr: 'handshakeMs.p99 < 0.5s', path: ['handshakeMs', 'p99'], op: '<', value: 500, abortOnFail: true },
+      { expr: 'totals.closeCodes.1011 == 0', path: ['totals', 'closeCodes', '1011'], op: '==', value: 0 },
+    ]);
+  });
+
+  it('errors name the file, the line, the key and what was expected', () => {
+    expect(errorOf(list('totals.opened > 0', 'totals.opened > 1', '{ expr: "totals.closeCodes.1011 < 10", delay: 10s }'))).toBe('bad.yaml:10: thresholds[2].delay: expected delay only with abortOnFail: true (it is how long the run goes before the threshold may stop it), found "10s"');
+    expect(errorOf(list('{ expr: "totals.closeCodes.1011 < 10", abortOnFail: true, delay: soon }'))).toBe('bad.yaml:8: thresholds[0].delay: expected a duration like 500ms, 5s or 2m, found "soon"');
+    expect(errorOf(list('{ expr: "totals.closeCodes.1011 < 10", abortOnFail: yes }'))).toBe('bad.yaml:8: thresholds[0].abortOnFail: expected true or false, found "yes"');
+    expect(errorOf(list('{ abortOnFail: true }'))).toBe('bad.yaml:8: thresholds[0].expr: expected a threshold expression like "totals.closeCodes.1011 < 10", found nothing (the key is missing)');
+    expect(errorOf(list('{ expr: "totals.opened > 0", abortonfail: true }'))).toMatch(/^bad\.yaml:8: thresholds\[0\]\.abortonfail: unknown key "abortonfail" under thresholds\[0\]/);
+    expect(errorOf(list('42'))).toBe('bad.yaml:8: thresholds[0]: expected a threshold like "handshakeMs.p99 < 500" or a map { expr, abortOnFail, delay }, found 42');
+    expect(errorOf(list('{ expr: "totals.httpStatus.99 < 20", abortOnFail: true }'))).toBe('bad.yaml:8: thresholds[0].expr: "totals.httpStatus.99": "99" is not an HTTP status (e.g. 503)');
+    expect(errorOf(list('"totals.httpStatus.99 < 20"'))).toBe('bad.yaml:8: thresholds[0]: "totals.httpStatus.99": "99" is not an HTTP status (e.g. 503)');
+  });
+
+  it('refuses, at load, a path that is not known while the run goes', () => {
+    for (const path of ['phases.websocket.closeCodes.1011', 'afterReady.httpStatus.503', 'ready.atMs', 'outage.longest503Ms', 'clients.neverConnected', 'durationMs']) {
+      expect(errorOf(list(`{ expr: "${path} < 20", abortOnFail: true }`))).toBe(`bad.yaml:8: thresholds[0].expr: abortOnFail: "${path}" is not known while the run goes (expected totals.<count>, e.g. totals.closeCodes.1011 or totals.httpStatus.503, or a latency like handshakeMs.p99; phases, readiness, clients and messages are attributed only after the run)`);
+      expect(() => parseScenarioText(list(`{ expr: "${path} < 20" }`), 'ok.yaml', {}, {})).not.toThrow();
+    }
+  });
+});
+
 describe('CLI input errors exit 2 and run nothing', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wsrace-cli-'));
   it('invalid scenario', async () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { Histogram } from 'hdr-histogram-js';
 import { evaluateThresholds } from '../src/report/thresholds.js';
-import { parseThreshold } from '../src/scenario/thresholds.js';
+import { abortDecision, liveView } from '../src/report/live-thresholds.js';
+import { thresholdsOf } from '../src/report/summary.js';
+import { notLive, parseThreshold, type Threshold } from '../src/scenario/thresholds.js';
+import { emptyTotals } from '../src/record/totals.js';
+import { METRICS, createHistogram, latencyStats, recordMs, type LatencyStats, type Metric } from '../src/record/histogram.js';
+import { abortedLine } from '../src/run/abort.js';
 
 describe('thresholds', () => {
   it('parses path, operator, number and unit', () => {
@@ -38,5 +44,69 @@ describe('thresholds', () => {
       [false, null],
       [false, 0],
     ]);
+  });
+});
+
+describe('abortOnFail thresholds while the run goes', () => {
+  const abortOn = (expr: string, delayMs?: number): Threshold => ({ ...parseThreshold(expr), abortOnFail: true, ...(delayMs !== undefined ? { delayMs } : {}) });
+  const view = (httpStatus: Record<string, number>, p99: number | null = null) => ({ totals: { ...emptyTotals(), httpStatus }, handshakeMs: { p99 } });
+
+  it('stops on the first failing one once its delay has passed since the schedule start, not a millisecond before', () => {
+    const t503 = abortOn('totals.httpStatus.503 < 20', 1000);
+    expect(abortDecision([t503], view({ '503': 20 }), 999.999)).toBeNull();
+    expect(abortDecision([t503], view({ '503': 20 }), 1000)).toEqual({ expr: 'totals.httpStatus.503 < 20', actual: 20 });
+    expect(abortDecision([t503], view({ '503': 19 }), 60_000)).toBeNull();
+    // In list order: the first that fails is the one named.
+    const t1011 = abortOn('totals.closeCodes.1011 == 0');
+    const failing = { totals: { ...emptyTotals(), httpStatus: { '503': 25 }, closeCodes: { '1011': 1 } } };
+    expect(abortDecision([t1011, t503], failing, 500)).toEqual({ expr: 'totals.closeCodes.1011 == 0', actual: 1 });
+    expect(abortDecision([t503, t1011], failing, 1000)).toEqual({ expr: 'totals.httpStatus.503 < 20', actual: 25 });
+  });
+
+  it('ignores thresholds without abortOnFail, and a latency with nothing measured yet', () => {
+    expect(abortDecision([parseThreshold('totals.httpStatus.503 < 20')], view({ '503': 99 }), 10_000)).toBeNull();
+    const p99 = abortOn('handshakeMs.p99 < 500ms');
+    expect(abortDecision([p99], view({}, null), 10_000)).toBeNull();
+    expect(abortDecision([p99], view({}, 499.999), 10_000)).toBeNull();
+    expect(abortDecision([p99], view({}, 500), 10_000)).toEqual({ expr: 'handshakeMs.p99 < 500ms', actual: 500 });
+    // A count that never happened reads 0: "at least this many opened" fails once its delay is over.
+    expect(abortDecision([abortOn('totals.opened >= 1', 2000)], view({}), 2000)).toEqual({ expr: 'totals.opened >= 1', actual: 0 });
+  });
+
+  it('the live view: the merged totals as they are, and the latencies the thresholds name from the merged histograms', () => {
+    const histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
+    for (const ms of [1, 2, 3, 4]) recordMs(histograms.handshake, ms);
+    const totals = emptyTotals();
+    const v = liveView([abortOn('handshakeMs.max < 5'), abortOn('totals.opened > 0'), abortOn('scheduleLagMs.p99 < 5')], totals, histograms);
+    expect(Object.keys(v)).toEqual(['totals', 'handshakeMs', 'scheduleLagMs']);
+    expect(v.totals).toBe(totals);
+    expect(v.handshakeMs).toEqual(latencyStats(histograms.handshake));
+    expect((v.handshakeMs as LatencyStats).count).toBe(4);
+    expect((v.scheduleLagMs as LatencyStats).p99).toBeNull();
+  });
+
+  it('every path LIVE_PATHS allows reads a number from the live view, so none passes for ever on a missing block', () => {
+    const histograms = Object.fromEntries(METRICS.map((m) => [m, createHistogram()])) as Record<Metric, Histogram>;
+    for (const m of METRICS) recordMs(histograms[m], 7);
+    const paths = ['totals.attempted', 'totals.opened', 'totals.dropped', 'totals.closeCodes.1011', 'totals.httpStatus.503', 'totals.errors.refused', 'handshakeMs.p99', 'handshakeFailMs.count', 'loopDelayMs.max', 'scheduleLagMs.mean'];
+    const defs = paths.map((p) => abortOn(`${p} < 0`));
+    for (const t of defs) expect(notLive(t)).toBeNull();
+    const results = evaluateThresholds(defs, liveView(defs, emptyTotals(), histograms));
+    expect(results.map((r) => typeof r.actual)).toEqual(paths.map(() => 'number'));
+  });
+
+  it('summary.json keeps the entry shape plus abortOnFail, and reads it back', () => {
+    const defs = [parseThreshold('totals.opened > 0'), abortOn('totals.httpStatus.503 < 20', 1000)];
+    const results = evaluateThresholds(defs, { totals: { ...emptyTotals(), opened: 3 } });
+    expect(results).toEqual([
+      { expr: 'totals.opened > 0', ok: true, actual: 3 },
+      { expr: 'totals.httpStatus.503 < 20', ok: true, actual: 0, abortOnFail: true },
+    ]);
+    // The delay mattered only while the run went: a re-judged summary does not need it.
+    expect(thresholdsOf({ thresholds: results })).toEqual([defs[0], { ...parseThreshold('totals.httpStatus.503 < 20'), abortOnFail: true }]);
+  });
+
+  it('the console line says which threshold, when (from T0) and what it read', () => {
+    expect(abortedLine({ expr: 'totals.httpStatus.503 < 20', actual: 20, atMs: 12_345.6 })).toBe('aborted: threshold `totals.httpStatus.503 < 20` failed at +12.3 s (actual 20)');
   });
 });

@@ -32,7 +32,7 @@ function header(s: Summary): string[] {
   out.push(`wsrace · ${s.scenario} · ${printable(s.target.url)}`);
   out.push(
     `${num(t.attempted)} of ${num(s.schedule.scheduled)} scheduled attempts in ${formatDuration(s.durationMs)}, ${s.workers.length} worker${s.workers.length === 1 ? '' : 's'}` +
-      (s.partial ? `  [PARTIAL${s.interruptedBy ? `: ${s.interruptedBy}` : ''}]` : ''),
+      (s.partial ? `  [PARTIAL${s.interruptedBy ? `: ${s.interruptedBy}` : s.abortedBy ? `: aborted by ${printable(s.abortedBy)}` : ''}]` : ''),
   );
   for (const w of s.workers) if (w.error) out.push(`  ! worker ${w.worker} failed: ${printable(w.error)}`);
   if (s.findings.length > 0) {

@@ -98,7 +98,7 @@ function header(s: Summary, data: ReportData): string {
   if (s.restarts?.length) rows.push(['later startups', s.restarts.map((r) => `${secs(r.startMs)} → ${r.readyAtMs !== null ? `ready ${secs(r.readyAtMs)}` : r.failedAtMs !== null ? `failed ${secs(r.failedAtMs)}` : 'not ready by the end'}`).join('<br>')]);
   if (s.correlatedWith) rows.push(['correlated with', `<code>${escapeHtml(s.correlatedWith)}</code>`]);
   const warnings: string[] = [];
-  if (s.partial) warnings.push(`<div class="warning" role="alert"><strong>Partial run</strong>${s.interruptedBy ? `: ${escapeHtml(s.interruptedBy)}` : ''}. Counts cover only what ran.</div>`);
+  if (s.partial) warnings.push(`<div class="warning" role="alert"><strong>Partial run</strong>${s.interruptedBy ? `: ${escapeHtml(s.interruptedBy)}` : s.abortedBy ? `: stopped by threshold ${escapeHtml(s.abortedBy)}` : ''}. Counts cover only what ran.</div>`);
   for (const w of s.workers) if (w.error) warnings.push(`<div class="warning">Worker ${num(w.worker)} failed: ${escapeHtml(w.error)}</div>`);
   for (const [file, bad] of [['events.ndjson', data.badEventLines], ['messages.ndjson', data.badMessageLines ?? 0]] as const) {
     if (bad > 0) warnings.push(`<div class="warning">${num(bad)} line${bad === 1 ? '' : 's'} of ${file} could not be read and ${bad === 1 ? 'is' : 'are'} left out of the charts.</div>`);

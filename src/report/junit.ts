@@ -8,6 +8,8 @@ export interface JunitInput {
   verdict: 'pass' | 'fail';
   partial: boolean;
   interruptedBy: string | null;
+  /** The abortOnFail threshold that stopped the run (absent in older runs). */
+  abortedBy?: string | null;
   workers: { worker: number; error: string | null }[];
   thresholds: { expr: string; ok: boolean; actual: number | null }[];
   totals: { attempted: number };
@@ -58,7 +60,7 @@ function testcase(classname: string, name: string, time: string, failure?: { mes
 function runProblems(input: JunitInput): string[] {
   const problems: string[] = [];
   if (input.partial) {
-    problems.push(input.interruptedBy ? `run interrupted: ${input.interruptedBy}` : 'run did not complete (partial results)');
+    problems.push(input.interruptedBy ? `run interrupted: ${input.interruptedBy}` : input.abortedBy ? `run stopped by abortOnFail threshold: ${input.abortedBy}` : 'run did not complete (partial results)');
   }
   for (const w of input.workers) {
     if (w.error !== null) problems.push(`worker ${w.worker} failed: ${w.error}`);

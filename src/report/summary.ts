@@ -39,6 +39,8 @@ export interface Summary extends TimelineSummary {
   partial: boolean;
   /** Why the run was cut short, when it was. */
   interruptedBy: string | null;
+  /** The abortOnFail threshold that stopped the run while it went (null: none did; absent in older runs). */
+  abortedBy?: string | null;
   workers: WorkerReport[];
   /** This run's stripe of a sharded schedule (null: the whole schedule). */
   shard: { index: number; count: number; lateByMs: number | null; leader?: boolean } | null;
@@ -161,7 +163,9 @@ export function withTimeline(
     restarts: timeline.restarts,
     messages: withoutVerdict.messages ?? null,
   });
-  const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict);
+  // The threshold that stopped the run failed, whatever the numbers it left behind say.
+  const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict).map((t) => (t.expr === base.abortedBy ? { ...t, ok: false } : t));
+  if (base.abortedBy) withoutVerdict.findings.unshift(`the run was stopped early: threshold "${base.abortedBy}" failed while it ran (abortOnFail); results are partial`);
   // Phases come from the timeline, so a misspelt one cannot be refused at load: it reads 0. Say so.
   const seen = Object.keys(attribution.phases);
   for (const t of thresholdDefs) {
@@ -188,9 +192,9 @@ function withMessages(s: Pick<Summary, 'phases' | 'beforeReady' | 'afterReady'> 
  * accepted and this one does not (a misspelt error kind) is an input error naming `source`.
  */
 export function thresholdsOf(summary: Pick<Summary, 'thresholds'>, source = 'summary.json'): Threshold[] {
-  return summary.thresholds.map((t, i) => {
+  return summary.thresholds.map((t, i): Threshold => {
     try {
-      return parseThreshold(t.expr);
+      return { ...parseThreshold(t.expr), ...(t.abortOnFail ? { abortOnFail: true } : {}) };
     } catch (err) {
       throw new InputError(`${source}: thresholds[${i}]: ${(err as Error).message}`);
     }

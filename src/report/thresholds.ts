@@ -9,6 +9,8 @@ export interface ThresholdResult {
   expr: string;
   ok: boolean;
   actual: number | null;
+  /** The threshold was checked live and would stop the run (absent when not). */
+  abortOnFail?: true;
 }
 
 /** Paths whose absence in a summary means zero (counts in maps), not an error. */
@@ -31,6 +33,6 @@ export function evaluateThresholds(thresholds: readonly Threshold[], summary: un
     const found = valueAt(summary, t.path);
     let actual = typeof found === 'number' ? found : null;
     if (actual === null && ZERO_WHEN_ABSENT.test(t.path.join('.'))) actual = 0;
-    return { expr: t.expr, ok: actual !== null && compare(actual, t.op, t.value), actual };
+    return { expr: t.expr, ok: actual !== null && compare(actual, t.op, t.value), actual, ...(t.abortOnFail ? { abortOnFail: true as const } : {}) };
   });
 }

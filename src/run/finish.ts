@@ -29,6 +29,8 @@ export interface EndedRun {
   /** How late this shard started after --start-at, past the tolerance. */
   lateByMs: number | null;
   interruptedBy: string | null;
+  /** The abortOnFail threshold that stopped the run, when one did. */
+  abortedBy: string | null;
 }
 
 /** Counts the lost attempts, attributes every attempt to its phase, writes summary.json and the reports. */
@@ -65,8 +67,9 @@ function summaryInput(run: EndedRun, timelineSummary: TimelineSummary, timeline:
     t0EpochMs: t0,
     readyFrom: s.readyFrom,
     durationMs: Math.round(now() - t0),
-    partial: run.interruptedBy !== null || workers.some((w) => w.error !== null) || recorder.firstTries < scheduled,
+    partial: run.interruptedBy !== null || run.abortedBy !== null || workers.some((w) => w.error !== null) || recorder.firstTries < scheduled,
     interruptedBy: run.interruptedBy,
+    abortedBy: run.abortedBy,
     workers,
     shard: s.shard ? { ...s.shard, lateByMs: run.lateByMs, leader: s.leader } : null,
     limits: { openFiles: s.plan.fdLimit, maxSockets: s.plan.capacity },

@@ -162,6 +162,7 @@ function mergedRecord(shards: ShardRun[], leader: ShardRun, t0: number) {
     durationMs: Math.round(Math.max(...shards.map((s) => s.t0 + s.summary.durationMs)) - t0),
     partial: shards.some((s) => s.summary.partial),
     interruptedBy: shards.map((s) => s.summary.interruptedBy).find((x) => x !== null) ?? null,
+    abortedBy: shards.map((s) => s.summary.abortedBy ?? null).find((x) => x !== null) ?? null,
     workers: shards.flatMap((s) => s.summary.workers),
     shard: null,
     shards: shards.map((s) => ({

@@ -1,3 +1,4 @@
+import type { Aborted } from './abort.js';
 import type { Summary } from '../report/summary.js';
 import type { Progress } from './recorder.js';
 
@@ -16,6 +17,13 @@ export interface RunOptions {
   spinBudget?: number;
   /** Aborting it stops the run gracefully (Ctrl-C): the summary is written with partial: true. */
   signal?: AbortSignal;
+  /**
+   * Aborting it stops the run as its own abortOnFail threshold would, its reason the threshold's
+   * expression: a `--processes` shard stopped because another shard's threshold failed.
+   */
+  abortSignal?: AbortSignal;
+  /** An abortOnFail threshold failed: the run is stopping (the line is also given to onWarning). */
+  onAbort?(aborted: Aborted): void;
   onProgress?(p: Progress): void;
   /** Called once with the run folder, before any attempt. */
   onStart?(info: { outDir: string; scheduled: number; onReadyBurst: number; workers: number; capacity: number }): void;

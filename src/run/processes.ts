@@ -42,10 +42,11 @@ export interface ShardProcessOptions {
   spinBudget: number;
 }
 
-/** Parent → shard process. */
-export type ToShard = { type: 'run'; options: ShardProcessOptions } | { type: 'stop'; reason: StopSignal };
-/** Shard process → parent, once, before it exits with `exitCode`. */
-export type FromShard = { type: 'finished'; exitCode: number } | { type: 'failed'; exitCode: number; message: string };
+/** Parent → shard process; `abort`: another shard's abortOnFail threshold failed, stop as it did. */
+export type ToShard = { type: 'run'; options: ShardProcessOptions } | { type: 'stop'; reason: StopSignal } | { type: 'abort'; expr: string };
+/** Shard process → parent: `aborted` when its abortOnFail threshold fails, then once how it ended, before it exits with `exitCode`. */
+export type FromShard = { type: 'aborted'; expr: string } | ShardOutcome;
+export type ShardOutcome = { type: 'finished'; exitCode: number } | { type: 'failed'; exitCode: number; message: string };
 
 interface ShardEnd {
   /** The process's exit code; null when it could not start or was killed. */
@@ -66,9 +67,11 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * n);
   mkdirSync(options.outDir, { recursive: true });
   const dirs = Array.from({ length: n }, (_, k) => join(options.outDir, `shard-${k}`));
+  // Each shard judges its abortOnFail thresholds on its own share; the first to fail stops them all.
+  const aborted = new AbortController();
   const ends = await Promise.all(
     dirs.map((dir, k) =>
-      runShardProcess(k, options, {
+      runShardProcess(k, { ...options, aborted }, {
         scenarioFile: options.scenarioFile,
         overrides: { ...options.overrides, workers },
         shard: { index: k, count: n },
@@ -92,13 +95,13 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
 }
 
 /** Starts one shard process with its options and resolves when it has exited and its output is read. */
-function runShardProcess(k: number, options: ProcessesOptions, shard: ShardProcessOptions): Promise<ShardEnd> {
+function runShardProcess(k: number, options: ProcessesOptions & { aborted: AbortController }, shard: ShardProcessOptions): Promise<ShardEnd> {
   const { filename, execArgv } = shardEntry();
   const child = fork(filename, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
   const forget = killOnExit(child.pid);
   // Its last stderr lines: when it dies without a report, they say why.
   let stderrTail: string[] = [];
-  let report: FromShard | null = null;
+  let report: ShardOutcome | null = null;
   for (const stream of [child.stdout!, child.stderr!]) {
     const lines = new LineSplitter((line) => {
       if (stream === child.stderr) stderrTail = [...stderrTail.slice(-19), line];
@@ -106,9 +109,14 @@ function runShardProcess(k: number, options: ProcessesOptions, shard: ShardProce
     });
     stream.setEncoding('utf8').on('data', (d: string) => lines.push(d));
   }
-  child.on('message', (msg: FromShard) => (report = msg));
+  child.on('message', (msg: FromShard) => {
+    if (msg.type === 'aborted') options.aborted.abort(msg.expr);
+    else report = msg;
+  });
   const onAbort = () => stopShard(child, options.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  const onShardAborted = () => tellShard(child, { type: 'abort', expr: String(options.aborted.signal.reason) });
+  options.aborted.signal.addEventListener('abort', onShardAborted, { once: true });
   child.send({ type: 'run', options: shard } satisfies ToShard, () => {});
   return new Promise<ShardEnd>((resolve) => {
     const said = () => (report?.type === 'failed' ? report.message : stderrTail.join('\n'));
@@ -116,6 +124,7 @@ function runShardProcess(k: number, options: ProcessesOptions, shard: ShardProce
     child.on('close', (code) => {
       forget();
       options.signal?.removeEventListener('abort', onAbort);
+      options.aborted.signal.removeEventListener('abort', onShardAborted);
       resolve({ code, said: said() });
     });
     child.on('error', () => resolve({ code: null, said: said() }));
@@ -128,8 +137,13 @@ function runShardProcess(k: number, options: ProcessesOptions, shard: ShardProce
  */
 function stopShard(child: ChildProcess, sig: StopSignal): void {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  if (child.connected) child.send({ type: 'stop', reason: sig } satisfies ToShard, () => {});
+  if (child.connected) tellShard(child, { type: 'stop', reason: sig });
   else child.kill(sig);
+}
+
+/** A message to a shard process still listening; one that has gone has nothing left to stop. */
+function tellShard(child: ChildProcess, msg: ToShard): void {
+  if (child.exitCode === null && child.signalCode === null && child.connected) child.send(msg, () => {});
 }
 
 /** The compiled entry beside this file, or the TypeScript source under tsx (tests). */

@@ -61,6 +61,8 @@ export class Recorder implements EngineListener {
   private intervalLog: IntervalLog | null = null;
   private phases: PhaseSource | null = null;
   private readonly flushOnExit = () => this.intervalLog?.close(now());
+  /** Called once a worker's interval (its records and histograms) is merged in: live checks read the merged state here. */
+  afterInterval: (() => void) | null = null;
 
   constructor(
     private readonly outDir: string,
@@ -115,6 +117,7 @@ export class Recorder implements EngineListener {
 
   interval(tick: EngineTick): void {
     this.intervalLog?.addInterval(tick.worker, tick.from, tick.at, tick.histograms);
+    this.afterInterval?.();
   }
 
   /** The progress line's numbers; "per second" counts from the previous call. */

@@ -9,6 +9,8 @@ import { LiveTimeline } from './live-timeline.js';
 import { engineReady, launch, provisionalT0, release, waitForStartAt, type Launched } from './t0.js';
 import { finish } from './finish.js';
 import type { RunOptions, RunResult } from './options.js';
+import type { Threshold } from '../scenario/thresholds.js';
+import { AbortWatch, abortedLine } from './abort.js';
 
 export type { RunOptions, RunResult } from './options.js';
 export type { Progress } from './recorder.js';
@@ -29,7 +31,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const live = new LiveTimeline(settings, outDir, engine);
   let launched: Launched | null = null;
   let lateByMs: number | null;
-  const interrupt = new Interrupt(options.signal, live, engine);
+  const interrupt = new Interrupt(options, live, engine);
+  recorder.afterInterval = watchThresholds(settings.loaded.thresholds, recorder, engine, interrupt, options);
   let progress: NodeJS.Timeout | null = null;
   try {
     await engineReady(engine);
@@ -39,9 +42,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     recorder.begin(launched.t0, live);
     live.begin(launched.t0, launched.target);
     const scheduleStart = launched.t0 + settings.scenario.load.startAfter;
-    engine.go(Math.max(scheduleStart, now() + 1), launched.t0);
+    const goAt = Math.max(scheduleStart, now() + 1);
+    engine.go(goAt, launched.t0);
     live.sealAt(scheduleStart + scheduleDurationMs(settings.stages));
-    interrupt.listen();
+    interrupt.begin(launched.t0, goAt);
     progress = setInterval(() => options.onProgress?.(recorder.progress(settings.scheduled + live.burstSent, engine.openNow)), 1000);
     await engine.finished;
   } finally {
@@ -50,7 +54,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     interrupt.detach();
     await shutDown(engine, live, launched, recorder);
   }
-  return finish({ settings, outDir, startedAt, t0: launched.t0, engine, recorder, live, lateByMs, interruptedBy: interrupt.reason });
+  return finish({ settings, outDir, startedAt, t0: launched.t0, engine, recorder, live, lateByMs, interruptedBy: interrupt.reason, abortedBy: interrupt.abortedBy });
 }
 
 /** Stops, in order: the workers (so no record arrives after the files close), the sources, the target, the files. */
@@ -64,28 +68,74 @@ async function shutDown(engine: Engine, live: LiveTimeline, launched: Launched |
   await live.close();
 }
 
-/** Aborting the run's signal (Ctrl-C) stops it gracefully: no burst any more, open sockets closed with 1001. */
+/** The scenario's abortOnFail thresholds, checked whenever a worker's interval is merged: the first to fail stops the run. */
+function watchThresholds(thresholds: readonly Threshold[], recorder: Recorder, engine: Engine, interrupt: Interrupt, options: RunOptions): (() => void) | null {
+  const watch = new AbortWatch(thresholds, recorder.totals, engine.histograms, (a) => {
+    options.onWarning?.(abortedLine(a));
+    options.onAbort?.(a);
+    interrupt.abort(a.expr);
+  });
+  interrupt.watch = watch;
+  // After the tick's message is handled, so the last worker's `done` is seen: a run with nothing
+  // left to stop is not stopped (its thresholds still fail it at the end).
+  const check = () => {
+    if (!interrupt.stopping && engine.workers.some((w) => !w.done)) watch.check();
+  };
+  return watch.active ? () => queueMicrotask(check) : null;
+}
+
+/**
+ * Stopping early, gracefully: no burst any more, open sockets closed with 1001. Aborting the run's
+ * signal (Ctrl-C) stops it; so does an abortOnFail threshold that fails, here or (abortSignal) in
+ * another shard.
+ */
 class Interrupt {
   /** The signal's reason once aborted (SIGINT, SIGTERM …). */
   reason: string | null = null;
+  /** The expression of the abortOnFail threshold that stopped the run. */
+  abortedBy: string | null = null;
+  watch: AbortWatch | null = null;
   private readonly onAbort = () => {
-    this.reason ??= String(this.signal?.reason ?? 'interrupted');
-    this.live.seal();
-    this.engine.stop();
+    this.reason ??= String(this.options.signal?.reason ?? 'interrupted');
+    this.stop();
   };
+  private readonly onSiblingAbort = () => this.abort(String(this.options.abortSignal?.reason));
 
   constructor(
-    private readonly signal: AbortSignal | undefined,
+    private readonly options: Pick<RunOptions, 'signal' | 'abortSignal'>,
     private readonly live: LiveTimeline,
     private readonly engine: Engine,
   ) {}
 
-  listen(): void {
-    if (this.signal?.aborted) this.onAbort();
-    else this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  /** The run has started: thresholds may be checked, and stops are heard. */
+  begin(t0: number, scheduleStart: number): void {
+    this.watch?.begin(t0, scheduleStart);
+    const { signal, abortSignal } = this.options;
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (abortSignal?.aborted) this.onSiblingAbort();
+    else abortSignal?.addEventListener('abort', this.onSiblingAbort, { once: true });
+  }
+
+  /** Stopping already: by a signal or a threshold. */
+  get stopping(): boolean {
+    return this.reason !== null || this.abortedBy !== null;
+  }
+
+  /** An abortOnFail threshold failed: stop, unless the run is stopping already. */
+  abort(expr: string): void {
+    if (this.stopping) return;
+    this.abortedBy = expr;
+    this.stop();
   }
 
   detach(): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.options.abortSignal?.removeEventListener('abort', this.onSiblingAbort);
+  }
+
+  private stop(): void {
+    this.live.seal();
+    this.engine.stop();
   }
 }

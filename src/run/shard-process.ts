@@ -6,7 +6,7 @@
 import { loadScenarioFile } from '../scenario/load.js';
 import { EXIT, exitFor } from './exit-codes.js';
 import { interruptHandler } from './interrupt.js';
-import type { FromShard, ShardProcessOptions, ToShard } from './processes.js';
+import type { FromShard, ShardOutcome, ShardProcessOptions, ToShard } from './processes.js';
 import { runScenario } from './run.js';
 
 if (!process.send) {
@@ -16,12 +16,16 @@ if (!process.send) {
 
 const interrupt = interruptHandler('stopping, closing sockets and writing the partial report', 'events.ndjson has what finished so far');
 
+/** Aborted (reason: the expression) when another shard's abortOnFail threshold failed. */
+const siblingAborted = new AbortController();
+
 process.on('message', (msg: ToShard) => {
   if (msg.type === 'stop') interrupt.stop(msg.reason);
+  else if (msg.type === 'abort') siblingAborted.abort(msg.expr);
   else void runShard(msg.options).then(report);
 });
 
-async function runShard(o: ShardProcessOptions): Promise<FromShard> {
+async function runShard(o: ShardProcessOptions): Promise<ShardOutcome> {
   try {
     const loaded = loadScenarioFile(o.scenarioFile, o.overrides);
     const result = await runScenario(loaded, {
@@ -31,6 +35,8 @@ async function runShard(o: ShardProcessOptions): Promise<FromShard> {
       workers: o.workers,
       spinBudget: o.spinBudget,
       signal: interrupt.signal,
+      abortSignal: siblingAborted.signal,
+      onAbort: (a) => process.send!({ type: 'aborted', expr: a.expr } satisfies FromShard),
       onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
     });
     const degraded = result.summary.workers.some((w) => w.error !== null);
@@ -45,7 +51,7 @@ async function runShard(o: ShardProcessOptions): Promise<FromShard> {
 }
 
 /** Tells the parent, lets the channel go and exits on its own (so stdout and stderr drain). */
-function report(outcome: FromShard): void {
+function report(outcome: ShardOutcome): void {
   process.exitCode = outcome.exitCode;
   process.send!(outcome, () => process.disconnect());
 }

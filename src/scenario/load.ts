@@ -9,7 +9,7 @@ import { InputError } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { applySet } from './overrides.js';
 import { scenarioSchema, type Scenario } from './schema.js';
-import { parseThreshold, readsMessages, type Threshold } from './thresholds.js';
+import { notLive, parseThreshold, readsMessages, type Threshold } from './thresholds.js';
 import { stepName } from './step-names.js';
 import { checkTargetAllowed } from './safety.js';
 import { stagesOf } from './stages.js';
@@ -65,7 +65,8 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   checkCoherence(scenario, located);
   checkTargetAllowed(scenario.target.url, peakRateOf(scenario), scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
   const steps = stepNames(scenario, located);
-  const thresholds = scenario.thresholds.map((expr, i) => thresholdAt(expr, i, steps, located, scenario.session.stream !== undefined || scenario.session.serverSeq !== undefined));
+  const streams = scenario.session.stream !== undefined || scenario.session.serverSeq !== undefined;
+  const thresholds = scenario.thresholds.map((entry, i) => thresholdAt(entry, i, typeof valueAt(data, ['thresholds', i]) !== 'string', { steps, located, streams }));
   return { scenario, thresholds, file, secrets: [...secrets] };
 }
 
@@ -162,21 +163,32 @@ function stepNames(scenario: Scenario, located: Locate): string[] {
   return steps;
 }
 
-/** thresholds[i] parsed, its errors located; a step it names must be one of `steps`; message numbers need a stream. */
-function thresholdAt(expr: string, i: number, steps: readonly string[], located: Locate, streams: boolean): Threshold {
+/**
+ * thresholds[i] parsed, its errors located; a step it names must be one of `steps`; message numbers
+ * need a stream; one that stops the run must name a number known while it goes.
+ */
+function thresholdAt(entry: Scenario['thresholds'][number], i: number, written: boolean, { steps, located, streams }: { steps: readonly string[]; located: Locate; streams: boolean }): Threshold {
+  // A map's expression is named by its key (`written` as a map); the plain string is the entry itself.
+  const key = written ? ['thresholds', i, 'expr'] : ['thresholds', i];
+  const name = written ? `thresholds[${i}].expr` : `thresholds[${i}]`;
   let t: Threshold;
   try {
-    t = parseThreshold(expr);
+    t = parseThreshold(entry.expr);
   } catch (err) {
-    throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: ${(err as Error).message}`);
+    throw new InputError(`${located(key)}: ${name}: ${(err as Error).message}`);
+  }
+  if (entry.abortOnFail === true) {
+    const why = notLive(t);
+    if (why !== null) throw new InputError(`${located(key)}: ${name}: ${why}`);
+    t = { ...t, abortOnFail: true, ...(entry.delay !== undefined ? { delayMs: entry.delay } : {}) };
   }
   // A step's numbers exist only under the names session.steps gives them: any other reads 0 for ever.
   if (t.path[0] === 'steps' && !steps.includes(t.path[1])) {
     const known = steps.length > 0 ? `one of session.steps' expect and ping steps: ${steps.join(', ')}` : 'a session.steps expect or ping step, and the scenario has none';
-    throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "steps.${t.path[1]}" names no step (expected ${known})`);
+    throw new InputError(`${located(key)}: ${name}: "steps.${t.path[1]}" names no step (expected ${known})`);
   }
   // Without a stream there are no message numbers: such a threshold would read 0 and pass for ever.
-  if (!streams && readsMessages(t)) throw new InputError(`${located(['thresholds', i])}: thresholds[${i}]: "${t.path.join('.')}" reads session.stream's messages, and the scenario has no session.stream (or session.serverSeq)`);
+  if (!streams && readsMessages(t)) throw new InputError(`${located(key)}: ${name}: "${t.path.join('.')}" reads session.stream's messages, and the scenario has no session.stream (or session.serverSeq)`);
   return t;
 }
 

@@ -338,6 +338,26 @@ const sessionSchema = z
   .strict()
   .refine((s) => !(s.steps && (s.send.length > 0 || s.expect)), { message: 'expected either steps or send/expect, not both (send/expect is shorthand for two steps)', path: ['steps'] });
 
+/**
+ * A threshold: its expression, or a map that also says the run stops once it fails (checked live
+ * on the merged totals, from `delay` after the schedule's start).
+ */
+const thresholdSchema = z.preprocess(
+  // The plain string is the map's shorthand, so a map's mistakes are named by their key.
+  (v) => (typeof v === 'string' ? { expr: v } : v),
+  z
+    .object(
+      {
+        expr: z.string({ error: 'expected a threshold expression like "totals.closeCodes.1011 < 10"' }),
+        abortOnFail: z.boolean({ error: 'expected true or false' }).optional(),
+        delay: duration().optional(),
+      },
+      { error: 'expected a threshold like "handshakeMs.p99 < 500" or a map { expr, abortOnFail, delay }' },
+    )
+    .strict()
+    .refine((t) => t.delay === undefined || t.abortOnFail === true, { message: 'expected delay only with abortOnFail: true (it is how long the run goes before the threshold may stop it)', path: ['delay'] }),
+);
+
 export const scenarioSchema = z
   .object({
     name: z.string({ error: 'expected a name (string)' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"'),
@@ -346,7 +366,7 @@ export const scenarioSchema = z
     load: loadSchema,
     session: sessionSchema.default({ hold: 1000, send: [], closeTimeout: 2000 } as never),
     timeline: timelineSchema.optional(),
-    thresholds: z.array(z.string({ error: 'expected a threshold like "handshakeMs.p99 < 500"' }), { error: 'expected a list of thresholds' }).default([]),
+    thresholds: z.array(thresholdSchema, { error: 'expected a list of thresholds' }).default([]),
     /** Run settings that the CLI can also set. */
     workers: numeric(z.number({ error: 'expected a whole number of worker threads' }).int().positive().optional()),
     /** Time allowed after the last stage for attempts to finish before stragglers are terminated. */

@@ -13,6 +13,10 @@ export interface Threshold {
   path: string[];
   op: Op;
   value: number;
+  /** Checked live while the run goes: once it fails the run stops (run/abort.ts). */
+  abortOnFail?: true;
+  /** With abortOnFail: ms after the schedule's start before it may stop the run. */
+  delayMs?: number;
 }
 
 const HISTOGRAM_FIELDS = '(count|min|mean|stddev|p50|p75|p90|p95|p99|p999|max)';
@@ -47,6 +51,20 @@ export const THRESHOLD_PATHS: RegExp[] = [
   new RegExp(`^messages\\.sendLagMs\\.${HISTOGRAM_FIELDS}$`),
   new RegExp(`^disconnects(\\.phases\\.[A-Za-z0-9_-]+)?\\.(total|closeCodes\\.${CLOSE_CODE})$`),
 ];
+
+/**
+ * Paths an abortOnFail threshold may name: those the main thread holds exactly while the run goes
+ * (the merged totals, and the latencies of the merged interval histograms). Phases, readiness,
+ * clients and messages are attributed only after the run, from the finished files.
+ */
+export const LIVE_PATHS: RegExp[] = [new RegExp(`^totals\\.${COUNTS}$`), new RegExp(`^${HISTOGRAMS}\\.${HISTOGRAM_FIELDS}$`)];
+
+/** Why a threshold cannot stop a run (its path is not known live), or null when it can. */
+export function notLive(t: Threshold): string | null {
+  const path = t.path.join('.');
+  if (LIVE_PATHS.some((re) => re.test(path))) return null;
+  return `abortOnFail: "${path}" is not known while the run goes (expected totals.<count>, e.g. totals.closeCodes.1011 or totals.httpStatus.503, or a latency like handshakeMs.p99; phases, readiness, clients and messages are attributed only after the run)`;
+}
 
 /** Whether a threshold reads session.stream's numbers (it then needs a stream, or serverSeq). */
 export function readsMessages(t: Threshold): boolean {
