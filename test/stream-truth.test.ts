@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectClocksAgree, expectLoadCovers, join_, readEvents, readMessages, readTimelineEvents, runAgainstSim, type MessageRow, type Truth, type TruthMsg } from './helpers/coldstart.js';
-import { CROSS_PROCESS_CLOCK_MS as CLOCK, slackFrom } from './helpers/slack.js';
+import { CROSS_PROCESS_CLOCK_MS as CLOCK, slackFrom, watchLoop } from './helpers/slack.js';
 import { warmDelay } from '../src/sim/index.js';
 import type { Summary } from '../src/report/summary.js';
 
@@ -99,7 +99,11 @@ function comparePhases(pairs: Pair[], truth: Truth, s: Summary) {
 
 describe('message streams against the racy simulator, message for message', () => {
   it('sent, replied and lost equal what the simulator received, answered and dropped; per phase too; replies after ready slowed as it warms', async () => {
+    // The simulator stamps a reply just before writing it; a process descheduled between the two (an
+    // oversubscribed machine) is not in the run's own lag: this idle thread's longest stall bounds it.
+    const stalls = watchLoop();
     const { result, truth, dir } = await runAgainstSim({ profile: 'racy', simArgs: SIM, body: BODY });
+    stalls.stop();
     const s = result.summary;
     expectLoadCovers(result, truth, AFTER_MS);
     expect(s.ready.source).toBe('log');
@@ -168,7 +172,7 @@ describe('message streams against the racy simulator, message for message', () =
       const simSide = fate.t.replyAt! - sentAt;
       expect(fate.t.replyAt! - fate.t.at).toBeGreaterThanOrEqual(fate.t.delayMs!);
       expect(m.rtt!).toBeGreaterThanOrEqual(simSide - CLOCK - 0.001);
-      expect(m.rtt!).toBeLessThanOrEqual(simSide + late + CLOCK + 0.001);
+      expect(m.rtt!).toBeLessThanOrEqual(simSide + late + stalls.maxWaitMs() + CLOCK + 0.001);
     }
     // Held replies came right around ready, none once it was warm.
     const heldReplies = replied.filter((p) => p.fate.t.delayMs! > 0);

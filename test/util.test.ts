@@ -88,3 +88,24 @@ describe('input errors from zod issues (util/zod-issues.ts)', () => {
     expect(describeFound(undefined)).toBe('nothing (the key is missing)');
   });
 });
+
+describe('eachNdjsonLine: a file it cannot write or read is an error to handle, never a crash', () => {
+  it('visits every line and leaves the original as it was when the rewrite cannot be written; rejects on a file it cannot read', async () => {
+    const { eachNdjsonLine } = await import('../src/util/ndjson.js');
+    const { mkdtempSync, mkdirSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-ndjson-'));
+    const file = join(dir, 'events.ndjson');
+    writeFileSync(file, '{"i":1}\n{"i":2}\n');
+    mkdirSync(`${file}.tmp`); // the temporary file cannot be opened for writing (EISDIR)
+    const seen: number[] = [];
+    await expect(eachNdjsonLine<{ i: number; p?: string }>(file, (l) => (seen.push(l.i), (l.p = 'x')), { rewrite: true })).resolves.toBe(false);
+    expect(seen).toEqual([1, 2]);
+    expect(readFileSync(file, 'utf8')).toBe('{"i":1}\n{"i":2}\n');
+    await expect(eachNdjsonLine(join(dir, 'missing.ndjson'), () => undefined)).rejects.toMatchObject({ code: 'ENOENT' });
+    writeFileSync(join(dir, 'ok.ndjson'), '{"i":3}\n');
+    await expect(eachNdjsonLine<{ i: number; p?: string }>(join(dir, 'ok.ndjson'), (l) => (l.p = 'y'), { rewrite: true })).resolves.toBe(true);
+    expect(readFileSync(join(dir, 'ok.ndjson'), 'utf8')).toBe('{"i":3,"p":"y"}\n');
+  });
+});
