@@ -84,6 +84,6 @@ export class MetricsExports {
   }
 
   private add(key: 'pushgateway' | 'remoteWrite', url: string, send: () => Promise<void>): void {
-    this.channels.push({ key, url, channel: new PushChannel(`wsrace: ${key === 'pushgateway' ? 'pushgateway' : 'remote write'} ${redactUrl(url)}`, send, this.warn) });
+    this.channels.push({ key, url, channel: new PushChannel(`${key === 'pushgateway' ? 'pushgateway' : 'remote write'} ${redactUrl(url)}`, send, this.warn) });
   }
 }

@@ -27,7 +27,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const { stream, serverSeq } = settings.connection;
   const recorder = new Recorder(outDir, settings.workers, provisionalT0(), stream !== null || serverSeq !== null, stream !== null && stream.everyMs > 0);
   const wanted = exportSettings(settings, options);
-  const metered = wanted ? new LiveMetrics(recorder, settings, outDir, wanted, options.onWarning ?? ((m) => process.emitWarning(m))) : null;
+  const metered = wanted ? new LiveMetrics(recorder, settings, outDir, wanted, options.onWarning ?? ((m) => process.emitWarning(`wsrace: ${m}`))) : null;
   const engine = new Engine(engineOptions(settings), metered ?? recorder);
   const live = new LiveTimeline(settings, outDir, engine);
   let launched: Launched | null = null;
