@@ -60,6 +60,22 @@ describe('--metrics-listen', () => {
   });
 });
 
+describe('--processes', () => {
+  it('refuses live metrics from a flag or the scenario (exit 2), before any shard starts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-listen-'));
+    const file = join(dir, 'procs.yaml');
+    const body = `name: procs\ntarget:\n  url: ws://127.0.0.1:9/\nload:\n  stages: [{ duration: 200ms, rate: 10 }]\n`;
+    writeFileSync(file, body);
+    const flag = await runCli(['run', file, '--out', join(dir, 'a'), '--processes', '2', '--pushgateway', 'http://127.0.0.1:9091']);
+    writeFileSync(file, body + 'output:\n  prometheus:\n    listen: 127.0.0.1:9464\n');
+    const key = await runCli(['run', file, '--out', join(dir, 'b'), '--processes', '2']);
+    for (const r of [flag, key]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('do not go with --processes yet');
+    }
+  });
+});
+
 describe('the CLI with a Pushgateway that is down', () => {
   let server: TestServer;
   afterAll(() => server?.close());

@@ -148,7 +148,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
     if (argv.processes !== undefined && argv.processes > 1) {
       if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
-      if (Object.keys(metricsOptions(argv) ?? {}).length > 0) throw new InputError('--metrics-listen, --pushgateway and --remote-write do not go with --processes yet: run the shards with --shard K/N, each with its own');
+      if (Object.keys(metricsOptions(argv) ?? {}).length > 0 || loaded.scenario.output?.prometheus) {
+        throw new InputError('live metrics (--metrics-listen, --pushgateway, --remote-write, output.prometheus) do not go with --processes yet: run the shards with --shard K/N, each with its own');
+      }
       return runAsProcesses(argv, overrides, loaded.scenario.name, baseline);
     }
     return runHere(argv, loaded, { shard, startAt, leader: argv.leader }, baseline);
