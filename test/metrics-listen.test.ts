@@ -5,21 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runStream, pong, streamServers } from './helpers/stream-server.js';
 import { startTestServer, type TestServer } from './helpers/servers.js';
 import { freePort } from './helpers/coldstart.js';
-import { until } from './helpers/prometheus.js';
+import { sumExposition as sumBy, until } from './helpers/prometheus.js';
 import { runCli } from './helpers/cli.js';
 
 const { serve } = streamServers();
-
-/** Sums a text exposition's samples of `name` by one label. */
-function sumBy(text: string, name: string, label: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const key = new RegExp(`[{,]${label}="([^"]*)"`).exec(line)?.[1] ?? '';
-    out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return out;
-}
 
 describe('--metrics-listen', () => {
   it('serves the final values after the run, for the linger: attempts and stream messages equal summary.json', async () => {

@@ -31,9 +31,11 @@ export function exportSettings(s: RunSettings, options: RunOptions): ExportSetti
 }
 
 /**
- * The engine's listener: the recorder first, then the live metrics. Each record is labelled
- * with the phase in effect at its scheduled start on the timeline known when it arrives
- * (the run folder's attribution, made at the end on the whole timeline, is the exact one).
+ * The engine's listener: the recorder first, then the live metrics. Records are counted one to
+ * two seconds after they arrive (held over one sampling tick), labelled with the phase in effect
+ * at their scheduled start on the timeline known by then: a phase event that reaches the
+ * collector a moment after an attempt of it finished still counts. The run folder's
+ * attribution, made at the end on the whole timeline, is the exact one.
  */
 export class LiveMetrics implements EngineListener {
   readonly metrics: WsraceMetrics;
@@ -41,6 +43,9 @@ export class LiveMetrics implements EngineListener {
   private phases: PhaseSource | null = null;
   private t0 = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Batches (records, messages) that arrived since the last tick, and in the tick before it: counted at the next tick. */
+  private arrived: (() => void)[] = [];
+  private held: (() => void)[] = [];
 
   constructor(
     private readonly recorder: Recorder,
@@ -69,21 +74,21 @@ export class LiveMetrics implements EngineListener {
     this.t0 = t0;
     this.phases = phases;
     this.sample(openNow());
-    this.timer = setInterval(() => this.sample(openNow()), 1000);
+    this.timer = setInterval(() => {
+      this.countHeld();
+      this.sample(openNow());
+    }, 1000);
     this.timer.unref();
   }
 
   records(records: AttemptRecord[]): void {
     this.recorder.records(records);
-    this.count(records);
+    this.arrived.push(() => this.count(records));
   }
 
   messages(worker: number, data: Float64Array): void {
     this.recorder.messages(worker, data);
-    if (this.recorder.messageCounts === null) return;
-    const timeline = this.phases?.timeline();
-    if (!timeline) return;
-    for (let o = 0; o < data.length; o += MESSAGE_FIELDS) this.metrics.message(data[o + 4], data[o + 3], phaseAt(timeline, data[o + 2] - this.t0));
+    if (this.recorder.messageCounts !== null) this.arrived.push(() => this.countMessages(data));
   }
 
   interval(tick: EngineTick): void {
@@ -93,6 +98,8 @@ export class LiveMetrics implements EngineListener {
   /** The run is over: lost attempts counted, the gauges' last values, the final pushes. */
   async end(lost: AttemptRecord[], openNow: number): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.countHeld();
+    this.countHeld();
     this.count(lost);
     this.sample(openNow);
     await this.exports.end();
@@ -102,10 +109,23 @@ export class LiveMetrics implements EngineListener {
     return this.exports.report();
   }
 
+  /** Counts the batches held over a tick; those that arrived since wait for the next. */
+  private countHeld(): void {
+    for (const count of this.held) count();
+    this.held = this.arrived;
+    this.arrived = [];
+  }
+
   private count(records: AttemptRecord[]): void {
     const timeline = this.phases?.timeline();
     if (!timeline) return;
     for (const r of records) this.metrics.attempt(r, phaseAt(timeline, r.sched - this.t0), phaseAt(timeline, r.end - this.t0));
+  }
+
+  private countMessages(data: Float64Array): void {
+    const timeline = this.phases?.timeline();
+    if (!timeline) return;
+    for (let o = 0; o < data.length; o += MESSAGE_FIELDS) this.metrics.message(data[o + 4], data[o + 3], phaseAt(timeline, data[o + 2] - this.t0));
   }
 
   private sample(openNow: number): void {

@@ -87,3 +87,14 @@ export async function sumBy(prometheus: string, label: string, selector: string)
   const rows = await query(prometheus, `sum by (${label}) (last_over_time(${selector}[5m]))`);
   return Object.fromEntries(rows.map((r) => [r.metric[label] ?? '', r.value]));
 }
+
+/** Sums a text exposition's samples of `name` by one label, over the lines that contain `having`. */
+export function sumExposition(text: string, name: string, label: string, having = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) || !line.includes(having)) continue;
+    const key = new RegExp(`[{,]${label}="([^"]*)"`).exec(line)?.[1] ?? '';
+    out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
