@@ -1,4 +1,11 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeScenarioCopy } from '../src/report/run-files.js';
+import { MetricsExports } from '../src/metrics/exports.js';
+import { redactUrl } from '../src/report/redact.js';
+import { freePort } from './helpers/coldstart.js';
 import { register as globalRegistry } from 'prom-client';
 import { parseListen } from '../src/util/listen.js';
 import { parseScenarioText } from '../src/scenario/load.js';
@@ -122,5 +129,30 @@ describe('output.prometheus and the flags', () => {
     expect(() => metricsOptions({ 'metrics-listen': 'localhost' })).toThrow('--metrics-listen localhost: expected host:port like 127.0.0.1:9464');
     expect(() => metricsOptions({ 'metrics-linger': 'soon' })).toThrow('--metrics-linger soon: expected a duration like 5s');
     expect(() => metricsOptions({ 'remote-write': '127.0.0.1:9090' })).toThrow('--remote-write 127.0.0.1:9090: expected an http:// or https:// URL');
+  });
+});
+
+describe('scenario.json and summary.exports', () => {
+  it('output.prometheus URLs are redacted like the target', () => {
+    const text = `name: t\ntarget:\n  url: ws://127.0.0.1:9/\nload:\n  stages:\n    - { duration: 1s, rate: 1 }\noutput:\n  prometheus:\n    pushgateway: "http://user:pw-1234@127.0.0.1:9091/?token=abc"\n    remoteWrite: "https://127.0.0.1:9090/api/v1/write?api_key=xyz"\n    listen: 127.0.0.1:9464\n`;
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-metrics-copy-'));
+    writeScenarioCopy(dir, parseScenarioText(text, 'm.yaml').scenario);
+    const written = readFileSync(join(dir, 'scenario.json'), 'utf8');
+    for (const secret of ['pw-1234', 'user:', 'abc', 'xyz']) expect(written).not.toContain(secret);
+    expect(JSON.parse(written).output.prometheus.listen).toBe('127.0.0.1:9464');
+  });
+
+  it('summary.exports names each way out with its URL redacted, and what it delivered', async () => {
+    const port = await freePort(); // nothing listens: every push is refused
+    const warnings: string[] = [];
+    const push = `http://user:pw-1234@127.0.0.1:${port}/`;
+    const write = `http://127.0.0.1:${port}/w?token=abc`;
+    const exports = new MetricsExports({ pushgateway: push, remoteWrite: write, pushEveryMs: 60_000 }, new WsraceMetrics(identity), identity, (w) => warnings.push(w));
+    await exports.start();
+    await exports.end();
+    expect(exports.report()).toEqual({ pushgateway: { url: redactUrl(push), pushes: 0, dropped: 1 }, remoteWrite: { url: redactUrl(write), pushes: 0, dropped: 1 } });
+    expect(JSON.stringify(exports.report())).not.toMatch(/pw-1234|user|abc/);
+    expect(warnings).toHaveLength(2);
+    expect(warnings.join('\n')).not.toMatch(/pw-1234|abc/);
   });
 });
