@@ -156,3 +156,21 @@ describe('scenario.json and summary.exports', () => {
     expect(warnings.join('\n')).not.toMatch(/pw-1234|abc/);
   });
 });
+
+describe('the /metrics linger', () => {
+  it('serves until the linger ends, or at once when the run is interrupted again (Ctrl-C)', async () => {
+    const exports = new MetricsExports({ listen: '127.0.0.1:0', lingerMs: 60_000 }, new WsraceMetrics(identity), identity, () => {});
+    await exports.start();
+    const url = `http://127.0.0.1:${exports.port}/metrics`;
+    const stop = new AbortController();
+    const lingering = exports.linger(stop.signal);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(await res.text()).toContain('wsrace_ready{scenario="demo",run="20260101T000000Z",shard="0"} 0');
+    expect((await fetch(url.replace('/metrics', '/'))).status).toBe(404);
+    stop.abort();
+    await lingering;
+    await expect(fetch(url)).rejects.toThrow();
+  });
+});

@@ -62,11 +62,21 @@ export class MetricsExports {
     await Promise.all(this.channels.map((c) => c.channel.end()));
   }
 
-  /** Serves /metrics for the linger, then closes it. */
-  async linger(): Promise<void> {
+  /** Serves /metrics for the linger (cut short when `signal` aborts: a Ctrl-C), then closes it. */
+  async linger(signal?: AbortSignal): Promise<void> {
     if (!this.server) return;
     const ms = this.settings.lingerMs ?? DEFAULT_LINGER_MS;
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms > 0 && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
     await this.server.close();
   }
 

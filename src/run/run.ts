@@ -64,7 +64,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     await metered?.exports.close();
     throw err;
   });
-  await metered?.exports.linger();
+  await metered?.exports.linger(options.signal);
   return result;
 }
 
