@@ -17,10 +17,13 @@ describe('--metrics-listen', () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'wsrace-listen-'));
     const outDir = join(dir, 'out');
-    const running = runStream(server.url, `  hold: 450ms\n  stream: { every: 100ms, within: 300ms }\n`, { options: { outDir, metrics: { listen: `127.0.0.1:${port}`, lingerMs: 3000 } } });
+    // The test ends the linger once it has its scrape, as a Ctrl-C would.
+    const endLinger = new AbortController();
+    const running = runStream(server.url, `  hold: 450ms\n  stream: { every: 100ms, within: 300ms }\n`, { options: { outDir, signal: endLinger.signal, metrics: { listen: `127.0.0.1:${port}`, lingerMs: 20_000 } } });
     // summary.json is written before the linger starts: a scrape after it sees the final values.
     await until('summary.json', 20_000, async () => (existsSync(join(outDir, 'summary.json')) ? true : undefined));
     const last = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    endLinger.abort();
     const { summary } = await running;
     const m = summary.messages!;
     expect(m.lost).toBeGreaterThan(0);

@@ -30,9 +30,12 @@ timeline:
 `;
     const loaded = parseScenarioText(text, join(dir, 'sim.yaml'), {}, { ...process.env, WSRACE: WSRACE_FROM_SOURCE });
     const outDir = join(dir, 'out');
-    const running = runScenario(loaded, { outDir, workers: 2, metrics: { listen: `127.0.0.1:${listen}`, lingerMs: 3000 } });
+    // The test ends the linger once it has its scrape, as a Ctrl-C would.
+    const endLinger = new AbortController();
+    const running = runScenario(loaded, { outDir, workers: 2, signal: endLinger.signal, metrics: { listen: `127.0.0.1:${listen}`, lingerMs: 20_000 } });
     await until('summary.json', 30_000, async () => (existsSync(join(outDir, 'summary.json')) ? true : undefined));
     const last = await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text();
+    endLinger.abort();
     const { summary } = await running;
     const phases = Object.fromEntries(Object.entries(summary.phases).map(([p, b]) => [p, b.attempted]));
     expect(Object.keys(phases).length, 'the run saw the startup phases').toBeGreaterThan(2);

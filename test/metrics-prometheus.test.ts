@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
+import type { Summary } from '../src/report/summary.js';
 import { startTestServer, type Action, type TestServer } from './helpers/servers.js';
 import { freePort } from './helpers/coldstart.js';
 import { requireBinaries, startPrometheus, startPushgateway, sumBy, until, type Service } from './helpers/prometheus.js';
@@ -36,12 +37,18 @@ describe('live metrics into a real Prometheus and Pushgateway', () => {
     const loaded = parseScenarioText(`name: metrics\ntarget:\n  url: ${server.url}\n${body}`, 'metrics.yaml');
     const warnings: string[] = [];
     const dir = outDir();
-    const { summary } = await runScenario(loaded, {
+    // The linger lasts until Prometheus has scraped the final values (then the test ends it, as a Ctrl-C would).
+    const endLinger = new AbortController();
+    const running = runScenario(loaded, {
       outDir: dir,
       workers: 2,
+      signal: endLinger.signal,
       onWarning: (m) => warnings.push(m),
-      metrics: { listen: `127.0.0.1:${listenPort}`, lingerMs: 2500, pushgateway: pushgateway.url, remoteWrite: `${prometheus.url}/api/v1/write`, pushEveryMs: 500 },
+      metrics: { listen: `127.0.0.1:${listenPort}`, lingerMs: 20_000, pushgateway: pushgateway.url, remoteWrite: `${prometheus.url}/api/v1/write`, pushEveryMs: 500 },
     });
+    // summary.json is written before the linger: from then on /metrics holds the final values.
+    await until('summary.json', 20_000, async () => (existsSync(join(dir, 'summary.json')) ? true : undefined));
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
     expect(warnings).toEqual([]);
     const run = basename(dir);
     const t = summary.totals;
@@ -52,8 +59,12 @@ describe('live metrics into a real Prometheus and Pushgateway', () => {
 
     for (const job of ['scrape', '']) {
       const sel = (extra: string) => `wsrace_attempts_total{run="${run}",job="${job}"${extra}}`;
-      // The last scrape (during the linger) or the last remote write carries the final values.
-      await until(`${job || 'remote write'}: sum(wsrace_attempts_total) = ${t.attempted}`, 10_000, async () => ((await sumBy(prometheus.url, 'run', sel('')))[run] === t.attempted ? true : undefined));
+      // A scrape during the linger, or the last remote write, carries the final values.
+      await until(`${job || 'remote write'}: sum(wsrace_attempts_total) = ${t.attempted}`, 10_000, async () => {
+        const got = (await sumBy(prometheus.url, 'run', sel('')))[run];
+        if (got !== t.attempted) throw new Error(`sum is ${got}`);
+        return true;
+      });
       expect(await sumBy(prometheus.url, 'code', sel(',outcome="close"'))).toEqual(t.closeCodes);
       expect(await sumBy(prometheus.url, 'status', sel(',outcome="http"'))).toEqual(t.httpStatus);
       const phases = Object.fromEntries(Object.entries(summary.phases).map(([p, b]) => [p, b.attempted]));
@@ -61,6 +72,9 @@ describe('live metrics into a real Prometheus and Pushgateway', () => {
       const counts = await sumBy(prometheus.url, 'result', `wsrace_handshake_seconds_count{run="${run}",job="${job}"}`);
       expect(counts.open).toBe(summary.handshakeMs.count);
     }
+
+    endLinger.abort();
+    expect((await running).summary).toEqual(summary);
 
     const text = await (await fetch(`${pushgateway.url}/metrics`)).text();
     const pushed = text.split('\n').filter((l) => l.startsWith('wsrace_attempts_total{') && l.includes(`run="${run}"`));

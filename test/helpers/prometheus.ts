@@ -64,7 +64,18 @@ export async function startPrometheus(targets: string[]): Promise<Service> {
   const config = ['global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: scrape', '    scrape_interval: 1s', '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`, ''].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const child = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return started(child, `http://127.0.0.1:${port}`, '/-/ready', dir);
+  const service = await started(child, `http://127.0.0.1:${port}`, '/-/ready', dir);
+  // Ready is not scraping: the discovery manager hands static targets over up to 5 s later, and
+  // a run shorter than that would see no scrape at all.
+  await until('prometheus scraping its targets', 15_000, async () => {
+    const body = (await (await fetch(`${service.url}/api/v1/targets`)).json()) as { data: { activeTargets: { lastScrape: string }[] } };
+    const active = body.data.activeTargets;
+    return active.length === targets.length && active.every((t) => Date.parse(t.lastScrape) > 0) ? true : undefined;
+  }).catch(async (err: unknown) => {
+    await service.stop();
+    throw err;
+  });
+  return service;
 }
 
 /** Debian's Pushgateway on a free loopback port (no persistence). */
