@@ -27,8 +27,14 @@ export function writeScenarioCopy(outDir: string, scenario: Scenario, secrets: r
       ...scenario.timeline,
       health: scenario.timeline.health && { ...scenario.timeline.health, url: redactUrl(scenario.timeline.health.url) },
     },
+    output: scenario.output?.prometheus && { prometheus: redactExportUrls(scenario.output.prometheus) },
   };
   writeFileSync(join(outDir, 'scenario.json'), JSON.stringify(redactValues(copy, secrets), null, 2) + '\n');
+}
+
+/** output.prometheus with its URLs redacted like the target's (a token in user info or the query). */
+function redactExportUrls(p: NonNullable<NonNullable<Scenario['output']>['prometheus']>): typeof p {
+  return { ...p, pushgateway: p.pushgateway && redactUrl(p.pushgateway), remoteWrite: p.remoteWrite && redactUrl(p.remoteWrite) };
 }
 
 /** The files written once a run (or a merge) has its summary: .hgrm per metric, junit.xml, report.html. */

@@ -76,8 +76,17 @@ export interface Summary extends TimelineSummary {
   messages?: MessagesSummary;
   /** session.reconnect: per client, attempts and time to connected (what a user saw). */
   clients?: ClientsReport;
+  /** Live metrics' ways out (--metrics-listen, --pushgateway, --remote-write): absent when none was asked for. */
+  exports?: ExportsReport;
   thresholds: ThresholdResult[];
   verdict: 'pass' | 'fail';
+}
+
+/** summary.exports: where the live metrics went, and what each pushing way out delivered or dropped (URLs redacted). */
+export interface ExportsReport {
+  metricsListen?: string;
+  pushgateway?: { url: string; pushes: number; dropped: number };
+  remoteWrite?: { url: string; pushes: number; dropped: number };
 }
 
 /** summary.messages: counts of the whole run, round trip (send → reply, late ones too) and send lag. */

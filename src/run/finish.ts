@@ -9,7 +9,7 @@ import { attributeEventsFile, type Attribution } from '../timeline/phase-report.
 import { attributeMessagesFile } from '../timeline/message-report.js';
 import type { PhaseTimeline } from '../timeline/attribute.js';
 import { summarizeTimeline, type TimelineSummary } from '../report/assemble.js';
-import { buildSummary, type SummaryInput } from '../report/summary.js';
+import { buildSummary, type ExportsReport, type SummaryInput } from '../report/summary.js';
 import { redactHeaders, redactSubprotocols, redactUrl, redactValues } from '../report/redact.js';
 import { writeRunReports, pointLatest } from '../report/run-files.js';
 import type { LiveTimeline } from './live-timeline.js';
@@ -31,6 +31,8 @@ export interface EndedRun {
   interruptedBy: string | null;
   /** The abortOnFail threshold that stopped the run, when one did. */
   abortedBy: string | null;
+  /** Live metrics' ways out and what they delivered; absent when none was asked for. */
+  exports?: ExportsReport;
 }
 
 /** Counts the lost attempts, attributes every attempt to its phase, writes summary.json and the reports. */
@@ -83,5 +85,6 @@ function summaryInput(run: EndedRun, timelineSummary: TimelineSummary, timeline:
     attribution,
     hasTimelineSource: TimelineSources.configured(scenario),
     streams: connection.stream !== null || connection.serverSeq !== null,
+    ...(run.exports ? { exports: run.exports } : {}),
   };
 }

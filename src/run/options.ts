@@ -1,6 +1,7 @@
 import type { Aborted } from './abort.js';
 import type { Summary } from '../report/summary.js';
 import type { Progress } from './recorder.js';
+import type { ExportSettings } from '../metrics/exports.js';
 
 export interface RunOptions {
   /** Run folder; default reports/<name>/<UTC timestamp>/ under `reportsDir`. */
@@ -33,6 +34,11 @@ export interface RunOptions {
   startAt?: number;
   /** The shard that causes and watches the cold start (`--leader K`, default 0). */
   leader?: number;
+  /**
+   * Live metrics' ways out (--metrics-listen, --metrics-linger, --pushgateway, --remote-write):
+   * each given one overrides the scenario's output.prometheus key of the same name.
+   */
+  metrics?: Omit<ExportSettings, 'remoteWriteHeaders'>;
   /** Warnings for the console (a late start, clock skew). */
   onWarning?(message: string): void;
 }

@@ -8,6 +8,7 @@ import { Recorder } from './recorder.js';
 import { LiveTimeline } from './live-timeline.js';
 import { engineReady, launch, provisionalT0, release, waitForStartAt, type Launched } from './t0.js';
 import { finish } from './finish.js';
+import { exportSettings, LiveMetrics } from './live-metrics.js';
 import type { RunOptions, RunResult } from './options.js';
 import type { Threshold } from '../scenario/thresholds.js';
 import { AbortWatch, abortedLine } from './abort.js';
@@ -27,7 +28,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
 
   const { stream, serverSeq } = settings.connection;
   const recorder = new Recorder(outDir, settings.workers, provisionalT0(), stream !== null || serverSeq !== null, stream !== null && stream.everyMs > 0);
-  const engine = new Engine(engineOptions(settings), recorder);
+  const wanted = exportSettings(settings, options);
+  const metered = wanted ? new LiveMetrics(recorder, settings, outDir, wanted, options.onWarning ?? ((m) => process.emitWarning(`wsrace: ${m}`))) : null;
+  const engine = new Engine(engineOptions(settings), metered ?? recorder);
   const live = new LiveTimeline(settings, outDir, engine);
   let launched: Launched | null = null;
   let lateByMs: number | null;
@@ -35,11 +38,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   recorder.afterInterval = watchThresholds(settings.loaded.thresholds, recorder, engine, interrupt, options);
   let progress: NodeJS.Timeout | null = null;
   try {
+    await metered?.start();
     await engineReady(engine);
     lateByMs = await waitForStartAt(options.startAt, options.onWarning);
     // T0: the target's launch (or the trigger's), else the shared start, else the first attempt.
     launched = launch(settings, outDir, options.startAt, live.add);
     recorder.begin(launched.t0, live);
+    metered?.begin(launched.t0, live, () => engine.openNow);
     live.begin(launched.t0, launched.target);
     const scheduleStart = launched.t0 + settings.scenario.load.startAfter;
     const goAt = Math.max(scheduleStart, now() + 1);
@@ -48,13 +53,23 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     interrupt.begin(launched.t0, goAt);
     progress = setInterval(() => options.onProgress?.(recorder.progress(settings.scheduled + live.burstSent, engine.openNow)), 1000);
     await engine.finished;
+  } catch (err) {
+    await metered?.exports.close();
+    throw err;
   } finally {
     if (progress) clearInterval(progress);
     live.cancelSealTimer();
     interrupt.detach();
     await shutDown(engine, live, launched, recorder);
   }
-  return finish({ settings, outDir, startedAt, t0: launched.t0, engine, recorder, live, lateByMs, interruptedBy: interrupt.reason, abortedBy: interrupt.abortedBy });
+  // The final pushes carry the last values; summary.json then says what each way out delivered.
+  await metered?.end(engine.lostRecords(), engine.openNow);
+  const result = await finish({ settings, outDir, startedAt, t0: launched.t0, engine, recorder, live, lateByMs, interruptedBy: interrupt.reason, abortedBy: interrupt.abortedBy, exports: metered?.report() }).catch(async (err: unknown) => {
+    await metered?.exports.close();
+    throw err;
+  });
+  await metered?.exports.linger(options.signal);
+  return result;
 }
 
 /** Stops, in order: the workers (so no record arrives after the files close), the sources, the target, the files. */

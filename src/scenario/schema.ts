@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { parseListen } from '../util/listen.js';
 import { expandAddresses } from './addresses.js';
 import { compileJsonPath } from '../util/json-path.js';
 
@@ -358,6 +359,18 @@ const thresholdSchema = z.preprocess(
     .refine((t) => t.delay === undefined || t.abortOnFail === true, { message: 'expected delay only with abortOnFail: true (it is how long the run goes before the threshold may stop it)', path: ['delay'] }),
 );
 
+/** output.prometheus: where live metrics go while the run goes (the --metrics-listen, --pushgateway and --remote-write flags override it). */
+const prometheusSchema = z
+  .object({
+    listen: z.string({ error: 'expected host:port like 127.0.0.1:9464' }).refine((t) => parseListen(t) !== null, { message: 'expected host:port like 127.0.0.1:9464' }).optional(),
+    linger: duration().optional(),
+    pushgateway: httpUrl.optional(),
+    remoteWrite: httpUrl.optional(),
+  })
+  .strict();
+
+const outputSchema = z.object({ prometheus: prometheusSchema.optional() }).strict();
+
 export const scenarioSchema = z
   .object({
     name: z.string({ error: 'expected a name (string)' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"'),
@@ -371,6 +384,8 @@ export const scenarioSchema = z
     workers: numeric(z.number({ error: 'expected a whole number of worker threads' }).int().positive().optional()),
     /** Time allowed after the last stage for attempts to finish before stragglers are terminated. */
     drainTimeout: duration().default(10_000),
+    /** Live metrics out of the run (Prometheus scrape, Pushgateway, remote write). */
+    output: outputSchema.optional(),
   })
   .strict();
 

@@ -13,6 +13,7 @@ import { EXIT } from '../exit.js';
 import { parseShard, parseStartAt } from '../shard.js';
 import { compareDirs, compareOptions, compareOptionsFrom } from './compare.js';
 import { checkPositiveWhole, rawFlag } from '../raw-flag.js';
+import { metricsFlags, metricsOptions, type MetricsArgs } from '../metrics-flags.js';
 
 /** `run --baseline`: compare the finished run with it; true when it regressed. */
 function compareWithBaseline(baseline: string | null, outDir: string, argv: RunArgs): boolean {
@@ -32,6 +33,7 @@ async function runHere(argv: RunArgs, loaded: LoadedScenario, options: Pick<RunO
       outDir: argv.out,
       workers: argv.workers,
       spinBudget: argv.spin,
+      metrics: metricsOptions(argv),
       signal: interrupt.signal,
       onProgress: (p) => progress.update(p),
       onStart: ({ outDir, scheduled, onReadyBurst, workers }) => {
@@ -90,7 +92,7 @@ function resolveBaseline(dir: string): string | null {
   }
 }
 
-export interface RunArgs {
+export interface RunArgs extends MetricsArgs {
   scenario: string;
   out?: string;
   target?: string;
@@ -112,7 +114,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <scenario>',
   describe: 'Run a scenario: open connections on its schedule, record every outcome, write the run folder',
   builder: (y: Argv) =>
-    compareOptions(y)
+    metricsFlags(compareOptions(y))
       .positional('scenario', { type: 'string', demandOption: true, describe: 'Scenario file (YAML or JSON)' })
       .option('out', { type: 'string', describe: 'Run folder (default reports/<name>/<UTC timestamp>/)' })
       .option('target', { type: 'string', describe: 'Override target.url' })
@@ -146,6 +148,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const baseline = argv.baseline !== undefined ? resolveBaseline(argv.baseline) : null;
     if (argv.processes !== undefined && argv.processes > 1) {
       if (shard) throw new InputError('--processes and --shard do not go together: --processes runs the shards itself');
+      if (Object.keys(metricsOptions(argv) ?? {}).length > 0 || loaded.scenario.output?.prometheus) {
+        throw new InputError('live metrics (--metrics-listen, --pushgateway, --remote-write, output.prometheus) do not go with --processes yet: run the shards with --shard K/N, each with its own');
+      }
       return runAsProcesses(argv, overrides, loaded.scenario.name, baseline);
     }
     return runHere(argv, loaded, { shard, startAt, leader: argv.leader }, baseline);
