@@ -19,7 +19,8 @@ describe('--metrics-listen', () => {
     const outDir = join(dir, 'out');
     // The test ends the linger once it has its scrape, as a Ctrl-C would.
     const endLinger = new AbortController();
-    const running = runStream(server.url, `  hold: 450ms\n  stream: { every: 100ms, within: 300ms }\n`, { options: { outDir, signal: endLinger.signal, metrics: { listen: `127.0.0.1:${port}`, lingerMs: 20_000 } } });
+    const thresholds = 'thresholds:\n  - "totals.attempted > 0"\n  - "totals.closeCodes.1011 > 0"\n  - "messages.lost == 0"\n';
+    const running = runStream(server.url, `  hold: 450ms\n  stream: { every: 100ms, within: 300ms }\n`, { extra: thresholds, options: { outDir, signal: endLinger.signal, metrics: { listen: `127.0.0.1:${port}`, lingerMs: 20_000 } } });
     // summary.json is written before the linger starts: a scrape after it sees the final values.
     await until('summary.json', 20_000, async () => (existsSync(join(outDir, 'summary.json')) ? true : undefined));
     const last = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -30,6 +31,12 @@ describe('--metrics-listen', () => {
     expect(sumBy(last, 'wsrace_attempts_total', 'scenario')).toEqual({ stream: summary.totals.attempted });
     expect(sumBy(last, 'wsrace_messages_total', 'result')).toEqual({ replied: m.replied, lost: m.lost, ...(m.late > 0 ? { late: m.late } : {}) });
     expect(sumBy(last, 'wsrace_message_rtt_seconds_count', 'run')).toEqual({ [basename(outDir)]: m.rttMs.count });
+    // The thresholds judged live: one holds, one fails; the message one is judged only at the end.
+    const ok = last.split('\n').filter((l) => l.startsWith('wsrace_threshold_ok{'));
+    expect(ok.map((l) => [/expr="([^"]*)"/.exec(l)![1], l.split(' ').pop()])).toEqual([
+      ['totals.attempted > 0', '1'],
+      ['totals.closeCodes.1011 > 0', '0'],
+    ]);
     const samples = last.split('\n').filter((l) => l.startsWith('wsrace_'));
     expect(samples.every((l) => l.includes('scenario="stream"') && l.includes(`run="${basename(outDir)}"`) && l.includes('shard="0"'))).toBe(true);
     // Once the linger is over the port is closed.

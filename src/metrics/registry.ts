@@ -35,6 +35,7 @@ export class WsraceMetrics {
   private readonly rtt: Histogram<'phase'>;
   private readonly phase: Gauge<'phase'>;
   private readonly ready: Gauge;
+  private readonly thresholdOk: Gauge<'expr'>;
   private currentPhase: string | null = null;
 
   constructor(identity: MetricsIdentity) {
@@ -50,7 +51,13 @@ export class WsraceMetrics {
     this.rtt = new Histogram({ name: 'wsrace_message_rtt_seconds', help: "session.stream: a message sent to its reply (late ones too).", labelNames: ['phase'], buckets: HANDSHAKE_BUCKETS, registers });
     this.phase = new Gauge({ name: 'wsrace_phase', help: 'The startup phase in effect (1), phases seen before it (0).', labelNames: ['phase'], registers });
     this.ready = new Gauge({ name: 'wsrace_ready', help: 'The target was seen ready (1) or not yet (0).', registers });
+    this.thresholdOk = new Gauge({ name: 'wsrace_threshold_ok', help: 'A threshold the run can judge while it goes (totals, top-level latencies): 1 holding, 0 failing; absent until it has a value.', labelNames: ['expr'], registers });
     this.ready.set(0);
+  }
+
+  /** The live thresholds' verdicts so far; one with no value yet (a latency nothing measured) is left out. */
+  thresholds(results: readonly { expr: string; ok: boolean; actual: number | null }[]): void {
+    for (const r of results) if (r.actual !== null) this.thresholdOk.set({ expr: r.expr }, r.ok ? 1 : 0);
   }
 
   /** One finished attempt, with the phase it was scheduled in and the phase it ended in. */

@@ -12,6 +12,11 @@ import { RunError } from './errors.js';
 import type { PhaseSource, Recorder } from './recorder.js';
 import type { RunSettings } from './settings.js';
 import type { RunOptions } from './options.js';
+import type { Histogram } from 'hdr-histogram-js';
+import type { Metric } from '../record/histogram.js';
+import { notLive, type Threshold } from '../scenario/thresholds.js';
+import { evaluateThresholds } from '../report/thresholds.js';
+import { liveView } from '../report/live-thresholds.js';
 
 /** The flags over the scenario's output.prometheus; null when neither asks for live metrics. */
 export function exportSettings(s: RunSettings, options: RunOptions): ExportSettings | null {
@@ -46,6 +51,9 @@ export class LiveMetrics implements EngineListener {
   /** Batches (records, messages) that arrived since the last tick, and in the tick before it: counted at the next tick. */
   private arrived: (() => void)[] = [];
   private held: (() => void)[] = [];
+  /** The scenario's thresholds the main thread can judge while the run goes (wsrace_threshold_ok). */
+  private readonly liveThresholds: Threshold[];
+  private histograms: Record<Metric, Histogram> | null = null;
 
   constructor(
     private readonly recorder: Recorder,
@@ -57,6 +65,7 @@ export class LiveMetrics implements EngineListener {
     const identity = { scenario: settings.scenario.name, run: basename(outDir), shard: String(settings.shard?.index ?? 0) };
     this.metrics = new WsraceMetrics(identity);
     this.exports = new MetricsExports(exportSettings, this.metrics, identity, warn);
+    this.liveThresholds = settings.loaded.thresholds.filter((t) => notLive(t) === null);
   }
 
   /** Binds /metrics and starts the pushes; a bind error (the port taken) is a RunError. */
@@ -70,8 +79,9 @@ export class LiveMetrics implements EngineListener {
   }
 
   /** T0 is chosen: records may now come; the gauges are sampled every second from `openNow`. */
-  begin(t0: number, phases: PhaseSource, openNow: () => number): void {
+  begin(t0: number, phases: PhaseSource, openNow: () => number, histograms?: Record<Metric, Histogram>): void {
     this.t0 = t0;
+    this.histograms = histograms ?? null;
     this.phases = phases;
     this.sample(openNow());
     this.timer = setInterval(() => {
@@ -135,5 +145,6 @@ export class LiveMetrics implements EngineListener {
     let connected = 0;
     for (const c of this.recorder.clients.clients()) if (c.connectedAt !== null && c.droppedAt === null) connected++;
     this.metrics.sample(openNow, connected, phaseAt(timeline, at), timeline.readyAtMs !== null && at >= timeline.readyAtMs);
+    if (this.histograms && this.liveThresholds.length > 0) this.metrics.thresholds(evaluateThresholds(this.liveThresholds, liveView(this.liveThresholds, this.recorder.totals, this.histograms)));
   }
 }

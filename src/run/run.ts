@@ -44,7 +44,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     // T0: the target's launch (or the trigger's), else the shared start, else the first attempt.
     launched = launch(settings, outDir, options.startAt, live.add);
     recorder.begin(launched.t0, live);
-    metered?.begin(launched.t0, live, () => engine.openNow);
+    metered?.begin(launched.t0, live, () => engine.openNow, engine.histograms);
     live.begin(launched.t0, launched.target);
     const scheduleStart = launched.t0 + settings.scenario.load.startAfter;
     const goAt = Math.max(scheduleStart, now() + 1);
