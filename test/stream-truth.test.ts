@@ -131,7 +131,8 @@ describe('message streams against the racy simulator, message for message', () =
       replied: count((t) => t.action === 'replied'),
       late: 0,
       lost: count((t) => t.action !== 'replied') + closed,
-      lostByClose: { '1000': count((t) => t.action !== 'replied'), '1011': closed },
+      // A close code that took no message has no entry.
+      lostByClose: Object.fromEntries(Object.entries({ '1000': count((t) => t.action !== 'replied'), '1011': closed }).filter(([, n]) => n > 0)),
     });
     // The race happened: early sockets closed 1011, pings swallowed first and inside the loss window.
     expect(closed).toBeGreaterThan(0);
