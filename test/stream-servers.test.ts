@@ -151,8 +151,9 @@ describe('the socket’s end takes what is outstanding', () => {
     const server = await serve({ ping: (c, seq) => seq === 2 && c.ws.terminate() });
     const result = await runStream(server.url, `  hold: 1s\n  stream: { every: 100ms, within: 1s }\n`);
     const m = result.summary.messages!;
-    // The server read two from each; one wsrace sent before it saw the cut is lost to 1006 too.
-    expect(server.conns.map((c) => c.seqs)).toEqual([0, 1, 2, 3].map(() => [1, 2]));
+    // The server cut each socket at its second message (a third in the same read, on a slow
+    // machine, is parsed before the cut takes effect); whatever wsrace sent is lost to 1006.
+    expect(server.conns.map((c) => c.seqs.slice(0, 2))).toEqual([0, 1, 2, 3].map(() => [1, 2]));
     expect(m.sent).toBeGreaterThanOrEqual(8);
     expect({ ...counts(m), lostByClose: m.lostByClose }).toEqual({ ...NONE, sent: m.sent, lost: m.sent, lostByClose: { '1006': m.sent } });
     expectFilesAgree(result, expect);
