@@ -3,7 +3,7 @@
  * "totals.closeCodes.1011 == 0" or "handshakeMs.p99 < 500ms". Parsed when the scenario loads, so
  * a misspelt path fails before anything runs; report/thresholds.ts evaluates them on a summary.
  */
-import { DURATION_UNITS, unitToMs, type DurationUnit } from '../util/duration.js';
+import { DECIMAL, DURATION_UNITS, unitToMs, type DurationUnit } from '../util/duration.js';
 import { ERROR_KINDS } from './error-kinds.js';
 
 export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
@@ -73,7 +73,7 @@ export function readsMessages(t: Threshold): boolean {
 
 // Hyphens too: default step names are expect-N and ping-N, phase names may have them. A name
 // with other characters (a dot, above all) is quoted whole: phases."db.migrate".attempted.
-const PARSE = new RegExp(`^\\s*((?:[A-Za-z0-9_.-]|"[^"]*"?)+)\\s*(<=|>=|==|!=|<|>)\\s*(-?\\d+(?:\\.\\d+)?)\\s*(${DURATION_UNITS})?\\s*$`);
+const PARSE = new RegExp(`^\\s*((?:[A-Za-z0-9_.-]|"[^"]*"?)+)\\s*(<=|>=|==|!=|<|>)\\s*(-?${DECIMAL})\\s*(${DURATION_UNITS})?\\s*$`);
 const NAME = /^[A-Za-z0-9_-]+$/;
 /** Stands in for a quoted name with other characters when the path's shape is checked. */
 const QUOTED_NAME = '_quoted_';
