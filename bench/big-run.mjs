@@ -4,7 +4,7 @@
 // wall time. Goal: ≤ 512 MiB each at 10 million attempts. Numbers: docs/performance.md ("Runs of
 // any size"). Usage:
 //   node bench/big-run.mjs [--attempts 10000000] [--shards 4] [--rate 20000] [--dir DIR] [--keep]
-// Needs `npm run build` first (it imports dist/), and about 250 bytes of disk per attempt, twice.
+// Needs `npm run build` first (it imports dist/), and about 600 bytes of disk per attempt at its peak (shards, merged run, the sort's runs).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
