@@ -60,6 +60,23 @@ describe('scenario loading', () => {
     expect(errorOf(numbers, { MAXC: 'many' })).toBe('bad.yaml:7: load.maxConnections: expected a whole number of sockets, found "many"');
   });
 
+  it('a number with an exponent from ${VAR} (5e0, 1e3, 2.5E-1) reads as the number it holds, wherever a number or duration is expected', () => {
+    const text =
+      'name: t\ntarget:\n  url: ws://127.0.0.1:9/ws\n  handshakeTimeout: ${HT}\n  maxPayload: ${MP}\nload:\n  stages:\n    - { duration: "${D}", rate: "${RATE}", rampTo: "${RAMP}" }\n  maxConnections: ${MAXC}\n' +
+      'session:\n  hold: ${HOLD}\n  reconnect: { max: "${RMAX}", backoff: { factor: "${F}", jitter: "${J}" } }\nworkers: ${W}\nthresholds:\n  - handshakeMs.p99 < ${P99}\n  - totals.opened >= ${OPENED}s\n';
+    const env = { HT: '2.5e3', MP: '1E6', D: '2e0s', RATE: '5e0', RAMP: '2.5E-1', MAXC: '1e3', HOLD: '1e3', RMAX: '1e1', F: '1.5e0', J: '2.5E-1', W: '2e0', P99: '5e2', OPENED: '1e-3' };
+    const { scenario, thresholds } = parseScenarioText(text, 'ok.yaml', {}, env);
+    expect([scenario.target.handshakeTimeout, scenario.target.maxPayload, scenario.load.stages![0], scenario.load.maxConnections, scenario.session.hold, scenario.workers]).toEqual([2500, 1_000_000, { duration: 2000, rate: 5, rampTo: 0.25 }, 1000, 1000, 2]);
+    expect(scenario.session.reconnect).toMatchObject({ max: 10, backoff: { factor: 1.5, jitter: 0.25 } });
+    expect(thresholds.map((t) => t.value)).toEqual([500, 1]);
+    // Not a number: the key's own message, with what the variable gave.
+    expect(errorOf(text, { ...env, RATE: '5e' })).toBe('bad.yaml:8: load.stages[0].rate: expected a rate in connections per second (number), found "5e"');
+    expect(errorOf(text, { ...env, MAXC: 'e3' })).toBe('bad.yaml:9: load.maxConnections: expected a whole number of sockets, found "e3"');
+    expect(errorOf(text, { ...env, MAXC: '1.5e0' })).toBe('bad.yaml:9: load.maxConnections: expected a whole number of sockets, found "1.5e0"');
+    expect(errorOf(text, { ...env, HOLD: '1e3e' })).toBe('bad.yaml:11: session.hold: expected a duration like 500ms, 5s or 2m, found "1e3e"');
+    expect(errorOf(text, { ...env, P99: '5e' })).toBe('bad.yaml:15: thresholds[0]: expected "<path> <op> <number>" with op one of < <= > >= == != (e.g. "handshakeMs.p99 < 500"), found "handshakeMs.p99 < 5e"');
+  });
+
   it('applies --set and --target before validating', () => {
     const { scenario } = parseScenarioText(base, 'ok.yaml', { set: ['load.stages[0].rate=15', 'session.hold=3s'], target: 'wss://example.test/ws' }, {});
     expect(scenario.load.stages![0].rate).toBe(15);

@@ -30,6 +30,45 @@ describe('thresholds', () => {
     for (const ok of ['totals.errors.handshake_timeout == 0', 'phases.init_db.closeCodes.1011 == 0', 'beforeReady.httpStatus.503 < 5', 'steps.s.closed.4000 == 0']) expect(() => parseThreshold(ok)).not.toThrow();
   });
 
+  it('a name with dots is quoted whole: one key, without its quotes; every plain path reads as before', () => {
+    expect(parseThreshold('phases."db.migrate".attempted == 0')).toMatchObject({ expr: 'phases."db.migrate".attempted == 0', path: ['phases', 'db.migrate', 'attempted'], op: '==', value: 0 });
+    expect(parseThreshold('phases."db.migrate".handshakeMs.p99<0.5s')).toMatchObject({ path: ['phases', 'db.migrate', 'handshakeMs', 'p99'], op: '<', value: 500 });
+    expect(parseThreshold('clients.byPhase."a b.c".timeToConnectedMs.p99 < 2s').path).toEqual(['clients', 'byPhase', 'a b.c', 'timeToConnectedMs', 'p99']);
+    expect(parseThreshold('disconnects.phases."db.migrate".closeCodes.1011 == 0').path).toEqual(['disconnects', 'phases', 'db.migrate', 'closeCodes', '1011']);
+    expect(parseThreshold('phases."db.migrate".messages.lost == 0').path).toEqual(['phases', 'db.migrate', 'messages', 'lost']);
+    expect(parseThreshold('phases."websocket".opened > 0').path).toEqual(['phases', 'websocket', 'opened']);
+    expect(parseThreshold('"totals".closeCodes."1011" == 0').path).toEqual(['totals', 'closeCodes', '1011']);
+    expect(parseThreshold('phases.init_db.closeCodes.1011 == 0').path).toEqual(['phases', 'init_db', 'closeCodes', '1011']);
+    expect(parseThreshold('steps.expect-1.passed > 0').path).toEqual(['steps', 'expect-1', 'passed']);
+  });
+
+  it('a quoted name stands only where a name may: not as a block, a count or a close code', () => {
+    const general = (p: string) => `"${p}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, phases."db.migrate".attempted, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms)`;
+    expect(() => parseThreshold('phases.db.migrate.attempted == 0')).toThrow(general('phases.db.migrate.attempted'));
+    expect(() => parseThreshold('"tot.als".attempted == 0')).toThrow(general('"tot.als".attempted'));
+    expect(() => parseThreshold('phases."db.migrate"."atte.mpted" == 0')).toThrow(general('phases."db.migrate"."atte.mpted"'));
+    expect(() => parseThreshold('phases."db.migrate".closeCodes."10.11" == 0')).toThrow('"phases."db.migrate".closeCodes."10.11"": "10.11" is not a close code (four digits, e.g. 1011)');
+    expect(() => parseThreshold('phases."db.migrate".errors.refusd == 0')).toThrow('"phases."db.migrate".errors.refusd": "refusd" is not an error kind: refused, reset, handshake_timeout, expect_timeout, interrupted, lost, error');
+  });
+
+  it('a malformed quote says what is wrong', () => {
+    expect(() => parseThreshold('phases."db.migrate.attempted == 0')).toThrow('"phases."db.migrate.attempted": the quote at character 8 is never closed (quote a whole name: phases."db.migrate".attempted)');
+    expect(() => parseThreshold('phases."db.migrate"attempted == 0')).toThrow('"phases."db.migrate"attempted": a quoted name is a whole key, followed by a dot or the end (e.g. phases."db.migrate".attempted)');
+    expect(() => parseThreshold('phases.db"x".opened == 0')).toThrow('"phases.db"x".opened": a quoted name is a whole key, after a dot or at the start (e.g. phases."db.migrate".attempted)');
+    expect(() => parseThreshold('phases."".opened == 0')).toThrow('"phases."".opened": an empty key (expected names between the dots, e.g. phases."db.migrate".attempted)');
+    expect(() => parseThreshold('phases..".opened" == 0')).toThrow('"phases..".opened"": an empty key (expected names between the dots, e.g. phases."db.migrate".attempted)');
+    expect(() => parseThreshold('phases."a". == 0')).toThrow('"phases."a".": an empty key (expected names between the dots, e.g. phases."db.migrate".attempted)');
+  });
+
+  it('evaluates a quoted phase against the summary key with the dots; an absent one reads 0', () => {
+    const summary = { phases: { 'db.migrate': { attempted: 7, closeCodes: {}, handshakeMs: { p99: 40 } } }, disconnects: { phases: {} } };
+    const results = evaluateThresholds(
+      ['phases."db.migrate".attempted == 7', 'phases."db.migrate".closeCodes.1011 == 0', 'phases."db.migrate".handshakeMs.p99 < 40', 'phases."db.other".opened == 0', 'disconnects.phases."db.migrate".total == 0'].map(parseThreshold),
+      summary,
+    );
+    expect(results.map((r) => [r.ok, r.actual])).toEqual([[true, 7], [true, 0], [false, 40], [true, 0], [true, 0]]);
+  });
+
   it('evaluates; an absent count reads 0, an absent latency fails', () => {
     const summary = { totals: { closeCodes: { '1000': 4 }, httpStatus: {}, errors: { refused: 2 } }, handshakeMs: { p99: 120.5 }, firstMessageMs: { p99: null } };
     const results = evaluateThresholds(

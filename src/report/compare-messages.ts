@@ -1,10 +1,10 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
 import type { MessageCounts, MessageLine } from '../record/messages.js';
 import { readHlog } from './hlog.js';
+import { eachLineSync } from '../util/line-file.js';
 import type { Summary } from './summary.js';
 
 /** A run's message round trips for compare: the whole run's from latency.hlog, each phase's from messages.ndjson. */
@@ -36,32 +36,6 @@ export interface MessageCompareOptions {
   minLatencyDeltaMs: number;
   minSamples: number;
   percentiles: number[];
-}
-
-/**
- * Calls `visit` with each line of a file, read in 1 MiB chunks: messages.ndjson can be far larger
- * than memory should hold, and compare stays synchronous.
- */
-export function eachLineSync(path: string, visit: (line: string) => void): void {
-  const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  try {
-    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) {
-      const text = rest + decoder.write(buf.subarray(0, n));
-      let from = 0;
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
-        visit(text.slice(from, nl));
-        from = nl + 1;
-      }
-      rest = text.slice(from);
-    }
-    rest += decoder.end();
-    if (rest) visit(rest);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** A run folder's message round trips; null when the run had no stream (no summary.messages). */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, NS_PER_MS, recordMs } from '../record/histogram.js';
@@ -8,6 +8,7 @@ import { readHlog } from './hlog.js';
 import { phaseTag } from '../record/interval-log.js';
 import type { Summary } from './summary.js';
 import { printable } from '../util/printable.js';
+import { eachLineSync } from '../util/line-file.js';
 import { clientsStats, compareClients, renderClients, type ClientsStats } from './compare-population.js';
 import { alignColumns, compareMessages, loadMessageSide, percentileRises, renderMessageRows, type MessageRow, type MessageSide } from './compare-messages.js';
 
@@ -63,20 +64,18 @@ export function loadRunSide(dir: string, summary: Summary): RunSide {
   handshake.set('total', total);
   // Per phase from events.ndjson, whose phases are the current ones (`wsrace correlate` rewrites
   // them); recorded like the live histograms, from the events' µs times.
-  let text: string;
-  try {
-    text = readFileSync(join(dir, 'events.ndjson'), 'utf8');
-  } catch {
-    text = '';
-  }
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const e = JSON.parse(line) as { sched: number; open: number | null; phase?: string };
-    if (e.open === null || e.open === undefined || !e.phase) continue;
-    const key = phaseTag(e.phase);
-    let h = handshake.get(key);
-    if (!h) handshake.set(key, (h = createHistogram()));
-    recordMs(h, e.open - e.sched);
+  // Streamed: a run's events can be far more than memory should hold.
+  const events = join(dir, 'events.ndjson');
+  if (existsSync(events)) {
+    eachLineSync(events, (line) => {
+      if (!line) return;
+      const e = JSON.parse(line) as { sched: number; open: number | null; phase?: string };
+      if (e.open === null || e.open === undefined || !e.phase) return;
+      const key = phaseTag(e.phase);
+      let h = handshake.get(key);
+      if (!h) handshake.set(key, (h = createHistogram()));
+      recordMs(h, e.open - e.sched);
+    });
   }
   return { dir: realpathSync(dir), summary, handshake, messages: loadMessageSide(dir, summary) };
 }

@@ -2,7 +2,7 @@
  * Threshold evaluation: each parsed threshold (scenario/thresholds.ts) read against a summary.
  * Pure.
  */
-import type { Op, Threshold } from '../scenario/thresholds.js';
+import { pathShape, type Op, type Threshold } from '../scenario/thresholds.js';
 import { valueAt } from '../util/key-path.js';
 
 export interface ThresholdResult {
@@ -32,7 +32,7 @@ export function evaluateThresholds(thresholds: readonly Threshold[], summary: un
   return thresholds.map((t) => {
     const found = valueAt(summary, t.path);
     let actual = typeof found === 'number' ? found : null;
-    if (actual === null && ZERO_WHEN_ABSENT.test(t.path.join('.'))) actual = 0;
+    if (actual === null && ZERO_WHEN_ABSENT.test(pathShape(t.path))) actual = 0;
     return { expr: t.expr, ok: actual !== null && compare(actual, t.op, t.value), actual, ...(t.abortOnFail ? { abortOnFail: true as const } : {}) };
   });
 }

@@ -16,6 +16,8 @@ import { clientsFromEvents } from '../timeline/clients-report.js';
 import { loadRunTimeline } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { readSummary } from './correlate.js';
+import { LineCursor } from '../util/line-file.js';
+import { writeSortedLines, type KeyedLine } from '../util/sorted-lines.js';
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -100,28 +102,29 @@ function mergeMessages(shards: ShardRun[], t0: number, outDir: string): void {
   mergeLines(shards, t0, outDir, 'messages.ndjson', ['sent', 'at'], (m) => (m.sent ?? m.at) as number);
 }
 
-/** One NDJSON file of every shard, its `times` shifted to the merged T0, tagged with the shard, sorted by `key`. */
+/**
+ * One NDJSON file of every shard, its `times` shifted to the merged T0, tagged with the shard, sorted
+ * by `key` (ties in shard order, then file order). Streamed through an external sort: a shard
+ * writes its lines as attempts end, roughly but not strictly in order of `key`, and a run of
+ * millions must merge in bounded memory.
+ */
 function mergeLines(shards: ShardRun[], t0: number, outDir: string, file: string, times: string[], key: (line: Record<string, unknown>) => number): void {
-  const lines: { at: number; text: string }[] = [];
-  for (const s of shards) {
-    const shift = s.t0 - t0;
-    let text: string;
-    try {
-      text = readFileSync(join(s.dir, file), 'utf8');
-    } catch {
-      throw new InputError(`merge: ${s.dir} has no ${file}`);
-    }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      const e = JSON.parse(line) as Record<string, unknown>;
-      delete e.phase;
-      for (const k of times) if (typeof e[k] === 'number') e[k] = round3((e[k] as number) + shift);
-      e.shard = s.shard.index;
-      lines.push({ at: key(e), text: JSON.stringify(e) });
-    }
+  for (const s of shards) if (!existsSync(join(s.dir, file))) throw new InputError(`merge: ${s.dir} has no ${file}`);
+  const sources = shards.map((s) => shiftedLines(s, s.t0 - t0, file, times, key));
+  writeSortedLines(sources, join(outDir, file), { tmpDir: outDir });
+}
+
+/** A shard's lines of `file`, each with its `times` moved by `shift` ms, its phase dropped (the merge attributes again) and the shard's index. */
+function* shiftedLines(s: ShardRun, shift: number, file: string, times: string[], key: (line: Record<string, unknown>) => number): Generator<KeyedLine> {
+  const lines = new LineCursor(join(s.dir, file));
+  for (let text = lines.next(); text !== null; text = lines.next()) {
+    if (!text.trim()) continue;
+    const e = JSON.parse(text) as Record<string, unknown>;
+    delete e.phase;
+    for (const k of times) if (typeof e[k] === 'number') e[k] = round3((e[k] as number) + shift);
+    e.shard = s.shard.index;
+    yield { at: key(e), text: JSON.stringify(e) };
   }
-  lines.sort((a, b) => a.at - b.at);
-  writeFileSync(join(outDir, file), lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
 }
 
 /** latency.hlog: all intervals in time order; the totals per metric added from them. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { DECIMAL, parseDuration } from '../util/duration.js';
 import { parseListen } from '../util/listen.js';
 import { expandAddresses } from './addresses.js';
 import { compileJsonPath } from '../util/json-path.js';
@@ -24,9 +24,11 @@ const duration = (what = 'a duration like 500ms, 5s or 2m') =>
 
 /**
  * A number field that also takes a string holding just a number: `${VAR}` always gives text, so
- * `rate: ${RATE:-150}` reads as 150. Any other string is left for the schema to refuse.
+ * `rate: ${RATE:-150}` reads as 150, and `${RATE}` set to 5e0 as 5 (YAML reads 5e0 as a number
+ * too). Any other string is left for the schema to refuse.
  */
-const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), schema);
+const NUMBER_TEXT = new RegExp(`^\\s*-?${DECIMAL}\\s*$`);
+const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && NUMBER_TEXT.test(v) ? Number(v) : v), schema);
 
 const positiveDuration = () =>
   duration('a positive duration like 500ms, 5s or 2m').refine((ms) => ms > 0, {
@@ -71,7 +73,7 @@ const targetSchema = z
     handshakeTimeout: positiveDuration().default(5000),
     perMessageDeflate: z.boolean({ error: 'expected true or false' }).default(false),
     /** Largest message accepted from the server; ws's own default is 100 MiB, far too trusting. */
-    maxPayload: z.number({ error: 'expected a size in bytes' }).int('expected an integer number of bytes').positive('expected a positive number of bytes').default(1024 * 1024),
+    maxPayload: numeric(z.number({ error: 'expected a size in bytes' }).int('expected an integer number of bytes').positive('expected a positive number of bytes')).default(1024 * 1024),
     /** Source addresses to rotate through (list, range 127.0.0.2-127.0.0.40, CIDR): for more connections than one address has ephemeral ports. */
     localAddresses: z
       .array(z.string({ error: 'expected an address, range or CIDR block' }), { error: 'expected a list of addresses, ranges or CIDR blocks' })
@@ -245,7 +247,7 @@ const stepSchema = z.union(
       .object({
         close: z
           .object({
-            code: z.number({ error: 'expected a close code (number)' }).int().refine((c) => c === 1000 || (c >= 3000 && c <= 4999), { message: 'expected 1000 or a code in 3000-4999' }).default(1000),
+            code: numeric(z.number({ error: 'expected a close code (number)' }).int().refine((c) => c === 1000 || (c >= 3000 && c <= 4999), { message: 'expected 1000 or a code in 3000-4999' })).default(1000),
             reason: z.string().max(123, 'expected a reason of at most 123 bytes').default(''),
           })
           .strict(),
@@ -312,14 +314,13 @@ const sessionSchema = z
           )
           .min(1, 'expected at least one outcome to retry on')
           .default([1006, 1011, 1012, 1013, 'http_503', 'refused']),
-        max: z.number({ error: 'expected a whole number of retries' }).int().min(1, 'expected at least 1 retry').default(10),
+        max: numeric(z.number({ error: 'expected a whole number of retries' }).int().min(1, 'expected at least 1 retry')).default(10),
         backoff: z
           .object({
             initial: positiveDuration().default(250),
-            factor: z.number({ error: 'expected a backoff factor (number ≥ 1)' }).min(1, 'expected a factor ≥ 1').default(2),
+            factor: numeric(z.number({ error: 'expected a backoff factor (number ≥ 1)' }).min(1, 'expected a factor ≥ 1')).default(2),
             max: positiveDuration().default(5000),
-            jitter: z
-              .union([z.number(), z.string().regex(/^\d+(\.\d+)?%$/)], { error: 'expected a jitter like 10% or 0.1' })
+            jitter: numeric(z.union([z.number(), z.string().regex(/^\d+(\.\d+)?%$/)], { error: 'expected a jitter like 10% or 0.1' }))
               .transform((j) => (typeof j === 'string' ? Number(j.slice(0, -1)) / 100 : j))
               .refine((j) => j >= 0 && j <= 1, { message: 'expected a jitter between 0% and 100%' })
               .default(0.1),

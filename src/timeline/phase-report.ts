@@ -7,6 +7,7 @@ import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, READY, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
 import { worked } from '../record/clients.js';
+import { OutageKind, OutageLog, type Outage } from './outage.js';
 
 /** Totals plus handshake latency for a slice of the run (a phase, before/after ready); its stream's messages, with one. */
 export type Block = Totals & { handshakeMs: LatencyStats; messages?: MessageBlock };
@@ -14,17 +15,7 @@ export type Block = Totals & { handshakeMs: LatencyStats; messages?: MessageBloc
 /** An events.ndjson line read back: times in ms since T0. */
 export type EventLine = Omit<AttemptRecord, 'sched' | 'start' | 'open' | 'end'> & { sched: number; start: number | null; open: number | null; end: number; phase?: string };
 
-/** How long WebSockets did not work, from the attempts' point of view (ms since T0). */
-export interface Outage {
-  /** Scheduled start of the first attempt that worked (opened and closed by the client). */
-  firstSuccessMs: number | null;
-  /** Longest stretch of scheduled starts with attempts but no success in it. */
-  longestNoSuccessMs: number;
-  noSuccessFromMs: number | null;
-  noSuccessToMs: number | null;
-  /** Longest stretch of consecutive attempts all answered HTTP 503. */
-  longest503Ms: number;
-}
+export type { Outage } from './outage.js';
 
 /** Failures of one kind after readiness, with the time range they hit (ms after ready). */
 export interface AfterReadyFailure {
@@ -54,8 +45,7 @@ export class PhaseAttributor {
   private readonly disconnects: Disconnects = { total: 0, closeCodes: {}, phases: {} };
   private readonly retries = new Map<string, Totals>();
   private readonly burst = new BurstFinder();
-  private scheds: number[] = [];
-  private kinds: number[] = []; // 0 failure, 1 success, 2 http 503
+  private readonly outage = new OutageLog();
   constructor(private readonly timeline: PhaseTimeline) {
     for (const phase of phaseOrder(timeline)) this.byPhase.set(phase, acc());
   }
@@ -79,8 +69,7 @@ export class PhaseAttributor {
     // A population socket that served its client worked, even if the server cut it later.
     const success = (e.outcome === 'close' && e.serverClosed === false) || (isPopulationClient(e.client) && worked(e));
     if (e.outcome !== 'interrupted') {
-      this.scheds.push(e.sched);
-      this.kinds.push(success ? 1 : e.outcome === 'http' && e.status === 503 ? 2 : 0);
+      this.outage.add(e.sched, success ? OutageKind.Success : e.outcome === 'http' && e.status === 503 ? OutageKind.Http503 : OutageKind.Failure);
     }
     // After ready and still in it: a failure during a later startup (a restart, a deploy's new revision) is that startup's, not the race.
     if (side === this.after && phase === READY && !success && e.outcome !== 'interrupted' && e.outcome !== 'dropped') {
@@ -111,35 +100,6 @@ export class PhaseAttributor {
     if (worked(e)) this.burst.add(e.end, code);
   }
 
-  private outage(): Outage {
-    const order = this.scheds.map((_, i) => i).sort((a, b) => this.scheds[a] - this.scheds[b]);
-    let firstSuccessMs: number | null = null;
-    let longest = 0;
-    let from: number | null = null;
-    let to: number | null = null;
-    let runStart: number | null = null;
-    let longest503 = 0;
-    let run503: number | null = null;
-    let lastSched = 0;
-    for (const i of order) {
-      const t = this.scheds[i];
-      const kind = this.kinds[i];
-      lastSched = t;
-      if (kind === 1) {
-        firstSuccessMs ??= t;
-        if (runStart !== null && t - runStart > longest) [longest, from, to] = [t - runStart, runStart, t];
-        runStart = null;
-      } else runStart ??= t;
-      if (kind === 2) {
-        run503 ??= t;
-        longest503 = Math.max(longest503, t - run503);
-      } else run503 = null;
-    }
-    if (runStart !== null && lastSched - runStart >= longest && order.length > 0) [longest, from, to] = [lastSched - runStart, runStart, lastSched];
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    return { firstSuccessMs, longestNoSuccessMs: r3(longest), noSuccessFromMs: from, noSuccessToMs: to, longest503Ms: r3(longest503) };
-  }
-
   /** Phases in timeline order; phases no attempt fell into are left out. */
   result(): Attribution {
     const phases: Record<string, Block> = {};
@@ -154,7 +114,7 @@ export class PhaseAttributor {
       const r = this.retries.get(phase);
       if (r) retries[phase] = mergeTotals(emptyTotals(), r);
     }
-    return { disconnects: this.disconnects, burst: this.burst.result(), retries, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage(), afterReadyFailures };
+    return { disconnects: this.disconnects, burst: this.burst.result(), retries, phases, beforeReady: block(this.before), afterReady: block(this.after), outage: this.outage.result(), afterReadyFailures };
   }
 }
 

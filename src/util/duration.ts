@@ -9,7 +9,13 @@ export type DurationUnit = keyof typeof MS_PER_UNIT;
 /** The units as a regular-expression alternation, for grammars that embed a duration (thresholds). */
 export const DURATION_UNITS = 'ms|s|m';
 
-const DURATION = new RegExp(`^\\s*(\\d+(?:\\.\\d+)?|\\.\\d+)\\s*(${DURATION_UNITS})?\\s*$`);
+/**
+ * An unsigned decimal number as people and `${VAR}` write it, exponent included (`5e0`, `2.5E-1`,
+ * `1e3`): a regular-expression source, for grammars that embed one.
+ */
+export const DECIMAL = '\\d+(?:\\.\\d+)?(?:[eE][-+]?\\d+)?';
+
+const DURATION = new RegExp(`^\\s*(${DECIMAL}|\\.\\d+)\\s*(${DURATION_UNITS})?\\s*$`);
 
 /** `value` `unit`s in milliseconds; no unit means milliseconds. */
 export function unitToMs(value: number, unit: DurationUnit | undefined): number {
