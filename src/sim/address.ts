@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+
 /** The simulator's URLs from its host and port (an IPv6 host in brackets). */
 export function wsUrl(host: string, port: number, path: string): string {
   return `ws://${inUrl(host)}:${port}${path}`;
@@ -9,4 +11,24 @@ export function httpUrl(host: string, port: number): string {
 
 function inUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Listens, or rejects with the bind error (a port taken). */
+export function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops listening and ends every connection still open (keep-alive health probes too). */
+export async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }

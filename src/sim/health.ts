@@ -49,6 +49,16 @@ export function handleHealth(req: IncomingMessage, res: ServerResponse, pathname
   return true;
 }
 
+/** A plain HTTP request to the simulator: health, else 426 on the WebSocket path, else 404. */
+export function answerHttp(req: IncomingMessage, res: ServerResponse, pathname: string, wsPath: string, view: HealthView): void {
+  if (handleHealth(req, res, pathname, view)) return;
+  if (pathname === wsPath) {
+    res.setHeader('upgrade', 'websocket');
+    return send(res, 426, { detail: 'Upgrade Required' });
+  }
+  send(res, 404, { detail: 'Not Found' });
+}
+
 export function send(res: ServerResponse, status: number, body: unknown, headOnly = false): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });

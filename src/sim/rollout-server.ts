@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { resolveSimOptions, type ResolvedSimOptions, type SimOptions } from './config.js';
-import { handleHealth, send } from './health.js';
+import { answerHttp } from './health.js';
 import { PhaseLog } from './log.js';
 import { computePlan, type StartupPlan } from './phases.js';
 import { readyFlags, Revision, type RevisionSink } from './revision.js';
@@ -13,7 +13,7 @@ import { raceMarks, StartupRunner, type Mark, type RaceMarks } from './startup.j
 import { planOfTruth, recordStartup } from './startup-truth.js';
 import { warmDelay, warmOf, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter } from './truth.js';
-import { httpUrl, wsUrl } from './address.js';
+import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
 import { clockOrigin } from './origin.js';
 
@@ -225,12 +225,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     const pathname = pathOf(req);
     const rev = this.serving();
     const elapsedS = () => (performance.now() - this.t0Perf - this.rollout.rolloutAtMs) / 1000 / this.options.timeScale;
-    if (handleHealth(req, res, pathname, { flags: rev.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: rev === this.a ? () => 0 : elapsedS })) return;
-    if (pathname === this.path) {
-      res.setHeader('upgrade', 'websocket');
-      return send(res, 426, { detail: 'Upgrade Required' });
-    }
-    send(res, 404, { detail: 'Not Found' });
+    answerHttp(req, res, pathname, this.path, { flags: rev.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: rev === this.a ? () => 0 : elapsedS });
   }
 
   /** A is up and ready at t=0 (it logs so); B's clock runs from here and starts its phases at rollout-at. */
@@ -238,10 +233,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     this.log.ready(0);
     this.runner.start();
     try {
-      await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject);
-        this.server.listen(this.listenPort, this.host, () => (this.server.off('error', reject), resolve()));
-      });
+      await listenOn(this.server, this.listenPort, this.host);
     } catch (err) {
       this.runner.stop();
       await this.truth?.close();
@@ -257,12 +249,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.b.upgrades.releaseHeld();
     await Promise.all([this.a.upgrades.close(), this.b.upgrades.close()]);
-    if (this.server.listening) {
-      await new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
-        this.server.closeAllConnections();
-      });
-    }
+    await closeServer(this.server);
     const at = nowEpochMs();
     const s = this.state();
     this.write({ type: 'stop', at, atMs: this.sinceT0(at), counts: s.counts, messages: s.messages, closes: this.closes });

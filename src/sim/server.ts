@@ -3,13 +3,13 @@ import { createServer as createNetServer } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { resolveSimOptions, type ResolvedSimOptions, type SimOptions, type SimProfile } from './config.js';
-import { handleHealth, send } from './health.js';
+import { answerHttp } from './health.js';
 import { PhaseLog } from './log.js';
 import { computePlan, type StartupPlan } from './phases.js';
 import { raceMarks, StartupRunner, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
 import { warmDelay, warmOf, type MessageAction, type MessageRecord, type PingHost, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './truth.js';
-import { httpUrl, wsUrl } from './address.js';
+import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 import { RolloutSimulator } from './rollout-server.js';
 import { clockOrigin } from './origin.js';
@@ -268,13 +268,7 @@ export class Simulator implements SimHandle, UpgradeHost {
   /** /health and its variants from the flags; 426 on the WebSocket path; 404 elsewhere. */
   private answerHttp(req: IncomingMessage, res: ServerResponse): void {
     const pathname = pathOf(req);
-    const view = { flags: this.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: () => this.runner.elapsed() / 1000 / this.options.timeScale };
-    if (handleHealth(req, res, pathname, view)) return;
-    if (pathname === this.path) {
-      res.setHeader('upgrade', 'websocket');
-      return send(res, 426, { detail: 'Upgrade Required' });
-    }
-    send(res, 404, { detail: 'Not Found' });
+    answerHttp(req, res, pathname, this.path, { flags: this.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: () => this.runner.elapsed() / 1000 / this.options.timeScale });
   }
 
   /** t=0: the first phase starts; the server listens now, or (refuse) only once startup is complete. */
@@ -283,13 +277,7 @@ export class Simulator implements SimHandle, UpgradeHost {
     try {
       if (this.profile === 'refuse') await this.listenAtReady();
       else {
-        await new Promise<void>((resolve, reject) => {
-          this.server.once('error', reject);
-          this.server.listen(this.listenPort, this.host, () => {
-            this.server.off('error', reject);
-            resolve();
-          });
-        });
+        await listenOn(this.server, this.listenPort, this.host);
         this.markListening();
       }
     } catch (err) {
@@ -351,12 +339,7 @@ export class Simulator implements SimHandle, UpgradeHost {
     this.runner.stop();
     this.upgrades.releaseHeld(); // 503 "Server shutting down" to anything still held
     await this.upgrades.close();
-    if (this.server.listening) {
-      await new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
-        this.server.closeAllConnections();
-      });
-    }
+    await closeServer(this.server);
     const at = nowEpochMs();
     this.truth?.write({ type: 'stop', at, atMs: this.sinceT0(at), counts: { ...this.counts }, messages: { ...this.messages } });
     try {
