@@ -11,7 +11,8 @@ import { loadReportData, type ReportData } from '../src/report/html-data.js';
 import { renderHtmlReport } from '../src/report/html.js';
 import { renderSummary } from '../src/report/console.js';
 import type { EventLine } from '../src/timeline/phase-report.js';
-import { clientsFromEvents } from '../src/timeline/clients-report.js';
+import { EventClients } from '../src/timeline/clients-report.js';
+import { attributeEventsFile } from '../src/timeline/phase-report.js';
 import { now } from '../src/util/clock.js';
 import { findChromium } from './helpers/browser.js';
 
@@ -65,7 +66,10 @@ describe('a population cut by a restart (1012)', () => {
 
   it('a merge follows the clients again from events.ndjson alone: the same block as the live tracker', async () => {
     const { retriesByPhase: _herd, ...live } = run.summary.clients!;
-    const again = await clientsFromEvents(join(run.outDir, 'events.ndjson'), { spans: [], readyAtMs: null, failedAtMs: null }, run.summary.t0EpochMs!, false);
+    const timeline = { spans: [], readyAtMs: null, failedAtMs: null };
+    const clients = new EventClients(false, run.summary.t0EpochMs!);
+    await attributeEventsFile(join(run.outDir, 'events.ndjson'), timeline, { visit: (e) => clients.add(e) });
+    const again = clients.report(timeline);
     const counts = (c: typeof live) => [c.clients, c.connected, c.retries, c.dropped, c.drops, c.reconnected, c.neverBack, c.attemptsPerClient, c.attemptsPerReconnect, c.reconnectMs.count, c.outageMs.count];
     expect(counts(again!)).toEqual(counts(live));
     // The file's times are rounded to the µs: a comeback's time is the same within that.

@@ -12,7 +12,7 @@ import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
 import { writeRunReports } from '../report/run-files.js';
 import { attributeMessagesFile } from '../timeline/message-report.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
-import { clientsFromEvents } from '../timeline/clients-report.js';
+import { EventClients } from '../timeline/clients-report.js';
 import { loadRunTimeline } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { readSummary } from './correlate.js';
@@ -47,13 +47,14 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const leader = shards.find((s) => s.shard.leader === true) ?? shards.find((s) => s.shard.index === 0) ?? shards[0];
   const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
-  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true });
+  // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again, in the same pass.
+  const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0) : null;
+  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true, visit: clients ? (e) => clients.add(e) : undefined });
   attribution.messages = await attributeMessagesFile(join(outDir, 'messages.ndjson'), timeline, { rewrite: true });
-  // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again.
-  const clients = shards.some((s) => s.summary.clients) ? await clientsFromEvents(join(outDir, 'events.ndjson'), timeline, t0, leader.summary.messages !== undefined) : undefined;
+  const clientsBlock = clients?.report(timeline);
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),
-    ...(clients ? { clients } : {}),
+    ...(clientsBlock ? { clients: clientsBlock } : {}),
     histograms,
     thresholdDefs: thresholdsOf(leader.summary, join(leader.dir, 'summary.json')),
     timeline: timelineSummary,

@@ -2,7 +2,6 @@ import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
 import { ClientTracker, type ClientProgress, type Reconnects } from '../record/clients.js';
 import type { AttemptRecord } from '../record/attempt.js';
-import { eachNdjsonLine } from '../util/ndjson.js';
 import type { Totals } from '../record/totals.js';
 import { phaseAt, type PhaseTimeline } from './attribute.js';
 
@@ -91,17 +90,28 @@ function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTim
 const EVENT_TIMES = ['sched', 'start', 'open', 'ok', 'reply', 'end'] as const;
 
 /**
- * The clients block of a run from its events.ndjson alone (a merge of shards, whose trackers
- * each saw only their share): every reconnecting client's attempts in the file's order, which is
- * by scheduled start, so a client's are in the order it made them.
+ * The clients block of a run from its events.ndjson lines alone (a merge of shards, whose
+ * trackers each saw only their share), fed in the file's order, which is by scheduled start, so
+ * a client's attempts come in the order it made them.
  */
-export async function clientsFromEvents(path: string, timeline: PhaseTimeline, t0: number, streams: boolean): Promise<ClientsReport | undefined> {
-  const tracker = new ClientTracker(streams);
-  await eachNdjsonLine<Record<string, unknown>>(path, (e) => {
-    if (e.client === undefined) return;
+export class EventClients {
+  private readonly tracker: ClientTracker;
+
+  constructor(
+    streams: boolean,
+    private readonly t0: number,
+  ) {
+    this.tracker = new ClientTracker(streams);
+  }
+
+  add(e: object): void {
+    if ((e as { client?: number }).client === undefined) return;
     const r = { ...e } as Record<string, unknown>;
-    for (const k of EVENT_TIMES) if (typeof r[k] === 'number') r[k] = (r[k] as number) + t0;
-    tracker.add(r as unknown as AttemptRecord);
-  });
-  return clientsReport(tracker.clients(), timeline, t0, tracker.reconnects);
+    for (const k of EVENT_TIMES) if (typeof r[k] === 'number') r[k] = (r[k] as number) + this.t0;
+    this.tracker.add(r as unknown as AttemptRecord);
+  }
+
+  report(timeline: PhaseTimeline): ClientsReport | undefined {
+    return clientsReport(this.tracker.clients(), timeline, this.t0, this.tracker.reconnects);
+  }
 }

@@ -162,10 +162,17 @@ function block(a: Acc): Block {
 
 /**
  * Attributes every attempt of events.ndjson (it can be large, so it is streamed); with
- * `rewrite`, each line gets its `phase`.
+ * `rewrite`, each line gets its `phase`; `visit` sees each line too, in the same pass.
  */
-export async function attributeEventsFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean } = {}): Promise<Attribution> {
+export async function attributeEventsFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean; visit?: (e: EventLine) => void } = {}): Promise<Attribution> {
   const attributor = new PhaseAttributor(timeline);
-  await eachNdjsonLine<EventLine>(path, (e) => (e.phase = attributor.add(e)), options);
+  await eachNdjsonLine<EventLine>(
+    path,
+    (e) => {
+      e.phase = attributor.add(e);
+      options.visit?.(e);
+    },
+    options,
+  );
   return attributor.result();
 }
