@@ -5,6 +5,7 @@ import type { LatencyStats } from '../record/histogram.js';
 import { ERROR_KINDS } from '../record/attempt.js';
 import type { Summary } from './summary.js';
 import { codeMix } from './population-findings.js';
+import { firstSpans } from '../timeline/attribute.js';
 
 const pct = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '-');
 const num = (n: number) => n.toLocaleString('en-US');
@@ -174,8 +175,7 @@ function thresholds(s: Summary): string[] {
 
 /** Phase × outcome: rows in timeline order, one column per kind of outcome. */
 export function phaseTable(s: Summary): string[] {
-  // A restart repeats phase names: a phase's row says when it first began.
-  const spans = new Map([...s.timeline].reverse().map((span) => [span.phase, span]));
+  const spans = firstSpans(s.timeline);
   const header = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other http', 'refused', 'timeouts', 'p50 hs', 'p99 hs'];
   // With a stream: the messages sent in the phase, how many were lost, their round trip.
   if (s.messages) header.push('sent', 'lost', 'p99 rtt');

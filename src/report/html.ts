@@ -3,6 +3,7 @@ import { CLOSE_MEANING } from './close-codes.js';
 import { ERROR_KINDS } from '../record/attempt.js';
 import type { LatencyStats } from '../record/histogram.js';
 import type { Block } from '../timeline/phase-report.js';
+import { firstSpans } from '../timeline/attribute.js';
 import { blockCells, bucketText, escapeHtml, fmtMs, num, pct, secs, td, tdNum } from './html-markup.js';
 import { populationEndS, populationSections, populationView } from './html-population.js';
 
@@ -155,8 +156,7 @@ function messageCells(b: Block): string[] {
 }
 
 function phaseTableSection(s: Summary, view: ChartView): string {
-  // A restart repeats phase names: a phase's row says when it first began.
-  const spans = new Map([...s.timeline].reverse().map((span) => [span.phase, span]));
+  const spans = firstSpans(s.timeline);
   const colors = new Map(view.bands.map((b) => [b.phase, b.color]));
   const head = ['phase', 'from', 'attempted', 'opened', '1011', 'other close', '503', 'other HTTP', 'refused', 'timeouts', 'p50 hs (ms)', 'p99 hs (ms)'];
   if (s.messages) head.push('sent', 'lost', 'p99 rtt (ms)');

@@ -152,6 +152,11 @@ export function phaseAt(timeline: PhaseTimeline, ms: number): string {
   return phase;
 }
 
+/** Each phase's first span (a restart repeats names: a phase's row says when it first began). */
+export function firstSpans(spans: readonly PhaseSpan[]): Map<string, PhaseSpan> {
+  return new Map([...spans].reverse().map((span) => [span.phase, span]));
+}
+
 /** Phase names in timeline order (each once: a restart repeats names), with `unknown` first when any attempt can fall before them. */
 export function phaseOrder(timeline: PhaseTimeline): string[] {
   return [...new Set([UNKNOWN, ...timeline.spans.map((s) => s.phase)])];
