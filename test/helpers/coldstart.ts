@@ -135,10 +135,34 @@ ${opts.body}`.replaceAll('PORT', String(port)).replaceAll('DIR', dir);
   return { result, truth: readTruth(truthFile), dir: join(dir, 'run'), port };
 }
 
-/** Joins attempts with the simulator's records by the client's local port. */
+/**
+ * Joins attempts with the simulator's records by the client's local port. Loopback reuses ports
+ * (net.ipv4.tcp_tw_reuse = 2 lets connect() take a local port still in TIME_WAIT), so one port can
+ * carry several connections in a run; they follow one another, so on each port the k-th attempt
+ * to connect (by start) is the k-th connection the simulator saw (by arrival).
+ */
 export function join_(events: EventRow[], truth: Truth): { e: EventRow; t: TruthConn }[] {
-  const byPort = new Map(truth.conns.map((c) => [Number(c.remote.split(':').pop()), c]));
-  return events.filter((e) => e.lport !== undefined && byPort.has(e.lport)).map((e) => ({ e, t: byPort.get(e.lport!)! }));
+  return joinByPort(events, truth.conns);
+}
+
+/** join_ for any server's connection records: `remote` is "host:port", `at` when it arrived (epoch ms). */
+export function joinByPort<T extends object>(events: EventRow[], conns: T[]): { e: EventRow; t: T }[] {
+  const field = (c: T, k: 'remote' | 'at') => (c as Record<string, unknown>)[k];
+  const byPort = new Map<number, T[]>();
+  for (const c of [...conns].sort((a, b) => Number(field(a, 'at')) - Number(field(b, 'at')))) {
+    const port = Number(String(field(c, 'remote')).split(':').pop());
+    byPort.set(port, [...(byPort.get(port) ?? []), c]);
+  }
+  const taken = new Map<number, number>();
+  const pairs: { e: EventRow; t: T }[] = [];
+  for (const e of events.filter((x) => x.lport !== undefined).sort((a, b) => a.start! - b.start!)) {
+    const k = taken.get(e.lport!) ?? 0;
+    const t = byPort.get(e.lport!)?.[k];
+    if (t === undefined) continue;
+    taken.set(e.lport!, k + 1);
+    pairs.push({ e, t });
+  }
+  return pairs.sort((a, b) => a.e.i - b.e.i);
 }
 
 /** A timeline.ndjson line: one event a timeline source reported, `ms` since T0. */

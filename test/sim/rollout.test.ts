@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { computePlan, DEFAULT_PHASES, drainClose, drainOffset, planRollout, rolloutMarks, shiftPlan, startSimulator, type SimOptions } from '../../src/sim/index.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario } from '../../src/run/run.js';
-import { readEvents, readMessages, type EventRow } from '../helpers/coldstart.js';
+import { joinByPort, readEvents, readMessages, type EventRow } from '../helpers/coldstart.js';
 import { readTruth, type TruthLine } from './helpers.js';
 
 describe('rollout decisions (pure)', () => {
@@ -71,12 +71,10 @@ timeline:
 }
 
 type Lines = ReturnType<typeof readTruth>;
-const port = (remote: unknown) => Number(String(remote).split(':').pop());
 
-/** Attempts joined with the simulator's conn lines by the client's local port. */
+/** Attempts joined with the simulator's conn lines by the client's local port (in order, where a port was reused). */
 function joinConns(events: EventRow[], lines: Lines): { e: EventRow; t: TruthLine }[] {
-  const byPort = new Map(lines.filter((l) => l.type === 'conn').map((l) => [port(l.remote), l]));
-  return events.filter((e) => e.lport !== undefined && byPort.has(e.lport)).map((e) => ({ e, t: byPort.get(e.lport!)! }));
+  return joinByPort(events, lines.filter((l) => l.type === 'conn'));
 }
 
 /** What wsrace recorded of an attempt, in the simulator's words. */
