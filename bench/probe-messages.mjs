@@ -4,7 +4,7 @@
 // second for SECONDS (default 4), and prints each one's outcome with the CPU seconds of every
 // thread, its own and the server's, and the CPU microseconds per message: a measure of the work
 // that the machine's noise does not change. Add `node --cpu-prof` to profile wsrace's threads
-// (one .cpuprofile per thread); PROBE_OUT keeps wsrace's run folder.
+// (one .cpuprofile per thread); PROBE_OUT keeps wsrace's run folder; PROBE_WORKERS sets its workers.
 import { spawn, execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
@@ -46,6 +46,7 @@ if (which !== 'floor') {
   const sampler = setInterval(() => Object.assign(seen, cpu(process.pid)), 500);
   const { summary } = await runScenario(parseScenarioText(text, 'probe-messages.yaml'), {
     outDir,
+    ...(process.env.PROBE_WORKERS ? { workers: Number(process.env.PROBE_WORKERS) } : {}),
     onProgress: (p) => {
       endOfStream = Date.now();
       samples.push({ at: p.elapsedMs, openNow: p.openNow, hrUs: Number(process.hrtime.bigint() / 1000n), threads: cpu(process.pid), server: cpu(server.pid).total });

@@ -543,7 +543,7 @@ const everyFor = (rate) => +((MESSAGE_SOCKETS * 1000) / rate).toFixed(3);
 
 /**
  * What bench/stream-floor.mjs prints.
- * @typedef {{ sockets: number, opened: number, sent: number, replied: number, mismatched: number, seconds: number, perSecond: number, sendPerSecond: number, rttP50Ms: number | null, rttP99Ms: number | null, cpuS: number, streamCpuUsPerMessage: number }} StreamFloorResult
+ * @typedef {{ sockets: number, opened: number, sent: number, replied: number, mismatched: number, seconds: number, perSecond: number, sendPerSecond: number, rttP50Ms: number | null, rttP99Ms: number | null, timerLateP50Ms: number | null, timerLateP99Ms: number | null, cpuS: number, streamCpuUsPerMessage: number }} StreamFloorResult
  */
 /**
  * The floor at `rate`: the plain ws loop (bench/stream-floor.mjs) on as many threads as wsrace
@@ -610,13 +610,13 @@ async function climbMessages(server, r) {
   /** @type {{ best: number, failed: number | null, top: StreamRun | null }} */
   const wsraceSide = { best: 0, failed: null, top: null };
   /** Every rung tried, kept or missed, in order: a missed rung's numbers say by how much. */
-  /** @type {({ side: 'floor', rate: number, ok: boolean, sendPerSecond: number, replied: number, sent: number, rttP99Ms: number | null } | { side: 'wsrace', rate: number, ok: boolean, opened: number, sendLagP99Ms: number | null, sendLagWholeRunP99Ms: number | null, rttP99Ms: number | null, replied: number, sent: number })[]} */
+  /** @type {({ side: 'floor', rate: number, ok: boolean, sendPerSecond: number, replied: number, sent: number, rttP99Ms: number | null, timerLateP99Ms: number | null } | { side: 'wsrace', rate: number, ok: boolean, opened: number, sendLagP99Ms: number | null, sendLagWholeRunP99Ms: number | null, rttP99Ms: number | null, replied: number, sent: number })[]} */
   const tried = [];
   /** @param {number} rate @param {string} label */
   const tryFloor = (rate, label) => {
     const f = streamFloorRun(server.url, rate);
-    log(`message floor run ${r + 1} at ${rate}/s (every ${everyFor(rate)} ms${label}): sent ${f.sendPerSecond}/s, ${f.replied}/${f.sent} replied, rtt p50 ${f.rttP50Ms} p99 ${f.rttP99Ms} ms → ${f.ok ? 'sustained' : 'not sustained'}`);
-    tried.push({ side: 'floor', rate, ok: f.ok, sendPerSecond: f.sendPerSecond, replied: f.replied, sent: f.sent, rttP99Ms: f.rttP99Ms });
+    log(`message floor run ${r + 1} at ${rate}/s (every ${everyFor(rate)} ms${label}): sent ${f.sendPerSecond}/s, ${f.replied}/${f.sent} replied, rtt p50 ${f.rttP50Ms} p99 ${f.rttP99Ms} ms, its timers late p50 ${f.timerLateP50Ms} p99 ${f.timerLateP99Ms} ms → ${f.ok ? 'sustained' : 'not sustained'}`);
+    tried.push({ side: 'floor', rate, ok: f.ok, sendPerSecond: f.sendPerSecond, replied: f.replied, sent: f.sent, rttP99Ms: f.rttP99Ms, timerLateP99Ms: f.timerLateP99Ms });
     if (f.ok) Object.assign(floorSide, { best: rate, top: f });
     else floorSide.failed = rate;
   };

@@ -6,9 +6,12 @@
 // thread is busy, setInterval simply fires late and fewer messages go out. After SECONDS it stops
 // sending, waits up to 2 s for the replies still due, and prints what it sent and got back:
 // {"sockets":…, "opened":…, "sent":…, "replied":…, "mismatched":…, "seconds":…, "perSecond":…,
-// "sendPerSecond":…, "rttP50Ms":…, "rttP99Ms":…, "cpuS":…, "streamCpuUsPerMessage":…}; perSecond
+// "sendPerSecond":…, "rttP50Ms":…, "rttP99Ms":…, "timerLateP50Ms":…, "timerLateP99Ms":…, "cpuS":…, "streamCpuUsPerMessage":…}; perSecond
 // is round trips per second, cpuS the process's CPU seconds (all its threads, start-up and
 // opening included), streamCpuUsPerMessage its CPU per message sent while every socket streamed.
+// timerLate* is how late each ping's timer fired after the turn setInterval had set for it: the
+// floor's counterpart of wsrace's send lag (its interval restarts from each late turn, so it
+// drifts instead of catching up; lateness against its own turn is the fair comparison).
 // Usage: node bench/stream-floor.mjs URL SOCKETS EVERY_MS SECONDS THREADS [SOURCE]
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import WebSocket from 'ws';
@@ -21,7 +24,7 @@ const OPEN_TIMEOUT_MS = 20_000;
 
 /**
  * What each thread reports.
- * @typedef {{ opened: number, sent: number, replied: number, mismatched: number, streamMs: number, rtts: Float64Array, window: { cpuUs: number, sent: number } }} ThreadResult
+ * @typedef {{ opened: number, sent: number, replied: number, mismatched: number, streamMs: number, rtts: Float64Array, lates: Float64Array, window: { cpuUs: number, sent: number } }} ThreadResult
  */
 
 if (isMainThread) {
@@ -40,10 +43,11 @@ if (isMainThread) {
       if (results.length < threads) return;
       const sum = (/** @type {(r: ThreadResult) => number} */ f) => results.reduce((a, r) => a + f(r), 0);
       const rtts = Float64Array.from(results.flatMap((r) => [...r.rtts])).sort();
-      /** @param {number} q */
-      const at = (q) => (rtts.length ? +rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))].toFixed(3) : null);
+      const lates = Float64Array.from(results.flatMap((r) => [...r.lates])).sort();
+      /** @param {number} q @param {Float64Array} xs */
+      const at = (q, xs = rtts) => (xs.length ? +xs[Math.min(xs.length - 1, Math.floor(q * xs.length))].toFixed(3) : null);
       const streamS = Math.max(...results.map((r) => r.streamMs)) / 1000;
-      const out = { sockets, opened: sum((r) => r.opened), sent: sum((r) => r.sent), replied: sum((r) => r.replied), mismatched: sum((r) => r.mismatched), seconds: +streamS.toFixed(3), perSecond: Math.round(sum((r) => r.replied) / streamS), sendPerSecond: Math.round(sum((r) => r.sent) / streamS), rttP50Ms: at(0.5), rttP99Ms: at(0.99), cpuS: +((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2), streamCpuUsPerMessage: +(results[0].window.cpuUs / Math.max(1, sum((r) => r.window.sent))).toFixed(1) };
+      const out = { sockets, opened: sum((r) => r.opened), sent: sum((r) => r.sent), replied: sum((r) => r.replied), mismatched: sum((r) => r.mismatched), seconds: +streamS.toFixed(3), perSecond: Math.round(sum((r) => r.replied) / streamS), sendPerSecond: Math.round(sum((r) => r.sent) / streamS), rttP50Ms: at(0.5), rttP99Ms: at(0.99), timerLateP50Ms: at(0.5, lates), timerLateP99Ms: at(0.99, lates), cpuS: +((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2), streamCpuUsPerMessage: +(results[0].window.cpuUs / Math.max(1, sum((r) => r.window.sent))).toFixed(1) };
       process.stdout.write(JSON.stringify(out) + '\n');
       process.exit(0);
     });
@@ -57,16 +61,18 @@ if (isMainThread) {
   // Every send's time, to time its reply: at most every socket's sends over the run, plus slack.
   const rtts = new Float64Array(Math.ceil(sockets * ((seconds * 1000) / everyMs + 2)));
   let rttCount = 0;
+  const lates = new Float64Array(rtts.length);
+  let lateCount = 0;
   let sent = 0;
   let replied = 0;
   let mismatched = 0;
   let opened = 0;
   let sending = true;
-  /** @type {{ ws: WebSocket, seq: number, expect: number, sentAt: number[], timer: NodeJS.Timeout | null }[]} */
+  /** @type {{ ws: WebSocket, seq: number, expect: number, sentAt: number[], timer: NodeJS.Timeout | null, nextAt: number }[]} */
   const conns = [];
   const report = (/** @type {number} */ streamMs) => {
     for (const c of conns) c.ws.terminate();
-    parent.postMessage({ opened, sent, replied, mismatched, streamMs, rtts: rtts.slice(0, rttCount), window });
+    parent.postMessage({ opened, sent, replied, mismatched, streamMs, rtts: rtts.slice(0, rttCount), lates: lates.slice(0, lateCount), window });
   };
   /** The process's CPU over the streaming window (once every socket's setInterval runs), for bench/probe-messages.mjs. */
   const window = { cpuUs: 0, sent: 0 };
@@ -79,10 +85,14 @@ if (isMainThread) {
         if (!sending) return;
         c.seq++;
         const t = performance.now();
+        // How late this timer fired: setInterval counts its next turn from when this one ran.
+        if (lateCount < lates.length) lates[lateCount++] = Math.max(0, t - c.nextAt);
+        c.nextAt = t + everyMs;
         c.sentAt.push(t);
         sent++;
         c.ws.send(`{"type":"ping","seq":${c.seq},"sentAt":${Math.round((t - t0) * 1000) / 1000}}`);
       };
+      c.nextAt = streamStart + (k / conns.length) * everyMs;
       setTimeout(() => {
         ping();
         c.timer = setInterval(ping, everyMs);
@@ -104,7 +114,7 @@ if (isMainThread) {
   const openTimer = setTimeout(() => report(0), OPEN_TIMEOUT_MS);
   for (let k = 0; k < sockets; k++) {
     const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source, localPort: ports.next(source) || undefined } : {}) });
-    const c = { ws, seq: 0, expect: 1, sentAt: /** @type {number[]} */ ([]), timer: /** @type {NodeJS.Timeout | null} */ (null) };
+    const c = { ws, seq: 0, expect: 1, sentAt: /** @type {number[]} */ ([]), timer: /** @type {NodeJS.Timeout | null} */ (null), nextAt: 0 };
     conns.push(c);
     ws.on('open', () => {
       if (++opened === sockets) {

@@ -67,6 +67,8 @@ export interface StreamOwner {
   drained(): void;
 }
 
+/** ws.send's options for a Buffer that is text. */
+const TEXT_FRAME = { binary: false } as const;
 /** ws's readyState OPEN. */
 const WS_OPEN = 1;
 const SENDING = 0;
@@ -132,7 +134,8 @@ export class MessageStream {
     }
     const cfg = this.host.stream!;
     const seq = this.ledger.send(t);
-    this.ws.send(cfg.template(this.owner.ctx, seq, t - this.host.t0));
+    // A Buffer goes out as one write (ws frames a string as a header plus its bytes: a writev).
+    this.ws.send(Buffer.from(cfg.template(this.owner.ctx, seq, t - this.host.t0)), TEXT_FRAME);
     recordMs(this.host.histograms.messageSendLag, t > due ? t - due : 0);
     if (this.sent++ === this.lastIndex) {
       this.state = ALL_SENT;

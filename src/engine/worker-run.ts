@@ -20,6 +20,11 @@ import type { ConnectionSettings, MainToWorker, WorkerTask } from './protocol.js
 
 /** How often the deadline queues are checked: the resolution of timeouts and hold times. */
 const DEADLINE_TICK_MS = 2;
+/**
+ * With a stream, sends wake on the same tick: every wake-up is a send's lag, so the tick is as
+ * fine as Node's timers go (they count whole milliseconds).
+ */
+const STREAM_TICK_MS = 1;
 /** After asking sockets to close at the end, how long before they are cut (the rehearsal's: warmup.ts). */
 const CLOSE_GRACE_MS = 1000;
 
@@ -59,6 +64,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   private readonly stepRegexes: RegExp[];
   /** Every socket's next stream send (or end of its wait for the last replies). */
   private readonly streamTimers = new TimerHeap<MessageStream>();
+  private readonly deadlineTickMs: number;
   private readonly scheduler: Scheduler;
   private readonly reporter: Reporter;
   private sealed: boolean;
@@ -98,6 +104,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     this.histograms = this.reporter.histograms;
     this.templates = compileTemplates(task.connection);
     this.stream = compileStream(task.connection);
+    this.deadlineTickMs = this.stream !== null && this.stream.everyMs > 0 ? STREAM_TICK_MS : DEADLINE_TICK_MS;
     // Set only with source addresses (connectionSettings); the rehearsal's, when set, are the run's.
     const ports = task.connection.sourcePorts;
     this.sourcePorts = new SourcePorts(ports ? sliceOf(ports, task.stripe.index, task.stripe.count) : null);
@@ -133,7 +140,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.t0 = msg.t0;
       this.reporter.begin();
       this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
-      this.deadlineTimer = setInterval(WorkerRun.deadlineTick, DEADLINE_TICK_MS, this);
+      this.deadlineTimer = setInterval(WorkerRun.deadlineTick, this.deadlineTickMs, this);
       this.beginPopulation(msg.scheduleStart);
       this.scheduler.begin(msg.scheduleStart);
     } else if (msg.type === 'add') {
@@ -231,7 +238,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     const t = now();
     // The tick's own lateness is the event loop's: socket events queued behind the same work
     // could have waited as long, and their latencies would carry it (loopDelay).
-    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, t - this.lastDeadlineCheck - DEADLINE_TICK_MS, DEADLINE_TICK_MS);
+    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, t - this.lastDeadlineCheck - this.deadlineTickMs, this.deadlineTickMs);
     this.lastDeadlineCheck = t;
     this.deadlines.handshake.check(t);
     this.deadlines.expect.check(t);
