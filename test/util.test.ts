@@ -108,4 +108,28 @@ describe('eachNdjsonLine: a file it cannot write or read is an error to handle, 
     await expect(eachNdjsonLine<{ i: number; p?: string }>(join(dir, 'ok.ndjson'), (l) => (l.p = 'y'), { rewrite: true })).resolves.toBe(true);
     expect(readFileSync(join(dir, 'ok.ndjson'), 'utf8')).toBe('{"i":3,"p":"y"}\n');
   });
+
+  it('rewrites a file of many batches with no listener left behind (no leak warning) and every line as visited', async () => {
+    const { eachNdjsonLine } = await import('../src/util/ndjson.js');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'wsrace-ndjson-')), 'events.ndjson');
+    // ~1.3 MB: some twenty 64 KB batches, each one waiting for the stream to drain.
+    const lines = 20_000;
+    writeFileSync(file, Array.from({ length: lines }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(40) }) + '\n').join(''));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await expect(eachNdjsonLine<{ i: number; p?: number }>(file, (l) => (l.p = l.i * 2), { rewrite: true })).resolves.toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+    const out = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { i: number; p: number });
+    expect(out.length).toBe(lines);
+    expect(out.every((l, k) => l.i === k && l.p === 2 * k)).toBe(true);
+  });
 });

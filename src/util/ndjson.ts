@@ -1,5 +1,4 @@
 import { createReadStream, createWriteStream, renameSync, rmSync, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 
@@ -33,7 +32,7 @@ export async function eachNdjsonLine<T>(path: string, visit: (line: T) => void, 
     if (!out) continue;
     batch += JSON.stringify(line) + '\n';
     if (batch.length > 1 << 16) {
-      if (!out.write(batch)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+      if (!out.write(batch)) await drainedOrClosed(out);
       batch = '';
     }
   }
@@ -51,6 +50,23 @@ export async function eachNdjsonLine<T>(path: string, visit: (line: T) => void, 
   }
   renameSync(tmp, path);
   return true;
+}
+
+/**
+ * Until `out` drains or closes (a write error closes it; the caller's own 'error' listener notes
+ * it). Both listeners go once either fires: events.once in a race left the loser's, and its
+ * 'error' listener, on the stream for every batch, past Node's leak warning.
+ */
+function drainedOrClosed(out: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }
 
 /** Gives up the rewrite: its temporary file goes, as far as it can (it may never have been made). */
