@@ -131,7 +131,7 @@ async function runTsung(xml, limitS, onTick) {
   stop(); // helpers left in its group (erl_child_setup, inet_gethost)
   const logs = logDir();
   const result = { code, stoppedByUs, out: out.trim().split('\n').slice(-3).join(' | '), stats: logs && existsSync(`${logs}/tsung.log`) ? readFileSync(`${logs}/tsung.log`, 'utf8') : '', controller: logs ? readdirSync(logs).filter((f) => f.startsWith('tsung_controller')).map((f) => readFileSync(`${logs}/${f}`, 'utf8')).join('\n') : '' };
-  if (!process.env.KEEP_TSUNG) rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
   return result;
 }
 
@@ -147,6 +147,8 @@ async function runTsung(xml, limitS, onTick) {
 export async function tsungRate(url, rate, seconds, source) {
   const r = await runTsung(config(new URL(url), [[seconds, rate]], [source], 0), seconds * 3 + 30);
   const dumps = parseTsungLog(r.stats);
+  // A Tsung that did not run is no measurement: the caller reports it skipped, with why.
+  if (!dumps.length) throw new Error(`tsung wrote no stats (exit ${r.code}): ${r.out}`);
   const total = (/** @type {string} */ name) => dumps.reduce((m, d) => Math.max(m, d.values.get(name)?.[1] ?? 0), 0);
   const started = dumps.map((d) => d.values.get('users_count')?.[0] ?? 0);
   const first = started.findIndex((n) => n > 0);
@@ -175,7 +177,6 @@ export async function tsungRate(url, rate, seconds, source) {
     behindAtEndMs: notLaunched ? Math.round((Number(notLaunched[2]) / rate) * 1000) : 0,
     exit: r.code,
     ok,
-    ...(r.code !== 0 || !dumps.length ? { failed: r.out || 'no tsung.log' } : {}),
   };
 }
 
