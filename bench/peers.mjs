@@ -175,9 +175,11 @@ const childHolding = (cmd, args) => (sample) =>
  */
 
 /**
- * A tool's ladder in one repeat: rungs (fractions of the floor) while it keeps pace, then (full
- * runs) two bisection steps. `attempt` says whether a rate was kept, and whether the tool
- * reported itself behind; it throws when the tool fails to run.
+ * A tool's ladder in one repeat: rungs (fractions of the floor) up to two missed in a row (Tsung
+ * misses some rates below others it keeps: its launcher is slow at some rates and fast at
+ * others, see docs/performance.md), then (full runs: two, quick: one) bisection steps between
+ * the top rung kept and the miss above it. `attempt` says whether a rate was kept, and whether
+ * the tool reported itself behind; it throws when the tool fails to run.
  * @param {number} floorNow
  * @param {readonly number[]} fractions
  * @param {boolean} quick
@@ -189,15 +191,15 @@ async function ladder(floorNow, fractions, quick, attempt) {
   let failed = null;
   /** @type {boolean | null} */
   let reportedAtMiss = null;
+  let missesInARow = 0;
   for (const f of fractions) {
     const rate = Math.max(1, Math.round(floorNow * f));
     const a = await attempt(rate);
-    if (!a.ok) {
-      failed = rate;
-      reportedAtMiss = a.reported;
-      break;
+    if (a.ok) [best, failed, reportedAtMiss, missesInARow] = [rate, null, null, 0];
+    else {
+      if (failed === null) [failed, reportedAtMiss] = [rate, a.reported];
+      if (++missesInARow >= 2) break;
     }
-    best = rate;
   }
   for (let step = 0; step < (quick ? 1 : 2) && failed !== null && best > 0; step++) {
     const mid = Math.round((best + failed) / 2);
