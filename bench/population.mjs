@@ -64,7 +64,7 @@ function tree(root) {
   return out;
 }
 /** @param {number} root */
-const treeRss = (root) => tree(root).reduce((sum, pid) => sum + rssOf(pid), 0);
+export const treeRss = (root) => tree(root).reduce((sum, pid) => sum + rssOf(pid), 0);
 
 /**
  * Starts `wsrace sim --processes S` and resolves with its URL from its stderr line.

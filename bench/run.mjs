@@ -12,6 +12,7 @@ import { openFileLimit } from '../dist/run/preflight.js';
 import { memoryOf, populationRun } from './population.mjs';
 import { readHlog } from '../dist/report/hlog.js';
 import { createHistogram, latencyStats } from '../dist/record/histogram.js';
+import { measurePeers, peerRows } from './peers.mjs';
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */
@@ -24,7 +25,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.max(1, os.availableParallelism() - 1)); // wsrace's default
 const QUICK = process.env.BENCH_QUICK === '1';
-/** `BENCH_ONLY=messages` or `population`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
+/** `BENCH_ONLY=messages`, `population` or `peers`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
 const ONLY = process.env.BENCH_ONLY;
 /** How long each run of the rate ladders and the lag rows lasts. */
 const SECONDS = QUICK ? 2 : 4;
@@ -820,6 +821,28 @@ async function messagesOnly(machine) {
   writeTable(machine, messageRows(messages));
 }
 
+/**
+ * BENCH_ONLY=peers: wsrace, Artillery 2.x and 1.7.9 and Tsung side by side (bench/peers.mjs),
+ * its key `peers` replacing that of bench/results.json.
+ * @param {Machine} machine
+ */
+async function peersOnly(machine) {
+  const server = await startServer();
+  let measured;
+  try {
+    // A quick run takes 2 repeats unless told (3 of four tools' ladders and holds pass 10 minutes).
+    const repeats = QUICK && process.env.BENCH_REPEATS === undefined ? 2 : REPEATS;
+    measured = await measurePeers({ server, floor, wsrace, onSchedule, freshSource, artillery1: peerDir(), log, quick: QUICK, repeats });
+  } finally {
+    server.stop();
+  }
+  const peers = { machineNoise: machine.noise, ...measured };
+  const file = new URL('./results.json', import.meta.url);
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  writeFileSync(file, JSON.stringify({ ...previous, peers }, null, 2) + '\n');
+  writeTable(machine, peerRows(peers));
+}
+
 async function main() {
   if (ONLY === 'population') return populationOnly();
   const machine = measureMachine();
@@ -827,7 +850,11 @@ async function main() {
     await messagesOnly(machine);
     process.exit(0);
   }
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages or population (or no BENCH_ONLY for the whole bench)`);
+  if (ONLY === 'peers') {
+    await peersOnly(machine);
+    process.exit(0);
+  }
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages, population or peers (or no BENCH_ONLY for the whole bench)`);
   const server = await startServer();
   const slow = await startServer(['--delay-101', '20']);
   let results;
