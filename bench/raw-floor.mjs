@@ -71,7 +71,7 @@ export function rawTop(url, kit, concurrencies, ca) {
  * @param {Kit} kit
  */
 export async function measureRawFloor(server, kit) {
-  const concurrencies = kit.quick ? [16, 64] : [8, 16, 32, 64];
+  const concurrencies = kit.quick ? [16, 64, 128] : [8, 16, 32, 64, 128];
   const wsConcurrencies = kit.quick ? [16] : [8, 16, 32, 64];
   const fractions = kit.quick ? [0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2] : [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25];
   // Warm up each side once (the server's JIT too).
