@@ -4,19 +4,24 @@
 // handshake p50 of the sockets started after the first `warmMs` (default 0), once its JIT is warm.
 // From a source address it names each socket's port, as wsrace does (src/engine/source-ports.ts:
 // left to the kernel, each bind() searches that address's taken ports). Only sockets that opened
-// count as completed.
+// count as completed. An optional CA_FILE (after WARM_MS) is trusted for wss://: one SecureContext
+// per thread, as wsrace's workers have, so the floor does not pay ws's context per socket.
+//   node bench/floor-client.mjs URL SECONDS THREADS CONCURRENCY [SOURCE] [WARM_MS] [CA_FILE]
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { SourcePorts, sourcePortRange } from '../dist/engine/source-ports.js';
 
 if (isMainThread) {
-  const [url, seconds, threads, concurrency, source, warmMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6], Number(process.argv[7] ?? 0)];
+  const [url, seconds, threads, concurrency, source, warmMs, caFile] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6], Number(process.argv[7] ?? 0), process.argv[8] || undefined];
+  const ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
   let total = 0;
   let finished = 0;
   /** @type {number[]} */
   const handshakes = [];
   for (let t = 0; t < threads; t++) {
-    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency, source, warmMs } });
+    const w = new Worker(new URL(import.meta.url), { workerData: { url, seconds, concurrency, source, warmMs, ca } });
     w.on('message', (/** @type {{ completed: number, opens: number[] }} */ { completed, opens }) => {
       total += completed;
       handshakes.push(...opens);
@@ -29,8 +34,9 @@ if (isMainThread) {
     });
   }
 } else {
-  /** @type {{ url: string, seconds: number, concurrency: number, source: string | undefined, warmMs: number }} */
-  const { url, seconds, concurrency, source, warmMs } = workerData;
+  /** @type {{ url: string, seconds: number, concurrency: number, source: string | undefined, warmMs: number, ca: string | undefined }} */
+  const { url, seconds, concurrency, source, warmMs, ca } = workerData;
+  const secureContext = ca ? tls.createSecureContext({ ca }) : undefined;
   // A worker thread always has its parent's port.
   const parent = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
   const ports = new SourcePorts(source ? sourcePortRange() : null);
@@ -46,7 +52,7 @@ if (isMainThread) {
       return;
     }
     const started = performance.now();
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(source ? { localAddress: source, localPort: ports.next(source) || undefined } : {}) });
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(secureContext ? { secureContext } : {}), ...(source ? { localAddress: source, localPort: ports.next(source) || undefined } : {}) });
     let opened = false;
     ws.on('open', () => {
       opened = true;

@@ -51,6 +51,30 @@ export function artillery2(log) {
 }
 
 /**
+ * Artillery 2.x as a peer over wss:// for tls-bench.mjs, trusting the bench's certificate through
+ * NODE_EXTRA_CA_CERTS (it still verifies it). A run that fails is null, and the peer is skipped.
+ * @param {(...a: unknown[]) => void} log
+ * @param {() => string} freshSource
+ * @returns {import('./tls-bench.mjs').PeerRunner}
+ */
+export function artillery2TlsRunner(log, freshSource) {
+  const a2 = artillery2(log);
+  const name = 'artillery 2';
+  if ('skipped' in a2) return { name, skipped: a2.skipped };
+  return {
+    name,
+    run: (url, rate, seconds, { caFile }) => {
+      try {
+        return artilleryRate(a2.node, 'peer-artillery2.mjs', a2.dir, url, rate, freshSource(), { NODE_EXTRA_CA_CERTS: caFile }, seconds);
+      } catch (err) {
+        log(`peer artillery 2 over TLS at ${rate}/s failed (${String(/** @type {Error} */ (err).message).split('\n')[0]}); skipped from here on`);
+        return null;
+      }
+    },
+  };
+}
+
+/**
  * What the Artillery runners print for a rate run.
  * @typedef {{ scheduled: number, created: number, opened: number, closed?: number, errors: number, lagP50: number | null, lagP99: number | null, sustainedP99: number | null, lagMax: number | null, wallS: number, version?: string }} ArtilleryResult
  */
@@ -61,9 +85,11 @@ export function artillery2(log) {
  * @param {string} url
  * @param {number} rate
  * @param {string} source
+ * @param {Record<string, string>} [env] more environment (NODE_EXTRA_CA_CERTS for wss://)
+ * @param {number} [seconds]
  */
-function artilleryRate(node, script, dir, url, rate, source) {
-  const out = execFileSync(node, [benchScript(script), dir, url, String(rate), String(PEER_SECONDS), source], { timeout: (PEER_SECONDS * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
+function artilleryRate(node, script, dir, url, rate, source, env = {}, seconds = PEER_SECONDS) {
+  const out = execFileSync(node, [benchScript(script), dir, url, String(rate), String(seconds), source], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20, env: { ...process.env, ...env } });
   /** @type {ArtilleryResult} */
   const r = JSON.parse(String(out));
   if (typeof r?.created !== 'number') throw new Error(`its result has no number "created": ${String(out).slice(0, 200)}`);

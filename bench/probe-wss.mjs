@@ -1,6 +1,6 @@
 // wss:// by hand (not part of `npm run bench`; run `npm run build` first, it imports ../dist):
 //   node bench/probe-wss.mjs SECONDS RATE [RATE...]
-// Makes a P-256 certificate for 127.0.0.1 with openssl, starts the bench echo server with it
+// Makes a P-256 certificate for 127.0.0.1 (tls-bench.mjs: openssl, else node's crypto), starts the bench echo server with it
 // (--tls), warms the server (2 s at 300/s, so its JIT warm-up is not measured), then runs wsrace
 // (one worker, its defaults, `target.tls.ca` set to the certificate) at each RATE for SECONDS from
 // a source address of its own, and prints a JSON line per rate: closes, errors, schedule lag, the
@@ -8,13 +8,14 @@
 // writing included) and of the server. onSchedule: the bench's bar, every attempt closed 1000
 // and lag p99 ≤ 10 ms. PROBE_SPIN=0 runs the worker without its spin (--spin), so that its CPU
 // time is its work alone.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
+import { makeCertificate } from './tls-bench.mjs';
 
 const seconds = Number(process.argv[2] ?? 4);
 const rates = process.argv.slice(3).map(Number);
@@ -25,7 +26,7 @@ if (!(seconds > 0 && seconds <= 60) || rates.length === 0 || rates.some((r) => !
 const dir = mkdtempSync(join(os.tmpdir(), 'wsrace-wss-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true })); // the key too
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+makeCertificate(dir);
 const server = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url)), '--tls', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
 process.on('exit', () => server.kill('SIGTERM'));
 const port = await new Promise((resolve, reject) => {

@@ -12,20 +12,22 @@ import { openFileLimit } from '../dist/run/preflight.js';
 import { memoryOf, populationRun } from './population.mjs';
 import { readHlog } from '../dist/report/hlog.js';
 import { createHistogram, latencyStats } from '../dist/record/histogram.js';
-import { measurePeers, peerRows } from './peers.mjs';
+import { artillery2TlsRunner, measurePeers, peerRows } from './peers.mjs';
+import { measureRawFloor, rawFloorRows } from './raw-floor.mjs';
+import { measureTls, tlsRows } from './tls-bench.mjs';
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */
 /**
  * The bench's target (bench/echo-server.mjs) in its own process.
- * @typedef {{ url: string, holds: () => Promise<{ count: number, p50: number | null }>, stop: () => boolean }} EchoServer
+ * @typedef {{ url: string, holds: () => Promise<{ count: number, p50: number | null }>, stop: () => boolean, ca?: string }} EchoServer
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.max(1, os.availableParallelism() - 1)); // wsrace's default
 const QUICK = process.env.BENCH_QUICK === '1';
-/** `BENCH_ONLY=messages`, `population` or `peers`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
+/** `BENCH_ONLY=messages`, `population`, `peers`, `raw` or `tls`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
 const ONLY = process.env.BENCH_ONLY;
 /** How long each run of the rate ladders and the lag rows lasts. */
 const SECONDS = QUICK ? 2 : 4;
@@ -66,7 +68,10 @@ function startServer(args = []) {
       clearTimeout(timer);
       const port = Number(String(d).trim());
       const holds = async () => (await fetch(`http://127.0.0.1:${port}/holds`)).json();
-      resolve({ url: `ws://127.0.0.1:${port}/ws`, holds, stop: () => child.kill('SIGTERM') });
+      // --tls DIR: wss://, its clients trusting DIR/cert.pem (holds() then does not answer: plain fetch).
+      const tlsDir = args.includes('--tls') ? args[args.indexOf('--tls') + 1] : null;
+      const base = { holds, stop: () => child.kill('SIGTERM') };
+      resolve(tlsDir ? { ...base, url: `wss://127.0.0.1:${port}/ws`, ca: `${tlsDir}/cert.pem` } : { ...base, url: `ws://127.0.0.1:${port}/ws` });
     });
   });
 }
@@ -88,10 +93,11 @@ const freshSource = () => `127.0.0.${(sourceNo = sourceNo >= 250 ? 10 : sourceNo
  * @param {number} seconds
  * @param {number} concurrency
  * @param {number} [warmMs]
+ * @param {string} [ca] a PEM file the client trusts (wss://)
  * @returns {FloorResult}
  */
-function floorRun(url, seconds, concurrency, warmMs = 0) {
-  const out = execFileSync(process.execPath, [benchScript('floor-client.mjs'), url, String(seconds), String(WORKERS), String(concurrency), freshSource(), String(warmMs)], { timeout: (seconds + 30) * 1000 });
+function floorRun(url, seconds, concurrency, warmMs = 0, ca = '') {
+  const out = execFileSync(process.execPath, [benchScript('floor-client.mjs'), url, String(seconds), String(WORKERS), String(concurrency), freshSource(), String(warmMs), ca], { timeout: (seconds + 30) * 1000 });
   return JSON.parse(String(out));
 }
 /**
@@ -138,13 +144,14 @@ const peerFailures = [];
  * @param {string} url
  * @param {number} rate
  * @param {number} seconds
+ * @param {Record<string, string>} [env] added to the peer's environment (NODE_EXTRA_CA_CERTS for wss://)
  * @returns {(PeerResult & { ok: boolean }) | null}
  */
-function peerRun(dir, url, rate, seconds) {
+function peerRun(dir, url, rate, seconds, env) {
   /** @type {PeerResult} */
   let r;
   try {
-    const out = execFileSync(process.execPath, [benchScript('peer-artillery.cjs'), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
+    const out = execFileSync(process.execPath, [benchScript('peer-artillery.cjs'), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20, env: env ? { ...process.env, ...env } : undefined });
     r = JSON.parse(String(out));
     for (const k of /** @type {const} */ (['scheduled', 'created', 'opened', 'errors'])) if (typeof r?.[k] !== 'number') throw new Error(`its result has no number "${k}": ${String(out).slice(0, 200)}`);
   } catch (err) {
@@ -179,13 +186,14 @@ const DEFAULT_MAX_CONNECTIONS = Math.max(1, Math.min(15_000, (openFileLimit() ??
  * @property {string} [extra]
  * @property {string} [sources]
  * @property {string} [handshakeTimeout]
+ * @property {string} [ca] a PEM file wsrace trusts (target.tls.ca, for wss://)
  */
 /**
  * @param {string} url
  * @param {WsraceRun} run
  */
-async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource(), handshakeTimeout = '5s' }) {
-  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: ${handshakeTimeout}\n  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
+async function wsrace(url, { rate, seconds, hold = '0ms', maxConnections = DEFAULT_MAX_CONNECTIONS, signalWhen, extra = '', sources = freshSource(), handshakeTimeout = '5s', ca }) {
+  const text = `name: bench\ntarget:\n  url: ${url}\n  handshakeTimeout: ${handshakeTimeout}\n${ca ? `  tls: { ca: ${JSON.stringify(ca)} }\n` : ''}  localAddresses: ["${sources}"]\nload:\n  stages: [{ duration: ${seconds}s, rate: ${rate} }]\n  maxConnections: ${maxConnections}\nsession:\n  hold: ${hold}\n${extra}drainTimeout: 10s\n`;
   const loaded = parseScenarioText(text, 'bench.yaml');
   const controller = new AbortController();
   /** @type {{ openNow: number, rss: number }[]} */
@@ -272,14 +280,18 @@ function measureMachine() {
  */
 async function climbWsrace(server, floorNow, r, fractions) {
   let inFlight = 1;
+  /** The summary of the best run on schedule (its handshake's parts: tcpConnectMs, tlsHandshakeMs). */
+  /** @type {Summary | null} */
+  let top = null;
   /**
    * @param {number} rate
    * @param {string} label
    */
   const attempt = async (rate, label) => {
-    const { summary, steady } = await wsrace(server.url, { rate, seconds: SECONDS });
+    const { summary, steady } = await wsrace(server.url, { rate, seconds: SECONDS, ca: server.ca });
     const ok = onSchedule(summary, steady);
     if (ok) inFlight = Math.max(1, Math.ceil((rate * steady.meanLifeMs) / 1000));
+    if (ok && rate > (top?.schedule.peakRate ?? 0)) top = summary;
     log(`wsrace run ${r + 1} at ${rate}/s (${label}): lag p99 ${summary.scheduleLagMs.p99} ms (sustained ${steady.p99} ms), closed 1000 ${summary.totals.closeCodes['1000'] ?? 0}/${summary.totals.attempted} → ${ok ? 'on schedule' : 'behind'}`);
     return ok;
   };
@@ -300,7 +312,7 @@ async function climbWsrace(server, floorNow, r, fractions) {
     if (await attempt(mid, 'bisect')) best = mid;
     else failed = mid;
   }
-  return { best, inFlight };
+  return { best, inFlight, top };
 }
 
 /**
@@ -760,8 +772,8 @@ function messageRows({ messageRate: rate, streamMemory: mem }) {
   ];
 }
 
-/** @param {Results} results */
-function printTable(results) {
+/** @param {Results} results @param {string[][]} besideRows the rows of the parts beside the other tools */
+function printTable(results, besideRows) {
   const { machine, connectionRate: c, peer, scheduleLag: lag, recordingOverhead: over, concurrency } = results;
   const { overload } = lag;
   const rows = [
@@ -775,6 +787,7 @@ function printTable(results) {
     ...populationRows(results.population),
     ['recording overhead (p50 − 20 ms)', `${over.p50OverMs} ms`, `raw floor ${over.rawClientP50OverMs} ms, plain ws client ${over.plainClientP50OverMs} ms`, `over the server's measured hold: ${over.p50OverServerHoldMs} ms (target ≤ 1 ms)`],
     ...messageRows(results),
+    ...besideRows,
   ];
   writeTable(machine, rows);
 }
@@ -822,25 +835,65 @@ async function messagesOnly(machine) {
 }
 
 /**
- * BENCH_ONLY=peers: wsrace, Artillery 2.x and 1.7.9 and Tsung side by side (bench/peers.mjs),
- * its key `peers` replacing that of bench/results.json.
- * @param {Machine} machine
+ * What raw-floor.mjs and tls-bench.mjs borrow from here: the floor, the climb and its
+ * on-schedule rule stay the connection-rate row's.
+ * @type {import('./raw-floor.mjs').Kit}
  */
-async function peersOnly(machine) {
+const kit = { floor: (url, seconds, concurrency, ca) => floorRun(url, seconds, concurrency, 0, ca).perSecond, climb: climbWsrace, wsrace, freshSource, log, median, repeats: REPEATS, seconds: SECONDS, quick: QUICK };
+
+/**
+ * Artillery 1.7.9 as a peer runner for tls-bench.mjs, trusting the bench's certificate through
+ * NODE_EXTRA_CA_CERTS (it still verifies it).
+ * @returns {import('./tls-bench.mjs').PeerRunner}
+ */
+function artilleryRunner() {
+  const dir = peerDir();
+  const name = `artillery ${PEER_VERSION}`;
+  if (!dir) return { name, skipped: 'artillery could not be installed (no registry?) and BENCH_PEER was not set' };
+  return { name, run: (url, rate, seconds, { caFile }) => peerRun(dir, url, rate, seconds, { NODE_EXTRA_CA_CERTS: caFile }) };
+}
+
+/**
+ * One of the parts that compare wsrace with others on the box: peers (Artillery 2.x and 1.7.9
+ * and Tsung, bench/peers.mjs), raw (the raw floor's top, raw-floor.mjs) or tls (wss://,
+ * tls-bench.mjs). Each starts its own server; returns its results.json key and table rows.
+ * @param {Machine} machine
+ * @param {'peers' | 'raw' | 'tls'} part
+ * @returns {Promise<{ keys: Record<string, unknown>, rows: string[][] }>}
+ */
+async function measurePart(machine, part) {
+  const stamp = { date: new Date().toISOString(), machineNoise: machine.noise, repeats: REPEATS, quick: QUICK };
+  if (part === 'tls') {
+    const tls = { ...stamp, ...(await measureTls(kit, startServer, [artillery2TlsRunner(log, freshSource), artilleryRunner()])) };
+    return { keys: { tls }, rows: tlsRows(tls) };
+  }
   const server = await startServer();
-  let measured;
   try {
+    if (part === 'raw') {
+      const rawFloor = { ...stamp, ...(await measureRawFloor(server, kit)) };
+      return { keys: { rawFloor }, rows: rawFloorRows(rawFloor) };
+    }
     // A quick run takes 2 repeats unless told (3 of four tools' ladders and holds pass 10 minutes).
     const repeats = QUICK && process.env.BENCH_REPEATS === undefined ? 2 : REPEATS;
-    measured = await measurePeers({ server, floor, wsrace, onSchedule, freshSource, artillery1: peerDir(), log, quick: QUICK, repeats });
+    const peers = { machineNoise: machine.noise, ...(await measurePeers({ server, floor, wsrace, onSchedule, freshSource, artillery1: peerDir(), log, quick: QUICK, repeats })) };
+    return { keys: { peers }, rows: peerRows(peers) };
   } finally {
     server.stop();
   }
-  const peers = { machineNoise: machine.noise, ...measured };
+}
+
+/**
+ * BENCH_ONLY=peers, raw or tls: that part alone, its key replacing that of bench/results.json,
+ * as BENCH_ONLY=messages does.
+ * @param {Machine} machine
+ * @param {'peers' | 'raw' | 'tls'} part
+ */
+async function partOnly(machine, part) {
+  const { keys, rows } = await measurePart(machine, part);
   const file = new URL('./results.json', import.meta.url);
   const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
-  writeFileSync(file, JSON.stringify({ ...previous, peers }, null, 2) + '\n');
-  writeTable(machine, peerRows(peers));
+  writeFileSync(file, JSON.stringify({ ...previous, ...keys }, null, 2) + '\n');
+  writeTable(machine, rows);
 }
 
 async function main() {
@@ -850,11 +903,11 @@ async function main() {
     await messagesOnly(machine);
     process.exit(0);
   }
-  if (ONLY === 'peers') {
-    await peersOnly(machine);
+  if (ONLY === 'peers' || ONLY === 'raw' || ONLY === 'tls') {
+    await partOnly(machine, ONLY);
     process.exit(0);
   }
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages, population or peers (or no BENCH_ONLY for the whole bench)`);
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages, population, peers, raw or tls (or no BENCH_ONLY for the whole bench)`);
   const server = await startServer();
   const slow = await startServer(['--delay-101', '20']);
   let results;
@@ -864,8 +917,18 @@ async function main() {
     server.stop();
     slow.stop();
   }
-  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
-  printTable(results);
+  // The parts beside the other tools, each with its own server, after the rest.
+  /** @type {Record<string, unknown>} */
+  let beside = {};
+  /** @type {string[][]} */
+  const besideRows = [];
+  for (const part of /** @type {const} */ (['peers', 'raw', 'tls'])) {
+    const { keys, rows } = await measurePart(machine, part);
+    beside = { ...beside, ...keys };
+    besideRows.push(...rows);
+  }
+  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ ...results, ...beside }, null, 2) + '\n');
+  printTable(results, besideRows);
   process.exit(0);
 }
 
