@@ -3,6 +3,7 @@ import { scheduleOffsets, scheduleDurationMs, type Stage } from '../schedule/arr
 import { stripeIndices } from '../schedule/stripe.js';
 import { planWake, SPIN_WINDOW_MS, type HandshakeWaiter } from './wake.js';
 import type { AddedAttempt } from './protocol.js';
+import { AddedQueue } from './added-queue.js';
 
 /**
  * Starts in one turn of the loop, and from one socket event, at most: a worker that fell behind
@@ -44,9 +45,8 @@ export class Scheduler {
   private readonly durationMs: number;
   private scheduleStart = 0;
   private next = 0;
-  /** Attempts added at run time, sorted by scheduled time, and how many have started. */
-  private added: AddedAttempt[] = [];
-  private nextAdded = 0;
+  /** Attempts added at run time and not started yet, the earliest first. */
+  private readonly added = new AddedQueue();
   /** Stopped or done: starts nothing more and sets no wake-up. */
   private halted = false;
   private pumpTimer: NodeJS.Timeout | null = null;
@@ -82,21 +82,17 @@ export class Scheduler {
 
   /** Merges attempts added at run time into the ones still waiting. */
   add(attempts: AddedAttempt[]): void {
-    this.added = this.added.slice(this.nextAdded).concat(attempts).sort((a, b) => a.sched - b.sched);
-    this.nextAdded = 0;
+    for (const a of attempts) this.added.push(a);
   }
 
   /** Queues one added attempt (a retry), after every waiting one scheduled no later. */
   insert(retry: AddedAttempt): void {
-    let k = this.added.length;
-    while (k > this.nextAdded && this.added[k - 1].sched > retry.sched) k--;
-    this.added.splice(k, 0, retry);
+    this.added.push(retry);
   }
 
   /** Forgets the added attempts still waiting that `unwanted` picks (the population's retries once its time is up). */
   discard(unwanted: (a: AddedAttempt) => boolean): void {
-    this.added = this.added.slice(this.nextAdded).filter((a) => !unwanted(a));
-    this.nextAdded = 0;
+    this.added.filter((a) => !unwanted(a));
   }
 
   /** Starts what is due now, the wake-up already set cancelled. */
@@ -129,15 +125,15 @@ export class Scheduler {
     // What is due past maxStarts waits one turn (sleepUntilNext then spins), behind the socket events.
     for (let started = 0; started < maxStarts; started++) {
       const scheduled = this.nextScheduled();
-      const added = this.nextAdded < this.added.length ? this.added[this.nextAdded] : null;
+      const added = this.added.peek();
       if (added && (scheduled === null || added.sched < scheduled) && added.sched <= t) {
-        this.nextAdded++;
+        this.added.pop();
         this.host.launch(added.i, added.sched, added.client, added.try);
       } else if (scheduled !== null && scheduled <= t) {
         this.host.launch(this.indices[this.next++], scheduled);
       } else break;
     }
-    this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.nextAdded < this.added.length ? this.added[this.nextAdded].sched : Infinity);
+    this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.added.peek()?.sched ?? Infinity);
     if (!Number.isFinite(this.nextDue)) this.host.noneWaiting();
     if (!this.halted) this.sleepUntilNext();
   }
@@ -152,18 +148,17 @@ export class Scheduler {
 
   /** Whether every attempt, scheduled or added so far, has started. */
   allStarted(): boolean {
-    return this.next >= this.indices.length && this.nextAdded >= this.added.length;
+    return this.next >= this.indices.length && this.added.size === 0;
   }
 
   /** Attempts not yet started. */
   pending(): number {
-    return this.indices.length - this.next + this.added.length - this.nextAdded;
+    return this.indices.length - this.next + this.added.size;
   }
 
   /** When the last start is due: the schedule's end, or the last added attempt's if later (epoch ms). */
   lastStart(): number {
-    const lastAdded = this.added.length > 0 ? this.added[this.added.length - 1].sched : 0;
-    return Math.max(this.scheduleStart + this.durationMs, lastAdded);
+    return Math.max(this.scheduleStart + this.durationMs, this.added.latest);
   }
 
   /**
