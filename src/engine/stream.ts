@@ -204,6 +204,8 @@ export class MessageStream {
    * then calls drained().
    */
   drain(): boolean {
+    // Asked again while waiting (the session's end came twice): keep waiting.
+    if (this.state === DRAINING) return true;
     const t = now();
     // The hold's deadline and its last send come due together, and either may run first (or the
     // steps' hold timer a hair early): the hold's messages go out before the wait.

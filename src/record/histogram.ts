@@ -18,7 +18,7 @@ export const METRICS = [
   'firstMessage', // open → first message matching session.expect
   'scheduleLag', // actual − scheduled start: the generator's own lateness
   'serverCloseAfter', // open → a close the client did not ask for
-  'loopDelay', // how late each worker's 2 ms tick ran: time socket events may have waited in wsrace
+  'loopDelay', // how late each worker's deadline tick ran (2 ms; 1 ms with a stream): time socket events may have waited in wsrace
   'messageRtt', // session.stream: a message sent → its reply (late ones too)
   'messageSendLag', // session.stream: a message's actual − scheduled send
 ] as const;

@@ -61,7 +61,7 @@ export interface Summary extends TimelineSummary {
   firstMessageMs: LatencyStats;
   scheduleLagMs: LatencyStats;
   serverCloseAfterMs: LatencyStats;
-  /** How late each worker's 2 ms tick ran: while it waits, socket events wait in wsrace too. */
+  /** How late each worker's deadline tick (2 ms; 1 ms with a stream) ran: while it waits, socket events wait in wsrace too. */
   loopDelayMs: LatencyStats;
   /** Per startup phase (at each attempt's scheduled start), in timeline order. */
   phases: Record<string, Block>;

@@ -17,7 +17,7 @@ import type { LatencyStats } from '../../src/record/histogram.js';
  * back up to 0.1 % above what was recorded, rounded to 1 µs.
  */
 
-/** The workers' deadline tick (src/engine/worker.ts DEADLINE_TICK_MS). */
+/** The workers' deadline tick without a stream (src/engine/worker-run.ts DEADLINE_TICK_MS; 1 ms with one, so this bound covers both). */
 export const DEADLINE_TICK_MS = 2;
 
 /** How far above `ms` summary.json may show it: HDR's 3 significant digits, then 1 µs rounding. */
