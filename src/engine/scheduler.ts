@@ -3,7 +3,7 @@ import { scheduleOffsets, scheduleDurationMs, type Stage } from '../schedule/arr
 import { stripeIndices } from '../schedule/stripe.js';
 import { planWake, SPIN_WINDOW_MS, type HandshakeWaiter } from './wake.js';
 import type { AddedAttempt } from './protocol.js';
-import { AddedQueue } from './added-queue.js';
+import { TimerHeap } from './timer-heap.js';
 
 /**
  * Starts in one turn of the loop, and from one socket event, at most: a worker that fell behind
@@ -46,7 +46,7 @@ export class Scheduler {
   private scheduleStart = 0;
   private next = 0;
   /** Attempts added at run time and not started yet, the earliest first. */
-  private readonly added = new AddedQueue();
+  private readonly added = new TimerHeap<AddedAttempt>();
   /** Stopped or done: starts nothing more and sets no wake-up. */
   private halted = false;
   private pumpTimer: NodeJS.Timeout | null = null;
@@ -82,12 +82,12 @@ export class Scheduler {
 
   /** Merges attempts added at run time into the ones still waiting. */
   add(attempts: AddedAttempt[]): void {
-    for (const a of attempts) this.added.push(a);
+    for (const a of attempts) this.added.push(a, a.sched);
   }
 
   /** Queues one added attempt (a retry), after every waiting one scheduled no later. */
   insert(retry: AddedAttempt): void {
-    this.added.push(retry);
+    this.added.push(retry, retry.sched);
   }
 
   /** Forgets the added attempts still waiting that `unwanted` picks (the population's retries once its time is up). */
@@ -133,7 +133,7 @@ export class Scheduler {
         this.host.launch(this.indices[this.next++], scheduled);
       } else break;
     }
-    this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.added.peek()?.sched ?? Infinity);
+    this.nextDue = Math.min(this.nextScheduled() ?? Infinity, this.added.peekDue());
     if (!Number.isFinite(this.nextDue)) this.host.noneWaiting();
     if (!this.halted) this.sleepUntilNext();
   }
@@ -158,7 +158,7 @@ export class Scheduler {
 
   /** When the last start is due: the schedule's end, or the last added attempt's if later (epoch ms). */
   lastStart(): number {
-    return Math.max(this.scheduleStart + this.durationMs, this.added.latest);
+    return Math.max(this.scheduleStart + this.durationMs, this.added.latestDue());
   }
 
   /**
