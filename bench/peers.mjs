@@ -53,27 +53,38 @@ export function artillery2(log) {
 }
 
 /**
- * Artillery 2.x as a peer over wss:// for tls-bench.mjs, trusting the bench's certificate through
- * NODE_EXTRA_CA_CERTS (it still verifies it). A run that fails is null, and the peer is skipped.
+ * Artillery 2.x and 1.7.9 as peers over wss:// for tls-bench.mjs, each trusting the bench's
+ * certificate through NODE_EXTRA_CA_CERTS (they still verify it). A run that fails is null, and
+ * that peer is skipped from then on.
  * @param {(...a: unknown[]) => void} log
  * @param {() => string} freshSource
- * @returns {import('./tls-bench.mjs').PeerRunner}
+ * @param {string | null} artillery1 Artillery 1.7.9's folder (null: not installed)
+ * @returns {import('./tls-bench.mjs').PeerRunner[]}
  */
-export function artillery2TlsRunner(log, freshSource) {
+export function artilleryTlsRunners(log, freshSource, artillery1) {
   const a2 = artillery2(log);
-  const name = 'artillery 2';
-  if ('skipped' in a2) return { name, skipped: a2.skipped };
-  return {
+  /**
+   * @param {string} name
+   * @param {string} node
+   * @param {string} script
+   * @param {string} dir
+   * @returns {import('./tls-bench.mjs').PeerRunner}
+   */
+  const runner = (name, node, script, dir) => ({
     name,
     run: (url, rate, seconds, { caFile }) => {
       try {
-        return artilleryRate(a2.node, 'peer-artillery2.mjs', a2.dir, url, rate, freshSource(), { NODE_EXTRA_CA_CERTS: caFile }, seconds);
+        return artilleryRate(node, script, dir, url, rate, freshSource(), { NODE_EXTRA_CA_CERTS: caFile }, seconds);
       } catch (err) {
-        log(`peer artillery 2 over TLS at ${rate}/s failed (${String(/** @type {Error} */ (err).message).split('\n')[0]}); skipped from here on`);
+        log(`peer ${name} over TLS at ${rate}/s failed (${String(/** @type {Error} */ (err).message).split('\n')[0]}); skipped from here on`);
         return null;
       }
     },
-  };
+  });
+  return [
+    'skipped' in a2 ? { name: 'artillery 2', skipped: a2.skipped } : runner('artillery 2', a2.node, 'peer-artillery2.mjs', a2.dir),
+    artillery1 === null ? { name: 'artillery 1.7.9', skipped: 'artillery could not be installed (no registry?) and BENCH_PEER was not set' } : runner('artillery 1.7.9', process.execPath, 'peer-artillery.cjs', artillery1),
+  ];
 }
 
 /**

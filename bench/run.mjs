@@ -12,7 +12,7 @@ import { openFileLimit } from '../dist/run/preflight.js';
 import { memoryOf, populationRun } from './population.mjs';
 import { readHlog } from '../dist/report/hlog.js';
 import { createHistogram, latencyStats } from '../dist/record/histogram.js';
-import { artillery2TlsRunner, measurePeers, peerRows } from './peers.mjs';
+import { artilleryTlsRunners, measurePeers, peerRows } from './peers.mjs';
 import { measureRawFloor, rawFloorRows } from './raw-floor.mjs';
 import { measureTls, tlsRows } from './tls-bench.mjs';
 
@@ -144,14 +144,13 @@ const peerFailures = [];
  * @param {string} url
  * @param {number} rate
  * @param {number} seconds
- * @param {Record<string, string>} [env] added to the peer's environment (NODE_EXTRA_CA_CERTS for wss://)
  * @returns {(PeerResult & { ok: boolean }) | null}
  */
-function peerRun(dir, url, rate, seconds, env) {
+function peerRun(dir, url, rate, seconds) {
   /** @type {PeerResult} */
   let r;
   try {
-    const out = execFileSync(process.execPath, [benchScript('peer-artillery.cjs'), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20, env: env ? { ...process.env, ...env } : undefined });
+    const out = execFileSync(process.execPath, [benchScript('peer-artillery.cjs'), dir, url, String(rate), String(seconds), freshSource()], { timeout: (seconds * 3 + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
     r = JSON.parse(String(out));
     for (const k of /** @type {const} */ (['scheduled', 'created', 'opened', 'errors'])) if (typeof r?.[k] !== 'number') throw new Error(`its result has no number "${k}": ${String(out).slice(0, 200)}`);
   } catch (err) {
@@ -842,18 +841,6 @@ async function messagesOnly(machine) {
 const kit = { floor: (url, seconds, concurrency, ca) => floorRun(url, seconds, concurrency, 0, ca).perSecond, climb: climbWsrace, wsrace, freshSource, log, median, repeats: REPEATS, seconds: SECONDS, quick: QUICK };
 
 /**
- * Artillery 1.7.9 as a peer runner for tls-bench.mjs, trusting the bench's certificate through
- * NODE_EXTRA_CA_CERTS (it still verifies it).
- * @returns {import('./tls-bench.mjs').PeerRunner}
- */
-function artilleryRunner() {
-  const dir = peerDir();
-  const name = `artillery ${PEER_VERSION}`;
-  if (!dir) return { name, skipped: 'artillery could not be installed (no registry?) and BENCH_PEER was not set' };
-  return { name, run: (url, rate, seconds, { caFile }) => peerRun(dir, url, rate, seconds, { NODE_EXTRA_CA_CERTS: caFile }) };
-}
-
-/**
  * One of the parts that compare wsrace with others on the box: peers (Artillery 2.x and 1.7.9
  * and Tsung, bench/peers.mjs), raw (the raw floor's top, raw-floor.mjs) or tls (wss://,
  * tls-bench.mjs). Each starts its own server; returns its results.json key and table rows.
@@ -864,7 +851,7 @@ function artilleryRunner() {
 async function measurePart(machine, part) {
   const stamp = { date: new Date().toISOString(), machineNoise: machine.noise, repeats: REPEATS, quick: QUICK };
   if (part === 'tls') {
-    const tls = { ...stamp, ...(await measureTls(kit, startServer, [artillery2TlsRunner(log, freshSource), artilleryRunner()])) };
+    const tls = { ...stamp, ...(await measureTls(kit, startServer, artilleryTlsRunners(log, freshSource, peerDir()))) };
     return { keys: { tls }, rows: tlsRows(tls) };
   }
   const server = await startServer();
