@@ -307,13 +307,9 @@ export class Attempt implements Dialler, Upgrading, StepsOwner, StreamOwner {
     return this.rec.open! + this.host.settings.holdMs;
   }
 
-  /**
-   * The population's time is up: an open socket ends its session now; one still opening, once it
-   * opens. Once only: a socket that opened after the time was up has ended its session already
-   * (its stream may be waiting for its last replies), before the worker's batch reached it.
-   */
+  /** The population's time is up: an open socket ends its session now; one still opening, once it opens. */
   endPopulation(): void {
-    if (this.state !== 'open' || this.holdOver) return;
+    if (this.state !== 'open') return;
     if (this.steps) this.steps.holdEnded();
     else this.holdDeadline();
   }

@@ -204,7 +204,8 @@ export class MessageStream {
    * then calls drained().
    */
   drain(): boolean {
-    // Asked again while waiting (the session's end came twice): keep waiting.
+    // Asked again while waiting (the session's end can come twice: a population socket that opened
+    // after the time was up, then the worker's batch; an expected message after the hold): keep waiting.
     if (this.state === DRAINING) return true;
     const t = now();
     // The hold's deadline and its last send come due together, and either may run first (or the
