@@ -50,9 +50,10 @@ export class StreamLedger {
   private highestAnswered = 0;
   private outstandingCount = 0;
 
+  /** `capacity`: the messages it tracks before it grows. Two by default: a stream's replies mostly come before its next send. */
   constructor(
     private readonly withinMs: number,
-    capacity = 8,
+    capacity = 2,
   ) {
     const size = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
     this.sentAt = ring(size);

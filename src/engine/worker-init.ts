@@ -6,6 +6,7 @@
 import v8 from 'node:v8';
 import { readFaultPlan, type FaultPlan } from './faults.js';
 import { quietReceiverEnds } from './quiet-end.js';
+import { releaseReceiverFragments } from './receiver-fragments.js';
 
 let faults: FaultPlan | null = null;
 
@@ -16,12 +17,14 @@ let faults: FaultPlan | null = null;
  *   starts, so V8's helper threads could only run by preempting it, or the target, on a small
  *   machine (docs/performance.md, "Notes moved from engine code"). V8 reads the flag at every
  *   scavenge; it applies to the whole process, for good (flags are not per isolate).
- * - ws's receivers in this thread skip the end() calls that only build an error (quiet-end.ts).
+ * - ws's receivers in this thread skip the end() calls that only build an error (quiet-end.ts),
+ *   and empty the fragments array each message leaves behind (receiver-fragments.ts).
  */
 export function initWorkerProcess(): FaultPlan {
   if (faults) return faults;
   v8.setFlagsFromString('--no-parallel-scavenge');
   quietReceiverEnds();
+  releaseReceiverFragments();
   faults = readFaultPlan(process.env);
   return faults;
 }
