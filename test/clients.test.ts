@@ -104,10 +104,23 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
       neverBack: 0,
       reconnectMs: statsOf([]),
       outageMs: statsOf([]),
+      retryLagMs: statsOf([]),
       attemptsPerReconnect: { mean: null, max: 0, counts: {} },
     });
     expect(r.timeToConnectedMs.count).toBe(4);
     expect(r.byPhase.dependencies.timeToConnectedMs.count).toBe(1);
+  });
+
+  it('times every retry that started against its backoff (start − sched), and no first attempt or dropped retry', () => {
+    const tracker = new ClientTracker();
+    tracker.add(attempt(0, 0, 100, 'refused', { start: T0 + 140 })); // a first attempt 40 ms late: not a retry
+    tracker.add(attempt(0, 1, 300, 'refused', { start: T0 + 300.75 }));
+    tracker.add(attempt(0, 2, 700, 'refused', { start: T0 + 712.5 }));
+    tracker.add(attempt(0, 3, 1500, 'dropped', { start: null })); // never started: no lateness to time
+    tracker.add(works(1, 1, 200, 230)); // started on time
+    const r = clientsReport(tracker.clients(), timeline, T0, tracker.reconnects)!;
+    expect(r.retryLagMs).toEqual(statsOf([0.75, 12.5, 0]));
+    expect(r.retryLagMs.count).toBe(3);
   });
 
   it('a client\'s first attempt counts even when its record arrives after a retry\'s', () => {

@@ -30,6 +30,7 @@ function clientsReport(over: Partial<ClientsReport> = {}): ClientsReport {
     neverBack: 20,
     reconnectMs: stats(),
     outageMs: stats(1200, 6100),
+    retryLagMs: stats(),
     attemptsPerReconnect: { mean: 1.8, max: 7, counts: {} },
     ...over,
   };

@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   const port = (wss.address() as { port: number }).port;
   const scenario = parseScenarioText(
-    `name: pop-restart\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  population: { clients: ${N}, over: 400ms }\n  duration: 2500ms\nthresholds:\n  - "disconnects.closeCodes.1012 == ${N}"\n  - "clients.neverBack == 0"\n`,
+    `name: pop-restart\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  population: { clients: ${N}, over: 400ms }\n  duration: 2500ms\nthresholds:\n  - "disconnects.closeCodes.1012 == ${N}"\n  - "clients.neverBack == 0"\n  - "clients.retryLagMs.count == ${N}"\n`,
     'pop.yaml',
   );
   run = await runScenario(scenario, { outDir: join(root, 'run'), workers: 1 });
@@ -70,7 +70,7 @@ describe('a population cut by a restart (1012)', () => {
     const clients = new EventClients(false, run.summary.t0EpochMs!);
     await attributeEventsFile(join(run.outDir, 'events.ndjson'), timeline, { visit: (e) => clients.add(e) });
     const again = clients.report(timeline);
-    const counts = (c: typeof live) => [c.clients, c.connected, c.retries, c.dropped, c.drops, c.reconnected, c.neverBack, c.attemptsPerClient, c.attemptsPerReconnect, c.reconnectMs.count, c.outageMs.count];
+    const counts = (c: typeof live) => [c.clients, c.connected, c.retries, c.dropped, c.drops, c.reconnected, c.neverBack, c.attemptsPerClient, c.attemptsPerReconnect, c.reconnectMs.count, c.outageMs.count, c.retryLagMs.count];
     expect(counts(again!)).toEqual(counts(live));
     // The file's times are rounded to the µs: a comeback's time is the same within that.
     for (const stat of ['p50', 'p99', 'max'] as const) expect(Math.abs(again!.reconnectMs[stat]! - live.reconnectMs[stat]!)).toBeLessThanOrEqual(Math.max(0.002, live.reconnectMs[stat]! * 0.001));

@@ -37,10 +37,15 @@ export function dropped(r: AttemptRecord): boolean {
   return worked(r) && r.outcome === 'close' && r.serverClosed === true;
 }
 
-/** The user-felt cost of the drops: time back to a working socket, to the first answer, and the attempts it took (one entry per time a client came back). */
+/**
+ * The user-felt cost of the drops: time back to a working socket, to the first answer, and the
+ * attempts it took (one entry per time a client came back); and how late wsrace started each
+ * retry against the moment its backoff set (one entry per retry that started).
+ */
 export interface Reconnects {
   reconnectMs: Histogram;
   outageMs: Histogram;
+  retryLagMs: Histogram;
   /** How many times a comeback took n attempts, by n. */
   attempts: Record<string, number>;
 }
@@ -52,7 +57,7 @@ export interface Reconnects {
  */
 export class ClientTracker {
   private readonly byClient = new Map<number, ClientProgress>();
-  readonly reconnects: Reconnects = { reconnectMs: createHistogram(), outageMs: createHistogram(), attempts: {} };
+  readonly reconnects: Reconnects = { reconnectMs: createHistogram(), outageMs: createHistogram(), retryLagMs: createHistogram(), attempts: {} };
 
   /** `streams`: the scenario has a stream, so a client is back at its first answered message, not at open. */
   constructor(private readonly streams = false) {}
@@ -62,6 +67,8 @@ export class ClientTracker {
     let c = this.byClient.get(r.client);
     if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0 }));
     if ((r.try ?? 0) === 0) c.firstSched = r.sched;
+    // A retry's sched is its drop (or failure) as the worker saw it plus the backoff: start − sched is wsrace's own lateness.
+    else if (r.start !== null) recordMs(this.reconnects.retryLagMs, r.start - r.sched);
     c.attempts++;
     // A population client's socket is never closed by the client before the end: one that worked, connected it.
     if (c.connectedAt === null && (r.client >= POPULATION_BASE ? worked(r) : connected(r))) c.connectedAt = r.ok!;

@@ -145,6 +145,8 @@ function disconnects(s: Summary): string[] {
     out.push('  ' + row(['per comeback (ms)', 'count', 'p50', 'p90', 'p99', 'max'], w));
     for (const [label, st] of [['reconnect', c.reconnectMs], ['outage', c.outageMs]] as const) out.push('  ' + row([label, num(st.count), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.max)], w));
   }
+  const lag = c.retryLagMs;
+  if (lag && lag.count > 0) out.push(`Retries started late against their backoff: p50 ${ms(lag.p50)}, p99 ${ms(lag.p99)}, max ${ms(lag.max)} ms (${num(lag.count)} retries)`);
   const herd = c.retriesByPhase;
   if (herd && Object.keys(herd).length > 0) {
     out.push('Retries by phase (the reconnect herd)');

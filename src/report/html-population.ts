@@ -71,6 +71,9 @@ function clientsTable(s: Summary): string {
     ['never came back', num(c.neverBack)],
     ['attempts per comeback', a ? `mean ${a.mean ?? '-'}, max ${num(a.max)}` : '-'],
   ];
+  // Absent in summaries written before it; a run without retries has none to show.
+  const lag = c.retryLagMs;
+  if (lag && lag.count > 0) facts.push(['retries started late (retryLagMs)', `p50 ${fmtMs(lag.p50)}, p99 ${fmtMs(lag.p99)}, max ${fmtMs(lag.max)} ms <span class="muted">(${num(lag.count)} retries)</span>`]);
   return `<h3>Dropped clients</h3>
 <dl class="facts" id="clients-table">${facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>
 <table id="comeback-table"><thead><tr><th>per comeback (ms)</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead>

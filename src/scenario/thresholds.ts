@@ -43,7 +43,7 @@ export const THRESHOLD_PATHS: RegExp[] = [
   /^outage\.(firstSuccessMs|longestNoSuccessMs|longest503Ms)$/,
   new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(fromStartMs|fromOpenMs)\\.${HISTOGRAM_FIELDS}$`),
   new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(passed|timeouts|closed\\.${CLOSE_CODE})$`),
-  new RegExp(`^clients\\.(timeToConnectedMs|byPhase\\.[A-Za-z0-9_-]+\\.timeToConnectedMs|reconnectMs|outageMs)\\.${HISTOGRAM_FIELDS}$`),
+  new RegExp(`^clients\\.(timeToConnectedMs|byPhase\\.[A-Za-z0-9_-]+\\.timeToConnectedMs|reconnectMs|outageMs|retryLagMs)\\.${HISTOGRAM_FIELDS}$`),
   /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max)|dropped|drops|reconnected|neverBack|attemptsPerReconnect\.(mean|max))$/,
   /^(durationMs)$/,
   new RegExp(`^${MESSAGE_BLOCK}\\.${MESSAGE_COUNTS}$`),

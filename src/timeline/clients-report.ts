@@ -24,6 +24,8 @@ export interface ClientsReport {
   /** Per comeback: the drop → the next working socket, → its first answered message (with a stream), and the attempts it took. */
   reconnectMs: LatencyStats;
   outageMs: LatencyStats;
+  /** Every retry that started: its start − the moment its backoff set (the drop or failure as the worker saw it + the delay). */
+  retryLagMs: LatencyStats;
   attemptsPerReconnect: { mean: number | null; max: number; counts: Record<string, number> };
   /** Every retry (a client's attempts after its first) by the phase it was scheduled in, counted like totals: the herd's outcomes. */
   retriesByPhase?: Record<string, Totals>;
@@ -48,6 +50,7 @@ function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | 
     neverBack: dropped.filter((c) => c.droppedAt !== null).length,
     reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
     outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),
+    retryLagMs: latencyStats(reconnects?.retryLagMs ?? createHistogram()),
     attemptsPerReconnect: { mean: n > 0 ? Math.round((sum / n) * 1000) / 1000 : null, max: Math.max(0, ...Object.keys(counts).map(Number)), counts },
   };
 }

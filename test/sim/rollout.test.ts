@@ -103,6 +103,10 @@ describe('a population through the rollout simulator (real sockets)', () => {
     const b1011 = lines.filter((l) => l.type === 'conn' && l.rev === 'B' && l.action === 'close_1011').length;
     expect(s.disconnects).toMatchObject({ total: closes.length + b1011, closeCodes: { '1012': closes.length, ...(b1011 > 0 ? { '1011': b1011 } : {}) } });
     expect(s.clients).toMatchObject({ dropped: clients, reconnected: clients, neverBack: 0 });
+    // Every retry that started is timed against its backoff, as events.ndjson has them.
+    const retries = readEvents(dir).filter((e) => (e.try ?? 0) >= 1 && e.start !== null);
+    expect(retries.length).toBeGreaterThan(0);
+    expect(s.clients!.retryLagMs.count).toBe(retries.length);
     // Every attempt B decided is one wsrace made, with the outcome B gave it, phase by phase.
     const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
     expect(pairs).toHaveLength(lines.filter((l) => l.type === 'conn' && l.rev === 'B').length);
