@@ -76,4 +76,17 @@ describe('TimerHeap: earliest due first, ties in the order pushed (the scheduler
     expect(fired).toEqual(['a@1', 'b1@2', 'b2@2']);
     expect([q.size, q.peek(), q.peekDue()]).toEqual([2, 'c', 3]);
   });
+
+  it('check with a most fires at most that many of those due, the earliest, and leaves the others due', () => {
+    const q = new TimerHeap<string>();
+    for (const [item, due] of [['c', 3], ['a', 1], ['b1', 2], ['d', 9], ['b2', 2]] as const) q.push(item, due);
+    const fired: string[] = [];
+    q.check(3, (item, due) => fired.push(`${item}@${due}`), 2);
+    expect(fired).toEqual(['a@1', 'b1@2']);
+    q.check(3, (item, due) => fired.push(`${item}@${due}`), 0);
+    expect(fired).toHaveLength(2);
+    q.check(3, (item, due) => fired.push(`${item}@${due}`), 2);
+    expect(fired).toEqual(['a@1', 'b1@2', 'b2@2', 'c@3']);
+    expect([q.size, q.peekDue()]).toEqual([1, 9]);
+  });
 });

@@ -41,9 +41,9 @@ export class TimerHeap<T> {
     return item;
   }
 
-  /** Calls `fire(item, due)` for every entry due at or before `t`, earliest first (each removed before its call). */
-  check(t: number, fire: (item: T, due: number) => void): void {
-    while (this.dues.length > 0 && this.dues[0] <= t) {
+  /** Calls `fire(item, due)` for every entry due at or before `t` (at most `max`), earliest first (each removed before its call). */
+  check(t: number, fire: (item: T, due: number) => void, max = Infinity): void {
+    for (let n = 0; n < max && this.dues.length > 0 && this.dues[0] <= t; n++) {
       const due = this.dues[0];
       const item = this.items[0];
       this.removeTop();

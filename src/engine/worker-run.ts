@@ -25,6 +25,12 @@ const DEADLINE_TICK_MS = 2;
  * fine as Node's timers go (they count whole milliseconds).
  */
 const STREAM_TICK_MS = 1;
+/**
+ * Stream sends made from one socket event at most, besides the tick's: a long batch of replies
+ * (one turn of the loop) must not hold the sends due meanwhile back until its end, nor run them
+ * all inside one event.
+ */
+const SENDS_PER_EVENT = 4;
 /** Population sessions ended per turn of the loop when its time is up (~30 µs each). */
 const END_SESSIONS_PER_TURN = 500;
 /** After asking sockets to close at the end, how long before they are cut (the rehearsal's: warmup.ts). */
@@ -216,6 +222,10 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
 
   keepSchedule(): void {
     this.scheduler.keepSchedule();
+    if (this.streamTimers.size > 0) {
+      const t = now();
+      if (this.streamTimers.peekDue() <= t) this.streamTimers.check(t, fireStream, SENDS_PER_EVENT);
+    }
   }
 
   opened(): void {
