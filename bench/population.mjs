@@ -173,7 +173,8 @@ export async function populationRun({ clients, wsraceProcesses, simProcesses, so
 }
 
 /**
- * summary.clients' counts summed over the shards (the merged summary has no `clients` yet).
+ * summary.clients' counts summed over the shards' own summaries (the merged summary has a
+ * `clients` block too now, followed again from events.ndjson; the bench keeps the shards' sums).
  * @param {string} runDir
  * @param {number} n
  */
