@@ -822,13 +822,22 @@ function writeTable(machine, rows) {
   process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
 }
 
+/**
+ * A BENCH_ONLY part's keys written into bench/results.json, replacing those keys only: the other
+ * measurements stay as the last full run left them.
+ * @param {Record<string, unknown>} keys
+ */
+function mergeResults(keys) {
+  const file = new URL('./results.json', import.meta.url);
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  writeFileSync(file, JSON.stringify({ ...previous, ...keys }, null, 2) + '\n');
+}
+
 /** BENCH_ONLY=population: that row alone, merged into the results.json there is. */
 async function populationOnly() {
   const machine = measureMachine();
-  const file = new URL('./results.json', import.meta.url);
-  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const population = { date: new Date().toISOString(), machine, ...(await measurePopulation()) };
-  writeFileSync(file, JSON.stringify({ ...previous, population }, null, 2) + '\n');
+  mergeResults({ population });
   process.stdout.write(`\nwsrace benchmark (population only) — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n`);
   for (const r of populationRows(population)) process.stdout.write(`  ${r[0].padEnd(34)} ${r[1].padEnd(16)} ${r[2].padEnd(26)} ${r[3]}\n`);
   process.stdout.write(`\nbench/results.json written (${ROOT}bench/results.json)\n`);
@@ -848,9 +857,7 @@ async function messagesOnly(machine) {
   } finally {
     server.stop();
   }
-  const file = new URL('./results.json', import.meta.url);
-  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
-  writeFileSync(file, JSON.stringify({ ...previous, ...messages }, null, 2) + '\n');
+  mergeResults(messages);
   writeTable(machine, messageRows(messages));
 }
 
@@ -898,9 +905,7 @@ async function measurePart(machine, part) {
  */
 async function partOnly(machine, part) {
   const { keys, rows } = await measurePart(machine, part);
-  const file = new URL('./results.json', import.meta.url);
-  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
-  writeFileSync(file, JSON.stringify({ ...previous, ...keys }, null, 2) + '\n');
+  mergeResults(keys);
   writeTable(machine, rows);
 }
 
