@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,5 +45,11 @@ timeline:
     expect(sumBy(last, 'wsrace_handshake_seconds_count', 'phase', 'result="open"')).toEqual(opened);
     expect(sumBy(last, 'wsrace_ready', 'run')).toEqual({ out: 1 });
     expect(sumBy(last, 'wsrace_phase', 'phase').ready).toBe(1);
+    // Health bodies' phases carry when their probe was sent: an answer in flight across the log's
+    // ready line must not read as a restart (the run then ended in that phase now and then).
+    const probed = readFileSync(join(outDir, 'timeline.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; source: string; ms: number; sentMs?: number }).filter((e) => e.kind === 'phase' && e.source === 'health');
+    expect(probed.length).toBeGreaterThan(0);
+    expect(probed.filter((e) => !(typeof e.sentMs === 'number' && e.sentMs <= e.ms))).toEqual([]);
+    expect(summary.restarts).toBeUndefined();
   }, 40_000);
 });

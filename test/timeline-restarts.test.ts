@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadRunTimeline, timelineLine } from '../src/timeline/supplied.js';
 import { buildTimeline, FAILED, phaseAt, phaseOrder, READY, timelineOf } from '../src/timeline/attribute.js';
 import type { TimelineEvent, TimelineSource } from '../src/timeline/types.js';
 import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
@@ -33,6 +37,25 @@ describe('later startups: a restart or a new revision after the first one ended'
     const { timeline } = timelineOf(events, T0, 'health');
     expect(timeline.spans.map((s) => s.phase)).toEqual(['init', 'services', READY]);
     expect(timeline.restarts).toBeUndefined();
+  });
+
+  it("a health answer in flight across the log's ready line reports the phase before it: no restart; a probe sent after it can open one", () => {
+    // The probe sent at 1290 was answered (phase websocket) after the log's ready line at 1300 was read.
+    const probed = (name: string, sentMs: number, atMs: number): TimelineEvent => ({ kind: 'phase', source: 'health', at: T0 + atMs, phase: name, sentAt: T0 + sentMs });
+    const events = [phase('init', 0), ready(1000, 'health'), phase('websocket', 1100), ready(1300), probed('websocket', 1290, 1310), probed('websocket', 1300, 1320)];
+    expect(timelineOf(events, T0, 'health').timeline.spans.map((s) => s.phase)).toEqual(['init', READY]);
+    const later = [...events, probed('init', 1301, 1330)];
+    const { timeline } = timelineOf(later, T0, 'health');
+    expect(timeline.restarts).toEqual([{ startMs: 1330, readyAtMs: null, failedAtMs: null }]);
+    expect(phaseAt(timeline, 1329)).toBe(READY);
+  });
+
+  it("timeline.ndjson keeps a probe's send time beside its phase, in ms since T0, and reads it back", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-timeline-line-'));
+    const events: TimelineEvent[] = [{ kind: 'phase', source: 'health', at: T0 + 1310.5, phase: 'websocket', sentAt: T0 + 1290.25 }, phase('init', 5)];
+    expect(timelineLine(events[0], T0)).toBe('{"ms":1310.5,"kind":"phase","source":"health","phase":"websocket","sentMs":1290.25}');
+    writeFileSync(join(dir, 'timeline.ndjson'), events.map((e) => timelineLine(e, T0)).join('\n'));
+    expect(loadRunTimeline(join(dir, 'timeline.ndjson'), T0)).toEqual(events);
   });
 
   it('a deploy marker arms a new startup even when only /health said ready', () => {

@@ -13,7 +13,7 @@ import { writeRunReports } from '../report/run-files.js';
 import { attributeMessagesFile } from '../timeline/message-report.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
 import { EventClients } from '../timeline/clients-report.js';
-import { loadRunTimeline } from '../timeline/supplied.js';
+import { loadRunTimeline, timelineLine } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
 import { readSummary } from './correlate.js';
 import { LineCursor } from '../util/line-file.js';
@@ -148,7 +148,7 @@ function mergeIntervalLogs(shards: ShardRun[], t0: number, outDir: string): Reco
 function mergeTimelines(shards: ShardRun[], t0: number, outDir: string): TimelineEvent[] {
   const events = shards.flatMap((s) => loadRunTimeline(join(s.dir, 'timeline.ndjson'), s.t0));
   events.sort((a, b) => a.at - b.at);
-  writeFileSync(join(outDir, 'timeline.ndjson'), events.map(({ at, ...rest }) => JSON.stringify({ ms: round3(at - t0), ...rest })).join('\n') + (events.length ? '\n' : ''));
+  writeFileSync(join(outDir, 'timeline.ndjson'), events.map((e) => timelineLine(e, t0)).join('\n') + (events.length ? '\n' : ''));
   return events;
 }
 

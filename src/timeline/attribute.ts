@@ -99,12 +99,18 @@ function buildFrom(events: readonly TimelineEvent[], t0: number, readyAtMs: numb
  * last phases: the race itself), unless something said the startup was over first: the log's
  * (or a supplied) ready line, or a deploy. Then the next phase opens a new startup, and the next
  * ready signal from any source, or failure, closes it. A failure alone arms nothing: a second
- * source reporting the same failure later must not read as a restart.
+ * source reporting the same failure later must not read as a restart. A health probe's phase
+ * opens one only if the probe was sent after the startup was said to be over: an answer in
+ * flight across the log's ready line reports the phase before it.
  */
 function addRestarts(timeline: PhaseTimeline, events: readonly TimelineEvent[], t0: number, end: number, endIndex: number): void {
   const closes = (e: TimelineEvent) => (e.kind === 'ready' && e.source !== 'health') || e.kind === 'deploy';
   // A deploy before the first startup ended is what caused it (a trigger at T0): it arms nothing.
-  let armed = events.some((e, i) => e.kind === 'ready' && e.source !== 'health' && (e.at - t0 < end || (e.at - t0 === end && i <= endIndex)));
+  const arming = events.filter((e, i) => e.kind === 'ready' && e.source !== 'health' && (e.at - t0 < end || (e.at - t0 === end && i <= endIndex)));
+  let armed = arming.length > 0;
+  // When the startup was said to be over: a probe sent before it may report a phase from before it.
+  let armedAt = armed ? Math.min(...arming.map((e) => e.at - t0)) : -Infinity;
+  const opens = (e: Extract<TimelineEvent, { kind: 'phase' }>) => armed && e.phase !== READY && e.phase !== FAILED && (e.sentAt === undefined || e.sentAt - t0 > armedAt);
   let current: Restart | null = null;
   let seen = new Set<string>();
   const later = events
@@ -118,8 +124,11 @@ function addRestarts(timeline: PhaseTimeline, events: readonly TimelineEvent[], 
   };
   for (const { e, at } of later) {
     if (current === null) {
-      if (closes(e)) armed = true;
-      else if (e.kind === 'phase' && armed && e.phase !== READY && e.phase !== FAILED) {
+      if (closes(e)) {
+        if (!armed) armedAt = at;
+        armed = true;
+      }
+      else if (e.kind === 'phase' && opens(e)) {
         current = { startMs: at, readyAtMs: null, failedAtMs: null };
         (timeline.restarts ??= []).push(current);
         seen = new Set([e.phase]);
@@ -134,6 +143,7 @@ function addRestarts(timeline: PhaseTimeline, events: readonly TimelineEvent[], 
       else current.failedAtMs = at;
       open(e.kind === 'ready' ? READY : FAILED, at);
       armed = closes(e);
+      armedAt = at;
       current = null;
     }
   }

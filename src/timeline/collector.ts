@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { TimelineEvent } from './types.js';
+import { timelineLine } from './supplied.js';
 
 export type ReadySource = 'health' | 'log';
 
@@ -40,9 +41,8 @@ export class TimelineCollector {
 
   private write(e: TimelineEvent): void {
     if (this.file === null) return;
-    const { at, ...rest } = e;
     // One synchronous write per event: an abrupt exit leaves whole lines only.
-    writeSync(this.file, JSON.stringify({ ms: Math.round((at - this.t0) * 1000) / 1000, ...rest }) + '\n');
+    writeSync(this.file, timelineLine(e, this.t0) + '\n');
   }
 
   async close(): Promise<void> {

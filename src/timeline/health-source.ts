@@ -77,7 +77,7 @@ export class HealthSource {
         }
       }
       this.emit({ kind: 'probe', source: 'health', at: started, status, latencyMs: at - started, phase, error });
-      if (phase) this.emit({ kind: 'phase', source: 'health', at: decided, phase });
+      if (phase) this.emit({ kind: 'phase', source: 'health', at: decided, phase, sentAt: started });
       // Ready once per stretch of ready answers: after a not-ready one (a restart, a new revision), again.
       const readyNow = status !== null && isReadyStatus(status, this.options.readyStatus);
       if (readyNow && !this.saidReady) this.emit({ kind: 'ready', source: 'health', at: decided });

@@ -27,6 +27,18 @@ export function loadSuppliedTimeline(file: string): TimelineEvent[] {
   });
 }
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** One line of timeline.ndjson: the event with its times in ms since T0 (`at` → `ms`, a probe's `sentAt` → `sentMs`). */
+export function timelineLine(e: TimelineEvent, t0: number): string {
+  const { at, ...rest } = e;
+  if (rest.kind === 'phase' && rest.sentAt !== undefined) {
+    const { sentAt, ...phase } = rest;
+    return JSON.stringify({ ms: round3(at - t0), ...phase, sentMs: round3(sentAt - t0) });
+  }
+  return JSON.stringify({ ms: round3(at - t0), ...rest });
+}
+
 /** timeline.ndjson read back into events (its times are ms since T0). */
 export function loadRunTimeline(file: string, t0: number): TimelineEvent[] {
   let text: string;
@@ -39,7 +51,7 @@ export function loadRunTimeline(file: string, t0: number): TimelineEvent[] {
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => {
-      const { ms, ...rest } = JSON.parse(l) as { ms: number } & Record<string, unknown>;
-      return { ...rest, at: t0 + ms } as TimelineEvent;
+      const { ms, sentMs, ...rest } = JSON.parse(l) as { ms: number; sentMs?: number } & Record<string, unknown>;
+      return { ...rest, at: t0 + ms, ...(typeof sentMs === 'number' ? { sentAt: t0 + sentMs } : {}) } as TimelineEvent;
     });
 }

@@ -3,7 +3,8 @@ export type TimelineSource = 'log' | 'health' | 'target' | 'supplied' | 'trigger
 
 /**
  * One thing learned about the target's startup. Times are epoch ms on the shared clock.
- * - phase: the target entered a startup phase;
+ * - phase: the target entered a startup phase; `sentAt` (a health probe's): when the probe was
+ *   sent, so the phase describes the target at some moment from then to `at`;
  * - ready / failed: a readiness or failed-startup signal;
  * - probe: one health probe (status null = no answer);
  * - exit: the spawned target exited;
@@ -11,7 +12,7 @@ export type TimelineSource = 'log' | 'health' | 'target' | 'supplied' | 'trigger
  * - deploy: a trigger launched mid-run (target.trigger.at): phases after it are a new revision's startup.
  */
 export type TimelineEvent =
-  | { kind: 'phase'; source: TimelineSource; at: number; phase: string }
+  | { kind: 'phase'; source: TimelineSource; at: number; phase: string; sentAt?: number }
   | { kind: 'ready'; source: TimelineSource; at: number }
   | { kind: 'failed'; source: TimelineSource; at: number; reason?: string }
   | { kind: 'probe'; source: 'health'; at: number; status: number | null; latencyMs: number; phase?: string; error?: string }
