@@ -111,10 +111,13 @@ describe('report.html data of a population', () => {
     acc.add({ sched: 3200, open: null, end: 3210, outcome: 'http', status: 503, client: P + 1, try: 2 });
     acc.add({ sched: 3600, open: 3610, end: 4500, outcome: 'close', code: 1006, serverClosed: true, client: P + 1, try: 3, ok: 3610 });
     acc.add({ sched: 4700, open: 4710, end: 4800, outcome: 'close', code: 4000, serverClosed: true, client: P + 1, try: 4, ok: 4710 });
+    // An arrival (load.stages beside the population) open from 1.5 s to 3.5 s: its own line, not a connected client.
+    acc.add({ sched: 1490, open: 1500, end: 3500, outcome: 'close', code: 1000, serverClosed: false, client: 7 });
     expect(acc.seen).toBe(true);
     const r = acc.result(6000);
     expect(r.t).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(r.connected).toEqual([2, 2, 1, 2, 1, 1, 0]);
+    expect(r.arrivals).toEqual([0, 1, 1, 0, 0, 0, 0]);
     expect(r.disconnects).toEqual([
       { code: '1012', counts: [0, 0, 2, 0, 0, 0, 0] },
       { code: '1006', counts: [0, 0, 0, 0, 1, 0, 0] },
@@ -127,6 +130,10 @@ describe('report.html data of a population', () => {
     none.add({ sched: 0, open: 1, end: 2, outcome: 'close', code: 1000, serverClosed: false });
     expect(none.seen).toBe(false);
     expect(none.result(1000).disconnects).toEqual([]);
+    expect(none.result(1000).arrivals).toEqual([0]);
+    const clientsOnly = new PopulationAccumulator(1000, []);
+    clientsOnly.add({ sched: 0, open: 1, end: 2, outcome: 'close', code: 1000, serverClosed: false, client: P });
+    expect(clientsOnly.result(1000).arrivals).toBeUndefined();
   });
 });
 

@@ -25,8 +25,10 @@ const bump = (m: Map<number, number>, k: number, n = 1) => m.set(k, (m.get(k) ??
  */
 export class PopulationAccumulator {
   seen = false;
-  /** +1 in the bucket a socket opened in, −1 in the one it closed in: their running sum is what was open. */
+  /** +1 in the bucket a client's socket opened in, −1 in the one it closed in: their running sum is what was open. */
   private readonly openDelta = new Map<number, number>();
+  /** The same for the arrivals' sockets (load.stages beside the population). */
+  private readonly arrivalDelta = new Map<number, number>();
   private readonly disconnects: Map<number, number>[];
   private readonly herd = new Map<number, Record<OutcomeKey, number>>();
   private readonly buckets = new Set<number>();
@@ -39,11 +41,13 @@ export class PopulationAccumulator {
   }
 
   add(e: PopulationEvent): void {
-    if (e.client !== undefined && e.client >= POPULATION_BASE) this.seen = true;
+    const client = e.client !== undefined && e.client >= POPULATION_BASE;
+    if (client) this.seen = true;
     const b = (ms: number) => Math.floor(ms / this.bucketMs);
     if (e.open !== null && e.open !== undefined) {
-      bump(this.openDelta, b(e.open));
-      bump(this.openDelta, b(e.end), -1);
+      const delta = client ? this.openDelta : this.arrivalDelta;
+      bump(delta, b(e.open));
+      bump(delta, b(e.end), -1);
       this.buckets.add(b(e.open)).add(b(e.end));
       if (e.outcome === 'close' && e.serverClosed === true) {
         const i = this.codes.indexOf(String(e.code ?? 1006));
@@ -68,16 +72,20 @@ export class PopulationAccumulator {
     const bucketS = this.bucketMs / 1000;
     const out: PopulationSeries = { t: [], bucketS, connected: [], disconnects: [], herd: Object.fromEntries(OUTCOME_SERIES.map((s) => [s, []])) as unknown as Record<OutcomeKey, number[]> };
     const codes = [...this.codes, 'other'].map((code, i) => ({ code, counts: [] as number[], from: this.disconnects[i] }));
-    let open = 0;
+    const arrivals: number[] = [];
+    let [open, arriving] = [0, 0];
     for (let k = first; k <= last; k++) {
       out.t.push(Math.round(k * bucketS * 1000) / 1000);
       open += this.openDelta.get(k) ?? 0;
+      arriving += this.arrivalDelta.get(k) ?? 0;
       out.connected.push(open);
+      arrivals.push(arriving);
       for (const c of codes) c.counts.push(c.from.get(k) ?? 0);
       const h = this.herd.get(k);
       for (const s of OUTCOME_SERIES) out.herd[s].push(h ? h[s] : 0);
     }
     out.disconnects = codes.filter((c) => c.code !== 'other' || c.from.size > 0).map(({ code, counts }) => ({ code, counts }));
+    if (this.arrivalDelta.size > 0) out.arrivals = arrivals;
     return out;
   }
 }

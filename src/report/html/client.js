@@ -253,22 +253,26 @@
     return stackedBars(ps.t, layers, 'attempts per second', hasRetries ? { label: 'retries', counts: ps.retries } : null, true);
   }
 
-  /** Sockets open at the end of each bucket: the population's connected clients. @returns {ChartSpec | null} */
+  /** Sockets open at the end of each bucket: the population's connected clients (and the arrivals' sockets beside them). @returns {ChartSpec | null} */
   function connectedChart() {
     const p = R.population;
     if (!p) return null;
-    const top = p.connected.reduce(function (a, b) { return Math.max(a, b); }, 0);
+    const lines = p.arrivals ? [p.connected, p.arrivals] : [p.connected];
+    const top = lines.reduce(function (m, l) { return l.reduce(function (a, b) { return Math.max(a, b); }, m); }, 0);
+    /** @type {uPlot.Series[]} */
+    const series = [
+      { label: 'time', value: function (_u, v) { return v == null ? '--' : v.toFixed(B < 1 ? 2 : 0) + ' s'; } },
+      { label: 'connected', stroke: '#2e9e5b', width: 2, fill: 'rgba(46,158,91,0.12)', points: { show: false } },
+    ];
+    if (p.arrivals) series.push({ label: "arrivals' sockets", stroke: '#5b7bd5', width: 1.5, dash: [6, 4], points: { show: false } });
     return {
-      data: [p.t.map(function (x) { return x + p.bucketS; }), p.connected],
+      data: /** @type {uPlot.AlignedData} */ ([p.t.map(function (x) { return x + p.bucketS; })].concat(lines)),
       opts: {
         height: 300,
         cursor: { sync: sync },
         scales: { x: xRange, y: { range: function () { return [0, Math.max(1, top) * 1.15]; } } },
         axes: [xAxis, { label: 'open sockets', size: 56 }],
-        series: [
-          { label: 'time', value: function (_u, v) { return v == null ? '--' : v.toFixed(B < 1 ? 2 : 0) + ' s'; } },
-          { label: 'connected', stroke: '#2e9e5b', width: 2, fill: 'rgba(46,158,91,0.12)', points: { show: false } },
-        ],
+        series: series,
         hooks: timeHooks(true),
       },
     };

@@ -73,8 +73,10 @@ export interface PhaseBand {
 export interface PopulationSeries {
   t: number[];
   bucketS: number;
-  /** Sockets open at the end of each bucket (opened before it ends, closed after): connected clients. */
+  /** The population's sockets open at the end of each bucket (opened before it ends, closed after): connected clients. */
   connected: number[];
+  /** The arrivals' sockets open then (load.stages beside the population); absent when none opened. */
+  arrivals?: number[];
   /** Disconnects (closes wsrace did not ask for) by the bucket they closed in, one series per close code, the rarest codes as `other`. */
   disconnects: { code: string; counts: number[] }[];
   /** Retries (every attempt after a client's first) by scheduled start and outcome; `opened` is a socket that served its client. */
