@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { InputError } from '../src/scenario/errors.js';
 import { runCli } from './helpers/cli.js';
+import { ARRIVAL_RECONNECT_ON, POPULATION_RECONNECT_ON, resolveSettings } from '../src/run/settings.js';
+import type { RunOptions } from '../src/run/options.js';
 
 const base = `name: t
 target:
@@ -100,6 +102,30 @@ describe('scenario loading', () => {
     expect(parseScenarioText(base, 'ok.yaml', { set: ['load.stages.0.rate=7'] }, {}).scenario.load.stages![0].rate).toBe(7);
     expect(errorOf(base, {}, { set: ['load.stages.5.rate=5'] })).toBe('--set load.stages.5.rate=5: load.stages has 1 item: [5] is past its end (the next one is [1])');
     expect(errorOf(base, {}, { set: ['load.stages.rate=50'] })).toBe('--set load.stages.rate=50: load.stages is a list: expected an index like [0], found "rate"');
+  });
+});
+
+describe('session.reconnect.on', () => {
+  const withOn = (on: string, load = '') => base + load + `session:\n  reconnect: { on: ${on} }\n`;
+  it('close codes, HTTP statuses (503 or http_503) and the outcome words, as the keys they match', () => {
+    expect(parseScenarioText(withOn('[1011, "1012", 503, http_429, reset]'), 'ok.yaml', {}, {}).scenario.session.reconnect!.on).toEqual(['1011', '1012', 'http_503', 'http_429', 'reset']);
+  });
+
+  it('anything else is refused with what was expected and what was found', () => {
+    const expected = 'expected a close code (1000–4999: 1006, 1011 …), an HTTP status (100–599: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
+    expect(errorOf(withOn('[http_5xx]'))).toBe(`bad.yaml:8: session.reconnect.on[0]: ${expected}, found "http_5xx"`);
+    expect(errorOf(withOn('[503, 99999]'))).toBe(`bad.yaml:8: session.reconnect.on[1]: ${expected}, found 99999`);
+    expect(errorOf(withOn('refused'))).toMatch(/session\.reconnect\.on: expected a list of outcomes to retry on, like \[1006, 1011, 503, refused\], found "refused"/);
+  });
+
+  it('left out, it is the defaults of what reconnects: a population also retries 1001 and reset, arrivals do not', () => {
+    const settings = (text: string) => resolveSettings(parseScenarioText(text, 'ok.yaml', {}, {}), { workers: 1 } as RunOptions);
+    const population = 'name: p\ntarget:\n  url: ws://127.0.0.1:9/ws\nload:\n  population: { clients: 5, over: 1s }\n  duration: 5s\nsession:\n  reconnect: { max: 20 }\n';
+    expect(settings(population).population!.reconnect).toMatchObject({ on: POPULATION_RECONNECT_ON, max: 20 });
+    expect(POPULATION_RECONNECT_ON).toEqual(['1001', '1006', '1011', '1012', '1013', 'http_503', 'refused', 'reset']);
+    expect(settings(base + 'session:\n  reconnect: { max: 20 }\n').connection.reconnect).toMatchObject({ on: ARRIVAL_RECONNECT_ON, max: 20 });
+    expect(ARRIVAL_RECONNECT_ON).toEqual(['1006', '1011', '1012', '1013', 'http_503', 'refused']);
+    expect(settings(population.replace('{ max: 20 }', '{ on: [1012] }')).population!.reconnect!.on).toEqual(['1012']);
   });
 });
 

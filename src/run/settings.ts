@@ -142,11 +142,13 @@ export function engineOptions(s: RunSettings): EngineOptions {
  * again later, 503, refused, reset.
  */
 export const POPULATION_RECONNECT_ON = ['1001', '1006', '1011', '1012', '1013', 'http_503', 'refused', 'reset'];
+/** What reconnecting arrivals (session.reconnect without a population) retry on when `on` is not given. */
+export const ARRIVAL_RECONNECT_ON = ['1006', '1011', '1012', '1013', 'http_503', 'refused'];
 
 function populationSettings(s: Scenario): PopulationSettings | null {
   const p = s.load.population;
   if (!p) return null;
-  const reconnect = reconnectSettings(s.session.reconnect) ?? { on: POPULATION_RECONNECT_ON, max: 10, initialMs: 250, factor: 2, maxMs: 5000, jitter: 0.1 };
+  const reconnect = reconnectSettings(s.session.reconnect, POPULATION_RECONNECT_ON) ?? { on: POPULATION_RECONNECT_ON, max: 10, initialMs: 250, factor: 2, maxMs: 5000, jitter: 0.1 };
   return { clients: p.clients, overMs: p.over, endMs: s.load.duration!, reconnect };
 }
 
@@ -195,7 +197,7 @@ function buildConnectionSettings(s: Scenario, baseDir: string): ConnectionSettin
     steps: stepSpecs(s),
     users,
     tls: tls ? { ca, insecure: tls.insecure, servername: tls.servername } : null,
-    reconnect: reconnectSettings(s.session.reconnect),
+    reconnect: reconnectSettings(s.session.reconnect, ARRIVAL_RECONNECT_ON),
     stream: streamSettings(s.session.stream),
     serverSeq: s.session.serverSeq ?? null,
   };
@@ -235,9 +237,9 @@ function templatedValues(s: Scenario): [string, string][] {
   ];
 }
 
-function reconnectSettings(r: Scenario['session']['reconnect']): ConnectionSettings['reconnect'] {
+function reconnectSettings(r: Scenario['session']['reconnect'], defaultOn: string[]): ConnectionSettings['reconnect'] {
   if (!r) return null;
-  return { on: r.on.map(String), max: r.max, initialMs: r.backoff.initial, factor: r.backoff.factor, maxMs: r.backoff.max, jitter: r.backoff.jitter };
+  return { on: r.on ?? defaultOn, max: r.max, initialMs: r.backoff.initial, factor: r.backoff.factor, maxMs: r.backoff.max, jitter: r.backoff.jitter };
 }
 
 /** The ports wsrace picks from for source addresses (source-ports.ts); a bad WSRACE_LOCAL_PORTS is an input error. */

@@ -294,6 +294,22 @@ const streamSchema = z
   })
   .strict();
 
+const RECONNECT_ON = 'expected a close code (1000–4999: 1006, 1011 …), an HTTP status (100–599: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
+
+/** One `reconnect.on` entry as the outcome key it matches (reconnect-policy.ts): "1011", "http_503", "refused" … */
+export function reconnectKey(v: number | string): string | null {
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;
+  if (Number.isInteger(n)) return n >= 1000 && n <= 4999 ? String(n) : n >= 100 && n <= 599 ? `http_${n}` : null;
+  if (typeof v === 'string' && /^http_[1-5]\d\d$/.test(v)) return v;
+  return typeof v === 'string' && ['refused', 'reset', 'handshake_timeout', 'expect_timeout', 'error'].includes(v) ? v : null;
+}
+
+const reconnectOutcome = z.union([z.number(), z.string()], { error: RECONNECT_ON }).transform((v, ctx) => {
+  const key = reconnectKey(v);
+  if (key === null) ctx.addIssue({ code: 'custom', message: `${RECONNECT_ON}, found ${JSON.stringify(v)}` });
+  return key ?? '';
+});
+
 const sessionSchema = z
   .object({
     hold: duration().default(1000),
@@ -306,14 +322,8 @@ const sessionSchema = z
     /** Reconnecting clients: a failed attempt whose outcome is listed is retried with backoff. */
     reconnect: z
       .object({
-        on: z
-          .array(
-            z.union([z.number().int(), z.string().regex(/^(http_\d{3}|refused|reset|handshake_timeout|expect_timeout|error)$/)], {
-              error: 'expected a close code (1006, 1011 …) or one of http_<status>, refused, reset, handshake_timeout, expect_timeout, error',
-            }),
-          )
-          .min(1, 'expected at least one outcome to retry on')
-          .default([1006, 1011, 1012, 1013, 'http_503', 'refused']),
+        // Absent: the defaults of arrivals or of a population (run/settings.ts), not one list for both.
+        on: z.array(reconnectOutcome, { error: 'expected a list of outcomes to retry on, like [1006, 1011, 503, refused]' }).min(1, 'expected at least one outcome to retry on').optional(),
         max: numeric(z.number({ error: 'expected a whole number of retries' }).int().min(1, 'expected at least 1 retry')).default(10),
         backoff: z
           .object({
