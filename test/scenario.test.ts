@@ -129,6 +129,26 @@ describe('session.reconnect.on', () => {
   });
 });
 
+describe('keys that would make a run pass without doing what they say', () => {
+  it('a deploy (target.trigger.at) due after the load ends: it would never launch', () => {
+    const trigger = (at: string, load = '') => base.replace('9/ws\n', `9/ws\n  trigger: { command: "true", at: ${at} }\n`) + load;
+    expect(errorOf(trigger('60s'))).toBe('bad.yaml:4: target.trigger.at: expected a time before the load ends (5s after T0: load.startAfter + the stages or load.duration), found 60s'.replace('5s after', '1s after'));
+    expect(errorOf(trigger('1s'))).toMatch(/target\.trigger\.at: expected a time before the load ends \(1s after T0/);
+    expect(parseScenarioText(trigger('999ms'), 'ok.yaml', {}, {}).scenario.target.trigger!.at).toBe(999);
+    expect(parseScenarioText(trigger('1s', '  startAfter: 500ms\n'), 'ok.yaml', {}, {}).scenario.target.trigger!.at).toBe(1000);
+  });
+
+  it('a stream whose message has no ${seq} while its replies are matched by the seq they echo: every message would be lost', () => {
+    expect(errorOf(base + 'session:\n  stream: { send: hello }\n')).toBe('bad.yaml:8: session.stream.send: expected ${seq} in the message: replies are matched by the number the server echoes at reply.seq (seq); leave reply.seq out to match them in order');
+    expect(parseScenarioText(base + 'session:\n  stream: { send: hello, reply: { match: hi } }\n', 'ok.yaml', {}, {}).scenario.session.stream!.reply.seq).toBeUndefined();
+  });
+
+  it("a clients threshold without clients (no load.population, no session.reconnect): it could only fail, at the end", () => {
+    expect(errorOf(base + 'thresholds: ["clients.neverBack == 0"]\n')).toBe('bad.yaml:7: thresholds[0]: "clients.neverBack" reads the clients\' numbers, and the scenario has no load.population or session.reconnect');
+    expect(parseScenarioText(base + 'session:\n  reconnect: {}\nthresholds: ["clients.neverBack == 0"]\n', 'ok.yaml', {}, {}).thresholds).toHaveLength(1);
+  });
+});
+
 describe('target URLs', () => {
   it('a host after //, no #fragment; the scheme in any case', () => {
     const url = (u: string) => base.replace('ws://127.0.0.1:9/ws', u);
@@ -182,7 +202,8 @@ describe('thresholds that stop a failing run (abortOnFail)', () => {
   it('refuses, at load, a path that is not known while the run goes', () => {
     for (const path of ['phases.websocket.closeCodes.1011', 'afterReady.httpStatus.503', 'ready.atMs', 'outage.longest503Ms', 'clients.neverConnected', 'durationMs']) {
       expect(errorOf(list(`{ expr: "${path} < 20", abortOnFail: true }`))).toBe(`bad.yaml:8: thresholds[0].expr: abortOnFail: "${path}" is not known while the run goes (expected totals.<count>, e.g. totals.closeCodes.1011 or totals.httpStatus.503, or a latency like handshakeMs.p99; phases, readiness, clients and messages are attributed only after the run)`);
-      expect(() => parseScenarioText(list(`{ expr: "${path} < 20" }`), 'ok.yaml', {}, {})).not.toThrow();
+      // (a clients number needs clients to read at the end)
+      expect(() => parseScenarioText(list(`{ expr: "${path} < 20" }`) + (path.startsWith('clients.') ? 'session:\n  reconnect: {}\n' : ''), 'ok.yaml', {}, {})).not.toThrow();
     }
   });
 });

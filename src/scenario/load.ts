@@ -13,6 +13,7 @@ import { notLive, parseThreshold, readsMessages, type Threshold } from './thresh
 import { stepName } from './step-names.js';
 import { checkTargetAllowed } from './safety.js';
 import { stagesOf } from './stages.js';
+import { scheduleDurationMs } from '../schedule/arrival.js';
 
 export interface ScenarioOverrides {
   /** `--set path=value`, applied before validation. */
@@ -66,7 +67,8 @@ export function parseScenarioText(text: string, file: string, overrides: Scenari
   checkTargetAllowed(scenario.target.url, peakRateOf(scenario), scenario.target.allowHosts, flagAt(flags, ['target', 'url']) ? located(['target', 'url']) : file);
   const steps = stepNames(scenario, located);
   const streams = scenario.session.stream !== undefined || scenario.session.serverSeq !== undefined;
-  const thresholds = scenario.thresholds.map((entry, i) => thresholdAt(entry, i, typeof valueAt(data, ['thresholds', i]) !== 'string', { steps, located, streams }));
+  const clients = scenario.load.population !== undefined || scenario.session.reconnect !== undefined;
+  const thresholds = scenario.thresholds.map((entry, i) => thresholdAt(entry, i, typeof valueAt(data, ['thresholds', i]) !== 'string', { steps, located, streams, clients }));
   return { scenario, thresholds, file, secrets: [...secrets] };
 }
 
@@ -165,9 +167,9 @@ function stepNames(scenario: Scenario, located: Locate): string[] {
 
 /**
  * thresholds[i] parsed, its errors located; a step it names must be one of `steps`; message numbers
- * need a stream; one that stops the run must name a number known while it goes.
+ * need a stream, clients' numbers clients; one that stops the run must name a number known while it goes.
  */
-function thresholdAt(entry: Scenario['thresholds'][number], i: number, written: boolean, { steps, located, streams }: { steps: readonly string[]; located: Locate; streams: boolean }): Threshold {
+function thresholdAt(entry: Scenario['thresholds'][number], i: number, written: boolean, { steps, located, streams, clients }: { steps: readonly string[]; located: Locate; streams: boolean; clients: boolean }): Threshold {
   // A map's expression is named by its key (`written` as a map); the plain string is the entry itself.
   const key = written ? ['thresholds', i, 'expr'] : ['thresholds', i];
   const name = written ? `thresholds[${i}].expr` : `thresholds[${i}]`;
@@ -189,6 +191,8 @@ function thresholdAt(entry: Scenario['thresholds'][number], i: number, written: 
   }
   // Without a stream there are no message numbers: such a threshold would read 0 and pass for ever.
   if (!streams && readsMessages(t)) throw new InputError(`${located(key)}: ${name}: "${t.path.join('.')}" reads session.stream's messages, and the scenario has no session.stream (or session.serverSeq)`);
+  // Without clients summary.json has no clients block: the threshold could only fail, at the end.
+  if (!clients && t.path[0] === 'clients') throw new InputError(`${located(key)}: ${name}: "${t.path.join('.')}" reads the clients' numbers, and the scenario has no load.population or session.reconnect`);
   return t;
 }
 
@@ -219,7 +223,15 @@ function checkCoherence(s: Scenario, located: Locate): void {
   if (s.timeline?.readyFrom === 'health' && !s.timeline.health) fail(['timeline', 'readyFrom'], 'expected timeline.health to be configured for readyFrom: health');
   if (s.timeline?.readyFrom === 'log' && !s.timeline.log) fail(['timeline', 'readyFrom'], 'expected timeline.log to be configured for readyFrom: log');
   if (s.load.onReady && !s.timeline?.health && !s.timeline?.log) fail(['load', 'onReady'], 'expected a readiness signal to burst on: configure timeline.health or timeline.log');
+  // A deploy due after the load ends would never launch: the run would pass without it.
+  const loadEndMs = s.load.startAfter + Math.max(scheduleDurationMs(stagesOf(s)), s.load.population ? s.load.duration! : 0);
+  const at = s.target.trigger?.at;
+  if (at !== undefined && at >= loadEndMs) fail(['target', 'trigger', 'at'], `expected a time before the load ends (${formatMs(loadEndMs)} after T0: load.startAfter + the stages or load.duration), found ${formatMs(at)}`);
+  const stream = s.session.stream;
+  if (stream?.reply.seq !== undefined && !stream.send.includes('${seq}')) fail(['session', 'stream', 'send'], `expected \${seq} in the message: replies are matched by the number the server echoes at reply.seq (${stream.reply.seq}); leave reply.seq out to match them in order`);
 }
+
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 /** The line of a key itself (not of its value), for unknown-key errors. */
 function keyWhere(file: string, doc: Document, lines: LineCounter, parent: readonly PropertyKey[], key: string): string {
