@@ -99,11 +99,12 @@ describe('report files', () => {
   });
 
   it('a threshold on a phase the run never saw reads 0, and the findings say so', async () => {
-    const text = `name: ph\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 20 }]\nsession:\n  hold: 0ms\nthresholds:\n  - "phases.websockt.closeCodes.1011 == 0"\n  - "phases.unknown.opened > 0"\n`;
+    const text = `name: ph\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 20 }]\nsession:\n  hold: 0ms\nthresholds:\n  - "phases.websockt.closeCodes.1011 == 0"\n  - "phases.unknown.opened > 0"\n  - "disconnects.phases.dependencis.total == 0"\n`;
     const run = await runScenario(parseScenarioText(text, 'ph.yaml'), { outDir: join(root, 'ph'), workers: 1 });
-    expect(run.summary.thresholds.map((t) => [t.ok, t.actual])).toEqual([[true, 0], [true, 10]]);
+    expect(run.summary.thresholds.map((t) => [t.ok, t.actual])).toEqual([[true, 0], [true, 10], [true, 0]]);
     expect(run.summary.findings).toContain('threshold "phases.websockt.closeCodes.1011 == 0" names phase "websockt", which this run never saw (its phases: unknown)');
-    expect(run.summary.findings.filter((f) => f.includes('never saw'))).toHaveLength(1);
+    expect(run.summary.findings).toContain('threshold "disconnects.phases.dependencis.total == 0" names phase "dependencis", which this run never saw (its phases: unknown)');
+    expect(run.summary.findings.filter((f) => f.includes('never saw'))).toHaveLength(2);
   });
 
   it('.hgrm rows parse as the plotter parses them', () => {

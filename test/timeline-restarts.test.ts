@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRunTimeline, timelineLine } from '../src/timeline/supplied.js';
+import { keptLive } from '../src/run/correlate.js';
 import { buildTimeline, FAILED, phaseAt, phaseOrder, READY, timelineOf } from '../src/timeline/attribute.js';
 import type { TimelineEvent, TimelineSource } from '../src/timeline/types.js';
 import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
@@ -56,6 +57,16 @@ describe('later startups: a restart or a new revision after the first one ended'
     expect(timelineLine(events[0], T0)).toBe('{"ms":1310.5,"kind":"phase","source":"health","phase":"websocket","sentMs":1290.25}');
     writeFileSync(join(dir, 'timeline.ndjson'), events.map((e) => timelineLine(e, T0)).join('\n'));
     expect(loadRunTimeline(join(dir, 'timeline.ndjson'), T0)).toEqual(events);
+  });
+
+  it("correlate keeps the run's deploy: phases supplied later for the new revision open its startup after a /health ready", () => {
+    const live: TimelineEvent[] = [ready(40, 'health'), phase('websocket', 45, 'health'), deploy(30_000), { kind: 'probe', source: 'health', at: T0 + 40, status: 200, latencyMs: 1 }];
+    const supplied = [phase('init', 31_000, 'supplied'), phase('dependencies', 31_500, 'supplied'), ready(33_000, 'supplied')];
+    const kept = keptLive(live);
+    expect(kept.map((e) => e.kind)).toEqual(['ready', 'deploy', 'probe']);
+    const { timeline } = timelineOf([...supplied, ...kept], T0, 'health');
+    expect(timeline.restarts).toEqual([{ startMs: 31_000, readyAtMs: 33_000, failedAtMs: null }]);
+    expect(phaseAt(timeline, 31_600)).toBe('dependencies');
   });
 
   it('a deploy marker arms a new startup even when only /health said ready', () => {

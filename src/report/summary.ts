@@ -176,9 +176,9 @@ export function withTimeline(
   const thresholds = evaluateThresholds(thresholdDefs, withoutVerdict).map((t) => (t.expr === base.abortedBy ? { ...t, ok: false } : t));
   if (base.abortedBy) withoutVerdict.findings.unshift(`the run was stopped early: threshold "${base.abortedBy}" failed while it ran (abortOnFail); results are partial`);
   // Phases come from the timeline, so a misspelt one cannot be refused at load: it reads 0. Say so.
-  const seen = Object.keys(attribution.phases);
+  const seen = [...new Set([...Object.keys(attribution.phases), ...Object.keys(attribution.disconnects?.phases ?? {})])];
   for (const t of thresholdDefs) {
-    const phase = t.path[0] === 'phases' ? t.path[1] : t.path[0] === 'clients' && t.path[1] === 'byPhase' ? t.path[2] : null;
+    const phase = t.path[0] === 'phases' ? t.path[1] : (t.path[0] === 'clients' && t.path[1] === 'byPhase') || (t.path[0] === 'disconnects' && t.path[1] === 'phases') ? t.path[2] : null;
     if (phase !== null && !seen.includes(phase)) withoutVerdict.findings.push(`threshold "${t.expr}" names phase "${phase}", which this run never saw (its phases: ${seen.join(', ') || 'none'})`);
   }
   return { ...withoutVerdict, thresholds, verdict: thresholds.every((t) => t.ok) ? 'pass' : 'fail' } as Summary;
