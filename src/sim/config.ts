@@ -319,11 +319,25 @@ function parseAssignments(text: string, flag: string, example: string): [string,
     });
 }
 
+/** The rollout profile's own options, with the flag that sets each. */
+const ROLLOUT_OPTIONS: [keyof SimOptions, string][] = [
+  ['rolloutAtMs', '--rollout-at'],
+  ['newProfile', '--new'],
+  ['drain', '--drain'],
+  ['drainOverMs', '--drain-over'],
+  ['strategy', '--strategy'],
+  ['oldReplyDelayMs', '--old-reply-delay'],
+];
+
 /** SIM_DEFAULTS < `defaults` < file < flags, then the library's own resolution. */
 export function loadSimConfig(args: SimCliArgs, defaults: SimOptions = {}): ResolvedSimOptions {
   const file = args.config ? loadSimConfigFile(args.config) : {};
   const cli = parseSimCliArgs(args);
   const merged = toSimOptions({ ...file, ...cli, timeouts: { ...file.timeouts, ...cli.timeouts } });
+  const profile = merged.profile ?? defaults.profile ?? SIM_DEFAULTS.profile;
+  const rolloutOnly = ROLLOUT_OPTIONS.find(([key]) => merged[key] !== undefined);
+  // Silently ignored, a drain or a new revision that never comes would read as a rollout that went well.
+  if (profile !== 'rollout' && rolloutOnly) throw new SimConfigError(`sim option ${rolloutOnly[1]}: applies to --profile rollout only, and the profile is ${profile}`);
   try {
     return resolveSimOptions({ ...stripUndefined(defaults), ...merged });
   } catch (err) {

@@ -100,6 +100,13 @@ requireAuth: true
     expect(missing.message).toMatch(/\/nonexistent\/sim\.yaml: cannot read it \(ENOENT\)/);
   });
 
+  it("refuses the rollout profile's options with another profile, naming the flag: ignored, they would read as a rollout that went well", () => {
+    expect(errorOf(() => loadSimConfig({ new: 'gated', drain: 'cut' } as SimCliArgs)).message).toBe('sim option --new: applies to --profile rollout only, and the profile is racy');
+    expect(errorOf(() => loadSimConfig({ profile: 'gated', 'drain-over': '3s', drainOver: '3s' } as SimCliArgs)).message).toBe('sim option --drain-over: applies to --profile rollout only, and the profile is gated');
+    const path = file('rollout.yaml', 'profile: rollout\n');
+    expect(loadSimConfig({ config: path, drain: 'cut' } as SimCliArgs)).toMatchObject({ profile: 'rollout', drain: 'cut' });
+  });
+
   it('parses --phases and --timeout, naming the flag on bad input', () => {
     const cfg = parseSimCliArgs({ phases: 'init=2.415, dependencies=14.084,websocket=500ms', timeout: ['dependencies=1.5', 'websocket=1'] });
     expect(cfg.phases).toEqual([
