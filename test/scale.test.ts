@@ -90,6 +90,20 @@ describe('shards', () => {
     expect(run.summary.workers.map((w) => w.scheduled)).toEqual([21, 20]);
   });
 
+  it("retries of two shards keep indices of their own in the merged files (each shard's worker is its worker 0)", async () => {
+    server = await startTestServer((n) => (n < 20 ? { kind: 'close', code: 1011, reason: 'Service not ready: bridge' } : { kind: 'accept' }));
+    const text = `name: shard-retries\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 100ms, rate: 200 }]\nsession:\n  hold: 20ms\n  reconnect: { on: [1011], max: 3, backoff: { initial: 500ms, jitter: 0% } }\n`;
+    const root = tmp();
+    const startAt = Date.now() + 1500;
+    const shards = await Promise.all([0, 1].map((k) => runScenario(parseScenarioText(text, 'shard.yaml'), { outDir: join(root, `shard-${k}`), workers: 1, shard: { index: k, count: 2 }, startAt })));
+    await mergeRuns(shards.map((s) => s.outDir), join(root, 'merged'));
+    const events = readFileSync(join(root, 'merged', 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { i: number; try?: number });
+    // 20 first attempts closed 1011 (all within 100 ms), each retried once, 500 ms later, onto an accepting server.
+    expect(events.filter((e) => (e.try ?? 0) === 0)).toHaveLength(20);
+    expect(events.filter((e) => e.try === 1)).toHaveLength(20);
+    expect(new Set(events.map((e) => e.i)).size).toBe(40);
+  });
+
   it('merge of a missing shard says so', async () => {
     server = await startTestServer(() => ({ kind: 'accept' }));
     const text = `name: miss\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 500ms, rate: 40 }]\nsession:\n  hold: 10ms\n`;

@@ -122,7 +122,9 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     this.scheduler = new Scheduler(this, task.stages, task.stripe, task.spinBudget);
     this.sealed = !task.awaitSeal;
     this.populationOver = task.population === null;
-    this.nextRetryIndex = 0x40000000 + task.workerIndex * 0x1000000;
+    // By the global stripe, not the worker's number in its process: retries of two shards (each
+    // with its worker 0) must not share indices in the merged events.ndjson and messages.ndjson.
+    this.nextRetryIndex = 0x40000000 + task.stripe.index * 0x1000000;
   }
 
   /** The most attempts this worker may start: its stripe, and a burst's share when one may be added. */
