@@ -68,6 +68,7 @@ const block = (sent: number, lost: number, rttMs: LatencyStats, extra: Partial<M
   lost,
   replied: sent - lost - (extra.late ?? 0),
   rttMs,
+  sendLagMs: rtt(0, 0),
   ...extra,
 });
 /** summary.messages as buildSummary leaves it: whole-run counts, the two blocks around readiness. */

@@ -36,6 +36,7 @@ describe('thresholds', () => {
     expect(parseThreshold('clients.byPhase."a b.c".timeToConnectedMs.p99 < 2s').path).toEqual(['clients', 'byPhase', 'a b.c', 'timeToConnectedMs', 'p99']);
     expect(parseThreshold('disconnects.phases."db.migrate".closeCodes.1011 == 0').path).toEqual(['disconnects', 'phases', 'db.migrate', 'closeCodes', '1011']);
     expect(parseThreshold('phases."db.migrate".messages.lost == 0').path).toEqual(['phases', 'db.migrate', 'messages', 'lost']);
+    for (const block of ['messages', 'phases.ready.messages', 'beforeReady.messages', 'afterReady.messages', 'messages.firstAfterReady']) expect(parseThreshold(`${block}.sendLagMs.p99 < 5`).path).toEqual([...block.split('.'), 'sendLagMs', 'p99']);
     expect(parseThreshold('phases."websocket".opened > 0').path).toEqual(['phases', 'websocket', 'opened']);
     expect(parseThreshold('"totals".closeCodes."1011" == 0').path).toEqual(['totals', 'closeCodes', '1011']);
     expect(parseThreshold('phases.init_db.closeCodes.1011 == 0').path).toEqual(['phases', 'init_db', 'closeCodes', '1011']);

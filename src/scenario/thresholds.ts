@@ -47,8 +47,7 @@ export const THRESHOLD_PATHS: RegExp[] = [
   /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max)|dropped|drops|reconnected|neverBack|attemptsPerReconnect\.(mean|max))$/,
   /^(durationMs)$/,
   new RegExp(`^${MESSAGE_BLOCK}\\.${MESSAGE_COUNTS}$`),
-  new RegExp(`^${MESSAGE_BLOCK}\\.rttMs\\.${HISTOGRAM_FIELDS}$`),
-  new RegExp(`^messages\\.sendLagMs\\.${HISTOGRAM_FIELDS}$`),
+  new RegExp(`^${MESSAGE_BLOCK}\\.(rttMs|sendLagMs)\\.${HISTOGRAM_FIELDS}$`),
   new RegExp(`^disconnects(\\.phases\\.[A-Za-z0-9_-]+)?\\.(total|closeCodes\\.${CLOSE_CODE})$`),
 ];
 

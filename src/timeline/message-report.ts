@@ -2,11 +2,22 @@ import { existsSync } from 'node:fs';
 import { eachNdjsonLine } from '../util/ndjson.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, latencyStats, recordMs, type LatencyStats } from '../record/histogram.js';
-import { addMessage, emptyMessageCounts, kindOf, mergeMessageCounts, MSG_LATE, MSG_REPLIED, type MessageCounts, type MessageLine } from '../record/messages.js';
+import { addMessage, emptyMessageCounts, kindOf, mergeMessageCounts, MSG_LATE, MSG_LOST, MSG_REPLIED, type MessageCounts, type MessageLine } from '../record/messages.js';
 import { phaseAt, phaseOrder, type PhaseTimeline } from './attribute.js';
 
-/** Message counts and round trips of one slice of the run. */
-export type MessageBlock = MessageCounts & { rttMs: LatencyStats };
+/** Message counts, round trips and send lag of one slice of the run. */
+export type MessageBlock = MessageCounts & { rttMs: LatencyStats; sendLagMs: LatencyStats };
+
+/**
+ * What a message's send lag is read from after the run: message k (seq k + 1) of a socket was due
+ * at its open + k·every (MessageStream's schedule), so its lag is its send time minus that, from
+ * messages.ndjson's `sent` and `seq` and events.ndjson's `open`, without a field per message.
+ */
+export interface SendLagSource {
+  everyMs: number;
+  /** The attempt's open time (ms since T0), undefined if it is not known. */
+  openOf(i: number): number | undefined;
+}
 
 /** How long after readiness counts as "right after it" in the findings and `messages.firstAfterReady`. */
 export const AFTER_READY_WINDOW_MS = 2000;
@@ -24,11 +35,21 @@ export interface MessageAttribution {
 interface Acc {
   counts: MessageCounts;
   rtt: Histogram;
+  lag: Histogram;
 }
 
-const acc = (): Acc => ({ counts: emptyMessageCounts(), rtt: createHistogram() });
+const acc = (): Acc => ({ counts: emptyMessageCounts(), rtt: createHistogram(), lag: createHistogram() });
 
-const block = (a: Acc): MessageBlock => ({ ...mergeMessageCounts(emptyMessageCounts(), a.counts), rttMs: latencyStats(a.rtt) });
+const block = (a: Acc): MessageBlock => ({ ...mergeMessageCounts(emptyMessageCounts(), a.counts), rttMs: latencyStats(a.rtt), sendLagMs: latencyStats(a.lag) });
+
+/** A sent message's lag behind its due time (ms), or null when it cannot be told (no seq, no open). */
+export function sendLagOf(line: MessageLine, source: SendLagSource | null): number | null {
+  if (source === null || line.sent === undefined || line.seq === undefined) return null;
+  const open = source.openOf(line.i);
+  if (open === undefined) return null;
+  // Both times are rounded to 3 decimals in the files: a send on time may read a µs early.
+  return Math.max(0, line.sent - open - (line.seq - 1) * source.everyMs);
+}
 
 /** Sums messages.ndjson's lines by phase and around readiness. Pure over its inputs. */
 export class MessageAttributor {
@@ -38,7 +59,10 @@ export class MessageAttributor {
   private readonly first = acc();
   private readonly later = acc();
 
-  constructor(private readonly timeline: PhaseTimeline) {
+  constructor(
+    private readonly timeline: PhaseTimeline,
+    private readonly lagSource: SendLagSource | null = null,
+  ) {
     for (const phase of phaseOrder(timeline)) this.byPhase.set(phase, acc());
   }
 
@@ -52,9 +76,11 @@ export class MessageAttributor {
     const slots = [slot, ready !== null && at >= ready ? this.after : this.before];
     if (ready !== null && at >= ready) slots.push(at < ready + AFTER_READY_WINDOW_MS ? this.first : this.later);
     const kind = kindOf(line);
+    const lag = kind === MSG_REPLIED || kind === MSG_LATE || kind === MSG_LOST ? sendLagOf(line, this.lagSource) : null;
     for (const a of slots) {
       addMessage(a.counts, kind, line.code ?? line.missing ?? 0, line.ooo ? 1 : 0);
       if ((kind === MSG_REPLIED || kind === MSG_LATE) && line.rtt !== undefined) recordMs(a.rtt, line.rtt);
+      if (lag !== null) recordMs(a.lag, lag);
     }
     return phase;
   }
@@ -71,10 +97,21 @@ export class MessageAttributor {
 /**
  * Attributes every line of messages.ndjson (a long stream makes it large, so it is streamed);
  * with `rewrite`, each line gets its `phase`. Null when the run wrote no such file (no stream).
+ * With `sendLag` (the stream's `every` and the run's events.ndjson) each block has its send lag.
  */
-export async function attributeMessagesFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean } = {}): Promise<MessageAttribution | null> {
+export async function attributeMessagesFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean; sendLag?: { everyMs: number; events: string } } = {}): Promise<MessageAttribution | null> {
   if (!existsSync(path)) return null;
-  const attributor = new MessageAttributor(timeline);
+  const attributor = new MessageAttributor(timeline, options.sendLag && options.sendLag.everyMs > 0 ? await lagSourceOf(options.sendLag.everyMs, options.sendLag.events) : null);
   await eachNdjsonLine<MessageLine>(path, (line) => (line.phase = attributor.add(line)), options);
   return attributor.result();
+}
+
+/** Each opened attempt's open time from events.ndjson, for the send lag of its messages. */
+async function lagSourceOf(everyMs: number, events: string): Promise<SendLagSource | null> {
+  if (!existsSync(events)) return null;
+  const opens = new Map<number, number>();
+  await eachNdjsonLine<{ i: number; open?: number | null }>(events, (e) => {
+    if (typeof e.open === 'number') opens.set(e.i, e.open);
+  });
+  return { everyMs, openOf: (i) => opens.get(i) };
 }

@@ -206,6 +206,14 @@ export function expectFilesAgree(result: RunResult, expect: typeof import('vites
   }
   expect(m.rttMs.count).toBe(m.replied + m.late);
   expect(m.sendLagMs.count).toBe(m.sent);
+  // Each block's send lag is read back from the files (message k due at open + (k − 1)·every): one
+  // per message sent, and the largest the workers measured (the files' times have 3 decimals).
+  const before = result.summary.beforeReady.messages!.sendLagMs;
+  const after = result.summary.afterReady.messages!.sendLagMs;
+  expect(phases.reduce((n, p) => n + p.sendLagMs.count, 0), "phases' send lag").toBe(m.sent);
+  expect(before.count + after.count, 'before + after ready send lag').toBe(m.sent);
+  const workersMax = m.sendLagMs.max ?? 0;
+  expect(Math.abs(Math.max(before.max ?? 0, after.max ?? 0) - workersMax), 'the largest send lag').toBeLessThanOrEqual(0.002 * workersMax + 0.003);
 }
 
 /**
