@@ -129,6 +129,18 @@ describe('session.reconnect.on', () => {
   });
 });
 
+describe('the rollout keys given a value of the wrong shape say what shape they take', () => {
+  it('population, stream, reply, reconnect, backoff, trigger', () => {
+    const pop = 'name: t\ntarget:\n  url: ws://127.0.0.1:9/ws\nload:\n  population: 100\n  duration: 5s\n';
+    expect(errorOf(pop)).toBe('bad.yaml:5: load.population: expected a population like { clients: 5000, over: 10s }, found 100');
+    expect(errorOf(base + 'session:\n  stream: 5\n')).toBe('bad.yaml:8: session.stream: expected a stream like { every: 250ms, send, reply, within: 2s }, found 5');
+    expect(errorOf(base + 'session:\n  stream: { reply: 5 }\n')).toBe(`bad.yaml:8: session.stream.reply: expected a reply like { match: '"type":"pong"', seq: seq }, found 5`);
+    expect(errorOf(base + 'session:\n  reconnect: 5\n')).toBe('bad.yaml:8: session.reconnect: expected reconnect settings like { on: [1006, 1011], max: 10, backoff: { initial: 250ms } }, found 5');
+    expect(errorOf(base + 'session:\n  reconnect: { backoff: 5 }\n')).toBe('bad.yaml:8: session.reconnect.backoff: expected a backoff like { initial: 250ms, factor: 2, max: 5s, jitter: 10% }, found 5');
+    expect(errorOf(base.replace('9/ws\n', '9/ws\n  trigger: "deploy.sh"\n'))).toBe('bad.yaml:4: target.trigger: expected a trigger like { command: "gcloud run deploy …", at: 30s }, found "deploy.sh"');
+  });
+});
+
 describe('keys that would make a run pass without doing what they say', () => {
   it('a deploy (target.trigger.at) due after the load ends: it would never launch', () => {
     const trigger = (at: string, load = '') => base.replace('9/ws\n', `9/ws\n  trigger: { command: "true", at: ${at} }\n`) + load;

@@ -112,7 +112,7 @@ const targetSchema = z
       .object({
         command: z.string({ error: 'expected a shell command (string)' }).min(1, 'expected a non-empty shell command'),
         at: duration().optional(),
-      })
+      }, { error: 'expected a trigger like { command: "gcloud run deploy …", at: 30s }' })
       .strict()
       .optional(),
   })
@@ -189,7 +189,7 @@ const populationSchema = z
   .object({
     clients: numeric(z.number({ error: 'expected a whole number of clients' }).int('expected a whole number of clients').positive('expected a positive number of clients')),
     over: duration().default(0),
-  })
+  }, { error: 'expected a population like { clients: 5000, over: 10s }' })
   .strict();
 
 const loadSchema = z
@@ -285,13 +285,13 @@ const streamSchema = z
         json: z.record(z.string(), z.unknown(), { error: 'expected a map of fields the JSON reply must have' }).optional(),
         /** Where the reply echoes the sequence number; without it replies are matched in order. */
         seq: jsonPath.optional(),
-      })
+      }, { error: 'expected a reply like { match: \'"type":"pong"\', seq: seq }' })
       .strict()
       .refine((r) => !(r.match !== undefined && r.json !== undefined), { message: 'expected at most one of match (regex) or json (subset)' })
       .default({ match: '"type":"pong"', seq: 'seq' } as never),
     /** A reply later than this is late; none by the socket's end: lost. */
     within: positiveDuration().default(2000),
-  })
+  }, { error: 'expected a stream like { every: 250ms, send, reply, within: 2s }' })
   .strict();
 
 const RECONNECT_ON = 'expected a close code (1000–4999: 1006, 1011 …), an HTTP status (100–599: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
@@ -334,10 +334,10 @@ const sessionSchema = z
               .transform((j) => (typeof j === 'string' ? Number(j.slice(0, -1)) / 100 : j))
               .refine((j) => j >= 0 && j <= 1, { message: 'expected a jitter between 0% and 100%' })
               .default(0.1),
-          })
+          }, { error: 'expected a backoff like { initial: 250ms, factor: 2, max: 5s, jitter: 10% }' })
           .strict()
           .default({ initial: 250, factor: 2, max: 5000, jitter: 0.1 } as never),
-      })
+      }, { error: 'expected reconnect settings like { on: [1006, 1011], max: 10, backoff: { initial: 250ms } }' })
       .strict()
       .optional(),
     /** A message stream on every open socket, its replies timed (see streamSchema). */
