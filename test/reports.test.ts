@@ -19,6 +19,8 @@ import { roundTrip } from '../src/report/message-findings.js';
 import { Recorder } from '../src/run/recorder.js';
 import { MSG_LOST, MSG_REPLIED, type MessageLine } from '../src/record/messages.js';
 import { progressLine } from '../src/cli/progress.js';
+import { mergeProgress } from '../src/run/progress-merge.js';
+import type { Progress } from '../src/run/recorder.js';
 import { loadReportData } from '../src/report/html-data.js';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -378,23 +380,44 @@ describe('messages in the reports', () => {
   });
 
   it('the progress line: messages per second and lost so far, only with a stream', async () => {
+    const open1 = { sockets: 1, clients: 0 };
     const dir = mkdtempSync(join(root, 'progress-'));
     const recorder = new Recorder(dir, 1, 1000, true);
     const entry = (kind: number, code = 0) => [3, 1, 1500, kind === MSG_LOST ? -1 : 2.5, kind, code, 0];
     recorder.messages(0, Float64Array.from([...entry(MSG_REPLIED), ...entry(MSG_LOST, 1011), ...entry(MSG_REPLIED)]));
-    const first = recorder.progress(10, 1);
+    const first = recorder.progress(10, open1);
     expect(first.messages).toEqual({ perSecond: 3, lost: 1 });
     recorder.messages(0, Float64Array.from(entry(MSG_LOST, 1006)));
-    expect(recorder.progress(10, 1).messages).toEqual({ perSecond: 1, lost: 2 });
-    expect(recorder.progress(10, 1).messages).toEqual({ perSecond: 0, lost: 2 });
+    expect(recorder.progress(10, open1).messages).toEqual({ perSecond: 1, lost: 2 });
+    expect(recorder.progress(10, open1).messages).toEqual({ perSecond: 0, lost: 2 });
     await recorder.close();
     const plain = new Recorder(mkdtempSync(join(root, 'progress-')), 1, 1000, false);
-    expect(plain.progress(10, 1).messages).toBeUndefined();
+    expect(plain.progress(10, open1).messages).toBeUndefined();
     await plain.close();
     const line = { elapsedMs: 2000, scheduled: 10, attempted: 4, perSecond: 2, openNow: 1, opened: 3, failures: { '1011': 1 } };
     expect(progressLine({ ...line, messages: { perSecond: 1234, lost: 5 } })).toBe('  2.00s  4/10 attempts  2/s  open 1  msgs 1234/s lost 5  1011:1');
     expect(progressLine(line)).toBe('  2.00s  4/10 attempts  2/s  open 1  1011:1');
     // Reconnecting clients: retries apart from the schedule's attempts, and the cuts.
     expect(progressLine({ ...line, attempted: 9, clients: { retries: 5, drops: 3 } })).toBe('  2.00s  4/10 attempts +5 retries  2/s  open 1  cut 3  1011:1');
+    // A population: its clients connected now; and the phase the timeline is in.
+    expect(progressLine({ ...line, openNow: 5003, population: { connected: 4980, clients: 5000 }, phase: 'dependencies' })).toBe('  2.00s  [dependencies]  4/10 attempts  2/s  open 5003  connected 4980/5000  1011:1');
+  });
+
+  it('--processes: the shards\' latest progress added up, the furthest time, the watching shard\'s phase', () => {
+    const shard = (k: number): Progress => ({ elapsedMs: 1000 + k, scheduled: 10, attempted: 4 + k, perSecond: 2, openNow: 3, opened: 5, failures: { '1011': k + 1 }, population: { connected: 3, clients: 5 }, clients: { retries: k, drops: 1 }, ...(k === 0 ? { phase: 'ready', messages: { perSecond: 7, lost: 1 } } : {}) });
+    expect(mergeProgress([])).toBeNull();
+    expect(mergeProgress([shard(0), shard(1), shard(2)])).toEqual({
+      elapsedMs: 1002, scheduled: 30, attempted: 15, perSecond: 6, openNow: 9, opened: 15, failures: { '1011': 6 },
+      population: { connected: 9, clients: 15 }, clients: { retries: 3, drops: 3 }, phase: 'ready', messages: { perSecond: 7, lost: 1 },
+    });
+  });
+
+  it('progress: a population counts the clients whose socket the workers hold open; the phase once the timeline has one', async () => {
+    const recorder = new Recorder(mkdtempSync(join(root, 'progress-')), 1, 1000, false);
+    expect(recorder.progress(10, { sockets: 7, clients: 5 }, 6)).toMatchObject({ openNow: 7, population: { connected: 5, clients: 6 } });
+    expect(recorder.progress(10, { sockets: 7, clients: 0 }, 0).population).toBeUndefined();
+    recorder.begin(1000, { timeline: () => ({ spans: [{ phase: 'init', startMs: 0, endMs: null }], readyAtMs: null, failedAtMs: null }) });
+    expect(recorder.progress(10, { sockets: 0, clients: 0 }).phase).toBe('init');
+    await recorder.close();
   });
 });

@@ -1,7 +1,7 @@
 import type { Progress } from '../run/run.js';
 import { formatDuration } from '../util/duration.js';
 
-/** One status line: elapsed, attempts and rate, open sockets, the stream's messages, failures by kind. */
+/** One status line: elapsed, the phase, attempts and rate, open sockets, a population's clients connected, the stream's messages, failures by kind. */
 export function progressLine(p: Progress): string {
   const failures = Object.entries(p.failures)
     .sort(([, a], [, b]) => b - a)
@@ -13,7 +13,9 @@ export function progressLine(p: Progress): string {
   const c = p.clients;
   const attempts = c ? `${p.attempted - c.retries}/${p.scheduled} attempts +${c.retries} retries` : `${p.attempted}/${p.scheduled} attempts`;
   const cuts = c && c.drops > 0 ? `  cut ${c.drops}` : '';
-  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}  ${attempts}  ${p.perSecond}/s  open ${p.openNow}${cuts}${messages}${failures ? `  ${failures}` : ''}`;
+  const connected = p.population ? `  connected ${p.population.connected}/${p.population.clients}` : '';
+  const phase = p.phase ? `  [${p.phase}]` : '';
+  return `${formatDuration(Math.max(0, p.elapsedMs)).padStart(7)}${phase}  ${attempts}  ${p.perSecond}/s  open ${p.openNow}${connected}${cuts}${messages}${failures ? `  ${failures}` : ''}`;
 }
 
 /**

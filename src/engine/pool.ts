@@ -49,12 +49,19 @@ export interface EngineListener {
   interval?(tick: EngineTick): void;
 }
 
+/** Sockets open now, and of them a population's clients' (its clients connected now). */
+export interface OpenNow {
+  sockets: number;
+  clients: number;
+}
+
 export interface WorkerStatus {
   worker: number;
   scheduled: number;
   /** The thread's nice once ready (Linux; null where unknown or before it was ready). */
   nice: number | null;
   openNow: number;
+  clientsOpen: number;
   inFlight: number;
   pending: number;
   done: boolean;
@@ -118,7 +125,7 @@ export class Engine {
     this.added = Array.from({ length: n }, () => []);
     const { filename, execArgv } = workerFile();
     this.pool = new Piscina({ filename, minThreads: n, maxThreads: n, concurrentTasksPerWorker: 1, idleTimeout: 1000, atomics: 'disabled', ...(execArgv ? { execArgv } : {}), resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb(peakRate(options.stages) / (n * shard.count)) } });
-    this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, nice: null, openNow: 0, inFlight: 0, pending: 0, done: false, error: null }));
+    this.workers = Array.from({ length: n }, (_, w) => ({ worker: w, scheduled: 0, nice: null, openNow: 0, clientsOpen: 0, inFlight: 0, pending: 0, done: false, error: null }));
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
     const runs: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
@@ -191,6 +198,11 @@ export class Engine {
     return this.workers.reduce((sum, w) => sum + w.openNow, 0);
   }
 
+  /** Sockets open now and, of them, a population's clients', over all workers (as of their last tick). */
+  get open(): OpenNow {
+    return { sockets: this.openNow, clients: this.workers.reduce((sum, w) => sum + w.clientsOpen, 0) };
+  }
+
   private send(msg: MainToWorker): void {
     this.ports.forEach((port, w) => {
       if (!this.workers[w].done) port.postMessage(msg);
@@ -232,6 +244,7 @@ export class Engine {
 
   private onTick(msg: WorkerTick, status: WorkerStatus): void {
     status.openNow = msg.openNow;
+    status.clientsOpen = msg.clientsOpen;
     status.inFlight = msg.inFlight;
     status.pending = msg.pending;
     this.onRecords(msg.records);

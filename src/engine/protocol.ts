@@ -142,6 +142,8 @@ export interface WorkerTick {
   /** Per-step interval histograms (session.steps): time from the step's start and from open. */
   steps?: Record<string, { fromStart?: string; fromOpen?: string }>;
   openNow: number;
+  /** Of them, a population's clients' sockets (load.population): its clients connected now. */
+  clientsOpen: number;
   inFlight: number;
   /** Scheduled attempts not yet started. */
   pending: number;

@@ -16,6 +16,8 @@ const RECORD_BATCH = 128;
 /** What the worker's interval message says of it besides records and histograms. */
 export interface WorkerGauges {
   openNow: number;
+  /** Of them, a population's clients' sockets. */
+  clientsOpen: number;
   inFlight: number;
   /** Scheduled attempts not yet started. */
   pending: number;
@@ -82,6 +84,7 @@ export class Reporter {
       records: this.records,
       histograms: this.takeHistograms(),
       openNow: gauges.openNow,
+      clientsOpen: gauges.clientsOpen,
       inFlight: gauges.inFlight,
       pending: gauges.pending,
     });

@@ -85,6 +85,8 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   private readonly failures = new Map<number, number>();
   private readonly active = new Set<Attempt>();
   private openNow = 0;
+  /** Of them, a population's clients' sockets: the clients connected now. */
+  private clientsOpen = 0;
   private stopping = false;
   private completed = false;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -233,8 +235,9 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     }
   }
 
-  opened(): void {
+  opened(attempt: Attempt): void {
     this.openNow++;
+    if (isPopulationClient(attempt.rec.client)) this.clientsOpen++;
   }
 
   stepRegex(index: number): RegExp {
@@ -275,7 +278,10 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
 
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {
     this.active.delete(attempt);
-    if (wasOpen) this.openNow--;
+    if (wasOpen) {
+      this.openNow--;
+      if (isPopulationClient(record.client)) this.clientsOpen--;
+    }
     this.reporter.add(record);
     this.maybeReconnect(record);
     if (this.stoppingOrDone() && this.active.size === 0) this.complete();
@@ -361,6 +367,6 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   }
 
   private flush(type: 'tick' | 'done'): void {
-    this.reporter.flush(type, { openNow: this.openNow, inFlight: this.active.size, pending: this.stopping ? 0 : this.scheduler.pending() });
+    this.reporter.flush(type, { openNow: this.openNow, clientsOpen: this.clientsOpen, inFlight: this.active.size, pending: this.stopping ? 0 : this.scheduler.pending() });
   }
 }

@@ -45,7 +45,7 @@ export class WsraceMetrics {
     this.handshake = new Histogram({ name: 'wsrace_handshake_seconds', help: 'Scheduled start to open (result="open") or to failure (result="fail").', labelNames: ['phase', 'result'], buckets: HANDSHAKE_BUCKETS, registers });
     this.lag = new Histogram({ name: 'wsrace_schedule_lag_seconds', help: "Actual minus scheduled start: the generator's own lateness.", buckets: LAG_BUCKETS, registers });
     this.openSockets = new Gauge({ name: 'wsrace_open_sockets', help: 'Sockets open now, over all workers.', registers });
-    this.clientsConnected = new Gauge({ name: 'wsrace_clients_connected', help: 'Reconnecting clients whose last finished attempt left them connected (from finished attempts).', registers });
+    this.clientsConnected = new Gauge({ name: 'wsrace_clients_connected', help: "Clients connected now: a population's clients with a socket open, and reconnecting clients whose last finished attempt left them connected.", registers });
     this.disconnects = new Counter({ name: 'wsrace_disconnects_total', help: 'Open sockets the server or the network closed, by close code and the phase they closed in.', labelNames: ['code', 'phase'], registers });
     this.messages = new Counter({ name: 'wsrace_messages_total', help: "session.stream's messages by result and the phase they were sent in.", labelNames: ['result', 'phase'], registers });
     this.rtt = new Histogram({ name: 'wsrace_message_rtt_seconds', help: "session.stream: a message sent to its reply (late ones too).", labelNames: ['phase'], buckets: HANDSHAKE_BUCKETS, registers });

@@ -92,6 +92,17 @@ export class ClientTracker {
     c.droppedAt = null;
   }
 
+  /**
+   * Reconnecting clients (session.reconnect, not a population's) whose last finished attempt left
+   * them connected. A population's clients hold their socket until the end, so no record says
+   * they are connected while it is open: the workers count those (WorkerTick.clientsOpen).
+   */
+  connectedNow(): number {
+    let n = 0;
+    for (const [client, c] of this.byClient) if (client < POPULATION_BASE && c.connectedAt !== null && c.droppedAt === null) n++;
+    return n;
+  }
+
   /** Every client seen, in the order its first record arrived. */
   clients(): ClientProgress[] {
     return [...this.byClient.values()];

@@ -3,7 +3,7 @@ import { now } from '../util/clock.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import { MESSAGE_FIELDS } from '../record/messages.js';
 import { phaseAt } from '../timeline/attribute.js';
-import type { EngineListener, EngineTick } from '../engine/pool.js';
+import type { EngineListener, EngineTick, OpenNow } from '../engine/pool.js';
 import type { ExportsReport } from '../report/summary.js';
 import { WsraceMetrics } from '../metrics/registry.js';
 import { MetricsExports, type ExportSettings } from '../metrics/exports.js';
@@ -78,15 +78,15 @@ export class LiveMetrics implements EngineListener {
     }
   }
 
-  /** T0 is chosen: records may now come; the gauges are sampled every second from `openNow`. */
-  begin(t0: number, phases: PhaseSource, openNow: () => number, histograms?: Record<Metric, Histogram>): void {
+  /** T0 is chosen: records may now come; the gauges are sampled every second from the engine's. */
+  begin(t0: number, phases: PhaseSource, gauges: () => OpenNow, histograms?: Record<Metric, Histogram>): void {
     this.t0 = t0;
     this.histograms = histograms ?? null;
     this.phases = phases;
-    this.sample(openNow());
+    this.sample(gauges());
     this.timer = setInterval(() => {
       this.countHeld();
-      this.sample(openNow());
+      this.sample(gauges());
     }, 1000);
     this.timer.unref();
   }
@@ -106,12 +106,12 @@ export class LiveMetrics implements EngineListener {
   }
 
   /** The run is over: lost attempts counted, the gauges' last values, the final pushes. */
-  async end(lost: AttemptRecord[], openNow: number): Promise<void> {
+  async end(lost: AttemptRecord[], open: OpenNow): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.countHeld();
     this.countHeld();
     this.count(lost);
-    this.sample(openNow);
+    this.sample(open);
     await this.exports.end();
   }
 
@@ -138,13 +138,12 @@ export class LiveMetrics implements EngineListener {
     for (let o = 0; o < data.length; o += MESSAGE_FIELDS) this.metrics.message(data[o + 4], data[o + 3], phaseAt(timeline, data[o + 2] - this.t0));
   }
 
-  private sample(openNow: number): void {
+  private sample({ sockets, clients }: OpenNow): void {
     const timeline = this.phases?.timeline();
     if (!timeline) return;
     const at = now() - this.t0;
-    let connected = 0;
-    for (const c of this.recorder.clients.clients()) if (c.connectedAt !== null && c.droppedAt === null) connected++;
-    this.metrics.sample(openNow, connected, phaseAt(timeline, at), timeline.readyAtMs !== null && at >= timeline.readyAtMs);
+    const connected = clients + this.recorder.clients.connectedNow();
+    this.metrics.sample(sockets, connected, phaseAt(timeline, at), timeline.readyAtMs !== null && at >= timeline.readyAtMs);
     if (this.histograms && this.liveThresholds.length > 0) this.metrics.thresholds(evaluateThresholds(this.liveThresholds, liveView(this.liveThresholds, this.recorder.totals, this.histograms)));
   }
 }

@@ -8,6 +8,8 @@ import { killOnExit } from '../target/process.js';
 import { LineSplitter } from '../util/lines.js';
 import type { Summary } from '../report/summary.js';
 import { mergeRuns } from './merge.js';
+import { mergeProgress } from './progress-merge.js';
+import type { Progress } from './recorder.js';
 import { RunError } from './errors.js';
 import { localSpinBudget } from './settings.js';
 import type { StopSignal } from './interrupt.js';
@@ -28,6 +30,8 @@ export interface ProcessesOptions {
   onLine?(shard: number, line: string): void;
   /** Aborting it passes the signal (its reason: SIGINT or SIGTERM) on to every shard process. */
   signal?: AbortSignal;
+  /** Every second while the shards run: their latest progress, added up (progress-merge.ts). */
+  onProgress?(p: Progress): void;
 }
 
 /** What a shard process is told to run: JSON over its IPC channel (shard-process.ts). */
@@ -44,8 +48,8 @@ export interface ShardProcessOptions {
 
 /** Parent → shard process; `abort`: another shard's abortOnFail threshold failed, stop as it did. */
 export type ToShard = { type: 'run'; options: ShardProcessOptions } | { type: 'stop'; reason: StopSignal } | { type: 'abort'; expr: string };
-/** Shard process → parent: `aborted` when its abortOnFail threshold fails, then once how it ended, before it exits with `exitCode`. */
-export type FromShard = { type: 'aborted'; expr: string } | ShardOutcome;
+/** Shard process → parent: its progress every second, `aborted` when its abortOnFail threshold fails, then once how it ended, before it exits with `exitCode`. */
+export type FromShard = { type: 'progress'; progress: Progress } | { type: 'aborted'; expr: string } | ShardOutcome;
 export type ShardOutcome = { type: 'finished'; exitCode: number } | { type: 'failed'; exitCode: number; message: string };
 
 interface ShardEnd {
@@ -69,9 +73,11 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   const dirs = Array.from({ length: n }, (_, k) => join(options.outDir, `shard-${k}`));
   // Each shard judges its abortOnFail thresholds on its own share; the first to fail stops them all.
   const aborted = new AbortController();
+  const latest = new Map<number, Progress>();
+  const progress = options.onProgress ? setInterval(() => tellProgress(latest, options.onProgress!), 1000) : null;
   const ends = await Promise.all(
     dirs.map((dir, k) =>
-      runShardProcess(k, { ...options, aborted }, {
+      runShardProcess(k, { ...options, aborted, onShardProgress: (p) => latest.set(k, p) }, {
         scenarioFile: options.scenarioFile,
         overrides: { ...options.overrides, workers },
         shard: { index: k, count: n },
@@ -83,6 +89,7 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
       }),
     ),
   );
+  if (progress) clearInterval(progress);
   const exitCodes = ends.map((e) => e.code);
   // Shards that could not run at all (bad input, no descriptors) have no folder to merge.
   const usable = dirs.filter((_, k) => exitCodes[k] !== 2 && exitCodes[k] !== 3 && exitCodes[k] !== null);
@@ -94,8 +101,13 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   return { summary, exitCodes };
 }
 
+function tellProgress(latest: Map<number, Progress>, onProgress: (p: Progress) => void): void {
+  const merged = mergeProgress([...latest.values()]);
+  if (merged) onProgress(merged);
+}
+
 /** Starts one shard process with its options and resolves when it has exited and its output is read. */
-function runShardProcess(k: number, options: ProcessesOptions & { aborted: AbortController }, shard: ShardProcessOptions): Promise<ShardEnd> {
+function runShardProcess(k: number, options: ProcessesOptions & { aborted: AbortController; onShardProgress(p: Progress): void }, shard: ShardProcessOptions): Promise<ShardEnd> {
   const { filename, execArgv } = shardEntry();
   const child = fork(filename, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
   const forget = killOnExit(child.pid);
@@ -110,7 +122,8 @@ function runShardProcess(k: number, options: ProcessesOptions & { aborted: Abort
     stream.setEncoding('utf8').on('data', (d: string) => lines.push(d));
   }
   child.on('message', (msg: FromShard) => {
-    if (msg.type === 'aborted') options.aborted.abort(msg.expr);
+    if (msg.type === 'progress') options.onShardProgress(msg.progress);
+    else if (msg.type === 'aborted') options.aborted.abort(msg.expr);
     else report = msg;
   });
   const onAbort = () => stopShard(child, options.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');

@@ -10,7 +10,7 @@ import { ClientTracker, dropped } from '../record/clients.js';
 import { MessagesFile } from '../record/messages-file.js';
 import { addMessage, emptyMessageCounts, MESSAGE_FIELDS, MSG_LATE, MSG_REPLIED, type MessageCounts } from '../record/messages.js';
 import { phaseAt, type PhaseTimeline } from '../timeline/attribute.js';
-import type { EngineListener, EngineTick } from '../engine/pool.js';
+import type { EngineListener, EngineTick, OpenNow } from '../engine/pool.js';
 import type { StepSpec } from '../engine/protocol.js';
 import type { StepReport } from '../report/summary.js';
 
@@ -27,6 +27,10 @@ export interface Progress {
   messages?: { perSecond: number; lost: number };
   /** Reconnecting clients: their attempts after the first (counted in `attempted`), and the sockets of theirs that were cut. */
   clients?: { retries: number; drops: number };
+  /** load.population: its clients with a socket open now, of how many. */
+  population?: { connected: number; clients: number };
+  /** The startup phase in effect now; absent until the timeline has one. */
+  phase?: string;
 }
 
 interface StepFailures {
@@ -121,13 +125,18 @@ export class Recorder implements EngineListener {
   }
 
   /** The progress line's numbers; "per second" counts from the previous call. */
-  progress(scheduled: number, openNow: number): Progress {
+  progress(scheduled: number, open: OpenNow, populationClients = 0): Progress {
+    const elapsedMs = now() - this.t0;
+    const timeline = this.phases?.timeline();
+    const phase = timeline && timeline.spans.length > 0 ? phaseAt(timeline, elapsedMs) : null;
     const p: Progress = {
-      elapsedMs: now() - this.t0,
+      elapsedMs,
       scheduled,
       attempted: this.totals.attempted,
       perSecond: this.finishedLastSecond,
-      openNow,
+      openNow: open.sockets,
+      ...(populationClients > 0 ? { population: { connected: open.clients, clients: populationClients } } : {}),
+      ...(phase !== null ? { phase } : {}),
       opened: this.totals.opened,
       failures: failureKinds(this.totals),
       ...(this.messageCounts ? { messages: { perSecond: this.messageCounts.sent - this.messagesBefore, lost: this.messageCounts.lost } } : {}),

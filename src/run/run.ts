@@ -44,14 +44,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     // T0: the target's launch (or the trigger's), else the shared start, else the first attempt.
     launched = launch(settings, outDir, options.startAt, live.add);
     recorder.begin(launched.t0, live);
-    metered?.begin(launched.t0, live, () => engine.openNow, engine.histograms);
+    metered?.begin(launched.t0, live, () => engine.open, engine.histograms);
     live.begin(launched.t0, launched.target);
     const scheduleStart = launched.t0 + settings.scenario.load.startAfter;
     const goAt = Math.max(scheduleStart, now() + 1);
     engine.go(goAt, launched.t0);
     live.sealAt(scheduleStart + scheduleDurationMs(settings.stages));
     interrupt.begin(launched.t0, goAt);
-    progress = setInterval(() => options.onProgress?.(recorder.progress(settings.scheduled + live.burstSent, engine.openNow)), 1000);
+    progress = setInterval(() => options.onProgress?.(recorder.progress(settings.scheduled + live.burstSent, engine.open, settings.clients)), 1000);
     await engine.finished;
   } catch (err) {
     await metered?.exports.close();
@@ -63,7 +63,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     await shutDown(engine, live, launched, recorder);
   }
   // The final pushes carry the last values; summary.json then says what each way out delivered.
-  await metered?.end(engine.lostRecords(), engine.openNow);
+  await metered?.end(engine.lostRecords(), engine.open);
   const result = await finish({ settings, outDir, startedAt, t0: launched.t0, engine, recorder, live, lateByMs, interruptedBy: interrupt.reason, abortedBy: interrupt.abortedBy, exports: metered?.report() }).catch(async (err: unknown) => {
     await metered?.exports.close();
     throw err;

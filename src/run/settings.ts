@@ -49,6 +49,8 @@ export interface RunSettings {
   burst: Scenario['load']['onReady'];
   /** load.population, resolved for the engine; null without one. */
   population: PopulationSettings | null;
+  /** This run's (or shard's) share of the population's clients; 0 without one. */
+  clients: number;
   readyFrom: ReadySource | null;
 }
 
@@ -115,6 +117,7 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
     scheduled: (shard ? stripeIndices(total, shard).length : total) + clients,
     burst: leader ? scenario.load.onReady : undefined,
     population,
+    clients,
     readyFrom: TimelineSources.readyFrom(scenario),
   };
 }

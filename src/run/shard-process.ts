@@ -37,6 +37,7 @@ async function runShard(o: ShardProcessOptions): Promise<ShardOutcome> {
       signal: interrupt.signal,
       abortSignal: siblingAborted.signal,
       onAbort: (a) => process.send!({ type: 'aborted', expr: a.expr } satisfies FromShard),
+      onProgress: (progress) => process.send!({ type: 'progress', progress } satisfies FromShard),
       onWarning: (m) => process.stderr.write(`wsrace: ${m}\n`),
     });
     const degraded = result.summary.workers.some((w) => w.error !== null);

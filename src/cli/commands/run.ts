@@ -59,6 +59,7 @@ async function runAsProcesses(argv: RunArgs, overrides: ScenarioOverrides, name:
   const outDir = argv.out ?? defaultOutDir('reports', name);
   const interrupt = interruptHandler('stopping the shard processes and merging what they did', 'the shard processes are stopped with wsrace');
   if (!argv.quiet && !argv.json) process.stderr.write(`wsrace: ${name}: ${n} shard processes → ${outDir}\n`);
+  const progress = progressPrinter(process.stderr, argv.quiet || argv.json);
   try {
     const { summary, exitCodes } = await runProcesses({
       scenarioFile: argv.scenario,
@@ -68,16 +69,21 @@ async function runAsProcesses(argv: RunArgs, overrides: ScenarioOverrides, name:
       workers: argv.workers,
       spinBudget: argv.spin,
       signal: interrupt.signal,
+      onProgress: (p) => progress.update(p),
       onLine: (k, line) => {
-        if (line.startsWith('wsrace:')) process.stderr.write(`[shard ${k}] ${line}\n`);
+        if (!line.startsWith('wsrace:')) return;
+        progress.end();
+        process.stderr.write(`[shard ${k}] ${line}\n`);
       },
     });
+    progress.end();
     process.stdout.write(argv.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary, outDir) + '\n');
     const regressed = compareWithBaseline(baseline, outDir, argv);
     pointLatest(outDir, name);
     const failed = exitCodes.some((c) => c !== EXIT.ok && c !== EXIT.thresholdFailed);
     process.exitCode = interrupt.exitCode() ?? (failed ? EXIT.degraded : summary.verdict === 'fail' || regressed ? EXIT.thresholdFailed : EXIT.ok);
   } finally {
+    progress.end();
     interrupt.detach();
   }
 }
