@@ -19,7 +19,7 @@ import { roundTrip } from '../src/report/message-findings.js';
 import { Recorder } from '../src/run/recorder.js';
 import { MSG_LOST, MSG_REPLIED, type MessageLine } from '../src/record/messages.js';
 import { progressLine } from '../src/cli/progress.js';
-import { mergeProgress } from '../src/run/progress-merge.js';
+import { endedProgress, mergeProgress } from '../src/run/progress-merge.js';
 import type { Progress } from '../src/run/recorder.js';
 import { loadReportData } from '../src/report/html-data.js';
 
@@ -410,6 +410,8 @@ describe('messages in the reports', () => {
       elapsedMs: 1002, scheduled: 30, attempted: 15, perSecond: 6, openNow: 9, opened: 15, failures: { '1011': 6 },
       population: { connected: 9, clients: 15 }, clients: { retries: 3, drops: 3 }, phase: 'ready', messages: { perSecond: 7, lost: 1 },
     });
+    // A shard that ended keeps its counts; nothing of it is open or going on any more.
+    expect(mergeProgress([endedProgress(shard(0)), shard(1)])).toMatchObject({ attempted: 9, perSecond: 2, openNow: 3, population: { connected: 3, clients: 10 }, messages: { perSecond: 0, lost: 1 } });
   });
 
   it('progress: a population counts the clients whose socket the workers hold open; the phase once the timeline has one', async () => {

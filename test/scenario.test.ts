@@ -112,9 +112,12 @@ describe('session.reconnect.on', () => {
   });
 
   it('anything else is refused with what was expected and what was found', () => {
-    const expected = 'expected a close code (1000–4999: 1006, 1011 …), an HTTP status (100–599: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
+    const expected = 'expected a close code an attempt can end with (1000–1014 but 1004, or 3000–4999: 1006, 1011 …), an HTTP status (100–599 but 101: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
     expect(errorOf(withOn('[http_5xx]'))).toBe(`bad.yaml:8: session.reconnect.on[0]: ${expected}, found "http_5xx"`);
     expect(errorOf(withOn('[503, 99999]'))).toBe(`bad.yaml:8: session.reconnect.on[1]: ${expected}, found 99999`);
+    // ws ends an attempt whose server sends 1004 or 1015–2999 as error; 101 is the upgrade itself.
+    for (const never of ['1004', '1015', '2000', '101', 'http_101', '5000']) expect(errorOf(withOn(`[${never}]`))).toBe(`bad.yaml:8: session.reconnect.on[0]: ${expected}, found ${/^\d+$/.test(never) ? never : `"${never}"`}`);
+    expect(parseScenarioText(withOn('[1000, 1005, 1014, 3000, 4999, 100, 599]'), 'ok.yaml', {}, {}).scenario.session.reconnect!.on).toEqual(['1000', '1005', '1014', '3000', '4999', 'http_100', 'http_599']);
     expect(errorOf(withOn('refused'))).toMatch(/session\.reconnect\.on: expected a list of outcomes to retry on, like \[1006, 1011, 503, refused\], found "refused"/);
   });
 
@@ -142,12 +145,14 @@ describe('the rollout keys given a value of the wrong shape say what shape they 
 });
 
 describe('keys that would make a run pass without doing what they say', () => {
-  it('a deploy (target.trigger.at) due after the load ends: it would never launch', () => {
-    const trigger = (at: string, load = '') => base.replace('9/ws\n', `9/ws\n  trigger: { command: "true", at: ${at} }\n`) + load;
-    expect(errorOf(trigger('60s'))).toBe('bad.yaml:4: target.trigger.at: expected a time before the load ends (5s after T0: load.startAfter + the stages or load.duration), found 60s'.replace('5s after', '1s after'));
-    expect(errorOf(trigger('1s'))).toMatch(/target\.trigger\.at: expected a time before the load ends \(1s after T0/);
-    expect(parseScenarioText(trigger('999ms'), 'ok.yaml', {}, {}).scenario.target.trigger!.at).toBe(999);
-    expect(parseScenarioText(trigger('1s', '  startAfter: 500ms\n'), 'ok.yaml', {}, {}).scenario.target.trigger!.at).toBe(1000);
+  it('a deploy (target.trigger.at) due after the run can have ended: it would never launch', () => {
+    // The stage lasts 1 s, its sockets 1 s more (session.hold), and the drain at most 10 s (drainTimeout).
+    const trigger = (at: string, extra = '') => base.replace('9/ws\n', `9/ws\n  trigger: { command: "true", at: ${at} }\n`) + extra;
+    expect(errorOf(trigger('60s'))).toBe('bad.yaml:4: target.trigger.at: expected a time before the run can end (12s after T0: load.startAfter + the stages and session.hold, or load.duration, + drainTimeout), found 60s');
+    expect(errorOf(trigger('12s'))).toMatch(/target\.trigger\.at: expected a time before the run can end \(12s after T0/);
+    expect(parseScenarioText(trigger('11999ms'), 'ok.yaml', {}, {}).scenario.target.trigger!.at).toBe(11_999);
+    expect(parseScenarioText(trigger('12s', 'session:\n  hold: 5m\n'), 'ok.yaml', {}, {}).scenario.target.trigger!.at).toBe(12_000);
+    expect(errorOf(trigger('3s', 'drainTimeout: 0s\nsession:\n  hold: 0s\n'))).toMatch(/expected a time before the run can end \(1s after T0/);
   });
 
   it('a stream whose message has no ${seq} while its replies are matched by the seq they echo: every message would be lost', () => {

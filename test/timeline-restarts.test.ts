@@ -49,6 +49,9 @@ describe('later startups: a restart or a new revision after the first one ended'
     const { timeline } = timelineOf(later, T0, 'health');
     expect(timeline.restarts).toEqual([{ startMs: 1330, readyAtMs: null, failedAtMs: null }]);
     expect(phaseAt(timeline, 1329)).toBe(READY);
+    // A deploy after the ready line moves the line again: a probe sent before the deploy reports the old revision.
+    const deployed = [...events, deploy(3000), probed('init', 2990, 3010), probed('init', 3001, 3020)];
+    expect(timelineOf(deployed, T0, 'health').timeline.restarts).toEqual([{ startMs: 3020, readyAtMs: null, failedAtMs: null }]);
   });
 
   it("timeline.ndjson keeps a probe's send time beside its phase, in ms since T0, and reads it back", () => {

@@ -108,6 +108,8 @@ export interface MessageLine {
   ooo?: true;
   /** Added when the run ends. */
   phase?: string;
+  /** In a merged run: the shard the line came from. */
+  shard?: number;
 }
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;

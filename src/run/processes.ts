@@ -8,7 +8,7 @@ import { killOnExit } from '../target/process.js';
 import { LineSplitter } from '../util/lines.js';
 import type { Summary } from '../report/summary.js';
 import { mergeRuns } from './merge.js';
-import { mergeProgress } from './progress-merge.js';
+import { endedProgress, mergeProgress } from './progress-merge.js';
 import type { Progress } from './recorder.js';
 import { RunError } from './errors.js';
 import { localSpinBudget } from './settings.js';
@@ -74,22 +74,28 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   // Each shard judges its abortOnFail thresholds on its own share; the first to fail stops them all.
   const aborted = new AbortController();
   const latest = new Map<number, Progress>();
-  const progress = options.onProgress ? setInterval(() => tellProgress(latest, options.onProgress!), 1000) : null;
-  const ends = await Promise.all(
-    dirs.map((dir, k) =>
-      runShardProcess(k, { ...options, aborted, onShardProgress: (p) => latest.set(k, p) }, {
-        scenarioFile: options.scenarioFile,
-        overrides: { ...options.overrides, workers },
-        shard: { index: k, count: n },
-        startAt,
-        outDir: dir,
-        workers,
-        // The N shards share this machine's cores: the default budget counts all their workers.
-        spinBudget: options.spinBudget ?? localSpinBudget(workers * n),
-      }),
-    ),
-  );
-  if (progress) clearInterval(progress);
+  const progress = options.onProgress ? setInterval(() => tellProgress(latest, options.onProgress!), 1000).unref() : null;
+  // A shard that ended keeps its counts in the sum, but none of its sockets is open any more.
+  const shardEnded = (k: number) => latest.has(k) && latest.set(k, endedProgress(latest.get(k)!));
+  let ends: ShardEnd[];
+  try {
+    ends = await Promise.all(
+      dirs.map((dir, k) =>
+        runShardProcess(k, { ...options, aborted, onShardProgress: (p) => latest.set(k, p) }, {
+          scenarioFile: options.scenarioFile,
+          overrides: { ...options.overrides, workers },
+          shard: { index: k, count: n },
+          startAt,
+          outDir: dir,
+          workers,
+          // The N shards share this machine's cores: the default budget counts all their workers.
+          spinBudget: options.spinBudget ?? localSpinBudget(workers * n),
+        }).finally(() => shardEnded(k)),
+      ),
+    );
+  } finally {
+    if (progress) clearInterval(progress);
+  }
   const exitCodes = ends.map((e) => e.code);
   // Shards that could not run at all (bad input, no descriptors) have no folder to merge.
   const usable = dirs.filter((_, k) => exitCodes[k] !== 2 && exitCodes[k] !== 3 && exitCodes[k] !== null);

@@ -32,3 +32,14 @@ export function mergeProgress(parts: readonly Progress[]): Progress | null {
   }
   return out;
 }
+
+/** A shard's last progress once it has ended: its counts stay, nothing of it is open or going on. */
+export function endedProgress(p: Progress): Progress {
+  return {
+    ...p,
+    perSecond: 0,
+    openNow: 0,
+    ...(p.messages ? { messages: { ...p.messages, perSecond: 0 } } : {}),
+    ...(p.population ? { population: { ...p.population, connected: 0 } } : {}),
+  };
+}

@@ -223,10 +223,10 @@ function checkCoherence(s: Scenario, located: Locate): void {
   if (s.timeline?.readyFrom === 'health' && !s.timeline.health) fail(['timeline', 'readyFrom'], 'expected timeline.health to be configured for readyFrom: health');
   if (s.timeline?.readyFrom === 'log' && !s.timeline.log) fail(['timeline', 'readyFrom'], 'expected timeline.log to be configured for readyFrom: log');
   if (s.load.onReady && !s.timeline?.health && !s.timeline?.log) fail(['load', 'onReady'], 'expected a readiness signal to burst on: configure timeline.health or timeline.log');
-  // A deploy due after the load ends would never launch: the run would pass without it.
-  const loadEndMs = s.load.startAfter + Math.max(scheduleDurationMs(stagesOf(s)), s.load.population ? s.load.duration! : 0);
+  // A deploy due after the run can have ended would never launch: the run would pass without it.
+  const runEndMs = s.load.startAfter + Math.max(scheduleDurationMs(stagesOf(s)) + s.session.hold, s.load.population ? s.load.duration! : 0) + s.drainTimeout;
   const at = s.target.trigger?.at;
-  if (at !== undefined && at >= loadEndMs) fail(['target', 'trigger', 'at'], `expected a time before the load ends (${formatMs(loadEndMs)} after T0: load.startAfter + the stages or load.duration), found ${formatMs(at)}`);
+  if (at !== undefined && at >= runEndMs) fail(['target', 'trigger', 'at'], `expected a time before the run can end (${formatMs(runEndMs)} after T0: load.startAfter + the stages and session.hold, or load.duration, + drainTimeout), found ${formatMs(at)}`);
   const stream = s.session.stream;
   if (stream?.reply.seq !== undefined && !stream.send.includes('${seq}')) fail(['session', 'stream', 'send'], `expected \${seq} in the message: replies are matched by the number the server echoes at reply.seq (${stream.reply.seq}); leave reply.seq out to match them in order`);
 }

@@ -294,13 +294,18 @@ const streamSchema = z
   }, { error: 'expected a stream like { every: 250ms, send, reply, within: 2s }' })
   .strict();
 
-const RECONNECT_ON = 'expected a close code (1000–4999: 1006, 1011 …), an HTTP status (100–599: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
+const RECONNECT_ON = 'expected a close code an attempt can end with (1000–1014 but 1004, or 3000–4999: 1006, 1011 …), an HTTP status (100–599 but 101: 503, or http_503) or one of refused, reset, handshake_timeout, expect_timeout, error';
 
-/** One `reconnect.on` entry as the outcome key it matches (reconnect-policy.ts): "1011", "http_503", "refused" … */
+/** A close code an attempt can end with: one a server may send (ws refuses 1004 and 1015–2999 as `error`), 1005 (no code) or 1006 (no close frame). */
+const closeCodeSeen = (n: number) => (n >= 1000 && n <= 1014 && n !== 1004) || (n >= 3000 && n <= 4999);
+/** An HTTP status an upgrade can be answered with instead of 101. */
+const httpStatusSeen = (n: number) => n >= 100 && n <= 599 && n !== 101;
+
+/** One `reconnect.on` entry as the outcome key it matches (reconnect-policy.ts): "1011", "http_503", "refused" …; null for one no attempt can end with. */
 export function reconnectKey(v: number | string): string | null {
   const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;
-  if (Number.isInteger(n)) return n >= 1000 && n <= 4999 ? String(n) : n >= 100 && n <= 599 ? `http_${n}` : null;
-  if (typeof v === 'string' && /^http_[1-5]\d\d$/.test(v)) return v;
+  if (Number.isInteger(n)) return closeCodeSeen(n) ? String(n) : httpStatusSeen(n) ? `http_${n}` : null;
+  if (typeof v === 'string' && /^http_\d{3}$/.test(v)) return httpStatusSeen(Number(v.slice(5))) ? v : null;
   return typeof v === 'string' && ['refused', 'reset', 'handshake_timeout', 'expect_timeout', 'error'].includes(v) ? v : null;
 }
 

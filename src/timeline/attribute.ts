@@ -100,16 +100,16 @@ function buildFrom(events: readonly TimelineEvent[], t0: number, readyAtMs: numb
  * (or a supplied) ready line, or a deploy. Then the next phase opens a new startup, and the next
  * ready signal from any source, or failure, closes it. A failure alone arms nothing: a second
  * source reporting the same failure later must not read as a restart. A health probe's phase
- * opens one only if the probe was sent after the startup was said to be over: an answer in
- * flight across the log's ready line reports the phase before it.
+ * opens one only if the probe was sent after the last event that said the startup was over (a
+ * ready line, a deploy): an answer in flight across it reports the state before it.
  */
 function addRestarts(timeline: PhaseTimeline, events: readonly TimelineEvent[], t0: number, end: number, endIndex: number): void {
   const closes = (e: TimelineEvent) => (e.kind === 'ready' && e.source !== 'health') || e.kind === 'deploy';
   // A deploy before the first startup ended is what caused it (a trigger at T0): it arms nothing.
   const arming = events.filter((e, i) => e.kind === 'ready' && e.source !== 'health' && (e.at - t0 < end || (e.at - t0 === end && i <= endIndex)));
   let armed = arming.length > 0;
-  // When the startup was said to be over: a probe sent before it may report a phase from before it.
-  let armedAt = armed ? Math.min(...arming.map((e) => e.at - t0)) : -Infinity;
+  // When the startup was last said to be over (a ready line, a deploy): a probe sent before it may report a phase from before it.
+  let armedAt = armed ? Math.max(...arming.map((e) => e.at - t0)) : -Infinity;
   const opens = (e: Extract<TimelineEvent, { kind: 'phase' }>) => armed && e.phase !== READY && e.phase !== FAILED && (e.sentAt === undefined || e.sentAt - t0 > armedAt);
   let current: Restart | null = null;
   let seen = new Set<string>();
@@ -125,8 +125,8 @@ function addRestarts(timeline: PhaseTimeline, events: readonly TimelineEvent[], 
   for (const { e, at } of later) {
     if (current === null) {
       if (closes(e)) {
-        if (!armed) armedAt = at;
         armed = true;
+        armedAt = at;
       }
       else if (e.kind === 'phase' && opens(e)) {
         current = { startMs: at, readyAtMs: null, failedAtMs: null };

@@ -15,8 +15,8 @@ export type MessageBlock = MessageCounts & { rttMs: LatencyStats; sendLagMs: Lat
  */
 export interface SendLagSource {
   everyMs: number;
-  /** The attempt's open time (ms since T0), undefined if it is not known. */
-  openOf(i: number): number | undefined;
+  /** The open time (ms since T0) of attempt `i` (of `shard`, in a merged run), undefined if it is not known. */
+  openOf(i: number, shard?: number): number | undefined;
 }
 
 /** How long after readiness counts as "right after it" in the findings and `messages.firstAfterReady`. */
@@ -45,7 +45,7 @@ const block = (a: Acc): MessageBlock => ({ ...mergeMessageCounts(emptyMessageCou
 /** A sent message's lag behind its due time (ms), or null when it cannot be told (no seq, no open). */
 export function sendLagOf(line: MessageLine, source: SendLagSource | null): number | null {
   if (source === null || line.sent === undefined || line.seq === undefined) return null;
-  const open = source.openOf(line.i);
+  const open = source.openOf(line.i, line.shard);
   if (open === undefined) return null;
   // Both times are rounded to 3 decimals in the files: a send on time may read a µs early.
   return Math.max(0, line.sent - open - (line.seq - 1) * source.everyMs);
@@ -106,12 +106,19 @@ export async function attributeMessagesFile(path: string, timeline: PhaseTimelin
   return attributor.result();
 }
 
-/** Each opened attempt's open time from events.ndjson, for the send lag of its messages. */
+/** Merged runs made before retries were numbered by their global stripe reuse an `i` across shards: the shard tells them apart. */
+const MAX_SHARDS = 1024;
+const openKey = (i: number, shard = 0) => i * MAX_SHARDS + shard;
+
+/**
+ * Each streaming attempt's open time from events.ndjson, for the send lag of its messages: one
+ * map entry per socket that sent messages (~50 B each: 20 MB for 400,000 sockets).
+ */
 async function lagSourceOf(everyMs: number, events: string): Promise<SendLagSource | null> {
   if (!existsSync(events)) return null;
   const opens = new Map<number, number>();
-  await eachNdjsonLine<{ i: number; open?: number | null }>(events, (e) => {
-    if (typeof e.open === 'number') opens.set(e.i, e.open);
+  await eachNdjsonLine<{ i: number; open?: number | null; shard?: number; msgs?: { sent: number } }>(events, (e) => {
+    if (typeof e.open === 'number' && e.msgs !== undefined && e.msgs.sent > 0) opens.set(openKey(e.i, e.shard), e.open);
   });
-  return { everyMs, openOf: (i) => opens.get(i) };
+  return { everyMs, openOf: (i, shard) => opens.get(openKey(i, shard)) };
 }
