@@ -10,6 +10,8 @@ export interface TimelineSummary {
   health: HealthSummary | null;
   failed: { atMs: number; reason: string | null; phase: string | null } | null;
   targetExit: { code: number | null; signal: string | null; atMs: number } | null;
+  /** target.trigger's command, when it exited during the run; absent when it did not (or there is none). */
+  triggerExit?: { code: number | null; signal: string | null; atMs: number; launchedAtMs: number | null };
   /** Log lines longer than LOG_LINE_CAP that the timeline read cut, and the bytes dropped; absent when none was. */
   logCut?: LineCut;
   /** Startups after the first (a restart, a deploy's new revision); absent when there was none. */
@@ -28,7 +30,10 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
     const before = timeline.spans.filter((s) => s.startMs <= atMs && s.phase !== 'failed' && s.phase !== 'ready');
     failed = { atMs, reason: failedEvent.reason ?? null, phase: before.length ? before[before.length - 1].phase : null };
   }
-  const exit = events.find((e): e is Extract<TimelineEvent, { kind: 'exit' }> => e.kind === 'exit');
+  const exitOf = (source: string) => events.find((e): e is Extract<TimelineEvent, { kind: 'exit' }> => e.kind === 'exit' && e.source === source);
+  const exit = exitOf('target');
+  const triggerExit = exitOf('trigger');
+  const launched = events.find((e) => e.kind === 'deploy');
   const round = (x: number) => Math.round(x * 1000) / 1000;
   const cuts = events.filter((e): e is Extract<TimelineEvent, { kind: 'cut' }> => e.kind === 'cut');
   return {
@@ -40,6 +45,7 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
       failed: failed && { ...failed, atMs: round(failed.atMs) },
       targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round(exit.at - t0) } : null,
       ...(cuts.length > 0 ? { logCut: sumCuts(cuts) } : {}),
+      ...(triggerExit ? { triggerExit: { code: triggerExit.code, signal: triggerExit.signal, atMs: round(triggerExit.at - t0), launchedAtMs: launched ? round(launched.at - t0) : null } } : {}),
       ...(timeline.restarts ? { restarts: timeline.restarts.map((r) => ({ startMs: round(r.startMs), readyAtMs: roundOrNull(r.readyAtMs), failedAtMs: roundOrNull(r.failedAtMs) })) } : {}),
     },
   };

@@ -160,6 +160,7 @@ export function withTimeline(
     health: timeline.health,
     failed: timeline.failed,
     targetExit: timeline.targetExit,
+    triggerExit: timeline.triggerExit,
     scheduleLagP99: base.scheduleLagMs.p99,
     loopDelayP99: base.loopDelayMs?.p99 ?? null,
     hasTimelineSource,

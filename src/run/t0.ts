@@ -67,6 +67,8 @@ export function launch(s: RunSettings, outDir: string, startAt: number | undefin
   const launchTrigger = (): TargetProcess => {
     const trigger = new TargetProcess({ command: triggerCfg!.command, stopGraceMs: 1000, logFile: join(outDir, 'trigger.log'), keepRunning: true });
     onEvent({ kind: 'deploy', source: 'trigger', at: trigger.startedAt });
+    // A deploy command that fails (auth, quota) leaves a run where nothing happened: the findings say so.
+    trigger.on('exit', (e: { code: number | null; signal: NodeJS.Signals | null; at: number }) => onEvent({ kind: 'exit', source: 'trigger', at: e.at, code: e.code, signal: e.signal }));
     return trigger;
   };
   if (triggerCfg && triggerCfg.at === undefined) {
