@@ -128,6 +128,24 @@ describe('messages by phase, after the run', () => {
     expectFilesAgree({ ...result, summary: s }, expect);
   });
 
+  it('a phase with messages but no attempt stands in timeline order in summary.json, not last', async () => {
+    const server = await serve(echo);
+    // Two bursts of arrivals 600 ms apart; the first burst's sockets stream through the gap.
+    const result = await runStream(server.url, `  hold: 500ms\n  stream: { every: 50ms }\n`, { load: '  stages: [{ duration: 100ms, rate: 40 }, { duration: 600ms, rate: 1 }, { duration: 100ms, rate: 40 }]\n' });
+    const scheds = readEventLines(result.outDir).map((e) => e.sched).sort((a, b) => a - b);
+    // The widest gap between two scheduled starts: "cache" takes it (no attempt, messages), "ready" the burst after it.
+    const gap = scheds.slice(1).reduce((best, x, k) => (x - scheds[k] > best.to - best.from ? { from: scheds[k], to: x } : best), { from: 0, to: 0 });
+    expect(gap.to - gap.from).toBeGreaterThan(200);
+    const t0 = result.summary.t0EpochMs;
+    const file = join(mkdtempSync(join(tmpdir(), 'wsrace-stream-order-')), 'timeline.json');
+    writeFileSync(file, JSON.stringify([{ phase: 'warming', at: t0 }, { phase: 'cache', at: t0 + gap.from + 1 }, { phase: 'ready', at: t0 + gap.to - 1 }]));
+    const s = await correlateRun(result.outDir, file);
+    expect(s.phases.cache.attempted).toBe(0);
+    expect(s.phases.cache.messages!.sent).toBeGreaterThan(0);
+    expect(s.phases.ready.attempted).toBeGreaterThan(0);
+    expect(Object.keys(s.phases)).toEqual(['warming', 'cache', 'ready']);
+  });
+
   it('merge of two shards adds their messages up', async () => {
     const server = await serve(echo);
     const root = mkdtempSync(join(tmpdir(), 'wsrace-stream-shards-'));

@@ -151,7 +151,7 @@ export function withTimeline(
   };
   // The herd: what reconnecting clients' retries met, by the phase they were scheduled in.
   if (withoutVerdict.clients) withoutVerdict.clients = { ...withoutVerdict.clients, retriesByPhase: attribution.retries };
-  if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages);
+  if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages, ['unknown', ...timeline.timeline.map((span) => span.phase)]);
   withoutVerdict.findings = findings({
     totals: base.totals,
     attribution,
@@ -189,8 +189,11 @@ export function withTimeline(
  * Puts the stream's counts where the run's blocks are: each phase's (a phase with messages but no
  * attempt gets an empty block), before and after ready, and the whole run's beside its round trip.
  */
-function withMessages(s: Pick<Summary, 'phases' | 'beforeReady' | 'afterReady'> & { messages?: MessagesSummary }, m: MessageAttribution): void {
+function withMessages(s: Pick<Summary, 'phases' | 'beforeReady' | 'afterReady'> & { messages?: MessagesSummary }, m: MessageAttribution, order: readonly string[]): void {
   for (const [phase, block] of Object.entries(m.phases)) (s.phases[phase] ??= emptyBlock()).messages = block;
+  // A phase with messages but no attempt was added last: put it back in timeline order.
+  const rank = (p: string) => (order.includes(p) ? order.indexOf(p) : order.length);
+  s.phases = Object.fromEntries(Object.entries(s.phases).sort(([a], [b]) => rank(a) - rank(b)));
   s.beforeReady.messages = m.beforeReady;
   s.afterReady.messages = m.afterReady;
   const whole = mergeMessageCounts(mergeMessageCounts(emptyMessageCounts(), m.beforeReady), m.afterReady);
