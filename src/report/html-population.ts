@@ -31,7 +31,7 @@ export function populationSections(s: Summary, view: ChartView, data: ReportData
   if (!pop) return '';
   const b = escapeHtml(bucketText(pop.bucketS));
   return `<section><h2>Connected clients</h2>
-<p class="note">Sockets open at the end of each ${b} (opened before it ended, closed after), over the target's startup phases: the population's connected clients, and any other connection open then.</p>
+<p class="note">Sockets open at the end of each ${b} (opened before it ended, closed after), over the target's startup phases: the population's connected clients, and the arrivals' sockets (load.stages beside the population) as a dashed line when there are any.</p>
 <div class="chart" data-chart="connected"></div></section>
 <section><h2>Disconnects</h2>
 <p class="note">Established sockets closed by the server or the network (not by wsrace), per second, by the ${b} they closed in and their close code.</p>
