@@ -35,7 +35,7 @@ export async function runSim(args: SimCommandArgs, io: RunSimIo = {}): Promise<v
   const stderr = io.stderr ?? process.stderr;
   const options = loadSimConfig(args, CLI_DEFAULTS);
   const n = args.processes ?? 1;
-  checkProcesses(n, options.profile);
+  checkProcesses(n, options.profile, options.rolloutOnRequest);
   if (n > 1) {
     const onStarted = (c: SimCluster) => {
       stderr.write(`wsrace sim: ${options.profile} listening on ${c.url} in ${n} processes (${eta(options, computeShownPlan(options))})\n`);
@@ -55,6 +55,10 @@ export async function runSim(args: SimCommandArgs, io: RunSimIo = {}): Promise<v
 
 /** When the startup (rollout: revision B's) ends, for the one human line. */
 function eta(options: ResolvedSimOptions, p: StartupPlan): string {
+  if (options.profile === 'rollout' && options.rolloutOnRequest) {
+    const from = (ms: number) => `${((ms - p.phases[0].startMs) / 1000).toFixed(1)} s`;
+    return `revision A ready; revision B (${options.newProfile}) starts on POST /_sim/rollout, ${p.failed ? `its startup fails ~${from(p.failAtMs!)}` : `its startup ~${from(p.readyAtMs!)}`} after it`;
+  }
   return `${options.profile === 'rollout' ? `revision A ready; revision B (${options.newProfile}) starts at ~${(p.phases[0].startMs / 1000).toFixed(1)} s, ` : ''}${p.failed ? `startup fails at ~${(p.failAtMs! / 1000).toFixed(1)} s` : `startup ~${(p.readyAtMs! / 1000).toFixed(1)} s`}`;
 }
 
@@ -81,6 +85,7 @@ const builder = (y: Argv) =>
     .option('require-auth', { type: 'boolean', describe: 'close 1008 sockets without a Bearer header or jwt.<token> subprotocol' })
     .option('truth', { type: 'string', describe: 'write one JSON line per connection handled and per stream message received (ground truth) to FILE' })
     .option('rollout-at', { type: 'string', describe: 'rollout: when revision B starts cold (model time) [default: 5s]' })
+    .option('rollout-on-request', { type: 'boolean', describe: 'rollout: revision B starts when POST /_sim/rollout arrives (a deploy trigger: target.trigger), not at --rollout-at; one process only' })
     .option('new', { type: 'string', choices: NEW_PROFILES, describe: 'rollout: how revision B behaves while it starts [default: racy]' })
     .option('drain', { type: 'string', choices: DRAIN_MODES, describe: 'rollout: how revision A closes its sockets: close 1012, close 1001, or cut the TCP connection [default: 1012]' })
     .option('drain-over', { type: 'string', describe: 'rollout: A\'s closes are spread evenly over this long (model time) [default: 2s]' })

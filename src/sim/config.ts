@@ -70,6 +70,8 @@ export interface SimOptions {
   slowStartupAfter?: number;
   /** rollout: when revision B starts (model ms after the start). Default 5000. */
   rolloutAtMs?: number;
+  /** rollout: B starts when `POST /_sim/rollout` arrives (a deploy trigger), not at rolloutAtMs. Default false. */
+  rolloutOnRequest?: boolean;
   /** rollout: how revision B behaves while it starts. Default `racy`. */
   newProfile?: NewProfile;
   /** rollout: how revision A closes its sockets. Default `1012`. */
@@ -109,6 +111,7 @@ export const SIM_DEFAULTS = {
   requireAuth: false,
   slowStartupAfter: 300,
   rolloutAtMs: 5000,
+  rolloutOnRequest: false,
   newProfile: 'racy' as NewProfile,
   drain: '1012' as DrainMode,
   drainOverMs: 2000,
@@ -221,6 +224,7 @@ export const simConfigSchema = z
     truth: z.string({ error: 'expected a file path' }).min(1, 'expected a file path').optional(),
     slowStartupAfter: seconds(true).optional(),
     rolloutAt: millis().optional(),
+    rolloutOnRequest: z.boolean({ error: 'expected true or false' }).optional(),
     new: z.enum(NEW_PROFILES, { error: `expected one of ${NEW_PROFILES.join(', ')}` }).optional(),
     drain: z.enum(DRAIN_MODES, { error: `expected one of ${DRAIN_MODES.join(', ')}` }).optional(),
     drainOver: millis().optional(),
@@ -261,6 +265,7 @@ export interface SimCliArgs {
   requireAuth?: boolean;
   truth?: string;
   rolloutAt?: number | string;
+  rolloutOnRequest?: boolean;
   new?: string;
   drain?: number | string;
   drainOver?: number | string;
@@ -295,7 +300,7 @@ export function parseSimConfigText(text: string, file: string): SimConfigParsed 
 /** Turns flags into the config's shape and validates them; errors name the flag. */
 export function parseSimCliArgs(args: SimCliArgs): SimConfigParsed {
   const raw: Record<string, unknown> = {};
-  const copy = ['profile', 'port', 'host', 'path', 'timeScale', 'envMultiplier', 'safetyMargin', 'maxTotal', 'raceWindow', 'lossWindow', 'warm', 'warmDelay', 'agentStep', 'maxConnections', 'requireAuth', 'truth', 'rolloutAt', 'new', 'drainOver', 'strategy', 'oldReplyDelay'] as const;
+  const copy = ['profile', 'port', 'host', 'path', 'timeScale', 'envMultiplier', 'safetyMargin', 'maxTotal', 'raceWindow', 'lossWindow', 'warm', 'warmDelay', 'agentStep', 'maxConnections', 'requireAuth', 'truth', 'rolloutAt', 'rolloutOnRequest', 'new', 'drainOver', 'strategy', 'oldReplyDelay'] as const;
   for (const key of copy) if (args[key] !== undefined) raw[key] = args[key];
   if (args.drain !== undefined) raw.drain = String(args.drain); // --drain 1012 arrives as a number
   if (args.phases !== undefined) raw.phases = parseAssignments(String(args.phases), '--phases', 'init=2.415,dependencies=14.084').map(([name, duration]) => ({ name, duration }));
@@ -322,6 +327,7 @@ function parseAssignments(text: string, flag: string, example: string): [string,
 /** The rollout profile's own options, with the flag that sets each. */
 const ROLLOUT_OPTIONS: [keyof SimOptions, string][] = [
   ['rolloutAtMs', '--rollout-at'],
+  ['rolloutOnRequest', '--rollout-on-request'],
   ['newProfile', '--new'],
   ['drain', '--drain'],
   ['drainOverMs', '--drain-over'],
@@ -369,6 +375,7 @@ export function toSimOptions(cfg: SimConfigParsed): SimOptions {
     truth: cfg.truth,
     slowStartupAfter: cfg.slowStartupAfter,
     rolloutAtMs: cfg.rolloutAt,
+    rolloutOnRequest: cfg.rolloutOnRequest,
     newProfile: cfg.new,
     drain: cfg.drain,
     drainOverMs: cfg.drainOver,

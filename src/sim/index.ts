@@ -49,6 +49,6 @@ export { formatTransition, formatCompleted, formatReady, formatFailed } from './
 export { nowEpochMs, type ConnAction, type ConnRecord } from './truth.js';
 export { warmDelay, type MessageAction, type MessageRecord, type DropReason } from './stream.js';
 export { planRollout, shiftPlan, rolloutMarks, drainOffset, drainClose, type RolloutPlan, type DrainClose } from './rollout.js';
-export { RolloutSimulator } from './rollout-server.js';
+export { RolloutSimulator, ROLLOUT_PATH } from './rollout-server.js';
 export { runSimProcesses, truthFileOf, processOptions, checkProcesses, MAX_SIM_PROCESSES, type SimCluster, type SimProcessSpec } from './processes.js';
 export { clockOrigin } from './origin.js';

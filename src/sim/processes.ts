@@ -46,9 +46,10 @@ export function processOptions(spec: SimProcessSpec): ResolvedSimOptions & { t0:
 }
 
 /** `--processes`: a whole number 1–64; `refuse` cannot share a port (it must not listen before ready, and borrows a port to name). */
-export function checkProcesses(n: number, profile: string): void {
+export function checkProcesses(n: number, profile: string, rolloutOnRequest = false): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_SIM_PROCESSES) throw new SimConfigError(`sim option --processes: expected a whole number from 1 to ${MAX_SIM_PROCESSES}, found ${n}`);
   if (n > 1 && profile === 'refuse') throw new SimConfigError('sim option --processes: the refuse profile runs in one process (it may not listen before ready)');
+  if (n > 1 && rolloutOnRequest) throw new SimConfigError('sim option --rollout-on-request: runs in one process (a request reaches only one of several)');
 }
 
 /** What the primary knows once every process listens. */

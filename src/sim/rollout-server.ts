@@ -17,6 +17,11 @@ import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
 import { clockOrigin } from './origin.js';
 
+/** Where a deploy trigger starts revision B with --rollout-on-request. */
+export const ROLLOUT_PATH = '/_sim/rollout';
+/** B's start before it is asked for: never (wall ms after t0, ~30 years). */
+const NOT_YET_MS = 1e12;
+
 /**
  * The rollout profile: one port (the platform's router) in front of two revisions. A is ready
  * from the start; B cold-starts at rollout-at with the `--new` profile. New upgrades and /health
@@ -28,10 +33,11 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   readonly profile = 'rollout' as const;
   readonly host: string;
   readonly path: string;
-  readonly plan: StartupPlan;
-  readonly marks: RaceMarks;
-  readonly warm: Warm | null;
-  readonly rollout: RolloutPlan;
+  /** B's, and what follows from it; moved once when B starts on request (--rollout-on-request). */
+  plan: StartupPlan;
+  marks: RaceMarks;
+  warm: Warm | null;
+  rollout: RolloutPlan;
   /** B's clock; also where 'conn', 'msg', 'drop', 'held', 'switch', 'drain_close' and 'drained' are told. */
   readonly events: StartupRunner;
   readonly a: Revision;
@@ -40,6 +46,8 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   private readonly truth: TruthWriter | null;
   private readonly server: Server;
   private switched = false;
+  /** With --rollout-on-request: B's start was asked for. */
+  private requested = false;
   private closes = 0;
   private drainTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -64,16 +72,12 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     this.host = o.host;
     this.path = o.path;
     this.listenPort = o.port;
-    const bOptions = { ...o, profile: o.newProfile };
-    this.plan = shiftPlan(computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal }), scale(o.rolloutAtMs));
-    this.marks = rolloutMarks(raceMarks(this.plan, o.newProfile, o.raceWindowMs, o.lossWindowMs), scale(o.rolloutAtMs));
-    this.rollout = planRollout(o.strategy, scale(o.rolloutAtMs), this.marks, o.drain, scale(o.drainOverMs));
-    this.warm = warmOf(bOptions, this.plan, t0);
+    const b = this.scheduleB(o.rolloutOnRequest ? NOT_YET_MS : scale(o.rolloutAtMs));
+    [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
     this.runner = this.events = new StartupRunner(this.plan, this.marks, t0Perf, t0, log);
     this.truth = o.truth ? new TruthWriter(o.truth) : null;
-    const warm = this.warm;
     this.a = new Revision('A', { ...o, profile: 'gated' }, readyFlags(), ['ready'], this, () => scale(o.oldReplyDelayMs));
-    this.b = new Revision('B', bOptions, this.runner.flags, this.plan.phaseNames, this, (at) => (warm === null ? 0 : warmDelayAt(warm, at)));
+    this.b = new Revision('B', { ...o, profile: o.newProfile }, this.runner.flags, this.plan.phaseNames, this, (at) => (this.warm === null ? 0 : warmDelayAt(this.warm, at)));
     this.writeStart();
     this.server = createServer((req, res) => this.answerHttp(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.serving().upgrades.handle(req, socket, head));
@@ -122,6 +126,30 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
       serving: this.switched ? 'B' : 'A',
       drainCloses: this.closes,
     };
+  }
+
+  /** B's cold start from `atMs` (wall ms after t0): its plan, race marks, warm-up, and when traffic moves and A drains. */
+  private scheduleB(atMs: number): Pick<RolloutSimulator, 'plan' | 'marks' | 'rollout' | 'warm'> {
+    const o = this.options;
+    const plan = shiftPlan(computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal }), atMs);
+    const marks = rolloutMarks(raceMarks(plan, o.newProfile, o.raceWindowMs, o.lossWindowMs), atMs);
+    const drainOverMs = Math.round(o.drainOverMs * o.timeScale * 1000) / 1000;
+    return { plan, marks, rollout: planRollout(o.strategy, atMs, marks, o.drain, drainOverMs), warm: warmOf({ ...o, profile: o.newProfile }, plan, this.t0) };
+  }
+
+  /**
+   * `POST /_sim/rollout` (--rollout-on-request): B's cold start begins now, as a deploy trigger
+   * would start it. Once: null when it was already asked for, or B does not wait for a request.
+   */
+  rolloutNow(): RolloutPlan | null {
+    if (!this.options.rolloutOnRequest || this.requested || this.isStopping) return null;
+    this.requested = true;
+    const b = this.scheduleB(Math.round(this.runner.elapsed() * 1000) / 1000);
+    [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
+    this.runner.replan(this.plan, this.marks);
+    const at = nowEpochMs();
+    this.write({ type: 'rollout', at, atMs: this.sinceT0(at), plan: planOfTruth(this.plan, this.marks, this.warm), rollout: this.rollout });
+    return this.rollout;
   }
 
   /** B's marks, as Simulator.until; also rejects on close or when B's startup ended without the mark. */
@@ -220,12 +248,22 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     if (this.truth) recordStartup(this.runner, (line) => this.write(line), (at) => this.sinceT0(at), { rev: 'B' });
   }
 
-  /** /health answers for the revision that serves: the platform's URL. */
+  /** /health answers for the revision that serves: the platform's URL. `/_sim/rollout` is the simulator's own (the deploy's trigger). */
   private answerHttp(req: IncomingMessage, res: ServerResponse): void {
     const pathname = pathOf(req);
+    if (pathname === ROLLOUT_PATH) return this.answerRollout(req, res);
     const rev = this.serving();
     const elapsedS = () => (performance.now() - this.t0Perf - this.rollout.rolloutAtMs) / 1000 / this.options.timeScale;
     answerHttp(req, res, pathname, this.path, { flags: rev.flags, slowStartupAfter: this.options.slowStartupAfter, modelElapsedS: rev === this.a ? () => 0 : elapsedS });
+  }
+
+  private answerRollout(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    const answer = (status: number, body: object) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.method !== 'POST') return void answer(405, { error: `POST ${ROLLOUT_PATH} starts revision B` });
+    const plan = this.rolloutNow();
+    if (plan) return void answer(202, { rolloutAtMs: plan.rolloutAtMs });
+    answer(409, { error: this.options.rolloutOnRequest ? 'revision B was already started' : 'revision B starts at --rollout-at; start the simulator with --rollout-on-request to start it by request' });
   }
 
   /** A is up and ready at t=0 (it logs so); B's clock runs from here and starts its phases at rollout-at. */

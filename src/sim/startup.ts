@@ -51,17 +51,20 @@ export interface StartupFlags {
   inLossWindow: boolean;
 }
 
+/** The longest delay Node's setTimeout keeps (2^31 − 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class StartupRunner extends EventEmitter {
   readonly flags: StartupFlags;
   /** Epoch ms of each mark once reached. */
   readonly reached = new Map<Mark, number>();
-  private readonly steps: Step[];
+  private steps: Step[];
   private next = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly plan: StartupPlan,
-    readonly marks: RaceMarks,
+    public plan: StartupPlan,
+    public marks: RaceMarks,
     private readonly t0Perf: number,
     readonly t0: number,
     private readonly log: PhaseLog,
@@ -77,6 +80,14 @@ export class StartupRunner extends EventEmitter {
   }
 
   start(): void {
+    this.pump();
+  }
+
+  /** A plan not begun yet, moved (the rollout's revision B, started on request); its first step may be due at once. */
+  replan(plan: StartupPlan, marks: RaceMarks): void {
+    if (this.next > 0) throw new Error('sim: a startup already under way cannot be moved');
+    if (this.timer) clearTimeout(this.timer);
+    [this.plan, this.marks, this.steps] = [plan, marks, buildSteps(plan, marks)];
     this.pump();
   }
 
@@ -112,7 +123,8 @@ export class StartupRunner extends EventEmitter {
       const now = this.elapsed();
       if (now < step.atMs) {
         // Timers can fire a fraction of a millisecond early; come back rather than apply early.
-        this.timer = setTimeout(() => this.pump(), Math.max(1, Math.ceil(step.atMs - now)));
+        // (Capped: Node fires a longer timer at once; a step that far off is B's start awaiting a request.)
+        this.timer = setTimeout(() => this.pump(), Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(step.atMs - now))));
         return;
       }
       this.next++;

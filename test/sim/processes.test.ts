@@ -34,6 +34,8 @@ describe('sim --processes (pure)', () => {
     expect(() => checkProcesses(2.5, 'racy')).toThrow('found 2.5');
     expect(() => checkProcesses(65, 'racy')).toThrow('found 65');
     expect(() => checkProcesses(2, 'refuse')).toThrow('sim option --processes: the refuse profile runs in one process (it may not listen before ready)');
+    expect(() => checkProcesses(2, 'rollout', true)).toThrow('sim option --rollout-on-request: runs in one process (a request reaches only one of several)');
+    expect(() => checkProcesses(1, 'rollout', true)).not.toThrow();
   });
 
   it('puts a given t0 on this process\'s performance clock (past or future), else the start call', () => {

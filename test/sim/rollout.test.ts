@@ -1,9 +1,9 @@
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { computePlan, DEFAULT_PHASES, drainClose, drainOffset, planRollout, rolloutMarks, shiftPlan, startSimulator, type SimOptions } from '../../src/sim/index.js';
+import { computePlan, DEFAULT_PHASES, drainClose, drainOffset, planRollout, rolloutMarks, ROLLOUT_PATH, RolloutSimulator, shiftPlan, startSimulator, type SimOptions } from '../../src/sim/index.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario } from '../../src/run/run.js';
 import { joinByPort, readEvents, readMessages, type EventRow } from '../helpers/coldstart.js';
@@ -36,10 +36,11 @@ describe('rollout decisions (pure)', () => {
 });
 
 /**
- * A population through a rollout of the simulator, in this process (so it is up and A holds the
- * whole population before B starts, however busy the machine). Its log goes to a file that the
- * run reads with `tail` from the first line (A's ready, then B's phases: a restart). Startup at
- * 1/20 scale (~1 s); rollout-at 6 s wall (the run's workers take seconds to start on a busy machine) after the simulator started.
+ * A population through a rollout of the simulator, in this process. Its log goes to a file that
+ * the run reads with `tail` from the first line (A's ready, then B's phases: a restart). B starts
+ * when the run's own deploy trigger asks for it (`target.trigger.at`, POST /_sim/rollout), 1.5 s
+ * after T0: the population (over 300 ms) is connected by then, however long the workers took to
+ * start before T0. Startup at 1/20 scale (~1 s).
  */
 async function rolloutRun(o: { clients: number; sim: SimOptions; session?: string; duration?: string }) {
   const dir = mkdtempSync(join(tmpdir(), 'wsrace-rollout-'));
@@ -47,11 +48,14 @@ async function rolloutRun(o: { clients: number; sim: SimOptions; session?: strin
   const log = createWriteStream(logFile);
   await once(log, 'open');
   const truthFile = join(dir, 'truth.ndjson');
-  const sim = await startSimulator({ profile: 'rollout', port: 0, timeScale: 0.05, rolloutAtMs: 120_000, truth: truthFile, log, ...o.sim });
+  const sim = await startSimulator({ profile: 'rollout', port: 0, timeScale: 0.05, rolloutOnRequest: true, truth: truthFile, log, ...o.sim });
+  const deploy = join(dir, 'deploy.mjs');
+  writeFileSync(deploy, "const res = await fetch(process.argv[2], { method: 'POST' });\nprocess.exit(res.status === 202 ? 0 : 1);\n");
   const text = `name: rollout-test
 target:
   url: ${sim.url}
   handshakeTimeout: 2s
+  trigger: { command: '"${process.execPath}" ${deploy} ${sim.httpUrl}${ROLLOUT_PATH}', at: 1500ms }
 load:
   population: { clients: ${o.clients}, over: 300ms }
   duration: ${o.duration ?? '8s'}
@@ -91,6 +95,34 @@ function tally(rows: { phase: string; what: string }[]): Record<string, Record<s
   return out;
 }
 
+describe('--rollout-on-request: revision B starts when a deploy asks for it', () => {
+  it('POST /_sim/rollout starts it once (202, then 409); other methods 405; without the option 409', async () => {
+    const post = (url: string, method = 'POST') => fetch(url, { method }).then(async (r) => [r.status, await r.json()]);
+    const sim = await RolloutSimulator.start({ profile: 'rollout', port: 0, timeScale: 0.05, rolloutOnRequest: true, log: null });
+    try {
+      expect(sim.plan.phases[0].startMs).toBeGreaterThan(1e9); // not before it is asked for
+      expect(await post(sim.httpUrl + ROLLOUT_PATH, 'GET')).toEqual([405, { error: 'POST /_sim/rollout starts revision B' }]);
+      const [status, body] = await post(sim.httpUrl + ROLLOUT_PATH);
+      expect(status).toBe(202);
+      const at = (body as { rolloutAtMs: number }).rolloutAtMs;
+      expect(sim.plan.phases[0].startMs).toBe(at);
+      expect(sim.rollout.rolloutAtMs).toBe(at);
+      expect(await post(sim.httpUrl + ROLLOUT_PATH)).toEqual([409, { error: 'revision B was already started' }]);
+      // B's startup runs from then: its ready mark comes about its planned time after the request.
+      const readyAt = await sim.until('ready', 10_000);
+      expect(readyAt - sim.t0).toBeGreaterThanOrEqual(sim.plan.readyAtMs! - 1);
+    } finally {
+      await sim.close();
+    }
+    const timed = await startSimulator({ profile: 'rollout', port: 0, timeScale: 0.05, log: null });
+    try {
+      expect((await post(timed.httpUrl + ROLLOUT_PATH))[0]).toBe(409);
+    } finally {
+      await timed.close();
+    }
+  });
+});
+
 describe('a population through the rollout simulator (real sockets)', () => {
   it('rolling onto racy, drain 1012: disconnects equal A\'s closes, the reconnects\' outcomes per phase equal B\'s decisions, B\'s phases a restart', async () => {
     const clients = 40;
@@ -112,6 +144,11 @@ describe('a population through the rollout simulator (real sockets)', () => {
     expect(pairs).toHaveLength(lines.filter((l) => l.type === 'conn' && l.rev === 'B').length);
     expect(tally(pairs.map(({ e, t }) => ({ phase: String(t.phase), what: seenAs(e) })))).toEqual(tally(pairs.map(({ t }) => ({ phase: String(t.phase), what: decided(t.action) }))));
     expect(pairs.some(({ t }) => t.action === 'close_1011'), 'the herd met B in its race window').toBe(true);
+    // B started when the run's deploy trigger asked for it (POST /_sim/rollout), once.
+    expect(s.triggerExit).toMatchObject({ code: 0, signal: null });
+    const asked = lines.filter((l) => l.type === 'rollout');
+    expect(asked).toHaveLength(1);
+    expect(asked[0].atMs as number).toBeGreaterThan(0);
     // The timeline: A's ready, then B's seven phases and ready, as one restart.
     expect(s.restarts).toHaveLength(1);
     expect(s.restarts![0].readyAtMs).not.toBeNull();
