@@ -48,11 +48,17 @@ describe('the end of a population with a stream', () => {
     const endMs = s.schedule.startAfterMs + 1050;
     const openedLate = events.filter((e) => e.open !== null && e.open > endMs);
     expect(openedLate.length).toBeGreaterThan(0);
-    expect(s.totals.attempted).toBe(1200);
-    expect(s.totals.opened).toBe(1200);
-    expect(s.totals.closeCodes).toEqual({ '1000': 1200 });
+    // A client whose first attempt had not started when the time was up is never tried. On a quiet
+    // machine that is none; a worker late by L ms (its schedule lag, or a stall of its loop) leaves
+    // out at most those scheduled in the last L ms (1.2 a millisecond here), and the run says it is partial.
+    const started = s.totals.attempted;
+    const lateMs = Math.max(s.scheduleLagMs.max ?? 0, s.loopDelayMs?.max ?? 0);
+    expect(1200 - started).toBeLessThanOrEqual(Math.ceil(1.2 * lateMs) + 1);
+    if (started < 1200) expect(s.partial).toBe(true);
+    expect(s.totals.opened).toBe(started);
+    expect(s.totals.closeCodes).toEqual({ '1000': started });
     // One message at each open (every: 10s), each answered before the socket closed.
-    expect(s.messages).toMatchObject({ sent: 1200, replied: 1200, late: 0, lost: 0 });
+    expect(s.messages).toMatchObject({ sent: started, replied: started, late: 0, lost: 0 });
     for (const e of openedLate) expect(e.msgs).toEqual({ sent: 1, replied: 1, late: 0, lost: 0 });
   });
 });

@@ -19,7 +19,7 @@ export function readSummary(runDir: string): Summary {
   }
 }
 
-/** The live events a supplied timeline does not replace: health probes and readiness, the target's exit, a deploy's launch. */
+/** The live events a supplied timeline does not replace: health probes and readiness, the target's and the trigger's exits, a deploy's launch. */
 export function keptLive(events: readonly TimelineEvent[]): TimelineEvent[] {
   return events.filter((e) => e.kind === 'probe' || e.kind === 'exit' || e.kind === 'deploy' || (e.kind === 'ready' && e.source === 'health'));
 }

@@ -344,6 +344,7 @@ export function loadSimConfig(args: SimCliArgs, defaults: SimOptions = {}): Reso
   const rolloutOnly = ROLLOUT_OPTIONS.find(([key]) => merged[key] !== undefined);
   // Silently ignored, a drain or a new revision that never comes would read as a rollout that went well.
   if (profile !== 'rollout' && rolloutOnly) throw new SimConfigError(`sim option ${rolloutOnly[1]}: applies to --profile rollout only, and the profile is ${profile}`);
+  if (merged.rolloutOnRequest && merged.rolloutAtMs !== undefined) throw new SimConfigError('sim option --rollout-at: revision B starts on request with --rollout-on-request; give one of the two');
   try {
     return resolveSimOptions({ ...stripUndefined(defaults), ...merged });
   } catch (err) {

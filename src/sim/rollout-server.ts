@@ -142,14 +142,22 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
    * would start it. Once: null when it was already asked for, or B does not wait for a request.
    */
   rolloutNow(): RolloutPlan | null {
-    if (!this.options.rolloutOnRequest || this.requested || this.isStopping) return null;
+    if (this.rolloutRefusal() !== null) return null;
     this.requested = true;
+    const at = nowEpochMs();
     const b = this.scheduleB(Math.round(this.runner.elapsed() * 1000) / 1000);
     [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
-    this.runner.replan(this.plan, this.marks);
-    const at = nowEpochMs();
+    // The line first: replan applies B's first step (and with recreate, the switch) at once.
     this.write({ type: 'rollout', at, atMs: this.sinceT0(at), plan: planOfTruth(this.plan, this.marks, this.warm), rollout: this.rollout });
+    this.runner.replan(this.plan, this.marks);
     return this.rollout;
+  }
+
+  /** Why a request to start B is refused now, or null when it would start it. */
+  private rolloutRefusal(): string | null {
+    if (!this.options.rolloutOnRequest) return 'revision B starts at --rollout-at; start the simulator with --rollout-on-request to start it by request';
+    if (this.isStopping) return 'the simulator is stopping';
+    return this.requested ? 'revision B was already started' : null;
   }
 
   /** B's marks, as Simulator.until; also rejects on close or when B's startup ended without the mark. */
@@ -261,9 +269,9 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     req.resume();
     const answer = (status: number, body: object) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method !== 'POST') return void answer(405, { error: `POST ${ROLLOUT_PATH} starts revision B` });
-    const plan = this.rolloutNow();
-    if (plan) return void answer(202, { rolloutAtMs: plan.rolloutAtMs });
-    answer(409, { error: this.options.rolloutOnRequest ? 'revision B was already started' : 'revision B starts at --rollout-at; start the simulator with --rollout-on-request to start it by request' });
+    const refusal = this.rolloutRefusal();
+    if (refusal !== null) return void answer(409, { error: refusal });
+    answer(202, { rolloutAtMs: this.rolloutNow()!.rolloutAtMs });
   }
 
   /** A is up and ready at t=0 (it logs so); B's clock runs from here and starts its phases at rollout-at. */

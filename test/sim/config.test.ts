@@ -104,6 +104,7 @@ requireAuth: true
     expect(errorOf(() => loadSimConfig({ new: 'gated', drain: 'cut' } as SimCliArgs)).message).toBe('sim option --new: applies to --profile rollout only, and the profile is racy');
     expect(errorOf(() => loadSimConfig({ profile: 'gated', 'drain-over': '3s', drainOver: '3s' } as SimCliArgs)).message).toBe('sim option --drain-over: applies to --profile rollout only, and the profile is gated');
     expect(errorOf(() => loadSimConfig({ rolloutOnRequest: true, 'rollout-on-request': true } as SimCliArgs)).message).toBe('sim option --rollout-on-request: applies to --profile rollout only, and the profile is racy');
+    expect(errorOf(() => loadSimConfig({ profile: 'rollout', rolloutOnRequest: true, rolloutAt: '5s' } as SimCliArgs)).message).toBe('sim option --rollout-at: revision B starts on request with --rollout-on-request; give one of the two');
     const path = file('rollout.yaml', 'profile: rollout\n');
     expect(loadSimConfig({ config: path, drain: 'cut' } as SimCliArgs)).toMatchObject({ profile: 'rollout', drain: 'cut' });
   });

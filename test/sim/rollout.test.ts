@@ -108,6 +108,7 @@ describe('--rollout-on-request: revision B starts when a deploy asks for it', ()
       expect(sim.plan.phases[0].startMs).toBe(at);
       expect(sim.rollout.rolloutAtMs).toBe(at);
       expect(await post(sim.httpUrl + ROLLOUT_PATH)).toEqual([409, { error: 'revision B was already started' }]);
+      expect(sim.rolloutNow()).toBeNull();
       // B's startup runs from then: its ready mark comes about its planned time after the request.
       const readyAt = await sim.until('ready', 10_000);
       expect(readyAt - sim.t0).toBeGreaterThanOrEqual(sim.plan.readyAtMs! - 1);
@@ -149,6 +150,7 @@ describe('a population through the rollout simulator (real sockets)', () => {
     const asked = lines.filter((l) => l.type === 'rollout');
     expect(asked).toHaveLength(1);
     expect(asked[0].atMs as number).toBeGreaterThan(0);
+    expect(lines.indexOf(asked[0])).toBeLessThan(lines.findIndex((l) => l.type === 'phase' && l.rev === 'B'));
     // The timeline: A's ready, then B's seven phases and ready, as one restart.
     expect(s.restarts).toHaveLength(1);
     expect(s.restarts![0].readyAtMs).not.toBeNull();
