@@ -60,7 +60,8 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
     thresholdDefs: thresholdsOf(leader.summary, join(leader.dir, 'summary.json')),
     timeline: timelineSummary,
     attribution,
-    hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit'),
+    // A process's exit and a deploy's launch are not a startup being watched.
+    hasTimelineSource: timelineEvents.some((e) => e.kind !== 'exit' && e.kind !== 'deploy'),
     streams: leader.summary.messages !== undefined,
   });
   sayWhatWasMerged(summary, shards);
