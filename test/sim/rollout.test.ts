@@ -58,7 +58,7 @@ target:
   trigger: { command: '"${process.execPath}" ${deploy} ${sim.httpUrl}${ROLLOUT_PATH}', at: 1500ms }
 load:
   population: { clients: ${o.clients}, over: 300ms }
-  duration: ${o.duration ?? '8s'}
+  duration: ${o.duration ?? '6s'}
 ${o.session ?? ''}
 timeline:
   log: { command: "tail -n +1 -f ${logFile}" }
@@ -159,7 +159,7 @@ describe('a population through the rollout simulator (real sockets)', () => {
 
   it('recreate onto a broken revision, cut: every client is cut (1006) and never back, B answering each retry 503', async () => {
     const clients = 30;
-    const { result, dir } = await rolloutRun({ clients, duration: '7s', sim: { newProfile: 'broken', strategy: 'recreate', drain: 'cut', drainOverMs: 4000 } });
+    const { result, dir } = await rolloutRun({ clients, duration: '5s', sim: { newProfile: 'broken', strategy: 'recreate', drain: 'cut', drainOverMs: 4000 } });
     const s = result.summary;
     const lines = readTruth(join(dir, '..', 'truth.ndjson'));
     const closes = lines.filter((l) => l.type === 'close');
