@@ -7,7 +7,7 @@ import type { Engine } from '../engine/pool.js';
 import { TimelineSources } from '../timeline/sources.js';
 import { attributeEventsFile, type Attribution } from '../timeline/phase-report.js';
 import { attributeMessagesFile } from '../timeline/message-report.js';
-import { sendLagInputs } from './send-lag.js';
+import { sendLagCollector } from './send-lag.js';
 import type { PhaseTimeline } from '../timeline/attribute.js';
 import { summarizeTimeline, type TimelineSummary } from '../report/assemble.js';
 import { buildSummary, type ExportsReport, type SummaryInput } from '../report/summary.js';
@@ -40,8 +40,9 @@ export interface EndedRun {
 export async function finish(run: EndedRun): Promise<RunResult> {
   await run.recorder.addLost(run.engine.lostRecords());
   const { summary: timelineSummary, timeline } = summarizeTimeline(run.live.collector.events, run.t0, run.settings.readyFrom);
-  const attribution = await attributeEventsFile(join(run.outDir, 'events.ndjson'), timeline, { rewrite: true });
-  attribution.messages = await attributeMessagesFile(join(run.outDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: sendLagInputs(run.outDir) });
+  const lag = sendLagCollector(run.outDir);
+  const attribution = await attributeEventsFile(join(run.outDir, 'events.ndjson'), timeline, { rewrite: true, visit: lag ? (e) => lag.add(e) : undefined });
+  attribution.messages = await attributeMessagesFile(join(run.outDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: lag });
   const summary = buildSummary(summaryInput(run, timelineSummary, timeline, attribution));
   writeFileSync(join(run.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   await writeRunReports(run.outDir, summary, run.engine.histograms);

@@ -11,7 +11,7 @@ import { summarizeTimeline } from '../report/assemble.js';
 import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
 import { writeRunReports } from '../report/run-files.js';
 import { attributeMessagesFile } from '../timeline/message-report.js';
-import { sendLagInputs } from './send-lag.js';
+import { sendLagCollector } from './send-lag.js';
 import { attributeEventsFile } from '../timeline/phase-report.js';
 import { EventClients } from '../timeline/clients-report.js';
 import { loadRunTimeline, timelineLine } from '../timeline/supplied.js';
@@ -50,8 +50,16 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again, in the same pass.
   const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0) : null;
-  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, { rewrite: true, visit: clients ? (e) => clients.add(e) : undefined });
-  attribution.messages = await attributeMessagesFile(join(outDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: sendLagInputs(leader.dir, outDir) });
+  // The messages' send lag needs each attempt's open time: gathered in the same pass.
+  const lag = sendLagCollector(leader.dir);
+  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, {
+    rewrite: true,
+    visit: (e) => {
+      clients?.add(e);
+      lag?.add(e);
+    },
+  });
+  attribution.messages = await attributeMessagesFile(join(outDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: lag });
   const clientsBlock = clients?.report(timeline);
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),

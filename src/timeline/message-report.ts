@@ -97,11 +97,11 @@ export class MessageAttributor {
 /**
  * Attributes every line of messages.ndjson (a long stream makes it large, so it is streamed);
  * with `rewrite`, each line gets its `phase`. Null when the run wrote no such file (no stream).
- * With `sendLag` (the stream's `every` and the run's events.ndjson) each block has its send lag.
+ * With `sendLag` (the attempts' open times, gathered in the events.ndjson pass) each block has its send lag.
  */
-export async function attributeMessagesFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean; sendLag?: { everyMs: number; events: string } } = {}): Promise<MessageAttribution | null> {
+export async function attributeMessagesFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean; sendLag?: SendLagSource | null } = {}): Promise<MessageAttribution | null> {
   if (!existsSync(path)) return null;
-  const attributor = new MessageAttributor(timeline, options.sendLag && options.sendLag.everyMs > 0 ? await lagSourceOf(options.sendLag.everyMs, options.sendLag.events) : null);
+  const attributor = new MessageAttributor(timeline, options.sendLag ?? null);
   await eachNdjsonLine<MessageLine>(path, (line) => (line.phase = attributor.add(line)), options);
   return attributor.result();
 }
@@ -111,14 +111,20 @@ const MAX_SHARDS = 1024;
 const openKey = (i: number, shard = 0) => i * MAX_SHARDS + shard;
 
 /**
- * Each streaming attempt's open time from events.ndjson, for the send lag of its messages: one
- * map entry per socket that sent messages (~50 B each: 20 MB for 400,000 sockets).
+ * Each streaming attempt's open time, fed the events.ndjson lines in the pass that attributes
+ * them (attributeEventsFile's `visit`), for the send lag of its messages: one map entry per
+ * socket that sent messages (~50 B each: 20 MB for 400,000 sockets).
  */
-async function lagSourceOf(everyMs: number, events: string): Promise<SendLagSource | null> {
-  if (!existsSync(events)) return null;
-  const opens = new Map<number, number>();
-  await eachNdjsonLine<{ i: number; open?: number | null; shard?: number; msgs?: { sent: number } }>(events, (e) => {
-    if (typeof e.open === 'number' && e.msgs !== undefined && e.msgs.sent > 0) opens.set(openKey(e.i, e.shard), e.open);
-  });
-  return { everyMs, openOf: (i, shard) => opens.get(openKey(i, shard)) };
+export class OpenTimes implements SendLagSource {
+  private readonly opens = new Map<number, number>();
+
+  constructor(readonly everyMs: number) {}
+
+  add(e: { i: number; open: number | null; shard?: number; msgs?: { sent: number } }): void {
+    if (e.open !== null && e.msgs !== undefined && e.msgs.sent > 0) this.opens.set(openKey(e.i, e.shard), e.open);
+  }
+
+  openOf(i: number, shard?: number): number | undefined {
+    return this.opens.get(openKey(i, shard));
+  }
 }
