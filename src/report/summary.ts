@@ -6,6 +6,7 @@ import { mergeMessageCounts, emptyMessageCounts, type MessageCounts } from '../r
 import type { MessageAttribution, MessageBlock } from '../timeline/message-report.js';
 import type { TimelineSummary } from './assemble.js';
 import type { ClientsReport } from '../timeline/clients-report.js';
+import { phaseOrder } from '../timeline/attribute.js';
 import { findings } from './findings.js';
 import { InputError } from '../scenario/errors.js';
 import { evaluateThresholds, type ThresholdResult } from './thresholds.js';
@@ -151,7 +152,7 @@ export function withTimeline(
   };
   // The herd: what reconnecting clients' retries met, by the phase they were scheduled in.
   if (withoutVerdict.clients) withoutVerdict.clients = { ...withoutVerdict.clients, retriesByPhase: attribution.retries };
-  if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages, ['unknown', ...timeline.timeline.map((span) => span.phase)]);
+  if (attribution.messages && base.messages) withMessages(withoutVerdict, attribution.messages, phaseOrder({ spans: timeline.timeline, readyAtMs: null, failedAtMs: null }));
   withoutVerdict.findings = findings({
     totals: base.totals,
     attribution,
@@ -192,7 +193,10 @@ export function withTimeline(
 function withMessages(s: Pick<Summary, 'phases' | 'beforeReady' | 'afterReady'> & { messages?: MessagesSummary }, m: MessageAttribution, order: readonly string[]): void {
   for (const [phase, block] of Object.entries(m.phases)) (s.phases[phase] ??= emptyBlock()).messages = block;
   // A phase with messages but no attempt was added last: put it back in timeline order.
-  const rank = (p: string) => (order.includes(p) ? order.indexOf(p) : order.length);
+  const rank = (p: string) => {
+    const i = order.indexOf(p);
+    return i < 0 ? order.length : i;
+  };
   s.phases = Object.fromEntries(Object.entries(s.phases).sort(([a], [b]) => rank(a) - rank(b)));
   s.beforeReady.messages = m.beforeReady;
   s.afterReady.messages = m.afterReady;
