@@ -68,15 +68,14 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     readonly t0: number,
   ) {
     const o = options;
-    const scale = (ms: number) => Math.round(ms * o.timeScale * 1000) / 1000;
     this.host = o.host;
     this.path = o.path;
     this.listenPort = o.port;
-    const b = this.scheduleB(o.rolloutOnRequest ? NOT_YET_MS : scale(o.rolloutAtMs));
+    const b = this.scheduleB(o.rolloutOnRequest ? NOT_YET_MS : this.wall(o.rolloutAtMs));
     [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
     this.runner = this.events = new StartupRunner(this.plan, this.marks, t0Perf, t0, log);
     this.truth = o.truth ? new TruthWriter(o.truth) : null;
-    this.a = new Revision('A', { ...o, profile: 'gated' }, readyFlags(), ['ready'], this, () => scale(o.oldReplyDelayMs));
+    this.a = new Revision('A', { ...o, profile: 'gated' }, readyFlags(), ['ready'], this, () => this.wall(o.oldReplyDelayMs));
     this.b = new Revision('B', { ...o, profile: o.newProfile }, this.runner.flags, this.plan.phaseNames, this, (at) => (this.warm === null ? 0 : warmDelayAt(this.warm, at)));
     this.writeStart();
     this.server = createServer((req, res) => this.answerHttp(req, res));
@@ -128,13 +127,17 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     };
   }
 
+  /** Model ms as wall ms at this time scale (to the µs). */
+  private wall(modelMs: number): number {
+    return Math.round(modelMs * this.options.timeScale * 1000) / 1000;
+  }
+
   /** B's cold start from `atMs` (wall ms after t0): its plan, race marks, warm-up, and when traffic moves and A drains. */
   private scheduleB(atMs: number): Pick<RolloutSimulator, 'plan' | 'marks' | 'rollout' | 'warm'> {
     const o = this.options;
     const plan = shiftPlan(computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal }), atMs);
     const marks = rolloutMarks(raceMarks(plan, o.newProfile, o.raceWindowMs, o.lossWindowMs), atMs);
-    const drainOverMs = Math.round(o.drainOverMs * o.timeScale * 1000) / 1000;
-    return { plan, marks, rollout: planRollout(o.strategy, atMs, marks, o.drain, drainOverMs), warm: warmOf({ ...o, profile: o.newProfile }, plan, this.t0) };
+    return { plan, marks, rollout: planRollout(o.strategy, atMs, marks, o.drain, this.wall(o.drainOverMs)), warm: warmOf({ ...o, profile: o.newProfile }, plan, this.t0) };
   }
 
   /**
