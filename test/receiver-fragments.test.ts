@@ -6,11 +6,12 @@ import { releaseReceiverFragments } from '../src/engine/receiver-fragments.js';
 
 const waitFor = (emitter: NodeJS.EventEmitter, event: string) => once(emitter, event, { signal: AbortSignal.timeout(5000) });
 
-/** What a message listener got, copied, and the array the receiver dropped for it, as it is a turn later. */
+/** What a message listener got, copied, and the array that gathered it, as it is a turn later: its length, and whether it gathers the next message too. */
 interface Seen {
   data: string | string[];
   isBinary: boolean;
   droppedLength: number;
+  reused: boolean;
 }
 
 let server: WebSocketServer;
@@ -45,14 +46,16 @@ async function receive(ask: string, count: number, binaryType: 'nodebuffer' | 'f
     const receiver = (client as unknown as { _receiver: { _fragments: unknown[] } })._receiver;
     const seen: Seen[] = [];
     const done = new Promise<void>((resolve) => {
-      // The array that gathers this message's frames, held from before the message arrives: a turn after it, it shows what was dropped.
+      // The array that gathers this message's frames, held from before the message arrives: a
+      // turn after it, it shows what was dropped (ws swaps in a fresh one during the listener's
+      // call, so the next is taken a turn later).
       let gathering = receiver._fragments;
       client.on('message', (data, isBinary) => {
         const copy = Array.isArray(data) ? data.map((b) => b.toString('hex')) : isBinary ? (data as Buffer).toString('hex') : String(data);
         const dropped = gathering;
-        gathering = receiver._fragments;
         setImmediate(() => {
-          seen.push({ data: copy, isBinary, droppedLength: dropped.length });
+          seen.push({ data: copy, isBinary, droppedLength: dropped.length, reused: receiver._fragments === dropped });
+          gathering = receiver._fragments;
           if (seen.length === count) resolve();
         });
       });
@@ -68,25 +71,25 @@ async function receive(ask: string, count: number, binaryType: 'nodebuffer' | 'f
 describe('ws’s receivers, as shipped and releasing their fragments', () => {
   it('as shipped, the array a message leaves behind still holds its buffer (why receiver-fragments.ts exists)', async () => {
     const seen = await receive('text', 1);
-    expect(seen).toEqual([{ data: 'hello', isBinary: false, droppedLength: 1 }]);
+    expect(seen).toEqual([{ data: 'hello', isBinary: false, droppedLength: 1, reused: false }]);
   });
 
-  it('releaseReceiverFragments() empties it, idempotent; text, binary and fragmented messages arrive whole', async () => {
+  it('releaseReceiverFragments() empties it and gathers the next message in it, idempotent; text, binary and fragmented messages arrive whole', async () => {
     expect(releaseReceiverFragments()).toBe(true);
     expect(releaseReceiverFragments()).toBe(true);
-    expect(await receive('text', 1)).toEqual([{ data: 'hello', isBinary: false, droppedLength: 0 }]);
-    expect(await receive('binary', 1)).toEqual([{ data: '010203', isBinary: true, droppedLength: 0 }]);
+    expect(await receive('text', 1)).toEqual([{ data: 'hello', isBinary: false, droppedLength: 0, reused: true }]);
+    expect(await receive('binary', 1)).toEqual([{ data: '010203', isBinary: true, droppedLength: 0, reused: true }]);
     expect(await receive('fragmented', 2)).toEqual([
-      { data: 'abcd', isBinary: false, droppedLength: 0 },
-      { data: '040506', isBinary: true, droppedLength: 0 },
+      { data: 'abcd', isBinary: false, droppedLength: 0, reused: true },
+      { data: '040506', isBinary: true, droppedLength: 0, reused: true },
     ]);
   });
 
   it("with binaryType 'fragments' a binary message is the array itself: a receiver of that type leaves every array as it was", async () => {
     expect(releaseReceiverFragments()).toBe(true);
     expect(await receive('fragmented', 2, 'fragments')).toEqual([
-      { data: 'abcd', isBinary: false, droppedLength: 2 },
-      { data: ['04', '0506'], isBinary: true, droppedLength: 2 },
+      { data: 'abcd', isBinary: false, droppedLength: 2, reused: false },
+      { data: ['04', '0506'], isBinary: true, droppedLength: 2, reused: false },
     ]);
   });
 });

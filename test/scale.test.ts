@@ -95,8 +95,9 @@ describe('shards', () => {
     // shard that starts late on a busy machine must not find the other's retries took its 1011s.
     const closed = [0, 0];
     let shard = 0;
-    server = await startTestServer(() => (closed[shard]++ < 10 ? { kind: 'close', code: 1011, reason: 'Service not ready: bridge' } : { kind: 'accept' }), { onUpgrade: (req) => (shard = req.url?.endsWith('shard=1') ? 1 : 0) });
-    const text = (k: number) => `name: shard-retries\ntarget:\n  url: ${server.url}?shard=${k}\n  trigger: { command: "true", at: 50ms }\nload:\n  stages: [{ duration: 100ms, rate: 200 }]\nsession:\n  hold: 20ms\n  reconnect: { on: [1011], max: 3, backoff: { initial: 500ms, jitter: 0% } }\n`;
+    const target = await startTestServer(() => (closed[shard]++ < 10 ? { kind: 'close', code: 1011, reason: 'Service not ready: bridge' } : { kind: 'accept' }), { onUpgrade: (req) => (shard = req.url?.endsWith('shard=1') ? 1 : 0) });
+    server = target;
+    const text = (k: number) => `name: shard-retries\ntarget:\n  url: ${target.url}?shard=${k}\n  trigger: { command: "true", at: 50ms }\nload:\n  stages: [{ duration: 100ms, rate: 200 }]\nsession:\n  hold: 20ms\n  reconnect: { on: [1011], max: 3, backoff: { initial: 500ms, jitter: 0% } }\n`;
     const root = tmp();
     const startAt = Date.now() + 1500;
     const shards = await Promise.all([0, 1].map((k) => runScenario(parseScenarioText(text(k), 'shard.yaml'), { outDir: join(root, `shard-${k}`), workers: 1, shard: { index: k, count: 2 }, startAt })));

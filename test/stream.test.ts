@@ -6,6 +6,7 @@ import { parseScenarioText } from '../src/scenario/load.js';
 import { SourcePorts } from '../src/engine/source-ports.js';
 import { compileStream } from '../src/engine/stream.js';
 import { compileTemplates } from '../src/engine/templates.js';
+import { compileStreamTemplate } from '../src/session/stream-template.js';
 import { createHistogram, METRICS, type Metric } from '../src/record/histogram.js';
 import { MSG_LOST } from '../src/record/messages.js';
 import type { AttemptRecord } from '../src/record/attempt.js';
@@ -138,6 +139,15 @@ describe('session.stream.send placeholders', () => {
     expect(() => parseScenarioText(text('{"seq":${seq},"at":${sentAt},"c":${conn}}'), 'p.yaml')).toThrow('session.send[0]: environment variable seq is not set');
     const ok = parseScenarioText(text('{"seq":${seq},"at":${sentAt},"c":${conn}}').replace("  send: ['${seq}']\n", ''), 'p.yaml');
     expect(ok.scenario.session.stream!.send).toBe('{"seq":${seq},"at":${sentAt},"c":${conn}}');
+  });
+
+  it('fills ${seq} as an integer and ${sentAt} with 3 decimals, the per-connection ones per connection', () => {
+    const fixed = compileStreamTemplate('{"seq":${seq},"sentAt":${sentAt}}');
+    expect(fixed(null, 7, 1234.5)).toBe('{"seq":7,"sentAt":1234.500}');
+    expect(fixed(null, 1, 0.0004)).toBe('{"seq":1,"sentAt":0.000}');
+    expect(fixed(null, 12, 98.7654)).toBe('{"seq":12,"sentAt":98.765}');
+    const perConn = compileStreamTemplate('${conn}:${seq}@${sentAt}');
+    expect(perConn({ conn: 3, worker: 0, user: null, env: {} }, 2, 10)).toBe('3:2@10.000');
   });
 });
 

@@ -25,11 +25,21 @@ export function compileStreamTemplate(text: string): StreamTemplate {
   return (ctx, seq, sentAtMs) => {
     let out = fixed || ctx === null ? constant[0] : pieces[0](ctx);
     for (let k = 0; k < holes.length; k++) {
-      out += holes[k] === 'seq' ? String(seq) : String(Math.round(sentAtMs * 1000) / 1000);
+      out += holes[k] === 'seq' ? String(seq) : sentAtText(sentAtMs);
       out += fixed || ctx === null ? constant[k + 1] : pieces[k + 1](ctx);
     }
     return out;
   };
+}
+
+/**
+ * `${sentAt}`: ms with 3 decimals. Not `String(x)`: V8 keeps the text of every number it turns
+ * into a string that way in a cache, so each message's unique one outlived the scavenges and was
+ * promoted, to die in the old generation (~24 B a message; docs/performance.md, "Message
+ * streams"). `toFixed` does not use that cache.
+ */
+function sentAtText(ms: number): string {
+  return ms.toFixed(3);
 }
 
 /** Does the text need a connection's context (anything but ${seq} and ${sentAt})? */
