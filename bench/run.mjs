@@ -27,7 +27,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? Math.max(1, os.availableParallelism() - 1)); // wsrace's default
 const QUICK = process.env.BENCH_QUICK === '1';
-/** `BENCH_ONLY=messages`, `population`, `peers`, `raw` or `tls`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
+/** `BENCH_ONLY=messages`, `stream-memory`, `population`, `peers`, `raw` or `tls`: that part alone, its keys replacing those of bench/results.json (the rest stay as the last full run left them). */
 const ONLY = process.env.BENCH_ONLY;
 /** How long each run of the rate ladders and the lag rows lasts. */
 const SECONDS = QUICK ? 2 : 4;
@@ -656,33 +656,47 @@ async function climbMessages(server, r) {
 
 /**
  * RSS per socket with a stream (every 1 s, the default) and without, each in a fresh process
- * (bench/stream-memory.mjs) holding the same sockets; in each repeat one of each, the order
- * alternating so that a machine growing busier favours neither.
+ * (bench/stream-memory.mjs) holding the same sockets, at two socket counts: in each repeat one
+ * run of each kind at each count, the order alternating so that a machine growing busier favours
+ * neither. Each run's RSS is the median of its settled samples (10 s with every socket open, the
+ * last 5). Two measures of what a stream adds:
+ * - at the higher count, (on − off) / sockets: everything a streaming run holds beside the idle
+ *   one, its per-process costs (the young generations a busy worker and the recording main
+ *   thread keep) spread over the sockets;
+ * - per added socket, the slopes between the two counts: on (high − low) − off (high − low), over
+ *   the sockets added: what one more streaming socket costs, the per-process part cancelled.
  * @param {EchoServer} server
  */
 function measureStreamMemory(server) {
-  const sockets = QUICK ? 5000 : 10_000;
-  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
-  /** @param {'off' | '1s'} every @returns {MemoryRun} */
-  const run = (every) => {
-    const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`], { timeout: 120_000 })));
-    log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), ${r.bytesPerSocket} B RSS each (${r.rssBeforeMiB} → ${r.rssPeakMiB} MiB), ${r.sent} messages sent`);
-    return r;
+  const [low, high] = QUICK ? [2000, 8000] : [4000, 16_000];
+  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, rssSettledMiB: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
+  /** @param {number} sockets @param {'off' | '1s'} every @returns {number | null} settled RSS in bytes, null when not every socket opened */
+  const run = (sockets, every) => {
+    /** @type {MemoryRun} */
+    const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`, '10'], { timeout: 180_000 })));
+    log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), RSS ${r.rssBeforeMiB} → settled ${r.rssSettledMiB} MiB (peak ${r.rssPeakMiB}), ${r.sent} messages sent`);
+    return r.held ? r.rssSettledMiB * 2 ** 20 : null;
   };
-  /** @type {{ off: number, on: number, extra: number }[]} */
+  /** @type {{ off: number, on: number, extra: number, marginalExtra: number }[]} */
   const runs = [];
-  /** Pairs in which not every socket opened: no measurement, said so rather than stopping the bench. */
+  /** Repeats in which not every socket opened in some run: no measurement, said so rather than stopping the bench. */
   let incomplete = 0;
   for (let r = 0; r < REPEATS; r++) {
-    const pair = r % 2 === 0 ? { off: run('off'), on: run('1s') } : { on: run('1s'), off: run('off') };
-    const [off, on] = [pair.off.bytesPerSocket, pair.on.bytesPerSocket];
-    if (off === null || on === null) incomplete++;
-    else runs.push({ off, on, extra: on - off });
+    /** @type {Record<string, number | null>} */
+    const rss = {};
+    const order = r % 2 === 0 ? [[low, 'off'], [low, '1s'], [high, '1s'], [high, 'off']] : [[high, 'off'], [high, '1s'], [low, '1s'], [low, 'off']];
+    for (const [sockets, every] of /** @type {[number, 'off' | '1s'][]} */ (order)) rss[`${sockets} ${every}`] = run(sockets, every);
+    const [offLow, onLow, offHigh, onHigh] = [rss[`${low} off`], rss[`${low} 1s`], rss[`${high} off`], rss[`${high} 1s`]];
+    if (offLow === null || onLow === null || offHigh === null || onHigh === null) {
+      incomplete++;
+      continue;
+    }
+    runs.push({ off: Math.round(offHigh / high), on: Math.round(onHigh / high), extra: Math.round((onHigh - offHigh) / high), marginalExtra: Math.round((onHigh - onLow - (offHigh - offLow)) / (high - low)) });
   }
-  /** @param {(x: { off: number, on: number, extra: number }) => number} f */
+  /** @param {(x: { off: number, on: number, extra: number, marginalExtra: number }) => number} f */
   const mid = (f) => (runs.length ? median(runs.map(f)) : null);
-  const result = { sockets, every: '1s', bytesPerSocketOff: mid((x) => x.off), bytesPerSocketOn: mid((x) => x.on), extraBytesPerSocket: mid((x) => x.extra), runs, incomplete, targetExtraBytes: 1024 };
-  log(`stream memory: ${result.extraBytesPerSocket} B more per socket with a stream (${result.bytesPerSocketOn} against ${result.bytesPerSocketOff} B)${incomplete ? `; ${incomplete} pair(s) without every socket open left out` : ''}`);
+  const result = { sockets: high, lowSockets: low, every: '1s', bytesPerSocketOff: mid((x) => x.off), bytesPerSocketOn: mid((x) => x.on), extraBytesPerSocket: mid((x) => x.extra), marginalExtraBytesPerSocket: mid((x) => x.marginalExtra), runs, incomplete, targetExtraBytes: 1024 };
+  log(`stream memory: ${result.extraBytesPerSocket} B more per socket with a stream at ${high} sockets (${result.bytesPerSocketOn} against ${result.bytesPerSocketOff} B), ${result.marginalExtraBytesPerSocket} B more per added socket (${low} → ${high})${incomplete ? `; ${incomplete} repeat(s) without every socket open left out` : ''}`);
   return result;
 }
 
@@ -788,8 +802,13 @@ function messageRows({ messageRate: rate, streamMemory: mem }) {
   const atTop = top ? `at the top: send lag p50 ${top.sendLagMs.p50} p99 ${top.sendLagMs.p99} ms, round trip p50 ${top.rttMs.p50} p99 ${top.rttMs.p99} ms` : 'no rung kept';
   return [
     ['message rate (round trips/s)', `floor ${rate.floorPerSecond}`, `wsrace ${rate.wsraceOnSchedulePerSecond} on schedule`, `${rate.ratio}× the floor (target ≥ 20,000/s and ≥ 0.85×), ${rate.ratioSameRule}× the floor on wsrace's rule (${rate.floorSameRulePerSecond}/s with its timers within ${SEND_LAG_P99_MS} ms); ${atTop}`],
-    ['stream memory per socket', `+${mem.extraBytesPerSocket} B`, `${mem.bytesPerSocketOn} against ${mem.bytesPerSocketOff} B`, `${mem.sockets} sockets held, stream every ${mem.every} against none (target ≤ 1 KiB more)`],
+    streamMemoryRow(mem),
   ];
+}
+
+/** @param {MessageResults['streamMemory']} mem @returns {string[]} */
+function streamMemoryRow(mem) {
+  return ['stream memory per socket', `+${mem.extraBytesPerSocket} B`, `+${mem.marginalExtraBytesPerSocket} B per added socket`, `${mem.sockets} sockets held (${mem.bytesPerSocketOn} against ${mem.bytesPerSocketOff} B), stream every ${mem.every} against none; added: ${mem.lowSockets} → ${mem.sockets} (target ≤ 1 KiB more)`];
 }
 
 /** @param {Results} results @param {string[][]} besideRows the rows of the parts beside the other tools */
@@ -862,6 +881,24 @@ async function messagesOnly(machine) {
 }
 
 /**
+ * BENCH_ONLY=stream-memory: the message part's memory row alone (a few minutes), its key
+ * replacing that of bench/results.json.
+ * @param {Machine} machine
+ */
+async function streamMemoryOnly(machine) {
+  const server = await startServer();
+  let measured;
+  try {
+    measured = measureStreamMemory(server);
+  } finally {
+    server.stop();
+  }
+  const streamMemory = { date: new Date().toISOString(), machineNoise: machine.noise, ...measured };
+  mergeResults({ streamMemory });
+  writeTable(machine, [streamMemoryRow(streamMemory)]);
+}
+
+/**
  * What raw-floor.mjs and tls-bench.mjs borrow from here: the floor, the climb and its
  * on-schedule rule stay the connection-rate row's.
  * @type {import('./raw-floor.mjs').Kit}
@@ -916,11 +953,15 @@ async function main() {
     await messagesOnly(machine);
     process.exit(0);
   }
+  if (ONLY === 'stream-memory') {
+    await streamMemoryOnly(machine);
+    process.exit(0);
+  }
   if (ONLY === 'peers' || ONLY === 'raw' || ONLY === 'tls') {
     await partOnly(machine, ONLY);
     process.exit(0);
   }
-  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages, population, peers, raw or tls (or no BENCH_ONLY for the whole bench)`);
+  if (ONLY !== undefined) throw new Error(`BENCH_ONLY=${ONLY}: expected messages, stream-memory, population, peers, raw or tls (or no BENCH_ONLY for the whole bench)`);
   const server = await startServer();
   const slow = await startServer(['--delay-101', '20']);
   let results;

@@ -2,9 +2,12 @@
 // process (so no earlier run's heap is in its baseline) opens SOCKETS sockets against URL, holds
 // them, with `stream: { every: EVERY }` unless EVERY is `off`, and samples the process's RSS once
 // a second; after SAMPLES samples with every socket open it stops the run. Prints
-// {"held":…, "opened":…, "failed":{…}, "rssBeforeMiB":…, "rssPeakMiB":…, "bytesPerSocket":…, "sent":…, "outstandingAtEnd":…}:
-// bytesPerSocket is (peak − before) / held, the peak taken while every socket was open; when
-// not every socket opened, held is 0 and bytesPerSocket null.
+// {"held":…, "opened":…, "failed":{…}, "rssBeforeMiB":…, "rssPeakMiB":…, "rssSettledMiB":…, "bytesPerSocket":…, "sent":…, "outstandingAtEnd":…}:
+// bytesPerSocket is (peak − before) / held, the peak taken while every socket was open;
+// rssSettledMiB is the median of the samples after the first half (the opening's garbage
+// collected, or not, as V8 decides: an idle worker gives it back within a second or two, one that
+// keeps streaming holds it until a full collection). When not every socket opened, held is 0
+// and bytesPerSocket null.
 // Usage: node bench/stream-memory.mjs URL SOCKETS EVERY|off SOURCES [SAMPLES]
 // (SOURCES: source addresses separated by commas; EVERY: a duration such as 1s.)
 import os from 'node:os';
@@ -20,7 +23,8 @@ const text = `name: stream-memory\ntarget:\n  url: ${url}\n  handshakeTimeout: 2
 const outDir = `${os.tmpdir()}/wsrace-bench-memory-${process.pid}`;
 const before = process.memoryUsage().rss;
 let peak = 0;
-let full = 0;
+/** @type {number[]} RSS samples (bytes) with every socket open. */
+const full = [];
 const controller = new AbortController();
 // Bounded: the run stops itself once every socket has been open for SAMPLES seconds; this is in case it never gets there.
 const giveUp = setTimeout(() => controller.abort('bench: not every socket opened'), (Math.ceil(sockets / RATE) + 30) * 1000);
@@ -30,14 +34,18 @@ const { summary } = await runScenario(parseScenarioText(text, 'stream-memory.yam
   signal: controller.signal,
   onProgress: (p) => {
     if (p.openNow < sockets) return;
-    peak = Math.max(peak, process.memoryUsage().rss);
-    if (++full >= samplesWanted) controller.abort('bench');
+    const rss = process.memoryUsage().rss;
+    peak = Math.max(peak, rss);
+    full.push(rss);
+    if (full.length >= samplesWanted) controller.abort('bench');
   },
 });
 clearTimeout(giveUp);
 rmSync(outDir, { recursive: true, force: true });
-const held = full > 0 ? sockets : 0;
+const held = full.length > 0 ? sockets : 0;
+const settled = full.slice(Math.floor(full.length / 2)).sort((a, b) => a - b);
+const rssSettled = settled.length ? settled[Math.floor(settled.length / 2)] : 0;
 const m = summary.messages;
 const failed = Object.fromEntries(Object.entries(summary.totals.errors).filter(([, n]) => n > 0));
-process.stdout.write(JSON.stringify({ held, opened: summary.totals.opened, failed, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssPeakMiB: +(peak / 2 ** 20).toFixed(1), bytesPerSocket: held ? Math.round((peak - before) / held) : null, sent: m?.sent ?? 0, outstandingAtEnd: m ? m.lost : 0 }) + '\n');
+process.stdout.write(JSON.stringify({ held, opened: summary.totals.opened, failed, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssPeakMiB: +(peak / 2 ** 20).toFixed(1), rssSettledMiB: +(rssSettled / 2 ** 20).toFixed(1), bytesPerSocket: held ? Math.round((peak - before) / held) : null, sent: m?.sent ?? 0, outstandingAtEnd: m ? m.lost : 0 }) + '\n');
 process.exit(0);
