@@ -192,3 +192,18 @@ export function expectClocksAgree(pairs: { e: EventRow; t: TruthConn }[], truth:
     .map(({ x, truth: p }) => `${x.phase} read ${(truth.t0! + p!.plannedMs - t0 - x.ms).toFixed(3)} ms before its planned time`);
   expect([...late, ...early], 'the clocks of wsrace and the simulator disagree').toEqual([]);
 }
+
+/**
+ * The cold-start tests' scenario parts. Profiles at 1/10 time: the whole startup takes ~2 s after
+ * the simulator's process is up (its shortest windows, tens of ms, stay wider than a starved
+ * simulator's late timers). That process takes ~0.3 s to come up on an idle machine and seconds
+ * on a busy one, so the load runs 7 s: enough for a start of up to ~4.5 s (expectLoadCovers says
+ * so when it was slower).
+ */
+export const SCALE = '--time-scale 0.1';
+export const SECONDS = 7;
+/** Load after the simulator is ready (or has failed), for the attempts that check what comes after. */
+export const AFTER_MS = 300;
+export const LOAD = (seconds: number, rate: number) => `load:\n  stages:\n    - { duration: ${seconds}s, rate: ${rate} }\n`;
+export const PING = `session:\n  hold: 100ms\n  send: ['{"type":"ping"}']\n  expect: { match: '"type":"pong"', within: 500ms }\n`;
+export const TIMELINE = (readyFrom = 'health') => `timeline:\n  log: { from: target }\n  health: { url: "http://127.0.0.1:PORT/health", interval: 25ms }\n  readyFrom: ${readyFrom}\n`;
