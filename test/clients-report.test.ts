@@ -23,7 +23,7 @@ const attempt = (client: number, tryNo: number, sched: number, worked: boolean):
 const timeline: PhaseTimeline = { spans: [{ phase: 'init', startMs: 0, endMs: 100 }, { phase: 'ready', startMs: 100, endMs: null }], readyAtMs: 100, failedAtMs: null };
 
 /** The drop fields of a report whose clients were never cut. */
-const NO_DROPS = { dropped: 0, drops: 0, reconnected: 0, neverBack: 0, reconnectMs: latencyStats(createHistogram()), outageMs: latencyStats(createHistogram()), retryLagMs: latencyStats(createHistogram()), attemptsPerReconnect: { mean: null, max: 0, counts: {} } };
+const NO_DROPS = { dropped: 0, drops: 0, reconnected: 0, neverBack: 0, reconnectMs: latencyStats(createHistogram()), outageMs: latencyStats(createHistogram()), retryLagMs: latencyStats(createHistogram()), attemptsPerReconnect: { mean: null, max: 0, p50: null, p90: null, p99: null, counts: {} } };
 
 describe('reconnecting clients: tracking (record/) and the report by phase (timeline/)', () => {
   it('follows each client from its first attempt to the first socket that worked', () => {
@@ -61,7 +61,7 @@ describe('reconnecting clients: tracking (record/) and the report by phase (time
       connected: 2,
       neverConnected: 1,
       retries: 2,
-      attemptsPerClient: { mean: 1.667, max: 3, counts: { '1': 2, '3': 1 } },
+      attemptsPerClient: { mean: 1.667, max: 3, p50: 1, p90: 3, p99: 3, counts: { '1': 2, '3': 1 } },
       timeToConnectedMs: 2,
       byPhase: { init: { clients: 2, connected: 1, timeToConnectedMs: 1 }, ready: { clients: 1, connected: 1, timeToConnectedMs: 1 } },
       ...NO_DROPS,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 // record/ tracks the clients; timeline/ reports them by the phase of their first attempt.
 import { ClientTracker, connected } from '../src/record/clients.js';
-import { clientsReport, type ClientsReport } from '../src/timeline/clients-report.js';
+import { attemptCounts, clientsReport, countQuantile, type ClientsReport } from '../src/timeline/clients-report.js';
 import { buildTimeline, type PhaseTimeline } from '../src/timeline/attribute.js';
 import { createHistogram, latencyStats, recordMs } from '../src/record/histogram.js';
 import type { AttemptRecord, OutcomeKind } from '../src/record/attempt.js';
@@ -90,7 +90,7 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
       connected: 4,
       neverConnected: 1,
       retries: 11 - 5,
-      attemptsPerClient: { mean: 2.2, max: 4, counts: { '4': 1, '1': 2, '3': 1, '2': 1 } },
+      attemptsPerClient: { mean: 2.2, max: 4, p50: 2, p90: 4, p99: 4, counts: { '4': 1, '1': 2, '3': 1, '2': 1 } },
       timeToConnectedMs: statsOf([175.5, 12.25, 3, 92]),
       byPhase: {
         init: { clients: 1, connected: 1, timeToConnectedMs: statsOf([175.5]) },
@@ -105,7 +105,7 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
       reconnectMs: statsOf([]),
       outageMs: statsOf([]),
       retryLagMs: statsOf([]),
-      attemptsPerReconnect: { mean: null, max: 0, counts: {} },
+      attemptsPerReconnect: { mean: null, max: 0, p50: null, p90: null, p99: null, counts: {} },
     });
     expect(r.timeToConnectedMs.count).toBe(4);
     expect(r.byPhase.dependencies.timeToConnectedMs.count).toBe(1);
@@ -127,7 +127,7 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
     const r = report([works(7, 1, 150, 160), refused(7, 0, 100)], timeline, T0)!;
     expect(r.timeToConnectedMs).toEqual(statsOf([60]));
     expect(Object.keys(r.byPhase)).toEqual(['init']);
-    expect(r.attemptsPerClient).toEqual({ mean: 2, max: 2, counts: { '2': 1 } });
+    expect(r.attemptsPerClient).toEqual({ mean: 2, max: 2, p50: 2, p90: 2, p99: 2, counts: { '2': 1 } });
   });
 
   it('a client that never connects has no time to connected', () => {
@@ -135,6 +135,19 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
     expect(r).toMatchObject({ clients: 1, connected: 0, neverConnected: 1, retries: 2, attemptsPerClient: { mean: 3, max: 3, counts: { '3': 1 } } });
     expect(r.timeToConnectedMs.count).toBe(0);
     expect(r.byPhase).toEqual({ init: { clients: 1, connected: 0, timeToConnectedMs: statsOf([]) } });
+  });
+
+  it('attempts as counts: a quantile is the smallest count at least ⌈q·n⌉ of them took at most', () => {
+    expect(countQuantile({ '1': 950, '3': 50 }, 0.5)).toBe(1);
+    expect(countQuantile({ '1': 950, '3': 50 }, 0.95)).toBe(1);
+    expect(countQuantile({ '1': 950, '3': 50 }, 0.951)).toBe(3);
+    expect(countQuantile({ '1': 99, '5': 1 }, 0.99)).toBe(1);
+    expect(countQuantile({ '1': 98, '5': 2 }, 0.99)).toBe(5);
+    expect(countQuantile({ '12': 1, '2': 1 }, 0)).toBe(2);
+    expect(countQuantile({ '12': 1, '2': 1 }, 1)).toBe(12);
+    expect(countQuantile({}, 0.5)).toBeNull();
+    expect(attemptCounts({ '1': 3, '7': 1 })).toEqual({ max: 7, p50: 1, p90: 7, p99: 7, counts: { '1': 3, '7': 1 } });
+    expect(attemptCounts({})).toEqual({ max: 0, p50: null, p90: null, p99: null, counts: {} });
   });
 
   it('the mean of attempts per client keeps 3 decimals', () => {

@@ -21,7 +21,7 @@ function clientsReport(over: Partial<ClientsReport> = {}): ClientsReport {
     connected: 5000,
     neverConnected: 0,
     retries: 0,
-    attemptsPerClient: { mean: 1, max: 1, counts: {} },
+    attemptsPerClient: { mean: 1, max: 1, p50: 1, p90: 1, p99: 1, counts: {} },
     timeToConnectedMs: stats(),
     byPhase: {},
     dropped: 4980,
@@ -31,7 +31,7 @@ function clientsReport(over: Partial<ClientsReport> = {}): ClientsReport {
     reconnectMs: stats(),
     outageMs: stats(1200, 6100),
     retryLagMs: stats(),
-    attemptsPerReconnect: { mean: 1.8, max: 7, counts: {} },
+    attemptsPerReconnect: { mean: 1.8, max: 7, p50: 1, p90: 4, p99: 7, counts: {} },
     ...over,
   };
 }
@@ -89,7 +89,7 @@ describe('population findings, in plain words', () => {
   });
 
   it('without the events (an older run): the phase most disconnects closed in; all came back', () => {
-    const clients = clientsReport({ dropped: 3, drops: 4, reconnected: 3, neverBack: 0, outageMs: stats(250), attemptsPerReconnect: { mean: 1, max: 1, counts: { '1': 4 } } });
+    const clients = clientsReport({ dropped: 3, drops: 4, reconnected: 3, neverBack: 0, outageMs: stats(250), attemptsPerReconnect: { mean: 1, max: 1, p50: 1, p90: 1, p99: 1, counts: { '1': 4 } } });
     expect(populationFindings({ ...base, burst: undefined, clients, timeline: [] })).toEqual([
       '5,000 connections were cut (1006 ×4,990, 1012 ×10), most during ready',
       '3 clients were dropped (4 drops); p99 outage 250 ms (p50 250 ms, max 250 ms), 1 attempt per comeback (max 1); all came back',

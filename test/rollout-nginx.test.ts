@@ -125,7 +125,7 @@ describe('a rollout through nginx: the upstream switched and reloaded mid-run', 
       drops: CLIENTS,
       reconnected: CLIENTS,
       neverBack: 0,
-      attemptsPerReconnect: { mean: 1, max: 1, counts: { '1': CLIENTS } },
+      attemptsPerReconnect: { mean: 1, max: 1, p50: 1, p90: 1, p99: 1, counts: { '1': CLIENTS } },
     });
     expectComebacksOnB(events, cut, b);
     // Their spans as events.ndjson has them (3 decimals each): the drop to the working socket, and

@@ -41,6 +41,8 @@ describe('thresholds', () => {
     expect(parseThreshold('"totals".closeCodes."1011" == 0').path).toEqual(['totals', 'closeCodes', '1011']);
     expect(parseThreshold('phases.init_db.closeCodes.1011 == 0').path).toEqual(['phases', 'init_db', 'closeCodes', '1011']);
     expect(parseThreshold('steps.expect-1.passed > 0').path).toEqual(['steps', 'expect-1', 'passed']);
+    for (const block of ['attemptsPerClient', 'attemptsPerReconnect']) for (const stat of ['mean', 'max', 'p50', 'p90', 'p99']) expect(parseThreshold(`clients.${block}.${stat} <= 3`).path).toEqual(['clients', block, stat]);
+    expect(() => parseThreshold('clients.attemptsPerReconnect.p95 <= 3')).toThrow(/is not a summary\.json value/);
   });
 
   it('a quoted name stands only where a name may: not as a block, a count or a close code', () => {

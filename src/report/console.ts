@@ -140,7 +140,7 @@ function disconnects(s: Summary): string[] {
   }
   if (c.dropped) {
     const a = c.attemptsPerReconnect;
-    out.push(`Dropped clients: ${num(c.dropped)} (${num(c.drops)} drops), ${num(c.reconnected)} came back, ${num(c.neverBack)} never did; ${a.mean ?? '-'} attempts per comeback (max ${a.max})`);
+    out.push(`Dropped clients: ${num(c.dropped)} (${num(c.drops)} drops), ${num(c.reconnected)} came back, ${num(c.neverBack)} never did; ${a.mean ?? '-'} attempts per comeback (p99 ${a.p99 ?? '-'}, max ${a.max})`);
     const w = [22, 8, 8, 8, 8, 8];
     out.push('  ' + row(['per comeback (ms)', 'count', 'p50', 'p90', 'p99', 'max'], w));
     for (const [label, st] of [['reconnect', c.reconnectMs], ['outage', c.outageMs]] as const) out.push('  ' + row([label, num(st.count), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.max)], w));

@@ -69,7 +69,7 @@ function clientsTable(s: Summary): string {
     ['dropped', `${num(c.dropped)} <span class="muted">(${num(c.drops)} drops)</span>`],
     ['came back', num(c.reconnected)],
     ['never came back', num(c.neverBack)],
-    ['attempts per comeback', a ? `mean ${a.mean ?? '-'}, max ${num(a.max)}` : '-'],
+    ['attempts per comeback', a ? `mean ${a.mean ?? '-'}, p99 ${a.p99 ?? '-'}, max ${num(a.max)}` : '-'],
   ];
   // Absent in summaries written before it; a run without retries has none to show.
   const lag = c.retryLagMs;

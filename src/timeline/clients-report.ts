@@ -11,7 +11,7 @@ export interface ClientsReport {
   connected: number;
   neverConnected: number;
   retries: number;
-  attemptsPerClient: { mean: number; max: number; counts: Record<string, number> };
+  attemptsPerClient: AttemptCounts & { mean: number };
   /** First attempt's scheduled start → the first socket that completed its script. */
   timeToConnectedMs: LatencyStats;
   /** By the phase the client's first attempt was scheduled in. */
@@ -26,9 +26,43 @@ export interface ClientsReport {
   outageMs: LatencyStats;
   /** Every retry that started: its start − the moment its backoff set (the drop or failure as the worker saw it + the delay). */
   retryLagMs: LatencyStats;
-  attemptsPerReconnect: { mean: number | null; max: number; counts: Record<string, number> };
+  attemptsPerReconnect: AttemptCounts & { mean: number | null };
   /** Every retry (a client's attempts after its first) by the phase it was scheduled in, counted like totals: the herd's outcomes. */
   retriesByPhase?: Record<string, Totals>;
+}
+
+/** How many attempts it took (per client, or per comeback): their distribution, and how many took each count. */
+export interface AttemptCounts {
+  max: number;
+  /** The smallest count that many of them took at most; null when none. */
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  /** "<attempts>": how many took that many. */
+  counts: Record<string, number>;
+}
+
+/**
+ * The q-quantile of a distribution given as counts, {"1": 950, "3": 50}: the smallest value at
+ * least ⌈q·n⌉ of the n entries are at or below (p99 of 100 entries is the 99th smallest). null
+ * when there are none.
+ */
+export function countQuantile(counts: Record<string, number>, q: number): number | null {
+  const values = Object.keys(counts).map(Number).sort((a, b) => a - b);
+  const n = values.reduce((a, v) => a + counts[String(v)], 0);
+  if (n === 0) return null;
+  const rank = Math.max(1, Math.ceil(q * n));
+  let seen = 0;
+  for (const v of values) {
+    seen += counts[String(v)];
+    if (seen >= rank) return v;
+  }
+  return values[values.length - 1];
+}
+
+/** max, p50, p90, p99 and the counts themselves. */
+export function attemptCounts(counts: Record<string, number>): AttemptCounts {
+  return { max: Math.max(0, ...Object.keys(counts).map(Number)), p50: countQuantile(counts, 0.5), p90: countQuantile(counts, 0.9), p99: countQuantile(counts, 0.99), counts };
 }
 
 /** Folds the clients (record/clients.ts) into the report, attributing each to the phase of its first attempt; undefined without clients. */
@@ -51,7 +85,7 @@ function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | 
     reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
     outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),
     retryLagMs: latencyStats(reconnects?.retryLagMs ?? createHistogram()),
-    attemptsPerReconnect: { mean: n > 0 ? Math.round((sum / n) * 1000) / 1000 : null, max: Math.max(0, ...Object.keys(counts).map(Number)), counts },
+    attemptsPerReconnect: { mean: n > 0 ? Math.round((sum / n) * 1000) / 1000 : null, ...attemptCounts(counts) },
   };
 }
 
@@ -61,11 +95,9 @@ function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTim
   const phases = new Map<string, { clients: number; connected: number; h: Histogram }>();
   const counts: Record<string, number> = {};
   let attempts = 0;
-  let max = 0;
   let ok = 0;
   for (const c of clients) {
     attempts += c.attempts;
-    max = Math.max(max, c.attempts);
     counts[String(c.attempts)] = (counts[String(c.attempts)] ?? 0) + 1;
     const phase = phaseAt(timeline, c.firstSched - t0);
     let p = phases.get(phase);
@@ -83,7 +115,7 @@ function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTim
     connected: ok,
     neverConnected: clients.length - ok,
     retries: attempts - clients.length,
-    attemptsPerClient: { mean: Math.round((attempts / clients.length) * 1000) / 1000, max, counts },
+    attemptsPerClient: { mean: Math.round((attempts / clients.length) * 1000) / 1000, ...attemptCounts(counts) },
     timeToConnectedMs: latencyStats(all),
     byPhase: Object.fromEntries([...phases].map(([phase, p]) => [phase, { clients: p.clients, connected: p.connected, timeToConnectedMs: latencyStats(p.h) }])),
   };
