@@ -1,7 +1,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { AttemptRecord } from './attempt.js';
+import { round3 } from '../util/round.js';
 
-const rel = (t: number | null, t0: number) => (t === null ? null : Math.round((t - t0) * 1000) / 1000);
+const rel = (t: number | null, t0: number) => (t === null ? null : round3(t - t0));
 
 /** One attempt as an events.ndjson line: times in ms since T0 (µs precision). */
 export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, unknown>): string {

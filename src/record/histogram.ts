@@ -1,5 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
+import { round3 } from '../util/round.js';
 
 /**
  * All latencies are recorded as integer nanoseconds, the unit HdrHistogram's reference tools
@@ -76,7 +77,7 @@ export interface LatencyStats {
   max: number | null;
 }
 
-const toMs = (ns: number) => Math.round((ns / NS_PER_MS) * 1000) / 1000;
+const toMs = (ns: number) => round3(ns / NS_PER_MS);
 
 /** Milliseconds (3 decimals) read from the histogram; never averaged across histograms. */
 export function latencyStats(h: Histogram): LatencyStats {

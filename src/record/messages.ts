@@ -1,3 +1,4 @@
+import { round3 } from '../util/round.js';
 /**
  * What a run records of session.stream's messages. Every message a socket sent ends as exactly
  * one of replied (within `within`), late (after it) or lost (no reply by the socket's end, with
@@ -112,18 +113,17 @@ export interface MessageLine {
   shard?: number;
 }
 
-const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Entry `k` of a batch as a messages.ndjson line, times relative to `t0`. */
 export function messageLine(data: Float64Array, k: number, t0: number): MessageLine {
   const o = k * MESSAGE_FIELDS;
   const kind = data[o + 4];
   const line: MessageLine = { i: data[o], r: MESSAGE_RESULTS[kind] };
-  const at = r3(data[o + 2] - t0);
+  const at = round3(data[o + 2] - t0);
   if (kind <= MSG_LOST) {
     line.seq = data[o + 1];
     line.sent = at;
-    if (kind !== MSG_LOST) line.rtt = r3(data[o + 3]);
+    if (kind !== MSG_LOST) line.rtt = round3(data[o + 3]);
     else line.code = data[o + 5];
     if (data[o + 6] & FLAG_OUT_OF_ORDER) line.ooo = true;
     return line;

@@ -3,6 +3,7 @@ import { timelineOf, type PhaseTimeline, type ReadySignals, type Restart } from 
 import { summarizeHealth, type HealthSummary } from '../timeline/health-spans.js';
 import type { PhaseSpan } from '../timeline/types.js';
 import { sumCuts, type LineCut } from '../util/lines.js';
+import { round3 } from '../util/round.js';
 
 export interface TimelineSummary {
   ready: { atMs: number | null; source: string | null; signals: ReadySignals };
@@ -34,23 +35,22 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
   const exit = exitOf('target');
   const triggerExit = exitOf('trigger');
   const launched = events.find((e) => e.kind === 'deploy');
-  const round = (x: number) => Math.round(x * 1000) / 1000;
   const cuts = events.filter((e): e is Extract<TimelineEvent, { kind: 'cut' }> => e.kind === 'cut');
   return {
     timeline,
     summary: {
-      ready: { atMs: ready.atMs === null ? null : round(ready.atMs), source: ready.source, signals: { health: roundOrNull(signals.health), log: roundOrNull(signals.log), supplied: roundOrNull(signals.supplied) } },
-      timeline: timeline.spans.map((s) => ({ phase: s.phase, startMs: round(s.startMs), endMs: s.endMs === null ? null : round(s.endMs) })),
+      ready: { atMs: ready.atMs === null ? null : round3(ready.atMs), source: ready.source, signals: { health: roundOrNull(signals.health), log: roundOrNull(signals.log), supplied: roundOrNull(signals.supplied) } },
+      timeline: timeline.spans.map((s) => ({ phase: s.phase, startMs: round3(s.startMs), endMs: s.endMs === null ? null : round3(s.endMs) })),
       health: summarizeHealth(events, t0),
-      failed: failed && { ...failed, atMs: round(failed.atMs) },
-      targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round(exit.at - t0) } : null,
+      failed: failed && { ...failed, atMs: round3(failed.atMs) },
+      targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round3(exit.at - t0) } : null,
       ...(cuts.length > 0 ? { logCut: sumCuts(cuts) } : {}),
-      ...(triggerExit ? { triggerExit: { code: triggerExit.code, signal: triggerExit.signal, atMs: round(triggerExit.at - t0), launchedAtMs: launched ? round(launched.at - t0) : null } } : {}),
-      ...(timeline.restarts ? { restarts: timeline.restarts.map((r) => ({ startMs: round(r.startMs), readyAtMs: roundOrNull(r.readyAtMs), failedAtMs: roundOrNull(r.failedAtMs) })) } : {}),
+      ...(triggerExit ? { triggerExit: { code: triggerExit.code, signal: triggerExit.signal, atMs: round3(triggerExit.at - t0), launchedAtMs: launched ? round3(launched.at - t0) : null } } : {}),
+      ...(timeline.restarts ? { restarts: timeline.restarts.map((r) => ({ startMs: round3(r.startMs), readyAtMs: roundOrNull(r.readyAtMs), failedAtMs: roundOrNull(r.failedAtMs) })) } : {}),
     },
   };
 }
 
 function roundOrNull(x: number | null): number | null {
-  return x === null ? null : Math.round(x * 1000) / 1000;
+  return x === null ? null : round3(x);
 }

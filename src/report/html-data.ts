@@ -10,6 +10,7 @@ import { readNdjsonLines } from './read-ndjson.js';
 import type { Summary } from './summary.js';
 import { OUTCOME_SERIES, outcomeSeries, type OutcomeSeries } from './outcome-series.js';
 import { codeSeries, PopulationAccumulator } from './population-data.js';
+import { round3 } from '../util/round.js';
 
 export { OUTCOME_SERIES, outcomeSeries, type OutcomeSeries } from './outcome-series.js';
 
@@ -29,7 +30,6 @@ export interface ReportData extends ChartData {
 /** HdrHistogram's default percentile ticks per half distance (the .hgrm files use it too). */
 export const TICKS_PER_HALF_DISTANCE = 5;
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Nearest-rank percentile of sorted values. */
 function nearestRank(sorted: Float64Array, p: number): number {

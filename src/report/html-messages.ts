@@ -1,5 +1,6 @@
 import type { MessageLine } from '../record/messages.js';
 import type { MessagesOverTime } from './html/page-data.js';
+import { round3 } from '../util/round.js';
 
 /**
  * Round trips per time bucket are counted in log-spaced bins, each RTT_BIN_RATIO wide, from
@@ -13,7 +14,6 @@ const RTT_MIN_MS = 0.001;
 const LOG_RATIO = Math.log(RTT_BIN_RATIO);
 export const RTT_BINS = Math.ceil(Math.log(3_600_000 / RTT_MIN_MS) / LOG_RATIO) + 1;
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 function binOf(ms: number): number {
   if (!(ms > RTT_MIN_MS)) return 0;

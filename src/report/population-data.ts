@@ -2,6 +2,7 @@ import { POPULATION_BASE } from '../record/attempt.js';
 import type { EventLine } from '../timeline/phase-report.js';
 import type { OutcomeKey, PopulationSeries } from './html/page-data.js';
 import { OUTCOME_SERIES, outcomeSeries } from './outcome-series.js';
+import { round3 } from '../util/round.js';
 
 /** Close codes drawn as their own disconnect series; the rest are `other`, so a server sending every code cannot flood the page. */
 export const MAX_CODE_SERIES = 6;
@@ -75,7 +76,7 @@ export class PopulationAccumulator {
     const arrivals: number[] = [];
     let [open, arriving] = [0, 0];
     for (let k = first; k <= last; k++) {
-      out.t.push(Math.round(k * bucketS * 1000) / 1000);
+      out.t.push(round3(k * bucketS));
       open += this.openDelta.get(k) ?? 0;
       arriving += this.arrivalDelta.get(k) ?? 0;
       out.connected.push(open);

@@ -19,8 +19,8 @@ import type { TimelineEvent } from '../timeline/types.js';
 import { readSummary } from './correlate.js';
 import { LineCursor } from '../util/line-file.js';
 import { writeSortedLines, type KeyedLine } from '../util/sorted-lines.js';
+import { round3 } from '../util/round.js';
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** One shard's run folder, read and checked. */
 interface ShardRun {

@@ -5,6 +5,7 @@ import { computePlan, type StartupPlan } from './phases.js';
 import { checkProcesses, runSimProcesses, type SimCluster } from './processes.js';
 import { shiftPlan } from './rollout.js';
 import { startSimulator, type SimHandle } from './server.js';
+import { round3 } from '../util/round.js';
 
 /**
  * `wsrace sim`: runs the cold-start simulator in the foreground until SIGINT/SIGTERM.
@@ -65,7 +66,7 @@ function eta(options: ResolvedSimOptions, p: StartupPlan): string {
 /** The plan the processes play (the primary runs no simulator of its own): rollout shifts B's to rollout-at. */
 function computeShownPlan(o: ResolvedSimOptions): StartupPlan {
   const plan = computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal });
-  return o.profile === 'rollout' ? shiftPlan(plan, Math.round(o.rolloutAtMs * o.timeScale * 1000) / 1000) : plan;
+  return o.profile === 'rollout' ? shiftPlan(plan, round3(o.rolloutAtMs * o.timeScale)) : plan;
 }
 
 const builder = (y: Argv) =>

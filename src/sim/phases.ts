@@ -1,3 +1,4 @@
+import { round3 } from '../util/round.js';
 /**
  * The startup model: the backend's seven phases and the arithmetic that decides when each
  * starts, ends, or times out. Everything here is pure so the plan can be tested exactly and
@@ -84,7 +85,7 @@ export interface StartupPlan {
 
 /** Rounds to a microsecond so sums of decimal seconds compare exactly in tests. */
 export function roundMs(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
+  return round3(ms);
 }
 
 /** Effective timeout in model seconds: base × envMultiplier × safetyMargin, capped by maxTotal. */

@@ -16,6 +16,7 @@ import { nowEpochMs, TruthWriter } from './truth.js';
 import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
 import { clockOrigin } from './origin.js';
+import { round3 } from '../util/round.js';
 
 /** Where a deploy trigger starts revision B with --rollout-on-request. */
 export const ROLLOUT_PATH = '/_sim/rollout';
@@ -129,7 +130,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
 
   /** Model ms as wall ms at this time scale (to the µs). */
   private wall(modelMs: number): number {
-    return Math.round(modelMs * this.options.timeScale * 1000) / 1000;
+    return round3(modelMs * this.options.timeScale);
   }
 
   /** B's cold start from `atMs` (wall ms after t0): its plan, race marks, warm-up, and when traffic moves and A drains. */
@@ -148,7 +149,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     if (this.rolloutRefusal() !== null) return null;
     this.requested = true;
     const at = nowEpochMs();
-    const b = this.scheduleB(Math.round(this.runner.elapsed() * 1000) / 1000);
+    const b = this.scheduleB(round3(this.runner.elapsed()));
     [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
     // The line first: replan applies B's first step (and with recreate, the switch) at once.
     this.write({ type: 'rollout', at, atMs: this.sinceT0(at), plan: planOfTruth(this.plan, this.marks, this.warm), rollout: this.rollout });
@@ -191,7 +192,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   }
 
   sinceT0(at: number): number {
-    return Math.round((at - this.t0) * 1000) / 1000;
+    return round3(at - this.t0);
   }
 
   write(line: object): void {

@@ -1,6 +1,7 @@
 import type { DrainMode, Strategy } from './config.js';
 import type { StartupPlan } from './phases.js';
 import type { RaceMarks } from './startup.js';
+import { round3 } from '../util/round.js';
 
 /**
  * The rollout profile's decisions, pure so they can be tested exactly: when traffic moves from
@@ -31,7 +32,7 @@ export interface RolloutPlan {
 
 /** B's startup plan on the simulator's clock: every offset moved `byMs` later. */
 export function shiftPlan(plan: StartupPlan, byMs: number): StartupPlan {
-  const at = (ms: number) => Math.round((ms + byMs) * 1000) / 1000;
+  const at = (ms: number) => round3(ms + byMs);
   const opt = (ms: number | undefined) => (ms === undefined ? undefined : at(ms));
   const shifted: StartupPlan = {
     ...plan,
@@ -58,7 +59,7 @@ export function planRollout(strategy: Strategy, rolloutAtMs: number, bMarks: Rac
 
 /** When the k-th of n sockets closes, after the drain's start: k·over/n, the first at once. */
 export function drainOffset(k: number, n: number, overMs: number): number {
-  return n <= 0 ? 0 : Math.round(((k * overMs) / n) * 1000) / 1000;
+  return n <= 0 ? 0 : round3((k * overMs) / n);
 }
 
 export type DrainClose = { kind: 'close'; code: 1012 | 1001; reason: string } | { kind: 'cut' };

@@ -14,6 +14,7 @@ import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 import { RolloutSimulator } from './rollout-server.js';
 import { clockOrigin } from './origin.js';
 import { planOfTruth, recordStartup } from './startup-truth.js';
+import { round3 } from '../util/round.js';
 
 /**
  * The cold-start simulator: an HTTP + WebSocket server whose startup clock starts the moment
@@ -224,7 +225,7 @@ export class Simulator implements SimHandle, UpgradeHost {
   }
 
   sinceT0(at: number): number {
-    return Math.round((at - this.t0) * 1000) / 1000;
+    return round3(at - this.t0);
   }
 
   record(rec: ConnRecord): void {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { SimProfile } from './config.js';
 import type { PhaseLog } from './log.js';
 import { BRIDGE_PHASE, type StartupPlan } from './phases.js';
+import { round3 } from '../util/round.js';
 
 /**
  * Plays a StartupPlan back on the wall clock: logs each transition, flips the readiness flags
@@ -33,12 +34,11 @@ export function raceMarks(plan: StartupPlan, profile: SimProfile, raceWindowMs: 
   const bridge = plan.bridgeReadyAtMs;
   if (bridge === undefined || (plan.failed && plan.failAtMs! <= bridge)) return {};
   const scale = plan.timeScale;
-  const out: RaceMarks = { healthReadyAtMs: round(Math.max(0, bridge - raceWindowMs * scale)) };
-  if (lossWindowMs > 0) out.lossWindowAtMs = round(Math.max(0, bridge - lossWindowMs * scale));
+  const out: RaceMarks = { healthReadyAtMs: round3(Math.max(0, bridge - raceWindowMs * scale)) };
+  if (lossWindowMs > 0) out.lossWindowAtMs = round3(Math.max(0, bridge - lossWindowMs * scale));
   return out;
 }
 
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 export interface StartupFlags {
   /** Current phase, `ready`, or (when failed) the phase it failed in. */

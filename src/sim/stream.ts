@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { ResolvedSimOptions } from './config.js';
 import type { StartupPlan } from './phases.js';
+import { round3 } from '../util/round.js';
 
 /**
  * A socket's stream pings (a `ping` carrying a `seq`, as wsrace's session.stream sends): each is
@@ -67,7 +68,6 @@ interface Held {
   dueAt: number;
 }
 
-const r3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * One socket's replies, in order: a reply never overtakes an earlier one (a real server answers
@@ -143,11 +143,11 @@ export class StreamPings {
     // Stamped before the write: the client cannot have the reply before this moment.
     const replyAt = this.host.now();
     this.ws.send(JSON.stringify({ type: 'pong', seq: p.seq, sentAt: p.sentAt, timestamp: Date.now() / 1000 }));
-    this.host.message(this.record(p.seq, p.at, p.phase, 'replied', { delayMs: r3(p.dueAt - p.at), replyAt, replyAtMs: this.host.sinceT0(replyAt) }));
+    this.host.message(this.record(p.seq, p.at, p.phase, 'replied', { delayMs: round3(p.dueAt - p.at), replyAt, replyAtMs: this.host.sinceT0(replyAt) }));
   }
 
   private unsent(p: Held): void {
-    this.host.message(this.record(p.seq, p.at, p.phase, 'unsent', { delayMs: r3(p.dueAt - p.at) }));
+    this.host.message(this.record(p.seq, p.at, p.phase, 'unsent', { delayMs: round3(p.dueAt - p.at) }));
   }
 
   private record(seq: unknown, at: number, phase: string, action: MessageAction, extra: Partial<MessageRecord>): MessageRecord {
@@ -165,6 +165,6 @@ export interface Warm {
 /** racy's warm-up from the planned ready; null in other profiles, when startup fails, or when turned off. */
 export function warmOf(o: Pick<ResolvedSimOptions, 'profile' | 'warmDelayMs' | 'warmMs' | 'timeScale'>, plan: StartupPlan, t0: number): Warm | null {
   if (o.profile !== 'racy' || plan.readyAtMs === undefined || o.warmDelayMs <= 0 || o.warmMs <= 0) return null;
-  const scaled = (ms: number) => Math.round(ms * o.timeScale * 1000) / 1000;
+  const scaled = (ms: number) => round3(ms * o.timeScale);
   return { readyAt: t0 + plan.readyAtMs, delayMs: scaled(o.warmDelayMs), ms: scaled(o.warmMs) };
 }

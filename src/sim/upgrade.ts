@@ -9,6 +9,7 @@ import { speakProtocol } from './protocol.js';
 import type { StartupFlags } from './startup.js';
 import type { PingHost, StreamPings } from './stream.js';
 import { nowEpochMs, type ConnRecord } from './truth.js';
+import { round3 } from '../util/round.js';
 
 /** What the upgrade handling reads from the simulator and tells it. */
 export interface UpgradeHost {
@@ -192,7 +193,6 @@ function remoteOf(req: IncomingMessage): string {
   return `${addr.includes(':') ? `[${addr}]` : addr}:${s.remotePort ?? '?'}`;
 }
 
-const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** A raw HTTP answer on an upgrade socket (the WebSocket never opens; the client sees the status). */
 function rejectUpgrade(socket: Duplex, status: number, reason: string, retryAfter?: number): void {

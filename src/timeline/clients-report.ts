@@ -4,6 +4,7 @@ import { ClientTracker, type ClientProgress, type Reconnects } from '../record/c
 import type { AttemptRecord } from '../record/attempt.js';
 import type { Totals } from '../record/totals.js';
 import { phaseAt, type PhaseTimeline } from './attribute.js';
+import { round3 } from '../util/round.js';
 
 /** What a user felt: per reconnecting client, how many attempts and how long until it worked. */
 export interface ClientsReport {
@@ -85,7 +86,7 @@ function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | 
     reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
     outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),
     retryLagMs: latencyStats(reconnects?.retryLagMs ?? createHistogram()),
-    attemptsPerReconnect: { mean: n > 0 ? Math.round((sum / n) * 1000) / 1000 : null, ...attemptCounts(counts) },
+    attemptsPerReconnect: { mean: n > 0 ? round3(sum / n) : null, ...attemptCounts(counts) },
   };
 }
 
@@ -115,7 +116,7 @@ function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTim
     connected: ok,
     neverConnected: clients.length - ok,
     retries: attempts - clients.length,
-    attemptsPerClient: { mean: Math.round((attempts / clients.length) * 1000) / 1000, ...attemptCounts(counts) },
+    attemptsPerClient: { mean: round3(attempts / clients.length), ...attemptCounts(counts) },
     timeToConnectedMs: latencyStats(all),
     byPhase: Object.fromEntries([...phases].map(([phase, p]) => [phase, { clients: p.clients, connected: p.connected, timeToConnectedMs: latencyStats(p.h) }])),
   };

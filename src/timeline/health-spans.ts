@@ -1,4 +1,5 @@
 import type { TimelineEvent } from './types.js';
+import { round3 } from '../util/round.js';
 
 export interface HealthSummary {
   probes: number;
@@ -18,7 +19,7 @@ export function summarizeHealth(events: readonly TimelineEvent[], t0: number): H
   let firstAnswerMs: number | null = null;
   let first2xxMs: number | null = null;
   for (const p of probes) {
-    const ms = Math.round((p.at - t0) * 1000) / 1000;
+    const ms = round3(p.at - t0);
     if (p.status !== null && firstAnswerMs === null) firstAnswerMs = ms;
     if (p.status !== null && p.status >= 200 && p.status < 300 && first2xxMs === null) first2xxMs = ms;
     const last = spans[spans.length - 1];

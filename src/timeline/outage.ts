@@ -1,3 +1,4 @@
+import { round3 } from '../util/round.js';
 /** How long WebSockets did not work, from the attempts' point of view (ms since T0). */
 export interface Outage {
   /** Scheduled start of the first attempt that worked (opened and closed by the client). */
@@ -81,7 +82,6 @@ export class OutageLog {
       } else run503 = null;
     }
     if (runStart !== null && lastSched - runStart >= longest && this.count > 0) [longest, from, to] = [lastSched - runStart, runStart, lastSched];
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    return { firstSuccessMs, longestNoSuccessMs: r3(longest), noSuccessFromMs: from, noSuccessToMs: to, longest503Ms: r3(longest503) };
+    return { firstSuccessMs, longestNoSuccessMs: round3(longest), noSuccessFromMs: from, noSuccessToMs: to, longest503Ms: round3(longest503) };
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../scenario/errors.js';
 import { parseTimestamp } from './log-source.js';
 import type { TimelineEvent } from './types.js';
+import { round3 } from '../util/round.js';
 
 /**
  * Phase events supplied after the fact (staging logs that arrive minutes late): a JSON list of
@@ -27,7 +28,6 @@ export function loadSuppliedTimeline(file: string): TimelineEvent[] {
   });
 }
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** One line of timeline.ndjson: the event with its times in ms since T0 (`at` → `ms`, a probe's `sentAt` → `sentMs`). */
 export function timelineLine(e: TimelineEvent, t0: number): string {
