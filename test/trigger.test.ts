@@ -29,6 +29,16 @@ describe('target.trigger: the deploy command', () => {
     const ok = (await run('true', 'trigger-ok')).summary;
     expect(ok.triggerExit).toMatchObject({ code: 0, signal: null });
     expect(ok.findings.filter((f) => f.includes('target.trigger'))).toEqual([]);
+    expect(ok.triggerRunning).toBeUndefined();
+  });
+
+  it('a deploy command still running when the run ends is said so (its end is not in the run); it is left running', async () => {
+    const text = `name: trigger-long\ntarget:\n  url: ${server.url}\n  trigger: { command: "sleep 2", at: 100ms }\nload:\n  stages: [{ duration: 500ms, rate: 4 }]\nsession:\n  hold: 0ms\n`;
+    const s = (await runScenario(parseScenarioText(text, 'trigger-long.yaml'), { outDir: join(root, 'trigger-long'), workers: 1 })).summary;
+    expect(s.triggerExit).toBeUndefined();
+    expect(s.triggerRunning!.launchedAtMs).toBeGreaterThanOrEqual(100);
+    const finding = s.findings.find((f) => f.startsWith('the trigger (target.trigger), launched at +'));
+    expect(finding).toMatch(/, was still running when the run ended: whether and when the deploy finished is not in this run .* its output in trigger\.log$/);
   });
 
 });

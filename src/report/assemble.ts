@@ -13,6 +13,8 @@ export interface TimelineSummary {
   targetExit: { code: number | null; signal: string | null; atMs: number } | null;
   /** target.trigger's command, when it exited during the run; absent when it did not (or there is none). */
   triggerExit?: { code: number | null; signal: string | null; atMs: number; launchedAtMs: number | null };
+  /** target.trigger's command, launched and still running when the run ended (a deploy that outlasted it); absent otherwise. */
+  triggerRunning?: { launchedAtMs: number };
   /** Log lines longer than LOG_LINE_CAP that the timeline read cut, and the bytes dropped; absent when none was. */
   logCut?: LineCut;
   /** Startups after the first (a restart, a deploy's new revision); absent when there was none. */
@@ -46,6 +48,7 @@ export function summarizeTimeline(events: readonly TimelineEvent[], t0: number, 
       targetExit: exit ? { code: exit.code, signal: exit.signal, atMs: round3(exit.at - t0) } : null,
       ...(cuts.length > 0 ? { logCut: sumCuts(cuts) } : {}),
       ...(triggerExit ? { triggerExit: { code: triggerExit.code, signal: triggerExit.signal, atMs: round3(triggerExit.at - t0), launchedAtMs: launched ? round3(launched.at - t0) : null } } : {}),
+      ...(launched && !triggerExit ? { triggerRunning: { launchedAtMs: round3(launched.at - t0) } } : {}),
       ...(timeline.restarts ? { restarts: timeline.restarts.map((r) => ({ startMs: round3(r.startMs), readyAtMs: roundOrNull(r.readyAtMs), failedAtMs: roundOrNull(r.failedAtMs) })) } : {}),
     },
   };

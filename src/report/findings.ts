@@ -16,6 +16,7 @@ export interface FindingsInput extends Partial<Omit<PopulationFindingsInput, 'ti
   failed: { atMs: number; reason: string | null; phase: string | null } | null;
   targetExit: { code: number | null; signal: string | null; atMs: number } | null;
   triggerExit?: { code: number | null; signal: string | null; atMs: number; launchedAtMs: number | null };
+  triggerRunning?: { launchedAtMs: number };
   scheduleLagP99: number | null;
   /** Worker event-loop delay p99 (ms); null or absent: not measured (older runs). */
   loopDelayP99?: number | null;
@@ -152,13 +153,15 @@ function readiness(input: FindingsInput, readySource: string): string[] {
   return out;
 }
 
-function targetAndWorkers({ targetExit: e, triggerExit: t, workers, totals }: FindingsInput): string[] {
+function targetAndWorkers({ targetExit: e, triggerExit: t, triggerRunning: running, workers, totals }: FindingsInput): string[] {
   const out: string[] = [];
   if (e) out.push(`target exited ${e.signal ? `on ${e.signal}` : `with code ${e.code}`} at ${signed(e.atMs)}`);
   if (t && (t.code !== 0 || t.signal)) {
     const after = t.launchedAtMs === null ? '' : `, ${s(t.atMs - t.launchedAtMs)} after its launch`;
     out.push(`the trigger (target.trigger) ${t.signal ? `was killed by ${t.signal}` : `exited with code ${t.code}`} at ${signed(t.atMs)}${after}: the deploy may not have happened; its output is in trigger.log`);
   }
+  // A deploy that outlasts the run (a rollout of minutes against a run of one) left its end, and what came after, out of it.
+  if (running) out.push(`the trigger (target.trigger), launched at ${signed(running.launchedAtMs)}, was still running when the run ended: whether and when the deploy finished is not in this run (a longer load.duration or stages would cover it); it goes on, its output in trigger.log`);
   for (const w of workers ?? []) {
     if (w.error) out.push(`worker thread ${w.worker} failed (${w.error}); its ${plural(totals.errors.lost ?? 0, 'unfinished attempt')} counted as lost: the result is degraded`);
   }

@@ -162,6 +162,7 @@ export function withTimeline(
     failed: timeline.failed,
     targetExit: timeline.targetExit,
     triggerExit: timeline.triggerExit,
+    triggerRunning: timeline.triggerRunning,
     scheduleLagP99: base.scheduleLagMs.p99,
     loopDelayP99: base.loopDelayMs?.p99 ?? null,
     hasTimelineSource,
