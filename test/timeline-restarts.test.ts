@@ -7,6 +7,7 @@ import { keptLive } from '../src/run/correlate.js';
 import { buildTimeline, FAILED, phaseAt, phaseOrder, READY, timelineOf } from '../src/timeline/attribute.js';
 import type { TimelineEvent, TimelineSource } from '../src/timeline/types.js';
 import { PhaseAttributor, type EventLine } from '../src/timeline/phase-report.js';
+import { TimelineCollector } from '../src/timeline/collector.js';
 
 const T0 = 1_700_000_000_123.25;
 const phase = (name: string, ms: number, source: TimelineSource = 'log'): TimelineEvent => ({ kind: 'phase', source, at: T0 + ms, phase: name });
@@ -143,5 +144,18 @@ describe('failures during a later startup are that startup’s, not the race aft
     const r = a.result();
     expect(r.afterReadyFailures.map((f) => [f.key, f.count, f.fromMs, f.toMs])).toEqual([['close 1011', 2, 2998, 5698]]);
     expect(Object.keys(r.phases)).toEqual([READY, 'dependencies']);
+  });
+});
+
+describe('the timeline once the run has closed it', () => {
+  it('takes no more events: the summary is made from what timeline.ndjson holds, so correlate and merge read back the same', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'wsrace-collector-')), 'timeline.ndjson');
+    const c = new TimelineCollector(file, null);
+    c.setT0(1000);
+    c.add({ kind: 'deploy', source: 'trigger', at: 1100 });
+    await c.close();
+    c.add({ kind: 'exit', source: 'trigger', at: 1500, code: 0, signal: null });
+    expect(c.events).toEqual([{ kind: 'deploy', source: 'trigger', at: 1100 }]);
+    expect(loadRunTimeline(file, 1000)).toEqual(c.events);
   });
 });

@@ -38,7 +38,7 @@ describe('target.trigger: the deploy command', () => {
     expect(s.triggerExit).toBeUndefined();
     expect(s.triggerRunning!.launchedAtMs).toBeGreaterThanOrEqual(100);
     const finding = s.findings.find((f) => f.startsWith('the trigger (target.trigger), launched at +'));
-    expect(finding).toMatch(/, was still running when the run ended: whether and when the deploy finished is not in this run .* its output in trigger\.log$/);
+    expect(finding).toMatch(/, was still running when the run stopped watching it: whether and when the deploy finished is not in this run .* its output in trigger\.log$/);
   });
 
 });

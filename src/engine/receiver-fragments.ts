@@ -26,9 +26,11 @@ let shipped: ReceiverLike['dataMessage'] | null = null;
 
 function dataMessage(this: ReceiverLike, cb: (err?: Error) => void): void {
   const fragments = this._fragments;
+  // Read before the call: a listener may change it, and the array it was handed must stay whole.
+  const binaryType = this._binaryType;
   shipped!.call(this, cb);
   // With binaryType 'fragments' the array itself is the message the listener got: it stays.
-  if (this._fragments !== fragments && this._binaryType !== 'fragments') {
+  if (this._fragments !== fragments && binaryType !== 'fragments') {
     fragments.length = 0;
     // ws's fresh array would live until the next message and be promoted, 32 B a message to
     // die in the old generation; the emptied one is already there.

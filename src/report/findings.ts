@@ -161,7 +161,7 @@ function targetAndWorkers({ targetExit: e, triggerExit: t, triggerRunning: runni
     out.push(`the trigger (target.trigger) ${t.signal ? `was killed by ${t.signal}` : `exited with code ${t.code}`} at ${signed(t.atMs)}${after}: the deploy may not have happened; its output is in trigger.log`);
   }
   // A deploy that outlasts the run (a rollout of minutes against a run of one) left its end, and what came after, out of it.
-  if (running) out.push(`the trigger (target.trigger), launched at ${signed(running.launchedAtMs)}, was still running when the run ended: whether and when the deploy finished is not in this run (a longer load.duration or stages would cover it); it goes on, its output in trigger.log`);
+  if (running) out.push(`the trigger (target.trigger), launched at ${signed(running.launchedAtMs)}, was still running when the run stopped watching it: whether and when the deploy finished is not in this run (a longer load.duration or stages would cover it); it goes on, its output in trigger.log`);
   for (const w of workers ?? []) {
     if (w.error) out.push(`worker thread ${w.worker} failed (${w.error}); its ${plural(totals.errors.lost ?? 0, 'unfinished attempt')} counted as lost: the result is degraded`);
   }

@@ -141,8 +141,10 @@ export function withTimeline(
   thresholdDefs: readonly Threshold[],
   hasTimelineSource: boolean,
 ): Summary {
+  // The timeline's optional keys are the new timeline's alone: a correlated run's old ones go.
+  const { triggerExit: _exit, triggerRunning: _running, logCut: _cut, restarts: _restarts, ...kept } = base;
   const withoutVerdict = {
-    ...base,
+    ...kept,
     ...timeline,
     phases: attribution.phases,
     beforeReady: attribution.beforeReady,

@@ -14,6 +14,7 @@ export class TimelineCollector {
   private t0 = 0;
   private readyCalled = false;
   private readonly buffered: TimelineEvent[] = [];
+  private closed = false;
 
   constructor(
     path: string | null,
@@ -30,6 +31,9 @@ export class TimelineCollector {
   }
 
   add = (e: TimelineEvent): void => {
+    // After close (a deploy command's exit once the run is over): the summary is made from the
+    // same events as timeline.ndjson, so `correlate` and `merge` read back what the run said.
+    if (this.closed) return;
     this.events.push(e);
     if (this.t0 === 0) this.buffered.push(e);
     else this.write(e);
@@ -46,6 +50,7 @@ export class TimelineCollector {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.file !== null) closeSync(this.file);
     this.file = null;
   }
