@@ -669,20 +669,20 @@ async function climbMessages(server, r) {
  */
 function measureStreamMemory(server) {
   const [low, high] = QUICK ? [2000, 8000] : [4000, 16_000];
-  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, rssSettledMiB: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
-  /** @param {number} sockets @param {'off' | '1s'} every @returns {number | null} settled RSS in bytes, null when not every socket opened */
+  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, rssSettledMiB: number, rssBeforeBytes: number, rssSettledBytes: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
+  /** @param {number} sockets @param {'off' | '1s'} every @returns {{ before: number, settled: number } | null} RSS in bytes before the run and settled, null when not every socket opened */
   const run = (sockets, every) => {
     /** @type {MemoryRun} */
     const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`, '10'], { timeout: 180_000 })));
     log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), RSS ${r.rssBeforeMiB} → settled ${r.rssSettledMiB} MiB (peak ${r.rssPeakMiB}), ${r.sent} messages sent`);
-    return r.held ? r.rssSettledMiB * 2 ** 20 : null;
+    return r.held ? { before: r.rssBeforeBytes, settled: r.rssSettledBytes } : null;
   };
   /** @type {{ off: number, on: number, extra: number, marginalExtra: number }[]} */
   const runs = [];
   /** Repeats in which not every socket opened in some run: no measurement, said so rather than stopping the bench. */
   let incomplete = 0;
   for (let r = 0; r < REPEATS; r++) {
-    /** @type {Record<string, number | null>} */
+    /** @type {Record<string, { before: number, settled: number } | null>} */
     const rss = {};
     const order = r % 2 === 0 ? [[low, 'off'], [low, '1s'], [high, '1s'], [high, 'off']] : [[high, 'off'], [high, '1s'], [low, '1s'], [low, 'off']];
     for (const [sockets, every] of /** @type {[number, 'off' | '1s'][]} */ (order)) rss[`${sockets} ${every}`] = run(sockets, every);
@@ -691,7 +691,14 @@ function measureStreamMemory(server) {
       incomplete++;
       continue;
     }
-    runs.push({ off: Math.round(offHigh / high), on: Math.round(onHigh / high), extra: Math.round((onHigh - offHigh) / high), marginalExtra: Math.round((onHigh - onLow - (offHigh - offLow)) / (high - low)) });
+    // Per socket over the process's own RSS before the run (as the concurrency row counts it);
+    // the differences between runs take the settled RSS whole, each process's baseline in it.
+    runs.push({
+      off: Math.round((offHigh.settled - offHigh.before) / high),
+      on: Math.round((onHigh.settled - onHigh.before) / high),
+      extra: Math.round((onHigh.settled - offHigh.settled) / high),
+      marginalExtra: Math.round((onHigh.settled - onLow.settled - (offHigh.settled - offLow.settled)) / (high - low)),
+    });
   }
   /** @param {(x: { off: number, on: number, extra: number, marginalExtra: number }) => number} f */
   const mid = (f) => (runs.length ? median(runs.map(f)) : null);

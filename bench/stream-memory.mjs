@@ -2,7 +2,7 @@
 // process (so no earlier run's heap is in its baseline) opens SOCKETS sockets against URL, holds
 // them, with `stream: { every: EVERY }` unless EVERY is `off`, and samples the process's RSS once
 // a second; after SAMPLES samples with every socket open it stops the run. Prints
-// {"held":…, "opened":…, "failed":{…}, "rssBeforeMiB":…, "rssPeakMiB":…, "rssSettledMiB":…, "bytesPerSocket":…, "sent":…, "outstandingAtEnd":…}:
+// {"held":…, "opened":…, "failed":{…}, "rssBeforeMiB":…, "rssPeakMiB":…, "rssSettledMiB":…, "rssBeforeBytes":…, "rssSettledBytes":…, "bytesPerSocket":…, "sent":…, "outstandingAtEnd":…}:
 // bytesPerSocket is (peak − before) / held, the peak taken while every socket was open;
 // rssSettledMiB is the median of the samples after the first half (the opening's garbage
 // collected, or not, as V8 decides: an idle worker gives it back within a second or two, one that
@@ -47,5 +47,5 @@ const settled = full.slice(Math.floor(full.length / 2)).sort((a, b) => a - b);
 const rssSettled = settled.length ? settled[Math.floor(settled.length / 2)] : 0;
 const m = summary.messages;
 const failed = Object.fromEntries(Object.entries(summary.totals.errors).filter(([, n]) => n > 0));
-process.stdout.write(JSON.stringify({ held, opened: summary.totals.opened, failed, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssPeakMiB: +(peak / 2 ** 20).toFixed(1), rssSettledMiB: +(rssSettled / 2 ** 20).toFixed(1), bytesPerSocket: held ? Math.round((peak - before) / held) : null, sent: m?.sent ?? 0, outstandingAtEnd: m ? m.lost : 0 }) + '\n');
+process.stdout.write(JSON.stringify({ held, opened: summary.totals.opened, failed, rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssPeakMiB: +(peak / 2 ** 20).toFixed(1), rssSettledMiB: +(rssSettled / 2 ** 20).toFixed(1), rssBeforeBytes: before, rssSettledBytes: rssSettled, bytesPerSocket: held ? Math.round((peak - before) / held) : null, sent: m?.sent ?? 0, outstandingAtEnd: m ? m.lost : 0 }) + '\n');
 process.exit(0);
