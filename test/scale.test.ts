@@ -7,6 +7,8 @@ import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario } from '../src/run/run.js';
 import { mergeRuns } from '../src/run/merge.js';
 import { START_AT_TOLERANCE_MS } from '../src/run/run.js';
+import { waitForStartAt } from '../src/run/t0.js';
+import { now } from '../src/util/clock.js';
 import { mergeHlog } from '../src/report/hlog.js';
 import { expandAddresses } from '../src/scenario/addresses.js';
 import { startTestServer, type Action, type TestServer } from './helpers/servers.js';
@@ -23,6 +25,17 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'wsrace-scale-'));
 const byIndex = (n: number): Action => (n % 10 === 0 ? { kind: 'close', code: 1011, reason: 'Service not ready: bridge' } : n % 10 === 1 ? { kind: 'http', status: 503 } : { kind: 'accept' });
 
 describe('shards', () => {
+  it('a shard past the shared start by more than the tolerance says by how much, rounded up (never reads as within it)', async () => {
+    const warnings: string[] = [];
+    const late = await waitForStartAt(now() - START_AT_TOLERANCE_MS - 0.4, (w) => warnings.push(w));
+    expect(late).toBeGreaterThan(START_AT_TOLERANCE_MS);
+    expect(warnings).toEqual([`started ${late} ms after --start-at (tolerance ${START_AT_TOLERANCE_MS} ms): this shard's clock or start was late; its attempts are still scheduled from the shared T0`]);
+    expect(await waitForStartAt(now() - 1, (w) => warnings.push(w))).toBeNull();
+    expect(await waitForStartAt(now() + 5, (w) => warnings.push(w))).toBeNull();
+    expect(warnings).toHaveLength(1);
+    expect(await waitForStartAt(undefined)).toBeNull();
+  });
+
   it('1 run vs 3 shards + merge: identical counts; merged histograms are the sum of the shards', async () => {
     server = await startTestServer(byIndex);
     const text = `name: shard\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 1s, rate: 90 }]\nsession:\n  hold: 20ms\nthresholds:\n  - "totals.closeCodes.1011 == 0"\n`;

@@ -38,7 +38,8 @@ export async function waitForStartAt(startAt: number | undefined, onWarning?: (m
     return null;
   }
   if (-wait <= START_AT_TOLERANCE_MS) return null;
-  const lateByMs = Math.round(-wait);
+  // Up, not to the nearest: 250.4 ms late past a 250 ms tolerance is reported as 251, never as 250.
+  const lateByMs = Math.ceil(-wait);
   onWarning?.(`started ${lateByMs} ms after --start-at (tolerance ${START_AT_TOLERANCE_MS} ms): this shard's clock or start was late; its attempts are still scheduled from the shared T0`);
   return lateByMs;
 }
