@@ -664,25 +664,27 @@ async function climbMessages(server, r) {
  *   one, its per-process costs (the young generations a busy worker and the recording main
  *   thread keep) spread over the sockets;
  * - per added socket, the slopes between the two counts: on (high − low) − off (high − low), over
- *   the sockets added: what one more streaming socket costs, the per-process part cancelled.
+ *   the sockets added: what one more streaming socket costs, the per-process part cancelled;
+ * and both again after a full collection in every thread (bench/stream-memory.mjs): without the
+ * garbage V8 had not collected yet, which made the settled figures swing by ±15 MiB.
  * @param {EchoServer} server
  */
 function measureStreamMemory(server) {
   const [low, high] = QUICK ? [2000, 8000] : [4000, 16_000];
-  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, rssSettledMiB: number, rssBeforeBytes: number, rssSettledBytes: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
-  /** @param {number} sockets @param {'off' | '1s'} every @returns {{ before: number, settled: number } | null} RSS in bytes before the run and settled, null when not every socket opened */
+  /** @typedef {{ held: number, opened: number, failed: Record<string, number>, rssBeforeMiB: number, rssPeakMiB: number, rssSettledMiB: number, rssAfterGcMiB: number, rssBeforeBytes: number, rssSettledBytes: number, rssAfterGcBytes: number, bytesPerSocket: number | null, sent: number }} MemoryRun */
+  /** @param {number} sockets @param {'off' | '1s'} every @returns {{ before: number, settled: number, afterGc: number } | null} RSS in bytes before the run, settled, and after a full collection; null when not every socket opened */
   const run = (sockets, every) => {
     /** @type {MemoryRun} */
     const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`, '10'], { timeout: 180_000 })));
-    log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), RSS ${r.rssBeforeMiB} → settled ${r.rssSettledMiB} MiB (peak ${r.rssPeakMiB}), ${r.sent} messages sent`);
-    return r.held ? { before: r.rssBeforeBytes, settled: r.rssSettledBytes } : null;
+    log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), RSS ${r.rssBeforeMiB} → settled ${r.rssSettledMiB} MiB (peak ${r.rssPeakMiB}; ${r.rssAfterGcMiB} after a full collection), ${r.sent} messages sent`);
+    return r.held ? { before: r.rssBeforeBytes, settled: r.rssSettledBytes, afterGc: r.rssAfterGcBytes } : null;
   };
-  /** @type {{ off: number, on: number, extra: number, marginalExtra: number }[]} */
+  /** @type {{ off: number, on: number, extra: number, marginalExtra: number, extraAfterGc: number, marginalExtraAfterGc: number }[]} */
   const runs = [];
   /** Repeats in which not every socket opened in some run: no measurement, said so rather than stopping the bench. */
   let incomplete = 0;
   for (let r = 0; r < REPEATS; r++) {
-    /** @type {Record<string, { before: number, settled: number } | null>} */
+    /** @type {Record<string, { before: number, settled: number, afterGc: number } | null>} */
     const rss = {};
     const order = r % 2 === 0 ? [[low, 'off'], [low, '1s'], [high, '1s'], [high, 'off']] : [[high, 'off'], [high, '1s'], [low, '1s'], [low, 'off']];
     for (const [sockets, every] of /** @type {[number, 'off' | '1s'][]} */ (order)) rss[`${sockets} ${every}`] = run(sockets, every);
@@ -698,12 +700,14 @@ function measureStreamMemory(server) {
       on: Math.round((onHigh.settled - onHigh.before) / high),
       extra: Math.round((onHigh.settled - offHigh.settled) / high),
       marginalExtra: Math.round((onHigh.settled - onLow.settled - (offHigh.settled - offLow.settled)) / (high - low)),
+      extraAfterGc: Math.round((onHigh.afterGc - offHigh.afterGc) / high),
+      marginalExtraAfterGc: Math.round((onHigh.afterGc - onLow.afterGc - (offHigh.afterGc - offLow.afterGc)) / (high - low)),
     });
   }
-  /** @param {(x: { off: number, on: number, extra: number, marginalExtra: number }) => number} f */
+  /** @param {(x: { off: number, on: number, extra: number, marginalExtra: number, extraAfterGc: number, marginalExtraAfterGc: number }) => number} f */
   const mid = (f) => (runs.length ? median(runs.map(f)) : null);
-  const result = { sockets: high, lowSockets: low, every: '1s', bytesPerSocketOff: mid((x) => x.off), bytesPerSocketOn: mid((x) => x.on), extraBytesPerSocket: mid((x) => x.extra), marginalExtraBytesPerSocket: mid((x) => x.marginalExtra), runs, incomplete, targetExtraBytes: 1024 };
-  log(`stream memory: ${result.extraBytesPerSocket} B more per socket with a stream at ${high} sockets (${result.bytesPerSocketOn} against ${result.bytesPerSocketOff} B), ${result.marginalExtraBytesPerSocket} B more per added socket (${low} → ${high})${incomplete ? `; ${incomplete} repeat(s) without every socket open left out` : ''}`);
+  const result = { sockets: high, lowSockets: low, every: '1s', bytesPerSocketOff: mid((x) => x.off), bytesPerSocketOn: mid((x) => x.on), extraBytesPerSocket: mid((x) => x.extra), marginalExtraBytesPerSocket: mid((x) => x.marginalExtra), extraBytesPerSocketAfterGc: mid((x) => x.extraAfterGc), marginalExtraBytesPerSocketAfterGc: mid((x) => x.marginalExtraAfterGc), runs, incomplete, targetExtraBytes: 1024 };
+  log(`stream memory: ${result.extraBytesPerSocket} B more per socket with a stream at ${high} sockets (${result.bytesPerSocketOn} against ${result.bytesPerSocketOff} B), ${result.marginalExtraBytesPerSocket} B more per added socket (${low} → ${high}); after a full collection ${result.extraBytesPerSocketAfterGc} and ${result.marginalExtraBytesPerSocketAfterGc} B${incomplete ? `; ${incomplete} repeat(s) without every socket open left out` : ''}`);
   return result;
 }
 
@@ -815,7 +819,7 @@ function messageRows({ messageRate: rate, streamMemory: mem }) {
 
 /** @param {MessageResults['streamMemory']} mem @returns {string[]} */
 function streamMemoryRow(mem) {
-  return ['stream memory per socket', `+${mem.extraBytesPerSocket} B`, `+${mem.marginalExtraBytesPerSocket} B per added socket`, `${mem.sockets} sockets held (${mem.bytesPerSocketOn} against ${mem.bytesPerSocketOff} B), stream every ${mem.every} against none; added: ${mem.lowSockets} → ${mem.sockets} (target ≤ 1 KiB more)`];
+  return ['stream memory per socket', `+${mem.extraBytesPerSocket} B`, `+${mem.marginalExtraBytesPerSocket} B per added socket`, `${mem.sockets} sockets held (${mem.bytesPerSocketOn} against ${mem.bytesPerSocketOff} B), stream every ${mem.every} against none; added: ${mem.lowSockets} → ${mem.sockets}; after a full collection +${mem.extraBytesPerSocketAfterGc} B and +${mem.marginalExtraBytesPerSocketAfterGc} B per added socket (target ≤ 1 KiB more)`];
 }
 
 /** @param {Results} results @param {string[][]} besideRows the rows of the parts beside the other tools */
