@@ -4,9 +4,7 @@ import type { TimelineEvent } from '../timeline/types.js';
 import { InputError } from '../scenario/errors.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { thresholdsOf, withTimeline, type Summary } from '../report/summary.js';
-import { attributeEventsFile } from '../timeline/phase-report.js';
-import { attributeMessagesFile } from '../timeline/message-report.js';
-import { sendLagCollector } from './send-lag.js';
+import { attributeRunFiles } from './attribute-run.js';
 import { writeDerivedReports } from '../report/run-files.js';
 import { loadRunTimeline, loadSuppliedTimeline } from '../timeline/supplied.js';
 
@@ -37,9 +35,7 @@ export async function correlateRun(runDir: string, timelineFile: string): Promis
   const live = keptLive(loadRunTimeline(join(runDir, 'timeline.ndjson'), t0));
   const readyFrom = supplied.some((e) => e.kind === 'ready') ? 'supplied' : summary.readyFrom === 'health' ? 'health' : null;
   const { summary: timelineSummary, timeline } = summarizeTimeline([...supplied, ...live], t0, readyFrom);
-  const lag = sendLagCollector(runDir);
-  const attribution = await attributeEventsFile(join(runDir, 'events.ndjson'), timeline, { rewrite: true, visit: lag ? (e) => lag.add(e) : undefined });
-  attribution.messages = await attributeMessagesFile(join(runDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: lag });
+  const attribution = await attributeRunFiles(runDir, timeline);
   const updated = withTimeline({ ...summary, readyFrom, correlatedWith: timelineFile }, timelineSummary, attribution, thresholdsOf(summary, join(runDir, 'summary.json')), true);
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(updated, null, 2) + '\n');
   await writeDerivedReports(runDir, updated);

@@ -5,9 +5,8 @@ import { now } from '../util/clock.js';
 import { scheduleDurationMs, peakRate } from '../schedule/arrival.js';
 import type { Engine } from '../engine/pool.js';
 import { TimelineSources } from '../timeline/sources.js';
-import { attributeEventsFile, type Attribution } from '../timeline/phase-report.js';
-import { attributeMessagesFile } from '../timeline/message-report.js';
-import { sendLagCollector } from './send-lag.js';
+import type { Attribution } from '../timeline/phase-report.js';
+import { attributeRunFiles } from './attribute-run.js';
 import type { PhaseTimeline } from '../timeline/attribute.js';
 import { summarizeTimeline, type TimelineSummary } from '../report/assemble.js';
 import { buildSummary, type ExportsReport, type SummaryInput } from '../report/summary.js';
@@ -40,9 +39,7 @@ export interface EndedRun {
 export async function finish(run: EndedRun): Promise<RunResult> {
   await run.recorder.addLost(run.engine.lostRecords());
   const { summary: timelineSummary, timeline } = summarizeTimeline(run.live.collector.events, run.t0, run.settings.readyFrom);
-  const lag = sendLagCollector(run.outDir);
-  const attribution = await attributeEventsFile(join(run.outDir, 'events.ndjson'), timeline, { rewrite: true, visit: lag ? (e) => lag.add(e) : undefined });
-  attribution.messages = await attributeMessagesFile(join(run.outDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: lag });
+  const attribution = await attributeRunFiles(run.outDir, timeline);
   const summary = buildSummary(summaryInput(run, timelineSummary, timeline, attribution));
   writeFileSync(join(run.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   await writeRunReports(run.outDir, summary, run.engine.histograms);

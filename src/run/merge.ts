@@ -10,9 +10,7 @@ import { readHlog } from '../report/hlog.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
 import { writeRunReports } from '../report/run-files.js';
-import { attributeMessagesFile } from '../timeline/message-report.js';
-import { sendLagCollector } from './send-lag.js';
-import { attributeEventsFile } from '../timeline/phase-report.js';
+import { attributeRunFiles } from './attribute-run.js';
 import { EventClients } from '../timeline/clients-report.js';
 import { loadRunTimeline, timelineLine } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
@@ -20,7 +18,6 @@ import { readSummary } from './correlate.js';
 import { LineCursor } from '../util/line-file.js';
 import { writeSortedLines, type KeyedLine } from '../util/sorted-lines.js';
 import { round3 } from '../util/round.js';
-
 
 /** One shard's run folder, read and checked. */
 interface ShardRun {
@@ -50,16 +47,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again, in the same pass.
   const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0) : null;
-  // The messages' send lag needs each attempt's open time: gathered in the same pass.
-  const lag = sendLagCollector(leader.dir);
-  const attribution = await attributeEventsFile(join(outDir, 'events.ndjson'), timeline, {
-    rewrite: true,
-    visit: (e) => {
-      clients?.add(e);
-      lag?.add(e);
-    },
-  });
-  attribution.messages = await attributeMessagesFile(join(outDir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: lag });
+  const attribution = await attributeRunFiles(outDir, timeline, { scenarioDir: leader.dir, visit: clients ? (e) => clients.add(e) : undefined });
   const clientsBlock = clients?.report(timeline);
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),

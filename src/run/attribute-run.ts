@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PhaseTimeline } from '../timeline/attribute.js';
+import { attributeEventsFile, type Attribution, type EventLine } from '../timeline/phase-report.js';
+import { attributeMessagesFile, OpenTimes } from '../timeline/message-report.js';
+
+/**
+ * What the messages' send lag by phase needs from a finished run folder (timeline/message-report.ts):
+ * its stream's `every` from scenario.json, and the attempts' open times, which the caller feeds it
+ * in its events.ndjson pass. Null without a stream that sends (or without scenario.json: an older
+ * run folder).
+ */
+function sendLagCollector(dir: string): OpenTimes | null {
+  let every: unknown;
+  try {
+    every = (JSON.parse(readFileSync(join(dir, 'scenario.json'), 'utf8')) as { session?: { stream?: { every?: unknown } } }).session?.stream?.every;
+  } catch {
+    return null;
+  }
+  return typeof every === 'number' && every > 0 ? new OpenTimes(every) : null;
+}
+
+/**
+ * A finished run's events.ndjson and messages.ndjson attributed against `timeline`, each line
+ * rewritten with its phase: one pass over the attempts (which also gathers the open times the
+ * messages' send lag is read from, and feeds `visit`), then one over the messages. The run's
+ * live end, `correlate` and `merge` all attribute this way. `scenarioDir`: where scenario.json is,
+ * when not in `dir` (a merge reads its leader's).
+ */
+export async function attributeRunFiles(dir: string, timeline: PhaseTimeline, options: { scenarioDir?: string; visit?: (e: EventLine) => void } = {}): Promise<Attribution> {
+  const lag = sendLagCollector(options.scenarioDir ?? dir);
+  const { visit } = options;
+  const attribution = await attributeEventsFile(join(dir, 'events.ndjson'), timeline, {
+    rewrite: true,
+    visit:
+      lag || visit
+        ? (e) => {
+            visit?.(e);
+            lag?.add(e);
+          }
+        : undefined,
+  });
+  attribution.messages = await attributeMessagesFile(join(dir, 'messages.ndjson'), timeline, { rewrite: true, sendLag: lag });
+  return attribution;
+}
