@@ -1,4 +1,3 @@
-import { round3 } from '../util/round.js';
 /**
  * What a run records of session.stream's messages. Every message a socket sent ends as exactly
  * one of replied (within `within`), late (after it) or lost (no reply by the socket's end, with
@@ -9,6 +8,7 @@ import { round3 } from '../util/round.js';
  * Workers send them to the main thread as flat Float64Arrays of MESSAGE_FIELDS numbers per
  * entry (no object per message): see MessageBatch.
  */
+import { round3 } from '../util/round.js';
 
 export const MSG_REPLIED = 0;
 export const MSG_LATE = 1;
@@ -112,7 +112,6 @@ export interface MessageLine {
   /** In a merged run: the shard the line came from. */
   shard?: number;
 }
-
 
 /** Entry `k` of a batch as a messages.ndjson line, times relative to `t0`. */
 export function messageLine(data: Float64Array, k: number, t0: number): MessageLine {

@@ -30,7 +30,6 @@ export interface ReportData extends ChartData {
 /** HdrHistogram's default percentile ticks per half distance (the .hgrm files use it too). */
 export const TICKS_PER_HALF_DISTANCE = 5;
 
-
 /** Nearest-rank percentile of sorted values. */
 function nearestRank(sorted: Float64Array, p: number): number {
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));

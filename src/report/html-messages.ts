@@ -14,7 +14,6 @@ const RTT_MIN_MS = 0.001;
 const LOG_RATIO = Math.log(RTT_BIN_RATIO);
 export const RTT_BINS = Math.ceil(Math.log(3_600_000 / RTT_MIN_MS) / LOG_RATIO) + 1;
 
-
 function binOf(ms: number): number {
   if (!(ms > RTT_MIN_MS)) return 0;
   return Math.min(RTT_BINS - 1, Math.floor(Math.log(ms / RTT_MIN_MS) / LOG_RATIO));

@@ -1,4 +1,3 @@
-import { round3 } from '../util/round.js';
 /**
  * The startup model: the backend's seven phases and the arithmetic that decides when each
  * starts, ends, or times out. Everything here is pure so the plan can be tested exactly and
@@ -7,6 +6,7 @@ import { round3 } from '../util/round.js';
  * Units: phase durations and timeouts are *model seconds* (the figures published for the real
  * service); every offset in a plan is *wall milliseconds* after t0, i.e. model × timeScale.
  */
+import { round3 } from '../util/round.js';
 
 export interface PhaseSpec {
   /** A \w+ name, so log-line timelines can match `PHASE TRANSITION\s+->\s+(\w+)`. */

@@ -39,7 +39,6 @@ export function raceMarks(plan: StartupPlan, profile: SimProfile, raceWindowMs: 
   return out;
 }
 
-
 export interface StartupFlags {
   /** Current phase, `ready`, or (when failed) the phase it failed in. */
   phase: string;

@@ -68,7 +68,6 @@ interface Held {
   dueAt: number;
 }
 
-
 /**
  * One socket's replies, in order: a reply never overtakes an earlier one (a real server answers
  * a connection's messages in turn), so each is due at max(receipt + delay, the previous one's

@@ -193,7 +193,6 @@ function remoteOf(req: IncomingMessage): string {
   return `${addr.includes(':') ? `[${addr}]` : addr}:${s.remotePort ?? '?'}`;
 }
 
-
 /** A raw HTTP answer on an upgrade socket (the WebSocket never opens; the client sees the status). */
 function rejectUpgrade(socket: Duplex, status: number, reason: string, retryAfter?: number): void {
   if (socket.destroyed) return;

@@ -28,7 +28,6 @@ export function loadSuppliedTimeline(file: string): TimelineEvent[] {
   });
 }
 
-
 /** One line of timeline.ndjson: the event with its times in ms since T0 (`at` → `ms`, a probe's `sentAt` → `sentMs`). */
 export function timelineLine(e: TimelineEvent, t0: number): string {
   const { at, ...rest } = e;
