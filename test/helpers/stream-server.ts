@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { afterEach } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseScenarioText } from '../../src/scenario/load.js';
@@ -118,6 +119,19 @@ export function pongAfter(c: StreamConn, seq: number, at: number, ms: number, he
     },
     Math.max(0, ms - 2),
   );
+}
+
+/**
+ * A plain `ws` client streaming from its own thread (plain-stream-worker.mjs): resolves with each
+ * message's round trip in ms, by "p<socket>:<seq>" (the `conn` it sends is "p<socket>").
+ */
+export function plainStream(url: string, opts: { sockets: number; everyMs: number; count: number; timeoutMs: number }): Promise<Record<string, number>> {
+  const w = new Worker(new URL('./plain-stream-worker.mjs', import.meta.url), { workerData: { url, ...opts } });
+  return new Promise((resolve, reject) => {
+    w.once('message', (m: { rtts: Record<string, number> }) => resolve(m.rtts));
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`plain stream worker exited ${code} before it answered`)));
+  });
 }
 
 /** The p-th percentile (0–100) of `xs`, nearest rank. */
