@@ -13,11 +13,19 @@ function inUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * The simulator's accept queue (the kernel caps it at net.core.somaxconn). Node's 511 overflowed
+ * when a reconnect herd met a simulator short of CPU on the tester's own machine: the kernel
+ * dropped SYNs, and clients waited 1, 3, 7 s for retransmits and timed out. A platform's front
+ * end queues connections instead; a deep queue makes a busy simulator slow to answer, not absent.
+ */
+export const SIM_BACKLOG = 4096;
+
 /** Listens, or rejects with the bind error (a port taken). */
 export function listenOn(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: SIM_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -9,7 +9,7 @@ import { computePlan, type StartupPlan } from './phases.js';
 import { raceMarks, StartupRunner, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
 import { warmDelay, warmOf, type MessageAction, type MessageRecord, type PingHost, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './truth.js';
-import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
+import { closeServer, httpUrl, listenOn, SIM_BACKLOG, wsUrl } from './address.js';
 import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 import { RolloutSimulator } from './rollout-server.js';
 import { clockOrigin } from './origin.js';
@@ -298,7 +298,7 @@ export class Simulator implements SimHandle, UpgradeHost {
         this.runner.emit('listen_error', err);
         this.settleWaiters();
       });
-      this.server.listen(this.listenPort, this.host, () => this.markListening());
+      this.server.listen({ port: this.listenPort, host: this.host, backlog: SIM_BACKLOG }, () => this.markListening());
     };
     // Ready may already have passed while the port was being picked (tiny plans).
     if (this.flags.ready) listenNow();
