@@ -148,7 +148,7 @@ export async function populationRun({ clients, wsraceProcesses, simProcesses, so
   const scenario = `${dir}/population.yaml`;
   writeFileSync(scenario, `name: bench-population\ntarget:\n  url: ${sim.url}\n  handshakeTimeout: 10s\nload:\n  population: { clients: ${clients}, over: ${plan.overS}s }\n  duration: ${plan.durationS}s\nsession:\n  stream: { every: 10s, within: 5s }\ndrainTimeout: 10s\n`);
   const wsraceAt = Date.now();
-  // BENCH_POPULATION_SPIN: wsrace's --spin for this row (its default otherwise: 0 for 3 processes of one worker on 2 cores, favoured at nice −10).
+  // BENCH_POPULATION_SPIN: wsrace's --spin for this row (its default otherwise: 0.25 for 3 processes of one worker on 2 cores).
   const spin = process.env.BENCH_POPULATION_SPIN ? ['--spin', process.env.BENCH_POPULATION_SPIN] : [];
   const child = spawn(process.execPath, [WSRACE, 'run', scenario, '--processes', String(wsraceProcesses), '--local-address', sources, '--out', `${dir}/run`, ...spin], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

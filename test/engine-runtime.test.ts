@@ -188,7 +188,7 @@ describe('worker warm-up', () => {
     expect(summary.schedule.spinBudget).toBe(0.5);
   });
 
-  it('a worker with the whole spin budget, or none, runs at nice −10 where it may, and keeps its nice with a partial one', async () => {
+  it('a worker with the whole spin budget runs at nice −10 where it may, and keeps its nice otherwise', async () => {
     const server = await startTestServer(() => ({ kind: 'accept' }));
     onTestFinished(() => server.close());
     const { runScenario } = await import('../src/run/run.js');
@@ -202,9 +202,7 @@ describe('worker warm-up', () => {
     const loaded = parseScenarioText(`name: n\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 20 }]\nsession:\n  hold: 0ms\n`, 'n.yaml');
     const full = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 1, spinBudget: 1 });
     const partial = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 1, spinBudget: 0.25 });
-    const none = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 1, spinBudget: 0 });
     expect(full.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : permitted ? WORKER_NICE : inherited]);
-    expect(none.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : permitted ? WORKER_NICE : inherited]);
     expect(partial.summary.workers.map((w) => w.nice)).toEqual([process.platform !== 'linux' ? null : inherited]);
     expect(full.summary.totals.attempted).toBe(4);
     expect(os.getPriority(0)).toBe(inherited); // the worker's thread only, never the caller's
@@ -300,14 +298,11 @@ describe('worker wake-up plan', () => {
   });
 
   it('spins the whole window by default only while a core is left over, and refuses a budget outside [0, 1]', async () => {
-    const { defaultSpinBudget, checkSpinBudget, favourWorkers } = await import('../src/engine/wake.js');
-    // Favoured: spinning freely with a core to spare, or never spinning; a partial budget, or spinning on every core, is not.
-    expect([favourWorkers(1, 1, 2), favourWorkers(0, 3, 2), favourWorkers(0, 1, 2)]).toEqual([true, true, true]);
-    expect([favourWorkers(1, 2, 2), favourWorkers(0.25, 1, 2), favourWorkers(0.25, 3, 2), favourWorkers(0.999, 1, 4)]).toEqual([false, false, false, false]);
+    const { defaultSpinBudget, checkSpinBudget } = await import('../src/engine/wake.js');
     expect(defaultSpinBudget(1, 2)).toBe(1); // the default CPUs − 1 workers
     expect(defaultSpinBudget(3, 4)).toBe(1);
-    expect(defaultSpinBudget(2, 2)).toBe(0); // --workers 2, or --processes 2 of one worker each, on 2 cores
-    expect(defaultSpinBudget(8, 4)).toBe(0);
+    expect(defaultSpinBudget(2, 2)).toBe(0.25); // --workers 2, or --processes 2 of one worker each, on 2 cores
+    expect(defaultSpinBudget(8, 4)).toBe(0.25);
     expect(checkSpinBudget(0)).toBe(0);
     expect(checkSpinBudget(0.5)).toBe(0.5);
     for (const bad of [Number.NaN, -0.1, 1.5]) expect(() => checkSpinBudget(bad)).toThrow(RangeError);

@@ -124,7 +124,7 @@ describe('faults', () => {
     const dir = tmp();
     const { summary } = await runScenario(loaded, { outDir: dir, workers: 2 });
     expect(summary.totals.attempted).toBe(100);
-    // No --spin: the default for 2 workers here (0 on 2 cores, where they take every core).
+    // No --spin: the default for 2 workers here (0.25 on 2 cores, where they take every core).
     expect(summary.schedule.spinBudget).toBe(defaultSpinBudget(2, availableParallelism()));
     expect(summary.workers[1].error).toMatch(/injected crash in worker 1/);
     expect(summary.workers[0].error).toBeNull();

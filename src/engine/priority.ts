@@ -1,9 +1,9 @@
 import os from 'node:os';
 
 /**
- * A worker thread asks the kernel to favour it over the process's other threads (the main thread,
- * V8's helpers) and a target on the same machine, which otherwise preempt it and start attempts
- * late: when it spins with a core to spare, or never spins (wake.ts, favourWorkers). −10, not −20: at −20 the worker took enough from a target on
+ * A worker thread that spins for its starts asks the kernel to favour it over the process's other
+ * threads (the main thread, V8's helpers) and a target on the same machine, which otherwise
+ * preempt it and start attempts late. −10, not −20: at −20 the worker took enough from a target on
  * the same machine that the timeline learned of its phases late (docs/performance.md, "Notes moved
  * from engine code").
  *

@@ -16,12 +16,8 @@ export const SPIN_MS = 1.5;
  * quarter of it, at no lower top rate (docs/performance.md, "Notes moved from engine code").
  */
 export const DEFAULT_SPIN_BUDGET = 1;
-/**
- * The budget when workers would take every core: none. The main thread and a local target need
- * CPU too, and such workers run favoured instead (favourWorkers): a worker that never spins
- * takes a core only for work that is due, and gets it when that work is due.
- */
-export const SHARED_SPIN_BUDGET = 0;
+/** The budget when workers would spin on every core: the main thread and a local target need one. */
+export const SHARED_SPIN_BUDGET = 0.25;
 export const SPIN_WINDOW_MS = 100;
 /**
  * How long after a start a worker stays awake for the handshakes in flight. Past ~250 ms a
@@ -33,21 +29,10 @@ export const AWAIT_SPIN_MS = 250;
 /**
  * The default budget for `threads` spinning workers (over all shard processes on this machine)
  * on `cpus` cores: the full window while a core is left for the main thread and a target on the
- * same machine (the default CPUs − 1 workers), none when there is none.
+ * same machine (the default CPUs − 1 workers), a quarter of it when there is none.
  */
 export function defaultSpinBudget(threads: number, cpus: number): number {
   return leavesACore(threads, cpus) ? DEFAULT_SPIN_BUDGET : SHARED_SPIN_BUDGET;
-}
-
-/**
- * Whether `threads` workers with spin budget `budget` ask the kernel to favour them (WORKER_NICE,
- * priority.ts): when they spin freely with a core left for the rest, or never spin at all. A
- * favoured thread that spins on every core would starve the main thread and a local target; one
- * that never spins only takes a core when a start, retry or send is due, and then should have it.
- * A partial budget (a user's `--spin 0.25`) keeps the thread's nice.
- */
-export function favourWorkers(budget: number, threads: number, cpus: number): boolean {
-  return budget === 0 || (budget >= 1 && leavesACore(threads, cpus));
 }
 
 /** `threads` spinning workers on `cpus` cores leave one for the main thread and a local target. */

@@ -12,7 +12,7 @@ import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { loadUsers } from '../session/users.js';
 import { templateProblem } from '../session/template.js';
 import { expansionProblem } from '../session/expansion-check.js';
-import { defaultSpinBudget, favourWorkers, isSpinBudget } from '../engine/wake.js';
+import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
 import type { EngineOptions } from '../engine/pool.js';
 import type { ConnectionSettings, PopulationSettings, StepSpec } from '../engine/protocol.js';
 import { sourcePortRange, type PortRange } from '../engine/source-ports.js';
@@ -105,8 +105,8 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
     scenario,
     workers,
     spinBudget,
-    // Favoured by the kernel (nice −10, WORKER_NICE) when spinning freely with a core left for the rest, or never spinning.
-    raisePriority: favourWorkers(spinBudget, workers, availableParallelism()),
+    // Favoured by the kernel (nice −10, WORKER_NICE) only when spinning freely with a core left for the rest.
+    raisePriority: spinBudget >= 1 && leavesACore(workers, availableParallelism()),
     stages,
     connection,
     lifetimeMs,
