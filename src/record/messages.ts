@@ -9,6 +9,7 @@
  * entry (no object per message): see MessageBatch.
  */
 import { round3 } from '../util/round.js';
+import { addCounts, countInto } from '../util/counts.js';
 
 export const MSG_REPLIED = 0;
 export const MSG_LATE = 1;
@@ -66,7 +67,7 @@ export function addMessage(c: MessageCounts, kind: number, code: number, flags: 
       c.sent++;
       c.lost++;
       const key = String(code);
-      c.lostByClose[key] = (c.lostByClose[key] ?? 0) + 1;
+      countInto(c.lostByClose, key);
       return;
     }
     case MSG_DUPLICATE:
@@ -85,7 +86,7 @@ export function addMessage(c: MessageCounts, kind: number, code: number, flags: 
 /** Adds `b` into `a` (shards, slices). */
 export function mergeMessageCounts(a: MessageCounts, b: MessageCounts): MessageCounts {
   for (const key of ['sent', 'replied', 'late', 'lost', 'outOfOrder', 'duplicates', 'unmatched', 'serverGaps', 'serverMissing'] as const) a[key] += b[key];
-  for (const [code, n] of Object.entries(b.lostByClose)) a.lostByClose[code] = (a.lostByClose[code] ?? 0) + n;
+  addCounts(a.lostByClose, b.lostByClose);
   return a;
 }
 

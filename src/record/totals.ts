@@ -1,4 +1,5 @@
 import { ERROR_KINDS, type AttemptRecord, type ErrorKind } from './attempt.js';
+import { addCounts, countInto } from '../util/counts.js';
 
 /** Distinct close reasons kept per code: enough to see the story, bounded against floods. */
 export const REASONS_PER_CODE = 5;
@@ -34,10 +35,6 @@ export function emptyTotals(): Totals {
   };
 }
 
-const bump = (map: Record<string, number>, key: string, n = 1) => {
-  map[key] = (map[key] ?? 0) + n;
-};
-
 function keepReason(totals: Totals, code: string, reason: string): void {
   const list = (totals.closeReasons[code] ??= []);
   if (list.length < REASONS_PER_CODE && !list.includes(reason)) list.push(reason);
@@ -50,19 +47,19 @@ export function addAttempt(totals: Totals, r: AttemptRecord): void {
   switch (r.outcome) {
     case 'close': {
       const code = String(r.code ?? 1006);
-      bump(totals.closeCodes, code);
+      countInto(totals.closeCodes, code);
       if (r.reason) keepReason(totals, code, r.reason);
       break;
     }
     case 'http':
-      bump(totals.httpStatus, String(r.status ?? 0));
+      countInto(totals.httpStatus, String(r.status ?? 0));
       break;
     case 'dropped':
       totals.dropped++;
       break;
     case 'error':
       totals.errors.error++;
-      bump(totals.errorCodes, r.err ?? 'unknown');
+      countInto(totals.errorCodes, r.err ?? 'unknown');
       break;
     default:
       totals.errors[r.outcome]++;
@@ -74,9 +71,9 @@ export function mergeTotals(into: Totals, from: Totals): Totals {
   into.attempted += from.attempted;
   into.opened += from.opened;
   into.dropped += from.dropped;
-  for (const [k, n] of Object.entries(from.closeCodes)) bump(into.closeCodes, k, n);
-  for (const [k, n] of Object.entries(from.httpStatus)) bump(into.httpStatus, k, n);
-  for (const [k, n] of Object.entries(from.errorCodes)) bump(into.errorCodes, k, n);
+  addCounts(into.closeCodes, from.closeCodes);
+  addCounts(into.httpStatus, from.httpStatus);
+  addCounts(into.errorCodes, from.errorCodes);
   for (const k of ERROR_KINDS) into.errors[k] += from.errors[k] ?? 0;
   for (const [code, reasons] of Object.entries(from.closeReasons)) for (const reason of reasons) keepReason(into, code, reason);
   return into;

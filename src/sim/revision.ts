@@ -3,6 +3,7 @@ import type { StartupFlags } from './startup.js';
 import type { MessageAction, MessageRecord, PingHost } from './stream.js';
 import { nowEpochMs, type ConnAction, type ConnRecord } from './truth.js';
 import { Upgrades, type UpgradeHost } from './upgrade.js';
+import { countInto } from '../util/counts.js';
 
 /** Where a revision's truth lines and events go: the rollout simulator that owns it. */
 export interface RevisionSink {
@@ -58,7 +59,7 @@ export class Revision implements UpgradeHost {
   }
 
   record(rec: ConnRecord): void {
-    this.counts[rec.action] = (this.counts[rec.action] ?? 0) + 1;
+    countInto(this.counts, rec.action);
     const line = { ...rec, rev: this.rev };
     this.sink.write(line);
     this.sink.emit('conn', line);
@@ -75,7 +76,7 @@ export class Revision implements UpgradeHost {
   }
 
   private messageSettled(rec: MessageRecord): void {
-    this.messages[rec.action] = (this.messages[rec.action] ?? 0) + 1;
+    countInto(this.messages, rec.action);
     const line = { ...rec, rev: this.rev };
     this.sink.write(line);
     this.sink.emit('msg', line);

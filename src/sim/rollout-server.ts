@@ -17,6 +17,7 @@ import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
 import { clockOrigin } from './origin.js';
 import { round3 } from '../util/round.js';
+import { addCounts, type Counts } from '../util/counts.js';
 
 /** Where a deploy trigger starts revision B with --rollout-on-request. */
 export const ROLLOUT_PATH = '/_sim/rollout';
@@ -103,9 +104,9 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   /** B's startup, both revisions' sockets, which one serves, and how many of A's sockets it closed. */
   state(): SimState {
     const f = this.runner.flags;
-    const sum = <K extends string>(x: Partial<Record<K, number>>, y: Partial<Record<K, number>>) => {
-      const out: Partial<Record<K, number>> = { ...x };
-      for (const [k, v] of Object.entries(y) as [K, number][]) out[k] = (out[k] ?? 0) + v;
+    const sum = <K extends string>(x: Counts<K>, y: Counts<K>): Counts<K> => {
+      const out: Counts<K> = { ...x };
+      addCounts(out, y);
       return out;
     };
     return {

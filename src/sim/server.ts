@@ -15,6 +15,7 @@ import { RolloutSimulator } from './rollout-server.js';
 import { clockOrigin } from './origin.js';
 import { planOfTruth, recordStartup } from './startup-truth.js';
 import { round3 } from '../util/round.js';
+import { countInto } from '../util/counts.js';
 
 /**
  * The cold-start simulator: an HTTP + WebSocket server whose startup clock starts the moment
@@ -229,7 +230,7 @@ export class Simulator implements SimHandle, UpgradeHost {
   }
 
   record(rec: ConnRecord): void {
-    this.counts[rec.action] = (this.counts[rec.action] ?? 0) + 1;
+    countInto(this.counts, rec.action);
     this.truth?.write(rec);
     this.runner.emit('conn', rec);
   }
@@ -245,7 +246,7 @@ export class Simulator implements SimHandle, UpgradeHost {
 
   // ---- the rest ---------------------------------------------------------------------------
   private messageSettled(rec: MessageRecord): void {
-    this.messages[rec.action] = (this.messages[rec.action] ?? 0) + 1;
+    countInto(this.messages, rec.action);
     this.truth?.write(rec);
     this.runner.emit('msg', rec);
   }

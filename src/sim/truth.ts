@@ -1,4 +1,5 @@
 import { closeSync, openSync, write, writeSync } from 'node:fs';
+import { countInto } from '../util/counts.js';
 
 /**
  * The simulator's ground truth: one JSON line per thing the server did, so a test (or the
@@ -78,7 +79,7 @@ export class TruthWriter {
   write(record: object): void {
     if (this.fd === null) return;
     const r = record as { type?: string; action?: string };
-    if (r.type === 'conn' && r.action) this.counts[r.action] = (this.counts[r.action] ?? 0) + 1;
+    if (r.type === 'conn' && r.action) countInto(this.counts, r.action);
     const line = JSON.stringify(record);
     this.lines.push(line);
     this.chars += line.length + 1;

@@ -5,6 +5,7 @@ import type { AttemptRecord } from '../record/attempt.js';
 import type { Totals } from '../record/totals.js';
 import { phaseAt, type PhaseTimeline } from './attribute.js';
 import { round3 } from '../util/round.js';
+import { countInto } from '../util/counts.js';
 
 /** What a user felt: per reconnecting client, how many attempts and how long until it worked. */
 export interface ClientsReport {
@@ -99,7 +100,7 @@ function firstConnections(clients: readonly ClientProgress[], timeline: PhaseTim
   let ok = 0;
   for (const c of clients) {
     attempts += c.attempts;
-    counts[String(c.attempts)] = (counts[String(c.attempts)] ?? 0) + 1;
+    countInto(counts, String(c.attempts));
     const phase = phaseAt(timeline, c.firstSched - t0);
     let p = phases.get(phase);
     if (!p) phases.set(phase, (p = { clients: 0, connected: 0, h: createHistogram() }));

@@ -5,6 +5,8 @@
  * run's length, not with its sockets; a burst is a run of buckets with no gap over BURST_GAP_MS.
  */
 
+import { addCounts, countInto } from '../util/counts.js';
+
 export const BURST_BUCKET_MS = 100;
 /** A quiet stretch this long ends a burst: a drain spread over seconds is still one burst. */
 export const BURST_GAP_MS = 500;
@@ -34,7 +36,7 @@ export class BurstFinder {
     b.count++;
     b.first = Math.min(b.first, endMs);
     b.last = Math.max(b.last, endMs);
-    b.codes[code] = (b.codes[code] ?? 0) + 1;
+    countInto(b.codes, code);
   }
 
   /** The burst holding the most disconnects (the earliest of equals); null without any. */
@@ -51,7 +53,7 @@ export class BurstFinder {
       }
       cur.toMs = b.last;
       cur.count += b.count;
-      for (const [code, n] of Object.entries(b.codes)) cur.closeCodes[code] = (cur.closeCodes[code] ?? 0) + n;
+      addCounts(cur.closeCodes, b.codes);
       lastKey = k;
     }
     if (cur && (!best || cur.count > best.count)) best = cur;

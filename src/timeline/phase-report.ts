@@ -8,6 +8,7 @@ import { phaseAt, phaseOrder, READY, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
 import { worked } from '../record/clients.js';
 import { OutageKind, OutageLog, type Outage } from './outage.js';
+import { countInto } from '../util/counts.js';
 
 /** Totals plus handshake latency for a slice of the run (a phase, before/after ready); its stream's messages, with one. */
 export type Block = Totals & { handshakeMs: LatencyStats; messages?: MessageBlock };
@@ -94,7 +95,7 @@ export class PhaseAttributor {
     const slot = (this.disconnects.phases[phase] ??= { total: 0, closeCodes: {} });
     for (const d of [this.disconnects, slot]) {
       d.total++;
-      d.closeCodes[code] = (d.closeCodes[code] ?? 0) + 1;
+      countInto(d.closeCodes, code);
     }
     // The cut users felt: sockets that served their client (a retry closed 1011 at once is the herd's, told apart).
     if (worked(e)) this.burst.add(e.end, code);
