@@ -35,11 +35,11 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   readonly profile = 'rollout' as const;
   readonly host: string;
   readonly path: string;
-  /** B's, and what follows from it; moved once when B starts on request (--rollout-on-request). */
-  plan: StartupPlan;
-  marks: RaceMarks;
-  warm: Warm | null;
-  rollout: RolloutPlan;
+  /** B's, and what follows from it (scheduleB sets them); moved once when B starts on request (--rollout-on-request). */
+  plan!: StartupPlan;
+  marks!: RaceMarks;
+  warm!: Warm | null;
+  rollout!: RolloutPlan;
   /** B's clock; also where 'conn', 'msg', 'drop', 'held', 'switch', 'drain_close' and 'drained' are told. */
   readonly events: StartupRunner;
   readonly a: Revision;
@@ -73,8 +73,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     this.host = o.host;
     this.path = o.path;
     this.listenPort = o.port;
-    const b = this.scheduleB(o.rolloutOnRequest ? NOT_YET_MS : this.wall(o.rolloutAtMs));
-    [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
+    this.scheduleB(o.rolloutOnRequest ? NOT_YET_MS : this.wall(o.rolloutAtMs));
     this.runner = this.events = new StartupRunner(this.plan, this.marks, t0Perf, t0, log);
     this.truth = o.truth ? new TruthWriter(o.truth) : null;
     this.a = new Revision('A', { ...o, profile: 'gated' }, readyFlags(), ['ready'], this, () => this.wall(o.oldReplyDelayMs));
@@ -134,12 +133,14 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     return round3(modelMs * this.options.timeScale);
   }
 
-  /** B's cold start from `atMs` (wall ms after t0): its plan, race marks, warm-up, and when traffic moves and A drains. */
-  private scheduleB(atMs: number): Pick<RolloutSimulator, 'plan' | 'marks' | 'rollout' | 'warm'> {
+  /** Sets B's cold start from `atMs` (wall ms after t0): its plan, race marks, warm-up, and when traffic moves and A drains. */
+  private scheduleB(atMs: number): void {
     const o = this.options;
     const plan = shiftPlan(computePlan(o.phases, o.timeScale, { envMultiplier: o.envMultiplier, safetyMargin: o.safetyMargin, maxTotal: o.maxTotal }), atMs);
     const marks = rolloutMarks(raceMarks(plan, o.newProfile, o.raceWindowMs, o.lossWindowMs), atMs);
-    return { plan, marks, rollout: planRollout(o.strategy, atMs, marks, o.drain, this.wall(o.drainOverMs)), warm: warmOf({ ...o, profile: o.newProfile }, plan, this.t0) };
+    [this.plan, this.marks] = [plan, marks];
+    this.rollout = planRollout(o.strategy, atMs, marks, o.drain, this.wall(o.drainOverMs));
+    this.warm = warmOf({ ...o, profile: o.newProfile }, plan, this.t0);
   }
 
   /**
@@ -150,8 +151,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     if (this.rolloutRefusal() !== null) return null;
     this.requested = true;
     const at = nowEpochMs();
-    const b = this.scheduleB(round3(this.runner.elapsed()));
-    [this.plan, this.marks, this.rollout, this.warm] = [b.plan, b.marks, b.rollout, b.warm];
+    this.scheduleB(round3(this.runner.elapsed()));
     // The line first: replan applies B's first step (and with recreate, the switch) at once.
     this.write({ type: 'rollout', at, atMs: this.sinceT0(at), plan: planOfTruth(this.plan, this.marks, this.warm), rollout: this.rollout });
     this.runner.replan(this.plan, this.marks);
