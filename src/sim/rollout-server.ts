@@ -13,6 +13,7 @@ import { raceMarks, StartupRunner, type Mark, type RaceMarks } from './startup.j
 import { planOfTruth, recordStartup } from './startup-truth.js';
 import { warmDelay, warmOf, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter } from './truth.js';
+import { TIME_ORIGIN } from '../util/clock.js';
 import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
 import { clockOrigin } from './origin.js';
@@ -57,7 +58,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   private listenPort: number;
 
   static async start(options: SimOptions): Promise<RolloutSimulator> {
-    const { t0Perf, t0 } = clockOrigin(options.t0, performance.timeOrigin, performance.now());
+    const { t0Perf, t0 } = clockOrigin(options.t0, TIME_ORIGIN, performance.now());
     const sim = new RolloutSimulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, t0);
     await sim.listen();
     return sim;

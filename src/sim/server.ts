@@ -9,6 +9,7 @@ import { computePlan, type StartupPlan } from './phases.js';
 import { raceMarks, StartupRunner, type Mark, type RaceMarks, type StartupFlags } from './startup.js';
 import { warmDelay, warmOf, type MessageAction, type MessageRecord, type PingHost, type Warm } from './stream.js';
 import { nowEpochMs, TruthWriter, type ConnAction, type ConnRecord } from './truth.js';
+import { TIME_ORIGIN } from '../util/clock.js';
 import { closeServer, httpUrl, listenOn, SIM_BACKLOG, wsUrl } from './address.js';
 import { pathOf, Upgrades, type UpgradeHost } from './upgrade.js';
 import { RolloutSimulator } from './rollout-server.js';
@@ -60,7 +61,7 @@ export interface SimHandle {
   url: string;
   /** http://host:port */
   httpUrl: string;
-  /** Epoch ms (performance.timeOrigin + performance.now()) when startSimulator was called. */
+  /** Epoch ms (util/clock's now()) when startSimulator was called. */
   t0: number;
   plan: StartupPlan;
   /** racy's early-health and loss-window offsets (wall ms after t0). */
@@ -128,7 +129,7 @@ export class Simulator implements SimHandle, UpgradeHost {
 
   /** The cold start: t0 is now, and the startup clock runs from here. */
   static async start(options: SimOptions = {}): Promise<Simulator> {
-    const { t0Perf, t0 } = clockOrigin(options.t0, performance.timeOrigin, performance.now());
+    const { t0Perf, t0 } = clockOrigin(options.t0, TIME_ORIGIN, performance.now());
     const sim = new Simulator(resolveSimOptions(options), new PhaseLog(options.log === undefined ? process.stdout : options.log), t0Perf, t0);
     await sim.listen();
     return sim;
