@@ -29,6 +29,21 @@ describe('the clock', () => {
     expect(Math.abs(fixed - origin)).toBeLessThanOrEqual(2 * 0.013 + 0.001);
   });
 
+  it('keeps the fallback when no two ticks agree within 0.1 ms (every tick read later than the one before: a thread preempted at each)', () => {
+    const origin = 1_796_475_906_979.695;
+    let t = 0;
+    let ticks = 0;
+    let seen = Math.floor(origin);
+    const wall = () => Math.floor(origin + t);
+    const mono = () => {
+      t += 0.01;
+      if (Math.floor(origin + t) !== seen) [seen, t] = [Math.floor(origin + t), t + 0.3 * ++ticks];
+      return t;
+    };
+    expect(calibrateOrigin(origin + 33.4, wall, mono)).toBe(origin + 33.4);
+    expect(ticks).toBeGreaterThanOrEqual(8);
+  });
+
   it('keeps the fallback when the wall clock does not tick within 5 ms of the monotonic clock', () => {
     let mono = 0;
     expect(calibrateOrigin(123.5, () => 1_000, () => (mono += 0.5))).toBe(123.5);

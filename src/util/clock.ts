@@ -1,36 +1,45 @@
 import { performance } from 'node:perf_hooks';
 
-/** Date.now() ticks read to place the origin; the latest of them is the least late. */
-const CALIBRATION_TICKS = 3;
+/** Date.now() ticks read at most to place the origin. */
+const MAX_TICKS = 8;
+/** Two ticks whose estimates agree this closely were both read promptly: their origin is trusted. */
+const AGREE_MS = 0.1;
 /** The longest one tick is waited for: a wall clock that does not move in this is left alone. */
 const TICK_WAIT_MS = 5;
 
 /**
  * Where this thread's performance clock's 0 falls in epoch ms. Node pairs the thread's start on
- * the monotonic clock with the wall clock read at a slightly different moment, so a thread
- * preempted between the two readings (a busy machine starting many processes) gets an origin off
- * by that preemption: 33 ms in one of 75 processes started at once under load. At the instant
- * Date.now() ticks, the wall clock is exactly on that millisecond, so the origin is the tick less
- * performance.now() read right after it: now() then reads ~20 µs behind the wall clock (the read
- * itself), in every thread alike.
- * `fallback` (performance.timeOrigin) stays when the wall clock does not tick (a frozen clock).
+ * the monotonic clock with the wall clock read at another moment, so a thread preempted between
+ * the two readings (a busy machine starting many processes) gets an origin off by that
+ * preemption: 33 ms in one of 75 processes started at once under load. At the instant Date.now()
+ * ticks, the wall clock is exactly on that millisecond, so the origin is the tick less
+ * performance.now() read right after it. A tick read late (the thread preempted at it) gives an
+ * estimate too early, never too late, so the largest estimate is the best; it is trusted once a
+ * second one agrees with it within AGREE_MS. `fallback` (performance.timeOrigin) stays when no two
+ * of MAX_TICKS agree, or the wall clock does not tick (a frozen clock).
  */
 export function calibrateOrigin(fallback: number, wall: () => number = Date.now, mono: () => number = () => performance.now()): number {
-  let best = -Infinity;
-  for (let k = 0; k < CALIBRATION_TICKS; k++) {
-    const from = wall();
-    const giveUpAt = mono() + TICK_WAIT_MS;
-    for (;;) {
-      const w = wall();
-      const m = mono();
-      if (w !== from) {
-        best = Math.max(best, w - m);
-        break;
-      }
-      if (m > giveUpAt) return fallback;
-    }
+  const estimates: number[] = [];
+  for (let k = 0; k < MAX_TICKS; k++) {
+    const estimate = nextTick(wall, mono);
+    if (estimate === null) return fallback;
+    estimates.push(estimate);
+    const best = Math.max(...estimates);
+    if (estimates.filter((e) => best - e <= AGREE_MS).length >= 2) return best;
   }
-  return best;
+  return fallback;
+}
+
+/** Waits for Date.now() to tick and returns the tick less performance.now() read right after it; null after TICK_WAIT_MS without one. */
+function nextTick(wall: () => number, mono: () => number): number | null {
+  const from = wall();
+  const giveUpAt = mono() + TICK_WAIT_MS;
+  for (;;) {
+    const w = wall();
+    const m = mono();
+    if (w !== from) return w - m;
+    if (m > giveUpAt) return null;
+  }
 }
 
 /** How far Node's origin may sit from the calibrated one and still be kept: the calibration's own spread was ±0.1 ms. */
