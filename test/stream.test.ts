@@ -28,7 +28,12 @@ describe('session.stream against a server that delays each reply', () => {
     // what a client that records nothing measures on this machine in the same seconds.
     const twin = await serve({ ping });
     let plain: Promise<Record<string, number>> | undefined;
-    const server = await serve({ ping, open: () => void (plain ??= plainStream(twin.url, { sockets: 10, everyMs: 200, count: perSocket(1000, 200), timeoutMs: 20_000 })) });
+    const startPlain = () => {
+      const p = plainStream(twin.url, { sockets: 10, everyMs: 200, count: perSocket(1000, 200), timeoutMs: 20_000 });
+      p.catch(() => undefined); // awaited below, where a failure fails the test; not unhandled meanwhile
+      return p;
+    };
+    const server = await serve({ ping, open: () => void (plain ??= startPlain()) });
     const loop = watchLoop();
     // ${conn} in the message: the server learns which attempt each message is from.
     const result = await runStream(server.url, `  hold: 1s\n  stream: { every: 200ms, within: 10s, send: '{"type":"ping","seq":\${seq},"conn":\${conn}}' }\n`, {

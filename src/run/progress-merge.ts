@@ -1,8 +1,9 @@
 import type { Progress } from './recorder.js';
+import { addCounts } from '../util/counts.js';
 
 const add = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
   const out = { ...a };
-  for (const [k, n] of Object.entries(b)) out[k] = (out[k] ?? 0) + n;
+  addCounts(out, b);
   return out;
 };
 
