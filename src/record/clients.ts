@@ -1,6 +1,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { POPULATION_BASE, type AttemptRecord } from './attempt.js';
 import { createHistogram, recordMs } from './histogram.js';
+import { countInto } from '../util/counts.js';
 
 /** One reconnecting client, followed through its attempts (times are epoch ms). */
 export interface ClientProgress {
@@ -88,7 +89,7 @@ export class ClientTracker {
     c.back++;
     recordMs(this.reconnects.reconnectMs, r.ok! - c.droppedAt!);
     recordMs(this.reconnects.outageMs, answeredAt - c.droppedAt!);
-    this.reconnects.attempts[c.sinceDrop] = (this.reconnects.attempts[c.sinceDrop] ?? 0) + 1;
+    countInto(this.reconnects.attempts, String(c.sinceDrop));
     c.droppedAt = null;
   }
 

@@ -1,11 +1,5 @@
 import type { Progress } from './recorder.js';
-import { addCounts } from '../util/counts.js';
-
-const add = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
-  const out = { ...a };
-  addCounts(out, b);
-  return out;
-};
+import { sumCounts } from '../util/counts.js';
 
 /**
  * The progress of one run from its shard processes' latest reports (pure): counts added up, the
@@ -24,7 +18,7 @@ export function mergeProgress(parts: readonly Progress[]): Progress | null {
       perSecond: out.perSecond + p.perSecond,
       openNow: out.openNow + p.openNow,
       opened: out.opened + p.opened,
-      failures: add(out.failures, p.failures),
+      failures: sumCounts(out.failures, p.failures),
       ...(p.messages ? { messages: { perSecond: (out.messages?.perSecond ?? 0) + p.messages.perSecond, lost: (out.messages?.lost ?? 0) + p.messages.lost } } : {}),
       ...(p.clients ? { clients: { retries: (out.clients?.retries ?? 0) + p.clients.retries, drops: (out.clients?.drops ?? 0) + p.clients.drops } } : {}),
       ...(p.population ? { population: { connected: (out.population?.connected ?? 0) + p.population.connected, clients: (out.population?.clients ?? 0) + p.population.clients } } : {}),

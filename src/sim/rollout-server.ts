@@ -18,7 +18,7 @@ import { closeServer, httpUrl, listenOn, wsUrl } from './address.js';
 import { pathOf } from './upgrade.js';
 import { clockOrigin } from './origin.js';
 import { round3 } from '../util/round.js';
-import { addCounts, type Counts } from '../util/counts.js';
+import { sumCounts } from '../util/counts.js';
 
 /** Where a deploy trigger starts revision B with --rollout-on-request. */
 export const ROLLOUT_PATH = '/_sim/rollout';
@@ -104,11 +104,6 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   /** B's startup, both revisions' sockets, which one serves, and how many of A's sockets it closed. */
   state(): SimState {
     const f = this.runner.flags;
-    const sum = <K extends string>(x: Counts<K>, y: Counts<K>): Counts<K> => {
-      const out: Counts<K> = { ...x };
-      addCounts(out, y);
-      return out;
-    };
     return {
       profile: 'rollout',
       phase: this.b.phaseLabel(),
@@ -122,8 +117,8 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
       elapsedMs: this.runner.elapsed(),
       openSockets: this.a.upgrades.open.size + this.b.upgrades.open.size,
       heldUpgrades: this.b.upgrades.held.size,
-      counts: sum(this.a.counts, this.b.counts),
-      messages: sum(this.a.messages, this.b.messages),
+      counts: sumCounts(this.a.counts, this.b.counts),
+      messages: sumCounts(this.a.messages, this.b.messages),
       serving: this.switched ? 'B' : 'A',
       drainCloses: this.closes,
     };

@@ -13,3 +13,10 @@ export function countInto<K extends string>(counts: Counts<K>, key: K, n = 1): v
 export function addCounts<K extends string>(into: Counts<K>, from: Counts<K>): void {
   for (const key of Object.keys(from) as K[]) countInto(into, key, from[key] ?? 0);
 }
+
+/** A new count map, `a`'s counts plus `b`'s; neither is changed. */
+export function sumCounts<M extends Counts>(a: M, b: M): M {
+  const out = { ...a };
+  addCounts(out, b);
+  return out;
+}
