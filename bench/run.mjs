@@ -679,7 +679,8 @@ function measureStreamMemory(server) {
     log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), RSS ${r.rssBeforeMiB} → settled ${r.rssSettledMiB} MiB (peak ${r.rssPeakMiB}; ${r.rssAfterGcMiB} after a full collection), ${r.sent} messages sent`);
     return r.held ? { before: r.rssBeforeBytes, settled: r.rssSettledBytes, afterGc: r.rssAfterGcBytes } : null;
   };
-  /** @type {{ off: number, on: number, extra: number, marginalExtra: number, extraAfterGc: number, marginalExtraAfterGc: number }[]} */
+  /** @typedef {{ off: number, on: number, extra: number, marginalExtra: number, extraAfterGc: number, marginalExtraAfterGc: number }} MemoryRepeat bytes per socket, one repeat's four runs */
+  /** @type {MemoryRepeat[]} */
   const runs = [];
   /** Repeats in which not every socket opened in some run: no measurement, said so rather than stopping the bench. */
   let incomplete = 0;
@@ -704,7 +705,7 @@ function measureStreamMemory(server) {
       marginalExtraAfterGc: Math.round((onHigh.afterGc - onLow.afterGc - (offHigh.afterGc - offLow.afterGc)) / (high - low)),
     });
   }
-  /** @param {(x: { off: number, on: number, extra: number, marginalExtra: number, extraAfterGc: number, marginalExtraAfterGc: number }) => number} f */
+  /** @param {(x: MemoryRepeat) => number} f */
   const mid = (f) => (runs.length ? median(runs.map(f)) : null);
   const result = { sockets: high, lowSockets: low, every: '1s', bytesPerSocketOff: mid((x) => x.off), bytesPerSocketOn: mid((x) => x.on), extraBytesPerSocket: mid((x) => x.extra), marginalExtraBytesPerSocket: mid((x) => x.marginalExtra), extraBytesPerSocketAfterGc: mid((x) => x.extraAfterGc), marginalExtraBytesPerSocketAfterGc: mid((x) => x.marginalExtraAfterGc), runs, incomplete, targetExtraBytes: 1024 };
   log(`stream memory: ${result.extraBytesPerSocket} B more per socket with a stream at ${high} sockets (${result.bytesPerSocketOn} against ${result.bytesPerSocketOff} B), ${result.marginalExtraBytesPerSocket} B more per added socket (${low} → ${high}); after a full collection ${result.extraBytesPerSocketAfterGc} and ${result.marginalExtraBytesPerSocketAfterGc} B${incomplete ? `; ${incomplete} repeat(s) without every socket open left out` : ''}`);
