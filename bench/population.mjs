@@ -91,7 +91,9 @@ function startSim(args) {
 
 /**
  * The retries' schedule lag (start − the backoff's due time) and the first attempts', from
- * events.ndjson: a retry has `try` ≥ 1; a dropped attempt (never started) has no lag.
+ * events.ndjson: a retry has `try` ≥ 1; a dropped attempt (never started) has no lag. And how
+ * long the target took to answer the retries' upgrades (start → 101): what a favoured wsrace
+ * costs a target on the same machine.
  * @param {string} file
  */
 function lagsOf(file) {
@@ -99,6 +101,8 @@ function lagsOf(file) {
   const retries = [];
   /** @type {number[]} */
   const first = [];
+  /** @type {number[]} */
+  const retryUpgrades = [];
   const text = readFileSync(file, 'utf8');
   for (let at = 0, n = 0; at < text.length && n < 10_000_000; n++) {
     const end = text.indexOf('\n', at);
@@ -108,8 +112,9 @@ function lagsOf(file) {
     const e = JSON.parse(line);
     if (e.start === null || e.client === undefined) continue;
     ((e.try ?? 0) >= 1 ? retries : first).push(e.start - e.sched);
+    if ((e.try ?? 0) >= 1 && typeof e.up === 'number') retryUpgrades.push(e.up - e.start);
   }
-  return { retries: quantiles(retries), first: quantiles(first) };
+  return { retries: quantiles(retries), first: quantiles(first), retryUpgrades: quantiles(retryUpgrades) };
 }
 /** @param {number[]} xs */
 function quantiles(xs) {
@@ -137,9 +142,10 @@ function truthCloses(dir) {
 
 /**
  * One population run of `clients` through a rollout.
- * @param {{ clients: number, wsraceProcesses: number, simProcesses: number, sources: string }} o
+ * @param {{ clients: number, wsraceProcesses: number, simProcesses: number, sources: string, nice?: number }} o
+ *   nice: wsrace's --nice (its default otherwise)
  */
-export async function populationRun({ clients, wsraceProcesses, simProcesses, sources }) {
+export async function populationRun({ clients, wsraceProcesses, simProcesses, sources, nice }) {
   const plan = populationPlan(clients, wsraceProcesses);
   const dir = `${os.tmpdir()}/wsrace-bench-population-${process.pid}-${Date.now()}`;
   mkdirSync(dir, { recursive: true });
@@ -150,7 +156,8 @@ export async function populationRun({ clients, wsraceProcesses, simProcesses, so
   const wsraceAt = Date.now();
   // BENCH_POPULATION_SPIN: wsrace's --spin for this row (its default otherwise: 0.25 for 3 processes of one worker on 2 cores).
   const spin = process.env.BENCH_POPULATION_SPIN ? ['--spin', process.env.BENCH_POPULATION_SPIN] : [];
-  const child = spawn(process.execPath, [WSRACE, 'run', scenario, '--processes', String(wsraceProcesses), '--local-address', sources, '--out', `${dir}/run`, ...spin], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const niceArgs = nice === undefined ? [] : [`--nice=${nice}`];
+  const child = spawn(process.execPath, [WSRACE, 'run', scenario, '--processes', String(wsraceProcesses), '--local-address', sources, '--out', `${dir}/run`, ...spin, ...niceArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   /** @type {{ at: number, wsrace: number, sim: number }[]} */

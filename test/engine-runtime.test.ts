@@ -41,7 +41,7 @@ async function rehearsalTask(target: string, sourcePorts: { low: number; high: n
   const { parseScenarioText } = await import('../src/scenario/load.js');
   const { scenario } = parseScenarioText(`name: r\ntarget:\n${target}load:\n  stages: [{ duration: 1s, rate: 10 }]\n`, 'r.yaml');
   const { port2 } = new MessageChannel();
-  return { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: { ...connectionSettings(scenario), sourcePorts }, awaitSeal: false, population: null, warmup: 0, spinBudget: 0, raisePriority: false, port: port2 };
+  return { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1000, drainTimeoutMs: 0, tickMs: 1000, connection: { ...connectionSettings(scenario), sourcePorts }, awaitSeal: false, population: null, warmup: 0, spinBudget: 0, nice: null, port: port2 };
 }
 
 describe('deadline queue', () => {
@@ -208,18 +208,63 @@ describe('worker warm-up', () => {
     expect(os.getPriority(0)).toBe(inherited); // the worker's thread only, never the caller's
   });
 
-  it('never lowers a thread that already runs at a higher priority than asked (Linux; needs no privilege)', async () => {
+  /** The nice a fresh thread reports after lowering itself to `start` and asking applyNice for `wanted`. */
+  async function niceOfThread(start: number, wanted: number, exact: boolean): Promise<unknown> {
+    const w = new Worker(new URL('./helpers/priority-worker.mjs', import.meta.url), { workerData: { start, wanted, exact } });
+    try {
+      return await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    } finally {
+      await w.terminate();
+    }
+  }
+
+  it('a favour never lowers a thread that already runs at a higher priority; an asked nice is set either way (Linux; needs no privilege)', async () => {
     if (process.platform !== 'linux') return;
     const inherited = os.getPriority(0);
     // The thread lowers itself to inherited + 3 (always allowed), then asks for inherited + 5.
-    const w = new Worker(new URL('./helpers/priority-worker.mjs', import.meta.url), { workerData: { start: inherited + 3, wanted: inherited + 5 } });
-    const got = await new Promise((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
-    await w.terminate();
-    expect(got).toBe(inherited + 3);
+    expect(await niceOfThread(inherited + 3, inherited + 5, false)).toBe(inherited + 3);
+    expect(await niceOfThread(inherited + 3, inherited + 5, true)).toBe(inherited + 5);
     expect(os.getPriority(0)).toBe(inherited);
+  });
+
+  it('--nice: every worker runs at the nice asked, summary.json says it, and the spin budget keeps its default (Linux)', async () => {
+    if (process.platform !== 'linux') return;
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    onTestFinished(() => server.close());
+    const { runScenario } = await import('../src/run/run.js');
+    const { parseScenarioText } = await import('../src/scenario/load.js');
+    const { defaultSpinBudget } = await import('../src/engine/wake.js');
+    // A higher nice than the process's needs no privilege.
+    const nice = Math.min(19, os.getPriority(0) + 4);
+    const loaded = parseScenarioText(`name: n\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 20 }]\nsession:\n  hold: 0ms\n`, 'n.yaml');
+    const warnings: string[] = [];
+    const { summary } = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 2, nice, onWarning: (m) => warnings.push(m) });
+    expect(summary.workers.map((w) => w.nice)).toEqual([nice, nice]);
+    expect(summary.schedule.nice).toBe(nice);
+    expect(summary.schedule.spinBudget).toBe(defaultSpinBudget(2, os.availableParallelism()));
+    expect(summary.totals.attempted).toBe(4);
+    expect(warnings).toEqual([]);
+  });
+
+  it('the nice the workers ask for, and what a user is told when they did not get it', async () => {
+    const { nicePlan, niceShortfall, isNice, WORKER_NICE } = await import('../src/engine/priority.js');
+    expect(nicePlan(undefined, 1, true)).toEqual({ nice: WORKER_NICE, exact: false });
+    expect(nicePlan(undefined, 0.25, false)).toBeNull();
+    expect(nicePlan(undefined, 1, false)).toBeNull(); // the whole budget on every core: no favour
+    expect(nicePlan(5, 0, false)).toEqual({ nice: 5, exact: true });
+    expect(nicePlan(-10, 1, true)).toEqual({ nice: -10, exact: true });
+    expect([-20, 0, 19].map(isNice)).toEqual([true, true, true]);
+    expect([-21, 20, 1.5, Number.NaN].map(isNice)).toEqual([false, false, false, false]);
+    expect(niceShortfall(null, [0])).toBeNull();
+    expect(niceShortfall({ nice: WORKER_NICE, exact: false }, [0, 0])).toBeNull(); // a favour refused is in workers[].nice only
+    expect(niceShortfall({ nice: -10, exact: true }, [-10, -10])).toBeNull();
+    expect(niceShortfall({ nice: -10, exact: true }, [0, -10])).toBe(
+      "--nice -10: 1 of 2 worker threads run at 0 instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on",
+    );
+    expect(niceShortfall({ nice: 5, exact: true }, [null])).toBe("--nice 5: a thread's nice can be set on Linux only; the workers keep their priority");
   });
 });
 
@@ -303,6 +348,9 @@ describe('worker wake-up plan', () => {
     expect(defaultSpinBudget(3, 4)).toBe(1);
     expect(defaultSpinBudget(2, 2)).toBe(0.25); // --workers 2, or --processes 2 of one worker each, on 2 cores
     expect(defaultSpinBudget(8, 4)).toBe(0.25);
+    // Favoured workers (--nice below 0) on every core do not spin; with a core to spare they do.
+    expect(defaultSpinBudget(2, 2, true)).toBe(0);
+    expect(defaultSpinBudget(1, 2, true)).toBe(1);
     expect(checkSpinBudget(0)).toBe(0);
     expect(checkSpinBudget(0.5)).toBe(0.5);
     for (const bad of [Number.NaN, -0.1, 1.5]) expect(() => checkSpinBudget(bad)).toThrow(RangeError);

@@ -268,6 +268,9 @@ describe('CLI input errors exit 2 and run nothing', () => {
 
   it.each([
     ['--spin', '1.5', '--spin 1.5: expected a fraction from 0 to 1'],
+    ['--nice', '-21', '--nice -21: expected a whole number from -20 to 19'],
+    ['--nice', '2.5', '--nice 2.5: expected a whole number from -20 to 19'],
+    ['--nice', 'low', '--nice low: expected a whole number from -20 to 19'],
     ['--workers', '0', '--workers 0: expected a positive whole number'],
     ['--processes', '0', '--processes 0: expected a positive whole number'],
     ['--failure-tolerance', 'abc', '--failure-tolerance abc: expected a number ≥ 0'], // NaN would let no regression through

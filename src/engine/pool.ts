@@ -10,6 +10,7 @@ import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
 import { DEFAULT_SPIN_BUDGET, checkSpinBudget } from './wake.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, PopulationSettings, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 import { populationShare } from './population.js';
+import type { NicePlan } from './priority.js';
 
 export interface EngineOptions {
   stages: Stage[];
@@ -29,8 +30,8 @@ export interface EngineOptions {
   warmup?: number;
   /** Fraction of each worker's time it may busy-wait before starts, 0–1 (default 1; see wake.ts); else RangeError. */
   spinBudget?: number;
-  /** Workers ask the kernel to favour them (priority.ts): only when a core is left for the rest (default false). */
-  raisePriority?: boolean;
+  /** The nice the workers ask for (priority.ts nicePlan; default null: they keep the process's). */
+  nice?: NicePlan | null;
 }
 
 export interface EngineTick {
@@ -147,7 +148,7 @@ export class Engine {
         population: options.population ?? null,
         warmup: options.warmup ?? DEFAULT_WARMUP_CONNECTIONS,
         spinBudget,
-        raisePriority: options.raisePriority ?? false,
+        nice: options.nice ?? null,
         port: port2,
       };
       runs.push(

@@ -15,15 +15,44 @@ import os from 'node:os';
  */
 export const WORKER_NICE = -10;
 
+/** The range of a nice on Linux: −20 (favoured most) to 19. */
+export const NICE_MIN = -20;
+export const NICE_MAX = 19;
+
+/** A nice the user may ask for (`run --nice N`): a whole number from −20 to 19. */
+export function isNice(n: number): boolean {
+  return Number.isInteger(n) && n >= NICE_MIN && n <= NICE_MAX;
+}
+
 /**
- * Tries to run the calling thread at `wanted` unless it already runs at that or higher (a lower
- * nice); returns the nice it runs at (null: unknown). Threads it creates afterwards inherit it.
+ * The nice a worker thread asks for. `exact`: the user asked for it (`--nice`) and gets it, up or
+ * down; otherwise it is wsrace's own favour (WORKER_NICE), taken only as a raise, never lowering a
+ * thread a user already started at a lower nice.
  */
-export function raiseThreadPriority(wanted = WORKER_NICE): number | null {
+export interface NicePlan {
+  nice: number;
+  exact: boolean;
+}
+
+/**
+ * What the workers ask for: the nice given (`--nice`) exactly; else WORKER_NICE, as a raise, when
+ * they spin on the whole budget with a core left for the rest (`leavesCore`); else nothing.
+ */
+export function nicePlan(given: number | undefined, spinBudget: number, leavesCore: boolean): NicePlan | null {
+  if (given !== undefined) return { nice: given, exact: true };
+  return spinBudget >= 1 && leavesCore ? { nice: WORKER_NICE, exact: false } : null;
+}
+
+/**
+ * Runs the calling thread at the plan's nice (a favour only raises it) and returns the nice it
+ * runs at (null: unknown). Threads it creates afterwards inherit it. A lower nice than the
+ * process's needs the privilege above; without it the thread keeps its nice (the caller compares).
+ */
+export function applyNice(plan: NicePlan | null): number | null {
   const current = threadPriority();
-  if (current === null || current <= wanted) return current;
+  if (plan === null || current === null || current === plan.nice || (!plan.exact && current < plan.nice)) return current;
   try {
-    os.setPriority(0, wanted);
+    os.setPriority(0, plan.nice);
   } catch {
     // EACCES/EPERM without the privilege (root with CAP_SYS_NICE, or RLIMIT_NICE): the nice stays
   }
@@ -38,4 +67,18 @@ export function threadPriority(): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * What to tell a user whose `--nice` the workers did not get (`got`: each worker's nice once
+ * ready), or null. Only an exact plan is promised; a favour that was refused is said in
+ * `workers[].nice` alone.
+ */
+export function niceShortfall(plan: NicePlan | null, got: readonly (number | null)[]): string | null {
+  if (!plan?.exact) return null;
+  const missed = got.filter((n) => n !== plan.nice);
+  if (missed.length === 0) return null;
+  if (missed.every((n) => n === null)) return `--nice ${plan.nice}: a thread's nice can be set on Linux only; the workers keep their priority`;
+  const at = [...new Set(missed)].join(', ');
+  return `--nice ${plan.nice}: ${missed.length} of ${got.length} worker threads run at ${at} instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on`;
 }

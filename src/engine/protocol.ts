@@ -3,6 +3,7 @@ import type { Stage } from '../schedule/arrival.js';
 import type { AttemptRecord } from '../record/attempt.js';
 import type { Metric } from '../record/histogram.js';
 import type { PortRange } from './source-ports.js';
+import type { NicePlan } from './priority.js';
 
 /** One scripted step of a session, resolved from the scenario (names filled in). */
 export type StepSpec =
@@ -92,8 +93,8 @@ export interface WorkerTask {
   warmup: number;
   /** Fraction of its time a worker may busy-wait through the last 1.5 ms before a start (see wake.ts). */
   spinBudget: number;
-  /** Run this worker thread at WORKER_NICE where allowed (priority.ts). */
-  raisePriority: boolean;
+  /** The nice this worker thread asks for (priority.ts); null: it keeps the process's. */
+  nice: NicePlan | null;
   port: MessagePort;
 }
 

@@ -29,10 +29,13 @@ export const AWAIT_SPIN_MS = 250;
 /**
  * The default budget for `threads` spinning workers (over all shard processes on this machine)
  * on `cpus` cores: the full window while a core is left for the main thread and a target on the
- * same machine (the default CPUs − 1 workers), a quarter of it when there is none.
+ * same machine (the default CPUs − 1 workers), a quarter of it when there is none, and none for
+ * `favoured` workers (a nice below 0 asked for) on every core: spinning there starved a local
+ * target (docs/performance.md, "Favoured workers and a deeper accept queue").
  */
-export function defaultSpinBudget(threads: number, cpus: number): number {
-  return leavesACore(threads, cpus) ? DEFAULT_SPIN_BUDGET : SHARED_SPIN_BUDGET;
+export function defaultSpinBudget(threads: number, cpus: number, favoured = false): number {
+  if (leavesACore(threads, cpus)) return DEFAULT_SPIN_BUDGET;
+  return favoured ? 0 : SHARED_SPIN_BUDGET;
 }
 
 /** `threads` spinning workers on `cpus` cores leave one for the main thread and a local target. */

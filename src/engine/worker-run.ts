@@ -9,7 +9,7 @@ import { compileStream, type CompiledStream, type MessageStream } from './stream
 import { TimerHeap } from './timer-heap.js';
 import { isPopulationClient, populationRetryDelay, populationShare, worked } from './population.js';
 import { WorkerFaults } from './faults.js';
-import { raiseThreadPriority, threadPriority } from './priority.js';
+import { applyNice } from './priority.js';
 import { retryDelay } from './reconnect-policy.js';
 import { Reporter } from './reporter.js';
 import { Scheduler, STARTS_PER_EVENT, STARTS_PER_TURN, type SchedulerHost } from './scheduler.js';
@@ -139,7 +139,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
    * `ready`), then the schedule once `go` comes.
    */
   async run(warm?: () => Promise<void>): Promise<{ worker: number }> {
-    const nice = this.task.raisePriority ? raiseThreadPriority() : threadPriority();
+    const nice = applyNice(this.task.nice);
     if (warm) await warm();
     return new Promise((resolve) => {
       this.resolve = resolve;

@@ -49,8 +49,12 @@ export interface Summary extends TimelineSummary {
   shards?: { dir: string; index: number | null; count: number | null; attempted: number; partial: boolean; failedWorkers: number[] }[];
   /** This process's limits: open files (ulimit -n) and the socket cap derived from it. */
   limits: { openFiles: number | null; maxSockets: number };
-  /** `spinBudget`: the fraction of each worker's time it could busy-wait for exact starts (`--spin`; absent in older runs). */
-  schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number; spinBudget?: number };
+  /**
+   * `spinBudget`: the fraction of each worker's time it could busy-wait for exact starts (`--spin`;
+   * absent in older runs). `nice`: the nice the workers were asked to run at (`--nice`; absent
+   * when not asked; what each got is `workers[].nice`).
+   */
+  schedule: { scheduled: number; durationMs: number; startAfterMs: number; peakRate: number; onReadyBurst: number; spinBudget?: number; nice?: number };
   /** Plain sentences, most important first. */
   findings: string[];
   totals: Totals;

@@ -74,7 +74,7 @@ function summaryInput(run: EndedRun, timelineSummary: TimelineSummary, timeline:
     workers,
     shard: s.shard ? { ...s.shard, lateByMs: run.lateByMs, leader: s.leader } : null,
     limits: { openFiles: s.plan.fdLimit, maxSockets: s.plan.capacity },
-    schedule: { scheduled, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: run.live.burstSent, spinBudget: s.spinBudget },
+    schedule: { scheduled, durationMs: scheduleDurationMs(stages), startAfterMs: scenario.load.startAfter, peakRate: peakRate(stages), onReadyBurst: run.live.burstSent, spinBudget: s.spinBudget, ...(s.nice?.exact ? { nice: s.nice.nice } : {}) },
     totals: recorder.totals,
     steps: recorder.stepReports(connection.steps, engine.stepHistograms),
     clients: clientsReport(recorder.clients.clients(), timeline, t0, recorder.clients.reconnects),

@@ -180,8 +180,9 @@ function mergedRecord(shards: ShardRun[], leader: ShardRun, t0: number) {
       ...ls.schedule,
       scheduled: shards.reduce((n, s) => n + s.summary.schedule.scheduled, 0),
       onReadyBurst: shards.reduce((n, s) => n + s.summary.schedule.onReadyBurst, 0),
-      // One budget when the shards agree; shards on different machines may not (then: absent).
+      // One budget (and nice) when the shards agree; shards on different machines may not (then: absent).
       spinBudget: shards.every((s) => s.summary.schedule.spinBudget === ls.schedule.spinBudget) ? ls.schedule.spinBudget : undefined,
+      nice: shards.every((s) => s.summary.schedule.nice === ls.schedule.nice) ? ls.schedule.nice : undefined,
     },
     totals: shards.reduce((acc, s) => mergeTotals(acc, s.summary.totals), emptyTotals()),
   };

@@ -16,6 +16,14 @@ export interface RunOptions {
    * late (by how much: docs/performance.md). Out of range: InputError.
    */
   spinBudget?: number;
+  /**
+   * The nice every worker thread runs at (`--nice`, −20 to 19; Linux). Below 0 favours the
+   * schedule over a target on the same machine (and the spin budget defaults to 0 when the workers
+   * take every core); above 0 favours the target. A nice below the process's needs CAP_SYS_NICE or
+   * RLIMIT_NICE: without it the workers keep theirs and onWarning says so. Default: nice −10 as a
+   * favour only when the workers spin with a core to spare (priority.ts).
+   */
+  nice?: number;
   /** Aborting it stops the run gracefully (Ctrl-C): the summary is written with partial: true. */
   signal?: AbortSignal;
   /**

@@ -24,6 +24,8 @@ export interface ProcessesOptions {
   workers?: number;
   /** Spin budget of every shard's workers; default: the budget for all the shards' workers on this machine. */
   spinBudget?: number;
+  /** The nice of every shard's workers (`--nice`; RunOptions.nice). */
+  nice?: number;
   /** Lead time before the shared T0, for the processes to start and warm up (default 2 s + 1 s each). */
   leadMs?: number;
   /** Each line a shard process writes on stdout or stderr. */
@@ -44,6 +46,7 @@ export interface ShardProcessOptions {
   outDir: string;
   workers: number;
   spinBudget: number;
+  nice?: number;
 }
 
 /** Parent → shard process; `abort`: another shard's abortOnFail threshold failed, stop as it did. */
@@ -89,7 +92,8 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
           outDir: dir,
           workers,
           // The N shards share this machine's cores: the default budget counts all their workers.
-          spinBudget: options.spinBudget ?? localSpinBudget(workers * n),
+          spinBudget: options.spinBudget ?? localSpinBudget(workers * n, options.nice),
+          nice: options.nice,
         }).finally(() => shardEnded(k)),
       ),
     );

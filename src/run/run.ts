@@ -2,6 +2,7 @@ import { now } from '../util/clock.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { scheduleDurationMs } from '../schedule/arrival.js';
 import { Engine } from '../engine/pool.js';
+import { niceShortfall } from '../engine/priority.js';
 import { checkResolvable } from './preflight.js';
 import { engineOptions, openRunFolder, resolveSettings } from './settings.js';
 import { Recorder } from './recorder.js';
@@ -40,6 +41,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   try {
     await metered?.start();
     await engineReady(engine);
+    const shortfall = niceShortfall(settings.nice, engine.workers.map((w) => w.nice));
+    if (shortfall) options.onWarning?.(shortfall);
     lateByMs = await waitForStartAt(options.startAt, options.onWarning);
     // T0: the target's launch (or the trigger's), else the shared start, else the first attempt.
     launched = launch(settings, outDir, options.startAt, live.add);

@@ -13,6 +13,7 @@ import { loadUsers } from '../session/users.js';
 import { templateProblem } from '../session/template.js';
 import { expansionProblem } from '../session/expansion-check.js';
 import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
+import { isNice, nicePlan, type NicePlan } from '../engine/priority.js';
 import type { EngineOptions } from '../engine/pool.js';
 import type { ConnectionSettings, PopulationSettings, StepSpec } from '../engine/protocol.js';
 import { sourcePortRange, type PortRange } from '../engine/source-ports.js';
@@ -22,8 +23,8 @@ import { writeScenarioCopy } from '../report/run-files.js';
 import { planCapacity, type CapacityPlan } from './preflight.js';
 import type { RunOptions } from './options.js';
 
-/** The spin budget's range check, for the flags that set it (the CLI reaches the engine only through here). */
-export { isSpinBudget };
+/** The spin budget's and the nice's range checks, for the flags that set them (the CLI reaches the engine only through here). */
+export { isNice, isSpinBudget };
 
 /** Everything a run is decided by before it starts, resolved once from the scenario and the options. */
 export interface RunSettings {
@@ -31,8 +32,8 @@ export interface RunSettings {
   scenario: Scenario;
   workers: number;
   spinBudget: number;
-  /** Workers ask the kernel to favour them (nice −10). */
-  raisePriority: boolean;
+  /** The nice the workers ask for: `--nice` exactly, else nice −10 as a favour when they spin with a core to spare; null: none. */
+  nice: NicePlan | null;
   stages: Stage[];
   connection: ConnectionSettings;
   /** The longest an attempt is planned to live (plannedLifeMs). */
@@ -62,9 +63,12 @@ export function defaultWorkers(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
-/** The default spin budget for `threads` workers spinning on this machine (over all its shard processes). */
-export function localSpinBudget(threads: number): number {
-  return defaultSpinBudget(threads, availableParallelism());
+/**
+ * The default spin budget for `threads` workers spinning on this machine (over all its shard
+ * processes), `nice` the one asked for with `--nice` (a favoured worker on every core spins not at all).
+ */
+export function localSpinBudget(threads: number, nice?: number): number {
+  return defaultSpinBudget(threads, availableParallelism(), nice !== undefined && nice < 0);
 }
 
 export function defaultOutDir(reportsDir: string, name: string, at = new Date()): string {
@@ -86,8 +90,9 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
   const workers = options.workers ?? scenario.workers ?? defaultWorkers();
   if (!(Number.isInteger(workers) && workers >= 1)) throw new InputError(`workers ${workers}: expected a positive whole number`);
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
-  const spinBudget = options.spinBudget ?? localSpinBudget(workers);
+  const spinBudget = options.spinBudget ?? localSpinBudget(workers, options.nice);
   if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
+  if (options.nice !== undefined && !isNice(options.nice)) throw new InputError(`nice ${options.nice}: expected a whole number from -20 to 19`);
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)), loaded.file);
   const lifetimeMs = plannedLifeMs(connection);
@@ -105,8 +110,8 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
     scenario,
     workers,
     spinBudget,
-    // Favoured by the kernel (nice −10, WORKER_NICE) only when spinning freely with a core left for the rest.
-    raisePriority: spinBudget >= 1 && leavesACore(workers, availableParallelism()),
+    // Unless asked (--nice), favoured by the kernel (WORKER_NICE) only when spinning freely with a core left for the rest.
+    nice: nicePlan(options.nice, spinBudget, leavesACore(workers, availableParallelism())),
     stages,
     connection,
     lifetimeMs,
@@ -135,7 +140,7 @@ export function engineOptions(s: RunSettings): EngineOptions {
     awaitSeal: s.burst !== undefined,
     population: s.population,
     spinBudget: s.spinBudget,
-    raisePriority: s.raisePriority,
+    nice: s.nice,
   };
 }
 

@@ -34,6 +34,7 @@ async function runShard(o: ShardProcessOptions): Promise<ShardOutcome> {
       outDir: o.outDir,
       workers: o.workers,
       spinBudget: o.spinBudget,
+      nice: o.nice,
       signal: interrupt.signal,
       abortSignal: siblingAborted.signal,
       onAbort: (a) => process.send!({ type: 'aborted', expr: a.expr } satisfies FromShard),

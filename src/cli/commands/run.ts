@@ -5,7 +5,7 @@ import { InputError } from '../../scenario/errors.js';
 import { pointLatest } from '../../report/run-files.js';
 import { renderSummary } from '../../report/console.js';
 import { defaultOutDir, runScenario, type RunOptions } from '../../run/run.js';
-import { isSpinBudget } from '../../run/settings.js';
+import { isNice, isSpinBudget } from '../../run/settings.js';
 import { interruptHandler } from '../../run/interrupt.js';
 import { runProcesses } from '../../run/processes.js';
 import { progressPrinter } from '../progress.js';
@@ -33,6 +33,7 @@ async function runHere(argv: RunArgs, loaded: LoadedScenario, options: Pick<RunO
       outDir: argv.out,
       workers: argv.workers,
       spinBudget: argv.spin,
+      nice: argv.nice,
       metrics: metricsOptions(argv),
       signal: interrupt.signal,
       onProgress: (p) => progress.update(p),
@@ -68,6 +69,7 @@ async function runAsProcesses(argv: RunArgs, overrides: ScenarioOverrides, name:
       outDir,
       workers: argv.workers,
       spinBudget: argv.spin,
+      nice: argv.nice,
       signal: interrupt.signal,
       onProgress: (p) => progress.update(p),
       onLine: (k, line) => {
@@ -104,6 +106,7 @@ export interface RunArgs extends MetricsArgs {
   target?: string;
   workers?: number;
   spin?: number;
+  nice?: number;
   set?: string[];
   quiet: boolean;
   json: boolean;
@@ -126,6 +129,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('target', { type: 'string', describe: 'Override target.url' })
       .option('workers', { type: 'number', describe: 'Worker threads (default: available CPUs − 1, at least 1)' })
       .option('spin', { type: 'number', describe: 'Fraction of each worker\'s time it may busy-wait before starts, 0–1 (default 1 while the workers leave a core free, else 0.25; lower it when the target shares the CPUs)' })
+      .option('nice', { type: 'number', describe: 'Run the worker threads at this nice, -20 to 19 (Linux): below 0 favours the schedule over a target on this machine (and --spin defaults to 0 when the workers take every core), above 0 favours the target; below the process\'s needs CAP_SYS_NICE' })
       .option('set', { type: 'string', array: true, describe: 'Override a scenario key: --set load.stages[0].rate=50' })
       .option('quiet', { type: 'boolean', default: false, describe: 'No progress line' })
       .option('json', { type: 'boolean', default: false, describe: 'Print summary.json to stdout instead of the table' })
@@ -139,6 +143,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .check((argv) => {
         checkPositiveWhole('workers', argv.workers);
         if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${rawFlag('spin', argv.spin)}: expected a fraction from 0 to 1`);
+        if (argv.nice !== undefined && !isNice(argv.nice)) throw new InputError(`--nice ${rawFlag('nice', argv.nice)}: expected a whole number from -20 to 19`);
         checkPositiveWhole('processes', argv.processes);
         return true;
       }) as unknown as Argv<RunArgs>,
