@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { DeadlineQueue } from '../src/engine/deadlines.js';
 import { warmUp } from '../src/engine/warmup.js';
 import type { Attempt } from '../src/engine/connection.js';
 import { startTestServer } from './helpers/servers.js';
+import { runCli } from './helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const fake = (name: string) => ({ name }) as unknown as Attempt;
@@ -247,6 +248,26 @@ describe('worker warm-up', () => {
     expect(summary.schedule.spinBudget).toBe(defaultSpinBudget(2, os.availableParallelism()));
     expect(summary.totals.attempted).toBe(4);
     expect(warnings).toEqual([]);
+  });
+
+  it('--nice below what the kernel allows: the run goes on at the workers\' nice and says so on stderr (Linux, setpriv)', async () => {
+    if (process.platform !== 'linux' || !existsSync('/usr/bin/setpriv')) return;
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    onTestFinished(() => server.close());
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-nice-refused-'));
+    const file = join(dir, 'n.yaml');
+    writeFileSync(file, `name: n\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 20 }]\nsession:\n  hold: 0ms\n`);
+    const inherited = os.getPriority(0);
+    const asked = Math.max(-20, inherited - 5);
+    // Without CAP_SYS_NICE (root's dropped for the CLI; dropping it needs root) and with RLIMIT_NICE at 0, a lower nice is refused.
+    const wrap = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-sys_nice', '--inh-caps=-sys_nice'] : [];
+    const r = await runCli(['run', file, '--quiet', '--workers', '1', `--nice=${asked}`, '--out', join(dir, 'run')], { shellPrefix: 'ulimit -e 0; ', wrap });
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim()).toBe(
+      `wsrace: --nice ${asked}: 1 of 1 worker threads run at ${inherited} instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on`,
+    );
+    const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
+    expect([summary.schedule.nice, summary.workers[0].nice, summary.totals.attempted]).toEqual([asked, inherited, 4]);
   });
 
   it('the nice the workers ask for, and what a user is told when they did not get it', async () => {

@@ -19,11 +19,12 @@ export interface CliResult {
  */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void; shellPrefix?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void; shellPrefix?: string; wrap?: string[] } = {},
 ): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? timeLeft();
   return new Promise((resolve, reject) => {
-    const argv = [process.execPath, ENTRY, ...args];
+    // wrap: a command that runs the CLI (e.g. setpriv with a capability dropped).
+    const argv = [...(options.wrap ?? []), process.execPath, ENTRY, ...args];
     // shellPrefix (e.g. "ulimit -Hn 800; ") runs in a shell that then execs the CLI, so limits apply to it.
     const child = options.shellPrefix
       ? spawn('/bin/bash', ['-c', `${options.shellPrefix}exec ${argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}`], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
