@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -223,8 +223,8 @@ describe('worker warm-up', () => {
   }
 
   it('a favour never lowers a thread that already runs at a higher priority; an asked nice is set either way (Linux; needs no privilege)', async () => {
-    if (process.platform !== 'linux') return;
     const inherited = os.getPriority(0);
+    if (process.platform !== 'linux' || inherited > 14) return; // no room above it
     // The thread lowers itself to inherited + 3 (always allowed), then asks for inherited + 5.
     expect(await niceOfThread(inherited + 3, inherited + 5, false)).toBe(inherited + 3);
     expect(await niceOfThread(inherited + 3, inherited + 5, true)).toBe(inherited + 5);
@@ -232,14 +232,14 @@ describe('worker warm-up', () => {
   });
 
   it('--nice: every worker runs at the nice asked, summary.json says it, and the spin budget keeps its default (Linux)', async () => {
-    if (process.platform !== 'linux') return;
+    if (process.platform !== 'linux' || os.getPriority(0) > 15) return; // no room above it
     const server = await startTestServer(() => ({ kind: 'accept' }));
     onTestFinished(() => server.close());
     const { runScenario } = await import('../src/run/run.js');
     const { parseScenarioText } = await import('../src/scenario/load.js');
     const { defaultSpinBudget } = await import('../src/engine/wake.js');
     // A higher nice than the process's needs no privilege.
-    const nice = Math.min(19, os.getPriority(0) + 4);
+    const nice = os.getPriority(0) + 4;
     const loaded = parseScenarioText(`name: n\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 20 }]\nsession:\n  hold: 0ms\n`, 'n.yaml');
     const warnings: string[] = [];
     const { summary } = await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-nice-')), workers: 2, nice, onWarning: (m) => warnings.push(m) });
@@ -250,24 +250,29 @@ describe('worker warm-up', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('--nice below what the kernel allows: the run goes on at the workers\' nice and says so on stderr (Linux, setpriv)', async () => {
-    if (process.platform !== 'linux' || !existsSync('/usr/bin/setpriv')) return;
+  it('--nice below what the kernel allows: the run goes on at the workers\' nice, without spinning on every core, and says so on stderr (Linux, setpriv)', async () => {
+    const inherited = os.getPriority(0);
+    if (process.platform !== 'linux' || inherited === -20) return; // nothing below it
+    // Without CAP_SYS_NICE (root's dropped for the CLI with setpriv, which needs CAP_SETPCAP) and with RLIMIT_NICE at 0, a lower nice is refused.
+    const wrap = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-sys_nice', '--inh-caps=-sys_nice'] : [];
+    if (wrap.length > 0 && spawnSync(wrap[0], [...wrap.slice(1), 'true']).status !== 0) return;
     const server = await startTestServer(() => ({ kind: 'accept' }));
     onTestFinished(() => server.close());
     const dir = mkdtempSync(join(tmpdir(), 'wsrace-nice-refused-'));
     const file = join(dir, 'n.yaml');
     writeFileSync(file, `name: n\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 200ms, rate: 20 }]\nsession:\n  hold: 0ms\n`);
-    const inherited = os.getPriority(0);
     const asked = Math.max(-20, inherited - 5);
-    // Without CAP_SYS_NICE (root's dropped for the CLI; dropping it needs root) and with RLIMIT_NICE at 0, a lower nice is refused.
-    const wrap = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-sys_nice', '--inh-caps=-sys_nice'] : [];
-    const r = await runCli(['run', file, '--quiet', '--workers', '1', `--nice=${asked}`, '--out', join(dir, 'run')], { shellPrefix: 'ulimit -e 0; ', wrap });
+    // As many workers as cores: a nice below 0 asked for there means no spinning by default.
+    const cores = os.availableParallelism();
+    const r = await runCli(['run', file, '--quiet', '--workers', String(cores), `--nice=${asked}`, '--out', join(dir, 'run')], { shellPrefix: 'ulimit -e 0; ', wrap });
     expect(r.code).toBe(0);
-    expect(r.stderr.trim()).toBe(
-      `wsrace: --nice ${asked}: 1 of 1 worker threads run at ${inherited} instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on`,
+    const spin = asked < 0 ? ', still without spinning (give --spin 0.25 for the default without the favour)' : '';
+    expect(r.stderr).toContain(
+      `wsrace: --nice ${asked}: ${cores} of ${cores} worker threads run at ${inherited} instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on${spin}\n`,
     );
     const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
-    expect([summary.schedule.nice, summary.workers[0].nice, summary.totals.attempted]).toEqual([asked, inherited, 4]);
+    expect(summary.workers.map((w: { nice: number }) => w.nice)).toEqual(Array(cores).fill(inherited));
+    expect([summary.schedule.nice, summary.schedule.spinBudget, summary.totals.attempted]).toEqual([asked, asked < 0 ? 0 : 0.25, 4]);
   });
 
   it('the nice the workers ask for, and what a user is told when they did not get it', async () => {
@@ -279,13 +284,17 @@ describe('worker warm-up', () => {
     expect(nicePlan(-10, 1, true)).toEqual({ nice: -10, exact: true });
     expect([-20, 0, 19].map(isNice)).toEqual([true, true, true]);
     expect([-21, 20, 1.5, Number.NaN].map(isNice)).toEqual([false, false, false, false]);
-    expect(niceShortfall(null, [0])).toBeNull();
-    expect(niceShortfall({ nice: WORKER_NICE, exact: false }, [0, 0])).toBeNull(); // a favour refused is in workers[].nice only
-    expect(niceShortfall({ nice: -10, exact: true }, [-10, -10])).toBeNull();
-    expect(niceShortfall({ nice: -10, exact: true }, [0, -10])).toBe(
-      "--nice -10: 1 of 2 worker threads run at 0 instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on",
-    );
-    expect(niceShortfall({ nice: 5, exact: true }, [null])).toBe("--nice 5: a thread's nice can be set on Linux only; the workers keep their priority");
+    const refused = "instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on";
+    expect(niceShortfall(null, [0], 1, 'linux')).toBeNull();
+    expect(niceShortfall({ nice: WORKER_NICE, exact: false }, [0, 0], 1, 'linux')).toBeNull(); // a favour refused is in workers[].nice only
+    expect(niceShortfall({ nice: -10, exact: true }, [-10, -10], 0, 'linux')).toBeNull();
+    expect(niceShortfall({ nice: -10, exact: true }, [0, -10], 0.25, 'linux')).toBe(`--nice -10: 1 of 2 worker threads run at 0 ${refused}`);
+    expect(niceShortfall({ nice: -10, exact: true }, [0, 0], 0, 'linux')).toBe(`--nice -10: 2 of 2 worker threads run at 0 ${refused}, still without spinning (give --spin 0.25 for the default without the favour)`);
+    // A worker that failed before it was ready has no nice: it is left out, not counted as refused.
+    expect(niceShortfall({ nice: -10, exact: true }, [-10, null], 0, 'linux')).toBeNull();
+    expect(niceShortfall({ nice: -5, exact: true }, [0, null, 3], 0.25, 'linux')).toBe(`--nice -5: 2 of 2 worker threads run at 0, 3 ${refused}`);
+    expect(niceShortfall({ nice: 5, exact: true }, [null], 1, 'darwin')).toBe("--nice 5: a thread's nice can be set on Linux only; the workers keep their priority");
+    expect(niceShortfall(null, [null], 1, 'darwin')).toBeNull();
   });
 });
 
@@ -386,5 +395,12 @@ describe('worker wake-up plan', () => {
     await expect(runScenario(loaded, { outDir, spinBudget: Number.NaN })).rejects.toThrow(InputError);
     await expect(runScenario(loaded, { outDir, spinBudget: 2 })).rejects.toThrow(/spin budget 2: expected a fraction from 0 to 1/);
     await expect(runScenario(loaded, { outDir, workers: 0 })).rejects.toThrow(/workers 0: expected a positive whole number/);
+    await expect(runScenario(loaded, { outDir, nice: Number.NaN })).rejects.toThrow(InputError);
+    await expect(runScenario(loaded, { outDir, nice: 20 })).rejects.toThrow(/^nice 20: expected a whole number from -20 to 19$/);
+    const { runProcesses } = await import('../src/run/processes.js');
+    await expect(runProcesses({ scenarioFile: 'w.yaml', processes: 2, outDir, nice: -21 })).rejects.toThrow(/^nice -21: expected a whole number from -20 to 19$/);
+    // The engine itself refuses a nice out of range (RangeError), rather than a no-op.
+    const { Engine } = await import('../src/engine/pool.js');
+    expect(() => new Engine({ stages: [], workers: 1, capacity: 1, drainTimeoutMs: 0, connection: {} as never, nice: { nice: 1.5, exact: true } })).toThrow(RangeError);
   });
 });

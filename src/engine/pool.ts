@@ -10,7 +10,7 @@ import { DEFAULT_WARMUP_CONNECTIONS } from './warmup.js';
 import { DEFAULT_SPIN_BUDGET, checkSpinBudget } from './wake.js';
 import type { AddedAttempt, ConnectionSettings, MainToWorker, PopulationSettings, WorkerTask, WorkerTick, WorkerToMain } from './protocol.js';
 import { populationShare } from './population.js';
-import type { NicePlan } from './priority.js';
+import { checkNice, type NicePlan } from './priority.js';
 
 export interface EngineOptions {
   stages: Stage[];
@@ -120,6 +120,7 @@ export class Engine {
     // Checked before a thread starts: a bad value from a library caller is a RangeError, not a hang.
     if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`workers ${n}: expected a whole number ≥ 1`);
     const spinBudget = checkSpinBudget(options.spinBudget ?? DEFAULT_SPIN_BUDGET);
+    const nice = options.nice ? { ...options.nice, nice: checkNice(options.nice.nice) } : null;
     const shard = options.shard ?? { index: 0, count: 1 };
     this.scheduleTotal = scheduledCount(options.stages);
     this.reported = new Uint8Array(this.scheduleTotal);
@@ -148,7 +149,7 @@ export class Engine {
         population: options.population ?? null,
         warmup: options.warmup ?? DEFAULT_WARMUP_CONNECTIONS,
         spinBudget,
-        nice: options.nice ?? null,
+        nice,
         port: port2,
       };
       runs.push(

@@ -43,6 +43,12 @@ export function nicePlan(given: number | undefined, spinBudget: number, leavesCo
   return spinBudget >= 1 && leavesCore ? { nice: WORKER_NICE, exact: false } : null;
 }
 
+/** Throws RangeError unless `nice` is a whole number from −20 to 19 (a library caller's bad value is not a silent no-op). */
+export function checkNice(nice: number): number {
+  if (!isNice(nice)) throw new RangeError(`nice ${nice}: expected a whole number from ${NICE_MIN} to ${NICE_MAX}`);
+  return nice;
+}
+
 /**
  * Runs the calling thread at the plan's nice (a favour only raises it) and returns the nice it
  * runs at (null: unknown). Threads it creates afterwards inherit it. A lower nice than the
@@ -53,8 +59,10 @@ export function applyNice(plan: NicePlan | null): number | null {
   if (plan === null || current === null || current === plan.nice || (!plan.exact && current < plan.nice)) return current;
   try {
     os.setPriority(0, plan.nice);
-  } catch {
-    // EACCES/EPERM without the privilege (root with CAP_SYS_NICE, or RLIMIT_NICE): the nice stays
+  } catch (err) {
+    // Without the privilege (CAP_SYS_NICE, or RLIMIT_NICE) the nice stays; anything else is a bug.
+    const code = (err as { info?: { code?: string } }).info?.code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
   }
   return threadPriority();
 }
@@ -70,15 +78,17 @@ export function threadPriority(): number | null {
 }
 
 /**
- * What to tell a user whose `--nice` the workers did not get (`got`: each worker's nice once
- * ready), or null. Only an exact plan is promised; a favour that was refused is said in
- * `workers[].nice` alone.
+ * What to tell a user whose `--nice` the workers did not get, or null. `got`: each worker's nice
+ * once ready, null for a worker that failed before it (left out); `spinBudget`: the run's, since a
+ * nice below 0 on every core defaults it to 0, which without the favour only starts late. Only an
+ * exact plan is promised; a favour that was refused is said in `workers[].nice` alone.
  */
-export function niceShortfall(plan: NicePlan | null, got: readonly (number | null)[]): string | null {
+export function niceShortfall(plan: NicePlan | null, got: readonly (number | null)[], spinBudget: number, platform: string = process.platform): string | null {
   if (!plan?.exact) return null;
-  const missed = got.filter((n) => n !== plan.nice);
+  if (platform !== 'linux') return `--nice ${plan.nice}: a thread's nice can be set on Linux only; the workers keep their priority`;
+  const known = got.filter((n): n is number => n !== null);
+  const missed = known.filter((n) => n !== plan.nice);
   if (missed.length === 0) return null;
-  if (missed.every((n) => n === null)) return `--nice ${plan.nice}: a thread's nice can be set on Linux only; the workers keep their priority`;
-  const at = [...new Set(missed)].join(', ');
-  return `--nice ${plan.nice}: ${missed.length} of ${got.length} worker threads run at ${at} instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on`;
+  const spin = plan.nice < 0 && spinBudget === 0 ? ', still without spinning (give --spin 0.25 for the default without the favour)' : '';
+  return `--nice ${plan.nice}: ${missed.length} of ${known.length} worker threads run at ${[...new Set(missed)].join(', ')} instead (a nice below the process's needs CAP_SYS_NICE, which root has outside a container, or a high enough RLIMIT_NICE); the run goes on${spin}`;
 }

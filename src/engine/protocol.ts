@@ -155,7 +155,7 @@ export interface WorkerReady {
   worker: number;
   /** Attempts this worker owns in the schedule. */
   scheduled: number;
-  /** The worker thread's nice (Linux), after it asked for WORKER_NICE; null where unknown. */
+  /** The worker thread's nice (Linux), after it asked for its task's nice; null where unknown. */
   nice: number | null;
 }
 

@@ -17,7 +17,7 @@ export const SUMMARY_SCHEMA = 'wsrace.summary/v1';
 export interface WorkerReport {
   worker: number;
   scheduled: number;
-  /** The worker thread's nice (Linux): WORKER_NICE (−10) when it could raise its priority; null where unknown; absent in older runs. */
+  /** The worker thread's nice once ready (Linux): the `--nice` asked where the kernel allowed it, or wsrace's favour (−10), else the process's; null where unknown; absent in older runs. */
   nice?: number | null;
   error: string | null;
 }

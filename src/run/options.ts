@@ -10,7 +10,8 @@ export interface RunOptions {
   workers?: number;
   /**
    * Fraction of each worker's time it may busy-wait through the last 1.5 ms before a start, 0–1
-   * (`--spin`). Default 1 while the workers leave a core free, else 0.25 (`--processes` passes
+   * (`--spin`). Default 1 while the workers leave a core free, else 0.25, or 0 with a `nice`
+   * below 0 (`--processes` passes
    * the budget for all its shards' workers on this machine); lower
    * it when the target shares the machine and needs the CPU: starts then ride timers and run
    * late (by how much: docs/performance.md). Out of range: InputError.

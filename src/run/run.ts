@@ -41,8 +41,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   try {
     await metered?.start();
     await engineReady(engine);
-    const shortfall = niceShortfall(settings.nice, engine.workers.map((w) => w.nice));
-    if (shortfall) options.onWarning?.(shortfall);
+    const shortfall = niceShortfall(settings.nice, engine.workers.map((w) => (w.error === null ? w.nice : null)), settings.spinBudget);
+    if (shortfall) (options.onWarning ?? ((m) => process.emitWarning(`wsrace: ${m}`)))(shortfall);
     lateByMs = await waitForStartAt(options.startAt, options.onWarning);
     // T0: the target's launch (or the trigger's), else the shared start, else the first attempt.
     launched = launch(settings, outDir, options.startAt, live.add);
