@@ -44,6 +44,19 @@ describe("findings: the generator's own event loop", () => {
   });
 });
 
+describe('findings: a schedule that ran late', () => {
+  const late = (scheduleLagP99: number, niceAsked?: number | null) => findings({ ...input(null), scheduleLagP99, niceAsked }).filter((x) => x.startsWith('schedule lag'));
+
+  it('says so over 10 ms, and points at --nice while none was asked', () => {
+    expect(late(23.33)).toEqual([
+      "schedule lag p99 23.3 ms: the generator fell behind its schedule; latencies include that wait. If the target shares this machine's cores, --nice -10 (Linux) puts the schedule first, at the target's expense",
+    ]);
+    expect(late(23.33, null)).toEqual(late(23.33));
+    expect(late(12, -10)).toEqual(['schedule lag p99 12.0 ms: the generator fell behind its schedule; latencies include that wait']);
+    expect(late(10)).toEqual([]);
+  });
+});
+
 describe('loop delay samples', () => {
   it('a stalled tick also stands for the ticks the stall swallowed (coordinated-omission correction)', async () => {
     const { createHistogram, recordMsWithExpectedInterval, NS_PER_MS } = await import('../src/record/histogram.js');

@@ -18,6 +18,8 @@ export interface FindingsInput extends Partial<Omit<PopulationFindingsInput, 'ti
   triggerExit?: { code: number | null; signal: string | null; atMs: number; launchedAtMs: number | null };
   triggerRunning?: { launchedAtMs: number };
   scheduleLagP99: number | null;
+  /** The workers' nice asked for with `--nice` (summary.schedule.nice); null or absent: not asked. */
+  niceAsked?: number | null;
   /** Worker event-loop delay p99 (ms); null or absent: not measured (older runs). */
   loopDelayP99?: number | null;
   hasTimelineSource: boolean;
@@ -187,13 +189,22 @@ function generatorLimits({ totals, limits }: FindingsInput): string[] {
   return out;
 }
 
+/**
+ * Late starts, and the one remedy a flag gives when the cause is a target on the same cores: the
+ * workers wait in the run queue behind it (docs/engine.md, Priority). Not offered once a nice was asked.
+ */
+function scheduleLagLine(p99: number, niceAsked: number | null): string {
+  const line = `schedule lag p99 ${p99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`;
+  return niceAsked === null ? `${line}. If the target shares this machine's cores, --nice -10 (Linux) puts the schedule first, at the target's expense` : line;
+}
+
 /** How far the run itself can be trusted: what was watched, dropped, late or cut short. */
 function runQuality(input: FindingsInput): string[] {
   const { totals } = input;
   const out: string[] = [];
   if (!input.hasTimelineSource) out.push('no startup timeline was watched (configure timeline.health or timeline.log to pin failures to phases)');
   if (totals.dropped > 0) out.push(`${plural(totals.dropped, 'attempt')} dropped at the socket cap: a limit of the generator, not the target`);
-  if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(`schedule lag p99 ${input.scheduleLagP99.toFixed(1)} ms: the generator fell behind its schedule; latencies include that wait`);
+  if (input.scheduleLagP99 !== null && input.scheduleLagP99 > 10) out.push(scheduleLagLine(input.scheduleLagP99, input.niceAsked ?? null));
   out.push(...messageSendLag(input.messages));
   if (input.loopDelayP99 != null && input.loopDelayP99 > LOOP_DELAY_WARN_MS) {
     out.push(`wsrace's workers were busy: their event loop ran late by ${input.loopDelayP99.toFixed(1)} ms at p99 (loopDelayMs), and socket events could have waited as long — tcp, upgrade and handshake times may include up to that much of the generator's own delay. Lower the rate per worker (more workers or --processes) or run from a bigger machine`);

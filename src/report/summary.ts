@@ -170,6 +170,7 @@ export function withTimeline(
     triggerExit: timeline.triggerExit,
     triggerRunning: timeline.triggerRunning,
     scheduleLagP99: base.scheduleLagMs.p99,
+    niceAsked: base.schedule.nice ?? null,
     loopDelayP99: base.loopDelayMs?.p99 ?? null,
     hasTimelineSource,
     interruptedBy: base.interruptedBy,
