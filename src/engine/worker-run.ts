@@ -266,14 +266,26 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
 
   private checkDeadlines(): void {
     const t = now();
+    const late = this.lastDeadlineCheck > 0 ? t - this.lastDeadlineCheck - this.deadlineTickMs : 0;
     // The tick's own lateness is the event loop's: socket events queued behind the same work
     // could have waited as long, and their latencies would carry it (loopDelay).
-    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, t - this.lastDeadlineCheck - this.deadlineTickMs, this.deadlineTickMs);
+    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, late, this.deadlineTickMs);
     this.lastDeadlineCheck = t;
+    // After a stall, the sockets may hold answers that came before these deadlines, unread because
+    // a turn of the loop runs its timers before it reads: judge the deadlines (as of t) once they
+    // are read, so wsrace's own stall is not a target's timeout.
+    if (late > this.deadlineTickMs) setImmediate(WorkerRun.expireAfterReads, this, t);
+    else this.expire(t);
+    if (this.streamTimers.size > 0) this.streamTimers.check(t, fireStream);
+  }
+
+  private static readonly expireAfterReads = (run: WorkerRun, t: number): void => run.expire(t);
+
+  /** Fires the handshake, expect and hold deadlines due at or before `t`. */
+  private expire(t: number): void {
     this.deadlines.handshake.check(t);
     this.deadlines.expect.check(t);
     this.deadlines.hold.check(t);
-    if (this.streamTimers.size > 0) this.streamTimers.check(t, fireStream);
   }
 
   finished(attempt: Attempt, record: AttemptRecord, wasOpen: boolean): void {
