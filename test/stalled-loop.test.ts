@@ -33,6 +33,25 @@ async function runAgainst(target: string, session: string, onRequest: (head: str
   return records[0];
 }
 
+/** The stall: longer than every deadline the tests set, by more than a busy machine's hiccups. */
+const STALL_MS = 800;
+
+/**
+ * Answers the upgrade, then, once the client has read the 101 (its open starts the deadline), sends
+ * a close frame 1011 and stalls, both from an immediate: the loop's next turn begins with its
+ * timers, before it reads sockets (a stall in a timer callback would be followed by the reads of
+ * the same turn, and the test would pass without the fix).
+ */
+function closeDuringStall(head: string, socket: net.Socket): void {
+  socket.write(switching(acceptKey(head)));
+  setTimeout(() => {
+    setImmediate(() => {
+      socket.end(closeFrame(1011, Buffer.from('not ready')));
+      stall(STALL_MS);
+    });
+  }, 10);
+}
+
 /** Keeps this thread busy for `ms`: no timer, no socket event runs meanwhile. */
 function stall(ms: number): void {
   const until = performance.now() + ms;
@@ -41,34 +60,29 @@ function stall(ms: number): void {
 
 describe("a stall of wsrace's own loop", () => {
   it('a 101 that arrived before the handshake deadline is read before the deadline is judged: open, not handshake_timeout', async () => {
-    const r = await runAgainst('  handshakeTimeout: 100ms\n', 'session:\n  hold: 0ms\n', (head, socket) => {
+    // Deadlines well beyond a busy machine's hiccups, and a stall well beyond them.
+    const r = await runAgainst('  handshakeTimeout: 500ms\n', 'session:\n  hold: 0ms\n', (head, socket) => {
       socket.write(switching(acceptKey(head)));
       socket.on('data', () => socket.end()); // the client's close frame (hold 0): hang up
-      stall(300);
+      stall(STALL_MS);
     });
     expect([r.outcome, r.err ?? null, r.open !== null, r.code]).toEqual(['close', null, true, 1006]);
     // The open is stamped when the thread could read it: after the stall, past the timeout.
-    expect(r.open! - r.start!).toBeGreaterThan(100);
+    expect(r.open! - r.start!).toBeGreaterThan(500);
   });
 
   it('a deadline with nothing come before it still fires after the stall: handshake_timeout', async () => {
-    const r = await runAgainst('  handshakeTimeout: 100ms\n', 'session:\n  hold: 0ms\n', () => stall(300));
+    const r = await runAgainst('  handshakeTimeout: 500ms\n', 'session:\n  hold: 0ms\n', () => stall(STALL_MS));
     expect([r.outcome, r.err ?? null, r.open]).toEqual(['handshake_timeout', null, null]);
   });
 
   it('a close frame that arrived before the expect deadline is read first: closed 1011, not an expect timeout', async () => {
-    const r = await runAgainst('  handshakeTimeout: 2s\n', 'session:\n  hold: 100ms\n  expect: { match: pong, within: 50ms }\n', (head, socket) => {
-      socket.write(switching(acceptKey(head)));
-      // After the client has read the 101 (its open starts the 50 ms), the close frame, then the
-      // stall, both from an immediate: the loop's next turn begins with its timers, before it reads
-      // sockets (a stall in a timer callback would be followed by the reads of the same turn).
-      setTimeout(() => {
-        setImmediate(() => {
-          socket.end(closeFrame(1011, Buffer.from('not ready')));
-          stall(300);
-        });
-      }, 10);
-    });
+    const r = await runAgainst('  handshakeTimeout: 2s\n', 'session:\n  hold: 100ms\n  expect: { match: pong, within: 500ms }\n', closeDuringStall);
     expect([r.outcome, r.code, r.reason, r.err ?? null]).toEqual(['close', 1011, 'not ready', null]);
+  });
+
+  it('the same for a scripted step: its expect is failed by the close (stepFail closed), not timed out', async () => {
+    const r = await runAgainst('  handshakeTimeout: 2s\n', 'session:\n  steps:\n    - expect: { name: ready, match: pong, within: 500ms }\n', closeDuringStall);
+    expect([r.outcome, r.code, r.step, r.stepFail]).toEqual(['close', 1011, 'ready', 'closed']);
   });
 });

@@ -144,7 +144,9 @@ export class SessionSteps {
     switch (this.state) {
       case EXPECT:
       case PING:
-        return this.timedOut();
+        // Judged after this turn's socket reads (timers run before them): a reply that reached
+        // the socket while the thread was busy still passes the step (see worker-run's deadlines).
+        return void setImmediate(SessionSteps.timedOutAfterReads, this, this.index);
       case SLEEP:
         return this.slept();
       case HOLD:
@@ -162,6 +164,10 @@ export class SessionSteps {
     this.state = OVER;
     this.owner.endSession();
   }
+
+  private static readonly timedOutAfterReads = (steps: SessionSteps, index: number): void => {
+    if ((steps.state === EXPECT || steps.state === PING) && steps.index === index) steps.timedOut();
+  };
 
   private timedOut(): void {
     if (!this.owner.isOpen) return;

@@ -155,6 +155,8 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.reporter.begin();
       this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
       this.deadlineTimer = setInterval(WorkerRun.deadlineTick, this.deadlineTickMs, this);
+      // The first tick is judged late or not like the others (a stall before it, too).
+      this.lastDeadlineCheck = now();
       this.beginPopulation(msg.scheduleStart);
       this.scheduler.begin(msg.scheduleStart);
     } else if (msg.type === 'add') {
