@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
 import { openFileLimit } from '../dist/run/preflight.js';
+import { WORKER_NICE } from '../dist/engine/priority.js';
 import { memoryOf, populationRun } from './population.mjs';
 import { readHlog } from '../dist/report/hlog.js';
 import { createHistogram, latencyStats } from '../dist/record/histogram.js';
@@ -536,8 +537,8 @@ async function populationLadder(nice) {
   return { largestThatFit: best?.clients ?? null, runs: tries };
 }
 
-/** The workers' nice of the row's second ladder: wsrace's favour (WORKER_NICE), asked for with --nice. */
-const FAVOURED_NICE = -10;
+/** The workers' nice of the row's second ladder: wsrace's own favour, asked for with --nice. */
+const FAVOURED_NICE = WORKER_NICE;
 
 /**
  * 6. The population, as wsrace runs by default, and again with its workers favoured (`--nice

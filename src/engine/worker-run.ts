@@ -93,6 +93,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   private drainTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
+  /** When the deadline tick last ran (from `go`, so the first tick is judged late or not like the others). */
   private lastDeadlineCheck = 0;
   /** Retries start from this index upward, per worker, so every attempt keeps a unique index. */
   private nextRetryIndex: number;
@@ -155,7 +156,6 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.reporter.begin();
       this.tickTimer = setInterval(WorkerRun.tick, this.task.tickMs, this);
       this.deadlineTimer = setInterval(WorkerRun.deadlineTick, this.deadlineTickMs, this);
-      // The first tick is judged late or not like the others (a stall before it, too).
       this.lastDeadlineCheck = now();
       this.beginPopulation(msg.scheduleStart);
       this.scheduler.begin(msg.scheduleStart);
@@ -268,10 +268,10 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
 
   private checkDeadlines(): void {
     const t = now();
-    const late = this.lastDeadlineCheck > 0 ? t - this.lastDeadlineCheck - this.deadlineTickMs : 0;
+    const late = t - this.lastDeadlineCheck - this.deadlineTickMs;
     // The tick's own lateness is the event loop's: socket events queued behind the same work
     // could have waited as long, and their latencies would carry it (loopDelay).
-    if (this.lastDeadlineCheck > 0) recordMsWithExpectedInterval(this.histograms.loopDelay, late, this.deadlineTickMs);
+    recordMsWithExpectedInterval(this.histograms.loopDelay, late, this.deadlineTickMs);
     this.lastDeadlineCheck = t;
     // After a stall, the sockets may hold answers that came before these deadlines, unread because
     // a turn of the loop runs its timers before it reads: judge the deadlines (as of t) once they

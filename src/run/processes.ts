@@ -11,7 +11,7 @@ import { mergeRuns } from './merge.js';
 import { endedProgress, mergeProgress } from './progress-merge.js';
 import type { Progress } from './recorder.js';
 import { RunError } from './errors.js';
-import { isNice, localSpinBudget } from './settings.js';
+import { checkNiceOption, localSpinBudget } from './settings.js';
 import type { StopSignal } from './interrupt.js';
 
 export interface ProcessesOptions {
@@ -71,7 +71,7 @@ export async function runProcesses(options: ProcessesOptions): Promise<{ summary
   const n = options.processes;
   const workers = options.workers ?? 1;
   // Checked here, not by N shard processes each failing on it.
-  if (options.nice !== undefined && !isNice(options.nice)) throw new InputError(`nice ${options.nice}: expected a whole number from -20 to 19`);
+  checkNiceOption(options.nice);
   // Every shard warms its workers up before T0, and N of them share the CPUs (how long: docs/performance.md).
   const startAt = Date.now() + (options.leadMs ?? 2000 + 1000 * n);
   mkdirSync(options.outDir, { recursive: true });

@@ -26,6 +26,11 @@ import type { RunOptions } from './options.js';
 /** The spin budget's and the nice's range checks, for the flags that set them (the CLI reaches the engine only through here). */
 export { isNice, isSpinBudget };
 
+/** A library caller's `nice` (RunOptions, ProcessesOptions): InputError unless absent or a whole number from −20 to 19. */
+export function checkNiceOption(nice: number | undefined): void {
+  if (nice !== undefined && !isNice(nice)) throw new InputError(`nice ${nice}: expected a whole number from -20 to 19`);
+}
+
 /** Everything a run is decided by before it starts, resolved once from the scenario and the options. */
 export interface RunSettings {
   loaded: LoadedScenario;
@@ -92,7 +97,7 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
   const spinBudget = options.spinBudget ?? localSpinBudget(workers, options.nice);
   if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
-  if (options.nice !== undefined && !isNice(options.nice)) throw new InputError(`nice ${options.nice}: expected a whole number from -20 to 19`);
+  checkNiceOption(options.nice);
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)), loaded.file);
   const lifetimeMs = plannedLifeMs(connection);
