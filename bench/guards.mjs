@@ -200,6 +200,20 @@ function streamCostsAtMostOneKiB() {
   return `ok (${bytes.toFixed(0)} B per stream with 9 outstanding)`;
 }
 
+/** ws-events.ts: a WebSocket's listeners stay in fast properties; EventEmitter's own object is a dictionary. */
+function webSocketEventsStayFast() {
+  const { fixed, plain } = natives(`
+    import { EventEmitter } from 'node:events';
+    import { adoptableWebSocket } from '${dist('engine/handshake.js')}';
+    const listen = (e) => { for (const name of ['open', 'message', 'pong', 'error', 'close']) e.on(name, () => {}); return e._events; };
+    process.stdout.write(JSON.stringify({ fixed: %HasFastProperties(listen(adoptableWebSocket('', 1000))), plain: %HasFastProperties(listen(new EventEmitter())) }));
+  `);
+  check(fixed, 'a WebSocket made by adoptableWebSocket() keeps its listeners in dictionary mode: see ws-events.ts');
+  // Why it matters: EventEmitter's own events object is a dictionary (V8 11.3, Node 20).
+  if (NODE20) check(!plain, 'a plain EventEmitter keeps fast properties: this V8 no longer makes { __proto__: null } a dictionary, and ws-events.ts may no longer be needed');
+  return 'ok';
+}
+
 async function startEchoServer() {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [data] = await once(/** @type {import('node:stream').Readable} */ (child.stdout), 'data', { signal: AbortSignal.timeout(10_000) });
@@ -215,6 +229,7 @@ async function main() {
     ['deadline queues start with the element kinds they hold', deadlineQueuesKeepElementKinds],
     ['quiet ends skip ws’s redundant end() calls', () => quietEndsSkipWsRedundantEnds(server.url)],
     ['a socket’s message stream costs at most 1 KiB', streamCostsAtMostOneKiB],
+    ['a WebSocket’s listeners stay in fast properties', webSocketEventsStayFast],
   ];
   let failed = 0;
   try {

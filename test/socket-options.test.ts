@@ -3,11 +3,12 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectQuietly } from '../src/engine/quiet-end.js';
 import { socketOptions } from '../src/engine/socket-options.js';
+import { SOCKET_READS } from '../src/engine/socket-reads.js';
 
 describe('socketOptions: the options wsrace gives net.Socket’s constructor', () => {
-  it('are the caller’s, with the four fields net.Socket sets holding the values it sets, and leave the caller’s object alone', () => {
+  it('are the caller’s, with the four fields net.Socket sets holding the values it sets and the thread’s reads, and leave the caller’s object alone', () => {
     const dial = { host: '127.0.0.1', port: 9, localAddress: '127.0.0.2', localPort: 40001 };
-    expect(socketOptions(dial)).toEqual({ ...dial, allowHalfOpen: false, emitClose: false, autoDestroy: true, decodeStrings: false });
+    expect(socketOptions(dial)).toEqual({ ...dial, allowHalfOpen: false, emitClose: false, autoDestroy: true, decodeStrings: false, onread: SOCKET_READS });
     expect(dial).toEqual({ host: '127.0.0.1', port: 9, localAddress: '127.0.0.2', localPort: 40001 });
     expect(socketOptions({ port: 9, allowHalfOpen: true }).allowHalfOpen).toBe(true);
   });

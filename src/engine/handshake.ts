@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import * as wsModule from 'ws';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { isHeaderName, isHeaderValue, isToken, TOKEN } from '../session/header-syntax.js';
+import { withFixedEvents } from './ws-events.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Node's default limit for a response head (--max-http-header-size). */
@@ -357,7 +358,7 @@ export function adoptableWebSocket(protocol: string, closeTimeoutMs: number): We
   inner._isServer = false;
   inner._protocol = protocol;
   inner._bufferedAmount = 0;
-  return ws;
+  return withFixedEvents(ws);
 }
 
 export function attach(ws: WebSocket, socket: unknown, head: Buffer, maxPayload: number): void {

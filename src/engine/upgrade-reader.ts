@@ -10,6 +10,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { now } from '../util/clock.js';
 import { ATTEMPT, dial, pickedPortTaken, type DialOptions, type Dialler } from './dial.js';
+import { withFixedEvents } from './ws-events.js';
 import { acceptFor, adoptableWebSocket, attach, checkSwitch, HandshakeError, HEAD_CAPACITY, headSoFarInvalid, isInformational, isUpgrade, parseResponseHead, scanHead, type ResponseHead, type UpgradeRequest } from './handshake.js';
 
 /** What reading the answer needs from the attempt; the state lives on the attempt (one object each). */
@@ -155,6 +156,9 @@ function readResponse(a: Upgrading, read: Buffer): void {
   // RFC 6455 4.1: a validated response is an established connection, in the OPEN state. Handing
   // the socket to ws (its receiver, sender, listeners) is wsrace's cost, not the target's.
   a.validatedAt = now();
+  // The key and its accept have done their job: an open connection does not keep them (~90 B).
+  a.key = '';
+  a.accept = '';
   handOver(a, checked.protocol, rest);
 }
 
@@ -211,7 +215,7 @@ function headOf(res: IncomingMessage): ResponseHead {
  */
 export function openWithWsClient(a: Upgrading, url: string, headers: Record<string, string>, protocols: string[]): void {
   const s = a.host.settings;
-  const ws = new WebSocket(url, protocols, {
+  const ws = withFixedEvents(new WebSocket(url, protocols, {
     headers,
     perMessageDeflate: s.perMessageDeflate,
     maxPayload: s.maxPayload,
@@ -220,7 +224,7 @@ export function openWithWsClient(a: Upgrading, url: string, headers: Record<stri
     createConnection: (options: DialOptions) => dial(a, options), // ws calls it without a receiver
     finishRequest,
     ...a.host.templates.tlsOptions,
-  } as unknown as WebSocket.ClientOptions);
+  } as unknown as WebSocket.ClientOptions));
   a.key = lastKey;
   a.accept = acceptFor(lastKey);
   a.offered = protocols;
