@@ -156,10 +156,14 @@ function readResponse(a: Upgrading, read: Buffer): void {
   // RFC 6455 4.1: a validated response is an established connection, in the OPEN state. Handing
   // the socket to ws (its receiver, sender, listeners) is wsrace's cost, not the target's.
   a.validatedAt = now();
-  // The key and its accept have done their job: an open connection does not keep them (~90 B).
+  forgetKey(a);
+  handOver(a, checked.protocol, rest);
+}
+
+/** The key and its accept have done their job once a 101 checks out: an open connection does not keep them (~90 B). */
+function forgetKey(a: Upgrading): void {
   a.key = '';
   a.accept = '';
-  handOver(a, checked.protocol, rest);
 }
 
 /** `bytes` without the CRs and LFs it starts with (itself when it starts with neither: no copy, no allocation). */
@@ -192,7 +196,8 @@ function onUpgrade(this: WebSocket, res: IncomingMessage): void {
   const a = (this as ClientSocket)[ATTEMPT];
   a.rec.up = now();
   const checked = checkSwitch(headOf(res), a.accept, a.offered, a.host.settings.perMessageDeflate);
-  if ('error' in checked) a.failed(checked.error); // ws sees the socket closing and checks nothing
+  if ('error' in checked) return a.failed(checked.error); // ws sees the socket closing and checks nothing
+  forgetKey(a);
 }
 
 function onUnexpectedResponse(this: WebSocket, _req: ClientRequest, res: IncomingMessage): void {

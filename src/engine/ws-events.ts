@@ -2,8 +2,10 @@
  * A WebSocket's listeners kept in an object of fixed shape. Node's EventEmitter starts every
  * emitter's `_events` as `{ __proto__: null }`, which V8 keeps as a dictionary: ~180 B for each
  * open WebSocket, ~160 B more once a fifth event has a listener (a stream's 'message'). Node's own
- * streams pre-set their events the same way (Readable's constructor). docs/performance.md, "Heap
- * per connection".
+ * streams pre-set their events much the same way (Readable's constructor). docs/performance.md,
+ * "Heap per connection". Unlike Node's, removing a listener deletes its key (EventEmitter's
+ * shape mode is private to it), which makes the object a dictionary again: wsrace never removes
+ * a WebSocket's listeners. eventNames() lists every preset name once any listener is set.
  */
 import type WebSocket from 'ws';
 
