@@ -90,7 +90,8 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
   });
 
   it('dials from the ports it picks, one after another, each worker in its half of the range', async () => {
-    server = await startTestServer(() => ({ kind: 'accept' }));
+    const seen: number[] = [];
+    server = await startTestServer(() => ({ kind: 'accept' }), { onUpgrade: (req) => seen.push(req.socket.remotePort!) });
     // Above the kernel's ephemeral range (32768-60999 here), where no test server listens.
     const low = 61000 + (process.pid % 70) * 64;
     process.env.WSRACE_LOCAL_PORTS = `${low}-${low + 63}`;
@@ -107,6 +108,8 @@ describe('source ports (picked by wsrace when dialling from a source address)', 
       expect(ports.every((p) => p >= from && p <= to)).toBe(true);
     }
     expect(events.some((e) => e.portTaken !== undefined)).toBe(false);
+    // The ports recorded are the ones the server saw the sockets come from.
+    expect(events.map((e) => e.lport).sort()).toEqual(seen.sort());
   });
 
   it('a bad WSRACE_LOCAL_PORTS is an input error that names it', async () => {

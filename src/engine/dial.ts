@@ -69,7 +69,9 @@ function onConnect(this: DialledSocket): void {
   const rec = a.rec;
   rec.tcp = now();
   if (!(this instanceof tls.TLSSocket)) a.canSend();
-  rec.lport = this.localPort;
+  // A port wsrace picked is the one bound (bind fails otherwise): no getsockname() syscall, and no
+  // address object cached on the socket for its lifetime (~90 B; docs/performance.md, "Heap per connection").
+  rec.lport = a.pickedPort > 0 ? a.pickedPort : this.localPort;
   recordMs(a.host.histograms.tcpConnect, rec.tcp - (rec.start ?? rec.tcp));
 }
 
