@@ -55,7 +55,9 @@ export class StreamLedger {
     private readonly withinMs: number,
     capacity = 2,
   ) {
-    const size = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
+    // Doubled as a small integer: `2 ** x` is a double, and the mask would be a boxed number in every ledger.
+    let size = 2;
+    while (size < capacity) size *= 2;
     this.sentAt = ring(size);
     this.mask = size - 1;
   }

@@ -92,7 +92,8 @@ export class MessageStream {
   /** The last message's number from 0: the hold's (compileStream), none for a population's socket, whose hold ends when it is told. */
   private lastIndex = -1;
   private readonly ledger: StreamLedger;
-  private lastServerSeq = NaN;
+  /** The server's last number seen; null before the first (no box for a NaN in every stream). */
+  private lastServerSeq: number | null = null;
   sent = 0;
   /** When the first reply came (epoch ms; 0: none yet): a reconnected user is back once answered. */
   firstReplyAt = 0;
@@ -193,8 +194,9 @@ export class MessageStream {
     if (path === null) return false;
     const n = readJsonPath(parsed === undefined ? parse(text) : parsed, path);
     if (typeof n !== 'number') return false;
-    if (n > this.lastServerSeq + 1) this.host.messageEntry(this.owner.rec.i, n, now(), -1, MSG_GAP, n - this.lastServerSeq - 1, 0);
-    if (!(n <= this.lastServerSeq)) this.lastServerSeq = n;
+    const last = this.lastServerSeq;
+    if (last !== null && n > last + 1) this.host.messageEntry(this.owner.rec.i, n, now(), -1, MSG_GAP, n - last - 1, 0);
+    if (last === null || n > last) this.lastServerSeq = n;
     return false;
   }
 
