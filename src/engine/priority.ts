@@ -19,6 +19,9 @@ export const WORKER_NICE = -10;
 export const NICE_MIN = -20;
 export const NICE_MAX = 19;
 
+/** What a nice must be, in the words every range check uses. */
+export const NICE_EXPECTED = `a whole number from ${NICE_MIN} to ${NICE_MAX}`;
+
 /** A nice the user may ask for (`run --nice N`): a whole number from −20 to 19. */
 export function isNice(n: number): boolean {
   return Number.isInteger(n) && n >= NICE_MIN && n <= NICE_MAX;
@@ -45,7 +48,7 @@ export function nicePlan(given: number | undefined, spinBudget: number, leavesCo
 
 /** Throws RangeError unless `nice` is a whole number from −20 to 19 (a library caller's bad value is not a silent no-op). */
 export function checkNice(nice: number): number {
-  if (!isNice(nice)) throw new RangeError(`nice ${nice}: expected a whole number from ${NICE_MIN} to ${NICE_MAX}`);
+  if (!isNice(nice)) throw new RangeError(`nice ${nice}: expected ${NICE_EXPECTED}`);
   return nice;
 }
 

@@ -13,7 +13,7 @@ import { loadUsers } from '../session/users.js';
 import { templateProblem } from '../session/template.js';
 import { expansionProblem } from '../session/expansion-check.js';
 import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
-import { isNice, nicePlan, type NicePlan } from '../engine/priority.js';
+import { isNice, NICE_EXPECTED, nicePlan, type NicePlan } from '../engine/priority.js';
 import type { EngineOptions } from '../engine/pool.js';
 import type { ConnectionSettings, PopulationSettings, StepSpec } from '../engine/protocol.js';
 import { sourcePortRange, type PortRange } from '../engine/source-ports.js';
@@ -24,11 +24,11 @@ import { planCapacity, type CapacityPlan } from './preflight.js';
 import type { RunOptions } from './options.js';
 
 /** The spin budget's and the nice's range checks, for the flags that set them (the CLI reaches the engine only through here). */
-export { isNice, isSpinBudget };
+export { isNice, isSpinBudget, NICE_EXPECTED };
 
 /** A library caller's `nice` (RunOptions, ProcessesOptions): InputError unless absent or a whole number from −20 to 19. */
 export function checkNiceOption(nice: number | undefined): void {
-  if (nice !== undefined && !isNice(nice)) throw new InputError(`nice ${nice}: expected a whole number from -20 to 19`);
+  if (nice !== undefined && !isNice(nice)) throw new InputError(`nice ${nice}: expected ${NICE_EXPECTED}`);
 }
 
 /** Everything a run is decided by before it starts, resolved once from the scenario and the options. */
@@ -95,9 +95,9 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
   const workers = options.workers ?? scenario.workers ?? defaultWorkers();
   if (!(Number.isInteger(workers) && workers >= 1)) throw new InputError(`workers ${workers}: expected a positive whole number`);
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
+  checkNiceOption(options.nice);
   const spinBudget = options.spinBudget ?? localSpinBudget(workers, options.nice);
   if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
-  checkNiceOption(options.nice);
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)), loaded.file);
   const lifetimeMs = plannedLifeMs(connection);

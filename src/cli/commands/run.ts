@@ -5,7 +5,7 @@ import { InputError } from '../../scenario/errors.js';
 import { pointLatest } from '../../report/run-files.js';
 import { renderSummary } from '../../report/console.js';
 import { defaultOutDir, runScenario, type RunOptions } from '../../run/run.js';
-import { isNice, isSpinBudget } from '../../run/settings.js';
+import { isNice, isSpinBudget, NICE_EXPECTED } from '../../run/settings.js';
 import { interruptHandler } from '../../run/interrupt.js';
 import { runProcesses } from '../../run/processes.js';
 import { progressPrinter } from '../progress.js';
@@ -143,7 +143,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .check((argv) => {
         checkPositiveWhole('workers', argv.workers);
         if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${rawFlag('spin', argv.spin)}: expected a fraction from 0 to 1`);
-        if (argv.nice !== undefined && !isNice(argv.nice)) throw new InputError(`--nice ${rawFlag('nice', argv.nice)}: expected a whole number from -20 to 19`);
+        if (argv.nice !== undefined && !isNice(argv.nice)) throw new InputError(`--nice ${rawFlag('nice', argv.nice)}: expected ${NICE_EXPECTED}`);
         checkPositiveWhole('processes', argv.processes);
         return true;
       }) as unknown as Argv<RunArgs>,
