@@ -10,9 +10,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync }
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { recorderNodeFlags } from '../dist/run/node-flags.js';
 import { writeSyntheticRun } from './synthetic-run.mjs';
 
 const WSRACE = fileURLToPath(new URL('../bin/wsrace.js', import.meta.url));
+/** The flags `wsrace` starts node with (bin/wsrace.js), so the memory measured is the one users get. */
+const NODE_FLAGS = recorderNodeFlags();
 const HWM_HOOK = fileURLToPath(new URL('./hwm-on-exit.cjs', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -41,7 +44,7 @@ function parseArgs(argv) {
 function measure(args, hwmFile) {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', HWM_HOOK, WSRACE, ...args], { env: { ...process.env, WSRACE_HWM_FILE: hwmFile }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, '--require', HWM_HOOK, WSRACE, ...args], { env: { ...process.env, WSRACE_HWM_FILE: hwmFile }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     child.on('error', reject);

@@ -7,8 +7,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { recorderNodeFlags } from '../dist/run/node-flags.js';
 
 const WSRACE = fileURLToPath(new URL('../bin/wsrace.js', import.meta.url));
+/** The flags `wsrace` starts node with (bin/wsrace.js), so the run is the one users get. */
+const NODE_FLAGS = recorderNodeFlags();
 
 /**
  * How a population run is laid out in time (wall seconds after the simulator's start): wsrace's
@@ -73,7 +76,7 @@ export const treeRss = (root) => tree(root).reduce((sum, pid) => sum + rssOf(pid
  */
 function startSim(args) {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [WSRACE, 'sim', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, WSRACE, 'sim', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the simulator did not start in 30 s')), 30_000);
     let err = '';
@@ -157,7 +160,7 @@ export async function populationRun({ clients, wsraceProcesses, simProcesses, so
   // BENCH_POPULATION_SPIN: wsrace's --spin for this row (its default otherwise: 0.25 for 3 processes of one worker on 2 cores).
   const spin = process.env.BENCH_POPULATION_SPIN ? ['--spin', process.env.BENCH_POPULATION_SPIN] : [];
   const niceArgs = nice === undefined ? [] : [`--nice=${nice}`];
-  const child = spawn(process.execPath, [WSRACE, 'run', scenario, '--processes', String(wsraceProcesses), '--local-address', sources, '--out', `${dir}/run`, ...spin, ...niceArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, WSRACE, 'run', scenario, '--processes', String(wsraceProcesses), '--local-address', sources, '--out', `${dir}/run`, ...spin, ...niceArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   /** @type {{ at: number, wsrace: number, sim: number }[]} */

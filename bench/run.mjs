@@ -2,12 +2,13 @@
 // Every measurement is a ratio against the floor measured in the same run (shared machines are
 // noisy), repeated REPEATS times, median reported. Traffic goes to 127.0.0.1 only; every loop is
 // bounded in count and time. Writes bench/results.json and prints a table.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioText } from '../dist/scenario/load.js';
 import { runScenario } from '../dist/run/run.js';
+import { recorderNodeFlags } from '../dist/run/node-flags.js';
 import { openFileLimit } from '../dist/run/preflight.js';
 import { WORKER_NICE } from '../dist/engine/priority.js';
 import { memoryOf, populationRun } from './population.mjs';
@@ -16,6 +17,11 @@ import { createHistogram, latencyStats } from '../dist/record/histogram.js';
 import { artilleryTlsRunners, measurePeers, peerRows } from './peers.mjs';
 import { measureRawFloor, rawFloorRows } from './raw-floor.mjs';
 import { measureTls, tlsRows } from './tls-bench.mjs';
+
+// The runs in this process are measured as `wsrace` starts node (bin/wsrace.js): with the
+// recording process's flags. Started without them, the bench starts itself again with them.
+const missingFlags = recorderNodeFlags().filter((f) => !process.execArgv.includes(f));
+if (missingFlags.length > 0) process.exit(spawnSync(process.execPath, [...missingFlags, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' }).status ?? 1);
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */
@@ -696,7 +702,7 @@ function measureStreamMemory(server) {
   /** @param {number} sockets @param {'off' | '1s'} every @returns {{ before: number, settled: number, afterGc: number } | null} RSS in bytes before the run, settled, and after a full collection; null when not every socket opened */
   const run = (sockets, every) => {
     /** @type {MemoryRun} */
-    const r = JSON.parse(String(execFileSync(process.execPath, [benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`, '10'], { timeout: 180_000 })));
+    const r = JSON.parse(String(execFileSync(process.execPath, [...recorderNodeFlags(), benchScript('stream-memory.mjs'), server.url, String(sockets), every, `${freshSource()},${freshSource()}`, '10'], { timeout: 180_000 })));
     log(`memory with ${sockets} sockets, stream ${every}: ${r.held} held (opened ${r.opened}, failed ${JSON.stringify(r.failed)}), RSS ${r.rssBeforeMiB} → settled ${r.rssSettledMiB} MiB (peak ${r.rssPeakMiB}; ${r.rssAfterGcMiB} after a full collection), ${r.sent} messages sent`);
     return r.held ? { before: r.rssBeforeBytes, settled: r.rssSettledBytes, afterGc: r.rssAfterGcBytes } : null;
   };

@@ -11,7 +11,8 @@
 // hook in wsrace) and 3 more samples, whose median is rssAfterGcMiB: what the sockets keep, the
 // spaces V8 keeps committed beside it, without the garbage V8 had not collected yet. When not
 // every socket opened, held is 0 and bytesPerSocket null.
-// Usage: node bench/stream-memory.mjs URL SOCKETS EVERY|off SOURCES [SAMPLES]
+// Usage: node [--max-semi-space-size=2] bench/stream-memory.mjs URL SOCKETS EVERY|off SOURCES [SAMPLES]
+// (bench/run.mjs starts it with the flags `wsrace` starts node with: src/run/node-flags.ts.)
 // (SOURCES: source addresses separated by commas; EVERY: a duration such as 1s.)
 import os from 'node:os';
 import { rmSync } from 'node:fs';

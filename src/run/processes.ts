@@ -11,6 +11,7 @@ import { mergeRuns } from './merge.js';
 import { endedProgress, mergeProgress } from './progress-merge.js';
 import type { Progress } from './recorder.js';
 import { RunError } from './errors.js';
+import { recorderNodeFlags } from './node-flags.js';
 import { checkNiceOption, localSpinBudget } from './settings.js';
 import type { StopSignal } from './interrupt.js';
 
@@ -171,9 +172,9 @@ function tellShard(child: ChildProcess, msg: ToShard): void {
   if (child.exitCode === null && child.signalCode === null && child.connected) child.send(msg, () => {});
 }
 
-/** The compiled entry beside this file, or the TypeScript source under tsx (tests). */
-function shardEntry(): { filename: string; execArgv: string[] } {
+/** The compiled entry beside this file, or the TypeScript source under tsx (tests), with a recording process's flags. */
+export function shardEntry(): { filename: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return { filename: here.replace(/processes\.ts$/, 'shard-process.ts'), execArgv: ['--import', 'tsx'] };
-  return { filename: here.replace(/processes\.js$/, 'shard-process.js'), execArgv: [] };
+  if (here.endsWith('.ts')) return { filename: here.replace(/processes\.ts$/, 'shard-process.ts'), execArgv: [...recorderNodeFlags(), '--import', 'tsx'] };
+  return { filename: here.replace(/processes\.js$/, 'shard-process.js'), execArgv: recorderNodeFlags() };
 }
