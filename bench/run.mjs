@@ -2,7 +2,7 @@
 // Every measurement is a ratio against the floor measured in the same run (shared machines are
 // noisy), repeated REPEATS times, median reported. Traffic goes to 127.0.0.1 only; every loop is
 // bounded in count and time. Writes bench/results.json and prints a table.
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,9 +19,19 @@ import { measureRawFloor, rawFloorRows } from './raw-floor.mjs';
 import { measureTls, tlsRows } from './tls-bench.mjs';
 
 // The runs in this process are measured as `wsrace` starts node (bin/wsrace.js): with the
-// recording process's flags. Started without them, the bench starts itself again with them.
+// recording process's flags. Started without them, the bench runs itself again with them, passes
+// its signals on, and ends as that run ended.
 const missingFlags = recorderNodeFlags().filter((f) => !process.execArgv.includes(f));
-if (missingFlags.length > 0) process.exit(spawnSync(process.execPath, [...missingFlags, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' }).status ?? 1);
+if (missingFlags.length > 0) {
+  const again = spawn(process.execPath, [...missingFlags, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(sig, () => again.kill(sig));
+  again.on('exit', (code, signal) => {
+    if (signal === null) process.exit(code ?? 1);
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  });
+  await new Promise(() => {}); // the run started again ends this process
+}
 
 /** @typedef {import('../dist/report/summary.js').Summary} Summary */
 /** @typedef {import('../dist/run/run.js').Progress} Progress */

@@ -3,12 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RECORDER_NODE_FLAGS, recorderNodeFlags } from '../src/run/node-flags.js';
+import { RECORDER_NODE_FLAGS, recorderNodeFlags, uncapWorkerThreads } from '../src/run/node-flags.js';
 import { shardEntry } from '../src/run/processes.js';
 
 const LAUNCHER = fileURLToPath(new URL('../bin/wsrace.js', import.meta.url));
+/** The compiled module (test/global-setup.ts builds dist/), for a child process of its own. */
+const NODE_FLAGS_JS = fileURLToPath(new URL('../dist/run/node-flags.js', import.meta.url));
 const run = promisify(execFile);
 
 /** A preload that prints the flags node was started with and exits before the CLI runs. */
@@ -25,16 +27,20 @@ async function launcherFlags(nodeOptions: string): Promise<string[]> {
 }
 
 describe('a recording process’s node flags', () => {
-  it('are the semi-space cap, unless NODE_OPTIONS sizes the semi-space', () => {
+  it('are the semi-space cap, unless NODE_OPTIONS or node’s command line sizes the semi-space', () => {
     expect(RECORDER_NODE_FLAGS).toEqual(['--max-semi-space-size=2']);
-    expect(recorderNodeFlags('')).toEqual(['--max-semi-space-size=2']);
-    expect(recorderNodeFlags('--max-old-space-size=4096')).toEqual(['--max-semi-space-size=2']);
-    expect(recorderNodeFlags('--max-semi-space-size=16')).toEqual([]);
-    expect(recorderNodeFlags('--trace-gc --max_semi_space_size=16')).toEqual([]);
+    expect(recorderNodeFlags('', [])).toEqual(['--max-semi-space-size=2']);
+    expect(recorderNodeFlags('--max-old-space-size=4096', ['--trace-gc'])).toEqual(['--max-semi-space-size=2']);
+    expect(recorderNodeFlags('--max-semi-space-size=16', [])).toEqual([]);
+    expect(recorderNodeFlags('--trace-gc --max_semi_space_size=16', [])).toEqual([]);
+    expect(recorderNodeFlags('', ['--trace-gc', '--max_semi_space_size=16'])).toEqual(['--max_semi_space_size=16']);
+    expect(recorderNodeFlags('--max-semi-space-sizes-are-not-a-flag', [])).toEqual(['--max-semi-space-size=2']);
   });
 
-  it('start every shard process', () => {
-    expect(shardEntry().execArgv.slice(0, RECORDER_NODE_FLAGS.length)).toEqual(RECORDER_NODE_FLAGS);
+  it('start every shard process, compiled or from the source', async () => {
+    const compiled = (await import(pathToFileURL(fileURLToPath(new URL('../dist/run/processes.js', import.meta.url))).href)) as { shardEntry: typeof shardEntry };
+    expect(compiled.shardEntry()).toEqual({ filename: expect.stringMatching(/dist\/run\/shard-process\.js$/), execArgv: recorderNodeFlags() });
+    expect(shardEntry().execArgv).toEqual([...recorderNodeFlags(), '--import', 'tsx']);
   });
 
   it('start the CLI run as a program, and NODE_OPTIONS’ own semi-space wins', async () => {
@@ -48,5 +54,28 @@ describe('a recording process’s node flags', () => {
     expect(JSON.parse(stdout)).toEqual(['--require', expect.stringMatching(/print-flags\.cjs$/)]);
     const version = await run(process.execPath, [LAUNCHER, '--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('cap the main thread only: worker threads get the young generation they are given', async () => {
+    // Each isolate allocates until its young generation has grown as far as it may (a fixed count
+    // of objects, some kept so that scavenges have survivors), then says how big it got, in MiB.
+    const grow = `const keep = []; for (let i = 0; i < 3e6; i++) { const o = { i, s: 'x' + i }; if (i % 50 === 0) keep[(i / 50) % 20000] = o; }
+      const newSpaceMiB = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;`;
+    const worker = `${grow} require('node:worker_threads').parentPort.postMessage(newSpaceMiB);`;
+    const child = `import(${JSON.stringify(NODE_FLAGS_JS)}).then(({ uncapWorkerThreads }) => {
+      const uncapped = process.argv[1] === 'uncap' ? uncapWorkerThreads() : false;
+      ${grow}
+      const w = new (require('node:worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+      w.once('message', (m) => { process.stdout.write(JSON.stringify({ uncapped, main: newSpaceMiB, worker: m })); process.exit(0); });
+    });`;
+    const sizes = async (arg: string) => JSON.parse((await run(process.execPath, [...RECORDER_NODE_FLAGS, '-e', child, arg])).stdout) as unknown;
+    expect(await sizes('uncap')).toEqual({ uncapped: true, main: 4, worker: 8 });
+    // Why it is needed: V8's flag overrides the worker's resourceLimits.
+    expect(await sizes('keep')).toEqual({ uncapped: false, main: 4, worker: 4 });
+  });
+
+  it('leave a semi-space the user gave node alone', () => {
+    expect(uncapWorkerThreads([])).toBe(false);
+    expect(uncapWorkerThreads(['--max-semi-space-size=16'])).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+
 /**
  * Node's flags for a process that records a run: the CLI's own (bin/wsrace.js passes the same
  * flag; test/node-flags.test.ts checks they agree) and every shard process `--processes` starts.
@@ -6,17 +8,33 @@
  * slowly enough for V8 to shrink its young generation, and every scavenge's survivors grow it, up
  * to two 16 MB semi-spaces on this 64-bit Node. Semi-spaces of 2 MB keep ~28 MiB of RSS out of a
  * streaming run at no CPU cost measured (docs/performance.md, "The recording thread's young
- * generation"). Worker threads size theirs through piscina's resourceLimits (engine/pool.ts).
+ * generation"). The cap is for the main thread only: see uncapWorkerThreads.
  */
 export const RECORDER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
-/** Whether NODE_OPTIONS sizes the semi-space itself (node takes `-` and `_` alike in a flag's name). */
-const SETS_SEMI_SPACE = /--max[-_]semi[-_]space[-_]size/;
+/** A flag that sizes the semi-space (node takes `-` and `_` alike in a flag's name). */
+const SEMI_SPACE = /^--max[-_]semi[-_]space[-_]size\b/;
 
 /**
  * The flags to start a recording process with: none when the user's NODE_OPTIONS sizes the
- * semi-space, because a flag on the command line would override theirs.
+ * semi-space, because a flag on the command line would override theirs; the size node was given
+ * on this process's command line when it was (a shard then runs as its parent does).
  */
-export function recorderNodeFlags(nodeOptions: string = process.env.NODE_OPTIONS ?? ''): string[] {
-  return SETS_SEMI_SPACE.test(nodeOptions) ? [] : [...RECORDER_NODE_FLAGS];
+export function recorderNodeFlags(nodeOptions: string = process.env.NODE_OPTIONS ?? '', execArgv: readonly string[] = process.execArgv): string[] {
+  if (nodeOptions.split(/\s+/).some((f) => SEMI_SPACE.test(f))) return [];
+  const given = execArgv.filter((f) => SEMI_SPACE.test(f));
+  return given.length > 0 ? given : [...RECORDER_NODE_FLAGS];
+}
+
+/**
+ * V8 reads `--max-semi-space-size` each time it makes an isolate, and the flag overrides a worker's
+ * resourceLimits. Once the main isolate has its cap, a process started with the recorder's flags
+ * sets the flag back to V8's default, so the worker threads made after it get the young
+ * generation engine/pool.ts sizes for them. Another size the user gave node is left alone. Returns
+ * whether it set it back.
+ */
+export function uncapWorkerThreads(execArgv: readonly string[] = process.execArgv): boolean {
+  if (!RECORDER_NODE_FLAGS.every((f) => execArgv.includes(f))) return false;
+  v8.setFlagsFromString('--max-semi-space-size=0');
+  return true;
 }

@@ -13,6 +13,7 @@ import { exportSettings, LiveMetrics } from './live-metrics.js';
 import type { RunOptions, RunResult } from './options.js';
 import type { Threshold } from '../scenario/thresholds.js';
 import { AbortWatch, abortedLine } from './abort.js';
+import { uncapWorkerThreads } from './node-flags.js';
 
 export type { RunOptions, RunResult } from './options.js';
 export type { Progress } from './recorder.js';
@@ -21,6 +22,7 @@ export { connectionSettings, defaultOutDir, defaultWorkers, plannedLifeMs, stepS
 
 /** Runs a loaded scenario end to end and writes its run folder. The CLI is a thin layer over this. */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
+  uncapWorkerThreads();
   const settings = resolveSettings(loaded, options);
   if (!settings.scenario.target.start && !settings.scenario.target.trigger) await checkResolvable(settings.connection.url);
   const startedAt = new Date();
