@@ -59,23 +59,31 @@ describe('a recording process’s node flags', () => {
   it('cap the main thread only: worker threads get the young generation they are given', async () => {
     // Each isolate allocates until its young generation has grown as far as it may (a fixed count
     // of objects, some kept so that scavenges have survivors), then says how big it got, in MiB.
-    const grow = `const keep = []; for (let i = 0; i < 3e6; i++) { const o = { i, s: 'x' + i }; if (i % 50 === 0) keep[(i / 50) % 20000] = o; }
+    const grow = `const keep = []; for (let i = 0; i < 5e6; i++) { const o = { i, s: 'x' + i }; if (i % 50 === 0) keep[(i / 50) % 20000] = o; }
       const newSpaceMiB = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;`;
     const worker = `${grow} require('node:worker_threads').parentPort.postMessage(newSpaceMiB);`;
     const child = `import(${JSON.stringify(NODE_FLAGS_JS)}).then(({ uncapWorkerThreads }) => {
       const uncapped = process.argv[1] === 'uncap' ? uncapWorkerThreads() : false;
       ${grow}
-      const w = new (require('node:worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+      const w = new (require('node:worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: Number(process.argv[2]) } });
       w.once('message', (m) => { process.stdout.write(JSON.stringify({ uncapped, main: newSpaceMiB, worker: m })); process.exit(0); });
     });`;
-    const sizes = async (arg: string) => JSON.parse((await run(process.execPath, [...RECORDER_NODE_FLAGS, '-e', child, arg])).stdout) as unknown;
-    expect(await sizes('uncap')).toEqual({ uncapped: true, main: 4, worker: 8 });
+    /** Node started as `wsrace` starts it, or with the flags in NODE_OPTIONS; a worker given `youngMb` (engine/pool.ts gives 8 or 32). */
+    const sizes = async (arg: 'uncap' | 'keep', youngMb: number, via: 'argv' | 'NODE_OPTIONS' = 'argv') => {
+      const [flags, env] = via === 'argv' ? [RECORDER_NODE_FLAGS, process.env] : [[], { ...process.env, NODE_OPTIONS: RECORDER_NODE_FLAGS.join(' ') }];
+      return JSON.parse((await run(process.execPath, [...flags, '-e', child, arg, String(youngMb)], { env })).stdout) as unknown;
+    };
+    expect(await sizes('uncap', 8)).toEqual({ uncapped: true, main: 4, worker: 8 });
+    expect(await sizes('uncap', 32)).toEqual({ uncapped: true, main: 4, worker: 32 });
+    expect(await sizes('uncap', 8, 'NODE_OPTIONS')).toEqual({ uncapped: true, main: 4, worker: 8 });
     // Why it is needed: V8's flag overrides the worker's resourceLimits.
-    expect(await sizes('keep')).toEqual({ uncapped: false, main: 4, worker: 4 });
+    expect(await sizes('keep', 32)).toEqual({ uncapped: false, main: 4, worker: 4 });
   });
 
   it('leave a semi-space the user gave node alone', () => {
-    expect(uncapWorkerThreads([])).toBe(false);
-    expect(uncapWorkerThreads(['--max-semi-space-size=16'])).toBe(false);
+    expect(uncapWorkerThreads([], '')).toBe(false);
+    expect(uncapWorkerThreads(['--max-semi-space-size=16'], '')).toBe(false);
+    expect(uncapWorkerThreads(['--max_semi_space_size=2'], '')).toBe(false);
+    expect(uncapWorkerThreads([], '--trace-gc --max-semi-space-size=16')).toBe(false);
   });
 });

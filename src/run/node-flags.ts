@@ -28,13 +28,15 @@ export function recorderNodeFlags(nodeOptions: string = process.env.NODE_OPTIONS
 
 /**
  * V8 reads `--max-semi-space-size` each time it makes an isolate, and the flag overrides a worker's
- * resourceLimits. Once the main isolate has its cap, a process started with the recorder's flags
- * sets the flag back to V8's default, so the worker threads made after it get the young
- * generation engine/pool.ts sizes for them. Another size the user gave node is left alone. Returns
- * whether it set it back.
+ * resourceLimits. Once the main isolate has its cap, a process started with exactly the
+ * recorder's flags (on node's command line or in NODE_OPTIONS) sets the flag back to V8's
+ * default, so the worker threads made after it get the young generation engine/pool.ts sizes for
+ * them. A size of the user's own is left alone: it sizes the workers too, as V8 does. Returns
+ * whether it set the flag back.
  */
-export function uncapWorkerThreads(execArgv: readonly string[] = process.execArgv): boolean {
-  if (!RECORDER_NODE_FLAGS.every((f) => execArgv.includes(f))) return false;
+export function uncapWorkerThreads(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env.NODE_OPTIONS ?? ''): boolean {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)];
+  if (!RECORDER_NODE_FLAGS.every((f) => given.includes(f))) return false;
   v8.setFlagsFromString('--max-semi-space-size=0');
   return true;
 }
