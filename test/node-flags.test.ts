@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import v8 from 'node:v8';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { RECORDER_NODE_FLAGS, recorderNodeFlags, uncapWorkerThreads } from '../src/run/node-flags.js';
 import { shardEntry } from '../src/run/processes.js';
+import { runScenario } from '../src/run/run.js';
+import { parseScenarioText } from '../src/scenario/load.js';
+import { startTestServer } from './helpers/servers.js';
 
 const LAUNCHER = fileURLToPath(new URL('../bin/wsrace.js', import.meta.url));
 /** The compiled module (test/global-setup.ts builds dist/), for a child process of its own. */
@@ -85,5 +89,26 @@ describe('a recording process’s node flags', () => {
     expect(uncapWorkerThreads(['--max-semi-space-size=16'], '')).toBe(false);
     expect(uncapWorkerThreads(['--max_semi_space_size=2'], '')).toBe(false);
     expect(uncapWorkerThreads([], '--trace-gc --max-semi-space-size=16')).toBe(false);
+  });
+
+  it('are set back as runScenario starts, only when node was started with them', async () => {
+    const server = await startTestServer(() => ({ kind: 'accept' }));
+    onTestFinished(() => server.close());
+    const setFlags = vi.spyOn(v8, 'setFlagsFromString');
+    onTestFinished(() => setFlags.mockRestore());
+    const run = async (execArgv: string[]) => {
+      const saved = process.execArgv;
+      process.execArgv = execArgv;
+      try {
+        const loaded = parseScenarioText(`name: flags\ntarget:\n  url: ${server.url}\nload:\n  stages: [{ duration: 100ms, rate: 20 }]\n`, 'flags.yaml');
+        return (await runScenario(loaded, { outDir: mkdtempSync(join(tmpdir(), 'wsrace-flags-run-')), workers: 1 })).summary.totals.opened;
+      } finally {
+        process.execArgv = saved;
+      }
+    };
+    expect(await run([])).toBe(2);
+    expect(setFlags).not.toHaveBeenCalled();
+    expect(await run([...RECORDER_NODE_FLAGS])).toBe(2);
+    expect(setFlags.mock.calls).toEqual([['--max-semi-space-size=0']]);
   });
 });
