@@ -43,6 +43,9 @@ export function leavesACore(threads: number, cpus: number): boolean {
   return threads < cpus;
 }
 
+/** What a spin budget must be, in the words every range check uses. */
+export const SPIN_EXPECTED = 'a fraction from 0 to 1';
+
 /** A spin budget is a fraction in [0, 1] (false for NaN). */
 export function isSpinBudget(budget: number): boolean {
   return budget >= 0 && budget <= 1;
@@ -50,7 +53,7 @@ export function isSpinBudget(budget: number): boolean {
 
 /** Throws RangeError unless `budget` is a fraction in [0, 1]. */
 export function checkSpinBudget(budget: number): number {
-  if (!isSpinBudget(budget)) throw new RangeError(`spin budget ${budget}: expected a fraction from 0 to 1`);
+  if (!isSpinBudget(budget)) throw new RangeError(`spin budget ${budget}: expected ${SPIN_EXPECTED}`);
   return budget;
 }
 

@@ -12,7 +12,7 @@ import { stripeIndices, stripeShare } from '../schedule/stripe.js';
 import { loadUsers } from '../session/users.js';
 import { templateProblem } from '../session/template.js';
 import { expansionProblem } from '../session/expansion-check.js';
-import { defaultSpinBudget, isSpinBudget, leavesACore } from '../engine/wake.js';
+import { defaultSpinBudget, isSpinBudget, leavesACore, SPIN_EXPECTED } from '../engine/wake.js';
 import { isNice, NICE_EXPECTED, nicePlan, type NicePlan } from '../engine/priority.js';
 import type { EngineOptions } from '../engine/pool.js';
 import type { ConnectionSettings, PopulationSettings, StepSpec } from '../engine/protocol.js';
@@ -24,7 +24,7 @@ import { planCapacity, type CapacityPlan } from './preflight.js';
 import type { RunOptions } from './options.js';
 
 /** The spin budget's and the nice's range checks, for the flags that set them (the CLI reaches the engine only through here). */
-export { isNice, isSpinBudget, NICE_EXPECTED };
+export { isNice, isSpinBudget, NICE_EXPECTED, SPIN_EXPECTED };
 
 /** A library caller's `nice` (RunOptions, ProcessesOptions): InputError unless absent or a whole number from −20 to 19. */
 export function checkNiceOption(nice: number | undefined): void {
@@ -97,7 +97,7 @@ export function resolveSettings(loaded: LoadedScenario, options: RunOptions): Ru
   // A shard elsewhere (--shard K/N) has its own cores; `--processes` passes the budget for N on this one.
   checkNiceOption(options.nice);
   const spinBudget = options.spinBudget ?? localSpinBudget(workers, options.nice);
-  if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected a fraction from 0 to 1`);
+  if (!isSpinBudget(spinBudget)) throw new InputError(`spin budget ${spinBudget}: expected ${SPIN_EXPECTED}`);
   const stages = stagesOf(scenario);
   const connection = connectionSettings(scenario, dirname(resolve(loaded.file)), loaded.file);
   const lifetimeMs = plannedLifeMs(connection);

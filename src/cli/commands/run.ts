@@ -5,7 +5,7 @@ import { InputError } from '../../scenario/errors.js';
 import { pointLatest } from '../../report/run-files.js';
 import { renderSummary } from '../../report/console.js';
 import { defaultOutDir, runScenario, type RunOptions } from '../../run/run.js';
-import { isNice, isSpinBudget, NICE_EXPECTED } from '../../run/settings.js';
+import { isNice, isSpinBudget, NICE_EXPECTED, SPIN_EXPECTED } from '../../run/settings.js';
 import { interruptHandler } from '../../run/interrupt.js';
 import { runProcesses } from '../../run/processes.js';
 import { progressPrinter } from '../progress.js';
@@ -142,7 +142,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('baseline', { type: 'string', describe: 'Compare with this run folder afterwards (e.g. reports/<name>/latest); a regression exits 1' })
       .check((argv) => {
         checkPositiveWhole('workers', argv.workers);
-        if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${rawFlag('spin', argv.spin)}: expected a fraction from 0 to 1`);
+        if (argv.spin !== undefined && !isSpinBudget(argv.spin)) throw new InputError(`--spin ${rawFlag('spin', argv.spin)}: expected ${SPIN_EXPECTED}`);
         if (argv.nice !== undefined && !isNice(argv.nice)) throw new InputError(`--nice ${rawFlag('nice', argv.nice)}: expected ${NICE_EXPECTED}`);
         checkPositiveWhole('processes', argv.processes);
         return true;
