@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { calibrateOrigin, checkedOrigin, now } from '../src/util/clock.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { calibrateOrigin, chooseOffset, CLOCK_OFFSET_ENV, inheritedOffset, now, threadMonotonicOrigin, TIME_ORIGIN } from '../src/util/clock.js';
 
 /** A monotonic clock that moves `step` ms per read, and the wall clock it implies: floor(origin + mono), as Date.now() is. */
 function fakeClocks(origin: number, step: number, start = 0) {
@@ -20,13 +22,53 @@ describe('the clock', () => {
     }
   });
 
-  it('keeps Node\'s origin within 0.25 ms of the ticks, and takes the ticks\' when Node\'s is further off (a start preempted mid-reading)', () => {
-    const origin = 1_796_475_906_979.695;
-    const { wall, mono } = fakeClocks(origin, 0.013);
-    expect(checkedOrigin(origin + 0.2, wall, mono)).toBe(origin + 0.2);
-    expect(checkedOrigin(origin - 0.2, wall, mono)).toBe(origin - 0.2);
-    const fixed = checkedOrigin(origin + 33.4, wall, mono);
-    expect(Math.abs(fixed - origin)).toBeLessThanOrEqual(2 * 0.013 + 0.001);
+  it('keeps an inherited offset unless the own calibration sits more than 0.25 ms above it; without one, the own, else Node\'s', () => {
+    const o = 1_796_475_906_979.695;
+    expect(chooseOffset(o, o + 0.25, o + 33)).toBe(o);
+    expect(chooseOffset(o, o - 5, o + 33)).toBe(o); // the own ticks were read late: a lower bound
+    expect(chooseOffset(o, null, o + 33)).toBe(o);
+    expect(chooseOffset(o, o + 0.3, o + 33)).toBe(o + 0.3); // the parent's were read late, or the wall clock stepped
+    expect(chooseOffset(undefined, o + 0.3, o + 33)).toBe(o + 0.3);
+    expect(chooseOffset(undefined, null, o + 33)).toBe(o + 33);
+  });
+
+  it('reads an inherited offset only when the variable holds a number', () => {
+    expect(inheritedOffset({ [CLOCK_OFFSET_ENV]: '1796475906979.695' })).toBe(1_796_475_906_979.695);
+    for (const raw of [undefined, '', ' ', 'abc', 'NaN', 'Infinity']) expect(inheritedOffset({ [CLOCK_OFFSET_ENV]: raw })).toBeUndefined();
+  });
+
+  it('places performance.now() on the monotonic clock by the narrowest bracket of reads around it', () => {
+    // Monotonic reads 10 apart, except one bracket of 0.002 around the 4th performance.now(); perf = mono − 1000 + 0.5.
+    const brackets = [[0, 10], [20, 30], [40, 50], [60, 60.002]];
+    let b = 0;
+    let side = 0;
+    const mono = () => brackets[b]![side++ % 2]!;
+    const perf = () => brackets[b]![0]! + (brackets[b]![1]! - brackets[b]![0]!) / 2 - 1000;
+    const origin = threadMonotonicOrigin(() => { const v = mono(); if (side % 2 === 0) b++; return v; }, () => perf());
+    expect(origin).toBe(1000);
+    expect(b).toBe(4); // it stops at the first tight bracket
+  });
+
+  it('hands the main thread\'s offset to its worker threads and children: every thread of a child shares the inherited offset', () => {
+    const offset = TIME_ORIGIN - threadMonotonicOrigin();
+    const clock = fileURLToPath(new URL('../dist/util/clock.js', import.meta.url)); // the compiled module (global setup builds it): a worker thread loads it as users' do
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      const { TIME_ORIGIN, threadMonotonicOrigin } = await import(${JSON.stringify(clock)});
+      const mine = TIME_ORIGIN - threadMonotonicOrigin();
+      const w = new Worker('Promise.all([import(' + JSON.stringify(${JSON.stringify(clock)}) + '), import("node:worker_threads")]).then(([c, w]) => w.parentPort.postMessage(c.TIME_ORIGIN - c.threadMonotonicOrigin()))', { eval: true });
+      w.once('message', (theirs) => { console.log(JSON.stringify({ mine, theirs, env: process.env.${CLOCK_OFFSET_ENV} })); w.terminate(); });`;
+    const run = (inherited: number) => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, [CLOCK_OFFSET_ENV]: String(inherited) }, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout) as { mine: number; theirs: number; env: string };
+    };
+    // 5 ms above this process's: no honest calibration of the child's sits 0.25 ms above it, so the child keeps it and its worker takes it as it is.
+    const inherited = offset + 5;
+    const got = run(inherited);
+    expect(Math.abs(got.mine - inherited)).toBeLessThan(0.01);
+    expect(Math.abs(got.theirs - inherited)).toBeLessThan(0.01);
+    expect(got.env).toBe(String(inherited));
   });
 
   it('keeps the fallback when no two ticks agree within 0.1 ms (every tick read later than the one before: a thread preempted at each)', () => {
