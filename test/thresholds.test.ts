@@ -89,6 +89,25 @@ describe('thresholds', () => {
   });
 });
 
+describe('per-drop times when nothing dropped', () => {
+  it('an upper bound holds on an empty histogram (a deploy no client felt); a lower bound, and an upper bound on a measured one, are judged as ever', () => {
+    const empty = { count: 0, p50: null, p99: null, max: null };
+    const summary = { clients: { outageMs: empty, reconnectMs: empty, retryLagMs: { count: 3, p50: 1, p99: null, max: 4 }, timeToConnectedMs: empty } };
+    const results = evaluateThresholds(
+      ['clients.outageMs.p99 < 3000', 'clients.reconnectMs.max <= 1s', 'clients.outageMs.p99 > 0', 'clients.outageMs.p99 == 0', 'clients.retryLagMs.p99 < 10', 'clients.timeToConnectedMs.p99 < 3000'].map(parseThreshold),
+      summary,
+    );
+    expect(results.map((r) => [r.ok, r.actual])).toEqual([
+      [true, null],
+      [true, null],
+      [false, null],
+      [false, null],
+      [false, null], // counted 3 retries but has no p99: a missing value fails
+      [false, null], // not a per-drop time: every client should have connected
+    ]);
+  });
+});
+
 describe('abortOnFail thresholds while the run goes', () => {
   const abortOn = (expr: string, delayMs?: number): Threshold => ({ ...parseThreshold(expr), abortOnFail: true, ...(delayMs !== undefined ? { delayMs } : {}) });
   const view = (httpStatus: Record<string, number>, p99: number | null = null) => ({ totals: { ...emptyTotals(), httpStatus }, handshakeMs: { p99 } });
