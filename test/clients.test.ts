@@ -102,6 +102,7 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
       drops: 0,
       reconnected: 0,
       neverBack: 0,
+      neverBackLast: {},
       reconnectMs: statsOf([]),
       outageMs: statsOf([]),
       retryLagMs: statsOf([]),

@@ -33,25 +33,27 @@ describe('WsraceMetrics', () => {
   it('counts every attempt once, labelled by outcome, code, status, error and phase, in its own registry', async () => {
     const m = new WsraceMetrics(identity);
     m.attempt(rec({}), 'unknown', 'unknown');
-    m.attempt(rec({ code: 1011, serverClosed: true }), 'migrations', 'ready');
+    // Served its client for 1.1 s, then cut 1011: a disconnect. Accepted and closed 1011 at once: an attempt that failed, no disconnect.
+    m.attempt(rec({ code: 1011, serverClosed: true, ok: 1005, end: 2105 }), 'migrations', 'ready');
+    m.attempt(rec({ code: 1011, serverClosed: true, ok: 1005, end: 1006 }), 'migrations', 'ready');
     m.attempt(rec({ outcome: 'http', status: 503, open: null, code: undefined }), 'migrations', 'migrations');
     m.attempt(rec({ outcome: 'error', err: 'EMFILE', open: null, code: undefined }), 'ready', 'ready');
     m.attempt(rec({ outcome: 'dropped', start: null, open: null, code: undefined }), 'ready', 'ready');
     const attempts = (await m.registry.getSingleMetric('wsrace_attempts_total')!.get()).values;
     expect(attempts.map((v) => [v.labels, v.value])).toEqual([
       [{ outcome: 'close', code: '1000', status: '', error: '', phase: 'unknown' }, 1],
-      [{ outcome: 'close', code: '1011', status: '', error: '', phase: 'migrations' }, 1],
+      [{ outcome: 'close', code: '1011', status: '', error: '', phase: 'migrations' }, 2],
       [{ outcome: 'http', code: '', status: '503', error: '', phase: 'migrations' }, 1],
       [{ outcome: 'error', code: '', status: '', error: 'EMFILE', phase: 'ready' }, 1],
       [{ outcome: 'dropped', code: '', status: '', error: '', phase: 'ready' }, 1],
     ]);
     const text = await m.text();
-    // Two opened (open − sched = 5 ms), two failed handshakes (end − sched = 100 ms); dropped is neither.
+    // Three opened (open − sched = 5 ms), two failed handshakes (end − sched = 100 ms); dropped is neither.
     expect(text).toContain('wsrace_handshake_seconds_count{scenario="demo",run="20260101T000000Z",shard="0",phase="unknown",result="open"} 1');
-    expect(text).toContain('wsrace_handshake_seconds_bucket{le="0.005",scenario="demo",run="20260101T000000Z",shard="0",phase="migrations",result="open"} 1');
+    expect(text).toContain('wsrace_handshake_seconds_bucket{le="0.005",scenario="demo",run="20260101T000000Z",shard="0",phase="migrations",result="open"} 2');
     expect(text).toContain('wsrace_handshake_seconds_count{scenario="demo",run="20260101T000000Z",shard="0",phase="ready",result="fail"} 1');
     expect(text).toContain('wsrace_disconnects_total{code="1011",phase="ready",scenario="demo",run="20260101T000000Z",shard="0"} 1');
-    expect(text).toContain('wsrace_schedule_lag_seconds_count{scenario="demo",run="20260101T000000Z",shard="0"} 4');
+    expect(text).toContain('wsrace_schedule_lag_seconds_count{scenario="demo",run="20260101T000000Z",shard="0"} 5');
     expect(await globalRegistry.metrics()).not.toContain('wsrace_');
   });
 

@@ -28,6 +28,7 @@ function clientsReport(over: Partial<ClientsReport> = {}): ClientsReport {
     drops: 5000,
     reconnected: 4960,
     neverBack: 20,
+    neverBackLast: { http_503: 12, handshake_timeout: 8 },
     reconnectMs: stats(),
     outageMs: stats(1200, 6100),
     retryLagMs: stats(),
@@ -76,7 +77,7 @@ describe('population findings, in plain words', () => {
       '4,980 of 5,000 clients were cut (1006) at +31.21 s, 1.11 s after the new startup reported ready at +30.10 s; 20 more at other times (1006 ×10, 1012 ×10)',
       '1,204 reconnect attempts hit 1011 on the new startup during dependencies',
       '20 reconnect attempts were rejected with HTTP 503 during ready',
-      '4,980 clients were dropped (5,000 drops); p99 outage 6.10 s (p50 1.20 s, max 6.10 s), 1.8 attempts per comeback (max 7); 20 never came back',
+      '4,980 clients were dropped (5,000 drops); p99 outage 6.10 s (p50 1.20 s, max 6.10 s), 1.8 attempts per comeback (max 7); 20 never came back (their last attempts: 12 http_503, 8 handshake_timeout)',
     ]);
   });
 
@@ -103,25 +104,27 @@ describe('report.html data of a population', () => {
   const P = POPULATION_BASE;
   it('sockets open at each bucket end, disconnects by close bucket and code, retries by outcome', () => {
     const acc = new PopulationAccumulator(1000, codeSeries({ '1012': 2, '1006': 1, '4000': 1 }).slice(0, 2));
-    // Two clients connect in second 0, are cut in second 2 (1012), retry: one worked, one hit 1011 then worked; one more cut by 1006, one by 4000 (other).
+    // Two clients connect in second 0, are cut in second 2 (1012), retry: one worked, one hit 1011 then worked; then it is cut by 1006, and by 4000 (other).
     acc.add({ sched: 0, open: 10, end: 2500, outcome: 'close', code: 1012, serverClosed: true, client: P, try: 0, ok: 10 });
     acc.add({ sched: 100, open: 120, end: 2600, outcome: 'close', code: 1012, serverClosed: true, client: P + 1, try: 0, ok: 120 });
     acc.add({ sched: 2750, open: 2760, end: 6000, outcome: 'close', code: 1000, serverClosed: false, client: P, try: 1, ok: 2760 });
     acc.add({ sched: 2850, open: 2860, end: 2870, outcome: 'close', code: 1011, serverClosed: true, client: P + 1, try: 1 });
     acc.add({ sched: 3200, open: null, end: 3210, outcome: 'http', status: 503, client: P + 1, try: 2 });
-    acc.add({ sched: 3600, open: 3610, end: 4500, outcome: 'close', code: 1006, serverClosed: true, client: P + 1, try: 3, ok: 3610 });
-    acc.add({ sched: 4700, open: 4710, end: 4800, outcome: 'close', code: 4000, serverClosed: true, client: P + 1, try: 4, ok: 4710 });
+    acc.add({ sched: 3600, open: 3610, end: 4700, outcome: 'close', code: 1006, serverClosed: true, client: P + 1, try: 3, ok: 3610 });
+    acc.add({ sched: 4750, open: 4760, end: 5900, outcome: 'close', code: 4000, serverClosed: true, client: P + 1, try: 4, ok: 4760 });
+    // A third client's socket closed 1012 0.49 s after it opened (no stream): it never served its client, so it is no disconnect.
+    acc.add({ sched: 200, open: 210, end: 700, outcome: 'close', code: 1012, serverClosed: true, client: P + 2, try: 0, ok: 210 });
     // An arrival (load.stages beside the population) open from 1.5 s to 3.5 s: its own line, not a connected client.
     acc.add({ sched: 1490, open: 1500, end: 3500, outcome: 'close', code: 1000, serverClosed: false, client: 7 });
     expect(acc.seen).toBe(true);
     const r = acc.result(6000);
     expect(r.t).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    expect(r.connected).toEqual([2, 2, 1, 2, 1, 1, 0]);
+    expect(r.connected).toEqual([2, 2, 1, 2, 2, 1, 0]);
     expect(r.arrivals).toEqual([0, 1, 1, 0, 0, 0, 0]);
     expect(r.disconnects).toEqual([
       { code: '1012', counts: [0, 0, 2, 0, 0, 0, 0] },
       { code: '1006', counts: [0, 0, 0, 0, 1, 0, 0] },
-      { code: 'other', counts: [0, 0, 1, 0, 1, 0, 0] }, // the 1011 of the retry and the 4000
+      { code: 'other', counts: [0, 0, 0, 0, 0, 1, 0] }, // the 4000; the retry closed 1011 at once is the herd's, not a disconnect
     ]);
     expect(r.herd.opened).toEqual([0, 0, 1, 1, 1, 0, 0]);
     expect(r.herd.c1011).toEqual([0, 0, 1, 0, 0, 0, 0]);

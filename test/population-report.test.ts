@@ -14,17 +14,19 @@ import type { EventLine } from '../src/timeline/phase-report.js';
 import { EventClients } from '../src/timeline/clients-report.js';
 import { attributeEventsFile } from '../src/timeline/phase-report.js';
 import { now } from '../src/util/clock.js';
+import { SERVED_AFTER_MS } from '../src/record/clients.js';
 import { findChromium } from './helpers/browser.js';
 
 /**
  * A population of N clients through a restart: a ws server on loopback closes every socket with
- * 1012 the moment the N-th client is connected, then keeps whoever comes back. What report.html,
+ * 1012 a moment after the N-th client is connected, then keeps whoever comes back. What report.html,
  * the findings and the console say must be exactly that.
  */
 const N = 20;
 const root = mkdtempSync(join(tmpdir(), 'wsrace-population-report-'));
 let wss: WebSocketServer;
 let cutAt = 0; // epoch ms on wsrace's clock
+let cutPlanned = false;
 let run: RunResult;
 let data: ReportData;
 let events: EventLine[];
@@ -36,14 +38,18 @@ beforeAll(async () => {
   wss.on('connection', (ws) => {
     open.add(ws);
     ws.on('close', () => open.delete(ws));
-    if (cutAt === 0 && open.size === N) {
-      cutAt = now();
-      for (const s of open) s.close(1012, 'restarting');
+    // 1.2 s after the N-th client is connected, so every socket has served its client (SERVED_AFTER_MS) when it is cut.
+    if (!cutPlanned && open.size === N) {
+      cutPlanned = true;
+      setTimeout(() => {
+        cutAt = now();
+        for (const s of open) s.close(1012, 'restarting');
+      }, SERVED_AFTER_MS + 200);
     }
   });
   const port = (wss.address() as { port: number }).port;
   const scenario = parseScenarioText(
-    `name: pop-restart\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  population: { clients: ${N}, over: 400ms }\n  duration: 2500ms\nthresholds:\n  - "disconnects.closeCodes.1012 == ${N}"\n  - "clients.neverBack == 0"\n  - "clients.retryLagMs.count == ${N}"\n`,
+    `name: pop-restart\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  population: { clients: ${N}, over: 400ms }\n  duration: 3700ms\nthresholds:\n  - "disconnects.closeCodes.1012 == ${N}"\n  - "clients.neverBack == 0"\n  - "clients.retryLagMs.count == ${N}"\n`,
     'pop.yaml',
   );
   run = await runScenario(scenario, { outDir: join(root, 'run'), workers: 1 });

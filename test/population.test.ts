@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { POPULATION_BASE, type AttemptRecord } from '../src/record/attempt.js';
-import { ClientTracker } from '../src/record/clients.js';
+import { ClientTracker, SERVED_AFTER_MS, worked } from '../src/record/clients.js';
 import { isPopulationClient, populationRetryDelay, populationShare } from '../src/engine/population.js';
 import type { PopulationSettings } from '../src/engine/protocol.js';
 
@@ -36,17 +36,29 @@ describe('ClientTracker: drops and comebacks', () => {
   const at = (client: number, t: number, r: Partial<AttemptRecord>): AttemptRecord => ({ i: t, w: 0, sched: t, start: t, tcp: t, up: t, open: null, first: null, end: t + 1, outcome: 'refused', client: POPULATION_BASE + client, try: 1, ...r });
   it('a drop, failed retries, then a socket that works: one comeback, its time and attempts; a client cut at the end never came back', () => {
     const tracker = new ClientTracker(false);
-    tracker.add(at(0, 0, { try: 0, open: 1, ok: 1, end: 1000, outcome: 'close', code: 1012, serverClosed: true }));
-    tracker.add(at(0, 1100, {}));
-    tracker.add(at(0, 1300, { open: 1305, ok: 1310, end: 5000, outcome: 'close', code: 1000, serverClosed: false }));
+    tracker.add(at(0, 0, { try: 0, open: 1, ok: 1, end: 1500, outcome: 'close', code: 1012, serverClosed: true }));
+    tracker.add(at(0, 1600, {}));
+    // No stream: accepted and closed 1011 3 ms later (racy's 101 then 1011) never served the client; no comeback, no second drop.
+    tracker.add(at(0, 1700, { open: 1702, ok: 1702, end: 1705, outcome: 'close', code: 1011, serverClosed: true }));
+    tracker.add(at(0, 1800, { open: 1805, ok: 1810, end: 5000, outcome: 'close', code: 1000, serverClosed: false }));
     tracker.add(at(1, 0, { try: 0, open: 2, ok: 2, end: 4000, outcome: 'close', code: 1006, serverClosed: true }));
     tracker.add(at(1, 4200, {}));
     const [c0, c1] = tracker.clients();
     expect([c0.drops, c0.back, c0.droppedAt, c0.connectedAt]).toEqual([1, 1, null, 1]);
     expect([c1.drops, c1.back, c1.droppedAt]).toEqual([1, 0, 4000]);
     expect(tracker.reconnects.reconnectMs.totalCount).toBe(1);
-    expect(Math.abs(tracker.reconnects.reconnectMs.maxValue / 1e6 - 310)).toBeLessThan(0.31); // the drop at 1000 → ok at 1310, within HDR's 3 digits
-    expect(tracker.reconnects.attempts).toEqual({ '2': 1 });
+    expect(Math.abs(tracker.reconnects.reconnectMs.maxValue / 1e6 - 310)).toBeLessThan(0.31); // the drop at 1500 → ok at 1810, within HDR's 3 digits
+    expect(tracker.reconnects.attempts).toEqual({ '3': 1 });
+  });
+
+  it('without a stream, a socket served its client once the server left it open SERVED_AFTER_MS after its steps; a cut before that is no drop', () => {
+    const sock = (okAt: number, end: number, serverClosed: boolean) => ({ open: okAt - 1, ok: okAt, end, serverClosed, outcome: 'close' as const, code: serverClosed ? 1012 : 1000 });
+    expect(worked(sock(100, 100 + SERVED_AFTER_MS, true))).toBe(true);
+    expect(worked(sock(100, 100 + SERVED_AFTER_MS - 0.001, true))).toBe(false);
+    expect(worked(sock(100, 101, false))).toBe(true); // wsrace closed it: it served until then
+    expect(worked({ ...sock(100, 101, true), msgs: { sent: 1, replied: 1, late: 0, lost: 0 }, reply: 100.5 })).toBe(true); // with a stream, an answer decides
+    expect(worked({ ...sock(100, 5000, true), msgs: { sent: 1, replied: 0, late: 0, lost: 1 } })).toBe(false);
+    expect(worked({ ...sock(100, 5000, true), ok: undefined })).toBe(false); // its steps never passed
   });
 
   it('with a stream, a client is back at its first answered message; a socket that opened but answered nothing is no comeback', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../src/record/attempt.js';
-import { outcomeKey, retryDelay, type ReconnectSettings } from '../src/engine/reconnect-policy.js';
+import { retryDelay, type ReconnectSettings } from '../src/engine/reconnect-policy.js';
+import { outcomeKey } from '../src/record/clients.js';
 
 /** The scenario's defaults (schema.ts), listing every kind of key. */
 const settings = (over: Partial<ReconnectSettings> = {}): ReconnectSettings => ({

@@ -1,18 +1,10 @@
 import type { AttemptRecord } from '../record/attempt.js';
+import { outcomeKey } from '../record/clients.js';
 import type { ConnectionSettings } from './protocol.js';
 
 /** session.reconnect, resolved: the outcome keys to retry on and the backoff. */
 export type ReconnectSettings = NonNullable<ConnectionSettings['reconnect']>;
 
-/**
- * The key `reconnect.on` lists an outcome by: the close code for `close` ("1011"), `http_<status>`
- * for `http` ("http_503"), else the outcome's own name ("refused", "expect_timeout" …).
- */
-export function outcomeKey(r: AttemptRecord): string {
-  if (r.outcome === 'close') return String(r.code);
-  if (r.outcome === 'http') return `http_${r.status}`;
-  return r.outcome;
-}
 
 /**
  * How long after `r` ended its client tries again, or null when it does not: no reconnect

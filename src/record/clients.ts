@@ -17,6 +17,18 @@ export interface ClientProgress {
   droppedAt: number | null;
   /** Attempts since that drop. */
   sinceDrop: number;
+  /** The `reconnect.on` key of its latest attempt (outcomeKey): why a client not back stopped, or what it met last. */
+  last: string;
+}
+
+/**
+ * The key `reconnect.on` lists an outcome by: the close code for `close` ("1011"), `http_<status>`
+ * for `http` ("http_503"), else the outcome's own name ("refused", "expect_timeout" …).
+ */
+export function outcomeKey(r: Pick<AttemptRecord, 'outcome' | 'code' | 'status'>): string {
+  if (r.outcome === 'close') return String(r.code);
+  if (r.outcome === 'http') return `http_${r.status}`;
+  return r.outcome;
 }
 
 /** A socket "worked" for its client: it completed its script and the client closed it. */
@@ -25,12 +37,22 @@ export function connected(r: AttemptRecord): boolean {
 }
 
 /**
- * A socket served its client: it opened, its script completed and, when it streamed, a message of
- * it was answered — however it ended later. A socket the server accepts and closes (1011) before
- * answering anything never served: for its client the outage goes on.
+ * How long a socket without a stream must stay open after its script before the server closes
+ * it to have served its client: a server that accepts and closes at once (racy's 101 then 1011)
+ * does so within a round trip; a cut after this long is a drop of a socket that worked.
  */
-export function worked(r: Pick<AttemptRecord, 'open' | 'ok' | 'msgs' | 'reply'>): boolean {
-  return r.open !== null && r.ok !== undefined && (r.msgs === undefined || r.reply !== undefined);
+export const SERVED_AFTER_MS = 1000;
+
+/**
+ * A socket served its client: it opened, its script completed and, when it streamed, a message of
+ * it was answered; without a stream, the server did not close it within SERVED_AFTER_MS of that —
+ * however it ended later. A socket the server accepts and closes (1011) before answering anything
+ * (or at once) never served: for its client the outage goes on, and it is no disconnect.
+ */
+export function worked(r: Pick<AttemptRecord, 'open' | 'ok' | 'msgs' | 'reply' | 'end' | 'serverClosed'>): boolean {
+  if (r.open === null || r.ok === undefined) return false;
+  if (r.msgs !== undefined) return r.reply !== undefined;
+  return r.serverClosed !== true || r.end - r.ok >= SERVED_AFTER_MS;
 }
 
 /** A socket that served its client was then cut by the server or the network: its client must reconnect. */
@@ -66,7 +88,8 @@ export class ClientTracker {
   add(r: AttemptRecord): void {
     if (r.client === undefined) return;
     let c = this.byClient.get(r.client);
-    if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0 }));
+    if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '' }));
+    c.last = outcomeKey(r);
     if ((r.try ?? 0) === 0) c.firstSched = r.sched;
     // A retry's sched is its drop (or failure) as the worker saw it plus the backoff: start − sched is wsrace's own lateness.
     else if (r.start !== null) recordMs(this.reconnects.retryLagMs, r.start - r.sched);

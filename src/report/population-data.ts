@@ -1,4 +1,5 @@
-import { POPULATION_BASE } from '../record/attempt.js';
+import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
+import { dropped, worked } from '../record/clients.js';
 import type { EventLine } from '../timeline/phase-report.js';
 import type { OutcomeKey, PopulationSeries } from './html/page-data.js';
 import { OUTCOME_SERIES, outcomeSeries } from './outcome-series.js';
@@ -15,7 +16,7 @@ export function codeSeries(closeCodes: Record<string, number>): string[] {
     .map(([c]) => c);
 }
 
-type PopulationEvent = Pick<EventLine, 'sched' | 'open' | 'end' | 'outcome' | 'code' | 'status' | 'serverClosed' | 'client' | 'try' | 'ok'>;
+type PopulationEvent = Pick<EventLine, 'sched' | 'open' | 'end' | 'outcome' | 'code' | 'status' | 'serverClosed' | 'client' | 'try' | 'ok' | 'msgs' | 'reply'>;
 
 const bump = (m: Map<number, number>, k: number, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
 
@@ -50,7 +51,8 @@ export class PopulationAccumulator {
       bump(delta, b(e.open));
       bump(delta, b(e.end), -1);
       this.buckets.add(b(e.open)).add(b(e.end));
-      if (e.outcome === 'close' && e.serverClosed === true) {
+      // A disconnect is a socket that served its client, cut (summary.disconnects); one closed at once is the herd's.
+      if (dropped(e as AttemptRecord)) {
         const i = this.codes.indexOf(String(e.code ?? 1006));
         bump(this.disconnects[i < 0 ? this.codes.length : i], b(e.end));
       }
@@ -60,7 +62,7 @@ export class PopulationAccumulator {
       this.buckets.add(k);
       let c = this.herd.get(k);
       if (!c) this.herd.set(k, (c = Object.fromEntries(OUTCOME_SERIES.map((s) => [s, 0])) as Record<OutcomeKey, number>));
-      c[e.open !== null && e.ok !== undefined ? 'opened' : outcomeSeries(e)]++;
+      c[worked(e as AttemptRecord) ? 'opened' : outcomeSeries(e)]++;
     }
   }
 

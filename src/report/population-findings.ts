@@ -98,6 +98,13 @@ function comebacks({ clients: c }: PopulationFindingsInput): string[] {
     const a = c.attemptsPerReconnect;
     parts.push(`p99 outage ${span(o.p99)} (p50 ${span(o.p50)}, max ${span(o.max)}), ${a.mean ?? 0} attempt${a.mean === 1 ? '' : 's'} per comeback (max ${a.max})`);
   }
-  parts.push(c.neverBack === 0 ? 'all came back' : `${num(c.neverBack)} never came back`);
+  parts.push(c.neverBack === 0 ? 'all came back' : `${num(c.neverBack)} never came back${lastOutcomes(c.neverBackLast)}`);
   return [parts.join('; ')];
+}
+
+/** " (their last attempts: 12 http_503, 8 handshake_timeout)", most first; empty when the run did not say (an older summary). */
+function lastOutcomes(last: Record<string, number> | undefined): string {
+  const entries = Object.entries(last ?? {}).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  if (entries.length === 0) return '';
+  return ` (their last attempts: ${entries.map(([k, n]) => `${num(n)} ${k}`).join(', ')})`;
 }

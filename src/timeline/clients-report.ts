@@ -23,6 +23,8 @@ export interface ClientsReport {
   drops: number;
   reconnected: number;
   neverBack: number;
+  /** Of the clients not back, how many ended on each outcome (reconnect.on's keys): one `on` does not list stopped them at once, `interrupted` was still trying at the end. */
+  neverBackLast: Record<string, number>;
   /** Per comeback: the drop → the next working socket, → its first answered message (with a stream), and the attempts it took. */
   reconnectMs: LatencyStats;
   outageMs: LatencyStats;
@@ -76,6 +78,8 @@ export function clientsReport(clients: readonly ClientProgress[], timeline: Phas
 /** The drops and the comebacks: what a connected user felt when the target cut them. */
 function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | undefined) {
   const dropped = clients.filter((c) => c.drops > 0);
+  const neverBackLast: Record<string, number> = {};
+  for (const c of dropped) if (c.droppedAt !== null) countInto(neverBackLast, c.last);
   const counts = reconnects?.attempts ?? {};
   const n = Object.values(counts).reduce((a, b) => a + b, 0);
   const sum = Object.entries(counts).reduce((a, [k, v]) => a + Number(k) * v, 0);
@@ -84,6 +88,7 @@ function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | 
     drops: dropped.reduce((a, c) => a + c.drops, 0),
     reconnected: dropped.filter((c) => c.droppedAt === null).length,
     neverBack: dropped.filter((c) => c.droppedAt !== null).length,
+    neverBackLast,
     reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
     outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),
     retryLagMs: latencyStats(reconnects?.retryLagMs ?? createHistogram()),

@@ -6,7 +6,7 @@ import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/tot
 import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, READY, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
-import { worked } from '../record/clients.js';
+import { dropped, worked } from '../record/clients.js';
 import { OutageKind, OutageLog, type Outage } from './outage.js';
 import { countInto } from '../util/counts.js';
 
@@ -61,7 +61,7 @@ export class PhaseAttributor {
       addAttempt(a.totals, e as unknown as AttemptRecord);
       if (e.open !== null) recordMs(a.handshake, e.open - e.sched);
     }
-    if (e.outcome === 'close' && e.serverClosed === true && e.open !== null) this.disconnected(e);
+    if (dropped(e as unknown as AttemptRecord)) this.disconnected(e);
     if ((e.try ?? 0) > 0) {
       let r = this.retries.get(phase);
       if (!r) this.retries.set(phase, (r = emptyTotals()));
@@ -88,7 +88,7 @@ export class PhaseAttributor {
     return phase;
   }
 
-  /** A socket the server (or the network) closed after it opened, counted by the phase it closed in. */
+  /** A socket that served its client and was then closed by the server (or the network), counted by the phase it closed in. */
   private disconnected(e: EventLine): void {
     const code = String(e.code ?? 1006);
     const phase = phaseAt(this.timeline, e.end);
@@ -97,8 +97,7 @@ export class PhaseAttributor {
       d.total++;
       countInto(d.closeCodes, code);
     }
-    // The cut users felt: sockets that served their client (a retry closed 1011 at once is the herd's, told apart).
-    if (worked(e)) this.burst.add(e.end, code);
+    this.burst.add(e.end, code);
   }
 
   /** Phases in timeline order; phases no attempt fell into are left out. */
@@ -121,7 +120,7 @@ export class PhaseAttributor {
 
 const isPopulationClient = (client: number | undefined) => client !== undefined && client >= POPULATION_BASE;
 
-/** Closes of established sockets that wsrace did not ask for, by close code, by the phase in effect when they closed. */
+/** Closes wsrace did not ask for of sockets that served their client (record/clients.ts worked()), by close code, by the phase in effect when they closed. */
 export interface Disconnects {
   total: number;
   closeCodes: Record<string, number>;
@@ -129,7 +128,7 @@ export interface Disconnects {
 }
 
 export interface Attribution {
-  /** Server-side (or network) closes of established sockets, by the phase they closed in. */
+  /** Server-side (or network) closes of sockets that served their client, by the phase they closed in. */
   disconnects: Disconnects;
   /** The largest burst of those disconnects (the cut), for the findings; null without any. */
   burst?: DisconnectBurst | null;

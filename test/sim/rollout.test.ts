@@ -8,6 +8,7 @@ import { parseScenarioText } from '../../src/scenario/load.js';
 import { runScenario } from '../../src/run/run.js';
 import { joinByPort, readEvents, readMessages, type EventRow } from '../helpers/coldstart.js';
 import { readTruth, type TruthLine } from './helpers.js';
+import { outcomeKey } from '../../src/record/clients.js';
 
 describe('rollout decisions (pure)', () => {
   it('shifts B\'s plan to rollout-at, never lets its marks come before it, and moves traffic by the strategy', () => {
@@ -132,14 +133,19 @@ describe('a population through the rollout simulator (real sockets)', () => {
     const lines = readTruth(join(dir, '..', 'truth.ndjson'));
     const closes = lines.filter((l) => l.type === 'close');
     expect(closes, 'A held the whole population when it drained').toHaveLength(clients);
-    // Disconnects by code: A's 1012s, and the sockets B opened and closed 1011 at once (opened, then closed by the server).
+    // Disconnects by code are A's closes, exactly: the sockets B accepted and closed 1011 at once never served a client (no stream: closed
+    // within SERVED_AFTER_MS), so they are failed retries, not disconnects, and no client came back on one.
+    expect({ total: s.disconnects.total, closeCodes: s.disconnects.closeCodes }).toEqual({ total: clients, closeCodes: { '1012': clients } });
     const b1011 = lines.filter((l) => l.type === 'conn' && l.rev === 'B' && l.action === 'close_1011').length;
-    expect(s.disconnects).toMatchObject({ total: closes.length + b1011, closeCodes: { '1012': closes.length, ...(b1011 > 0 ? { '1011': b1011 } : {}) } });
-    expect(s.clients).toMatchObject({ dropped: clients, reconnected: clients, neverBack: 0 });
+    expect(b1011).toBeGreaterThan(0);
+    expect(s.clients).toMatchObject({ dropped: clients, drops: clients, reconnected: clients, neverBack: 0 });
+
     // Every retry that started is timed against its backoff, as events.ndjson has them.
     const retries = readEvents(dir).filter((e) => (e.try ?? 0) >= 1 && e.start !== null);
     expect(retries.length).toBeGreaterThan(0);
     expect(s.clients!.retryLagMs.count).toBe(retries.length);
+    // A client is back on the socket B kept, never on one it closed 1011: each comeback counts every retry it took, so they add up to all of them.
+    expect(Math.round(s.clients!.attemptsPerReconnect.mean! * clients)).toBe(retries.length);
     // Every attempt B decided is one wsrace made, with the outcome B gave it, phase by phase.
     const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
     expect(pairs).toHaveLength(lines.filter((l) => l.type === 'conn' && l.rev === 'B').length);
@@ -167,6 +173,13 @@ describe('a population through the rollout simulator (real sockets)', () => {
     expect(closes.every((c) => c.cut === true)).toBe(true);
     expect(s.disconnects).toMatchObject({ total: clients, closeCodes: { '1006': clients } });
     expect(s.clients).toMatchObject({ dropped: clients, reconnected: 0, neverBack: clients });
+    // Why they are not back: each client's latest attempt, as events.ndjson has it (503s it kept retrying, or one the run's end cut short).
+    const latest = new Map<number, EventRow>();
+    for (const e of readEvents(dir)) if (e.client !== undefined) latest.set(e.client, e);
+    const why: Record<string, number> = {};
+    for (const e of latest.values()) why[outcomeKey(e)] = (why[outcomeKey(e)] ?? 0) + 1;
+    expect(s.clients!.neverBackLast).toEqual(why);
+    expect(Object.keys(why).every((k) => ['http_503', 'interrupted', 'dropped'].includes(k))).toBe(true);
     const b = lines.filter((l) => l.type === 'conn' && l.rev === 'B');
     const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
     expect(pairs).toHaveLength(b.length);
