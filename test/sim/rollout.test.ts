@@ -138,6 +138,14 @@ describe('a population through the rollout simulator (real sockets)', () => {
     expect({ total: s.disconnects.total, closeCodes: s.disconnects.closeCodes }).toEqual({ total: clients, closeCodes: { '1012': clients } });
     const b1011 = lines.filter((l) => l.type === 'conn' && l.rev === 'B' && l.action === 'close_1011').length;
     expect(b1011).toBeGreaterThan(0);
+    // Each disconnect is counted in the phase in effect when it closed (B's, during the drain), not when its socket was scheduled (A's ready).
+    const spanAt = (ms: number) => s.timeline.filter((x) => x.startMs <= ms).at(-1)?.phase ?? 'unknown';
+    const cut = readEvents(dir).filter((e) => e.outcome === 'close' && e.code === 1012 && e.serverClosed);
+    expect(cut).toHaveLength(clients);
+    expect(new Set(cut.map((e) => spanAt(e.sched)))).toEqual(new Set(['ready']));
+    const byClose = tally(cut.map((e) => ({ phase: spanAt(e.end), what: '1012' })));
+    expect(Object.fromEntries(Object.entries(s.disconnects.phases).map(([p, d]) => [p, d.closeCodes]))).toEqual(byClose);
+    expect(Object.keys(byClose).some((p) => p !== 'ready'), `the drain closed during B's startup: ${JSON.stringify(byClose)}`).toBe(true);
     expect(s.clients).toMatchObject({ dropped: clients, drops: clients, reconnected: clients, neverBack: 0 });
 
     // Every retry that started is timed against its backoff, as events.ndjson has them.
@@ -151,6 +159,11 @@ describe('a population through the rollout simulator (real sockets)', () => {
     expect(pairs).toHaveLength(lines.filter((l) => l.type === 'conn' && l.rev === 'B').length);
     expect(tally(pairs.map(({ e, t }) => ({ phase: String(t.phase), what: seenAs(e) })))).toEqual(tally(pairs.map(({ t }) => ({ phase: String(t.phase), what: decided(t.action) }))));
     expect(pairs.some(({ t }) => t.action === 'close_1011'), 'the herd met B in its race window').toBe(true);
+    // The herd's outcomes in summary.clients.retriesByPhase (by the phase each retry was scheduled in) add up to what B decided.
+    const herd = Object.values(s.clients!.retriesByPhase!);
+    const sum = (pick: (t: (typeof herd)[number]) => number) => herd.reduce((n, t) => n + pick(t), 0);
+    const bConns = lines.filter((l) => l.type === 'conn' && l.rev === 'B');
+    expect({ attempted: sum((t) => t.attempted), c1011: sum((t) => t.closeCodes['1011'] ?? 0) }).toEqual({ attempted: bConns.length, c1011: b1011 });
     // B started when the run's deploy trigger asked for it (POST /_sim/rollout), once.
     expect(s.triggerExit).toMatchObject({ code: 0, signal: null });
     const asked = lines.filter((l) => l.type === 'rollout');
