@@ -258,6 +258,8 @@ describe('CLI input errors exit 2 and run nothing', () => {
     const r = await runCli(['run', file, '--bogus-flag']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown argument: bogus-flag$/im);
+    expect(r.stderr).toMatch(/^Run "wsrace run --help" for usage\.$/m); // the command's own help
+    expect((await runCli(['--bogus-flag'])).stderr).toMatch(/^Run "wsrace --help" for usage\.$/m);
     const v = await runCli(['validate', file]);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/ok — "t": 10 attempts over 1\.00s/);

@@ -26,6 +26,8 @@ describe('thresholds', () => {
     expect(() => parseThreshold('afterReady.closeCodes.abc == 0')).toThrow('"afterReady.closeCodes.abc": "abc" is not a close code (four digits, e.g. 1011)');
     expect(() => parseThreshold('totals.httpStatus.5030 == 0')).toThrow('"totals.httpStatus.5030": "5030" is not an HTTP status (e.g. 503)');
     expect(() => parseThreshold('steps.s.closed.10 == 0')).toThrow('"steps.s.closed.10": "10" is not a close code (four digits, e.g. 1011)');
+    expect(() => parseThreshold('disconnects.closeCodes.106 == 0')).toThrow('"disconnects.closeCodes.106": "106" is not a close code (four digits, e.g. 1006)');
+    expect(() => parseThreshold('disconnects.phases.ready.closeCodes.x == 0')).toThrow('"disconnects.phases.ready.closeCodes.x": "x" is not a close code (four digits, e.g. 1006)');
     expect(() => parseThreshold('total.errors.refused == 0')).toThrow(/^"total\.errors\.refused" is not a summary\.json value/); // the block is misspelt, not the kind
     for (const ok of ['totals.errors.handshake_timeout == 0', 'phases.init_db.closeCodes.1011 == 0', 'beforeReady.httpStatus.503 < 5', 'steps.s.closed.4000 == 0']) expect(() => parseThreshold(ok)).not.toThrow();
   });
@@ -46,7 +48,7 @@ describe('thresholds', () => {
   });
 
   it('a quoted name stands only where a name may: not as a block, a count or a close code', () => {
-    const general = (p: string) => `"${p}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, phases."db.migrate".attempted, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms)`;
+    const general = (p: string) => `"${p}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, phases."db.migrate".attempted, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms, disconnects.closeCodes.1006, clients.outageMs.p99, clients.neverBack)`;
     expect(() => parseThreshold('phases.db.migrate.attempted == 0')).toThrow(general('phases.db.migrate.attempted'));
     expect(() => parseThreshold('"tot.als".attempted == 0')).toThrow(general('"tot.als".attempted'));
     expect(() => parseThreshold('phases."db.migrate"."atte.mpted" == 0')).toThrow(general('phases."db.migrate"."atte.mpted"'));

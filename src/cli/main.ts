@@ -9,6 +9,8 @@ import { reportCommand } from './commands/report.js';
 import { mergeCommand } from './commands/merge.js';
 import { EXIT, exitFor } from './exit.js';
 
+const COMMANDS = ['run', 'validate', 'sim', 'correlate', 'compare', 'report', 'merge'];
+
 /** The `wsrace` command line: a thin layer over the library (src/index.ts). */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   const cli = yargs(argv)
@@ -21,14 +23,14 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(compareCommand)
     .command(reportCommand)
     .command(mergeCommand)
-    .demandCommand(1, 'Give a command: run, validate, sim, correlate, compare, report, merge')
+    .demandCommand(1, `Give a command: ${COMMANDS.join(', ')}`)
     .strict()
     .help()
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, err) => {
       if (err) throw err;
-      process.stderr.write(`wsrace: ${withoutCamelCaseEchoes(message)}\nRun "wsrace --help" for usage.\n`);
+      process.stderr.write(`wsrace: ${withoutCamelCaseEchoes(message)}\nRun "${helpCommand(argv)}" for usage.\n`);
       process.exit(EXIT.badInput);
     });
   try {
@@ -38,6 +40,12 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     process.stderr.write(`${message}\n`);
     process.exitCode = code;
   }
+}
+
+/** The help that answers a usage error: the command's own when the line named one ("wsrace sim --help"). */
+export function helpCommand(args: readonly string[]): string {
+  const command = args.find((a) => !a.startsWith('-'));
+  return command !== undefined && COMMANDS.includes(command) ? `wsrace ${command} --help` : 'wsrace --help';
 }
 
 /** yargs reports an unknown --foo-bar twice (foo-bar, fooBar); show each once, as typed. */

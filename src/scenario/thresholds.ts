@@ -134,5 +134,6 @@ function unknownPathMessage(shape: string, path: string, last: string): string {
     const expected = { errors: `an error kind: ${ERROR_KINDS.join(', ')}`, closeCodes: 'a close code (four digits, e.g. 1011)', closed: 'a close code (four digits, e.g. 1011)', httpStatus: 'an HTTP status (e.g. 503)' }[map];
     return `"${path}": "${last}" is not ${expected}`;
   }
-  return `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, phases."db.migrate".attempted, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms)`;
+  if (/^disconnects(\.phases\.[^.]+)?\.closeCodes\.[^.]+$/.test(shape)) return `"${path}": "${last}" is not a close code (four digits, e.g. 1006)`;
+  return `"${path}" is not a summary.json value a threshold can check (expected e.g. totals.closeCodes.1011, afterReady.httpStatus.503, phases.websocket.closeCodes.1011, phases."db.migrate".attempted, handshakeMs.p99, ready.atMs, health.firstAnswerMs, outage.longest503Ms, disconnects.closeCodes.1006, clients.outageMs.p99, clients.neverBack)`;
 }
