@@ -43,7 +43,7 @@ describe('rollout decisions (pure)', () => {
  * after T0: the population (over 300 ms) is connected by then, however long the workers took to
  * start before T0. Startup at 1/20 scale (~1 s).
  */
-async function rolloutRun(o: { clients: number; sim: SimOptions; session?: string; duration?: string }) {
+async function rolloutRun(o: { clients: number; sim: SimOptions; session?: string; duration?: string; health?: boolean }) {
   const dir = mkdtempSync(join(tmpdir(), 'wsrace-rollout-'));
   const logFile = join(dir, 'sim.log');
   const log = createWriteStream(logFile);
@@ -63,7 +63,7 @@ load:
 ${o.session ?? ''}
 timeline:
   log: { command: "tail -n +1 -f ${logFile}" }
-  readyFrom: log
+${o.health ? `  health: { url: ${sim.httpUrl}/health, interval: 20ms }\n  readyFrom: health` : '  readyFrom: log'}
 `;
   try {
     const result = await runScenario(parseScenarioText(text, 'rollout.yaml'), { outDir: join(dir, 'run'), workers: 1 });
@@ -198,6 +198,27 @@ describe('a population through the rollout simulator (real sockets)', () => {
     expect(pairs).toHaveLength(b.length);
     expect(pairs.map(({ e }) => seenAs(e))).toEqual(b.map(() => 'http_503'));
     expect(b.length).toBeGreaterThanOrEqual(clients);
+  }, 30_000);
+
+  it('recreate onto a queued revision, drain 1001, ready from /health: every client cut 1001, its reconnect held until B is ready, all back; the health source sees B\'s startup as a restart', async () => {
+    const clients = 20;
+    const { result, dir } = await rolloutRun({ clients, health: true, sim: { newProfile: 'queued', strategy: 'recreate', drain: '1001', drainOverMs: 2000 } });
+    const s = result.summary;
+    const lines = readTruth(join(dir, '..', 'truth.ndjson'));
+    const closes = lines.filter((l) => l.type === 'close');
+    expect(closes).toHaveLength(clients);
+    expect({ total: s.disconnects.total, closeCodes: s.disconnects.closeCodes }).toEqual({ total: clients, closeCodes: { '1001': clients } });
+    expect(s.clients).toMatchObject({ dropped: clients, drops: clients, reconnected: clients, neverBack: 0 });
+    // B held each reconnect (queued) and completed it when ready: wsrace saw every one open, after B's ready.
+    const b = lines.filter((l) => l.type === 'conn' && l.rev === 'B');
+    expect(b.map((l) => l.action)).toEqual(b.map(() => 'queued'));
+    const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
+    expect(pairs).toHaveLength(b.length);
+    expect(pairs.every(({ e }) => e.open !== null)).toBe(true);
+    // /health went to B at the rollout (recreate): 503 while it started, then 200 — the health source's second ready.
+    expect(s.ready.source).toBe('health');
+    expect(s.restarts).toHaveLength(1);
+    expect(s.restarts![0].readyAtMs).not.toBeNull();
   }, 30_000);
 
   it('a stream through the drain: the messages each dropped socket lost are those A still held when it closed (its unsent msg lines)', async () => {
