@@ -125,7 +125,7 @@ describe('session.reconnect.on', () => {
     const settings = (text: string) => resolveSettings(parseScenarioText(text, 'ok.yaml', {}, {}), { workers: 1 } as RunOptions);
     const population = 'name: p\ntarget:\n  url: ws://127.0.0.1:9/ws\nload:\n  population: { clients: 5, over: 1s }\n  duration: 5s\nsession:\n  reconnect: { max: 20 }\n';
     expect(settings(population).population!.reconnect).toMatchObject({ on: POPULATION_RECONNECT_ON, max: 20 });
-    expect(POPULATION_RECONNECT_ON).toEqual(['1001', '1006', '1011', '1012', '1013', 'http_503', 'refused', 'reset']);
+    expect(POPULATION_RECONNECT_ON).toEqual(['1001', '1006', '1011', '1012', '1013', 'http_502', 'http_503', 'http_504', 'refused', 'reset']);
     expect(settings(base + 'session:\n  reconnect: { max: 20 }\n').connection.reconnect).toMatchObject({ on: ARRIVAL_RECONNECT_ON, max: 20 });
     expect(ARRIVAL_RECONNECT_ON).toEqual(['1006', '1011', '1012', '1013', 'http_503', 'refused']);
     expect(settings(population.replace('{ max: 20 }', '{ on: [1012] }')).population!.reconnect!.on).toEqual(['1012']);

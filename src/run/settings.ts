@@ -152,9 +152,10 @@ export function engineOptions(s: RunSettings): EngineOptions {
 /**
  * load.population for the engine. Its clients reconnect on session.reconnect's outcomes and
  * backoff, or on every drop a user would retry: going away, cut, server error, restart, try
- * again later, 503, refused, reset.
+ * again later, 503, refused, reset; and the 502 and 504 a reverse proxy answers while the
+ * revision behind it is down or not up yet (nginx mid-rollout), the same answer as a 503.
  */
-export const POPULATION_RECONNECT_ON = ['1001', '1006', '1011', '1012', '1013', 'http_503', 'refused', 'reset'];
+export const POPULATION_RECONNECT_ON = ['1001', '1006', '1011', '1012', '1013', 'http_502', 'http_503', 'http_504', 'refused', 'reset'];
 /** What reconnecting arrivals (session.reconnect without a population) retry on when `on` is not given. */
 export const ARRIVAL_RECONNECT_ON = ['1006', '1011', '1012', '1013', 'http_503', 'refused'];
 
