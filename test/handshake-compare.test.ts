@@ -314,6 +314,7 @@ function hostFor(base: string, offer: Offer, handshake: 'wsrace' | 'ws', results
     send: [],
     expect: null,
     closeTimeoutMs: 300,
+    servedAfterMs: 1000,
     localAddresses: [],
     sourcePorts: null,
     steps: null,

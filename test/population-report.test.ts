@@ -14,7 +14,7 @@ import type { EventLine } from '../src/timeline/phase-report.js';
 import { EventClients } from '../src/timeline/clients-report.js';
 import { attributeEventsFile } from '../src/timeline/phase-report.js';
 import { now } from '../src/util/clock.js';
-import { SERVED_AFTER_MS } from '../src/record/clients.js';
+import { servedAfterOf } from '../src/record/clients.js';
 import { findChromium } from './helpers/browser.js';
 
 /**
@@ -23,6 +23,8 @@ import { findChromium } from './helpers/browser.js';
  * the findings and the console say must be exactly that.
  */
 const N = 20;
+/** session.servedAfter, shorter than the default 1 s: the run, the report and a merge all read it from the scenario. */
+const SERVED_AFTER = 300;
 const root = mkdtempSync(join(tmpdir(), 'wsrace-population-report-'));
 let wss: WebSocketServer;
 let cutAt = 0; // epoch ms on wsrace's clock
@@ -38,18 +40,18 @@ beforeAll(async () => {
   wss.on('connection', (ws) => {
     open.add(ws);
     ws.on('close', () => open.delete(ws));
-    // 1.2 s after the N-th client is connected, so every socket has served its client (SERVED_AFTER_MS) when it is cut.
+    // 0.5 s after the N-th client is connected: every socket has served its client by the scenario's session.servedAfter (300 ms) when it is cut.
     if (!cutPlanned && open.size === N) {
       cutPlanned = true;
       setTimeout(() => {
         cutAt = now();
         for (const s of open) s.close(1012, 'restarting');
-      }, SERVED_AFTER_MS + 200);
+      }, SERVED_AFTER + 200);
     }
   });
   const port = (wss.address() as { port: number }).port;
   const scenario = parseScenarioText(
-    `name: pop-restart\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  population: { clients: ${N}, over: 400ms }\n  duration: 3700ms\nthresholds:\n  - "disconnects.closeCodes.1012 == ${N}"\n  - "clients.neverBack == 0"\n  - "clients.retryLagMs.count == ${N}"\n`,
+    `name: pop-restart\ntarget:\n  url: ws://127.0.0.1:${port}/ws\nload:\n  population: { clients: ${N}, over: 400ms }\n  duration: 3000ms\nsession:\n  servedAfter: ${SERVED_AFTER}ms\nthresholds:\n  - "disconnects.closeCodes.1012 == ${N}"\n  - "clients.neverBack == 0"\n  - "clients.retryLagMs.count == ${N}"\n`,
     'pop.yaml',
   );
   run = await runScenario(scenario, { outDir: join(root, 'run'), workers: 1 });
@@ -73,7 +75,7 @@ describe('a population cut by a restart (1012)', () => {
   it('a merge follows the clients again from events.ndjson alone: the same block as the live tracker', async () => {
     const { retriesByPhase: _herd, ...live } = run.summary.clients!;
     const timeline = { spans: [], readyAtMs: null, failedAtMs: null };
-    const clients = new EventClients(false, run.summary.t0EpochMs!);
+    const clients = new EventClients(false, run.summary.t0EpochMs!, servedAfterOf(JSON.parse(readFileSync(join(run.outDir, 'scenario.json'), 'utf8'))));
     await attributeEventsFile(join(run.outDir, 'events.ndjson'), timeline, { visit: (e) => clients.add(e) });
     const again = clients.report(timeline);
     const counts = (c: typeof live) => [c.clients, c.connected, c.retries, c.dropped, c.drops, c.reconnected, c.neverBack, c.attemptsPerClient, c.attemptsPerReconnect, c.reconnectMs.count, c.outageMs.count, c.retryLagMs.count];

@@ -126,7 +126,7 @@ describe('every other end() is Node’s own', () => {
       seen.push(quiet());
       const { port1, port2 } = new MessageChannel();
       port1.on('message', (msg) => { if (msg.type === 'ready') port1.postMessage({ type: 'go', scheduleStart: Date.now() }); });
-      const connection = { url: 'ws://127.0.0.1:9/', headers: {}, subprotocols: [], handshakeTimeoutMs: 1000, perMessageDeflate: false, maxPayload: 1048576, holdMs: 0, send: [], expect: null, closeTimeoutMs: 1000, localAddresses: [], sourcePorts: null, steps: null, users: null, reconnect: null, tls: null, stream: null, serverSeq: null };
+      const connection = { url: 'ws://127.0.0.1:9/', headers: {}, subprotocols: [], handshakeTimeoutMs: 1000, perMessageDeflate: false, maxPayload: 1048576, holdMs: 0, send: [], expect: null, closeTimeoutMs: 1000, servedAfterMs: 1000, localAddresses: [], sourcePorts: null, steps: null, users: null, reconnect: null, tls: null, stream: null, serverSeq: null };
       const task = { workerIndex: 0, workerCount: 1, stripe: { index: 0, count: 1 }, stages: [], capacity: 1, drainTimeoutMs: 0, tickMs: 1000, connection, awaitSeal: false, warmup: 0, spinBudget: 0, nice: null, population: null, port: port2 };
       const done = await runWorker(task);
       seen.push(quiet());

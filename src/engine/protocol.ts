@@ -38,6 +38,8 @@ export interface ConnectionSettings {
   send: string[];
   expect: { match: string; withinMs: number } | null;
   closeTimeoutMs: number;
+  /** session.servedAfter: without a stream, a socket the server closes sooner after its steps never served its client (record/clients.ts worked()). */
+  servedAfterMs: number;
   /** Source addresses, rotated by attempt index; empty: the system picks. */
   localAddresses: string[];
   /** With source addresses, the ports wsrace picks from (each worker its stripe's slice: source-ports.ts); null: the kernel picks. */

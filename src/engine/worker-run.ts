@@ -314,7 +314,7 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   /** A population client's next try: after a drop of a socket that worked, or a failed try; never once the population's time is up. */
   private populationRetry(r: AttemptRecord): number | null {
     if (this.populationOver) return null;
-    const failures = worked(r) ? 0 : (this.failures.get(r.client!) ?? 0) + 1;
+    const failures = worked(r, this.settings.servedAfterMs) ? 0 : (this.failures.get(r.client!) ?? 0) + 1;
     this.failures.set(r.client!, failures);
     return populationRetryDelay(this.task.population!, r, failures, Math.random());
   }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptRecord } from '../record/attempt.js';
-import { dropped } from '../record/clients.js';
+import { dropped, SERVED_AFTER_MS } from '../record/clients.js';
 import { MSG_DUPLICATE, MSG_GAP, MSG_LATE, MSG_LOST, MSG_REPLIED, MSG_UNMATCHED } from '../record/messages.js';
 
 /** Who the series belong to: every series carries these labels. */
@@ -39,7 +39,11 @@ export class WsraceMetrics {
   private readonly thresholdOk: Gauge<'expr'>;
   private currentPhase: string | null = null;
 
-  constructor(identity: MetricsIdentity) {
+  constructor(
+    identity: MetricsIdentity,
+    /** session.servedAfter: which server closes are disconnects (record/clients.ts). */
+    private readonly servedAfterMs = SERVED_AFTER_MS,
+  ) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ scenario: identity.scenario, run: identity.run, shard: identity.shard });
     this.attempts = new Counter({ name: 'wsrace_attempts_total', help: 'Connection attempts by outcome (close code, HTTP status or error kind) and the startup phase they were scheduled in.', labelNames: ['outcome', 'code', 'status', 'error', 'phase'], registers });
@@ -70,7 +74,7 @@ export class WsraceMetrics {
     if (r.open !== null) this.handshake.observe({ phase, result: 'open' }, Math.max(0, r.open - r.sched) / 1000);
     else if (r.outcome !== 'interrupted' && r.outcome !== 'dropped' && r.outcome !== 'lost') this.handshake.observe({ phase, result: 'fail' }, Math.max(0, r.end - r.sched) / 1000);
     if (r.start !== null) this.lag.observe(Math.max(0, r.start - r.sched) / 1000);
-    if (dropped(r)) this.disconnects.inc({ code, phase: endPhase });
+    if (dropped(r, this.servedAfterMs)) this.disconnects.inc({ code, phase: endPhase });
   }
 
   /** One message entry (record/messages.ts): its kind, its round trip in ms (-1 without a reply). */

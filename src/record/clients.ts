@@ -38,26 +38,35 @@ export function connected(r: AttemptRecord): boolean {
 
 /**
  * How long a socket without a stream must stay open after its script before the server closes
- * it to have served its client: a server that accepts and closes at once (racy's 101 then 1011)
- * does so within a round trip; a cut after this long is a drop of a socket that worked.
+ * it to have served its client, unless the scenario says (session.servedAfter): a server that
+ * accepts and closes at once (racy's 101 then 1011) does so within a round trip; a cut after
+ * this long is a drop of a socket that worked.
  */
 export const SERVED_AFTER_MS = 1000;
 
+/** session.servedAfter of a run folder's scenario.json (parsed); SERVED_AFTER_MS for an older folder without it. */
+export function servedAfterOf(scenario: unknown): number {
+  const v = (scenario as { session?: { servedAfter?: unknown } } | null)?.session?.servedAfter;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : SERVED_AFTER_MS;
+}
+
+type Served = Pick<AttemptRecord, 'open' | 'ok' | 'msgs' | 'reply' | 'end' | 'serverClosed'>;
+
 /**
  * A socket served its client: it opened, its script completed and, when it streamed, a message of
- * it was answered; without a stream, the server did not close it within SERVED_AFTER_MS of that —
+ * it was answered; without a stream, the server did not close it within `servedAfterMs` of that —
  * however it ended later. A socket the server accepts and closes (1011) before answering anything
  * (or at once) never served: for its client the outage goes on, and it is no disconnect.
  */
-export function worked(r: Pick<AttemptRecord, 'open' | 'ok' | 'msgs' | 'reply' | 'end' | 'serverClosed'>): boolean {
+export function worked(r: Served, servedAfterMs = SERVED_AFTER_MS): boolean {
   if (r.open === null || r.ok === undefined) return false;
   if (r.msgs !== undefined) return r.reply !== undefined;
-  return r.serverClosed !== true || r.end - r.ok >= SERVED_AFTER_MS;
+  return r.serverClosed !== true || r.end - r.ok >= servedAfterMs;
 }
 
 /** A socket that served its client was then cut by the server or the network: its client must reconnect. */
-export function dropped(r: AttemptRecord): boolean {
-  return worked(r) && r.outcome === 'close' && r.serverClosed === true;
+export function dropped(r: Served & Pick<AttemptRecord, 'outcome'>, servedAfterMs = SERVED_AFTER_MS): boolean {
+  return worked(r, servedAfterMs) && r.outcome === 'close' && r.serverClosed === true;
 }
 
 /**
@@ -82,8 +91,11 @@ export class ClientTracker {
   private readonly byClient = new Map<number, ClientProgress>();
   readonly reconnects: Reconnects = { reconnectMs: createHistogram(), outageMs: createHistogram(), retryLagMs: createHistogram(), attempts: {} };
 
-  /** `streams`: the scenario has a stream, so a client is back at its first answered message, not at open. */
-  constructor(private readonly streams = false) {}
+  /** `streams`: the scenario has a stream, so a client is back at its first answered message, not at open; `servedAfterMs`: session.servedAfter. */
+  constructor(
+    private readonly streams = false,
+    readonly servedAfterMs = SERVED_AFTER_MS,
+  ) {}
 
   add(r: AttemptRecord): void {
     if (r.client === undefined) return;
@@ -95,9 +107,9 @@ export class ClientTracker {
     else if (r.start !== null) recordMs(this.reconnects.retryLagMs, r.start - r.sched);
     c.attempts++;
     // A population client's socket is never closed by the client before the end: one that worked, connected it.
-    if (c.connectedAt === null && (r.client >= POPULATION_BASE ? worked(r) : connected(r))) c.connectedAt = r.ok!;
+    if (c.connectedAt === null && (r.client >= POPULATION_BASE ? worked(r, this.servedAfterMs) : connected(r))) c.connectedAt = r.ok!;
     if (c.droppedAt !== null) this.afterDrop(c, r);
-    if (dropped(r)) {
+    if (dropped(r, this.servedAfterMs)) {
       c.drops++;
       c.droppedAt = r.end;
       c.sinceDrop = 0;
@@ -108,7 +120,7 @@ export class ClientTracker {
   private afterDrop(c: ClientProgress, r: AttemptRecord): void {
     c.sinceDrop++;
     const answeredAt = this.streams ? r.reply : r.ok;
-    if (!worked(r) || answeredAt === undefined) return;
+    if (!worked(r, this.servedAfterMs) || answeredAt === undefined) return;
     c.back++;
     recordMs(this.reconnects.reconnectMs, r.ok! - c.droppedAt!);
     recordMs(this.reconnects.outageMs, answeredAt - c.droppedAt!);

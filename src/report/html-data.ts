@@ -1,3 +1,4 @@
+import { servedAfterOf } from '../record/clients.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -146,7 +147,7 @@ export async function loadReportData(runDir: string, options: { bucketMs?: numbe
   const scenario: unknown = existsSync(scenarioPath) ? JSON.parse(await readFile(scenarioPath, 'utf8')) : null;
   const bucketMs = options.bucketMs ?? chooseBucketMs(summary.durationMs);
   const acc = new ReportAccumulator(bucketMs);
-  const population = new PopulationAccumulator(bucketMs, codeSeries(summary.disconnects?.closeCodes ?? {}));
+  const population = new PopulationAccumulator(bucketMs, codeSeries(summary.disconnects?.closeCodes ?? {}), servedAfterOf(scenario));
   const isEvent = (e: unknown): e is EventLine => typeof (e as EventLine | null)?.sched === 'number' && typeof (e as EventLine).outcome === 'string';
   const badEventLines = await readNdjsonLines(join(runDir, 'events.ndjson'), isEvent, (e) => {
     acc.add(e);

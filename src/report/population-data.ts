@@ -1,5 +1,5 @@
-import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
-import { dropped, worked } from '../record/clients.js';
+import { POPULATION_BASE } from '../record/attempt.js';
+import { dropped, SERVED_AFTER_MS, worked } from '../record/clients.js';
 import type { EventLine } from '../timeline/phase-report.js';
 import type { OutcomeKey, PopulationSeries } from './html/page-data.js';
 import { OUTCOME_SERIES, outcomeSeries } from './outcome-series.js';
@@ -38,6 +38,8 @@ export class PopulationAccumulator {
   constructor(
     private readonly bucketMs: number,
     private readonly codes: readonly string[],
+    /** session.servedAfter (record/clients.ts worked()). */
+    private readonly servedAfterMs = SERVED_AFTER_MS,
   ) {
     this.disconnects = [...codes, 'other'].map(() => new Map());
   }
@@ -52,7 +54,7 @@ export class PopulationAccumulator {
       bump(delta, b(e.end), -1);
       this.buckets.add(b(e.open)).add(b(e.end));
       // A disconnect is a socket that served its client, cut (summary.disconnects); one closed at once is the herd's.
-      if (dropped(e as AttemptRecord)) {
+      if (dropped(e, this.servedAfterMs)) {
         const i = this.codes.indexOf(String(e.code ?? 1006));
         bump(this.disconnects[i < 0 ? this.codes.length : i], b(e.end));
       }
@@ -62,7 +64,7 @@ export class PopulationAccumulator {
       this.buckets.add(k);
       let c = this.herd.get(k);
       if (!c) this.herd.set(k, (c = Object.fromEntries(OUTCOME_SERIES.map((s) => [s, 0])) as Record<OutcomeKey, number>));
-      c[worked(e as AttemptRecord) ? 'opened' : outcomeSeries(e)]++;
+      c[worked(e, this.servedAfterMs) ? 'opened' : outcomeSeries(e)]++;
     }
   }
 

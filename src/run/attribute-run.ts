@@ -3,6 +3,16 @@ import { join } from 'node:path';
 import type { PhaseTimeline } from '../timeline/attribute.js';
 import { attributeEventsFile, type Attribution, type EventLine } from '../timeline/phase-report.js';
 import { attributeMessagesFile, OpenTimes } from '../timeline/message-report.js';
+import { servedAfterOf } from '../record/clients.js';
+
+/** A run folder's scenario.json, parsed; null when it has none (an older run folder) or it does not parse. */
+export function scenarioOf(dir: string): unknown {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'scenario.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
 
 /**
  * What the messages' send lag by phase needs from a finished run folder (timeline/message-report.ts):
@@ -10,13 +20,8 @@ import { attributeMessagesFile, OpenTimes } from '../timeline/message-report.js'
  * in its events.ndjson pass. Null without a stream that sends (or without scenario.json: an older
  * run folder).
  */
-function sendLagCollector(dir: string): OpenTimes | null {
-  let every: unknown;
-  try {
-    every = (JSON.parse(readFileSync(join(dir, 'scenario.json'), 'utf8')) as { session?: { stream?: { every?: unknown } } }).session?.stream?.every;
-  } catch {
-    return null;
-  }
+function sendLagCollector(scenario: unknown): OpenTimes | null {
+  const every = (scenario as { session?: { stream?: { every?: unknown } } } | null)?.session?.stream?.every;
   return typeof every === 'number' && every > 0 ? new OpenTimes(every) : null;
 }
 
@@ -28,10 +33,12 @@ function sendLagCollector(dir: string): OpenTimes | null {
  * when not in `dir` (a merge reads its leader's).
  */
 export async function attributeRunFiles(dir: string, timeline: PhaseTimeline, options: { scenarioDir?: string; visit?: (e: EventLine) => void } = {}): Promise<Attribution> {
-  const lag = sendLagCollector(options.scenarioDir ?? dir);
+  const scenario = scenarioOf(options.scenarioDir ?? dir);
+  const lag = sendLagCollector(scenario);
   const { visit } = options;
   const attribution = await attributeEventsFile(join(dir, 'events.ndjson'), timeline, {
     rewrite: true,
+    servedAfterMs: servedAfterOf(scenario),
     visit:
       lag || visit
         ? (e) => {

@@ -63,7 +63,7 @@ export class LiveMetrics implements EngineListener {
     warn: (message: string) => void,
   ) {
     const identity = { scenario: settings.scenario.name, run: basename(outDir), shard: String(settings.shard?.index ?? 0) };
-    this.metrics = new WsraceMetrics(identity);
+    this.metrics = new WsraceMetrics(identity, settings.connection.servedAfterMs);
     this.exports = new MetricsExports(exportSettings, this.metrics, identity, warn);
     this.liveThresholds = settings.loaded.thresholds.filter((t) => notLive(t) === null);
   }

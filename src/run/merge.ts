@@ -10,7 +10,8 @@ import { readHlog } from '../report/hlog.js';
 import { summarizeTimeline } from '../report/assemble.js';
 import { buildSummary, thresholdsOf, type Summary } from '../report/summary.js';
 import { writeRunReports } from '../report/run-files.js';
-import { attributeRunFiles } from './attribute-run.js';
+import { attributeRunFiles, scenarioOf } from './attribute-run.js';
+import { servedAfterOf } from '../record/clients.js';
 import { EventClients } from '../timeline/clients-report.js';
 import { loadRunTimeline, timelineLine } from '../timeline/supplied.js';
 import type { TimelineEvent } from '../timeline/types.js';
@@ -46,7 +47,7 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again, in the same pass.
-  const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0) : null;
+  const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0, servedAfterOf(scenarioOf(leader.dir))) : null;
   const attribution = await attributeRunFiles(outDir, timeline, { scenarioDir: leader.dir, visit: clients ? (e) => clients.add(e) : undefined });
   const clientsBlock = clients?.report(timeline);
   const summary = buildSummary({

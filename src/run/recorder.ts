@@ -6,7 +6,7 @@ import { EventsFile } from '../record/events-file.js';
 import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
 import { createHistogram, latencyStats } from '../record/histogram.js';
 import { IntervalLog } from '../record/interval-log.js';
-import { ClientTracker, dropped } from '../record/clients.js';
+import { ClientTracker, dropped, SERVED_AFTER_MS } from '../record/clients.js';
 import { MessagesFile } from '../record/messages-file.js';
 import { addMessage, emptyMessageCounts, MESSAGE_FIELDS, MSG_LATE, MSG_REPLIED, type MessageCounts } from '../record/messages.js';
 import { phaseAt, type PhaseTimeline } from '../timeline/attribute.js';
@@ -77,10 +77,12 @@ export class Recorder implements EngineListener {
     streams = false,
     /** The scenario's stream sends messages: a client is back after a drop once one is answered. */
     backAtReply = false,
+    /** session.servedAfter (record/clients.ts worked()). */
+    servedAfterMs = SERVED_AFTER_MS,
   ) {
     this.events = new EventsFile(join(outDir, 'events.ndjson'), () => this.t0);
     this.messageCounts = streams ? emptyMessageCounts() : null;
-    this.clients = new ClientTracker(backAtReply);
+    this.clients = new ClientTracker(backAtReply, servedAfterMs);
     this.messagesFile = streams ? new MessagesFile(join(outDir, 'messages.ndjson'), () => this.t0) : null;
   }
 
@@ -99,7 +101,7 @@ export class Recorder implements EngineListener {
       addAttempt(this.totals, r);
       this.clients.add(r);
       if ((r.try ?? 0) === 0) this.firstTries++;
-      if (r.client !== undefined && dropped(r)) this.drops++;
+      if (r.client !== undefined && dropped(r, this.clients.servedAfterMs)) this.drops++;
       if (r.step !== undefined) this.countStepFailure(r);
       if (timeline) this.intervalLog?.addRecord(r, phaseAt(timeline, r.sched - this.t0));
     }

@@ -30,7 +30,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   options.onStart?.({ outDir, scheduled: settings.scheduled, onReadyBurst: settings.burst?.burst ?? 0, workers: settings.workers, capacity: settings.plan.capacity });
 
   const { stream, serverSeq } = settings.connection;
-  const recorder = new Recorder(outDir, settings.workers, provisionalT0(), stream !== null || serverSeq !== null, stream !== null && stream.everyMs > 0);
+  const recorder = new Recorder(outDir, settings.workers, provisionalT0(), stream !== null || serverSeq !== null, stream !== null && stream.everyMs > 0, settings.connection.servedAfterMs);
   const wanted = exportSettings(settings, options);
   const metered = wanted ? new LiveMetrics(recorder, settings, outDir, wanted, options.onWarning ?? ((m) => process.emitWarning(`wsrace: ${m}`))) : null;
   const engine = new Engine(engineOptions(settings), metered ?? recorder);

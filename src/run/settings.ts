@@ -206,6 +206,7 @@ function buildConnectionSettings(s: Scenario, baseDir: string): ConnectionSettin
     send: s.session.send,
     expect: s.session.expect ? { match: s.session.expect.match, withinMs: s.session.expect.within } : null,
     closeTimeoutMs: s.session.closeTimeout,
+    servedAfterMs: s.session.servedAfter,
     localAddresses: s.target.localAddresses,
     sourcePorts: s.target.localAddresses.length > 0 ? pickedPortRange() : null,
     steps: stepSpecs(s),

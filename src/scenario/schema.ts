@@ -322,6 +322,8 @@ const sessionSchema = z
     expect: expectSchema.optional(),
     /** How long a client close may wait for the server's close frame before the socket is destroyed. */
     closeTimeout: positiveDuration().default(2000),
+    /** Without a stream: how long a socket must stay open after its steps, before the server closes it, to have served its client (record/clients.ts). */
+    servedAfter: duration().default(1000),
     /** A scripted session, run in order once the socket opens (instead of send/expect). */
     steps: z.array(stepSchema, { error: 'expected a list of steps' }).min(1, 'expected at least one step').optional(),
     /** Reconnecting clients: a failed attempt whose outcome is listed is retried with backoff. */

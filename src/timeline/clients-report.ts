@@ -142,8 +142,9 @@ export class EventClients {
   constructor(
     streams: boolean,
     private readonly t0: number,
+    servedAfterMs?: number,
   ) {
-    this.tracker = new ClientTracker(streams);
+    this.tracker = new ClientTracker(streams, servedAfterMs);
   }
 
   add(e: object): void {

@@ -6,7 +6,7 @@ import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/tot
 import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, READY, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
-import { dropped, worked } from '../record/clients.js';
+import { dropped, SERVED_AFTER_MS, worked } from '../record/clients.js';
 import { OutageKind, OutageLog, type Outage } from './outage.js';
 import { countInto } from '../util/counts.js';
 
@@ -47,7 +47,11 @@ export class PhaseAttributor {
   private readonly retries = new Map<string, Totals>();
   private readonly burst = new BurstFinder();
   private readonly outage = new OutageLog();
-  constructor(private readonly timeline: PhaseTimeline) {
+  constructor(
+    private readonly timeline: PhaseTimeline,
+    /** session.servedAfter (record/clients.ts worked()). */
+    private readonly servedAfterMs = SERVED_AFTER_MS,
+  ) {
     for (const phase of phaseOrder(timeline)) this.byPhase.set(phase, acc());
   }
 
@@ -61,14 +65,14 @@ export class PhaseAttributor {
       addAttempt(a.totals, e as unknown as AttemptRecord);
       if (e.open !== null) recordMs(a.handshake, e.open - e.sched);
     }
-    if (dropped(e as unknown as AttemptRecord)) this.disconnected(e);
+    if (dropped(e, this.servedAfterMs)) this.disconnected(e);
     if ((e.try ?? 0) > 0) {
       let r = this.retries.get(phase);
       if (!r) this.retries.set(phase, (r = emptyTotals()));
       addAttempt(r, e as unknown as AttemptRecord);
     }
     // A population socket that served its client worked, even if the server cut it later.
-    const success = (e.outcome === 'close' && e.serverClosed === false) || (isPopulationClient(e.client) && worked(e));
+    const success = (e.outcome === 'close' && e.serverClosed === false) || (isPopulationClient(e.client) && worked(e, this.servedAfterMs));
     if (e.outcome !== 'interrupted') {
       this.outage.add(e.sched, success ? OutageKind.Success : e.outcome === 'http' && e.status === 503 ? OutageKind.Http503 : OutageKind.Failure);
     }
@@ -164,8 +168,8 @@ function block(a: Acc): Block {
  * Attributes every attempt of events.ndjson (it can be large, so it is streamed); with
  * `rewrite`, each line gets its `phase`; `visit` sees each line too, in the same pass.
  */
-export async function attributeEventsFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean; visit?: (e: EventLine) => void } = {}): Promise<Attribution> {
-  const attributor = new PhaseAttributor(timeline);
+export async function attributeEventsFile(path: string, timeline: PhaseTimeline, options: { rewrite?: boolean; visit?: (e: EventLine) => void; servedAfterMs?: number } = {}): Promise<Attribution> {
+  const attributor = new PhaseAttributor(timeline, options.servedAfterMs);
   await eachNdjsonLine<EventLine>(
     path,
     (e) => {
