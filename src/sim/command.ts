@@ -36,7 +36,7 @@ export async function runSim(args: SimCommandArgs, io: RunSimIo = {}): Promise<v
   const stderr = io.stderr ?? process.stderr;
   const options = loadSimConfig(args, CLI_DEFAULTS);
   const n = args.processes ?? 1;
-  checkProcesses(n, options.profile, options.rolloutOnRequest);
+  checkProcesses(n, options.profile);
   if (n > 1) {
     const onStarted = (c: SimCluster) => {
       stderr.write(`wsrace sim: ${options.profile} listening on ${c.url} in ${n} processes (${eta(options, computeShownPlan(options))})\n`);
@@ -86,7 +86,7 @@ const builder = (y: Argv) =>
     .option('require-auth', { type: 'boolean', describe: 'close 1008 sockets without a Bearer header or jwt.<token> subprotocol' })
     .option('truth', { type: 'string', describe: 'write one JSON line per connection handled and per stream message received (ground truth) to FILE' })
     .option('rollout-at', { type: 'string', describe: 'rollout: when revision B starts cold (model time) [default: 5s]' })
-    .option('rollout-on-request', { type: 'boolean', describe: 'rollout: revision B starts when POST /_sim/rollout arrives (a deploy trigger: target.trigger), not at --rollout-at; one process only' })
+    .option('rollout-on-request', { type: 'boolean', describe: 'rollout: revision B starts when POST /_sim/rollout arrives (a deploy trigger: target.trigger), not at --rollout-at; with --processes, in every process at once' })
     .option('new', { type: 'string', choices: NEW_PROFILES, describe: 'rollout: how revision B behaves while it starts [default: racy]' })
     .option('drain', { type: 'string', choices: DRAIN_MODES, describe: 'rollout: how revision A closes its sockets: close 1012, close 1001, or cut the TCP connection [default: 1012]' })
     .option('drain-over', { type: 'string', describe: 'rollout: A\'s closes are spread evenly over this long (model time) [default: 2s]' })

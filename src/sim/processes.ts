@@ -24,10 +24,10 @@ export interface SimProcessSpec {
   t0: number;
 }
 
-/** Process → primary. */
-export type FromSimProcess = { type: 'listening'; port: number } | { type: 'failed'; message: string; exitCode: number };
-/** Primary → process. */
-export type ToSimProcess = { type: 'stop' };
+/** Process → primary; `rollout`: a POST /_sim/rollout started B in that process at `atMs` after t0. */
+export type FromSimProcess = { type: 'listening'; port: number } | { type: 'failed'; message: string; exitCode: number } | { type: 'rollout'; atMs: number };
+/** Primary → process; `rollout`: start B at `atMs` after t0, as the process that was asked did; `rollout-told`: to that process, every other one was told. */
+export type ToSimProcess = { type: 'stop' } | { type: 'rollout'; atMs: number } | { type: 'rollout-told' };
 
 export const SIM_PROCESS_ENV = 'WSRACE_SIM_PROCESS';
 /** One process may hold 20,000 descriptors here; 64 processes is far past what a machine needs. */
@@ -46,10 +46,29 @@ export function processOptions(spec: SimProcessSpec): ResolvedSimOptions & { t0:
 }
 
 /** `--processes`: a whole number 1–64; `refuse` cannot share a port (it must not listen before ready, and borrows a port to name). */
-export function checkProcesses(n: number, profile: string, rolloutOnRequest = false): void {
+export function checkProcesses(n: number, profile: string): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_SIM_PROCESSES) throw new SimConfigError(`sim option --processes: expected a whole number from 1 to ${MAX_SIM_PROCESSES}, found ${n}`);
   if (n > 1 && profile === 'refuse') throw new SimConfigError('sim option --processes: the refuse profile runs in one process (it may not listen before ready)');
-  if (n > 1 && rolloutOnRequest) throw new SimConfigError('sim option --rollout-on-request: runs in one process (a request reaches only one of several)');
+}
+
+/**
+ * --rollout-on-request across processes: a request reaches one of them, which starts B and says
+ * when; the first such message goes to every other process, which starts B at the same instant
+ * after the shared t0, and then the asker hears `rollout-told` (it answers the request 202 only
+ * then, so a stop sent after the answer reaches every process after its `rollout`). Later ones
+ * are only answered (each process refuses a second request itself).
+ */
+function passRolloutOn(workers: Worker[]): void {
+  let told = false;
+  const send = (w: Worker, m: ToSimProcess) => w.isConnected() && w.send(m, undefined, () => undefined);
+  workers.forEach((from) =>
+    from.on('message', (m: FromSimProcess) => {
+      if (m.type !== 'rollout') return;
+      if (!told) for (const w of workers) if (w !== from) send(w, { type: 'rollout', atMs: m.atMs });
+      told = true;
+      send(from, { type: 'rollout-told' });
+    }),
+  );
 }
 
 /** What the primary knows once every process listens. */
@@ -81,6 +100,7 @@ export async function runSimProcesses(options: ResolvedSimOptions, n: number, io
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ ...processEntry(), silent: true });
   const workers = Array.from({ length: n }, (_, index) => forkOne({ options, index, count: n, t0 }, io));
+  if (options.profile === 'rollout' && options.rolloutOnRequest) passRolloutOn(workers);
   const exits = workers.map((w) => new Promise<number | null>((resolve) => w.process.once('exit', (code) => resolve(code))));
   // A process that is stopping already (its own SIGINT) may have closed the channel: nothing to tell it then.
   const stopAll = () => workers.forEach((w) => w.isConnected() && w.send({ type: 'stop' } satisfies ToSimProcess, undefined, () => undefined));
@@ -113,7 +133,7 @@ function listening(w: Worker, k: number, exit: Promise<number | null>): Promise<
   return new Promise<number>((resolve, reject) => {
     w.on('message', (m: FromSimProcess) => {
       if (m.type === 'listening') resolve(m.port);
-      else reject(Object.assign(new Error(m.message), { exitCode: m.exitCode }));
+      else if (m.type === 'failed') reject(Object.assign(new Error(m.message), { exitCode: m.exitCode }));
     });
     void exit.then((code) => reject(new Error(`sim: simulator process ${k} exited before it listened (code ${code})`)));
   });

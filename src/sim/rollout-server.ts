@@ -51,6 +51,8 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   private switched = false;
   /** With --rollout-on-request: B's start was asked for. */
   private requested = false;
+  /** Told when a request started B here (sim-process.ts tells the primary, which tells the other processes); the request is answered once it settles. */
+  onRolloutRequested?: (atMs: number) => Promise<void> | void;
   private closes = 0;
   private drainTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -144,10 +146,20 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
    * would start it. Once: null when it was already asked for, or B does not wait for a request.
    */
   rolloutNow(): RolloutPlan | null {
+    const plan = this.rolloutAt(round3(this.runner.elapsed()));
+    if (plan !== null) void this.onRolloutRequested?.(plan.rolloutAtMs);
+    return plan;
+  }
+
+  /**
+   * B's cold start from `atMs` (wall ms after the shared t0): what rolloutNow does with the moment
+   * another simulator process of `--processes` was asked (the primary passes it on). Once.
+   */
+  rolloutAt(atMs: number): RolloutPlan | null {
     if (this.rolloutRefusal() !== null) return null;
     this.requested = true;
     const at = nowEpochMs();
-    this.scheduleB(round3(this.runner.elapsed()));
+    this.scheduleB(atMs);
     // The line first: replan applies B's first step (and with recreate, the switch) at once.
     this.write({ type: 'rollout', at, atMs: this.sinceT0(at), plan: planOfTruth(this.plan, this.marks, this.warm), rollout: this.rollout });
     this.runner.replan(this.plan, this.marks);
@@ -272,7 +284,8 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     if (req.method !== 'POST') return void answer(405, { error: `POST ${ROLLOUT_PATH} starts revision B` });
     const refusal = this.rolloutRefusal();
     if (refusal !== null) return void answer(409, { error: refusal });
-    answer(202, { rolloutAtMs: this.rolloutNow()!.rolloutAtMs });
+    const plan = this.rolloutAt(round3(this.runner.elapsed()))!;
+    void Promise.resolve(this.onRolloutRequested?.(plan.rolloutAtMs)).then(() => answer(202, { rolloutAtMs: plan.rolloutAtMs }));
   }
 
   /** A is up and ready at t=0 (it logs so); B's clock runs from here and starts its phases at rollout-at. */

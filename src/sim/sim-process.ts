@@ -1,5 +1,6 @@
 import { processOptions, SIM_PROCESS_ENV, type FromSimProcess, type SimProcessSpec, type ToSimProcess } from './processes.js';
 import { startSimulator, type SimHandle } from './server.js';
+import { RolloutSimulator } from './rollout-server.js';
 
 /**
  * One simulator process of `wsrace sim --processes N` (a node:cluster worker; see processes.ts):
@@ -22,7 +23,15 @@ async function main(): Promise<void> {
   }
   let closing: Promise<void> | null = null;
   const stop = () => (closing ??= sim.close().then(() => process.disconnect?.()));
-  process.on('message', (m: ToSimProcess) => m.type === 'stop' && void stop());
+  // A request that started B here is answered once the primary has told the other processes (or is gone).
+  const told: (() => void)[] = [];
+  if (sim instanceof RolloutSimulator) sim.onRolloutRequested = (atMs) => (process.connected ? new Promise<void>((resolve) => (told.push(resolve), send({ type: 'rollout', atMs }))) : undefined);
+  process.on('message', (m: ToSimProcess) => {
+    if (m.type === 'stop') void stop();
+    else if (m.type === 'rollout-told') told.shift()?.();
+    else if (sim instanceof RolloutSimulator) sim.rolloutAt(m.atMs);
+  });
+  process.once('disconnect', () => told.splice(0).forEach((resolve) => resolve()));
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   process.once('disconnect', () => void stop());

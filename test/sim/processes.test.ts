@@ -34,8 +34,6 @@ describe('sim --processes (pure)', () => {
     expect(() => checkProcesses(2.5, 'racy')).toThrow('found 2.5');
     expect(() => checkProcesses(65, 'racy')).toThrow('found 65');
     expect(() => checkProcesses(2, 'refuse')).toThrow('sim option --processes: the refuse profile runs in one process (it may not listen before ready)');
-    expect(() => checkProcesses(2, 'rollout', true)).toThrow('sim option --rollout-on-request: runs in one process (a request reaches only one of several)');
-    expect(() => checkProcesses(1, 'rollout', true)).not.toThrow();
   });
 
   it('puts a given t0 on this process\'s performance clock (past or future), else the start call', () => {
@@ -59,6 +57,33 @@ describe('sim --processes 2 (real sockets)', () => {
       taken.close();
     }
   }, 15_000);
+
+  it('--rollout-on-request: one POST reaches one process, and by its 202 B has started at the same instant in both', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsrace-simproc-req-'));
+    const truth = join(dir, 'truth.ndjson');
+    const stdout = new PassThrough().resume();
+    const stderr = new PassThrough().resume();
+    const ac = new AbortController();
+    let started!: (c: SimCluster) => void;
+    const up = new Promise<SimCluster>((resolve) => (started = resolve));
+    const simDone = runSim({ profile: 'rollout', processes: 2, port: 0, timeScale: 0.02, rolloutOnRequest: true, new: 'gated', truth }, { stdout, stderr, signal: ac.signal, onCluster: started });
+    try {
+      const c = await up;
+      const post = () => fetch(`${c.httpUrl}/_sim/rollout`, { method: 'POST' }).then(async (r) => [r.status, await r.json()] as const);
+      const [status, body] = await post();
+      expect(status).toBe(202);
+      const atMs = (body as { rolloutAtMs: number }).rolloutAtMs;
+      // The 202 came after the primary told the other process, so the stop that follows reaches it after its `rollout`.
+      ac.abort();
+      await simDone;
+      const lines = c.truthFiles.map((f) => readTruth(f).filter((l) => l.type === 'rollout'));
+      expect(lines.map((l) => l.length)).toEqual([1, 1]);
+      expect(lines.map((l) => (l[0].rollout as { rolloutAtMs: number }).rolloutAtMs)).toEqual([atMs, atMs]);
+    } finally {
+      ac.abort();
+      await simDone.catch(() => undefined);
+    }
+  }, 20_000);
 
   it('a population through a rollout served by two processes: disconnects equal the sum of both processes\' truth closes, and process 0 alone logs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wsrace-simproc-'));
