@@ -92,9 +92,9 @@ describe('thresholds', () => {
 });
 
 describe('per-drop times when nothing dropped', () => {
-  it('an upper bound holds on an empty histogram (a deploy no client felt); a lower bound, and an upper bound on a measured one, are judged as ever', () => {
+  it('an upper bound holds when nothing dropped (a deploy no client felt); a lower bound, and an upper bound on a measured one, are judged as ever', () => {
     const empty = { count: 0, p50: null, p99: null, max: null };
-    const summary = { clients: { outageMs: empty, reconnectMs: empty, retryLagMs: { count: 3, p50: 1, p99: null, max: 4 }, timeToConnectedMs: empty } };
+    const summary = { clients: { dropped: 0, retries: 3, outageMs: empty, reconnectMs: empty, retryLagMs: { count: 3, p50: 1, p99: null, max: 4 }, timeToConnectedMs: empty } };
     const results = evaluateThresholds(
       ['clients.outageMs.p99 < 3000', 'clients.reconnectMs.max <= 1s', 'clients.outageMs.p99 > 0', 'clients.outageMs.p99 == 0', 'clients.retryLagMs.p99 < 10', 'clients.timeToConnectedMs.p99 < 3000'].map(parseThreshold),
       summary,
@@ -107,6 +107,9 @@ describe('per-drop times when nothing dropped', () => {
       [false, null], // counted 3 retries but has no p99: a missing value fails
       [false, null], // not a per-drop time: every client should have connected
     ]);
+    // Dropped and none back: the outage histogram is empty too, and the bound fails. Nothing retried: the retries' lag holds.
+    const noneBack = { clients: { dropped: 5, retries: 0, outageMs: empty, reconnectMs: empty, retryLagMs: empty } };
+    expect(evaluateThresholds(['clients.outageMs.p99 < 3000', 'clients.reconnectMs.p99 < 3000', 'clients.retryLagMs.p99 < 10'].map(parseThreshold), noneBack).map((r) => r.ok)).toEqual([false, false, true]);
   });
 });
 

@@ -27,16 +27,21 @@ function compare(actual: number, op: Op, value: number): boolean {
   }
 }
 
-/** The clients' times measured once per drop or retry: with none of them, there is nothing to measure. */
-const PER_DROP = /^clients\.(reconnectMs|outageMs|retryLagMs)\.[^.]+$/;
+/** The clients' times measured per comeback (after a drop) or per retry, and the count that says none was due. */
+const NOTHING_DUE: [RegExp, string[]][] = [
+  [/^clients\.(reconnectMs|outageMs)\.[^.]+$/, ['clients', 'dropped']],
+  [/^clients\.retryLagMs\.[^.]+$/, ['clients', 'retries']],
+];
 
 /**
- * An upper bound on a per-drop time holds when nothing dropped: `clients.outageMs.p99 < 3000`
- * passes a deploy no client felt (its histogram counted nothing; actual stays null).
+ * An upper bound on a per-drop time holds when nothing dropped (or, for the retries' lag, nothing
+ * was retried): `clients.outageMs.p99 < 3000` passes a deploy no client felt. Clients dropped and
+ * none back also leave the histogram empty: that fails, as a missing value does.
  */
 function holdsWithNothingMeasured(t: Threshold, summary: unknown): boolean {
-  if ((t.op !== '<' && t.op !== '<=') || !PER_DROP.test(t.path.join('.'))) return false;
-  return valueAt(summary, [...t.path.slice(0, -1), 'count']) === 0;
+  if (t.op !== '<' && t.op !== '<=') return false;
+  const due = NOTHING_DUE.find(([shape]) => shape.test(t.path.join('.')));
+  return due !== undefined && valueAt(summary, due[1]) === 0;
 }
 
 /** Evaluates thresholds against a summary. A missing count reads as 0; a missing metric fails (but see holdsWithNothingMeasured). */
