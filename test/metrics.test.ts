@@ -13,7 +13,7 @@ import { WsraceMetrics } from '../src/metrics/registry.js';
 import { registrySeries, remoteWriteHeaders } from '../src/metrics/remote-write.js';
 import { PushChannel } from '../src/metrics/channel.js';
 import { metricsOptions } from '../src/cli/metrics-flags.js';
-import type { AttemptRecord } from '../src/record/attempt.js';
+import { POPULATION_BASE, type AttemptRecord } from '../src/record/attempt.js';
 
 const identity = { scenario: 'demo', run: '20260101T000000Z', shard: '0' };
 const rec = (over: Partial<AttemptRecord>): AttemptRecord => ({ i: 0, w: 0, sched: 1000, start: 1001, tcp: 1002, up: 1003, open: 1005, first: null, end: 1100, outcome: 'close', code: 1000, ...over });
@@ -33,9 +33,9 @@ describe('WsraceMetrics', () => {
   it('counts every attempt once, labelled by outcome, code, status, error and phase, in its own registry', async () => {
     const m = new WsraceMetrics(identity);
     m.attempt(rec({}), 'unknown', 'unknown');
-    // Served its client for 1.1 s, then cut 1011: a disconnect. Accepted and closed 1011 at once: an attempt that failed, no disconnect.
-    m.attempt(rec({ code: 1011, serverClosed: true, ok: 1005, end: 2105 }), 'migrations', 'ready');
+    // An arrival cut 1011 after it opened: a disconnect. A population client's retry accepted and closed 1011 at once never served it: no disconnect.
     m.attempt(rec({ code: 1011, serverClosed: true, ok: 1005, end: 1006 }), 'migrations', 'ready');
+    m.attempt(rec({ code: 1011, serverClosed: true, ok: 1005, end: 1006, client: POPULATION_BASE, try: 1 }), 'migrations', 'ready');
     m.attempt(rec({ outcome: 'http', status: 503, open: null, code: undefined }), 'migrations', 'migrations');
     m.attempt(rec({ outcome: 'error', err: 'EMFILE', open: null, code: undefined }), 'ready', 'ready');
     m.attempt(rec({ outcome: 'dropped', start: null, open: null, code: undefined }), 'ready', 'ready');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { POPULATION_BASE, type AttemptRecord } from '../src/record/attempt.js';
-import { ClientTracker, SERVED_AFTER_MS, servedAfterOf, worked } from '../src/record/clients.js';
+import { ClientTracker, disconnected, SERVED_AFTER_MS, servedAfterOf, worked } from '../src/record/clients.js';
 import { isPopulationClient, populationRetryDelay, populationShare } from '../src/engine/population.js';
 import type { PopulationSettings } from '../src/engine/protocol.js';
 
@@ -59,6 +59,10 @@ describe('ClientTracker: drops and comebacks', () => {
     expect(worked({ ...sock(100, 101, true), msgs: { sent: 1, replied: 1, late: 0, lost: 0 }, reply: 100.5 })).toBe(true); // with a stream, an answer decides
     expect(worked({ ...sock(100, 5000, true), msgs: { sent: 1, replied: 0, late: 0, lost: 1 } })).toBe(false);
     expect(worked({ ...sock(100, 5000, true), ok: undefined })).toBe(false); // its steps never passed
+    // A disconnect: an arrival's open socket the server closed, at any time; a reconnecting client's only once it served.
+    const cut = sock(100, 300, true);
+    expect([disconnected(cut), disconnected({ ...cut, client: POPULATION_BASE }), disconnected({ ...sock(100, 1100, true), client: POPULATION_BASE })]).toEqual([true, false, true]);
+    expect([disconnected(sock(100, 300, false)), disconnected({ ...cut, open: null, ok: undefined })]).toEqual([false, false]); // wsrace closed it; never opened
     // session.servedAfter sets the span; a run folder's scenario.json carries it (an older one without it: the default).
     expect([worked(sock(100, 150, true), 50), worked(sock(100, 149.999, true), 50)]).toEqual([true, false]);
     expect([servedAfterOf({ session: { servedAfter: 50 } }), servedAfterOf({ session: {} }), servedAfterOf(null), servedAfterOf({ session: { servedAfter: '1s' } })]).toEqual([50, SERVED_AFTER_MS, SERVED_AFTER_MS, SERVED_AFTER_MS]);

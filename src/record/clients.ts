@@ -70,6 +70,17 @@ export function dropped(r: Served & Pick<AttemptRecord, 'outcome'>, servedAfterM
 }
 
 /**
+ * A disconnect (summary.disconnects): an open socket the server or the network closed, wsrace not
+ * having asked. An arrival's counts once it opened (a cut mid-hold is one); a reconnecting
+ * client's only once it served its client (dropped): a retry accepted and closed at once is the
+ * herd's failed attempt, not a client cut.
+ */
+export function disconnected(r: Served & Pick<AttemptRecord, 'outcome' | 'client'>, servedAfterMs = SERVED_AFTER_MS): boolean {
+  if (r.outcome !== 'close' || r.serverClosed !== true || r.open === null) return false;
+  return r.client === undefined || worked(r, servedAfterMs);
+}
+
+/**
  * The user-felt cost of the drops: time back to a working socket, to the first answer, and the
  * attempts it took (one entry per time a client came back); and how late wsrace started each
  * retry against the moment its backoff set (one entry per retry that started).

@@ -127,7 +127,7 @@ function clients(s: Summary): string[] {
   ];
 }
 
-/** Established sockets the server or the network closed, by phase at close; the dropped clients and their comebacks; the herd's retries by phase. */
+/** Disconnects (open sockets the server or the network closed; a client's once it served), by phase at close; the dropped clients and their comebacks; the herd's retries by phase. */
 function disconnects(s: Summary): string[] {
   const d = s.disconnects;
   const c = s.clients;

@@ -1,5 +1,5 @@
 import { POPULATION_BASE } from '../record/attempt.js';
-import { dropped, SERVED_AFTER_MS, worked } from '../record/clients.js';
+import { disconnected, SERVED_AFTER_MS, worked } from '../record/clients.js';
 import type { EventLine } from '../timeline/phase-report.js';
 import type { OutcomeKey, PopulationSeries } from './html/page-data.js';
 import { OUTCOME_SERIES, outcomeSeries } from './outcome-series.js';
@@ -54,7 +54,7 @@ export class PopulationAccumulator {
       bump(delta, b(e.end), -1);
       this.buckets.add(b(e.open)).add(b(e.end));
       // A disconnect is a socket that served its client, cut (summary.disconnects); one closed at once is the herd's.
-      if (dropped(e, this.servedAfterMs)) {
+      if (disconnected(e, this.servedAfterMs)) {
         const i = this.codes.indexOf(String(e.code ?? 1006));
         bump(this.disconnects[i < 0 ? this.codes.length : i], b(e.end));
       }

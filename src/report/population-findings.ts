@@ -33,19 +33,19 @@ export function populationFindings(input: PopulationFindingsInput): string[] {
   return [...cut(input), ...herd(input), ...comebacks(input)];
 }
 
-/** When the established sockets were cut, by what, and where the target's startups were then. */
+/** When the clients' sockets were cut, by what, and where the target's startups were then. */
 function cut({ disconnects: d, burst, clients, restarts, timeline }: PopulationFindingsInput): string[] {
   // Without clients that dropped (arrivals only), a server's close after open is an attempt's outcome, which the other findings tell.
   if (!d || d.total === 0 || !clients?.dropped) return [];
   const plural = (n: number) => (n === 1 ? 'was' : 'were');
-  // Every disconnect cut a socket that served its client; else some were the herd's retries, which the server accepted and closed (1011) before answering.
+  // Every disconnect was a client's drop; else some were arrivals' sockets (load.stages beside the population) cut too.
   const allDrops = d.total === clients.drops;
   if (!burst) {
     const [phase] = Object.entries(d.phases).sort(([, a], [, b]) => b.total - a.total)[0] ?? ['unknown'];
     const who = allDrops ? `${num(d.total)} of ${num(clients.clients)} clients ${plural(clients.clients)}` : `${num(d.total)} connection${d.total === 1 ? '' : 's'} ${plural(d.total)}`;
     return [`${who} cut (${codeMix(d.closeCodes)}), most during ${phase}`];
   }
-  // The burst counts only sockets that served their client: drops.
+  // The burst counts only the clients' drops.
   const when = burst.toMs - burst.fromMs < 1000 ? `at ${signed(burst.fromMs)}` : `from ${signed(burst.fromMs)} to ${signed(burst.toMs)}`;
   const more = clients.drops - burst.count;
   const rest = more > 0 ? `; ${num(more)} more at other times${allDrops ? ` (${codeMix(subtract(d.closeCodes, burst.closeCodes))})` : ''}` : '';

@@ -1,5 +1,5 @@
 /**
- * The dominant disconnect burst: when most established sockets were cut at once (a revision
+ * The dominant disconnect burst: when most clients' sockets were cut at once (a revision
  * draining, a proxy reload), so findings can say "cut at +31.2 s" rather than only "in phase X".
  * Disconnects are counted in BURST_BUCKET_MS buckets of their close time, so memory grows with the
  * run's length, not with its sockets; a burst is a run of buckets with no gap over BURST_GAP_MS.

@@ -6,7 +6,7 @@ import { addAttempt, emptyTotals, mergeTotals, type Totals } from '../record/tot
 import { POPULATION_BASE, type AttemptRecord } from '../record/attempt.js';
 import { phaseAt, phaseOrder, READY, type PhaseTimeline } from './attribute.js';
 import { BurstFinder, type DisconnectBurst } from './disconnect-burst.js';
-import { dropped, SERVED_AFTER_MS, worked } from '../record/clients.js';
+import { disconnected, SERVED_AFTER_MS, worked } from '../record/clients.js';
 import { OutageKind, OutageLog, type Outage } from './outage.js';
 import { countInto } from '../util/counts.js';
 
@@ -65,7 +65,7 @@ export class PhaseAttributor {
       addAttempt(a.totals, e as unknown as AttemptRecord);
       if (e.open !== null) recordMs(a.handshake, e.open - e.sched);
     }
-    if (dropped(e, this.servedAfterMs)) this.disconnected(e);
+    if (disconnected(e, this.servedAfterMs)) this.disconnected(e);
     if ((e.try ?? 0) > 0) {
       let r = this.retries.get(phase);
       if (!r) this.retries.set(phase, (r = emptyTotals()));
@@ -92,7 +92,7 @@ export class PhaseAttributor {
     return phase;
   }
 
-  /** A socket that served its client and was then closed by the server (or the network), counted by the phase it closed in. */
+  /** A disconnect (record/clients.ts disconnected()), counted by the phase it closed in. */
   private disconnected(e: EventLine): void {
     const code = String(e.code ?? 1006);
     const phase = phaseAt(this.timeline, e.end);
@@ -101,7 +101,8 @@ export class PhaseAttributor {
       d.total++;
       countInto(d.closeCodes, code);
     }
-    this.burst.add(e.end, code);
+    // The cut users felt: the reconnecting clients' drops (an arrival has no client to come back).
+    if (e.client !== undefined) this.burst.add(e.end, code);
   }
 
   /** Phases in timeline order; phases no attempt fell into are left out. */
@@ -124,7 +125,7 @@ export class PhaseAttributor {
 
 const isPopulationClient = (client: number | undefined) => client !== undefined && client >= POPULATION_BASE;
 
-/** Closes wsrace did not ask for of sockets that served their client (record/clients.ts worked()), by close code, by the phase in effect when they closed. */
+/** Closes wsrace did not ask for of open sockets (a reconnecting client's once it served: record/clients.ts disconnected()), by close code, by the phase in effect when they closed. */
 export interface Disconnects {
   total: number;
   closeCodes: Record<string, number>;
@@ -132,7 +133,7 @@ export interface Disconnects {
 }
 
 export interface Attribution {
-  /** Server-side (or network) closes of sockets that served their client, by the phase they closed in. */
+  /** Server-side (or network) closes of open sockets (a reconnecting client's once it served), by the phase they closed in. */
   disconnects: Disconnects;
   /** The largest burst of those disconnects (the cut), for the findings; null without any. */
   burst?: DisconnectBurst | null;
