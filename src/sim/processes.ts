@@ -24,10 +24,14 @@ export interface SimProcessSpec {
   t0: number;
 }
 
-/** Process → primary; `rollout`: a POST /_sim/rollout started B in that process at `atMs` after t0. */
+/** Process → primary; `rollout`: a POST /_sim/rollout reached that process `atMs` after t0. */
 export type FromSimProcess = { type: 'listening'; port: number } | { type: 'failed'; message: string; exitCode: number } | { type: 'rollout'; atMs: number };
-/** Primary → process; `rollout`: start B at `atMs` after t0, as the process that was asked did; `rollout-told`: to that process, every other one was told. */
-export type ToSimProcess = { type: 'stop' } | { type: 'rollout'; atMs: number } | { type: 'rollout-told' };
+/**
+ * Primary → process; `rollout`: start B at `atMs` after t0 (the first request's moment);
+ * `rollout-told`: to the process a request reached, when B starts (`atMs`), every other process
+ * told, and whether its request was the first (`first`: answered 202, else 409).
+ */
+export type ToSimProcess = { type: 'stop' } | { type: 'rollout'; atMs: number } | { type: 'rollout-told'; atMs: number; first: boolean };
 
 export const SIM_PROCESS_ENV = 'WSRACE_SIM_PROCESS';
 /** One process may hold 20,000 descriptors here; 64 processes is far past what a machine needs. */
@@ -52,21 +56,23 @@ export function checkProcesses(n: number, profile: string): void {
 }
 
 /**
- * --rollout-on-request across processes: a request reaches one of them, which starts B and says
- * when; the first such message goes to every other process, which starts B at the same instant
- * after the shared t0, and then the asker hears `rollout-told` (it answers the request 202 only
- * then, so a stop sent after the answer reaches every process after its `rollout`). Later ones
- * are only answered (each process refuses a second request itself).
+ * --rollout-on-request across processes: a request reaches one of them, which asks here. The first
+ * request's moment is B's start in every process: the others are told, then the asker (which
+ * answers 202 only then, so a stop sent after the answer reaches every process after its
+ * `rollout`). A later request, wherever it landed, learns that moment and is answered 409.
  */
 function passRolloutOn(workers: Worker[]): void {
-  let told = false;
+  let startAt: number | null = null;
   const send = (w: Worker, m: ToSimProcess) => w.isConnected() && w.send(m, undefined, () => undefined);
   workers.forEach((from) =>
     from.on('message', (m: FromSimProcess) => {
       if (m.type !== 'rollout') return;
-      if (!told) for (const w of workers) if (w !== from) send(w, { type: 'rollout', atMs: m.atMs });
-      told = true;
-      send(from, { type: 'rollout-told' });
+      const first = startAt === null;
+      if (first) {
+        startAt = m.atMs;
+        for (const w of workers) if (w !== from) send(w, { type: 'rollout', atMs: m.atMs });
+      }
+      send(from, { type: 'rollout-told', atMs: startAt!, first });
     }),
   );
 }

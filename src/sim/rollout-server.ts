@@ -51,8 +51,12 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
   private switched = false;
   /** With --rollout-on-request: B's start was asked for. */
   private requested = false;
-  /** Told when a request started B here (sim-process.ts tells the primary, which tells the other processes); the request is answered once it settles. */
-  onRolloutRequested?: (atMs: number) => Promise<void> | void;
+  /**
+   * With --processes: a request reached this process `atMs` after t0; resolves with B's start (the
+   * first request's, whichever process it reached) and whether this was it (sim-process.ts asks the
+   * primary). Unset: this process decides alone.
+   */
+  askRollout?: (atMs: number) => Promise<{ atMs: number; first: boolean }>;
   private closes = 0;
   private drainTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -146,9 +150,7 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
    * would start it. Once: null when it was already asked for, or B does not wait for a request.
    */
   rolloutNow(): RolloutPlan | null {
-    const plan = this.rolloutAt(round3(this.runner.elapsed()));
-    if (plan !== null) void this.onRolloutRequested?.(plan.rolloutAtMs);
-    return plan;
+    return this.rolloutAt(round3(this.runner.elapsed()));
   }
 
   /**
@@ -284,8 +286,12 @@ export class RolloutSimulator implements SimHandle, RevisionSink {
     if (req.method !== 'POST') return void answer(405, { error: `POST ${ROLLOUT_PATH} starts revision B` });
     const refusal = this.rolloutRefusal();
     if (refusal !== null) return void answer(409, { error: refusal });
-    const plan = this.rolloutAt(round3(this.runner.elapsed()))!;
-    void Promise.resolve(this.onRolloutRequested?.(plan.rolloutAtMs)).then(() => answer(202, { rolloutAtMs: plan.rolloutAtMs }));
+    if (!this.askRollout) return void answer(202, { rolloutAtMs: this.rolloutNow()!.rolloutAtMs });
+    void this.askRollout(round3(this.runner.elapsed())).then(({ atMs, first }) => {
+      this.rolloutAt(atMs); // already started when the primary's word came first
+      if (first) answer(202, { rolloutAtMs: atMs });
+      else answer(409, { error: 'revision B was already started' });
+    });
   }
 
   /** A is up and ready at t=0 (it logs so); B's clock runs from here and starts its phases at rollout-at. */

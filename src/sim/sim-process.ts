@@ -12,7 +12,19 @@ async function main(): Promise<void> {
   const spec = JSON.parse(process.env[SIM_PROCESS_ENV] ?? 'null') as SimProcessSpec | null;
   if (!spec) throw new Error(`sim process: ${SIM_PROCESS_ENV} is not set (this file is started by wsrace sim --processes)`);
   const { logs, ...options } = processOptions(spec);
-  let sim: SimHandle;
+  let sim: SimHandle | null = null;
+  let stopAsked = false;
+  let closing: Promise<void> | null = null;
+  const stop = () => {
+    stopAsked = true;
+    if (sim) closing ??= sim.close().then(() => process.disconnect?.());
+  };
+  // Listening to the primary before the simulator is up: a rollout a request started in another process may come first.
+  const rollouts = new RolloutLink();
+  process.on('message', (m: ToSimProcess) => (m.type === 'stop' ? stop() : rollouts.onMessage(m)));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.once('disconnect', () => (rollouts.primaryGone(), stop()));
   try {
     sim = await startSimulator({ ...options, log: logs ? process.stdout : null });
   } catch (err) {
@@ -21,21 +33,43 @@ async function main(): Promise<void> {
     process.disconnect?.();
     return;
   }
-  let closing: Promise<void> | null = null;
-  const stop = () => (closing ??= sim.close().then(() => process.disconnect?.()));
-  // A request that started B here is answered once the primary has told the other processes (or is gone).
-  const told: (() => void)[] = [];
-  if (sim instanceof RolloutSimulator) sim.onRolloutRequested = (atMs) => (process.connected ? new Promise<void>((resolve) => (told.push(resolve), send({ type: 'rollout', atMs }))) : undefined);
-  process.on('message', (m: ToSimProcess) => {
-    if (m.type === 'stop') void stop();
-    else if (m.type === 'rollout-told') told.shift()?.();
-    else if (sim instanceof RolloutSimulator) sim.rolloutAt(m.atMs);
-  });
-  process.once('disconnect', () => told.splice(0).forEach((resolve) => resolve()));
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
-  process.once('disconnect', () => void stop());
+  if (sim instanceof RolloutSimulator) rollouts.attach(sim);
   send({ type: 'listening', port: sim.port });
+  if (stopAsked) stop();
+}
+
+/**
+ * This process's side of --rollout-on-request across processes (processes.ts passRolloutOn): a
+ * request that reached it asks the primary for B's start; the primary's `rollout` (another
+ * process's request) starts B here, kept until the simulator is up.
+ */
+class RolloutLink {
+  private sim: RolloutSimulator | null = null;
+  private early: number | null = null;
+  private readonly waiting: { atMs: number; resolve: (told: { atMs: number; first: boolean }) => void }[] = [];
+
+  attach(sim: RolloutSimulator): void {
+    this.sim = sim;
+    sim.askRollout = (atMs) => {
+      if (!process.connected) return Promise.resolve({ atMs, first: true });
+      return new Promise((resolve) => {
+        this.waiting.push({ atMs, resolve });
+        send({ type: 'rollout', atMs });
+      });
+    };
+    if (this.early !== null) sim.rolloutAt(this.early);
+  }
+
+  onMessage(m: Exclude<ToSimProcess, { type: 'stop' }>): void {
+    if (m.type === 'rollout-told') return this.waiting.shift()?.resolve({ atMs: m.atMs, first: m.first });
+    if (this.sim) this.sim.rolloutAt(m.atMs);
+    else this.early = m.atMs;
+  }
+
+  /** No primary to ask: a waiting request starts B at its own moment. */
+  primaryGone(): void {
+    for (const w of this.waiting.splice(0)) w.resolve({ atMs: w.atMs, first: true });
+  }
 }
 
 function send(m: FromSimProcess): void {

@@ -58,7 +58,7 @@ describe('sim --processes 2 (real sockets)', () => {
     }
   }, 15_000);
 
-  it('--rollout-on-request: one POST reaches one process, and by its 202 B has started at the same instant in both', async () => {
+  it('--rollout-on-request: one POST reaches one process, and by its 202 B has started at the same instant in both; later ones get 409, wherever they land', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wsrace-simproc-req-'));
     const truth = join(dir, 'truth.ndjson');
     const stdout = new PassThrough().resume();
@@ -70,9 +70,11 @@ describe('sim --processes 2 (real sockets)', () => {
     try {
       const c = await up;
       const post = () => fetch(`${c.httpUrl}/_sim/rollout`, { method: 'POST' }).then(async (r) => [r.status, await r.json()] as const);
-      const [status, body] = await post();
-      expect(status).toBe(202);
-      const atMs = (body as { rolloutAtMs: number }).rolloutAtMs;
+      // Five at once, over five connections the two processes share out: one wins, wherever it landed, and the primary's word is final.
+      const first = await Promise.all([post(), post(), post(), post(), post()]);
+      expect(first.map(([s]) => s).sort()).toEqual([202, 409, 409, 409, 409]);
+      const atMs = (first.find(([s]) => s === 202)![1] as { rolloutAtMs: number }).rolloutAtMs;
+      expect((await post())[0]).toBe(409);
       // The 202 came after the primary told the other process, so the stop that follows reaches it after its `rollout`.
       ac.abort();
       await simDone;
