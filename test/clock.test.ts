@@ -22,12 +22,13 @@ describe('the clock', () => {
     }
   });
 
-  it('keeps an inherited offset unless the own calibration sits more than 0.25 ms above it; without one, the own, else Node\'s', () => {
+  it('keeps an inherited offset unless the own calibration sits more than 0.25 ms from it; without one, the own, else Node\'s', () => {
     const o = 1_796_475_906_979.695;
     expect(chooseOffset(o, o + 0.25, o + 33)).toBe(o);
-    expect(chooseOffset(o, o - 5, o + 33)).toBe(o); // the own ticks were read late: a lower bound
+    expect(chooseOffset(o, o - 0.25, o + 33)).toBe(o);
     expect(chooseOffset(o, null, o + 33)).toBe(o);
     expect(chooseOffset(o, o + 0.3, o + 33)).toBe(o + 0.3); // the parent's were read late, or the wall clock stepped
+    expect(chooseOffset(o, o - 5, o + 33)).toBe(o - 5); // the parent handed on Node's origin, 5 ms late
     expect(chooseOffset(undefined, o + 0.3, o + 33)).toBe(o + 0.3);
     expect(chooseOffset(undefined, null, o + 33)).toBe(o + 33);
   });
@@ -63,8 +64,8 @@ describe('the clock', () => {
       expect(r.stderr).toBe('');
       return JSON.parse(r.stdout) as { mine: number; theirs: number; env: string };
     };
-    // 5 ms above this process's: no honest calibration of the child's sits 0.25 ms above it, so the child keeps it and its worker takes it as it is.
-    const inherited = offset + 5;
+    // 0.05 ms above this process's: within the child's own calibration's tolerance, so the child keeps it and its worker takes it as it is.
+    const inherited = offset + 0.05;
     const got = run(inherited);
     expect(Math.abs(got.mine - inherited)).toBeLessThan(0.01);
     expect(Math.abs(got.theirs - inherited)).toBeLessThan(0.01);

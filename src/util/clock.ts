@@ -74,18 +74,18 @@ export function threadMonotonicOrigin(mono: () => number = monotonicMs, perf: ()
 /** The variable a process hands its calibrated wall − monotonic offset on in, to its worker threads and child processes. */
 export const CLOCK_OFFSET_ENV = 'WSRACE_CLOCK_OFFSET_MS';
 
-/** How far a calibration may sit above the inherited offset and the inherited one still be kept: a calibration's own spread is ±0.1 ms. */
+/** How far a calibration may sit from the inherited offset and the inherited one still be kept: a calibration's own spread is ±0.1 ms. */
 const OFFSET_TOLERANCE_MS = 0.25;
 
 /**
- * The offset a process's main thread uses. Every estimate from the ticks is a lower bound, so an
- * inherited offset (its parent's calibration) is kept unless this process's own calibration sits
- * more than OFFSET_TOLERANCE_MS above it (the parent's ticks read late, or the wall clock stepped
- * since); one below it was read late. Without an inherited one, the own calibration, else Node's.
+ * The offset a process's main thread uses: an inherited one (its parent's), so that the processes
+ * of a run share one, unless this process's own calibration sits more than OFFSET_TOLERANCE_MS
+ * from it (the parent's ticks read late, its calibration failed and it handed on Node's origin,
+ * or the wall clock stepped since). Without an inherited one, the own calibration, else Node's.
  */
 export function chooseOffset(inherited: number | undefined, own: number | null, node: number): number {
   if (inherited === undefined) return own ?? node;
-  return own !== null && own > inherited + OFFSET_TOLERANCE_MS ? own : inherited;
+  return own !== null && Math.abs(own - inherited) > OFFSET_TOLERANCE_MS ? own : inherited;
 }
 
 /** The offset in `env`, if it holds a number. */
@@ -100,15 +100,15 @@ export function inheritedOffset(env: NodeJS.ProcessEnv = process.env): number | 
  * the wall clock read at another moment, so a thread preempted between the two gets an origin off
  * by the preemption (33 ms in one of 75 processes started at once under load), and a calibration
  * on a starved thread may find no two ticks that agree. So the main thread calibrates once and
- * hands its offset on in the environment: a worker thread takes its process's as it is, and a
- * child process checks its parent's. Every thread and process of a run then shares one offset.
+ * hands its offset on in the environment (Node's, when its own ticks did not agree: the threads of
+ * a process then at least agree with each other): a worker thread takes its process's as it is,
+ * and a child process checks its parent's. Every thread and process of a run then shares one.
  */
 function threadOffset(): number {
   const inherited = inheritedOffset();
   if (!isMainThread && inherited !== undefined) return inherited;
-  const own = calibrated(Date.now, monotonicMs);
-  const offset = chooseOffset(inherited, own, performance.timeOrigin - threadMonotonicOrigin());
-  if (isMainThread && (own !== null || inherited !== undefined)) process.env[CLOCK_OFFSET_ENV] = String(offset);
+  const offset = chooseOffset(inherited, calibrated(Date.now, monotonicMs), performance.timeOrigin - threadMonotonicOrigin());
+  if (isMainThread) process.env[CLOCK_OFFSET_ENV] = String(offset);
   return offset;
 }
 
