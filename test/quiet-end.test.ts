@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectQuietly, QuietEndSocket, quietReceiverEnds } from '../src/engine/quiet-end.js';
 import { startEchoServerProcess } from './helpers/echo-server-process.js';
 import { runProbe } from './helpers/probe.js';
+import { RolloutSimulator } from '../src/sim/index.js';
 
 const waitFor = (emitter: NodeJS.EventEmitter, event: string) => once(emitter, event, { signal: AbortSignal.timeout(5000) });
 
@@ -135,5 +136,58 @@ describe('every other end() is Node’s own', () => {
     `;
     const out = runProbe(probe);
     expect(JSON.parse(out.trim())).toEqual({ seen: [false, false, true], done: { worker: 0 } });
+  });
+});
+
+describe('the simulator’s server sockets', () => {
+  /**
+   * `n` connections to `url` in turn (quiet client sockets: only the server's side can reach
+   * net.Socket's end()), each closed 1000 by the client and awaited on both sides (ws's server
+   * makes its end() calls before its own 'close'); the moot end() calls that reached net.Socket's.
+   */
+  async function mootServerEnds(wsUrl: string, n: number, serverSide: () => NodeJS.EventEmitter): Promise<{ moot: number; codes: number[] }> {
+    const spy = spyOnMootSocketEnds();
+    const codes: number[] = [];
+    try {
+      for (let k = 0; k < n; k++) {
+        const client = new WebSocket(wsUrl, { perMessageDeflate: false, createConnection: connectQuietly as never });
+        try {
+          await waitFor(client, 'open');
+          const serverClosed = waitFor(serverSide(), 'close');
+          client.close(1000);
+          codes.push(((await waitFor(client, 'close')) as [number])[0]);
+          await serverClosed;
+        } finally {
+          client.terminate();
+        }
+      }
+    } finally {
+      spy.restore();
+    }
+    return { moot: spy.calls(), codes };
+  }
+
+  it('a plain ws server makes moot end() calls on its sockets; the simulator\'s make none, and every close is still 1000', async () => {
+    expect(quietReceiverEnds()).toBe(true);
+    const plain = new ws.WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await waitFor(plain, 'listening');
+    let last: NodeJS.EventEmitter | null = null;
+    plain.on('connection', (socket) => (last = socket));
+    let shipped: { moot: number; codes: number[] };
+    try {
+      shipped = await mootServerEnds(`ws://127.0.0.1:${(plain.address() as net.AddressInfo).port}/`, 10, () => last!);
+    } finally {
+      plain.close();
+    }
+    expect(shipped.codes).toEqual(Array(10).fill(1000));
+    expect(shipped.moot, 'ws as shipped calls end() on its ended server sockets: see util/quiet-end.ts').toBeGreaterThan(0);
+    // Revision A of a rollout serves, ready, from the start (B far away).
+    const sim = await RolloutSimulator.start({ profile: 'rollout', port: 0, rolloutAtMs: 1e9, log: null });
+    try {
+      const quiet = await mootServerEnds(sim.url, 10, () => [...sim.a.upgrades.open].at(-1)!);
+      expect(quiet).toEqual({ moot: 0, codes: Array(10).fill(1000) });
+    } finally {
+      await sim.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import type { StartupFlags } from './startup.js';
 import type { PingHost, StreamPings } from './stream.js';
 import { nowEpochMs, type ConnRecord } from './truth.js';
 import { round3 } from '../util/round.js';
+import { quietReceiverEnds, quietSocketEnd } from '../util/quiet-end.js';
 
 /** What the upgrade handling reads from the simulator and tells it. */
 export interface UpgradeHost {
@@ -54,10 +55,14 @@ export class Upgrades {
   constructor(
     private readonly host: UpgradeHost,
     private readonly idPrefix = 'conn_',
-  ) {}
+  ) {
+    quietReceiverEnds();
+  }
 
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const at = nowEpochMs();
+    // ws's redundant end() calls after a close would each build an error and drop it (util/quiet-end.ts).
+    quietSocketEnd(socket as Socket);
     socket.on('error', () => {});
     this.raw.add(socket);
     socket.once('close', () => this.raw.delete(socket));
