@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { parseScenarioText } from '../src/scenario/load.js';
 import { runScenario, type RunResult } from '../src/run/run.js';
 import { POPULATION_BASE } from '../src/record/attempt.js';
-import type { EventLine } from '../src/timeline/phase-report.js';
+import { readEvents, type EventRow } from './helpers/coldstart.js';
 
 /**
  * A population with arrivals on top (load.population beside load.stages) against a server that
@@ -19,7 +19,7 @@ const root = mkdtempSync(join(tmpdir(), 'wsrace-population-stages-'));
 let wss: WebSocketServer;
 let accepted = 0;
 let run: RunResult;
-let events: EventLine[];
+let events: EventRow[];
 
 beforeAll(async () => {
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -31,7 +31,7 @@ beforeAll(async () => {
     'pop-stages.yaml',
   );
   run = await runScenario(scenario, { outDir: join(root, 'run'), workers: 2 });
-  events = readFileSync(join(run.outDir, 'events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EventLine);
+  events = readEvents(run.outDir);
 }, 60_000);
 afterAll(async () => {
   await new Promise((resolve) => wss.close(resolve));

@@ -5,7 +5,7 @@
  * the same.
  */
 import net from 'node:net';
-import { endIsMoot, quietReceiverEnds } from '../util/quiet-end.js';
+import { quietNetSocketEnd, quietReceiverEnds } from '../util/quiet-end.js';
 import { socketOptions } from './socket-options.js';
 
 export { quietReceiverEnds };
@@ -13,8 +13,7 @@ export { quietReceiverEnds };
 /** A TCP socket whose redundant end() calls cost nothing; otherwise net.Socket. */
 export class QuietEndSocket extends net.Socket {
   override end(...args: unknown[]): this {
-    if (args.length === 0 && endIsMoot(this)) return this;
-    return (super.end as (...a: unknown[]) => this)(...args);
+    return quietNetSocketEnd.apply(this, args) as this;
   }
 }
 

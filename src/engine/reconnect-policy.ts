@@ -5,7 +5,6 @@ import type { ConnectionSettings } from './protocol.js';
 /** session.reconnect, resolved: the outcome keys to retry on and the backoff. */
 export type ReconnectSettings = NonNullable<ConnectionSettings['reconnect']>;
 
-
 /**
  * How long after `r` ended its client tries again, or null when it does not: no reconnect
  * settings, not a client's attempt, its `max` retries used, or an outcome `on` does not list.

@@ -29,11 +29,11 @@ function sendLagCollector(scenario: unknown): OpenTimes | null {
  * A finished run's events.ndjson and messages.ndjson attributed against `timeline`, each line
  * rewritten with its phase: one pass over the attempts (which also gathers the open times the
  * messages' send lag is read from, and feeds `visit`), then one over the messages. The run's
- * live end, `correlate` and `merge` all attribute this way. `scenarioDir`: where scenario.json is,
- * when not in `dir` (a merge reads its leader's).
+ * live end, `correlate` and `merge` all attribute this way. `scenario`: the parsed scenario.json,
+ * when it is not `dir`'s own (a merge has read its leader's).
  */
-export async function attributeRunFiles(dir: string, timeline: PhaseTimeline, options: { scenarioDir?: string; visit?: (e: EventLine) => void } = {}): Promise<Attribution> {
-  const scenario = scenarioOf(options.scenarioDir ?? dir);
+export async function attributeRunFiles(dir: string, timeline: PhaseTimeline, options: { scenario?: unknown; visit?: (e: EventLine) => void } = {}): Promise<Attribution> {
+  const scenario = options.scenario !== undefined ? options.scenario : scenarioOf(dir);
   const lag = sendLagCollector(scenario);
   const { visit } = options;
   const attribution = await attributeEventsFile(join(dir, 'events.ndjson'), timeline, {

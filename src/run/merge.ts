@@ -47,8 +47,9 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const readyFrom = leader.summary.readyFrom === 'supplied' ? null : leader.summary.readyFrom;
   const { summary: timelineSummary, timeline } = summarizeTimeline(timelineEvents, t0, readyFrom);
   // Reconnecting clients: each shard's tracker saw only its share, so the merge follows them again, in the same pass.
-  const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0, servedAfterOf(scenarioOf(leader.dir))) : null;
-  const attribution = await attributeRunFiles(outDir, timeline, { scenarioDir: leader.dir, visit: clients ? (e) => clients.add(e) : undefined });
+  const scenario = scenarioOf(leader.dir);
+  const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0, servedAfterOf(scenario)) : null;
+  const attribution = await attributeRunFiles(outDir, timeline, { scenario, visit: clients ? (e) => clients.add(e) : undefined });
   const clientsBlock = clients?.report(timeline);
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),

@@ -78,16 +78,17 @@ export function clientsReport(clients: readonly ClientProgress[], timeline: Phas
 /** The drops and the comebacks: what a connected user felt when the target cut them. */
 function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | undefined) {
   const dropped = clients.filter((c) => c.drops > 0);
+  const notBack = dropped.filter((c) => c.droppedAt !== null);
   const neverBackLast: Record<string, number> = {};
-  for (const c of dropped) if (c.droppedAt !== null) countInto(neverBackLast, c.last);
+  for (const c of notBack) countInto(neverBackLast, c.last);
   const counts = reconnects?.attempts ?? {};
   const n = Object.values(counts).reduce((a, b) => a + b, 0);
   const sum = Object.entries(counts).reduce((a, [k, v]) => a + Number(k) * v, 0);
   return {
     dropped: dropped.length,
     drops: dropped.reduce((a, c) => a + c.drops, 0),
-    reconnected: dropped.filter((c) => c.droppedAt === null).length,
-    neverBack: dropped.filter((c) => c.droppedAt !== null).length,
+    reconnected: dropped.length - notBack.length,
+    neverBack: notBack.length,
     neverBackLast,
     reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
     outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),

@@ -104,16 +104,18 @@ export function inheritedOffset(env: NodeJS.ProcessEnv = process.env): number | 
  * a process then at least agree with each other): a worker thread takes its process's as it is,
  * and a child process checks its parent's. Every thread and process of a run then shares one.
  */
-function threadOffset(): number {
+function threadOffset(monoOrigin: number): number {
   const inherited = inheritedOffset();
   if (!isMainThread && inherited !== undefined) return inherited;
-  const offset = chooseOffset(inherited, calibrated(Date.now, monotonicMs), performance.timeOrigin - threadMonotonicOrigin());
+  const offset = chooseOffset(inherited, calibrated(Date.now, monotonicMs), performance.timeOrigin - monoOrigin);
   if (isMainThread) process.env[CLOCK_OFFSET_ENV] = String(offset);
   return offset;
 }
 
+const MONO_ORIGIN = threadMonotonicOrigin();
+
 /** Where this thread's performance clock's 0 falls in epoch ms: fixed for the life of a thread (the getter of Node's allocates on every call). */
-export const TIME_ORIGIN = threadOffset() + threadMonotonicOrigin();
+export const TIME_ORIGIN = threadOffset(MONO_ORIGIN) + MONO_ORIGIN;
 
 /**
  * Epoch milliseconds with sub-millisecond resolution, on one clock shared by the main

@@ -8,12 +8,12 @@
  * receiver that errored before it ended still builds its error (rare, and harmless). Shared by
  * wsrace's client (engine/quiet-end.ts) and the simulator's server sockets.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import * as ws from 'ws';
 
 /** Whether end() with no arguments would only build an error and drop it (Node 20's Writable.end). */
-export function endIsMoot(stream: Writable): boolean {
+function endIsMoot(stream: Writable): boolean {
   return stream.writableCorked === 0 && stream.writableEnded && (stream.writableFinished || stream.destroyed);
 }
 
@@ -29,16 +29,20 @@ export function quietReceiverEnds(): boolean {
   return true;
 }
 
-function receiverEnd(this: Writable, ...args: unknown[]): Writable {
-  if (args.length === 0 && endIsMoot(this)) return this;
-  return (Writable.prototype.end as (...a: unknown[]) => Writable).apply(this, args);
+/** `end` made quiet: a call with no arguments that would only build an error returns at once; every other call is `end`'s. */
+function quietly<T extends Writable>(end: (...a: unknown[]) => T): (this: T, ...args: unknown[]) => T {
+  return function (this: T, ...args: unknown[]): T {
+    if (args.length === 0 && endIsMoot(this)) return this;
+    return end.apply(this, args);
+  };
 }
 
-/** A socket someone else created (a server's accepted one) gets a quiet end() of its own; its class's is called for the rest. */
+const receiverEnd = quietly(Writable.prototype.end as (...a: unknown[]) => Writable);
+
+/** net.Socket's end(), quiet: wsrace's client sockets (engine/quiet-end.ts) and the simulator's accepted ones share it. */
+export const quietNetSocketEnd = quietly(net.Socket.prototype.end as (...a: unknown[]) => net.Socket);
+
+/** A plain net.Socket someone else created (a server's accepted one) gets the quiet end() as its own. */
 export function quietSocketEnd(socket: net.Socket): void {
-  const classEnd = Object.getPrototypeOf(socket).end as (...a: unknown[]) => net.Socket;
-  socket.end = function (this: net.Socket, ...args: unknown[]) {
-    if (args.length === 0 && endIsMoot(this)) return this;
-    return classEnd.apply(this, args);
-  } as net.Socket['end'];
+  socket.end = quietNetSocketEnd as net.Socket['end'];
 }
