@@ -23,7 +23,7 @@ const attempt = (client: number, tryNo: number, sched: number, worked: boolean):
 const timeline: PhaseTimeline = { spans: [{ phase: 'init', startMs: 0, endMs: 100 }, { phase: 'ready', startMs: 100, endMs: null }], readyAtMs: 100, failedAtMs: null };
 
 /** The drop fields of a report whose clients were never cut. */
-const NO_DROPS = { dropped: 0, drops: 0, reconnected: 0, neverBack: 0, neverBackLast: {}, reconnectMs: latencyStats(createHistogram()), outageMs: latencyStats(createHistogram()), retryLagMs: latencyStats(createHistogram()), attemptsPerReconnect: { mean: null, max: 0, p50: null, p90: null, p99: null, counts: {} } };
+const NO_DROPS = { dropped: 0, drops: 0, reconnected: 0, neverBack: 0, neverBackLast: {}, gaveUp: { neverConnected: 0, neverBack: 0 }, reconnectMs: latencyStats(createHistogram()), outageMs: latencyStats(createHistogram()), retryLagMs: latencyStats(createHistogram()), attemptsPerReconnect: { mean: null, max: 0, p50: null, p90: null, p99: null, counts: {} } };
 
 describe('reconnecting clients: tracking (record/) and the report by phase (timeline/)', () => {
   it('follows each client from its first attempt to the first socket that worked', () => {
@@ -36,9 +36,9 @@ describe('reconnecting clients: tracking (record/) and the report by phase (time
     tracker.add(attempt(3, 0, 50, false));
     tracker.add({ ...attempt(9, 0, 1, true), client: undefined }); // not a reconnecting client
     expect(tracker.clients()).toEqual([
-      { firstSched: T0 + 20, attempts: 4, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000' },
-      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000' },
-      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503' },
+      { firstSched: T0 + 20, attempts: 4, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
+      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
+      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false },
     ]);
   });
 
@@ -46,14 +46,14 @@ describe('reconnecting clients: tracking (record/) and the report by phase (time
     const tracker = new ClientTracker();
     tracker.add(attempt(4, 1, 80, true));
     tracker.add(attempt(4, 0, 30, false));
-    expect(tracker.clients()).toEqual([{ firstSched: T0 + 30, attempts: 2, connectedAt: T0 + 88, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503' }]);
+    expect(tracker.clients()).toEqual([{ firstSched: T0 + 30, attempts: 2, connectedAt: T0 + 88, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false }]);
   });
 
   it('counts clients, retries and attempts per client, and attributes each client to its first attempt\'s phase', () => {
     const clients = [
-      { firstSched: T0 + 20, attempts: 3, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000' },
-      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000' },
-      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503' },
+      { firstSched: T0 + 20, attempts: 3, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
+      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
+      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false },
     ];
     const r = clientsReport(clients, timeline, T0)!;
     expect({ ...r, timeToConnectedMs: r.timeToConnectedMs.count, byPhase: Object.fromEntries(Object.entries(r.byPhase).map(([p, b]) => [p, { ...b, timeToConnectedMs: b.timeToConnectedMs.count }])) }).toEqual({

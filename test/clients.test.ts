@@ -103,6 +103,7 @@ describe('ClientTracker: what a user felt, per reconnecting client', () => {
       reconnected: 0,
       neverBack: 0,
       neverBackLast: {},
+      gaveUp: { neverConnected: 0, neverBack: 0 },
       reconnectMs: statsOf([]),
       outageMs: statsOf([]),
       retryLagMs: statsOf([]),

@@ -110,6 +110,13 @@ describe('per-drop times when nothing dropped', () => {
     // Dropped and none back: the outage histogram is empty too, and the bound fails. Nothing retried: the retries' lag holds.
     const noneBack = { clients: { dropped: 5, retries: 0, outageMs: empty, reconnectMs: empty, retryLagMs: empty } };
     expect(evaluateThresholds(['clients.outageMs.p99 < 3000', 'clients.reconnectMs.p99 < 3000', 'clients.retryLagMs.p99 < 10'].map(parseThreshold), noneBack).map((r) => r.ok)).toEqual([false, false, true]);
+
+    // Of them, who stopped trying: a count like any other.
+    const gave = { clients: { neverBack: 5, gaveUp: { neverConnected: 0, neverBack: 2 } } };
+    expect(evaluateThresholds(['clients.gaveUp.neverBack == 0', 'clients.gaveUp.neverConnected == 0'].map(parseThreshold), gave).map((r) => [r.ok, r.actual])).toEqual([
+      [false, 2],
+      [true, 0],
+    ]);
   });
 });
 

@@ -2,6 +2,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { now } from '../util/clock.js';
 import { recordMsWithExpectedInterval, type Metric } from '../record/histogram.js';
 import type { AttemptRecord } from '../record/attempt.js';
+import { connected } from '../record/clients.js';
 import { Attempt, type AttemptHost, type DeadlineKind } from './connection.js';
 import { compileTemplates, type CompiledTemplates } from './templates.js';
 import { DeadlineQueue } from './deadlines.js';
@@ -296,16 +297,31 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
       this.openNow--;
       if (isPopulationClient(record.client)) this.clientsOpen--;
     }
+    const delay = this.nextRetryDelay(record);
+    if (delay === null && this.gaveUp(record)) record.gaveUp = true;
     this.reporter.add(record);
-    this.maybeReconnect(record);
+    if (delay !== null) this.reconnect(record, delay);
     if (this.stoppingOrDone() && this.active.size === 0) this.complete();
   }
 
   // A reconnecting client whose attempt failed the way `on` lists tries again after backoff.
-  private maybeReconnect(r: AttemptRecord): void {
-    if (this.stopping) return;
-    const delay = isPopulationClient(r.client) ? this.populationRetry(r) : retryDelay(this.settings.reconnect, r, Math.random());
-    if (delay === null) return;
+  private nextRetryDelay(r: AttemptRecord): number | null {
+    if (this.stopping || r.client === undefined) return null;
+    return isPopulationClient(r.client) ? this.populationRetry(r) : retryDelay(this.settings.reconnect, r, Math.random());
+  }
+
+  /**
+   * A client that will not try again though the run goes on, after an attempt that left it
+   * without a working socket (it failed, or served and was cut): its policy stopped it (`max`
+   * used, or an outcome `on` does not list). A socket wsrace itself closed is a client done.
+   */
+  private gaveUp(r: AttemptRecord): boolean {
+    if (this.stopping || r.client === undefined) return false;
+    if (isPopulationClient(r.client)) return !this.populationOver;
+    return this.settings.reconnect !== null && !connected(r);
+  }
+
+  private reconnect(r: AttemptRecord, delay: number): void {
     this.scheduler.insert({ i: this.nextRetryIndex++, sched: now() + delay, client: r.client, try: (r.try ?? 0) + 1 });
     // Called from a socket event (or a start that failed at once): the per-event cap applies.
     this.repump(STARTS_PER_EVENT);

@@ -30,6 +30,7 @@ export function eventLine(r: AttemptRecord, t0: number, extra?: Record<string, u
   if (r.client !== undefined) {
     line.client = r.client;
     line.try = r.try;
+    if (r.gaveUp) line.gaveUp = true;
   }
   if (r.msgs !== undefined) line.msgs = r.msgs;
   if (r.reply !== undefined) line.reply = rel(r.reply, t0);

@@ -114,13 +114,18 @@ function messages(s: Summary): string[] {
   return out;
 }
 
+/** " (3 gave up)" of `n` clients without a socket at the end; nothing when none did or an older summary does not say. */
+function gaveUp(n: number, g: number | undefined): string {
+  return n > 0 && g ? ` (${num(g)} gave up)` : '';
+}
+
 /** Reconnecting clients by the phase of their first attempt (session.reconnect). */
 function clients(s: Summary): string[] {
   const c = s.clients;
   if (!c) return [];
   const cw = [22, 8, 10, 10, 10, 10];
   return [
-    `Clients (reconnecting): ${num(c.clients)} clients, ${num(c.connected)} connected, ${num(c.neverConnected)} never did; ${num(c.retries)} retries, ${c.attemptsPerClient.mean} attempts per client (max ${c.attemptsPerClient.max})`,
+    `Clients (reconnecting): ${num(c.clients)} clients, ${num(c.connected)} connected, ${num(c.neverConnected)} never did${gaveUp(c.neverConnected, c.gaveUp?.neverConnected)}; ${num(c.retries)} retries, ${c.attemptsPerClient.mean} attempts per client (max ${c.attemptsPerClient.max})`,
     '  ' + row(['first attempt in', 'clients', 'connected', 'p50 ttc', 'p99 ttc', 'max ttc'], cw),
     ...Object.entries(c.byPhase).map(([phase, p]) => '  ' + row([printable(phase), num(p.clients), num(p.connected), ms(p.timeToConnectedMs.p50), ms(p.timeToConnectedMs.p99), ms(p.timeToConnectedMs.max)], cw)),
     '  ' + row(['all', num(c.clients), num(c.connected), ms(c.timeToConnectedMs.p50), ms(c.timeToConnectedMs.p99), ms(c.timeToConnectedMs.max)], cw),
@@ -140,7 +145,7 @@ function disconnects(s: Summary): string[] {
   }
   if (c.dropped) {
     const a = c.attemptsPerReconnect;
-    out.push(`Dropped clients: ${num(c.dropped)} (${num(c.drops)} drops), ${num(c.reconnected)} came back, ${num(c.neverBack)} never did; ${a.mean ?? '-'} attempts per comeback (p99 ${a.p99 ?? '-'}, max ${a.max})`);
+    out.push(`Dropped clients: ${num(c.dropped)} (${num(c.drops)} drops), ${num(c.reconnected)} came back, ${num(c.neverBack)} never did${gaveUp(c.neverBack, c.gaveUp?.neverBack)}; ${a.mean ?? '-'} attempts per comeback (p99 ${a.p99 ?? '-'}, max ${a.max})`);
     const w = [22, 8, 8, 8, 8, 8];
     out.push('  ' + row(['per comeback (ms)', 'count', 'p50', 'p90', 'p99', 'max'], w));
     for (const [label, st] of [['reconnect', c.reconnectMs], ['outage', c.outageMs]] as const) out.push('  ' + row([label, num(st.count), ms(st.p50), ms(st.p90), ms(st.p99), ms(st.max)], w));

@@ -98,13 +98,18 @@ function comebacks({ clients: c }: PopulationFindingsInput): string[] {
     const a = c.attemptsPerReconnect;
     parts.push(`p99 outage ${span(o.p99)} (p50 ${span(o.p50)}, max ${span(o.max)}), ${a.mean ?? 0} attempt${a.mean === 1 ? '' : 's'} per comeback (max ${a.max})`);
   }
-  parts.push(c.neverBack === 0 ? 'all came back' : `${num(c.neverBack)} never came back${lastOutcomes(c.neverBackLast)}`);
+  parts.push(c.neverBack === 0 ? 'all came back' : `${num(c.neverBack)} never came back${notBackWhy(c)}`);
   return [parts.join('; ')];
 }
 
-/** " (their last attempts: 12 http_503, 8 handshake_timeout)", most first; empty when the run did not say (an older summary). */
-function lastOutcomes(last: Record<string, number> | undefined): string {
-  const entries = Object.entries(last ?? {}).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
-  if (entries.length === 0) return '';
-  return ` (their last attempts: ${entries.map(([k, n]) => `${num(n)} ${k}`).join(', ')})`;
+/**
+ * " (their last attempts: 12 http_503, 8 handshake_timeout; 8 gave up, 12 were still retrying at
+ * the end)", outcomes most first; each part left out when the run did not say (an older summary).
+ */
+function notBackWhy(c: NonNullable<PopulationFindingsInput['clients']>): string {
+  const entries = Object.entries(c.neverBackLast ?? {}).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  const parts = entries.length === 0 ? [] : [`their last attempts: ${entries.map(([k, n]) => `${num(n)} ${k}`).join(', ')}`];
+  const gaveUp = c.gaveUp?.neverBack;
+  if (gaveUp !== undefined) parts.push(gaveUp === c.neverBack ? 'all gave up' : gaveUp === 0 ? 'all were still retrying at the end' : `${num(gaveUp)} gave up, ${num(c.neverBack - gaveUp)} ${c.neverBack - gaveUp === 1 ? 'was' : 'were'} still retrying at the end`);
+  return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
 }

@@ -44,7 +44,7 @@ export const THRESHOLD_PATHS: RegExp[] = [
   new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(fromStartMs|fromOpenMs)\\.${HISTOGRAM_FIELDS}$`),
   new RegExp(`^steps\\.[A-Za-z0-9_-]+\\.(passed|timeouts|closed\\.${CLOSE_CODE})$`),
   new RegExp(`^clients\\.(timeToConnectedMs|byPhase\\.[A-Za-z0-9_-]+\\.timeToConnectedMs|reconnectMs|outageMs|retryLagMs)\\.${HISTOGRAM_FIELDS}$`),
-  /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max|p50|p90|p99)|dropped|drops|reconnected|neverBack|attemptsPerReconnect\.(mean|max|p50|p90|p99))$/,
+  /^clients\.(clients|connected|neverConnected|retries|attemptsPerClient\.(mean|max|p50|p90|p99)|dropped|drops|reconnected|neverBack|gaveUp\.(neverConnected|neverBack)|attemptsPerReconnect\.(mean|max|p50|p90|p99))$/,
   /^(durationMs)$/,
   new RegExp(`^${MESSAGE_BLOCK}\\.${MESSAGE_COUNTS}$`),
   new RegExp(`^${MESSAGE_BLOCK}\\.(rttMs|sendLagMs)\\.${HISTOGRAM_FIELDS}$`),

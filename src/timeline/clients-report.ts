@@ -25,6 +25,12 @@ export interface ClientsReport {
   neverBack: number;
   /** Of the clients not back, how many ended on each outcome (reconnect.on's keys): one `on` does not list stopped them at once, `interrupted` was still trying at the end. */
   neverBackLast: Record<string, number>;
+  /**
+   * Of the clients that never connected, and of those not back, how many had stopped trying
+   * before the end (their policy's `max` used, or an outcome `on` does not list); the others
+   * were still retrying when the run ended.
+   */
+  gaveUp: { neverConnected: number; neverBack: number };
   /** Per comeback: the drop → the next working socket, → its first answered message (with a stream), and the attempts it took. */
   reconnectMs: LatencyStats;
   outageMs: LatencyStats;
@@ -90,6 +96,7 @@ function comebacks(clients: readonly ClientProgress[], reconnects: Reconnects | 
     reconnected: dropped.length - notBack.length,
     neverBack: notBack.length,
     neverBackLast,
+    gaveUp: { neverConnected: clients.filter((c) => c.connectedAt === null && c.gaveUp).length, neverBack: notBack.filter((c) => c.gaveUp).length },
     reconnectMs: latencyStats(reconnects?.reconnectMs ?? createHistogram()),
     outageMs: latencyStats(reconnects?.outageMs ?? createHistogram()),
     retryLagMs: latencyStats(reconnects?.retryLagMs ?? createHistogram()),

@@ -194,6 +194,8 @@ describe('a population through the rollout simulator (real sockets)', () => {
     const why: Record<string, number> = {};
     for (const e of latest.values()) why[outcomeKey(e)] = (why[outcomeKey(e)] ?? 0) + 1;
     expect(s.clients!.neverBackLast).toEqual(why);
+    // Who had stopped trying before the end, as each client's latest attempt says.
+    expect(s.clients!.gaveUp).toEqual({ neverConnected: 0, neverBack: [...latest.values()].filter((e) => e.gaveUp).length });
     expect(Object.keys(why).every((k) => ['http_503', 'interrupted', 'dropped'].includes(k))).toBe(true);
     const b = lines.filter((l) => l.type === 'conn' && l.rev === 'B');
     const pairs = joinConns(readEvents(dir), lines).filter(({ t }) => t.rev === 'B');
