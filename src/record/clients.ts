@@ -103,6 +103,8 @@ export interface Reconnects {
 export class ClientTracker {
   private readonly byClient = new Map<number, ClientProgress>();
   readonly reconnects: Reconnects = { reconnectMs: createHistogram(), outageMs: createHistogram(), retryLagMs: createHistogram(), attempts: {} };
+  /** Every client's drops so far (the progress line's). */
+  drops = 0;
 
   /** `streams`: the scenario has a stream, so a client is back at its first answered message, not at open; `servedAfterMs`: session.servedAfter. */
   constructor(
@@ -124,6 +126,7 @@ export class ClientTracker {
     if (c.connectedAt === null && (r.client >= POPULATION_BASE ? worked(r, this.servedAfterMs) : connected(r))) c.connectedAt = r.ok!;
     if (c.droppedAt !== null) this.afterDrop(c, r);
     if (dropped(r, this.servedAfterMs)) {
+      this.drops++;
       c.drops++;
       c.droppedAt = r.end;
       c.sinceDrop = 0;

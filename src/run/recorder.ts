@@ -6,7 +6,7 @@ import { EventsFile } from '../record/events-file.js';
 import { ERROR_KINDS, type AttemptRecord } from '../record/attempt.js';
 import { createHistogram, latencyStats } from '../record/histogram.js';
 import { IntervalLog } from '../record/interval-log.js';
-import { ClientTracker, dropped, SERVED_AFTER_MS } from '../record/clients.js';
+import { ClientTracker, SERVED_AFTER_MS } from '../record/clients.js';
 import { MessagesFile } from '../record/messages-file.js';
 import { addMessage, emptyMessageCounts, MESSAGE_FIELDS, MSG_LATE, MSG_REPLIED, type MessageCounts } from '../record/messages.js';
 import { phaseAt, type PhaseTimeline } from '../timeline/attribute.js';
@@ -52,8 +52,6 @@ export class Recorder implements EngineListener {
   readonly clients: ClientTracker;
   /** Attempts that were a client's first try, reported or lost: fewer than scheduled means a partial run. */
   firstTries = 0;
-  /** Reconnecting clients' sockets that served and were cut (the progress line's). */
-  private drops = 0;
   private readonly stepFailures = new Map<string, StepFailures>();
   private finishedLastSecond = 0;
   /** messageCounts.sent at the previous progress() call. */
@@ -101,7 +99,6 @@ export class Recorder implements EngineListener {
       addAttempt(this.totals, r);
       this.clients.add(r);
       if ((r.try ?? 0) === 0) this.firstTries++;
-      if (r.client !== undefined && dropped(r, this.clients.servedAfterMs)) this.drops++;
       if (r.step !== undefined) this.countStepFailure(r);
       if (timeline) this.intervalLog?.addRecord(r, phaseAt(timeline, r.sched - this.t0));
     }
@@ -142,7 +139,7 @@ export class Recorder implements EngineListener {
       opened: this.totals.opened,
       failures: failureKinds(this.totals),
       ...(this.messageCounts ? { messages: { perSecond: this.messageCounts.sent - this.messagesBefore, lost: this.messageCounts.lost } } : {}),
-      ...(this.totals.attempted > this.firstTries || this.drops > 0 ? { clients: { retries: this.totals.attempted - this.firstTries, drops: this.drops } } : {}),
+      ...(this.totals.attempted > this.firstTries || this.clients.drops > 0 ? { clients: { retries: this.totals.attempted - this.firstTries, drops: this.clients.drops } } : {}),
     };
     this.finishedLastSecond = 0;
     this.messagesBefore = this.messageCounts?.sent ?? 0;
