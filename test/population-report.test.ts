@@ -127,6 +127,8 @@ describe('a population cut by a restart (1012)', () => {
     expect(s.findings).toContainEqual(expect.stringMatching(new RegExp(`^${N} clients were dropped; p99 outage \\d+(\\.\\d\\d s| ms) \\(p50 .+\\), 1 attempt per comeback \\(max 1\\); all came back$`)));
     const text = renderSummary(s);
     expect(text).toContain(`Disconnects: ${N} (1012)`);
+    // The retries are attempts beyond the schedule, said apart from it.
+    expect(text).toContain(`${N} of ${N} scheduled attempts and ${N} retries in `);
     expect(text).toContain(`Dropped clients: ${N} (${N} drops), ${N} came back, 0 never did`);
     const html = renderHtmlReport(data);
     for (const id of ['data-chart="connected"', 'data-chart="disconnects"', 'data-chart="herd"', 'id="disconnects-table"', 'id="herd-table"']) expect(html).toContain(id);

@@ -31,8 +31,11 @@ function header(s: Summary): string[] {
   const t = s.totals;
   const out: string[] = [];
   out.push(`wsrace · ${s.scenario} · ${printable(s.target.url)}`);
+  // Reconnecting clients' retries are attempts beyond the schedule: counted apart, not as "4,388 of 2,000".
+  const retries = s.clients?.retries ?? 0;
+  const attempts = retries > 0 ? `${num(t.attempted - retries)} of ${num(s.schedule.scheduled)} scheduled attempts and ${num(retries)} retries` : `${num(t.attempted)} of ${num(s.schedule.scheduled)} scheduled attempts`;
   out.push(
-    `${num(t.attempted)} of ${num(s.schedule.scheduled)} scheduled attempts in ${formatDuration(s.durationMs)}, ${s.workers.length} worker${s.workers.length === 1 ? '' : 's'}` +
+    `${attempts} in ${formatDuration(s.durationMs)}, ${s.workers.length} worker${s.workers.length === 1 ? '' : 's'}` +
       (s.partial ? `  [PARTIAL${s.interruptedBy ? `: ${s.interruptedBy}` : s.abortedBy ? `: aborted by ${printable(s.abortedBy)}` : ''}]` : ''),
   );
   for (const w of s.workers) if (w.error) out.push(`  ! worker ${w.worker} failed: ${printable(w.error)}`);
