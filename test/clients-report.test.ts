@@ -36,24 +36,24 @@ describe('reconnecting clients: tracking (record/) and the report by phase (time
     tracker.add(attempt(3, 0, 50, false));
     tracker.add({ ...attempt(9, 0, 1, true), client: undefined }); // not a reconnecting client
     expect(tracker.clients()).toEqual([
-      { firstSched: T0 + 20, attempts: 4, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
-      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
-      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false },
+      { firstSched: T0 + 20, attempts: 4, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false, lastTry: 3 },
+      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false, lastTry: 0 },
+      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false, lastTry: 0 },
     ]);
   });
 
-  it('a first attempt that arrives after a retry still sets the start', () => {
+  it('a first attempt that arrives after a retry still sets the start, and leaves the latest attempt\'s outcome', () => {
     const tracker = new ClientTracker();
     tracker.add(attempt(4, 1, 80, true));
     tracker.add(attempt(4, 0, 30, false));
-    expect(tracker.clients()).toEqual([{ firstSched: T0 + 30, attempts: 2, connectedAt: T0 + 88, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false }]);
+    expect(tracker.clients()).toEqual([{ firstSched: T0 + 30, attempts: 2, connectedAt: T0 + 88, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false, lastTry: 1 }]);
   });
 
   it('counts clients, retries and attempts per client, and attributes each client to its first attempt\'s phase', () => {
     const clients = [
-      { firstSched: T0 + 20, attempts: 3, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
-      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false },
-      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false },
+      { firstSched: T0 + 20, attempts: 3, connectedAt: T0 + 158, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false, lastTry: 2 },
+      { firstSched: T0 + 120, attempts: 1, connectedAt: T0 + 128, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '1000', gaveUp: false, lastTry: 0 },
+      { firstSched: T0 + 50, attempts: 1, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: 'http_503', gaveUp: false, lastTry: 0 },
     ];
     const r = clientsReport(clients, timeline, T0)!;
     expect({ ...r, timeToConnectedMs: r.timeToConnectedMs.count, byPhase: Object.fromEntries(Object.entries(r.byPhase).map(([p, b]) => [p, { ...b, timeToConnectedMs: b.timeToConnectedMs.count }])) }).toEqual({

@@ -78,15 +78,15 @@ describe('population findings, in plain words', () => {
       '4,980 of 5,000 clients were cut (1006) at +31.21 s, 1.11 s after the new startup reported ready at +30.10 s; 20 more at other times (1006 ×10, 1012 ×10)',
       '1,204 reconnect attempts hit 1011 on the new startup during dependencies',
       '20 reconnect attempts were rejected with HTTP 503 during ready',
-      '4,980 clients were dropped (5,000 drops); p99 outage 6.10 s (p50 1.20 s, max 6.10 s), 1.8 attempts per comeback (max 7); 20 never came back (their last attempts: 12 http_503, 8 handshake_timeout; 8 gave up, 12 were still retrying at the end)',
+      '4,980 clients were dropped (5,000 drops); p99 outage 6.10 s (p50 1.20 s, max 6.10 s), 1.8 attempts per comeback (max 7); 20 never came back (their last attempts: 12 http_503, 8 handshake_timeout; of them, 8 had stopped retrying and 12 were still retrying at the end)',
     ]);
   });
 
-  it('who never came back: all gave up, all still retrying, one still retrying; an older summary without the count says only the outcomes', () => {
+  it('who never came back: all stopped, all still retrying, one still retrying; an older summary without the count says only the outcomes', () => {
     const tail = (over: Partial<ClientsReport>) => populationFindings({ ...base, clients: clientsReport(over) }).at(-1)!.replace(/^.*never came back/, '');
-    expect(tail({ gaveUp: { neverConnected: 0, neverBack: 20 } })).toBe(' (their last attempts: 12 http_503, 8 handshake_timeout; all gave up)');
+    expect(tail({ gaveUp: { neverConnected: 0, neverBack: 20 } })).toBe(' (their last attempts: 12 http_503, 8 handshake_timeout; all had stopped retrying)');
     expect(tail({ gaveUp: { neverConnected: 0, neverBack: 0 }, neverBackLast: {} })).toBe(' (all were still retrying at the end)');
-    expect(tail({ neverBack: 2, gaveUp: { neverConnected: 0, neverBack: 1 }, neverBackLast: { http_503: 2 } })).toBe(' (their last attempts: 2 http_503; 1 gave up, 1 was still retrying at the end)');
+    expect(tail({ neverBack: 2, gaveUp: { neverConnected: 0, neverBack: 1 }, neverBackLast: { http_503: 2 } })).toBe(' (their last attempts: 2 http_503; of them, 1 had stopped retrying and 1 was still retrying at the end)');
     expect(tail({ gaveUp: undefined, neverBackLast: undefined })).toBe('');
   });
 

@@ -16,19 +16,21 @@ import { readEvents, type EventRow } from './helpers/coldstart.js';
 /**
  * Clients that stop trying, and clients still trying at the end, told apart (clients.gaveUp):
  * a real server that knows each attempt by `${conn}` in its URL accepts a client's first attempt
- * and closes it 1012 at once (`cut`), or answers it 503 (`refuse`), and answers every retry 503.
+ * and closes it 1012 at once (`cut`), or answers it 503 (`refuse`), and answers every retry 503;
+ * for arrivals (`arrivals`) it keeps the even ones' first attempts open and answers the rest 503.
  * So each client's attempts, and the one it gave up on, follow from its policy exactly.
  */
 const CLIENTS = 6;
 const root = mkdtempSync(join(tmpdir(), 'wsrace-give-up-'));
 let wss: WebSocketServer;
 let port = 0;
-let mode: 'cut' | 'refuse' = 'cut';
+let mode: 'cut' | 'refuse' | 'arrivals' = 'cut';
 let refused = 0;
 
-const isFirst = (req: IncomingMessage): boolean => {
-  const conn = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('c'));
-  return conn >= POPULATION_BASE && conn < POPULATION_BASE + CLIENTS;
+const connOf = (req: IncomingMessage): number => Number(new URL(req.url ?? '/', 'http://x').searchParams.get('c'));
+const accepts = (conn: number): boolean => {
+  if (mode === 'arrivals') return conn < CLIENTS && conn % 2 === 0;
+  return mode === 'cut' && conn >= POPULATION_BASE && conn < POPULATION_BASE + CLIENTS;
 };
 
 beforeAll(async () => {
@@ -36,14 +38,16 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     verifyClient: ({ req }, done) => {
-      const ok = mode === 'cut' && isFirst(req);
+      const ok = accepts(connOf(req));
       if (!ok) refused++;
       done(ok, ok ? undefined : 503);
     },
   });
   await new Promise((resolve) => wss.once('listening', resolve));
   // servedAfter 0: the socket served its client once it opened, so this close is a drop.
-  wss.on('connection', (ws) => ws.close(1012));
+  wss.on('connection', (ws) => {
+    if (mode === 'cut') ws.close(1012);
+  });
   port = (wss.address() as { port: number }).port;
 }, 10_000);
 afterAll(async () => {
@@ -54,8 +58,9 @@ afterAll(async () => {
 async function run(name: string, m: typeof mode, reconnect: string): Promise<{ result: RunResult; events: EventRow[] }> {
   mode = m;
   refused = 0;
+  const load = m === 'arrivals' ? `  stages:\n    - { duration: 300ms, rate: ${(CLIENTS * 1000) / 300} }\n` : `  population: { clients: ${CLIENTS}, over: 60ms }\n  duration: 1200ms\n`;
   const scenario = parseScenarioText(
-    `name: ${name}\ntarget:\n  url: ws://127.0.0.1:${port}/ws?c=\${conn}\nload:\n  population: { clients: ${CLIENTS}, over: 60ms }\n  duration: 1200ms\nsession:\n  servedAfter: 0ms\n  reconnect: ${reconnect}\n`,
+    `name: ${name}\ntarget:\n  url: ws://127.0.0.1:${port}/ws?c=\${conn}\nload:\n${load}session:\n  hold: 100ms\n  servedAfter: 0ms\n  reconnect: ${reconnect}\n`,
     `${name}.yaml`,
   );
   const result = await runScenario(scenario, { outDir: join(root, name), workers: 2 });
@@ -81,7 +86,7 @@ describe('clients that gave up and clients still retrying', () => {
       expect(a.map((e) => e.gaveUp ?? false)).toEqual([false, false, true]);
     }
     expect(refused).toBe(2 * CLIENTS);
-    expect(result.summary.findings.some((f) => f.endsWith(`${CLIENTS} never came back (their last attempts: ${CLIENTS} http_503; all gave up)`))).toBe(true);
+    expect(result.summary.findings.some((f) => f.endsWith(`${CLIENTS} never came back (their last attempts: ${CLIENTS} http_503; all had stopped retrying)`))).toBe(true);
     expect(renderSummary(result.summary)).toContain(`${CLIENTS} never did (${CLIENTS} gave up)`);
     // A merge follows the clients from events.ndjson alone, and finds the same.
     const timeline = { spans: [], readyAtMs: null, failedAtMs: null };
@@ -111,5 +116,18 @@ describe('clients that gave up and clients still retrying', () => {
     expect(result.summary.clients).toMatchObject({ clients: CLIENTS, connected: 0, neverConnected: CLIENTS, dropped: 0, gaveUp: { neverConnected: CLIENTS, neverBack: 0 } });
     for (const a of byClient(events)) expect(a.map((e) => [outcomeKey(e), e.gaveUp ?? false])).toEqual([['http_503', false], ['http_503', true]]);
     expect(refused).toBe(2 * CLIENTS);
+  }, 30_000);
+
+  it('arrivals with session.reconnect: one kept open and closed by wsrace after its hold is a client done; one refused gives up after max retries', async () => {
+    const { result, events } = await run('arrivals', 'arrivals', '{ max: 2, backoff: { initial: 20ms, factor: 1 } }');
+    expect(result.summary.clients).toMatchObject({ clients: CLIENTS, connected: CLIENTS / 2, neverConnected: CLIENTS / 2, gaveUp: { neverConnected: CLIENTS / 2, neverBack: 0 } });
+    const clients = byClient(events);
+    expect(clients).toHaveLength(CLIENTS);
+    for (const a of clients) {
+      const kept = a[0].client! % 2 === 0;
+      expect(a.map((e) => [outcomeKey(e), e.gaveUp ?? false])).toEqual(kept ? [['1000', false]] : [['http_503', false], ['http_503', false], ['http_503', true]]);
+    }
+    expect(refused).toBe((3 * CLIENTS) / 2);
+    expect(renderSummary(result.summary)).toContain(`${CLIENTS / 2} never did (${CLIENTS / 2} gave up)`);
   }, 30_000);
 });

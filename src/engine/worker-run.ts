@@ -180,7 +180,8 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
     }
     if (this.active.size >= this.task.capacity) {
       const rec: AttemptRecord = { i: index, w: this.workerIndex, sched: scheduled, start: null, tcp: null, up: null, open: null, first: null, end: now(), outcome: 'dropped', err: 'maxConnections' };
-      if (client !== undefined) Object.assign(rec, { client, try: attemptNo });
+      // Not retried: wsrace's own cap stopped the client, which the summary says as having given up.
+      if (client !== undefined) Object.assign(rec, { client, try: attemptNo }, this.gaveUp(rec) ? { gaveUp: true } : {});
       this.reporter.add(rec);
       return;
     }
@@ -313,11 +314,12 @@ export class WorkerRun implements AttemptHost, SchedulerHost {
   /**
    * A client that will not try again though the run goes on, after an attempt that left it
    * without a working socket (it failed, or served and was cut): its policy stopped it (`max`
-   * used, or an outcome `on` does not list). A socket wsrace itself closed is a client done.
+   * used, or an outcome `on` does not list), or wsrace's socket cap did. A socket wsrace itself
+   * closed (an arrival's hold, a population's `close` step) is a client done.
    */
   private gaveUp(r: AttemptRecord): boolean {
     if (this.stopping || r.client === undefined) return false;
-    if (isPopulationClient(r.client)) return !this.populationOver;
+    if (isPopulationClient(r.client)) return !this.populationOver && !(r.outcome === 'close' && r.serverClosed === false);
     return this.settings.reconnect !== null && !connected(r);
   }
 

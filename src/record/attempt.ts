@@ -65,7 +65,7 @@ export interface AttemptRecord {
   msgs?: { sent: number; replied: number; late: number; lost: number };
   /** For `close`: true when the server (or the network) ended the socket, not the client. */
   serverClosed?: boolean;
-  /** Reconnecting clients: true on the attempt after which the client stopped trying while the run went on (`max` used, or an outcome `reconnect.on` does not list). */
+  /** Reconnecting clients: true on the attempt after which the client stopped trying while the run went on (`max` used, an outcome `reconnect.on` does not list, or wsrace's socket cap). */
   gaveUp?: true;
 }
 

@@ -21,6 +21,8 @@ export interface ClientProgress {
   last: string;
   /** Its latest attempt was its last by its policy (`max` used, or an outcome `on` does not list): it stopped trying before the end. */
   gaveUp: boolean;
+  /** The `try` of its latest attempt: `last` and `gaveUp` are that attempt's, whatever order the records came in. */
+  lastTry: number;
 }
 
 /**
@@ -115,9 +117,12 @@ export class ClientTracker {
   add(r: AttemptRecord): void {
     if (r.client === undefined) return;
     let c = this.byClient.get(r.client);
-    if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '', gaveUp: false }));
-    c.last = outcomeKey(r);
-    c.gaveUp = r.gaveUp === true;
+    if (!c) this.byClient.set(r.client, (c = { firstSched: r.sched, attempts: 0, connectedAt: null, drops: 0, back: 0, droppedAt: null, sinceDrop: 0, last: '', gaveUp: false, lastTry: -1 }));
+    if ((r.try ?? 0) >= c.lastTry) {
+      c.lastTry = r.try ?? 0;
+      c.last = outcomeKey(r);
+      c.gaveUp = r.gaveUp === true;
+    }
     if ((r.try ?? 0) === 0) c.firstSched = r.sched;
     // A retry's sched is its drop (or failure) as the worker saw it plus the backoff: start − sched is wsrace's own lateness.
     else if (r.start !== null) recordMs(this.reconnects.retryLagMs, r.start - r.sched);

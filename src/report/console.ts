@@ -117,9 +117,10 @@ function messages(s: Summary): string[] {
   return out;
 }
 
-/** " (3 gave up)" of `n` clients without a socket at the end; nothing when none did or an older summary does not say. */
+/** " (3 gave up)" of `n` clients without a socket at the end, or " (all still retrying at the end)"; nothing when an older summary does not say. */
 function gaveUp(n: number, g: number | undefined): string {
-  return n > 0 && g ? ` (${num(g)} gave up)` : '';
+  if (n === 0 || g === undefined) return '';
+  return g === 0 ? ' (all still retrying at the end)' : ` (${num(g)} gave up)`;
 }
 
 /** Reconnecting clients by the phase of their first attempt (session.reconnect). */

@@ -68,7 +68,7 @@ function clientsTable(s: Summary): string {
     ['clients', num(c.clients)],
     ['dropped', `${num(c.dropped)} <span class="muted">(${num(c.drops)} drops)</span>`],
     ['came back', num(c.reconnected)],
-    ['never came back', `${num(c.neverBack)}${c.neverBack > 0 && c.gaveUp ? ` <span class="muted">(${num(c.gaveUp.neverBack)} gave up, ${num(c.neverBack - c.gaveUp.neverBack)} still retrying at the end)</span>` : ''}`],
+    ['never came back', `${num(c.neverBack)}${c.neverBack > 0 && c.gaveUp ? ` <span class="muted">(${num(c.gaveUp.neverBack)} had stopped retrying, ${num(c.neverBack - c.gaveUp.neverBack)} were still retrying at the end)</span>` : ''}`],
     ['attempts per comeback', a ? `mean ${a.mean ?? '-'}, p99 ${a.p99 ?? '-'}, max ${num(a.max)}` : '-'],
   ];
   // Absent in summaries written before it; a run without retries has none to show.

@@ -103,13 +103,15 @@ function comebacks({ clients: c }: PopulationFindingsInput): string[] {
 }
 
 /**
- * " (their last attempts: 12 http_503, 8 handshake_timeout; 8 gave up, 12 were still retrying at
- * the end)", outcomes most first; each part left out when the run did not say (an older summary).
+ * " (their last attempts: 12 http_503, 8 handshake_timeout; of them, 8 had stopped retrying and 12
+ * were still retrying at the end)", outcomes most first; each part left out when the run did not
+ * say (an older summary).
  */
 function notBackWhy(c: NonNullable<PopulationFindingsInput['clients']>): string {
   const entries = Object.entries(c.neverBackLast ?? {}).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
   const parts = entries.length === 0 ? [] : [`their last attempts: ${entries.map(([k, n]) => `${num(n)} ${k}`).join(', ')}`];
   const gaveUp = c.gaveUp?.neverBack;
-  if (gaveUp !== undefined) parts.push(gaveUp === c.neverBack ? 'all gave up' : gaveUp === 0 ? 'all were still retrying at the end' : `${num(gaveUp)} gave up, ${num(c.neverBack - gaveUp)} ${c.neverBack - gaveUp === 1 ? 'was' : 'were'} still retrying at the end`);
+  const still = c.neverBack - (gaveUp ?? 0);
+  if (gaveUp !== undefined) parts.push(still === 0 ? 'all had stopped retrying' : gaveUp === 0 ? 'all were still retrying at the end' : `of them, ${num(gaveUp)} had stopped retrying and ${num(still)} ${still === 1 ? 'was' : 'were'} still retrying at the end`);
   return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
 }

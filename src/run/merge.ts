@@ -51,6 +51,8 @@ export async function mergeRuns(dirs: string[], outDir: string): Promise<Summary
   const clients = shards.some((s) => s.summary.clients) ? new EventClients(leader.summary.messages !== undefined, t0, servedAfterOf(scenario)) : null;
   const attribution = await attributeRunFiles(outDir, timeline, { scenario, visit: clients ? (e) => clients.add(e) : undefined });
   const clientsBlock = clients?.report(timeline);
+  // Shards written before events.ndjson marked who gave up cannot say it: leave the count out rather than claim none did.
+  if (clientsBlock && shards.some((s) => s.summary.clients && s.summary.clients.gaveUp === undefined)) delete clientsBlock.gaveUp;
   const summary = buildSummary({
     ...mergedRecord(shards, leader, t0),
     ...(clientsBlock ? { clients: clientsBlock } : {}),

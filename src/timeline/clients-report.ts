@@ -30,7 +30,7 @@ export interface ClientsReport {
    * before the end (their policy's `max` used, or an outcome `on` does not list); the others
    * were still retrying when the run ended.
    */
-  gaveUp: { neverConnected: number; neverBack: number };
+  gaveUp?: { neverConnected: number; neverBack: number };
   /** Per comeback: the drop → the next working socket, → its first answered message (with a stream), and the attempts it took. */
   reconnectMs: LatencyStats;
   outageMs: LatencyStats;
