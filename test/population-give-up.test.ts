@@ -11,6 +11,8 @@ import { outcomeKey } from '../src/record/clients.js';
 import { EventClients } from '../src/timeline/clients-report.js';
 import { attributeEventsFile } from '../src/timeline/phase-report.js';
 import { renderSummary } from '../src/report/console.js';
+import { loadReportData } from '../src/report/html-data.js';
+import { renderHtmlReport } from '../src/report/html.js';
 import { readEvents, type EventRow } from './helpers/coldstart.js';
 
 /**
@@ -88,6 +90,7 @@ describe('clients that gave up and clients still retrying', () => {
     expect(refused).toBe(2 * CLIENTS);
     expect(result.summary.findings.some((f) => f.endsWith(`${CLIENTS} never came back (their last attempts: ${CLIENTS} http_503; all had stopped retrying)`))).toBe(true);
     expect(renderSummary(result.summary)).toContain(`${CLIENTS} never did (${CLIENTS} gave up)`);
+    expect(renderHtmlReport(await loadReportData(result.outDir))).toContain(`<dt>never came back</dt><dd>${CLIENTS} <span class="muted">(all had stopped retrying)</span>`);
     // A merge follows the clients from events.ndjson alone, and finds the same.
     const timeline = { spans: [], readyAtMs: null, failedAtMs: null };
     const again = new EventClients(false, result.summary.t0EpochMs!, 0);
@@ -109,6 +112,8 @@ describe('clients that gave up and clients still retrying', () => {
     // Every client kept going until the population's time was up: more than two retries each.
     for (const a of byClient(events)) expect(a.length).toBeGreaterThan(3);
     expect(result.summary.findings.some((f) => f.endsWith('all were still retrying at the end)'))).toBe(true);
+    expect(renderSummary(result.summary)).toContain(`${CLIENTS} never did (all still retrying at the end)`);
+    expect(renderHtmlReport(await loadReportData(result.outDir))).toContain(`<dt>never came back</dt><dd>${CLIENTS} <span class="muted">(all were still retrying at the end)</span>`);
   }, 30_000);
 
   it('refused from the first attempt: never connected, and gave up after max failures in a row', async () => {

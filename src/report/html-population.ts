@@ -59,6 +59,14 @@ function disconnectTable(s: Summary, view: ChartView): string {
 const stat = (label: string, st: LatencyStats | undefined) =>
   st ? `<tr>${td(escapeHtml(label))}${tdNum(num(st.count))}${[st.p50, st.p90, st.p99, st.max].map((v) => tdNum(fmtMs(v))).join('')}</tr>` : '';
 
+/** " (all had stopped retrying)", " (all were still retrying at the end)" or both counts, of `n` clients not back; nothing when none or an older summary does not say. */
+function stoppedOrNot(n: number, stopped: number | undefined): string {
+  if (n === 0 || stopped === undefined) return '';
+  const still = n - stopped;
+  const text = still === 0 ? 'all had stopped retrying' : stopped === 0 ? 'all were still retrying at the end' : `${num(stopped)} had stopped retrying, ${num(still)} ${still === 1 ? 'was' : 'were'} still retrying at the end`;
+  return ` <span class="muted">(${text})</span>`;
+}
+
 /** What the dropped clients felt: how many came back, how long it took, the attempts it took. */
 function clientsTable(s: Summary): string {
   const c = s.clients;
@@ -68,7 +76,7 @@ function clientsTable(s: Summary): string {
     ['clients', num(c.clients)],
     ['dropped', `${num(c.dropped)} <span class="muted">(${num(c.drops)} drops)</span>`],
     ['came back', num(c.reconnected)],
-    ['never came back', `${num(c.neverBack)}${c.neverBack > 0 && c.gaveUp ? ` <span class="muted">(${num(c.gaveUp.neverBack)} had stopped retrying, ${num(c.neverBack - c.gaveUp.neverBack)} were still retrying at the end)</span>` : ''}`],
+    ['never came back', `${num(c.neverBack)}${stoppedOrNot(c.neverBack, c.gaveUp?.neverBack)}`],
     ['attempts per comeback', a ? `mean ${a.mean ?? '-'}, p99 ${a.p99 ?? '-'}, max ${num(a.max)}` : '-'],
   ];
   // Absent in summaries written before it; a run without retries has none to show.
