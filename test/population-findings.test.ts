@@ -90,6 +90,11 @@ describe('population findings, in plain words', () => {
     expect(tail({ gaveUp: undefined, neverBackLast: undefined })).toBe('');
   });
 
+  it('without a timeline the herd\'s failures name no phase (every retry was in unknown)', () => {
+    const clients = clientsReport({ retriesByPhase: { unknown: totals({ attempted: 50_003, opened: 29_440, closeCodes: { '1006': 54 }, errors: { handshake_timeout: 20_617 } }) } });
+    expect(populationFindings({ ...base, clients, restarts: null, burst: null, timeline: [] }).slice(1, 3)).toEqual(['20,617 reconnect attempts timed out in the handshake', '54 reconnect attempts hit 1006']);
+  });
+
   it('a drain over seconds, a cut before any new startup; arrivals without dropped clients: no finding of a cut', () => {
     const clients = clientsReport({ neverBack: 0 });
     const out = populationFindings({ ...base, clients, restarts: null, burst: { fromMs: 2500, toMs: 4600, count: 5000, closeCodes: { '1012': 4000, '1006': 1000 } } });

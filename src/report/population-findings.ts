@@ -85,7 +85,9 @@ function herd({ clients, restarts, timeline }: PopulationFindingsInput): string[
   return rows.slice(0, 3).map(({ phase, what, n }) => {
     const spans = timeline.filter((s) => s.phase === phase);
     const onNew = newStart !== null && spans.length > 0 && spans.every((s) => s.startMs >= newStart) ? ' on the new startup' : '';
-    return `${num(n)} reconnect attempt${n === 1 ? '' : 's'} ${what}${onNew} during ${phase}`;
+    // Without a timeline every retry is in `unknown`: saying so would read as a phase.
+    const during = timeline.length === 0 ? '' : ` during ${phase}`;
+    return `${num(n)} reconnect attempt${n === 1 ? '' : 's'} ${what}${onNew}${during}`;
   });
 }
 
