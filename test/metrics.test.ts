@@ -39,6 +39,8 @@ describe('WsraceMetrics', () => {
     m.attempt(rec({ outcome: 'http', status: 503, open: null, code: undefined }), 'migrations', 'migrations');
     m.attempt(rec({ outcome: 'error', err: 'EMFILE', open: null, code: undefined }), 'ready', 'ready');
     m.attempt(rec({ outcome: 'dropped', start: null, open: null, code: undefined }), 'ready', 'ready');
+    // A client's last 503, after which it stopped trying.
+    m.attempt(rec({ outcome: 'http', status: 503, open: null, code: undefined, client: POPULATION_BASE + 1, try: 10, gaveUp: true }), 'ready', 'ready');
     const attempts = (await m.registry.getSingleMetric('wsrace_attempts_total')!.get()).values;
     expect(attempts.map((v) => [v.labels, v.value])).toEqual([
       [{ outcome: 'close', code: '1000', status: '', error: '', phase: 'unknown' }, 1],
@@ -46,14 +48,16 @@ describe('WsraceMetrics', () => {
       [{ outcome: 'http', code: '', status: '503', error: '', phase: 'migrations' }, 1],
       [{ outcome: 'error', code: '', status: '', error: 'EMFILE', phase: 'ready' }, 1],
       [{ outcome: 'dropped', code: '', status: '', error: '', phase: 'ready' }, 1],
+      [{ outcome: 'http', code: '', status: '503', error: '', phase: 'ready' }, 1],
     ]);
     const text = await m.text();
-    // Three opened (open − sched = 5 ms), two failed handshakes (end − sched = 100 ms); dropped is neither.
+    // Three opened (open − sched = 5 ms), three failed handshakes (end − sched = 100 ms); dropped is neither.
     expect(text).toContain('wsrace_handshake_seconds_count{scenario="demo",run="20260101T000000Z",shard="0",phase="unknown",result="open"} 1');
     expect(text).toContain('wsrace_handshake_seconds_bucket{le="0.005",scenario="demo",run="20260101T000000Z",shard="0",phase="migrations",result="open"} 2');
-    expect(text).toContain('wsrace_handshake_seconds_count{scenario="demo",run="20260101T000000Z",shard="0",phase="ready",result="fail"} 1');
+    expect(text).toContain('wsrace_handshake_seconds_count{scenario="demo",run="20260101T000000Z",shard="0",phase="ready",result="fail"} 2');
     expect(text).toContain('wsrace_disconnects_total{code="1011",phase="ready",scenario="demo",run="20260101T000000Z",shard="0"} 1');
-    expect(text).toContain('wsrace_schedule_lag_seconds_count{scenario="demo",run="20260101T000000Z",shard="0"} 5');
+    expect(text).toContain('wsrace_schedule_lag_seconds_count{scenario="demo",run="20260101T000000Z",shard="0"} 6');
+    expect(text).toContain('wsrace_clients_gave_up_total{outcome="http_503",scenario="demo",run="20260101T000000Z",shard="0"} 1');
     expect(await globalRegistry.metrics()).not.toContain('wsrace_');
   });
 

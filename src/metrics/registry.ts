@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptRecord } from '../record/attempt.js';
-import { disconnected, SERVED_AFTER_MS } from '../record/clients.js';
+import { disconnected, outcomeKey, SERVED_AFTER_MS } from '../record/clients.js';
 import { MSG_DUPLICATE, MSG_GAP, MSG_LATE, MSG_LOST, MSG_REPLIED, MSG_UNMATCHED } from '../record/messages.js';
 
 /** Who the series belong to: every series carries these labels. */
@@ -32,6 +32,7 @@ export class WsraceMetrics {
   private readonly openSockets: Gauge;
   private readonly clientsConnected: Gauge;
   private readonly disconnects: Counter<'code' | 'phase'>;
+  private readonly gaveUp: Counter<'outcome'>;
   private readonly messages: Counter<'result' | 'phase'>;
   private readonly rtt: Histogram<'phase'>;
   private readonly phase: Gauge<'phase'>;
@@ -52,6 +53,7 @@ export class WsraceMetrics {
     this.openSockets = new Gauge({ name: 'wsrace_open_sockets', help: 'Sockets open now, over all workers.', registers });
     this.clientsConnected = new Gauge({ name: 'wsrace_clients_connected', help: "Clients connected now: a population's clients with a socket open, and reconnecting clients whose last finished attempt left them connected.", registers });
     this.disconnects = new Counter({ name: 'wsrace_disconnects_total', help: 'Open sockets the server or the network closed (a reconnecting client\'s once it had served it), by close code and the phase they closed in.', labelNames: ['code', 'phase'], registers });
+    this.gaveUp = new Counter({ name: 'wsrace_clients_gave_up_total', help: "Reconnecting clients that stopped trying while the run went on (reconnect's max used, an outcome reconnect.on does not list, or wsrace's socket cap), by their last attempt's outcome key.", labelNames: ['outcome'], registers });
     this.messages = new Counter({ name: 'wsrace_messages_total', help: "session.stream's messages by result and the phase they were sent in.", labelNames: ['result', 'phase'], registers });
     this.rtt = new Histogram({ name: 'wsrace_message_rtt_seconds', help: "session.stream: a message sent to its reply (late ones too).", labelNames: ['phase'], buckets: HANDSHAKE_BUCKETS, registers });
     this.phase = new Gauge({ name: 'wsrace_phase', help: 'The startup phase in effect (1), phases seen before it (0).', labelNames: ['phase'], registers });
@@ -75,6 +77,7 @@ export class WsraceMetrics {
     else if (r.outcome !== 'interrupted' && r.outcome !== 'dropped' && r.outcome !== 'lost') this.handshake.observe({ phase, result: 'fail' }, Math.max(0, r.end - r.sched) / 1000);
     if (r.start !== null) this.lag.observe(Math.max(0, r.start - r.sched) / 1000);
     if (disconnected(r, this.servedAfterMs)) this.disconnects.inc({ code, phase: endPhase });
+    if (r.gaveUp) this.gaveUp.inc({ outcome: outcomeKey(r) });
   }
 
   /** One message entry (record/messages.ts): its kind, its round trip in ms (-1 without a reply). */
