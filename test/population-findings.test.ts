@@ -91,7 +91,7 @@ describe('population findings, in plain words', () => {
   });
 
   it('without a timeline the herd\'s failures name no phase (every retry was in unknown)', () => {
-    const clients = clientsReport({ retriesByPhase: { unknown: totals({ attempted: 50_003, opened: 29_440, closeCodes: { '1006': 54 }, errors: { handshake_timeout: 20_617 } }) } });
+    const clients = clientsReport({ retriesByPhase: { unknown: totals({ attempted: 50_003, opened: 29_440, closeCodes: { '1006': 54 }, errors: { ...emptyTotals().errors, handshake_timeout: 20_617 } }) } });
     expect(populationFindings({ ...base, clients, restarts: null, burst: null, timeline: [] }).slice(1, 3)).toEqual(['20,617 reconnect attempts timed out in the handshake', '54 reconnect attempts hit 1006']);
   });
 
