@@ -8,9 +8,10 @@ import type { Summary } from '../src/report/summary.js';
  * A message stream on every socket against the racy simulator at 1/10 time, checked message for
  * message against its truth file. The windows (model time): the loss window is the 2 s before
  * the bridge (200 ms wall), replies are held 4 s at ready (400 ms) and less and less over the 8 s
- * after it (800 ms). The load runs 7 s: the simulator's process takes ~0.3 s to come up on an
- * idle machine and seconds on a busy one (expectLoadCovers says so when it was slower), and the
- * load must go on past the warm-up.
+ * after it (800 ms). The load runs 9 s: the simulator's process takes ~0.3 s to come up on an
+ * idle machine and seconds on a busy one (4.4 s once with the suite and two spinning processes on
+ * both cores), its startup ~2 s more, and the load must go on 1.3 s past ready (expectLoadCovers
+ * says so when it did not).
  */
 const SIM = '--time-scale 0.1 --race-window 0 --loss-window 2s --warm-delay 4s --warm 8s';
 const WARM_DELAY_MS = 400;
@@ -19,7 +20,7 @@ const AFTER_MS = WARM_MS + 500;
 /** hold < within: a socket whose first ping was swallowed still waits for the replies held after its hold. */
 const BODY = `load:
   stages:
-    - { duration: 7s, rate: 40 }
+    - { duration: 9s, rate: 40 }
 session:
   hold: 500ms
   stream: { every: 50ms, within: 2s }
