@@ -2,6 +2,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { POPULATION_BASE, type AttemptRecord } from './attempt.js';
 import { createHistogram, recordMs } from './histogram.js';
 import { countInto } from '../util/counts.js';
+import { SERVED_AFTER_MS } from '../scenario/served-after.js';
 
 /** One reconnecting client, followed through its attempts (times are epoch ms). */
 export interface ClientProgress {
@@ -40,13 +41,7 @@ export function connected(r: AttemptRecord): boolean {
   return r.outcome === 'close' && r.serverClosed === false && r.ok !== undefined;
 }
 
-/**
- * How long a socket without a stream must stay open after its script before the server closes
- * it to have served its client, unless the scenario says (session.servedAfter): a server that
- * accepts and closes at once (racy's 101 then 1011) does so within a round trip; a cut after
- * this long is a drop of a socket that worked.
- */
-export const SERVED_AFTER_MS = 1000;
+export { SERVED_AFTER_MS };
 
 /** session.servedAfter of a run folder's scenario.json (parsed); SERVED_AFTER_MS for an older folder without it. */
 export function servedAfterOf(scenario: unknown): number {

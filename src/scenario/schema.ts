@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DECIMAL, parseDuration } from '../util/duration.js';
 import { parseListen } from '../util/listen.js';
 import { expandAddresses } from './addresses.js';
+import { SERVED_AFTER_MS } from './served-after.js';
 import { compileJsonPath } from '../util/json-path.js';
 
 /**
@@ -323,7 +324,7 @@ const sessionSchema = z
     /** How long a client close may wait for the server's close frame before the socket is destroyed. */
     closeTimeout: positiveDuration().default(2000),
     /** Without a stream: how long a socket must stay open after its steps, before the server closes it, to have served its client (record/clients.ts). */
-    servedAfter: duration().default(1000),
+    servedAfter: duration().default(SERVED_AFTER_MS),
     /** A scripted session, run in order once the socket opens (instead of send/expect). */
     steps: z.array(stepSchema, { error: 'expected a list of steps' }).min(1, 'expected at least one step').optional(),
     /** Reconnecting clients: a failed attempt whose outcome is listed is retried with backoff. */
