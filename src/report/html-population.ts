@@ -3,6 +3,7 @@ import type { ReportData } from './html-data.js';
 import { blockCells, bucketText, escapeHtml, fmtMs, num, td, tdNum } from './html-markup.js';
 import type { ChartView, OutcomeStyle, PopulationSeries } from './html/page-data.js';
 import type { Summary } from './summary.js';
+import { stoppedOrStill } from './population-findings.js';
 
 /**
  * report.html's sections for a connected population (load.population): connected clients over
@@ -59,12 +60,10 @@ function disconnectTable(s: Summary, view: ChartView): string {
 const stat = (label: string, st: LatencyStats | undefined) =>
   st ? `<tr>${td(escapeHtml(label))}${tdNum(num(st.count))}${[st.p50, st.p90, st.p99, st.max].map((v) => tdNum(fmtMs(v))).join('')}</tr>` : '';
 
-/** " (all had stopped retrying)", " (all were still retrying at the end)" or both counts, of `n` clients not back; nothing when none or an older summary does not say. */
+/** The findings' words for who of the clients not back had stopped retrying, muted after the count; nothing when they have none. */
 function stoppedOrNot(n: number, stopped: number | undefined): string {
-  if (n === 0 || stopped === undefined) return '';
-  const still = n - stopped;
-  const text = still === 0 ? 'all had stopped retrying' : stopped === 0 ? 'all were still retrying at the end' : `${num(stopped)} had stopped retrying, ${num(still)} ${still === 1 ? 'was' : 'were'} still retrying at the end`;
-  return ` <span class="muted">(${text})</span>`;
+  const text = stoppedOrStill(n, stopped);
+  return text === null ? '' : ` <span class="muted">(${text})</span>`;
 }
 
 /** What the dropped clients felt: how many came back, how long it took, the attempts it took. */

@@ -112,8 +112,20 @@ function comebacks({ clients: c }: PopulationFindingsInput): string[] {
 function notBackWhy(c: NonNullable<PopulationFindingsInput['clients']>): string {
   const entries = Object.entries(c.neverBackLast ?? {}).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
   const parts = entries.length === 0 ? [] : [`their last attempts: ${entries.map(([k, n]) => `${num(n)} ${k}`).join(', ')}`];
-  const gaveUp = c.gaveUp?.neverBack;
-  const still = c.neverBack - (gaveUp ?? 0);
-  if (gaveUp !== undefined) parts.push(still === 0 ? 'all had stopped retrying' : gaveUp === 0 ? 'all were still retrying at the end' : `of them, ${num(gaveUp)} had stopped retrying and ${num(still)} ${still === 1 ? 'was' : 'were'} still retrying at the end`);
+  const split = stoppedOrStill(c.neverBack, c.gaveUp?.neverBack);
+  if (split !== null) parts.push(split);
   return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
+}
+
+/**
+ * Of `n` clients not back, how many had stopped retrying (`stopped`) and how many were still at
+ * it: "all had stopped retrying", "all were still retrying at the end", or "of them, 8 had stopped
+ * retrying and 12 were still retrying at the end"; null when none or an older summary does not say.
+ */
+export function stoppedOrStill(n: number, stopped: number | undefined): string | null {
+  if (n === 0 || stopped === undefined) return null;
+  const still = n - stopped;
+  if (still === 0) return 'all had stopped retrying';
+  if (stopped === 0) return 'all were still retrying at the end';
+  return `of them, ${num(stopped)} had stopped retrying and ${num(still)} ${still === 1 ? 'was' : 'were'} still retrying at the end`;
 }
